@@ -1,0 +1,177 @@
+"""Tracing (make_fx, approach 1 of export-recipe.md) and ONNX export with contract names."""
+import collections
+import warnings
+
+import torch
+import torch.nn as nn
+from torch.fx.experimental.proxy_tensor import make_fx
+
+OPSET = 20
+
+
+def decompositions():
+    """REQUIRED (export-recipe.md): decompose every *backward* op (silu_backward has no ONNX
+    translation) and nll_loss_forward (torchlib fakes total_weight = 1, so every gradient would be
+    N times too large while the loss stays exact)."""
+    from torch._decomp import decomposition_table
+    aten = torch.ops.aten
+    table = {op: fn for op, fn in decomposition_table.items() if "backward" in str(op)}
+    table[aten.nll_loss_forward.default] = decomposition_table[aten.nll_loss_forward.default]
+    return table
+
+
+class Program:
+    """What one graph computes: named batch inputs, named parameter inputs (LoRA, trainables, scalars),
+    and which parameter inputs are differentiated. `module` is the LossModule or InferModule."""
+
+    def __init__(self, module, frozen, batch_names, param_keys, param_names, diff, mode, output_names):
+        self.module, self.frozen = module, frozen
+        self.batch_names, self.param_keys, self.param_names = batch_names, param_keys, param_names
+        self.diff, self.mode, self.output_names = diff, mode, output_names
+
+    @property
+    def input_names(self):
+        return list(self.batch_names) + list(self.param_names)
+
+    def fn(self):
+        nf, nb = len(self.frozen), len(self.batch_names)
+        frozen_names = list(self.frozen.keys())
+
+        def f(*flat):
+            state = dict(zip(frozen_names, flat[:nf]))
+            batch = dict(zip(self.batch_names, flat[nf:nf + nb]))
+            params = list(flat[nf + nb:])
+            state.update(zip(self.param_keys, params))
+            if self.mode == "infer":
+                with torch.no_grad():
+                    return tuple(torch.func.functional_call(self.module, state, args=(), kwargs=batch))
+            with torch.enable_grad():
+                loss = torch.func.functional_call(self.module, state, args=(), kwargs=batch)
+                grads = torch.autograd.grad(loss, [params[i] for i in self.diff])
+            return (loss.detach(),) + tuple(grads)
+
+        return f
+
+    def prepare(self, params):
+        return [p.detach().clone().requires_grad_(i in self.diff) for i, p in enumerate(params)]
+
+    def eager(self, batch, params):
+        outs = self.fn()(*self.frozen.values(), *batch.values(), *self.prepare(params))
+        return [o.detach() for o in outs]
+
+
+class _Holder(nn.Module):
+    """Holds the traced graph and the frozen weights as buffers (-> ONNX initializers)."""
+
+    def setup(self, gm, frozen):
+        self.gm = gm
+        self._names = []
+        for i, (n, v) in enumerate(frozen.items()):
+            bn = "w%04d" % i
+            self.register_buffer(bn, v.detach().clone())
+            self._names.append(bn)
+
+    def core(self, *args):
+        return self.gm(*[getattr(self, n) for n in self._names], *args)
+
+
+def export(program, trace_batch, trace_params, dyn_dims, path):
+    """Traces `program` at the trace shapes and writes an ONNX file at `path` whose inputs and outputs
+    carry the contract names. dyn_dims: {input name: [dim indices that are symbolic]}."""
+    from torch.export import Dim
+    import onnx
+
+    gm = make_fx(program.fn(), decomposition_table=decompositions(), tracing_mode="symbolic",
+                 _allow_non_fake_inputs=True)(*program.frozen.values(), *trace_batch.values(),
+                                              *program.prepare(trace_params))
+    idents = ["a%d" % i for i in range(len(program.input_names))]
+    src = "def forward(self, %s):\n    return self.core(%s)\n" % (", ".join(idents), ", ".join(idents))
+    ns = {}
+    exec(src, ns)  # an explicit signature: torch.export names dynamic shapes by argument
+    holder = type("ExportHolder", (_Holder,), {"forward": ns["forward"]})()
+    holder.setup(gm, program.frozen)
+    dynamic = {a: ({d: Dim.AUTO for d in dyn_dims.get(n, [])} or None) for a, n in zip(idents, program.input_names)}
+    args = tuple(list(trace_batch.values()) + [p.detach() for p in trace_params])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prog = torch.onnx.export(holder, args, dynamo=True, optimize=True, opset_version=OPSET,
+                                 dynamic_shapes=dynamic, input_names=program.input_names,
+                                 output_names=program.output_names)
+    model = prog.model_proto
+    onnx.save_model(model, path)
+    return model
+
+
+def rename_dims(model, spec):
+    """Gives the symbolic dims of graph inputs their contract names (batch, seq, lora_r, ...) and
+    carries the renaming through outputs and value_info. spec: {input name: [dim name or int]}.
+    A symbol that would get two names means torch unified two dims: that is an export bug."""
+    mapping = {}
+    for vi in model.graph.input:
+        names = spec.get(vi.name)
+        if names is None:
+            continue
+        for d, want in zip(vi.type.tensor_type.shape.dim, names):
+            if d.dim_param and isinstance(want, str):
+                if mapping.get(d.dim_param, want) != want:
+                    raise RuntimeError(f"input {vi.name}: symbol {d.dim_param} is both {mapping[d.dim_param]} and {want}")
+                mapping[d.dim_param] = want
+    for vi in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
+        for d in vi.type.tensor_type.shape.dim:
+            if d.dim_param in mapping:
+                d.dim_param = mapping[d.dim_param]
+    return mapping
+
+
+def rename_initializers(model, by_bytes):
+    """Renames every float initializer whose bytes equal a named tensor (or its transpose) to that
+    tensor's name (`<name>` or `<name>.T`), so graphs say which base weight each initializer is.
+    by_bytes: {bytes: name}. Returns {new name: (source name, transposed)}."""
+    from onnx import numpy_helper
+    renamed, used = {}, set()
+    rename = {}
+    for t in model.graph.initializer:
+        if t.data_location == 1 or t.data_type != 1:
+            continue
+        arr = numpy_helper.to_array(t)
+        if arr.size < 2:
+            continue
+        hit = by_bytes.get(arr.tobytes())
+        transposed = False
+        if hit is None and arr.ndim == 2:
+            hit = by_bytes.get(arr.T.copy().tobytes())
+            transposed = hit is not None
+        if hit is None:
+            continue
+        new = hit + (".T" if transposed else "")
+        k = 1
+        while new in used:
+            k += 1
+            new = f"{hit}{'.T' if transposed else ''}#{k}"
+        used.add(new)
+        rename[t.name] = new
+        renamed[new] = (hit, transposed)
+    for t in model.graph.initializer:
+        if t.name in rename:
+            t.name = rename[t.name]
+    for node in model.graph.node:
+        for i, n in enumerate(node.input):
+            if n in rename:
+                node.input[i] = rename[n]
+    return renamed
+
+
+def op_domains(model):
+    c = collections.Counter()
+
+    def walk(g):
+        for n in g.node:
+            c[n.domain or "ai.onnx"] += 1
+            for a in n.attribute:
+                if a.g is not None and a.g.node:
+                    walk(a.g)
+                for sg in a.graphs:
+                    walk(sg)
+
+    walk(model.graph)
+    return dict(c), len(model.functions)
