@@ -148,6 +148,9 @@ def main(argv=None):
     ap.add_argument("--no-rwp", action="store_true", help="skip train_rwp.onnx")
     ap.add_argument("--no-fixture", action="store_true")
     ap.add_argument("--similarity-tokenizer", help="tokenizer.json: also report sentence similarities (BERT)")
+    ap.add_argument("--base-weights-origin", help="JSON object for manifest base_weights.origin: where Java finds the "
+                    "real weights (keys maven, entry, format, prefix)")
+    ap.add_argument("--tokenizer", help="JSON object or file name for manifest tokenizer")
     a = ap.parse_args(argv)
 
     t_start = time.time()
@@ -385,7 +388,7 @@ def main(argv=None):
                             modules_to_save=fam.modules_to_save())),
         trainable=[dict(name=t, shape=list(params_of[t].shape)) for t in trainables],
         dropout="off",
-        tokenizer=None,
+        tokenizer=json.loads(a.tokenizer) if a.tokenizer and a.tokenizer.startswith("{") else a.tokenizer,
         exporter=dict(script="scripts/export_lora_graph.py", torch=torch.__version__, transformers=transformers.__version__,
                       onnx=onnx.__version__, onnxscript=onnxscript.__version__, onnxruntime=onnxruntime.__version__,
                       opset=tracing.OPSET, seconds=round(time.time() - t_start, 1)),
@@ -399,7 +402,9 @@ def main(argv=None):
                           "stream lives in the session, so it differs across providers and after a resume"
                           if report["rwp_sigma0.05"]["fresh_sessions_repeat"] else "no: ORT drew different noise in two fresh sessions"))
     if base_entries:
-        manifest["base_weights"] = dict(file=BASE_WEIGHTS_FILE, tensors=sorted(base_entries.values(), key=lambda e: e["offset"]))
+        manifest["base_weights"] = dict(file=BASE_WEIGHTS_FILE,
+                                        origin=json.loads(a.base_weights_origin) if a.base_weights_origin else {},
+                                        tensors=sorted(base_entries.values(), key=lambda e: e["offset"]))
     with open(os.path.join(a.out, "manifest.json"), "w") as fh:
         json.dump(manifest, fh, indent=1)
     shutil.rmtree(work, ignore_errors=True)

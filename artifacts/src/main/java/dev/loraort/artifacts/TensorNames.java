@@ -1,0 +1,44 @@
+package dev.loraort.artifacts;
+
+/** The contract's tensor names (graph-contract.md), built in this one place. */
+public final class TensorNames {
+  /** Input: the LoRA scale s, float32 []. */
+  public static final String LORA_SCALE = "lora_scale";
+
+  /** Input of train_rwp graphs: sigma_t of the filter-wise noise, float32 []. */
+  public static final String RWP_SIGMA = "rwp_sigma";
+
+  /** Output of train graphs: the mean loss, float32 []. */
+  public static final String LOSS = "loss";
+
+  /** Output of infer graphs. */
+  public static final String LOGITS = "logits";
+
+  private static final String GRAD_PREFIX = "grad.";
+
+  private TensorNames() {}
+
+  /**
+   * @param module Hugging Face module path
+   * @return {@code <module>.lora_A.weight}, shape [r, in]
+   */
+  public static String loraA(String module) {
+    return module + ".lora_A.weight";
+  }
+
+  /**
+   * @param module Hugging Face module path
+   * @return {@code <module>.lora_B.weight}, shape [out, r]
+   */
+  public static String loraB(String module) {
+    return module + ".lora_B.weight";
+  }
+
+  /**
+   * @param input a differentiated input's name
+   * @return the name of its gradient output, {@code grad.<input>}
+   */
+  public static String grad(String input) {
+    return GRAD_PREFIX + input;
+  }
+}

@@ -1,0 +1,151 @@
+package dev.loraort.artifacts.onnx;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+
+/** The protobuf wire format, as far as ONNX files need it. */
+final class Protobuf {
+  static final int VARINT = 0;
+  static final int FIXED64 = 1;
+  static final int LEN = 2;
+  static final int FIXED32 = 5;
+
+  private Protobuf() {}
+
+  /** Appends fields to a growing buffer. */
+  static final class Writer {
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+    Writer varint(int field, long v) {
+      tag(field, VARINT);
+      raw(v);
+      return this;
+    }
+
+    Writer bytes(int field, byte[] b) {
+      tag(field, LEN);
+      raw(b.length);
+      out.write(b, 0, b.length);
+      return this;
+    }
+
+    Writer string(int field, String s) {
+      return bytes(field, s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    Writer message(int field, Writer m) {
+      return bytes(field, m.toByteArray());
+    }
+
+    byte[] toByteArray() {
+      return out.toByteArray();
+    }
+
+    private void tag(int field, int wire) {
+      raw(((long) field << 3) | wire);
+    }
+
+    private void raw(long v) {
+      while ((v & ~0x7FL) != 0) {
+        out.write((int) ((v & 0x7F) | 0x80));
+        v >>>= 7;
+      }
+      out.write((int) v);
+    }
+  }
+
+  /** Reads fields of one message within [start, end) of a byte array. */
+  static final class Reader {
+    private final byte[] buf;
+    private final String what;
+    private int pos;
+    private final int end;
+    int field;
+    int wire;
+
+    Reader(byte[] buf, int start, int end, String what) {
+      this.buf = buf;
+      this.pos = start;
+      this.end = end;
+      this.what = what;
+    }
+
+    /** Advances to the next field; false at the end of the message. */
+    boolean next() throws IOException {
+      if (pos >= end) {
+        return false;
+      }
+      long tag = varint();
+      field = (int) (tag >>> 3);
+      wire = (int) (tag & 7);
+      return true;
+    }
+
+    long varint() throws IOException {
+      long v = 0;
+      for (int shift = 0; shift < 64; shift += 7) {
+        if (pos >= end) {
+          throw new IOException(what + ": truncated varint");
+        }
+        byte b = buf[pos++];
+        v |= (long) (b & 0x7F) << shift;
+        if (b >= 0) {
+          return v;
+        }
+      }
+      throw new IOException(what + ": malformed varint");
+    }
+
+    /** The current length-delimited field as [start, end) into the buffer. */
+    int[] span() throws IOException {
+      long n = varint();
+      if (n < 0 || pos + n > end) {
+        throw new IOException(what + ": field " + field + " runs past the end (" + n + " bytes; file truncated?)");
+      }
+      int[] s = {pos, pos + (int) n};
+      pos += (int) n;
+      return s;
+    }
+
+    String string() throws IOException {
+      int[] s = span();
+      return new String(buf, s[0], s[1] - s[0], StandardCharsets.UTF_8);
+    }
+
+    Reader message(String child) throws IOException {
+      int[] s = span();
+      return new Reader(buf, s[0], s[1], what + "/" + child);
+    }
+
+    void skip() throws IOException {
+      switch (wire) {
+        case VARINT:
+          varint();
+          break;
+        case FIXED64:
+          pos += 8;
+          break;
+        case LEN:
+          span();
+          break;
+        case FIXED32:
+          pos += 4;
+          break;
+        default:
+          throw new IOException(what + ": unknown wire type " + wire + " at field " + field);
+      }
+      if (pos > end) {
+        throw new IOException(what + ": truncated");
+      }
+    }
+
+    byte[] buffer() {
+      return buf;
+    }
+
+    int remaining() {
+      return end - pos;
+    }
+  }
+}

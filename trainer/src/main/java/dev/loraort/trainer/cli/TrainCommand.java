@@ -1,0 +1,138 @@
+package dev.loraort.trainer.cli;
+
+import dev.loraort.trainer.config.RunSettings;
+import dev.loraort.trainer.config.TrainConfig;
+import dev.loraort.trainer.graph.ExecutionDevice;
+import dev.loraort.trainer.loop.StepLoop;
+import dev.loraort.trainer.loop.TrainingJob;
+import dev.loraort.trainer.method.Methods;
+import dev.loraort.trainer.optim.Schedule;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code lora-trainer train}. */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Trains a LoRA adapter and writes the run directory: adapter.onnx and run.json.",
+        "Without --model and --data it trains the bundled tiny RoBERTa on its sample data, on the CPU."})
+final class TrainCommand implements Callable<Integer> {
+  private static final TrainConfig D = TrainConfig.defaults();
+
+  @Option(names = "--model", paramLabel = "DIR", description = "model directory (lora-graph/1); default: the bundled tiny-roberta-cls")
+  Path model;
+
+  @Option(names = "--data", paramLabel = "FILE", description = "JSONL of pre-tokenized examples; default: the model's sample/train.jsonl")
+  Path data;
+
+  @Option(names = "--method", description = "training method: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})",
+      completionCandidates = MethodIds.class)
+  String method = D.method();
+
+  @Option(names = "--rank", description = "LoRA rank r (default: ${DEFAULT-VALUE})")
+  int rank = D.rank();
+
+  @Option(names = "--alpha", description = "LoRA alpha; scale s = alpha / r (default: ${DEFAULT-VALUE})")
+  double alpha = D.alpha();
+
+  @Option(names = "--lr", description = "peak learning rate (default: ${DEFAULT-VALUE})")
+  double lr = D.lr();
+
+  @Option(names = "--schedule", description = "constant, linear or cosine (default: cosine)")
+  String schedule = D.schedule().name().toLowerCase(Locale.ROOT);
+
+  @Option(names = "--warmup", description = "warmup as a fraction of the steps (default: ${DEFAULT-VALUE})")
+  double warmup = D.warmupRatio();
+
+  @Option(names = "--weight-decay", description = "AdamW decoupled weight decay (default: ${DEFAULT-VALUE})")
+  double weightDecay = D.weightDecay();
+
+  @Option(names = "--max-grad-norm", description = "global gradient-norm clip, 0 = off (default: ${DEFAULT-VALUE})")
+  double maxGradNorm = D.maxGradNorm();
+
+  @Option(names = "--steps", description = "optimizer steps (default: ${DEFAULT-VALUE} unless --epochs)")
+  Long steps;
+
+  @Option(names = "--epochs", description = "epochs over the data (instead of --steps)")
+  Integer epochs;
+
+  @Option(names = "--batch-size", description = "examples per micro-batch (default: ${DEFAULT-VALUE})")
+  int batchSize = D.batchSize();
+
+  @Option(names = "--grad-accum", description = "micro-batches per optimizer step (default: ${DEFAULT-VALUE})")
+  int gradAccum = D.gradAccum();
+
+  @Option(names = "--seed", description = "the one seed (default: ${DEFAULT-VALUE})")
+  long seed = D.seed();
+
+  @Option(names = "--init", paramLabel = "PATH", description = "start from this adapter (adapter.onnx or .safetensors, contract names)")
+  Path init;
+
+  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
+  String device = "cpu";
+
+  @Option(names = "--tf32", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "CUDA: TF32 matrix products (the CUDA EP's default; --no-tf32 for strict fp32)")
+  boolean tf32;
+
+  @Option(names = "--threads", description = "CPU intra-op threads, 0 = all cores (default: ${DEFAULT-VALUE})")
+  int threads;
+
+  @Option(names = "--out", paramLabel = "DIR", required = true, description = "run directory to write")
+  Path out;
+
+  @Option(names = "--trace", paramLabel = "FILE", description = "one JSON line per step: step, loss, lr, grad_norm, seconds")
+  Path trace;
+
+  @Option(names = "--progress", negatable = true, description = "progress bar (default: on a terminal)")
+  Boolean progress;
+
+  @Override
+  public Integer call() throws Exception {
+    Path modelDir = model;
+    String label;
+    if (modelDir == null) {
+      modelDir = EmbeddedModel.extract();
+      label = "embedded:tiny-roberta-cls";
+    } else {
+      label = modelDir.toString();
+    }
+    Path dataFile = data != null ? data : modelDir.resolve(EmbeddedModel.SAMPLE_DATA);
+    if (!Files.exists(dataFile)) {
+      throw new IllegalArgumentException(dataFile + " not found" + (data == null ? " (no --data given and the model has no "
+          + EmbeddedModel.SAMPLE_DATA + ")" : ""));
+    }
+    if (steps != null && epochs != null) {
+      throw new IllegalArgumentException("give --steps or --epochs, not both");
+    }
+    Schedule.Kind kind;
+    try {
+      kind = Schedule.Kind.valueOf(schedule.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--schedule " + schedule + ": expected constant, linear or cosine", e);
+    }
+    TrainConfig cfg = new TrainConfig(method, rank, alpha, lr, kind, warmup, weightDecay, D.beta1(), D.beta2(), D.eps(),
+        maxGradNorm, epochs != null ? 0 : (steps != null ? steps : D.steps()), epochs != null ? epochs : 0, batchSize,
+        gradAccum, seed);
+    boolean bar = progress != null ? progress : System.console() != null;
+    RunSettings settings = new RunSettings(ExecutionDevice.parse(device, tf32), threads, out, trace, bar);
+    System.err.printf("training %s (%s) with %s on %s, %d steps -> %s%n", label, dataFile, method, settings.device(),
+        cfg.steps(), out);
+    StepLoop.Result r = TrainingJob.run(new TrainingJob.Inputs(modelDir, label, dataFile, init), cfg, settings,
+        Methods.create(method), System.err);
+    System.err.printf(Locale.ROOT, "done: loss %.5f -> %.5f in %d steps (%.1f s); wrote %s and %s%n", r.firstLoss(),
+        r.lastLoss(), r.steps(), r.seconds(), out.resolve(TrainingJob.ADAPTER), out.resolve(TrainingJob.RUN_JSON));
+    return 0;
+  }
+
+  /** Completion candidates for --method. */
+  static final class MethodIds extends java.util.ArrayList<String> {
+    private static final long serialVersionUID = 1L;
+
+    MethodIds() {
+      super(Methods.IDS);
+    }
+  }
+}

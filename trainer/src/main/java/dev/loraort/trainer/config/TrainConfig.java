@@ -1,0 +1,64 @@
+package dev.loraort.trainer.config;
+
+import dev.loraort.trainer.optim.Schedule;
+
+/**
+ * What a run trains and how: saved in run.json and in adapter metadata. Validated on construction;
+ * defaults live only in {@link #defaults()}.
+ *
+ * @param method the --method value
+ * @param rank LoRA r
+ * @param alpha LoRA alpha (s = alpha / r)
+ * @param lr peak learning rate
+ * @param schedule schedule shape after warmup
+ * @param warmupRatio warmup as a fraction of the steps
+ * @param weightDecay AdamW decoupled weight decay
+ * @param beta1 Adam beta1
+ * @param beta2 Adam beta2
+ * @param eps Adam epsilon
+ * @param maxGradNorm global gradient-norm clip (0: off)
+ * @param steps optimizer steps (0: use epochs)
+ * @param epochs epochs over the data when steps is 0
+ * @param batchSize examples per micro-batch
+ * @param gradAccum micro-batches per optimizer step
+ * @param seed the one seed; streams for init, data order and noise are split from it
+ */
+public record TrainConfig(String method, int rank, double alpha, double lr, Schedule.Kind schedule, double warmupRatio,
+    double weightDecay, double beta1, double beta2, double eps, double maxGradNorm, long steps, int epochs,
+    int batchSize, int gradAccum, long seed) {
+
+  /** Validates every field, quoting the bad value. */
+  public TrainConfig {
+    require(rank >= 1, "rank must be >= 1, got " + rank);
+    require(alpha > 0, "alpha must be > 0, got " + alpha);
+    require(lr >= 0 && Double.isFinite(lr), "lr must be >= 0, got " + lr);
+    require(warmupRatio >= 0 && warmupRatio < 1, "warmup must be in [0, 1), got " + warmupRatio);
+    require(weightDecay >= 0, "weight decay must be >= 0, got " + weightDecay);
+    require(maxGradNorm >= 0, "max gradient norm must be >= 0 (0 = off), got " + maxGradNorm);
+    require(steps >= 0 && epochs >= 0 && (steps > 0 || epochs > 0), "need --steps > 0 or --epochs > 0, got steps="
+        + steps + " epochs=" + epochs);
+    require(batchSize >= 1, "batch size must be >= 1, got " + batchSize);
+    require(gradAccum >= 1, "gradient accumulation must be >= 1, got " + gradAccum);
+  }
+
+  /** @return the defaults (PEFT-style LoRA, AdamW, cosine with 3% warmup) */
+  public static TrainConfig defaults() {
+    return new TrainConfig("lora", 8, 16, 2e-3, Schedule.Kind.COSINE, 0.03, 0, 0.9, 0.999, 1e-8, 1.0, 100, 0, 16, 1, 0);
+  }
+
+  /**
+   * Optimizer steps of the run.
+   *
+   * @param batchesPerEpoch micro-batches in one epoch
+   * @return steps, or epochs * ceil(batches / accumulation)
+   */
+  public long totalSteps(int batchesPerEpoch) {
+    return steps > 0 ? steps : (long) epochs * ((batchesPerEpoch + gradAccum - 1) / gradAccum);
+  }
+
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new IllegalArgumentException(message);
+    }
+  }
+}

@@ -1,0 +1,141 @@
+package dev.loraort.trainer.data;
+
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.manifest.Manifest;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Cycles through examples in a seeded order that is reshuffled every epoch, and pads each batch
+ * along its sequence dim to the batch's longest example: input_ids with the pad token, labels with
+ * -100 (ignored by the loss), everything else with 0. The last batch of an epoch may be smaller.
+ */
+public final class Batcher {
+  private final List<JsonlDataset.Example> data;
+  private final Manifest manifest;
+  private final int batchSize;
+  private final long shuffleSeed;
+  private int[] order;
+  private int epoch = -1;
+  private int cursor;
+
+  /**
+   * @param data the examples
+   * @param manifest their model's manifest (inputs, pad token)
+   * @param batchSize examples per batch
+   * @param shuffleSeed the data-order stream's seed
+   */
+  public Batcher(List<JsonlDataset.Example> data, Manifest manifest, int batchSize, long shuffleSeed) {
+    if (data.isEmpty()) {
+      throw new IllegalArgumentException("no examples");
+    }
+    this.data = List.copyOf(data);
+    this.manifest = manifest;
+    this.batchSize = batchSize;
+    this.shuffleSeed = shuffleSeed;
+  }
+
+  /** @return batches in one epoch */
+  public int batchesPerEpoch() {
+    return (data.size() + batchSize - 1) / batchSize;
+  }
+
+  /** @return the next batch, starting a new shuffled epoch when the current one is used up */
+  public Map<String, Tensor> next() {
+    if (order == null || cursor >= order.length) {
+      epoch++;
+      order = permutation(data.size(), new SplittableRandom(shuffleSeed + 0x9E3779B97F4A7C15L * epoch));
+      cursor = 0;
+    }
+    int n = Math.min(batchSize, order.length - cursor);
+    JsonlDataset.Example[] batch = new JsonlDataset.Example[n];
+    for (int i = 0; i < n; i++) {
+      batch[i] = data.get(order[cursor + i]);
+    }
+    cursor += n;
+    return collate(batch);
+  }
+
+  private Map<String, Tensor> collate(JsonlDataset.Example[] batch) {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (Manifest.IoSpec s : manifest.inputs()) {
+      long fixed = 1;
+      boolean variable = false;
+      for (Manifest.Dim d : s.shape().subList(1, s.shape().size())) {
+        if (d.symbolic()) {
+          variable = true;
+        } else {
+          fixed *= d.size();
+        }
+      }
+      int longest = 0;
+      for (JsonlDataset.Example e : batch) {
+        longest = Math.max(longest, length(e.values().get(s.name())));
+      }
+      long[] shape = new long[s.shape().size()];
+      shape[0] = batch.length;
+      for (int i = 1; i < shape.length; i++) {
+        Manifest.Dim d = s.shape().get(i);
+        shape[i] = d.symbolic() ? longest / fixed : d.size();
+      }
+      int row = variable ? longest : (int) fixed;
+      if (s.dtype() == Tensor.DType.F32) {
+        float[] a = new float[batch.length * row];
+        for (int b = 0; b < batch.length; b++) {
+          float[] v = (float[]) batch[b].values().get(s.name());
+          System.arraycopy(v, 0, a, b * row, v.length);
+        }
+        out.put(s.name(), Tensor.ofFloats(shape, a));
+      } else {
+        long pad = padValue(s);
+        long[] a = new long[batch.length * row];
+        java.util.Arrays.fill(a, pad);
+        for (int b = 0; b < batch.length; b++) {
+          long[] v = (long[]) batch[b].values().get(s.name());
+          System.arraycopy(v, 0, a, b * row, v.length);
+        }
+        if (s.dtype() == Tensor.DType.I64) {
+          out.put(s.name(), Tensor.ofLongs(shape, a));
+        } else {
+          int[] i32 = new int[a.length];
+          for (int i = 0; i < a.length; i++) {
+            i32[i] = Math.toIntExact(a[i]);
+          }
+          out.put(s.name(), Tensor.ofInts(shape, i32));
+        }
+      }
+    }
+    return out;
+  }
+
+  private long padValue(Manifest.IoSpec s) {
+    switch (s.name()) {
+      case "input_ids":
+        return manifest.padTokenId();
+      case "labels":
+        return -100; // ignore_index of the cross-entropy in every exported loss
+      default:
+        return 0;
+    }
+  }
+
+  private static int length(Object v) {
+    return v instanceof float[] ? ((float[]) v).length : ((long[]) v).length;
+  }
+
+  private static int[] permutation(int n, SplittableRandom rng) {
+    int[] p = new int[n];
+    for (int i = 0; i < n; i++) {
+      p[i] = i;
+    }
+    for (int i = n - 1; i > 0; i--) {
+      int j = rng.nextInt(i + 1);
+      int t = p[i];
+      p[i] = p[j];
+      p[j] = t;
+    }
+    return p;
+  }
+}

@@ -1,0 +1,2 @@
+/** Training data: JSONL of pre-tokenized examples matching a manifest's inputs, padded seeded batches. */
+package dev.loraort.trainer.data;

@@ -1,0 +1,191 @@
+package dev.loraort.trainer.graph;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import ai.onnxruntime.providers.OrtCUDAProviderOptions;
+import dev.loraort.artifacts.Tensor;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One ONNX Runtime session over one graph file. Owns its session options and session; every
+ * per-run native value lives only inside {@link #run}. Close it once; a second close is a no-op.
+ */
+public final class GraphSession implements AutoCloseable {
+  private final Path path;
+  private final OrtEnvironment env;
+  private final OrtSession.SessionOptions options;
+  private final OrtSession session;
+  private boolean closed;
+
+  private GraphSession(Path path, OrtEnvironment env, OrtSession.SessionOptions options, OrtSession session) {
+    this.path = path;
+    this.env = env;
+    this.options = options;
+    this.session = session;
+  }
+
+  /**
+   * Opens a session.
+   *
+   * @param path the graph file
+   * @param device CPU or CUDA EP
+   * @param threads intra-op threads of the CPU EP (0: ONNX Runtime's default)
+   * @return the session
+   * @throws GraphException if the graph cannot be loaded or the CUDA EP is unavailable; the message
+   *     names the file
+   */
+  public static GraphSession open(Path path, ExecutionDevice device, int threads) {
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtSession.SessionOptions so = new OrtSession.SessionOptions();
+    try {
+      so.setIntraOpNumThreads(threads);
+      so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      if (device.cuda()) {
+        try (OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(device.deviceId())) {
+          cuda.add("use_tf32", device.tf32() ? "1" : "0");
+          so.addCUDA(cuda);
+        } catch (OrtException | UnsatisfiedLinkError e) {
+          throw new GraphException("the CUDA execution provider could not be loaded for " + path + " on " + device
+              + ": " + e.getMessage() + ". It needs the onnxruntime_gpu natives with CUDA 12 (cuBLAS, cudart) and"
+              + " cuDNN 9 on the library path, and an NVIDIA GPU; use --device cpu otherwise", e);
+        }
+      }
+      OrtSession s = env.createSession(path.toString(), so);
+      return new GraphSession(path, env, so, s);
+    } catch (OrtException e) {
+      so.close();
+      throw new GraphException(path + ": ONNX Runtime could not load the graph: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      so.close();
+      throw e;
+    }
+  }
+
+  /** @return the graph file */
+  public Path path() {
+    return path;
+  }
+
+  /**
+   * The graph's inputs or outputs: name -> (dtype, shape with -1 for symbolic dims, dim names).
+   *
+   * @param outputs true for outputs
+   * @return tensor infos by name, in graph order
+   */
+  public Map<String, TensorInfo> io(boolean outputs) {
+    checkClosed();
+    try {
+      Map<String, NodeInfo> m = outputs ? session.getOutputInfo() : session.getInputInfo();
+      Map<String, TensorInfo> r = new LinkedHashMap<>();
+      for (Map.Entry<String, NodeInfo> e : m.entrySet()) {
+        if (!(e.getValue().getInfo() instanceof TensorInfo)) {
+          throw new GraphException(path + ": " + (outputs ? "output " : "input ") + e.getKey() + " is not a tensor");
+        }
+        r.put(e.getKey(), (TensorInfo) e.getValue().getInfo());
+      }
+      return r;
+    } catch (OrtException e) {
+      throw new GraphException(path + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Runs the graph once and copies the requested outputs to host tensors.
+   *
+   * @param feeds every graph input by name
+   * @param outputs the outputs to fetch
+   * @return the outputs by name, in the order requested
+   * @throws GraphException if ONNX Runtime rejects the feeds or fails; the message names the file
+   */
+  public Map<String, Tensor> run(Map<String, Tensor> feeds, List<String> outputs) {
+    checkClosed();
+    Map<String, OnnxTensor> in = new LinkedHashMap<>();
+    try {
+      for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
+        in.put(e.getKey(), toOrt(e.getValue()));
+      }
+      try (OrtSession.Result r = session.run(in, Set.copyOf(outputs))) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String name : outputs) {
+          OnnxValue v = r.get(name).orElseThrow(() -> new GraphException(path + ": no output " + name));
+          out.put(name, toHost(name, (OnnxTensor) v));
+        }
+        return out;
+      }
+    } catch (OrtException e) {
+      throw new GraphException(path + ": run failed: " + e.getMessage(), e);
+    } finally {
+      in.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  private OnnxTensor toOrt(Tensor t) throws OrtException {
+    switch (t.dtype()) {
+      case F32:
+        return OnnxTensor.createTensor(env, FloatBuffer.wrap(t.floats()), t.shape());
+      case I64:
+        return OnnxTensor.createTensor(env, LongBuffer.wrap(t.longs()), t.shape());
+      default:
+        return OnnxTensor.createTensor(env, IntBuffer.wrap(t.ints()), t.shape());
+    }
+  }
+
+  private Tensor toHost(String name, OnnxTensor v) {
+    TensorInfo info = v.getInfo();
+    long[] shape = info.getShape();
+    switch (info.type) {
+      case FLOAT: {
+        FloatBuffer b = v.getFloatBuffer();
+        float[] a = new float[b.remaining()];
+        b.get(a);
+        return Tensor.ofFloats(shape, a);
+      }
+      case INT64: {
+        LongBuffer b = v.getLongBuffer();
+        long[] a = new long[b.remaining()];
+        b.get(a);
+        return Tensor.ofLongs(shape, a);
+      }
+      default:
+        throw new GraphException(path + ": output " + name + " has type " + info.type + "; expected float32 or int64");
+    }
+  }
+
+  private void checkClosed() {
+    if (closed) {
+      throw new IllegalStateException("session for " + path + " is closed");
+    }
+  }
+
+  /** Closes the session and its options; idempotent. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    List<String> errors = new ArrayList<>();
+    try {
+      session.close();
+    } catch (OrtException e) {
+      errors.add(e.getMessage());
+    }
+    options.close();
+    if (!errors.isEmpty()) {
+      throw new GraphException(path + ": closing the session failed: " + errors);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package dev.loraort.trainer.loop;
+
+import ai.onnxruntime.OrtEnvironment;
+import dev.loraort.artifacts.manifest.Manifest;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Where a run's result came from: the model and the exact graphs (sha256), and the platform, since
+ * ONNX Runtime's version, the execution provider and the JVM can change trained weights.
+ *
+ * @param modelId manifest id
+ * @param modelDir the model directory as given
+ * @param contract the graph contract
+ * @param files sha256 of each graph (and base weights) by file name
+ * @param onnxruntime ONNX Runtime version
+ * @param trainer this trainer's version
+ * @param java Java runtime version
+ * @param os OS name and version
+ * @param arch CPU architecture
+ */
+public record Provenance(String modelId, String modelDir, String contract, Map<String, String> files,
+    String onnxruntime, String trainer, String java, String os, String arch) {
+
+  /** Copies the map. */
+  public Provenance {
+    files = Map.copyOf(files);
+  }
+
+  /**
+   * Collects provenance for a model directory.
+   *
+   * @param m the manifest
+   * @param modelDirLabel how to name the directory (a path, or {@code embedded:<id>})
+   * @return the record
+   * @throws IOException if a graph cannot be hashed
+   */
+  public static Provenance of(Manifest m, String modelDirLabel) throws IOException {
+    Map<String, String> files = new LinkedHashMap<>();
+    for (String role : new String[] {"train", "infer", "train_rwp"}) {
+      Path p = m.graph(role).orElse(null);
+      if (p != null && Files.exists(p)) {
+        files.put(p.getFileName().toString(), sha256(p));
+      }
+    }
+    if (m.baseWeights().isPresent()) {
+      Path p = m.dir().resolve(m.baseWeights().get().file());
+      if (Files.exists(p)) {
+        files.put(p.getFileName().toString(), sha256(p));
+      }
+    }
+    String version = Provenance.class.getPackage().getImplementationVersion();
+    return new Provenance(m.id(), modelDirLabel, Manifest.CONTRACT, files, ortVersion(),
+        version == null ? "dev" : version, System.getProperty("java.version"),
+        System.getProperty("os.name") + " " + System.getProperty("os.version"), System.getProperty("os.arch"));
+  }
+
+  /**
+   * @param p a file
+   * @return its sha256 in hex
+   * @throws IOException if it cannot be read
+   */
+  public static String sha256(Path p) throws IOException {
+    try (InputStream in = Files.newInputStream(p)) {
+      MessageDigest d = MessageDigest.getInstance("SHA-256");
+      byte[] buf = new byte[1 << 16];
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        d.update(buf, 0, n);
+      }
+      return HexFormat.of().formatHex(d.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required of every JVM", e);
+    }
+  }
+
+  private static String ortVersion() {
+    return OrtEnvironment.getEnvironment().getVersion();
+  }
+}

@@ -1,0 +1,117 @@
+package dev.loraort.trainer.loop;
+
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.TensorNames;
+import dev.loraort.trainer.config.TrainConfig;
+import dev.loraort.trainer.data.Batcher;
+import dev.loraort.trainer.graph.GraphSession;
+import dev.loraort.trainer.graph.ModelGraphs;
+import dev.loraort.trainer.method.SharpnessMethod;
+import dev.loraort.trainer.method.Step;
+import dev.loraort.trainer.optim.Chain;
+import dev.loraort.trainer.optim.Optimizers;
+import dev.loraort.trainer.optim.Schedule;
+import dev.loraort.trainer.params.LoraParams;
+import dev.loraort.trainer.params.ParamTree;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The step loop: the only caller of the graphs, the method and the optimizer, in a fixed order.
+ *
+ * <pre>
+ * per step: draw the step's micro-batches once (every pass sees the same ones)
+ *   per pass: method.beforePass -> graph run per micro-batch, gradients averaged -> method.afterGrad
+ *   optimizer update with the last pass's gradients -> params += updates -> method.afterUpdate
+ *   listeners get (step, loss, lr, gradient norm, seconds)
+ * </pre>
+ */
+public final class StepLoop {
+  /**
+   * The outcome.
+   *
+   * @param params the trained parameters
+   * @param firstLoss the first step's loss
+   * @param lastLoss the last step's loss
+   * @param steps steps taken
+   * @param seconds wall time of all steps
+   */
+  public record Result(LoraParams params, double firstLoss, double lastLoss, long steps, double seconds) {}
+
+  private StepLoop() {}
+
+  /**
+   * Trains {@code params} in place.
+   *
+   * @param <S> the method's state
+   * @param graphs the checked sessions
+   * @param method the method
+   * @param params initial parameters, updated in place
+   * @param data the batch source
+   * @param cfg the run's configuration
+   * @param listeners step observers
+   * @return the outcome
+   * @throws TrainingDiverged if a loss or gradient norm is not finite
+   */
+  public static <S> Result run(ModelGraphs graphs, SharpnessMethod<S> method, LoraParams params, Batcher data,
+      TrainConfig cfg, List<StepListener> listeners) {
+    long total = cfg.totalSteps(data.batchesPerEpoch());
+    Schedule schedule = Schedule.of(cfg.schedule(), cfg.lr(), (long) Math.ceil(cfg.warmupRatio() * total), total);
+    Chain optimizer = Optimizers.adamw(schedule, cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay(),
+        cfg.maxGradNorm(), false);
+    List<Object> optState = optimizer.init(params.tree());
+    S state = method.init(params);
+    GraphSession graph = method.usesRwpGraph() ? graphs.rwp() : graphs.train();
+    List<String> outputs = ModelGraphs.trainOutputs(params.tree().names());
+    double firstLoss = Double.NaN;
+    double loss = Double.NaN;
+    long started = System.nanoTime();
+    for (long t = 0; t < total; t++) {
+      long t0 = System.nanoTime();
+      Step step = new Step(t, total, schedule.at(t));
+      List<Map<String, Tensor>> micro = new ArrayList<>();
+      for (int i = 0; i < cfg.gradAccum(); i++) {
+        micro.add(data.next());
+      }
+      ParamTree grads = null;
+      for (int pass = 0; pass < method.passes(); pass++) {
+        Map<String, Tensor> extra = method.beforePass(pass, params, state, step);
+        ParamTree sum = params.tree().zerosLike();
+        double lossSum = 0;
+        for (Map<String, Tensor> batch : micro) {
+          Map<String, Tensor> out = graph.run(ModelGraphs.feeds(batch, params.feeds(), extra), outputs);
+          lossSum += out.get(TensorNames.LOSS).floats()[0];
+          for (String n : sum.names()) {
+            float[] acc = sum.get(n);
+            float[] g = out.get(TensorNames.grad(n)).floats();
+            for (int k = 0; k < acc.length; k++) {
+              acc[k] += g[k];
+            }
+          }
+        }
+        if (micro.size() > 1) {
+          sum.scale(1.0 / micro.size()); // mean over micro-batches, like dividing each loss by their count
+        }
+        if (pass == 0) {
+          loss = lossSum / micro.size();
+        }
+        grads = method.afterGrad(pass, sum, params, state, step);
+      }
+      double gradNorm = grads.globalNorm();
+      if (!Double.isFinite(loss) || !Double.isFinite(gradNorm)) {
+        throw new TrainingDiverged("step " + (t + 1) + ": loss " + loss + ", gradient norm " + gradNorm
+            + " (lower --lr, or clip with --max-grad-norm); nothing was written");
+      }
+      optState = optimizer.update(grads, optState, params.tree());
+      params.tree().addScaled(1.0, grads);
+      method.afterUpdate(params, state, step);
+      if (t == 0) {
+        firstLoss = loss;
+      }
+      StepRecord r = new StepRecord(t + 1, total, loss, step.lr(), gradNorm, (System.nanoTime() - t0) / 1e9);
+      listeners.forEach(l -> l.onStep(r));
+    }
+    return new Result(params, firstLoss, loss, total, (System.nanoTime() - started) / 1e9);
+  }
+}

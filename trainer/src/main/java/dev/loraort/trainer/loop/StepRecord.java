@@ -1,0 +1,13 @@
+package dev.loraort.trainer.loop;
+
+/**
+ * What one optimizer step reports.
+ *
+ * @param step 1-based count of completed steps
+ * @param total steps in the run
+ * @param loss the first pass's loss, averaged over the step's micro-batches
+ * @param lr the learning rate used
+ * @param gradNorm global norm of the gradients the optimizer received, before clipping
+ * @param seconds wall time of the step
+ */
+public record StepRecord(long step, long total, double loss, double lr, double gradNorm, double seconds) {}

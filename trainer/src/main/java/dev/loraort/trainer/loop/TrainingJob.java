@@ -1,0 +1,148 @@
+package dev.loraort.trainer.loop;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import dev.loraort.artifacts.AtomicFiles;
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.artifacts.onnx.OnnxFile;
+import dev.loraort.artifacts.safetensors.Safetensors;
+import dev.loraort.trainer.config.RunSettings;
+import dev.loraort.trainer.config.TrainConfig;
+import dev.loraort.trainer.data.Batcher;
+import dev.loraort.trainer.data.JsonlDataset;
+import dev.loraort.trainer.graph.ModelGraphs;
+import dev.loraort.trainer.method.SharpnessMethod;
+import dev.loraort.trainer.params.LoraParams;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A whole training run: reads the model directory and data, sets up parameters and sessions, runs
+ * the {@link StepLoop}, and writes the run directory: {@code adapter.onnx} (the trained tensors under
+ * contract names, with metadata) and {@code run.json} (config, settings, provenance, results). Both
+ * are written atomically at the end, so a failed run leaves an existing run directory intact.
+ */
+public final class TrainingJob {
+  /** The adapter file written into the run directory. */
+  public static final String ADAPTER = "adapter.onnx";
+
+  /** The run record written into the run directory. */
+  public static final String RUN_JSON = "run.json";
+
+  private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
+
+  /**
+   * What to train on.
+   *
+   * @param modelDir the model directory
+   * @param modelLabel how provenance names it
+   * @param data the JSONL file
+   * @param init an adapter to start from (adapter.onnx or .safetensors with contract names), or null
+   */
+  public record Inputs(Path modelDir, String modelLabel, Path data, Path init) {}
+
+  private TrainingJob() {}
+
+  /**
+   * Runs training and writes the run directory.
+   *
+   * @param <S> the method's state
+   * @param in model, data and initial adapter
+   * @param cfg what to train and how
+   * @param settings device, threads, output
+   * @param method the method
+   * @param log where progress lines go
+   * @return the loop's result
+   * @throws IOException if an input is invalid or an output cannot be written
+   */
+  public static <S> StepLoop.Result run(Inputs in, TrainConfig cfg, RunSettings settings, SharpnessMethod<S> method,
+      PrintStream log) throws IOException {
+    Manifest m = Manifest.read(in.modelDir());
+    SplittableRandom root = new SplittableRandom(cfg.seed());
+    SplittableRandom initRng = root.split(); // one stream per purpose: adding one shifts no other
+    long shuffleSeed = root.split().nextLong();
+    LoraParams params = in.init() == null ? LoraParams.init(m, cfg.rank(), cfg.alpha(), initRng)
+        : startFrom(m, in.init(), cfg);
+    Batcher data = new Batcher(JsonlDataset.read(in.data(), m), m, cfg.batchSize(), shuffleSeed);
+    Provenance provenance = Provenance.of(m, in.modelLabel());
+    StepLoop.Result result;
+    List<StepListener> listeners = new ArrayList<>();
+    try (ModelGraphs graphs = ModelGraphs.open(m, settings.device(), settings.threads(), method.usesRwpGraph());
+        ProgressReporter progress = new ProgressReporter(settings.progressBar(), log);
+        TraceWriter trace = settings.trace() == null ? null : new TraceWriter(settings.trace())) {
+      listeners.add(progress);
+      if (trace != null) {
+        listeners.add(trace);
+      }
+      result = StepLoop.run(graphs, method, params, data, cfg, listeners);
+    }
+    writeAdapter(settings.out().resolve(ADAPTER), m, result.params(), cfg, provenance);
+    writeRunJson(settings.out().resolve(RUN_JSON), in, cfg, settings, provenance, result);
+    return result;
+  }
+
+  /**
+   * Reads an adapter to start from: an ONNX initializers file or a safetensors file, contract names.
+   *
+   * @param m the manifest
+   * @param file the adapter
+   * @param cfg the config (its alpha gives the scale; its rank must match the file's)
+   * @return the parameters
+   * @throws IOException if the file is unreadable or does not fit the model
+   */
+  public static LoraParams startFrom(Manifest m, Path file, TrainConfig cfg) throws IOException {
+    Map<String, Tensor> t = file.toString().endsWith(".safetensors") ? Safetensors.read(file).tensors()
+        : OnnxFile.read(file).initializers();
+    LoraParams p = LoraParams.of(m, t, (float) (cfg.alpha() / cfg.rank()), file.toString());
+    if (p.rank() != cfg.rank()) {
+      throw new IOException(file + ": the adapter has rank " + p.rank() + " but --rank is " + cfg.rank());
+    }
+    return p;
+  }
+
+  private static void writeAdapter(Path path, Manifest m, LoraParams p, TrainConfig cfg, Provenance prov)
+      throws IOException {
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put("contract", Manifest.CONTRACT);
+    meta.put("method", cfg.method());
+    meta.put("rank", Integer.toString(p.rank()));
+    meta.put("alpha", Double.toString(cfg.alpha()));
+    meta.put("lora_scale", Float.toString(p.scale()));
+    meta.put("base_model_id", m.id());
+    prov.files().forEach((f, sha) -> meta.put("sha256:" + f, sha));
+    OnnxFile.writeInitializers(path, p.tree().tensors(), meta, "lora-ort " + prov.trainer());
+  }
+
+  private static void writeRunJson(Path path, Inputs in, TrainConfig cfg, RunSettings s, Provenance prov,
+      StepLoop.Result r) throws IOException {
+    JsonObject o = new JsonObject();
+    o.add("config", GSON.toJsonTree(cfg));
+    JsonObject settings = new JsonObject();
+    settings.addProperty("device", s.device().toString());
+    settings.addProperty("threads", s.threads());
+    settings.addProperty("out", s.out().toString());
+    settings.addProperty("trace", s.trace() == null ? null : s.trace().toString());
+    settings.addProperty("data", in.data().toString());
+    settings.addProperty("init", in.init() == null ? null : in.init().toString());
+    o.add("settings", settings);
+    o.add("provenance", GSON.toJsonTree(prov));
+    JsonObject res = new JsonObject();
+    res.addProperty("steps", r.steps());
+    res.addProperty("first_loss", r.firstLoss());
+    res.addProperty("last_loss", r.lastLoss());
+    res.addProperty("seconds", r.seconds());
+    res.addProperty("adapter", ADAPTER);
+    o.add("result", res);
+    byte[] bytes = GSON.toJson(o).getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.write(path, out -> out.write(bytes));
+  }
+}

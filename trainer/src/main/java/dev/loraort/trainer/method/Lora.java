@@ -1,0 +1,37 @@
+package dev.loraort.trainer.method;
+
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.trainer.params.LoraParams;
+import dev.loraort.trainer.params.ParamTree;
+import java.util.Map;
+
+/** Plain LoRA (methods.md section 1): one pass, the gradients as they are. */
+public final class Lora implements SharpnessMethod<Lora.State> {
+  /** No state. */
+  public record State() {}
+
+  @Override
+  public String id() {
+    return "lora";
+  }
+
+  @Override
+  public State init(LoraParams p) {
+    return new State();
+  }
+
+  @Override
+  public int passes() {
+    return 1;
+  }
+
+  @Override
+  public Map<String, Tensor> beforePass(int pass, LoraParams p, State s, Step t) {
+    return Map.of();
+  }
+
+  @Override
+  public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
+    return g;
+  }
+}
