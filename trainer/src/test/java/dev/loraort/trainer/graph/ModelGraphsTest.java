@@ -1,0 +1,72 @@
+package dev.loraort.trainer.graph;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import dev.loraort.artifacts.manifest.Manifest;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ModelGraphsTest {
+  private static final Path TINY = Path.of("../onnx-models/tiny-roberta-cls");
+  @TempDir Path dir;
+
+  private Path copyWithManifest(String from, String to) throws IOException {
+    for (String f : new String[] {"train.onnx", "infer.onnx", "trainable_init.safetensors"}) {
+      Files.copy(TINY.resolve(f), dir.resolve(f));
+    }
+    Files.writeString(dir.resolve("manifest.json"), Files.readString(TINY.resolve("manifest.json")).replace(from, to));
+    return dir;
+  }
+
+  @Test
+  void opensAndChecksEveryCommittedModel() throws IOException {
+    for (String id : new String[] {"tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl"}) {
+      Manifest m = Manifest.read(Path.of("../onnx-models", id));
+      try (ModelGraphs g = ModelGraphs.open(m, ExecutionDevice.CPU, 1, true);
+          GraphSession inf = ModelGraphs.openInfer(m, ExecutionDevice.CPU, 1)) {
+        assertThat(g.train().io(true)).containsKey("loss");
+        assertThat(g.rwp().io(false)).containsKey("rwp_sigma");
+        assertThat(inf.io(true)).containsKey("logits");
+      }
+    }
+  }
+
+  @Test
+  void manifestThatDisagreesWithTheGraphNamesTensorAndShapes() throws IOException {
+    Manifest m = Manifest.read(copyWithManifest("\"in\": 64", "\"in\": 65"));
+    assertThatThrownBy(() -> ModelGraphs.open(m, ExecutionDevice.CPU, 1, false)).isInstanceOf(GraphException.class)
+        .hasMessageContaining("train.onnx: input roberta.encoder.layer.0.attention.self.query.lora_A.weight")
+        .hasMessageContaining("[lora_r, 64]").hasMessageContaining("manifest.json says F32 [lora_r, 65]");
+  }
+
+  @Test
+  void missingInputAndMissingGraphAreNamed() throws IOException {
+    Manifest m = Manifest.read(copyWithManifest("\"name\": \"attention_mask\"", "\"name\": \"attn_mask\""));
+    assertThatThrownBy(() -> ModelGraphs.open(m, ExecutionDevice.CPU, 1, false))
+        .hasMessageContaining("train.onnx: no input attn_mask");
+    Files.delete(dir.resolve("train.onnx"));
+    assertThatThrownBy(() -> ModelGraphs.open(Manifest.read(dir), ExecutionDevice.CPU, 1, false))
+        .hasMessageContaining(dir.resolve("train.onnx") + " not found");
+  }
+
+  @Test
+  void cudaWithoutAGpuIsAClearError() throws IOException {
+    assumeFalse(Files.exists(Path.of("/dev/nvidia0")), "a GPU is present: the CUDA EP may load");
+    Manifest m = Manifest.read(TINY);
+    assertThatThrownBy(() -> ModelGraphs.open(m, ExecutionDevice.parse("cuda:0", true), 1, false))
+        .isInstanceOf(GraphException.class).hasMessageContaining("CUDA execution provider could not be loaded")
+        .hasMessageContaining("use --device cpu");
+  }
+
+  @Test
+  void deviceSpecsParse() {
+    assertThat(ExecutionDevice.parse("cuda:1", false)).isEqualTo(new ExecutionDevice(true, 1, false));
+    assertThat(ExecutionDevice.parse("CPU", true)).isEqualTo(ExecutionDevice.CPU);
+    assertThatThrownBy(() -> ExecutionDevice.parse("tpu", true)).hasMessageContaining("expected cpu, cuda or cuda:N");
+  }
+}
