@@ -5,6 +5,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.providers.OrtCUDAProviderOptions;
@@ -52,6 +53,8 @@ public final class GraphSession implements AutoCloseable {
     OrtSession.SessionOptions so = new OrtSession.SessionOptions();
     try {
       so.setIntraOpNumThreads(threads);
+      // ORT warns per node (ScatterND, CPU-placed shape ops) on every CUDA session: noise for users
+      so.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
       so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
       if (device.cuda()) {
         try (OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(device.deviceId())) {
