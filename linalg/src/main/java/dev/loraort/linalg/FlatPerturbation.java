@@ -1,0 +1,79 @@
+package dev.loraort.linalg;
+
+/**
+ * The FMLoRA / EFlat-LoRA quantities of one adapted layer without any n x m matrix
+ * (methods.md section 8).
+ *
+ * <p>With W = W0 + s B A, the LoRA gradients g_A = s B^T G and g_B = s G A^T give the full-space
+ * estimate G_bar = 1/2 [ (1/s) g_B (A^T)^+ + (1/s) (B^T)^+ g_A ]. With K_A = A A^T and
+ * K_B = B^T B (r x r): (A^T)^+ = K_A^+ A, A^+ = A^T K_A^+ and (B^T)^+ = B K_B^+, so with
+ * U = (1/s) g_B K_A^+, V = (1/s) K_B^+ g_A and Y = V A^T:
+ *
+ * <pre>
+ *   2 G_bar = U A + B V
+ *   N^2 = ||2 G_bar||_F^2 = &lt;U^T U, K_A&gt; + &lt;K_B, V V^T&gt; + 2 &lt;B^T U, Y&gt;
+ *   G_bar A^+ = 1/2 (U + B Y K_A^+)
+ *   E_B = (1/s) (rho / ||G_bar||) G_bar A^+ = rho / (s N) * D,   D = U + B Y K_A^+
+ * </pre>
+ *
+ * Cost O((n + m) r^2). Departure from methods.md: the r x r pseudo-inverses come from an
+ * eigendecomposition with a relative cutoff ({@link #CUTOFF}) rather than a jittered Cholesky
+ * solve; this is exact pinv semantics for rank-deficient A or B, and makes methods.md's B = 0 guard
+ * (V = 0 when lambda_min(K_B) &lt; 1e-6 lambda_max(K_B)) the special case K_B^+ = 0 instead of an
+ * all-or-nothing switch.
+ */
+public final class FlatPerturbation {
+  /** Gram eigenvalues at or below this fraction of the largest count as zero (singular values: 1e-3). */
+  public static final double CUTOFF = 1e-6;
+
+  /**
+   * The direction and norm of one layer.
+   *
+   * @param d D = U + B Y K_A^+, n x r: E_B = rho / (s N) * D
+   * @param nSquared N^2 = ||U A + B V||_F^2 = 4 ||G_bar||_F^2
+   */
+  public record Direction(Matrix d, double nSquared) {}
+
+  private FlatPerturbation() {}
+
+  /**
+   * @param a A, r x m
+   * @param b B, n x r (EFlat: the perturbed B~ the gradients were taken at)
+   * @param gradA dL/dA, r x m
+   * @param gradB dL/dB, n x r
+   * @param s the LoRA scale
+   * @return D and N^2
+   */
+  public static Direction direction(Matrix a, Matrix b, Matrix gradA, Matrix gradB, double s) {
+    int r = a.rows();
+    int m = a.cols();
+    int n = b.rows();
+    Matrix.requireShape(b, n, r, "B");
+    Matrix.requireShape(gradA, r, m, "grad A");
+    Matrix.requireShape(gradB, n, r, "grad B");
+    Matrix ka = Matrix.zeros(r, r);
+    Blas.gemm(false, true, 1, a, a, 0, ka); // K_A = A A^T
+    Matrix kb = Matrix.zeros(r, r);
+    Blas.gemm(true, false, 1, b, b, 0, kb); // K_B = B^T B
+    Matrix kaPinv = Blas.pinvSymmetric(ka, CUTOFF);
+    Matrix kbPinv = Blas.pinvSymmetric(kb, CUTOFF);
+    Matrix u = Matrix.zeros(n, r);
+    Blas.gemm(false, false, 1 / s, gradB, kaPinv, 0, u); // U = (1/s) g_B K_A^+
+    Matrix v = Matrix.zeros(r, m);
+    Blas.gemm(false, false, 1 / s, kbPinv, gradA, 0, v); // V = (1/s) K_B^+ g_A
+    Matrix y = Matrix.zeros(r, r);
+    Blas.gemm(false, true, 1, v, a, 0, y); // Y = V A^T
+    Matrix utu = Matrix.zeros(r, r);
+    Blas.gemm(true, false, 1, u, u, 0, utu);
+    Matrix vvt = Matrix.zeros(r, r);
+    Blas.gemm(false, true, 1, v, v, 0, vvt);
+    Matrix btu = Matrix.zeros(r, r);
+    Blas.gemm(true, false, 1, b, u, 0, btu);
+    double n2 = utu.dot(ka) + kb.dot(vvt) + 2 * btu.dot(y);
+    Matrix yka = Matrix.zeros(r, r);
+    Blas.gemm(false, false, 1, y, kaPinv, 0, yka);
+    Matrix d = u; // D = U + B (Y K_A^+), accumulated into U's storage
+    Blas.gemm(false, false, 1, b, yka, 1, d);
+    return new Direction(d, Math.max(0, n2));
+  }
+}
