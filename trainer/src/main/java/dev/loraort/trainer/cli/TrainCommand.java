@@ -27,9 +27,8 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--data", paramLabel = "FILE", description = "JSONL of pre-tokenized examples; default: the model's sample/train.jsonl")
   Path data;
 
-  @Option(names = "--method", description = "training method: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})",
-      completionCandidates = MethodIds.class)
-  String method = D.method();
+  @picocli.CommandLine.ArgGroup(exclusive = false, heading = "Method settings%n")
+  MethodOptions methodOptions = new MethodOptions();
 
   @Option(names = "--rank", description = "LoRA rank r (default: ${DEFAULT-VALUE})")
   int rank = D.rank();
@@ -113,15 +112,15 @@ final class TrainCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("--schedule " + schedule + ": expected constant, linear or cosine", e);
     }
-    TrainConfig cfg = new TrainConfig(method, rank, alpha, lr, kind, warmup, weightDecay, D.beta1(), D.beta2(), D.eps(),
+    TrainConfig cfg = new TrainConfig(methodOptions.build(), rank, alpha, lr, kind, warmup, weightDecay, D.beta1(), D.beta2(), D.eps(),
         maxGradNorm, epochs != null ? 0 : (steps != null ? steps : D.steps()), epochs != null ? epochs : 0, batchSize,
         gradAccum, seed);
     boolean bar = progress != null ? progress : System.console() != null;
     RunSettings settings = new RunSettings(ExecutionDevice.parse(device, tf32), threads, out, trace, bar);
-    System.err.printf("training %s (%s) with %s on %s, %d steps -> %s%n", label, dataFile, method, settings.device(),
+    System.err.printf("training %s (%s) with %s on %s, %d steps -> %s%n", label, dataFile, cfg.method(), settings.device(),
         cfg.steps(), out);
     StepLoop.Result r = TrainingJob.run(new TrainingJob.Inputs(modelDir, label, dataFile, init), cfg, settings,
-        Methods.create(method), System.err);
+        Methods.create(cfg.method()), System.err);
     System.err.printf(Locale.ROOT, "done: loss %.5f -> %.5f in %d steps (%.1f s); wrote %s and %s%n", r.firstLoss(),
         r.lastLoss(), r.steps(), r.seconds(), out.resolve(TrainingJob.ADAPTER), out.resolve(TrainingJob.RUN_JSON));
     return 0;

@@ -1,12 +1,14 @@
 package dev.loraort.trainer.config;
 
+import dev.loraort.trainer.method.Lora;
+import dev.loraort.trainer.method.MethodConfig;
 import dev.loraort.trainer.optim.Schedule;
 
 /**
  * What a run trains and how: saved in run.json and in adapter metadata. Validated on construction;
  * defaults live only in {@link #defaults()}.
  *
- * @param method the --method value
+ * @param method the method and its settings
  * @param rank LoRA r
  * @param alpha LoRA alpha (s = alpha / r)
  * @param lr peak learning rate
@@ -23,12 +25,13 @@ import dev.loraort.trainer.optim.Schedule;
  * @param gradAccum micro-batches per optimizer step
  * @param seed the one seed; streams for init, data order and noise are split from it
  */
-public record TrainConfig(String method, int rank, double alpha, double lr, Schedule.Kind schedule, double warmupRatio,
+public record TrainConfig(MethodConfig method, int rank, double alpha, double lr, Schedule.Kind schedule, double warmupRatio,
     double weightDecay, double beta1, double beta2, double eps, double maxGradNorm, long steps, int epochs,
     int batchSize, int gradAccum, long seed) {
 
   /** Validates every field, quoting the bad value. */
   public TrainConfig {
+    require(method != null, "method is required");
     require(rank >= 1, "rank must be >= 1, got " + rank);
     require(alpha > 0, "alpha must be > 0, got " + alpha);
     require(lr >= 0 && Double.isFinite(lr), "lr must be >= 0, got " + lr);
@@ -43,7 +46,7 @@ public record TrainConfig(String method, int rank, double alpha, double lr, Sche
 
   /** @return the defaults (PEFT-style LoRA, AdamW, cosine with 3% warmup) */
   public static TrainConfig defaults() {
-    return new TrainConfig("lora", 8, 16, 2e-3, Schedule.Kind.COSINE, 0.03, 0, 0.9, 0.999, 1e-8, 1.0, 100, 0, 16, 1, 0);
+    return new TrainConfig(new Lora.Cfg(), 8, 16, 2e-3, Schedule.Kind.COSINE, 0.03, 0, 0.9, 0.999, 1e-8, 1.0, 100, 0, 16, 1, 0);
   }
 
   /**

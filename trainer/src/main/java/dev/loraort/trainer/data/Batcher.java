@@ -12,7 +12,7 @@ import java.util.SplittableRandom;
  * along its sequence dim to the batch's longest example: input_ids with the pad token, labels with
  * -100 (ignored by the loss), everything else with 0. The last batch of an epoch may be smaller.
  */
-public final class Batcher {
+public final class Batcher implements BatchSource {
   private final List<JsonlDataset.Example> data;
   private final Manifest manifest;
   private final int batchSize;
@@ -37,12 +37,13 @@ public final class Batcher {
     this.shuffleSeed = shuffleSeed;
   }
 
-  /** @return batches in one epoch */
+  @Override
   public int batchesPerEpoch() {
     return (data.size() + batchSize - 1) / batchSize;
   }
 
-  /** @return the next batch, starting a new shuffled epoch when the current one is used up */
+  /** The next batch; a new shuffled epoch starts when the current one is used up. */
+  @Override
   public Map<String, Tensor> next() {
     if (order == null || cursor >= order.length) {
       epoch++;

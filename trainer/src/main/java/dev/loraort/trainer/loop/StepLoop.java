@@ -3,7 +3,7 @@ package dev.loraort.trainer.loop;
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.trainer.config.TrainConfig;
-import dev.loraort.trainer.data.Batcher;
+import dev.loraort.trainer.data.BatchSource;
 import dev.loraort.trainer.graph.GraphSession;
 import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.method.SharpnessMethod;
@@ -14,8 +14,10 @@ import dev.loraort.trainer.optim.Schedule;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 
 /**
  * The step loop: the only caller of the graphs, the method and the optimizer, in a fixed order.
@@ -50,18 +52,20 @@ public final class StepLoop {
    * @param params initial parameters, updated in place
    * @param data the batch source
    * @param cfg the run's configuration
+   * @param methodRng the method's random stream (split from the run seed)
    * @param listeners step observers
    * @return the outcome
    * @throws TrainingDiverged if a loss or gradient norm is not finite
    */
-  public static <S> Result run(ModelGraphs graphs, SharpnessMethod<S> method, LoraParams params, Batcher data,
-      TrainConfig cfg, List<StepListener> listeners) {
+  public static <S> Result run(ModelGraphs graphs, SharpnessMethod<S> method, LoraParams params, BatchSource data,
+      TrainConfig cfg, SplittableRandom methodRng, List<StepListener> listeners) {
     long total = cfg.totalSteps(data.batchesPerEpoch());
     Schedule schedule = Schedule.of(cfg.schedule(), cfg.lr(), (long) Math.ceil(cfg.warmupRatio() * total), total);
     Chain optimizer = Optimizers.adamw(schedule, cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay(),
         cfg.maxGradNorm(), false);
     List<Object> optState = optimizer.init(params.tree());
-    S state = method.init(params);
+    S state = method.init(params,
+        new SharpnessMethod.Setup(schedule, total, methodRng, cfg.beta1(), cfg.beta2(), cfg.eps()));
     GraphSession graph = method.usesRwpGraph() ? graphs.rwp() : graphs.train();
     List<String> outputs = ModelGraphs.trainOutputs(params.tree().names());
     double firstLoss = Double.NaN;
@@ -69,6 +73,7 @@ public final class StepLoop {
     long started = System.nanoTime();
     for (long t = 0; t < total; t++) {
       long t0 = System.nanoTime();
+      long inGraph = 0;
       Step step = new Step(t, total, schedule.at(t));
       List<Map<String, Tensor>> micro = new ArrayList<>();
       for (int i = 0; i < cfg.gradAccum(); i++) {
@@ -77,16 +82,26 @@ public final class StepLoop {
       ParamTree grads = null;
       for (int pass = 0; pass < method.passes(); pass++) {
         Map<String, Tensor> extra = method.beforePass(pass, params, state, step);
-        ParamTree sum = params.tree().zerosLike();
+        ParamTree sum = null; // shaped by the graph's outputs: Bi-LoRA feeds a wider rank
         double lossSum = 0;
         for (Map<String, Tensor> batch : micro) {
+          long g0 = System.nanoTime();
           Map<String, Tensor> out = graph.run(ModelGraphs.feeds(batch, params.feeds(), extra), outputs);
+          inGraph += System.nanoTime() - g0;
           lossSum += out.get(TensorNames.LOSS).floats()[0];
-          for (String n : sum.names()) {
-            float[] acc = sum.get(n);
-            float[] g = out.get(TensorNames.grad(n)).floats();
-            for (int k = 0; k < acc.length; k++) {
-              acc[k] += g[k];
+          if (sum == null) {
+            Map<String, Tensor> g = new LinkedHashMap<>();
+            for (String n : params.tree().names()) {
+              g.put(n, out.get(TensorNames.grad(n)));
+            }
+            sum = ParamTree.of(g);
+          } else {
+            for (String n : sum.names()) {
+              float[] acc = sum.get(n);
+              float[] g = out.get(TensorNames.grad(n)).floats();
+              for (int k = 0; k < acc.length; k++) {
+                acc[k] += g[k];
+              }
             }
           }
         }
@@ -109,7 +124,9 @@ public final class StepLoop {
       if (t == 0) {
         firstLoss = loss;
       }
-      StepRecord r = new StepRecord(t + 1, total, loss, step.lr(), gradNorm, (System.nanoTime() - t0) / 1e9);
+      long dt = System.nanoTime() - t0;
+      StepRecord r = new StepRecord(t + 1, total, loss, step.lr(), gradNorm, dt / 1e9, (dt - inGraph) / 1e9,
+          method.perturbationNorm(state));
       listeners.forEach(l -> l.onStep(r));
     }
     return new Result(params, firstLoss, loss, total, (System.nanoTime() - started) / 1e9);

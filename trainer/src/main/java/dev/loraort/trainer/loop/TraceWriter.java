@@ -8,7 +8,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Writes one JSON line per step: step, loss, lr, grad_norm, seconds. Owns the file; close it. */
+/**
+ * Writes one JSON line per step: step, loss, lr, grad_norm, seconds, host_seconds, and
+ * perturbation_norm for methods that perturb deterministically. Owns the file; close it.
+ */
 public final class TraceWriter implements StepListener, AutoCloseable {
   private final Path path;
   private final BufferedWriter out;
@@ -33,6 +36,10 @@ public final class TraceWriter implements StepListener, AutoCloseable {
     o.addProperty("lr", r.lr());
     o.addProperty("grad_norm", r.gradNorm());
     o.addProperty("seconds", r.seconds());
+    o.addProperty("host_seconds", r.hostSeconds());
+    if (Double.isFinite(r.perturbationNorm())) {
+      o.addProperty("perturbation_norm", r.perturbationNorm());
+    }
     try {
       out.write(o.toString());
       out.write('\n');

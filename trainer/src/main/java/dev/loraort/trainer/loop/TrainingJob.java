@@ -70,6 +70,7 @@ public final class TrainingJob {
     SplittableRandom root = new SplittableRandom(cfg.seed());
     SplittableRandom initRng = root.split(); // one stream per purpose: adding one shifts no other
     long shuffleSeed = root.split().nextLong();
+    SplittableRandom methodRng = root.split();
     LoraParams params = in.init() == null ? LoraParams.init(m, cfg.rank(), cfg.alpha(), initRng)
         : startFrom(m, in.init(), cfg);
     Batcher data = new Batcher(JsonlDataset.read(in.data(), m), m, cfg.batchSize(), shuffleSeed);
@@ -83,7 +84,7 @@ public final class TrainingJob {
       if (trace != null) {
         listeners.add(trace);
       }
-      result = StepLoop.run(graphs, method, params, data, cfg, listeners);
+      result = StepLoop.run(graphs, method, params, data, cfg, methodRng, listeners);
     }
     writeAdapter(settings.out().resolve(ADAPTER), m, result.params(), cfg, provenance);
     writeRunJson(settings.out().resolve(RUN_JSON), in, cfg, settings, provenance, result);
@@ -113,7 +114,7 @@ public final class TrainingJob {
       throws IOException {
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("contract", Manifest.CONTRACT);
-    meta.put("method", cfg.method());
+    meta.put("method", cfg.method().id());
     meta.put("rank", Integer.toString(p.rank()));
     meta.put("alpha", Double.toString(cfg.alpha()));
     meta.put("lora_scale", Float.toString(p.scale()));
@@ -125,7 +126,11 @@ public final class TrainingJob {
   private static void writeRunJson(Path path, Inputs in, TrainConfig cfg, RunSettings s, Provenance prov,
       StepLoop.Result r) throws IOException {
     JsonObject o = new JsonObject();
-    o.add("config", GSON.toJsonTree(cfg));
+    JsonObject config = GSON.toJsonTree(cfg).getAsJsonObject();
+    JsonObject method = GSON.toJsonTree(cfg.method()).getAsJsonObject();
+    method.addProperty("id", cfg.method().id());
+    config.add("method", method);
+    o.add("config", config);
     JsonObject settings = new JsonObject();
     settings.addProperty("device", s.device().toString());
     settings.addProperty("threads", s.threads());

@@ -7,16 +7,26 @@ import java.util.Map;
 
 /** Plain LoRA (methods.md section 1): one pass, the gradients as they are. */
 public final class Lora implements SharpnessMethod<Lora.State> {
+  /** No settings. */
+  public record Cfg() implements MethodConfig {
+    @Override
+    public String id() {
+      return "lora";
+    }
+  }
+
   /** No state. */
   public record State() {}
 
+  private final Cfg cfg = new Cfg();
+
   @Override
-  public String id() {
-    return "lora";
+  public Cfg config() {
+    return cfg;
   }
 
   @Override
-  public State init(LoraParams p) {
+  public State init(LoraParams p, Setup setup) {
     return new State();
   }
 

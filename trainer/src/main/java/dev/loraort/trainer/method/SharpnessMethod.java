@@ -18,13 +18,42 @@ import java.util.Map;
  */
 public interface SharpnessMethod<S> {
   /** @return the {@code --method} value, e.g. {@code eflat-lora} */
-  String id();
+  default String id() {
+    return config().id();
+  }
+
+  /**
+   * What a method may need at the start besides the parameters.
+   *
+   * @param lr the learning-rate schedule of the run
+   * @param totalSteps optimizer steps in the run
+   * @param rng the method's own random stream, split from the run seed
+   * @param beta1 the run's Adam beta1 (for a method's own optimizer)
+   * @param beta2 the run's Adam beta2
+   * @param eps the run's Adam epsilon
+   */
+  record Setup(dev.loraort.trainer.optim.Schedule lr, long totalSteps, java.util.SplittableRandom rng, double beta1,
+      double beta2, double eps) {}
 
   /**
    * @param p the initial parameters
+   * @param setup schedule, run length and random stream
    * @return the initial state
    */
-  S init(LoraParams p);
+  S init(LoraParams p, Setup setup);
+
+  /** @return the config this method was made from */
+  MethodConfig config();
+
+  /**
+   * The norm of the perturbation this step applied to the LoRA weights (for traces), if any.
+   *
+   * @param s the state after the step
+   * @return the global Frobenius norm, or NaN for methods without a deterministic perturbation
+   */
+  default double perturbationNorm(S s) {
+    return Double.NaN;
+  }
 
   /** @return passes per step: 1 or 2 */
   int passes();

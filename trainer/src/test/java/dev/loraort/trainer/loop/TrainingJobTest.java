@@ -27,7 +27,7 @@ class TrainingJobTest {
   @TempDir Path dir;
 
   static TrainConfig config(long steps, long seed) {
-    return new TrainConfig("lora", 8, 16, 5e-3, Schedule.Kind.COSINE, 0.03, 0.01, 0.9, 0.999, 1e-8, 1.0, steps, 0, 16, 1,
+    return new TrainConfig(new Lora.Cfg(), 8, 16, 5e-3, Schedule.Kind.COSINE, 0.03, 0.01, 0.9, 0.999, 1e-8, 1.0, steps, 0, 16, 1,
         seed);
   }
 

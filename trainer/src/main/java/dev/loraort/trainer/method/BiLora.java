@@ -1,0 +1,204 @@
+package dev.loraort.trainer.method;
+
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.TensorNames;
+import dev.loraort.linalg.Blas;
+import dev.loraort.linalg.Matrix;
+import dev.loraort.trainer.optim.Chain;
+import dev.loraort.trainer.optim.Optimizers;
+import dev.loraort.trainer.params.LoraParams;
+import dev.loraort.trainer.params.ParamTree;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Bi-LoRA (methods.md section 6): an auxiliary branch s (B2 A2) beside the primary s (B1 A1), fed as
+ * one adapter concatenated along lora_r ([A1; A2], [B1 B2]). One pass gives all four gradients;
+ * the primary descends (the run's optimizer), the auxiliary ascends (its own AdamW, maximize,
+ * weight decay 0, the run's learning rate), then the auxiliary is clipped to
+ * ||s B2 A2|| &lt;= rho over all layers together (or per layer), by sqrt(rho / c) on both factors.
+ * The auxiliary branch is discarded after training: adapters hold the primary only.
+ *
+ * <p>Choices where the paper is silent (methods.md): PEFT init for the auxiliary (B2 = 0, so no
+ * perturbation at step 0), its scale s2 = s, constant rho.
+ */
+public final class BiLora implements SharpnessMethod<BiLora.State> {
+  /**
+   * @param rho the radius of the auxiliary branch
+   * @param auxRank r2
+   * @param normScope global clip (default; the paper's best) or per-layer
+   */
+  public record Cfg(double rho, int auxRank, NormScope normScope) implements MethodConfig {
+    /** Validates rho and r2. */
+    public Cfg {
+      MethodConfig.require(rho > 0 && Double.isFinite(rho), "bi-lora: rho must be > 0, got " + rho);
+      MethodConfig.require(auxRank >= 1, "bi-lora: aux-rank must be >= 1, got " + auxRank);
+    }
+
+    /** @return rho 0.05, r2 = 8, global clip */
+    public static Cfg defaults() {
+      return new Cfg(0.05, 8, NormScope.GLOBAL);
+    }
+
+    @Override
+    public String id() {
+      return "bi-lora";
+    }
+  }
+
+  /** The auxiliary branch, its optimizer state and this step's gradients. */
+  public static final class State {
+    ParamTree aux;
+    Chain optimizer;
+    List<Object> optState;
+    ParamTree auxGrads;
+    double c;
+
+    /** @return the auxiliary tensors (A2, B2 under the primary's names) */
+    public ParamTree aux() {
+      return aux;
+    }
+  }
+
+  private final Cfg cfg;
+
+  /**
+   * @param cfg settings
+   */
+  public BiLora(Cfg cfg) {
+    this.cfg = cfg;
+  }
+
+  @Override
+  public Cfg config() {
+    return cfg;
+  }
+
+  @Override
+  public State init(LoraParams p, Setup setup) {
+    Map<String, Tensor> aux = new LinkedHashMap<>();
+    int r2 = cfg.auxRank();
+    for (String m : p.modules()) {
+      long in = p.tree().shape(TensorNames.loraA(m))[1];
+      long out = p.tree().shape(TensorNames.loraB(m))[0];
+      float[] a = new float[(int) (r2 * in)];
+      double bound = 1 / Math.sqrt(in); // PEFT's kaiming_uniform(a = sqrt(5))
+      for (int i = 0; i < a.length; i++) {
+        a[i] = (float) ((setup.rng().nextDouble() * 2 - 1) * bound);
+      }
+      aux.put(TensorNames.loraA(m), Tensor.ofFloats(new long[] {r2, in}, a));
+      aux.put(TensorNames.loraB(m), Tensor.ofFloats(new long[] {out, r2}, new float[(int) (out * r2)]));
+    }
+    State s = new State();
+    s.aux = ParamTree.of(aux);
+    s.optimizer = Optimizers.adamw(setup.lr(), setup.beta1(), setup.beta2(), setup.eps(), 0, 0, true);
+    s.optState = s.optimizer.init(s.aux);
+    return s;
+  }
+
+  @Override
+  public int passes() {
+    return 1;
+  }
+
+  @Override
+  public Map<String, Tensor> beforePass(int pass, LoraParams p, State s, Step t) {
+    Map<String, Tensor> feeds = new LinkedHashMap<>();
+    for (String m : p.modules()) {
+      String a = TensorNames.loraA(m);
+      String b = TensorNames.loraB(m);
+      float[] a1 = p.tree().get(a);
+      float[] a2 = s.aux.get(a);
+      long in = p.tree().shape(a)[1];
+      float[] ac = new float[a1.length + a2.length]; // [A1; A2]: rows
+      System.arraycopy(a1, 0, ac, 0, a1.length);
+      System.arraycopy(a2, 0, ac, a1.length, a2.length);
+      feeds.put(a, Tensor.ofFloats(new long[] {ac.length / in, in}, ac));
+      int out = (int) p.tree().shape(b)[0];
+      int r1 = p.rank();
+      int r2 = cfg.auxRank();
+      float[] b1 = p.tree().get(b);
+      float[] b2 = s.aux.get(b);
+      float[] bc = new float[out * (r1 + r2)]; // [B1 B2]: columns
+      for (int i = 0; i < out; i++) {
+        System.arraycopy(b1, i * r1, bc, i * (r1 + r2), r1);
+        System.arraycopy(b2, i * r2, bc, i * (r1 + r2) + r1, r2);
+      }
+      feeds.put(b, Tensor.ofFloats(new long[] {out, r1 + r2}, bc));
+    }
+    return feeds;
+  }
+
+  @Override
+  public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
+    ParamTree primary = p.tree().zerosLike();
+    s.auxGrads = s.aux.zerosLike();
+    int r1 = p.rank();
+    int r2 = cfg.auxRank();
+    for (String n : primary.names()) {
+      float[] src = g.get(n);
+      float[] dst = primary.get(n);
+      if (!s.aux.names().contains(n)) {
+        System.arraycopy(src, 0, dst, 0, dst.length); // a trainable head
+      } else if (n.endsWith(".lora_A.weight")) {
+        System.arraycopy(src, 0, dst, 0, dst.length);
+        System.arraycopy(src, dst.length, s.auxGrads.get(n), 0, s.auxGrads.get(n).length);
+      } else {
+        float[] aux = s.auxGrads.get(n);
+        int out = dst.length / r1;
+        for (int i = 0; i < out; i++) {
+          System.arraycopy(src, i * (r1 + r2), dst, i * r1, r1);
+          System.arraycopy(src, i * (r1 + r2) + r1, aux, i * r2, r2);
+        }
+      }
+    }
+    return primary;
+  }
+
+  @Override
+  public void afterUpdate(LoraParams p, State s, Step t) {
+    s.optState = s.optimizer.update(s.auxGrads, s.optState, s.aux); // ascent
+    s.aux.addScaled(1.0, s.auxGrads);
+    Map<String, Double> c2 = new LinkedHashMap<>();
+    double total = 0;
+    int r2 = cfg.auxRank();
+    for (String m : p.modules()) {
+      String a = TensorNames.loraA(m);
+      String b = TensorNames.loraB(m);
+      int in = (int) s.aux.shape(a)[1];
+      int out = (int) s.aux.shape(b)[0];
+      Matrix a2 = Matrix.ofFloats(r2, in, s.aux.get(a));
+      Matrix b2 = Matrix.ofFloats(out, r2, s.aux.get(b));
+      Matrix kb = Matrix.zeros(r2, r2);
+      Blas.gemm(true, false, 1, b2, b2, 0, kb); // B2^T B2
+      Matrix ka = Matrix.zeros(r2, r2);
+      Blas.gemm(false, true, 1, a2, a2, 0, ka); // A2 A2^T
+      double v = (double) p.scale() * p.scale() * kb.dot(ka); // ||s B2 A2||_F^2 without forming it
+      c2.put(m, v);
+      total += v;
+    }
+    s.c = 0;
+    for (String m : p.modules()) {
+      double c = Math.sqrt(cfg.normScope() == MethodConfig.NormScope.GLOBAL ? total : c2.get(m));
+      double f = c > cfg.rho() ? Math.sqrt(cfg.rho() / c) : 1;
+      if (f != 1) {
+        scale(s.aux.get(TensorNames.loraA(m)), f);
+        scale(s.aux.get(TensorNames.loraB(m)), f);
+      }
+      s.c += c2.get(m) * f * f * f * f;
+    }
+    s.c = Math.sqrt(s.c);
+  }
+
+  @Override
+  public double perturbationNorm(State s) {
+    return s.c;
+  }
+
+  private static void scale(float[] x, double f) {
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) (x[i] * f);
+    }
+  }
+}

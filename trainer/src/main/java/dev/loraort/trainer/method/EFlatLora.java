@@ -1,0 +1,102 @@
+package dev.loraort.trainer.method;
+
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.trainer.params.LoraParams;
+import dev.loraort.trainer.params.ParamTree;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * EFlat-LoRA (methods.md section 4): one pass at B~ = B + E_hat_{t-1}; the step's E_t comes from
+ * that pass's gradients with B~ in (B~^T)^+; B is restored from a saved copy; the optimizer steps
+ * with the pass's gradients; then E_hat_t = (1 - beta_new) E_hat_{t-1} + beta_new E_t (Eq. 18:
+ * beta_new weights the new perturbation), and E_hat_1 = E_1 (the first step runs unperturbed).
+ */
+public final class EFlatLora implements SharpnessMethod<EFlatLora.State> {
+  /**
+   * @param rho the initial radius rho_0
+   * @param rhoSchedule constant, or cosine decay to 0.4 rho_0 (default)
+   * @param betaNew the EMA weight of the new perturbation
+   * @param normScope per-layer (default, as the EFlat code) or global
+   */
+  public record Cfg(double rho, RhoSchedule rhoSchedule, double betaNew, NormScope normScope) implements MethodConfig {
+    /** Validates rho and beta_new. */
+    public Cfg {
+      MethodConfig.require(rho > 0 && Double.isFinite(rho), "eflat-lora: rho must be > 0, got " + rho);
+      MethodConfig.require(betaNew > 0 && betaNew <= 1, "eflat-lora: beta (beta_new) must be in (0, 1], got " + betaNew);
+    }
+
+    /** @return rho 0.05 with cosine decay to 0.02, beta_new 0.9, per-layer */
+    public static Cfg defaults() {
+      return new Cfg(0.05, RhoSchedule.COSINE, 0.9, NormScope.PER_LAYER);
+    }
+
+    @Override
+    public String id() {
+      return "eflat-lora";
+    }
+  }
+
+  /** The EMA perturbation per B, and the B it replaced during this step's pass. */
+  public static final class State {
+    final Map<String, float[]> ema = new LinkedHashMap<>();
+    final Map<String, float[]> saved = new LinkedHashMap<>();
+    double applied;
+  }
+
+  private final Cfg cfg;
+
+  /**
+   * @param cfg settings
+   */
+  public EFlatLora(Cfg cfg) {
+    this.cfg = cfg;
+  }
+
+  @Override
+  public Cfg config() {
+    return cfg;
+  }
+
+  @Override
+  public State init(LoraParams p, Setup setup) {
+    return new State();
+  }
+
+  @Override
+  public int passes() {
+    return 1;
+  }
+
+  @Override
+  public Map<String, Tensor> beforePass(int pass, LoraParams p, State s, Step t) {
+    s.applied = Perturbations.norm(s.ema);
+    Perturbations.apply(p, s.ema, s.saved); // B~ = B + E_hat_{t-1} (nothing at the first step)
+    return Map.of();
+  }
+
+  @Override
+  public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
+    double rho = cfg.rhoSchedule().at(cfg.rho(), t.index(), t.total());
+    Map<String, float[]> e = Perturbations.flatPerturbationOfB(p, g, rho, cfg.normScope()); // at B~
+    Perturbations.restore(p, s.saved);
+    double b = cfg.betaNew();
+    for (Map.Entry<String, float[]> x : e.entrySet()) {
+      float[] old = s.ema.get(x.getKey());
+      if (old == null) {
+        s.ema.put(x.getKey(), x.getValue());
+        continue;
+      }
+      float[] now = x.getValue();
+      for (int i = 0; i < old.length; i++) {
+        old[i] = (float) ((1 - b) * old[i] + b * now[i]);
+      }
+    }
+    return g;
+  }
+
+  @Override
+  public double perturbationNorm(State s) {
+    return s.applied;
+  }
+}

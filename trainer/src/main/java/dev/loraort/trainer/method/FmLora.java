@@ -1,0 +1,93 @@
+package dev.loraort.trainer.method;
+
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.trainer.params.LoraParams;
+import dev.loraort.trainer.params.ParamTree;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * FMLoRA (methods.md section 3, the EFlat paper's two-pass "Flat-LoRA"): pass 1 at (A, B) gives the
+ * full-space estimate G_bar from pseudo-inverses; E_B = (1/s) rho_t G_bar/||G_bar|| A^+ moves the
+ * perturbation onto B; pass 2 at B + E_B gives the gradient; B is restored from a saved copy.
+ * The perturbation of W actually applied is G_bar P_A scaled, of norm at most rho (section 3).
+ */
+public final class FmLora implements SharpnessMethod<FmLora.State> {
+  /**
+   * @param rho the initial radius rho_0
+   * @param rhoSchedule constant, or cosine decay to 0.4 rho_0
+   * @param normScope per-layer (default) or global
+   */
+  public record Cfg(double rho, RhoSchedule rhoSchedule, NormScope normScope) implements MethodConfig {
+    /** Validates rho. */
+    public Cfg {
+      MethodConfig.require(rho > 0 && Double.isFinite(rho), "fmlora: rho must be > 0, got " + rho);
+    }
+
+    /** @return rho 0.05, cosine to 0.02, per-layer */
+    public static Cfg defaults() {
+      return new Cfg(0.05, RhoSchedule.COSINE, NormScope.PER_LAYER);
+    }
+
+    @Override
+    public String id() {
+      return "fmlora";
+    }
+  }
+
+  /** This step's E_B and the B it replaced. */
+  public static final class State {
+    Map<String, float[]> eb = Map.of();
+    final Map<String, float[]> saved = new LinkedHashMap<>();
+    double norm;
+  }
+
+  private final Cfg cfg;
+
+  /**
+   * @param cfg settings
+   */
+  public FmLora(Cfg cfg) {
+    this.cfg = cfg;
+  }
+
+  @Override
+  public Cfg config() {
+    return cfg;
+  }
+
+  @Override
+  public State init(LoraParams p, Setup setup) {
+    return new State();
+  }
+
+  @Override
+  public int passes() {
+    return 2;
+  }
+
+  @Override
+  public Map<String, Tensor> beforePass(int pass, LoraParams p, State s, Step t) {
+    if (pass == 1) {
+      Perturbations.apply(p, s.eb, s.saved);
+    }
+    return Map.of();
+  }
+
+  @Override
+  public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
+    if (pass == 0) {
+      double rho = cfg.rhoSchedule().at(cfg.rho(), t.index(), t.total());
+      s.eb = Perturbations.flatPerturbationOfB(p, g, rho, cfg.normScope());
+      s.norm = Perturbations.norm(s.eb);
+    } else {
+      Perturbations.restore(p, s.saved);
+    }
+    return g;
+  }
+
+  @Override
+  public double perturbationNorm(State s) {
+    return s.norm;
+  }
+}
