@@ -222,8 +222,13 @@ def main(argv=None):
     with torch.no_grad():
         infer_outs = list(fam.infer(model, {k: test_b[k] for k in infer_batch_names}).keys())
     infer = tracing.Program(infer_mod, frozen, infer_batch_names, keys, names, [], "infer", infer_outs)
+    def rwp_noises():  # in module order: forward order differs (CLIP and Qwen run the vision tower first)
+        by_path = dict(shared.noises)
+        shared.noises.clear()
+        return [by_path[p] for p in modules]
+
     rwp = tracing.Program(loss_mod, frozen, batch_names, keys + ["shared.rwp_sigma"], names + ["rwp_sigma"],
-                          diff, "train", ["loss"] + grad_names)
+                          diff, "train", ["loss"] + grad_names + [f"rwp_noise.{p}" for p in modules], extra=rwp_noises)
 
     spec = dict(dims)
     for p in modules:
@@ -316,7 +321,8 @@ def main(argv=None):
         path = os.path.join(work, "train_rwp.onnx")
         f0 = dict(feed, rwp_sigma=np.array(0.0, dtype=np.float32))
         report["rwp_sigma0_vs_torch"] = checks.require(
-            checks.compare(train.output_names, checks.run(checks.ort_session(path), f0), ref), "train_rwp.onnx at sigma 0")
+            checks.compare(train.output_names, checks.run(checks.ort_session(path), f0)[:len(ref)], ref),
+            "train_rwp.onnx at sigma 0")
         fs = dict(feed, rwp_sigma=np.array(0.05, dtype=np.float32))
         s1 = checks.ort_session(path)
         l1, l1b = float(checks.run(s1, fs)[0]), float(checks.run(s1, fs)[0])
@@ -397,6 +403,7 @@ def main(argv=None):
     if "train_rwp" in graphs:
         manifest["rwp"] = dict(
             noise="filter-wise Gaussian on W' = W0 + s B A: std_i = rwp_sigma / sqrt(in) * ||W'_i,:|| (methods.md section 5)",
+            outputs="rwp_noise.<module>: the noise drawn for that layer, [out, in] (for tests; fetch only when needed)",
             generator="one ONNX RandomNormalLike per adapted module, seed attribute 1000 + module index",
             reproducible=("the n-th run of a fresh session repeats on the same execution provider; the noise "
                           "stream lives in the session, so it differs across providers and after a resume"

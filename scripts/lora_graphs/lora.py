@@ -19,6 +19,7 @@ class Shared(nn.Module):
         self.register_buffer("lora_scale", torch.tensor(1.0))
         self.register_buffer("rwp_sigma", torch.tensor(0.0))
         self.rwp = False  # train_rwp graphs: add filter-wise Gaussian noise to W' = W0 + s B A
+        self.noises = []  # (module, noise) of the last forward, returned by train_rwp graphs
 
 
 class LoraLinear(nn.Module):
@@ -41,7 +42,9 @@ class LoraLinear(nn.Module):
         s = shared.lora_scale
         y = self.base(x) + s * F.linear(F.linear(x, self.lora_A), self.lora_B)
         if shared.rwp:
-            y = y + F.linear(x, self._rwp_noise(shared.rwp_sigma, s))
+            noise = self._rwp_noise(shared.rwp_sigma, s)
+            shared.noises.append((self.path, noise))
+            y = y + F.linear(x, noise)
         return y
 
     def _rwp_noise(self, sigma, s):
@@ -66,7 +69,9 @@ def inject(model, targets, keep, rank, shared):
             if cname in targets and is_linear and keep(full):
                 todo.append((mod, cname, full))
     for mod, cname, full in todo:
-        setattr(mod, cname, LoraLinear(getattr(mod, cname), rank, shared))
+        layer = LoraLinear(getattr(mod, cname), rank, shared)
+        layer.path = full
+        setattr(mod, cname, layer)
     if not todo:
         raise ValueError(f"no module matched the LoRA targets {sorted(targets)}")
     return [full for _, _, full in todo]

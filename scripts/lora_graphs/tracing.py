@@ -24,10 +24,11 @@ class Program:
     """What one graph computes: named batch inputs, named parameter inputs (LoRA, trainables, scalars),
     and which parameter inputs are differentiated. `module` is the LossModule or InferModule."""
 
-    def __init__(self, module, frozen, batch_names, param_keys, param_names, diff, mode, output_names):
+    def __init__(self, module, frozen, batch_names, param_keys, param_names, diff, mode, output_names, extra=None):
         self.module, self.frozen = module, frozen
         self.batch_names, self.param_keys, self.param_names = batch_names, param_keys, param_names
         self.diff, self.mode, self.output_names = diff, mode, output_names
+        self.extra = extra  # () -> tensors appended to the outputs (train_rwp: the noise of each layer)
 
     @property
     def input_names(self):
@@ -48,7 +49,8 @@ class Program:
             with torch.enable_grad():
                 loss = torch.func.functional_call(self.module, state, args=(), kwargs=batch)
                 grads = torch.autograd.grad(loss, [params[i] for i in self.diff])
-            return (loss.detach(),) + tuple(grads)
+            extra = tuple(self.extra()) if self.extra else ()
+            return (loss.detach(),) + tuple(grads) + extra
 
         return f
 
