@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** {@code lora-trainer}: the entry point. */
 @Command(name = "lora-trainer", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Trains LoRA adapters (plain and sharpness-aware) through ONNX training graphs on ONNX Runtime.",
-    subcommands = {TrainCommand.class, CheckCommand.class, MaterializeCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {TrainCommand.class, CheckCommand.class, ConformCommand.class, CompareCommand.class,
+        MaterializeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
   /**
    * Runs the CLI and exits with its status: 0 ok, 1 failure, 2 bad usage.

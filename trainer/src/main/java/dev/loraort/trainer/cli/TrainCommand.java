@@ -103,18 +103,7 @@ final class TrainCommand implements Callable<Integer> {
       throw new IllegalArgumentException(dataFile + " not found" + (data == null ? " (no --data given and the model has no "
           + EmbeddedModel.SAMPLE_DATA + ")" : ""));
     }
-    if (steps != null && epochs != null) {
-      throw new IllegalArgumentException("give --steps or --epochs, not both");
-    }
-    Schedule.Kind kind;
-    try {
-      kind = Schedule.Kind.valueOf(schedule.toUpperCase(Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("--schedule " + schedule + ": expected constant, linear or cosine", e);
-    }
-    TrainConfig cfg = new TrainConfig(methodOptions.build(), rank, alpha, lr, kind, warmup, weightDecay, D.beta1(), D.beta2(), D.eps(),
-        maxGradNorm, epochs != null ? 0 : (steps != null ? steps : D.steps()), epochs != null ? epochs : 0, batchSize,
-        gradAccum, seed);
+    TrainConfig cfg = config();
     boolean bar = progress != null ? progress : System.console() != null;
     RunSettings settings = new RunSettings(ExecutionDevice.parse(device, tf32), threads, out, trace, bar);
     System.err.printf("training %s (%s) with %s on %s, %d steps -> %s%n", label, dataFile, cfg.method(), settings.device(),
@@ -124,6 +113,27 @@ final class TrainCommand implements Callable<Integer> {
     System.err.printf(Locale.ROOT, "done: loss %.5f -> %.5f in %d steps (%.1f s); wrote %s and %s%n", r.firstLoss(),
         r.lastLoss(), r.steps(), r.seconds(), out.resolve(TrainingJob.ADAPTER), out.resolve(TrainingJob.RUN_JSON));
     return 0;
+  }
+
+  /**
+   * The run's configuration from the options.
+   *
+   * @return the validated config
+   * @throws IllegalArgumentException for conflicting or invalid options
+   */
+  TrainConfig config() {
+    if (steps != null && epochs != null) {
+      throw new IllegalArgumentException("give --steps or --epochs, not both");
+    }
+    Schedule.Kind kind;
+    try {
+      kind = Schedule.Kind.valueOf(schedule.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--schedule " + schedule + ": expected constant, linear or cosine", e);
+    }
+    return new TrainConfig(methodOptions.build(), rank, alpha, lr, kind, warmup, weightDecay, D.beta1(), D.beta2(), D.eps(),
+        maxGradNorm, epochs != null ? 0 : (steps != null ? steps : D.steps()), epochs != null ? epochs : 0, batchSize,
+        gradAccum, seed);
   }
 
   /** Completion candidates for --method. */

@@ -53,12 +53,13 @@ public final class StepLoop {
    * @param data the batch source
    * @param cfg the run's configuration
    * @param methodRng the method's random stream (split from the run seed)
+   * @param methodState tensors that replace the method's initial state (empty: none)
    * @param listeners step observers
    * @return the outcome
    * @throws TrainingDiverged if a loss or gradient norm is not finite
    */
   public static <S> Result run(ModelGraphs graphs, SharpnessMethod<S> method, LoraParams params, BatchSource data,
-      TrainConfig cfg, SplittableRandom methodRng, List<StepListener> listeners) {
+      TrainConfig cfg, SplittableRandom methodRng, Map<String, Tensor> methodState, List<StepListener> listeners) {
     long total = cfg.totalSteps(data.batchesPerEpoch());
     Schedule schedule = Schedule.of(cfg.schedule(), cfg.lr(), (long) Math.ceil(cfg.warmupRatio() * total), total);
     Chain optimizer = Optimizers.adamw(schedule, cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay(),
@@ -66,6 +67,9 @@ public final class StepLoop {
     List<Object> optState = optimizer.init(params.tree());
     S state = method.init(params,
         new SharpnessMethod.Setup(schedule, total, methodRng, cfg.beta1(), cfg.beta2(), cfg.eps()));
+    if (!methodState.isEmpty()) {
+      method.loadState(state, methodState);
+    }
     GraphSession graph = method.usesRwpGraph() ? graphs.rwp() : graphs.train();
     List<String> outputs = ModelGraphs.trainOutputs(params.tree().names());
     double firstLoss = Double.NaN;
@@ -74,6 +78,7 @@ public final class StepLoop {
     for (long t = 0; t < total; t++) {
       long t0 = System.nanoTime();
       long inGraph = 0;
+      long inMethod = 0;
       Step step = new Step(t, total, schedule.at(t));
       List<Map<String, Tensor>> micro = new ArrayList<>();
       for (int i = 0; i < cfg.gradAccum(); i++) {
@@ -81,7 +86,9 @@ public final class StepLoop {
       }
       ParamTree grads = null;
       for (int pass = 0; pass < method.passes(); pass++) {
+        long m0 = System.nanoTime();
         Map<String, Tensor> extra = method.beforePass(pass, params, state, step);
+        inMethod += System.nanoTime() - m0;
         ParamTree sum = null; // shaped by the graph's outputs: Bi-LoRA feeds a wider rank
         double lossSum = 0;
         for (Map<String, Tensor> batch : micro) {
@@ -111,7 +118,9 @@ public final class StepLoop {
         if (pass == 0) {
           loss = lossSum / micro.size();
         }
+        m0 = System.nanoTime();
         grads = method.afterGrad(pass, sum, params, state, step);
+        inMethod += System.nanoTime() - m0;
       }
       double gradNorm = grads.globalNorm();
       if (!Double.isFinite(loss) || !Double.isFinite(gradNorm)) {
@@ -120,13 +129,15 @@ public final class StepLoop {
       }
       optState = optimizer.update(grads, optState, params.tree());
       params.tree().addScaled(1.0, grads);
+      long m1 = System.nanoTime();
       method.afterUpdate(params, state, step);
+      inMethod += System.nanoTime() - m1;
       if (t == 0) {
         firstLoss = loss;
       }
       long dt = System.nanoTime() - t0;
       StepRecord r = new StepRecord(t + 1, total, loss, step.lr(), gradNorm, dt / 1e9, (dt - inGraph) / 1e9,
-          method.perturbationNorm(state));
+          inMethod / 1e9, method.perturbationNorm(state));
       listeners.forEach(l -> l.onStep(r));
     }
     return new Result(params, firstLoss, loss, total, (System.nanoTime() - started) / 1e9);

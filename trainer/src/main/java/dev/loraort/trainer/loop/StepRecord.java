@@ -10,7 +10,8 @@ package dev.loraort.trainer.loop;
  * @param gradNorm global norm of the gradients the optimizer received, before clipping
  * @param seconds wall time of the step
  * @param hostSeconds the part of it outside graph runs: method math, optimizer, feeds
+ * @param methodSeconds the part of hostSeconds inside the method (its perturbation math)
  * @param perturbationNorm norm of the perturbation the method applied (NaN if none)
  */
 public record StepRecord(long step, long total, double loss, double lr, double gradNorm, double seconds,
-    double hostSeconds, double perturbationNorm) {}
+    double hostSeconds, double methodSeconds, double perturbationNorm) {}

@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Writes one JSON line per step: step, loss, lr, grad_norm, seconds, host_seconds, and
+ * Writes one JSON line per step: step, loss, lr, grad_norm, seconds, host_seconds, method_seconds, and
  * perturbation_norm for methods that perturb deterministically. Owns the file; close it.
  */
 public final class TraceWriter implements StepListener, AutoCloseable {
@@ -37,6 +37,7 @@ public final class TraceWriter implements StepListener, AutoCloseable {
     o.addProperty("grad_norm", r.gradNorm());
     o.addProperty("seconds", r.seconds());
     o.addProperty("host_seconds", r.hostSeconds());
+    o.addProperty("method_seconds", r.methodSeconds());
     if (Double.isFinite(r.perturbationNorm())) {
       o.addProperty("perturbation_norm", r.perturbationNorm());
     }

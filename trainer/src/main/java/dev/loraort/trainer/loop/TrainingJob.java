@@ -84,7 +84,7 @@ public final class TrainingJob {
       if (trace != null) {
         listeners.add(trace);
       }
-      result = StepLoop.run(graphs, method, params, data, cfg, methodRng, listeners);
+      result = StepLoop.run(graphs, method, params, data, cfg, methodRng, Map.of(), listeners);
     }
     writeAdapter(settings.out().resolve(ADAPTER), m, result.params(), cfg, provenance);
     writeRunJson(settings.out().resolve(RUN_JSON), in, cfg, settings, provenance, result);

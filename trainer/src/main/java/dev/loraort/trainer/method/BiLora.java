@@ -191,6 +191,28 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
     s.c = Math.sqrt(s.c);
   }
 
+  /** Prefix of the auxiliary branch's tensors in state maps. */
+  public static final String AUX = "aux.";
+
+  @Override
+  public void loadState(State s, Map<String, Tensor> tensors) {
+    for (String n : s.aux.names()) {
+      Tensor t = tensors.get(AUX + n);
+      if (t == null || !java.util.Arrays.equals(t.shape(), s.aux.shape(n))) {
+        throw new IllegalArgumentException("bi-lora state: " + AUX + n + (t == null ? " is missing" : " has shape "
+            + java.util.Arrays.toString(t.shape())) + "; expected " + java.util.Arrays.toString(s.aux.shape(n)));
+      }
+      System.arraycopy(t.floats(), 0, s.aux.get(n), 0, t.size());
+    }
+  }
+
+  @Override
+  public Map<String, Tensor> stateTensors(State s) {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    s.aux.tensors().forEach((n, t) -> out.put(AUX + n, t));
+    return out;
+  }
+
   @Override
   public double perturbationNorm(State s) {
     return s.c;

@@ -46,6 +46,23 @@ public interface SharpnessMethod<S> {
   MethodConfig config();
 
   /**
+   * Replaces state tensors with given values (a golden trace's initial auxiliary branch).
+   *
+   * @param s the state from {@link #init}
+   * @param tensors values by the names {@link #stateTensors} uses
+   * @throws IllegalArgumentException if a tensor is missing or has another shape
+   */
+  default void loadState(S s, Map<String, Tensor> tensors) {}
+
+  /**
+   * @param s the state
+   * @return its tensors by name (empty for stateless methods)
+   */
+  default Map<String, Tensor> stateTensors(S s) {
+    return Map.of();
+  }
+
+  /**
    * The norm of the perturbation this step applied to the LoRA weights (for traces), if any.
    *
    * @param s the state after the step
