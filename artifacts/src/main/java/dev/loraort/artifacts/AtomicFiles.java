@@ -25,7 +25,63 @@ public final class AtomicFiles {
     void write(OutputStream out) throws IOException;
   }
 
+  /** What fills a directory. */
+  @FunctionalInterface
+  public interface DirectoryWriter {
+    /**
+     * @param dir an empty temporary directory beside the target
+     * @throws IOException on failure; the target is then left untouched
+     */
+    void write(Path dir) throws IOException;
+  }
+
   private AtomicFiles() {}
+
+  /**
+   * Fills a temporary sibling directory and swaps it in for {@code target}: an existing directory
+   * is replaced only once the new one is complete.
+   *
+   * @param target the final directory
+   * @param writer fills the temporary directory
+   * @throws IOException if writing or renaming fails
+   */
+  public static void writeDirectory(Path target, DirectoryWriter writer) throws IOException {
+    Path abs = target.toAbsolutePath();
+    Files.createDirectories(abs.getParent());
+    Path tmp = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".");
+    Path old = abs.resolveSibling("." + abs.getFileName() + ".old");
+    try {
+      writer.write(tmp);
+      readableByAll(tmp, "rwxr-xr-x");
+      deleteTree(old);
+      if (Files.exists(abs)) {
+        Files.move(abs, old, StandardCopyOption.ATOMIC_MOVE);
+      }
+      Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
+      deleteTree(old);
+    } finally {
+      deleteTree(tmp);
+    }
+  }
+
+  private static void readableByAll(Path p, String perms) throws IOException {
+    try {
+      Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString(perms));
+    } catch (UnsupportedOperationException e) {
+      // not a POSIX file system: its defaults apply
+    }
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (var s = Files.walk(p)) {
+      for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(x);
+      }
+    }
+  }
 
   /**
    * Writes {@code target} atomically.
@@ -45,6 +101,7 @@ public final class AtomicFiles {
         out.flush();
         ch.force(true);
       }
+      readableByAll(tmp, "rw-r--r--"); // temp files start 0600; an adapter is for others to load
       try {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       } catch (AtomicMoveNotSupportedException e) {

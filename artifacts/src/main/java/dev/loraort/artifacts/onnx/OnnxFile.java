@@ -74,13 +74,7 @@ public final class OnnxFile {
       String producer) throws IOException {
     Protobuf.Writer graph = new Protobuf.Writer().string(2, "adapter");
     for (Map.Entry<String, Tensor> e : initializers.entrySet()) {
-      Tensor t = e.getValue();
-      Protobuf.Writer tp = new Protobuf.Writer();
-      for (long d : t.shape()) {
-        tp.varint(1, d);
-      }
-      tp.varint(2, t.dtype().onnxCode).string(8, e.getKey()).bytes(9, Safetensors.toBytes(t));
-      graph.message(5, tp);
+      graph.message(5, tensorProto(e.getKey(), e.getValue()));
     }
     Protobuf.Writer model = new Protobuf.Writer().varint(1, IR_VERSION).string(2, producer)
         .message(7, graph).message(8, new Protobuf.Writer().string(1, "").varint(2, OPSET));
@@ -89,6 +83,91 @@ public final class OnnxFile {
     }
     byte[] bytes = model.toByteArray();
     AtomicFiles.write(path, out -> out.write(bytes));
+  }
+
+  /**
+   * Writes a copy of a model with some initializers replaced, some added, some graph inputs
+   * removed and metadata added; every other field is copied byte for byte.
+   *
+   * @param in the source model
+   * @param out the copy (written atomically)
+   * @param replace initializers whose data to replace, by name (each must exist)
+   * @param add new initializers
+   * @param dropInputs graph inputs to remove (typically those now given by {@code add})
+   * @param metadata metadata_props to add
+   * @throws IOException if the source is unreadable or lacks an initializer to replace
+   */
+  public static void rewrite(Path in, Path out, Map<String, Tensor> replace, Map<String, Tensor> add,
+      java.util.Set<String> dropInputs, Map<String, String> metadata) throws IOException {
+    byte[] buf = Files.readAllBytes(in);
+    Protobuf.Reader model = new Protobuf.Reader(buf, 0, buf.length, in.toString());
+    Protobuf.Writer w = new Protobuf.Writer();
+    java.util.Set<String> replaced = new java.util.HashSet<>();
+    while (model.next()) {
+      if (model.field == 7 && model.wire == Protobuf.LEN) {
+        Protobuf.Reader g = model.message("graph");
+        Protobuf.Writer gw = new Protobuf.Writer();
+        while (g.next()) {
+          if (g.field == 5 && g.wire == Protobuf.LEN) {
+            Protobuf.Reader t = g.message("initializer");
+            String name = tensorName(t);
+            if (replace.containsKey(name)) {
+              gw.message(5, tensorProto(name, replace.get(name)));
+              replaced.add(name);
+              continue;
+            }
+          } else if (g.field == 11 && g.wire == Protobuf.LEN) {
+            Protobuf.Reader vi = g.message("input");
+            if (dropInputs.contains(tensorName(vi, 1))) {
+              continue;
+            }
+          } else {
+            g.skip();
+          }
+          gw.raw(g.rawField());
+        }
+        for (Map.Entry<String, Tensor> e : add.entrySet()) {
+          gw.message(5, tensorProto(e.getKey(), e.getValue()));
+        }
+        w.message(7, gw);
+      } else {
+        model.skip();
+        w.raw(model.rawField());
+      }
+    }
+    if (!replaced.containsAll(replace.keySet())) {
+      java.util.Set<String> missing = new java.util.HashSet<>(replace.keySet());
+      missing.removeAll(replaced);
+      throw new IOException(in + ": no initializers " + missing);
+    }
+    for (Map.Entry<String, String> e : metadata.entrySet()) {
+      w.message(14, new Protobuf.Writer().string(1, e.getKey()).string(2, e.getValue()));
+    }
+    byte[] bytes = w.toByteArray();
+    AtomicFiles.write(out, o -> o.write(bytes));
+  }
+
+  private static String tensorName(Protobuf.Reader t) throws IOException {
+    return tensorName(t, 8);
+  }
+
+  /** The string field {@code field} of a message (TensorProto name = 8, ValueInfoProto name = 1). */
+  private static String tensorName(Protobuf.Reader t, int field) throws IOException {
+    while (t.next()) {
+      if (t.field == field && t.wire == Protobuf.LEN) {
+        return t.string();
+      }
+      t.skip();
+    }
+    return "";
+  }
+
+  private static Protobuf.Writer tensorProto(String name, Tensor t) {
+    Protobuf.Writer tp = new Protobuf.Writer();
+    for (long d : t.shape()) {
+      tp.varint(1, d);
+    }
+    return tp.varint(2, t.dtype().onnxCode).string(8, name).bytes(9, Safetensors.toBytes(t));
   }
 
   /**

@@ -38,6 +38,12 @@ final class Protobuf {
       return bytes(field, m.toByteArray());
     }
 
+    /** Appends an already encoded field (tag included) unchanged. */
+    Writer raw(byte[] field) {
+      out.write(field, 0, field.length);
+      return this;
+    }
+
     byte[] toByteArray() {
       return out.toByteArray();
     }
@@ -63,6 +69,7 @@ final class Protobuf {
     private final int end;
     int field;
     int wire;
+    int fieldStart;
 
     Reader(byte[] buf, int start, int end, String what) {
       this.buf = buf;
@@ -76,6 +83,7 @@ final class Protobuf {
       if (pos >= end) {
         return false;
       }
+      fieldStart = pos;
       long tag = varint();
       field = (int) (tag >>> 3);
       wire = (int) (tag & 7);
@@ -146,6 +154,11 @@ final class Protobuf {
 
     int remaining() {
       return end - pos;
+    }
+
+    /** The current field, tag included, after it was read or skipped. */
+    byte[] rawField() {
+      return java.util.Arrays.copyOfRange(buf, fieldStart, pos);
     }
   }
 }

@@ -4,10 +4,10 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import dev.loraort.artifacts.AtomicFiles;
-import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.AdapterFormat;
+import dev.loraort.artifacts.AdapterWeights;
+import dev.loraort.artifacts.Adapters;
 import dev.loraort.artifacts.manifest.Manifest;
-import dev.loraort.artifacts.onnx.OnnxFile;
-import dev.loraort.artifacts.safetensors.Safetensors;
 import dev.loraort.trainer.config.RunSettings;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.Batcher;
@@ -86,13 +86,13 @@ public final class TrainingJob {
       }
       result = StepLoop.run(graphs, method, params, data, cfg, methodRng, Map.of(), listeners);
     }
-    writeAdapter(settings.out().resolve(ADAPTER), m, result.params(), cfg, provenance);
+    Adapters.write(settings.out().resolve(ADAPTER), AdapterFormat.ONNX, adapter(m, result.params(), cfg, provenance), m);
     writeRunJson(settings.out().resolve(RUN_JSON), in, cfg, settings, provenance, result);
     return result;
   }
 
   /**
-   * Reads an adapter to start from: an ONNX initializers file or a safetensors file, contract names.
+   * Reads an adapter to start from, in any format ({@link Adapters#read}).
    *
    * @param m the manifest
    * @param file the adapter
@@ -101,26 +101,30 @@ public final class TrainingJob {
    * @throws IOException if the file is unreadable or does not fit the model
    */
   public static LoraParams startFrom(Manifest m, Path file, TrainConfig cfg) throws IOException {
-    Map<String, Tensor> t = file.toString().endsWith(".safetensors") ? Safetensors.read(file).tensors()
-        : OnnxFile.read(file).initializers();
-    LoraParams p = LoraParams.of(m, t, (float) (cfg.alpha() / cfg.rank()), file.toString());
-    if (p.rank() != cfg.rank()) {
-      throw new IOException(file + ": the adapter has rank " + p.rank() + " but --rank is " + cfg.rank());
+    AdapterWeights a = Adapters.read(file, m);
+    if (a.rank() != cfg.rank()) {
+      throw new IOException(file + ": the adapter has rank " + a.rank() + " but --rank is " + cfg.rank());
     }
-    return p;
+    return LoraParams.of(m, a.tensors(), (float) (cfg.alpha() / cfg.rank()), file.toString());
   }
 
-  private static void writeAdapter(Path path, Manifest m, LoraParams p, TrainConfig cfg, Provenance prov)
-      throws IOException {
+  /**
+   * The trained parameters as a format-independent adapter, with provenance metadata.
+   *
+   * @param m the manifest
+   * @param p the parameters
+   * @param cfg the config (method, alpha)
+   * @param prov provenance
+   * @return the adapter
+   */
+  public static AdapterWeights adapter(Manifest m, LoraParams p, TrainConfig cfg, Provenance prov) {
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("contract", Manifest.CONTRACT);
     meta.put("method", cfg.method().id());
-    meta.put("rank", Integer.toString(p.rank()));
-    meta.put("alpha", Double.toString(cfg.alpha()));
-    meta.put("lora_scale", Float.toString(p.scale()));
     meta.put("base_model_id", m.id());
     prov.files().forEach((f, sha) -> meta.put("sha256:" + f, sha));
-    OnnxFile.writeInitializers(path, p.tree().tensors(), meta, "lora-ort " + prov.trainer());
+    meta.put("trainer", "lora-ort " + prov.trainer());
+    return new AdapterWeights(p.tree().tensors(), p.rank(), cfg.alpha(), p.scale(), meta);
   }
 
   private static void writeRunJson(Path path, Inputs in, TrainConfig cfg, RunSettings s, Provenance prov,

@@ -1,0 +1,94 @@
+package dev.loraort.artifacts;
+
+import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.artifacts.merged.MergedModel;
+import dev.loraort.artifacts.onnx.OnnxFile;
+import dev.loraort.artifacts.ortadapter.OrtAdapterFile;
+import dev.loraort.artifacts.peft.PeftDirectory;
+import dev.loraort.artifacts.safetensors.Safetensors;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Writes an adapter in any format, and reads any adapter format back (the format told by the file). */
+public final class Adapters {
+  private static final String RANK = "rank";
+  private static final String ALPHA = "alpha";
+  private static final String SCALE = "lora_scale";
+
+  private Adapters() {}
+
+  /**
+   * @param out the file or directory to write (atomically)
+   * @param format the format
+   * @param a the adapter
+   * @param m the model it belongs to
+   * @throws IOException if writing fails or the adapter cannot be expressed in that format
+   */
+  public static void write(Path out, AdapterFormat format, AdapterWeights a, Manifest m) throws IOException {
+    switch (format) {
+      case ONNX:
+        OnnxFile.writeInitializers(out, a.tensors(), withShape(a), "lora-ort");
+        break;
+      case ORT_ADAPTER:
+        OrtAdapterFile.write(out, a, 1);
+        break;
+      case PEFT:
+        PeftDirectory.write(out, a, m);
+        break;
+      case MERGED:
+        MergedModel.write(out, m, a);
+        break;
+      default:
+        Safetensors.write(out, a.tensors(), withShape(a));
+    }
+  }
+
+  /**
+   * Reads an adapter: a PEFT directory, an .onnx_adapter, a .safetensors or an ONNX initializers file.
+   *
+   * @param in the file or directory
+   * @param m the model it is for
+   * @return the adapter under contract names
+   * @throws IOException if it is none of these or is malformed; the message names the file
+   */
+  public static AdapterWeights read(Path in, Manifest m) throws IOException {
+    if (Files.isDirectory(in)) {
+      return PeftDirectory.read(in, m);
+    }
+    String name = in.getFileName().toString();
+    if (name.endsWith(".onnx_adapter")) {
+      return OrtAdapterFile.read(in);
+    }
+    Map<String, Tensor> tensors;
+    Map<String, String> meta;
+    if (name.endsWith(".safetensors")) {
+      Safetensors.Contents c = Safetensors.read(in);
+      tensors = c.tensors();
+      meta = c.metadata();
+    } else {
+      OnnxFile.Contents c = OnnxFile.read(in);
+      tensors = c.initializers();
+      meta = c.metadata();
+    }
+    int rank = tensors.entrySet().stream().filter(e -> e.getKey().endsWith(".lora_A.weight"))
+        .mapToInt(e -> (int) e.getValue().shape()[0]).findFirst()
+        .orElseThrow(() -> new IOException(in + ": no <module>.lora_A.weight tensor; not an adapter"));
+    double alpha = meta.containsKey(ALPHA) ? Double.parseDouble(meta.get(ALPHA)) : Double.NaN;
+    float scale = meta.containsKey(SCALE) ? Float.parseFloat(meta.get(SCALE)) : (float) (alpha / rank);
+    if (!Float.isFinite(scale)) {
+      throw new IOException(in + ": no lora_scale or alpha in its metadata");
+    }
+    return new AdapterWeights(tensors, rank, Double.isNaN(alpha) ? scale * rank : alpha, scale, meta);
+  }
+
+  private static Map<String, String> withShape(AdapterWeights a) {
+    Map<String, String> meta = new LinkedHashMap<>(a.metadata());
+    meta.put(RANK, Integer.toString(a.rank()));
+    meta.put(ALPHA, Double.toString(a.alpha()));
+    meta.put(SCALE, Float.toString(a.scale()));
+    return meta;
+  }
+}

@@ -1,0 +1,123 @@
+package dev.loraort.artifacts.peft;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import dev.loraort.artifacts.AdapterWeights;
+import dev.loraort.artifacts.AtomicFiles;
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.artifacts.safetensors.Safetensors;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * A PEFT LoRA adapter directory, as {@code PeftModel.from_pretrained} loads it: keys
+ * {@code base_model.model.<module>.lora_A.weight} ([r, in]) and {@code .lora_B.weight} ([out, r]),
+ * trained heads under {@code base_model.model.<name>} with their modules in {@code modules_to_save},
+ * {@code fan_in_fan_out} for GPT-2's Conv1D, and {@code __metadata__ {"format": "pt"}}.
+ */
+public final class PeftDirectory {
+  /** The config file. */
+  public static final String CONFIG = "adapter_config.json";
+
+  /** The weights file. */
+  public static final String WEIGHTS = "adapter_model.safetensors";
+
+  private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeNulls().create();
+
+  private PeftDirectory() {}
+
+  /**
+   * Writes the directory (swapped in whole: an existing one is replaced only when complete).
+   *
+   * @param dir the directory
+   * @param a the adapter
+   * @param m the model it was trained on (prefix, targets, task, heads)
+   * @throws IOException if writing fails
+   */
+  public static void write(Path dir, AdapterWeights a, Manifest m) throws IOException {
+    String prefix = m.lora().peftPrefix();
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    a.tensors().forEach((k, v) -> out.put(prefix + k, v));
+    TreeSet<String> targets = new TreeSet<>();
+    boolean fanInFanOut = false;
+    for (Manifest.LoraModule mod : m.lora().modules()) {
+      targets.add(mod.name().substring(mod.name().lastIndexOf('.') + 1));
+      fanInFanOut |= mod.fanInFanOut();
+    }
+    JsonObject c = new JsonObject();
+    c.addProperty("peft_type", "LORA");
+    c.addProperty("task_type", m.lora().peftTaskType());
+    c.addProperty("base_model_name_or_path", m.id());
+    c.add("revision", null);
+    c.addProperty("inference_mode", true);
+    c.addProperty("r", a.rank());
+    c.addProperty("lora_alpha", a.alpha());
+    c.addProperty("lora_dropout", 0.0);
+    JsonArray t = new JsonArray();
+    targets.forEach(t::add);
+    c.add("target_modules", t);
+    c.addProperty("fan_in_fan_out", fanInFanOut);
+    c.addProperty("bias", "none");
+    c.addProperty("use_rslora", false);
+    c.addProperty("use_dora", false);
+    c.addProperty("init_lora_weights", true);
+    JsonArray save = new JsonArray();
+    m.lora().modulesToSave().forEach(save::add);
+    c.add("modules_to_save", m.trainable().isEmpty() ? null : save);
+    byte[] config = GSON.toJson(c).getBytes(StandardCharsets.UTF_8);
+    double expected = a.alpha() / a.rank();
+    if (Math.abs(expected - a.scale()) > 1e-6 * expected) {
+      throw new IOException(dir + ": PEFT computes the scale as lora_alpha / r = " + expected + ", the adapter's is "
+          + a.scale() + "; it cannot be written as a PEFT adapter unchanged");
+    }
+    AtomicFiles.writeDirectory(dir, tmp -> {
+      Files.write(tmp.resolve(CONFIG), config);
+      Safetensors.write(tmp.resolve(WEIGHTS), out, Map.of("format", "pt"));
+    });
+  }
+
+  /**
+   * Reads a PEFT directory written for this model.
+   *
+   * @param dir the directory
+   * @param m the model (for the key prefix)
+   * @return the adapter under contract names
+   * @throws IOException if a file is missing or malformed, or a key does not start with the prefix
+   */
+  public static AdapterWeights read(Path dir, Manifest m) throws IOException {
+    JsonObject c;
+    try {
+      c = JsonParser.parseString(Files.readString(dir.resolve(CONFIG), StandardCharsets.UTF_8)).getAsJsonObject();
+    } catch (NoSuchFileException e) {
+      throw new IOException(dir + " is not a PEFT adapter directory: no " + CONFIG, e);
+    } catch (JsonParseException | IllegalStateException e) {
+      throw new IOException(dir.resolve(CONFIG) + ": not a JSON object", e);
+    }
+    if (!c.has("r") || !c.has("lora_alpha") || !"LORA".equals(c.get("peft_type").getAsString())) {
+      throw new IOException(dir.resolve(CONFIG) + ": not a LoRA config (needs peft_type LORA, r, lora_alpha)");
+    }
+    int r = c.get("r").getAsInt();
+    double alpha = c.get("lora_alpha").getAsDouble();
+    boolean rs = c.has("use_rslora") && c.get("use_rslora").getAsBoolean();
+    String prefix = m.lora().peftPrefix();
+    Map<String, Tensor> tensors = new LinkedHashMap<>();
+    for (Map.Entry<String, Tensor> e : Safetensors.read(dir.resolve(WEIGHTS)).tensors().entrySet()) {
+      if (!e.getKey().startsWith(prefix)) {
+        throw new IOException(dir.resolve(WEIGHTS) + ": key " + e.getKey() + " does not start with " + prefix);
+      }
+      tensors.put(e.getKey().substring(prefix.length()), e.getValue());
+    }
+    return new AdapterWeights(tensors, r, alpha, (float) (rs ? alpha / Math.sqrt(r) : alpha / r), Map.of());
+  }
+}
