@@ -81,8 +81,8 @@ final class BenchCommand implements Callable<Integer> {
         LoraParams p = LoraParams.init(m, cfg.rank(), cfg.alpha(), new SplittableRandom(round));
         try (ModelGraphs g = ModelGraphs.open(m, dev, threads, method.usesRwpGraph())) {
           List<StepRecord> rec = new ArrayList<>();
-          StepLoop.run(g, method, p, new Batcher(examples, m, batchSize, round), cfg, new SplittableRandom(round), Map.of(),
-              List.of(rec::add));
+          StepLoop.run(g, method, p, new Batcher(examples, m, batchSize, round), cfg,
+              StepLoop.Options.of(new SplittableRandom(round), List.of(rec::add)));
           timed.get(id).addAll(rec.subList(warmup, rec.size()));
         }
       }

@@ -88,6 +88,13 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--progress", negatable = true, description = "progress bar (default: on a terminal)")
   Boolean progress;
 
+  @Option(names = "--checkpoint-every", paramLabel = "N",
+      description = "write DIR/checkpoint.safetensors every N steps and at the end, 0 = at the end (default: ${DEFAULT-VALUE})")
+  long checkpointEvery = 100;
+
+  @Option(names = "--resume", description = "continue the run in --out from its checkpoint (give the same options)")
+  boolean resume;
+
   @Override
   public Integer call() throws Exception {
     Path modelDir = model;
@@ -105,7 +112,8 @@ final class TrainCommand implements Callable<Integer> {
     }
     TrainConfig cfg = config();
     boolean bar = progress != null ? progress : System.console() != null;
-    RunSettings settings = new RunSettings(ExecutionDevice.parse(device, tf32), threads, out, trace, bar);
+    RunSettings settings = new RunSettings(ExecutionDevice.parse(device, tf32), threads, out, trace, bar,
+        checkpointEvery, resume);
     System.err.printf("training %s (%s) with %s on %s, %d steps -> %s%n", label, dataFile, cfg.method(), settings.device(),
         cfg.steps(), out);
     StepLoop.Result r = TrainingJob.run(new TrainingJob.Inputs(modelDir, label, dataFile, init), cfg, settings,

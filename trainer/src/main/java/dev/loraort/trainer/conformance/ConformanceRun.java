@@ -50,8 +50,9 @@ public final class ConformanceRun {
     List<TraceRow> rows = new ArrayList<>();
     SharpnessMethod<?> method = Methods.create(cfg.method());
     try (ModelGraphs graphs = ModelGraphs.open(m, device, threads, method.usesRwpGraph())) {
-      StepLoop.run(graphs, method, params, new FixedBatches(golden.batches()), cfg, new SplittableRandom(cfg.seed()),
-          methodState, List.of(r -> rows.add(new TraceRow(r.step(), r.loss(), r.perturbationNorm()))));
+      StepLoop.run(graphs, method, params, new FixedBatches(golden.batches()), cfg,
+          new StepLoop.Options(new SplittableRandom(cfg.seed()), methodState,
+              List.of(r -> rows.add(new TraceRow(r.step(), r.loss(), r.perturbationNorm()))), null, null, 0));
     }
     return ConformanceReport.compare(rows, golden.rows(), params.tree().tensors(), golden.finals(), LOSS_RTOL, TENSOR_TOL);
   }

@@ -26,6 +26,16 @@ public final class FixedBatches implements BatchSource {
   }
 
   @Override
+  public long[] position() {
+    return new long[] {0, next};
+  }
+
+  @Override
+  public void seek(long[] position) {
+    next = (int) position[1];
+  }
+
+  @Override
   public int batchesPerEpoch() {
     return batches.size();
   }

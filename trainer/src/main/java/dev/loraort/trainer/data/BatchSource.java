@@ -10,4 +10,14 @@ public interface BatchSource {
 
   /** @return batches in one epoch */
   int batchesPerEpoch();
+
+  /** @return where the next batch comes from: {epoch, position in the epoch} (for checkpoints) */
+  long[] position();
+
+  /**
+   * Continues from a {@link #position()}.
+   *
+   * @param position what position() returned
+   */
+  void seek(long[] position);
 }

@@ -111,6 +111,19 @@ public final class Batcher implements BatchSource {
     return out;
   }
 
+  @Override
+  public long[] position() {
+    return new long[] {epoch, cursor};
+  }
+
+  /** Continues at that epoch's order (rebuilt from the seed) and position. */
+  @Override
+  public void seek(long[] position) {
+    epoch = (int) position[0];
+    cursor = (int) position[1];
+    order = epoch < 0 ? null : permutation(data.size(), new SplittableRandom(shuffleSeed + 0x9E3779B97F4A7C15L * epoch));
+  }
+
   private long padValue(Manifest.IoSpec s) {
     switch (s.name()) {
       case "input_ids":

@@ -13,6 +13,9 @@ import dev.loraort.trainer.optim.Optimizers;
 import dev.loraort.trainer.optim.Schedule;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,15 +39,43 @@ public final class StepLoop {
    * @param params the trained parameters
    * @param firstLoss the first step's loss
    * @param lastLoss the last step's loss
-   * @param steps steps taken
+   * @param steps steps taken by this call (fewer than the run's after a resume)
    * @param seconds wall time of all steps
    */
   public record Result(LoraParams params, double firstLoss, double lastLoss, long steps, double seconds) {}
 
+  /**
+   * How to run besides what to train.
+   *
+   * @param methodRng the method's random stream (split from the run seed)
+   * @param methodState tensors that replace the method's initial state (empty: none)
+   * @param listeners step observers
+   * @param resume a checkpoint to continue from, or null
+   * @param checkpoints where checkpoints go, or null for none
+   * @param checkpointEvery write one every this many steps (and after the last); 0: only after the last
+   */
+  public record Options(SplittableRandom methodRng, Map<String, Tensor> methodState, List<StepListener> listeners,
+      Checkpoint resume, Path checkpoints, long checkpointEvery) {
+    /** Copies collections. */
+    public Options {
+      methodState = Map.copyOf(methodState);
+      listeners = List.copyOf(listeners);
+    }
+
+    /**
+     * @param methodRng the method's stream
+     * @param listeners step observers
+     * @return options without method state, resume or checkpoints
+     */
+    public static Options of(SplittableRandom methodRng, List<StepListener> listeners) {
+      return new Options(methodRng, Map.of(), listeners, null, null, 0);
+    }
+  }
+
   private StepLoop() {}
 
   /**
-   * Trains {@code params} in place.
+   * Trains {@code params} in place (from a checkpoint's state when {@code o.resume()} is set).
    *
    * @param <S> the method's state
    * @param graphs the checked sessions
@@ -52,30 +83,38 @@ public final class StepLoop {
    * @param params initial parameters, updated in place
    * @param data the batch source
    * @param cfg the run's configuration
-   * @param methodRng the method's random stream (split from the run seed)
-   * @param methodState tensors that replace the method's initial state (empty: none)
-   * @param listeners step observers
+   * @param o method stream and state, listeners, resume and checkpoints
    * @return the outcome
    * @throws TrainingDiverged if a loss or gradient norm is not finite
+   * @throws UncheckedIOException if a checkpoint cannot be written
    */
   public static <S> Result run(ModelGraphs graphs, SharpnessMethod<S> method, LoraParams params, BatchSource data,
-      TrainConfig cfg, SplittableRandom methodRng, Map<String, Tensor> methodState, List<StepListener> listeners) {
+      TrainConfig cfg, Options o) {
     long total = cfg.totalSteps(data.batchesPerEpoch());
     Schedule schedule = Schedule.of(cfg.schedule(), cfg.lr(), (long) Math.ceil(cfg.warmupRatio() * total), total);
     Chain optimizer = Optimizers.adamw(schedule, cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay(),
         cfg.maxGradNorm(), false);
     List<Object> optState = optimizer.init(params.tree());
     S state = method.init(params,
-        new SharpnessMethod.Setup(schedule, total, methodRng, cfg.beta1(), cfg.beta2(), cfg.eps()));
-    if (!methodState.isEmpty()) {
-      method.loadState(state, methodState);
+        new SharpnessMethod.Setup(schedule, total, o.methodRng(), cfg.beta1(), cfg.beta2(), cfg.eps()));
+    if (!o.methodState().isEmpty()) {
+      method.loadState(state, o.methodState());
+    }
+    long start = 0;
+    if (o.resume() != null) {
+      Checkpoint c = o.resume();
+      params.tree().setFrom(ParamTree.of(c.params()));
+      optState = optimizer.load(optState, c.optimizer());
+      method.loadState(state, c.method());
+      data.seek(c.dataPosition());
+      start = c.step();
     }
     GraphSession graph = method.usesRwpGraph() ? graphs.rwp() : graphs.train();
     List<String> outputs = ModelGraphs.trainOutputs(params.tree().names());
     double firstLoss = Double.NaN;
     double loss = Double.NaN;
     long started = System.nanoTime();
-    for (long t = 0; t < total; t++) {
+    for (long t = start; t < total; t++) {
       long t0 = System.nanoTime();
       long inGraph = 0;
       long inMethod = 0;
@@ -132,14 +171,24 @@ public final class StepLoop {
       long m1 = System.nanoTime();
       method.afterUpdate(params, state, step);
       inMethod += System.nanoTime() - m1;
-      if (t == 0) {
+      if (t == start) {
         firstLoss = loss;
       }
       long dt = System.nanoTime() - t0;
       StepRecord r = new StepRecord(t + 1, total, loss, step.lr(), gradNorm, dt / 1e9, (dt - inGraph) / 1e9,
           inMethod / 1e9, method.perturbationNorm(state));
-      listeners.forEach(l -> l.onStep(r));
+      o.listeners().forEach(l -> l.onStep(r));
+      boolean last = t + 1 == total;
+      if (o.checkpoints() != null && (last || o.checkpointEvery() > 0 && (t + 1) % o.checkpointEvery() == 0)) {
+        Map<String, Tensor> ms = method.stateTensors(state);
+        try {
+          new Checkpoint(t + 1, params.tree().tensors(), optimizer.save(optState), ms, data.position(),
+              TrainingJob.configJson(cfg)).write(o.checkpoints());
+        } catch (IOException e) {
+          throw new UncheckedIOException(o.checkpoints() + ": writing the checkpoint failed", e);
+        }
+      }
     }
-    return new Result(params, firstLoss, loss, total, (System.nanoTime() - started) / 1e9);
+    return new Result(params, firstLoss, loss, total - start, (System.nanoTime() - started) / 1e9);
   }
 }

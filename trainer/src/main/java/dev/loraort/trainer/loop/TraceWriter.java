@@ -1,12 +1,15 @@
 package dev.loraort.trainer.loop;
 
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Writes one JSON line per step: step, loss, lr, grad_norm, seconds, host_seconds, method_seconds, and
@@ -18,14 +21,32 @@ public final class TraceWriter implements StepListener, AutoCloseable {
   private boolean closed;
 
   /**
-   * @param path the trace file (replaced)
+   * @param path the trace file: replaced, or on a resume kept up to {@code keepUpToStep} and appended to
+   * @param keepUpToStep 0 for a new run; a resumed run's checkpoint step (lines after it are dropped:
+   *     a killed run may have traced steps its checkpoint does not hold)
    * @throws IOException if it cannot be created
    */
-  public TraceWriter(Path path) throws IOException {
+  public TraceWriter(Path path, long keepUpToStep) throws IOException {
     this.path = path;
-    Path dir = path.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
+    Files.createDirectories(path.toAbsolutePath().getParent());
+    List<String> kept = new ArrayList<>();
+    if (keepUpToStep > 0 && Files.exists(path)) {
+      for (String line : Files.readAllLines(path, StandardCharsets.UTF_8)) {
+        try {
+          if (JsonParser.parseString(line).getAsJsonObject().get("step").getAsLong() <= keepUpToStep) {
+            kept.add(line);
+          }
+        } catch (RuntimeException e) {
+          break; // a line cut off by the kill ends what can be kept
+        }
+      }
+    }
     this.out = Files.newBufferedWriter(path, StandardCharsets.UTF_8);
+    for (String line : kept) {
+      out.write(line);
+      out.write('\n');
+    }
+    out.flush();
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.loraort.trainer.loop;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.AdapterFormat;
 import dev.loraort.artifacts.AdapterWeights;
@@ -75,16 +76,20 @@ public final class TrainingJob {
         : startFrom(m, in.init(), cfg);
     Batcher data = new Batcher(JsonlDataset.read(in.data(), m), m, cfg.batchSize(), shuffleSeed);
     Provenance provenance = Provenance.of(m, in.modelLabel());
+    Path checkpoint = settings.out().resolve(Checkpoint.FILE);
+    Checkpoint resume = settings.resume() ? resumable(checkpoint, cfg) : null;
     StepLoop.Result result;
     List<StepListener> listeners = new ArrayList<>();
     try (ModelGraphs graphs = ModelGraphs.open(m, settings.device(), settings.threads(), method.usesRwpGraph());
         ProgressReporter progress = new ProgressReporter(settings.progressBar(), log);
-        TraceWriter trace = settings.trace() == null ? null : new TraceWriter(settings.trace())) {
+        TraceWriter trace = settings.trace() == null ? null
+            : new TraceWriter(settings.trace(), resume == null ? 0 : resume.step())) {
       listeners.add(progress);
       if (trace != null) {
         listeners.add(trace);
       }
-      result = StepLoop.run(graphs, method, params, data, cfg, methodRng, Map.of(), listeners);
+      result = StepLoop.run(graphs, method, params, data, cfg, new StepLoop.Options(methodRng, Map.of(), listeners,
+          resume, checkpoint, settings.checkpointEvery()));
     }
     Adapters.write(settings.out().resolve(ADAPTER), AdapterFormat.ONNX, adapter(m, result.params(), cfg, provenance), m);
     writeRunJson(settings.out().resolve(RUN_JSON), in, cfg, settings, provenance, result);
@@ -127,14 +132,41 @@ public final class TrainingJob {
     return new AdapterWeights(p.tree().tensors(), p.rank(), cfg.alpha(), p.scale(), meta);
   }
 
-  private static void writeRunJson(Path path, Inputs in, TrainConfig cfg, RunSettings s, Provenance prov,
-      StepLoop.Result r) throws IOException {
-    JsonObject o = new JsonObject();
+  /**
+   * The config as JSON, with the method's settings and id: what run.json and checkpoints record.
+   *
+   * @param cfg the config
+   * @return compact JSON
+   */
+  public static String configJson(TrainConfig cfg) {
     JsonObject config = GSON.toJsonTree(cfg).getAsJsonObject();
     JsonObject method = GSON.toJsonTree(cfg.method()).getAsJsonObject();
     method.addProperty("id", cfg.method().id());
     config.add("method", method);
-    o.add("config", config);
+    return config.toString();
+  }
+
+  private static Checkpoint resumable(Path file, TrainConfig cfg) throws IOException {
+    Checkpoint c = Checkpoint.read(file);
+    JsonObject saved = JsonParser.parseString(c.configJson()).getAsJsonObject();
+    JsonObject now = JsonParser.parseString(configJson(cfg)).getAsJsonObject();
+    if (!saved.equals(now)) {
+      List<String> diff = new ArrayList<>();
+      for (String k : saved.keySet()) {
+        if (!saved.get(k).equals(now.get(k))) {
+          diff.add(k + " " + saved.get(k) + " -> " + now.get(k));
+        }
+      }
+      throw new IOException(file + " belongs to a run with other settings (" + String.join("; ", diff)
+          + "); resume with the same options");
+    }
+    return c;
+  }
+
+  private static void writeRunJson(Path path, Inputs in, TrainConfig cfg, RunSettings s, Provenance prov,
+      StepLoop.Result r) throws IOException {
+    JsonObject o = new JsonObject();
+    o.add("config", JsonParser.parseString(configJson(cfg)));
     JsonObject settings = new JsonObject();
     settings.addProperty("device", s.device().toString());
     settings.addProperty("threads", s.threads());

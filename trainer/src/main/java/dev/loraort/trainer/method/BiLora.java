@@ -194,6 +194,9 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
   /** Prefix of the auxiliary branch's tensors in state maps. */
   public static final String AUX = "aux.";
 
+  /** Prefix of the auxiliary optimizer's state in state maps. */
+  public static final String AUX_OPT = "aux_opt.";
+
   @Override
   public void loadState(State s, Map<String, Tensor> tensors) {
     for (String n : s.aux.names()) {
@@ -204,12 +207,22 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
       }
       System.arraycopy(t.floats(), 0, s.aux.get(n), 0, t.size());
     }
+    Map<String, Tensor> opt = new LinkedHashMap<>();
+    tensors.forEach((k, v) -> {
+      if (k.startsWith(AUX_OPT)) {
+        opt.put(k.substring(AUX_OPT.length()), v);
+      }
+    });
+    if (!opt.isEmpty()) { // a checkpoint (a golden trace's start has no optimizer state)
+      s.optState = s.optimizer.load(s.optState, opt);
+    }
   }
 
   @Override
   public Map<String, Tensor> stateTensors(State s) {
     Map<String, Tensor> out = new LinkedHashMap<>();
     s.aux.tensors().forEach((n, t) -> out.put(AUX + n, t));
+    s.optimizer.save(s.optState).forEach((n, t) -> out.put(AUX_OPT + n, t));
     return out;
   }
 

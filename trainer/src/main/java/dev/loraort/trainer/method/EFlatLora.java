@@ -95,6 +95,26 @@ public final class EFlatLora implements SharpnessMethod<EFlatLora.State> {
     return g;
   }
 
+  /** Prefix of the EMA perturbation in state maps. */
+  public static final String EMA = "ema.";
+
+  @Override
+  public Map<String, Tensor> stateTensors(State s) {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    s.ema.forEach((n, e) -> out.put(EMA + n, Tensor.ofFloats(new long[] {e.length}, e)));
+    return out;
+  }
+
+  @Override
+  public void loadState(State s, Map<String, Tensor> tensors) {
+    s.ema.clear();
+    tensors.forEach((k, v) -> {
+      if (k.startsWith(EMA)) {
+        s.ema.put(k.substring(EMA.length()), v.floats().clone());
+      }
+    });
+  }
+
   @Override
   public double perturbationNorm(State s) {
     return s.applied;

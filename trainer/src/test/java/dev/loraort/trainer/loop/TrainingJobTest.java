@@ -33,7 +33,7 @@ class TrainingJobTest {
 
   private StepLoop.Result train(Path out, TrainConfig cfg, Path trace, Path init) throws IOException {
     return TrainingJob.run(new TrainingJob.Inputs(TINY, TINY.toString(), DATA, init), cfg,
-        new RunSettings(ExecutionDevice.CPU, 2, out, trace, false), new Lora(), QUIET);
+        RunSettings.of(ExecutionDevice.CPU, 2, out, trace, false), new Lora(), QUIET);
   }
 
   @Test
@@ -47,7 +47,8 @@ class TrainingJobTest {
         .mapToDouble(l -> JsonParser.parseString(l).getAsJsonObject().get("loss").getAsDouble()).average().orElseThrow();
     assertThat(last10).as("mean loss of the last 10 steps vs the first step's %s", first).isLessThan(first / 2);
     JsonObject step = JsonParser.parseString(lines.get(5)).getAsJsonObject();
-    assertThat(step.keySet()).containsExactlyInAnyOrder("step", "loss", "lr", "grad_norm", "seconds");
+    assertThat(step.keySet()).containsExactlyInAnyOrder("step", "loss", "lr", "grad_norm", "seconds", "host_seconds",
+        "method_seconds"); // plain LoRA has no perturbation_norm
     JsonObject run = JsonParser.parseString(Files.readString(out.resolve(TrainingJob.RUN_JSON))).getAsJsonObject();
     assertThat(run.getAsJsonObject("provenance").getAsJsonObject("files").get("train.onnx").getAsString())
         .isEqualTo(Provenance.sha256(TINY.resolve("train.onnx")));
@@ -86,7 +87,7 @@ class TrainingJobTest {
     Path bad = dir.resolve("bad.jsonl");
     Files.writeString(bad, Files.readAllLines(DATA).get(0) + "\n{\"input_ids\": [0, 1, 2]}\n");
     assertThatThrownBy(() -> TrainingJob.run(new TrainingJob.Inputs(TINY, "x", bad, null), config(3, 0),
-        new RunSettings(ExecutionDevice.CPU, 1, out, null, false), new Lora(), QUIET)).hasMessageContaining(bad + ":2");
+        RunSettings.of(ExecutionDevice.CPU, 1, out, null, false), new Lora(), QUIET)).hasMessageContaining(bad + ":2");
     OnnxFile.Contents start = OnnxFile.read(out.resolve(TrainingJob.ADAPTER));
     start.initializers().get("classifier.out_proj.bias").floats()[0] = Float.NaN; // a corrupt adapter to start from
     Path nan = dir.resolve("nan.onnx");

@@ -1,0 +1,105 @@
+package dev.loraort.trainer.loop;
+
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.safetensors.Safetensors;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The whole training state after a step: parameters, optimizer state, method state (EMA,
+ * auxiliary branch), the step, the data position and the config it belongs to. Written as one
+ * safetensors file through a temporary file and a rename, with a sha256 of its tensors in the
+ * metadata that reading checks; random streams need no saving (initialization, data order and
+ * method streams are derived from the seed, and the data position is stored).
+ *
+ * @param step completed optimizer steps
+ * @param params parameter tensors
+ * @param optimizer the optimizer chain's state tensors
+ * @param method the method's state tensors
+ * @param dataPosition the batch source's position
+ * @param configJson the run's TrainConfig as JSON
+ */
+public record Checkpoint(long step, Map<String, Tensor> params, Map<String, Tensor> optimizer,
+    Map<String, Tensor> method, long[] dataPosition, String configJson) {
+
+  /** The checkpoint's file name in a run directory. */
+  public static final String FILE = "checkpoint.safetensors";
+
+  private static final String P = "params.";
+  private static final String O = "optimizer.";
+  private static final String M = "method.";
+
+  /**
+   * @param path the file (replaced atomically)
+   * @throws IOException if writing fails; an existing checkpoint then stays intact
+   */
+  public void write(Path path) throws IOException {
+    Map<String, Tensor> all = new LinkedHashMap<>();
+    params.forEach((k, v) -> all.put(P + k, v));
+    optimizer.forEach((k, v) -> all.put(O + k, v));
+    method.forEach((k, v) -> all.put(M + k, v));
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put("step", Long.toString(step));
+    meta.put("data_epoch", Long.toString(dataPosition[0]));
+    meta.put("data_cursor", Long.toString(dataPosition[1]));
+    meta.put("config", configJson);
+    meta.put("sha256", digest(all));
+    Safetensors.write(path, all, meta);
+  }
+
+  /**
+   * @param path a checkpoint file
+   * @return the checkpoint
+   * @throws IOException if it is missing, malformed, or its checksum does not match
+   */
+  public static Checkpoint read(Path path) throws IOException {
+    Safetensors.Contents c;
+    try {
+      c = Safetensors.read(path);
+    } catch (NoSuchFileException e) {
+      throw new IOException(path + " not found: nothing to resume", e);
+    }
+    Map<String, String> meta = c.metadata();
+    for (String k : new String[] {"step", "data_epoch", "data_cursor", "config", "sha256"}) {
+      if (!meta.containsKey(k)) {
+        throw new IOException(path + ": metadata has no " + k + "; not a checkpoint of this trainer");
+      }
+    }
+    if (!digest(c.tensors()).equals(meta.get("sha256"))) {
+      throw new IOException(path + ": checksum mismatch; the checkpoint is corrupt");
+    }
+    Map<String, Tensor> p = new LinkedHashMap<>();
+    Map<String, Tensor> o = new LinkedHashMap<>();
+    Map<String, Tensor> m = new LinkedHashMap<>();
+    c.tensors().forEach((k, v) -> {
+      if (k.startsWith(P)) {
+        p.put(k.substring(P.length()), v);
+      } else if (k.startsWith(O)) {
+        o.put(k.substring(O.length()), v);
+      } else if (k.startsWith(M)) {
+        m.put(k.substring(M.length()), v);
+      }
+    });
+    return new Checkpoint(Long.parseLong(meta.get("step")), p, o, m,
+        new long[] {Long.parseLong(meta.get("data_epoch")), Long.parseLong(meta.get("data_cursor"))}, meta.get("config"));
+  }
+
+  private static String digest(Map<String, Tensor> tensors) {
+    try {
+      MessageDigest d = MessageDigest.getInstance("SHA-256");
+      for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+        d.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        d.update(Safetensors.toBytes(e.getValue()));
+      }
+      return HexFormat.of().formatHex(d.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required of every JVM", e);
+    }
+  }
+}

@@ -1,0 +1,83 @@
+package dev.loraort.trainer.loop;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.loraort.trainer.cli.Main;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A training process killed for real (SIGKILL, mid-run) and resumed from its last checkpoint
+ * writes a final adapter bit-identical to an uninterrupted run's.
+ */
+class ResumeAfterKillTest {
+  @TempDir Path dir;
+
+  static List<String> args(String method, Path out) {
+    return new ArrayList<>(List.of("train", "--model", "../onnx-models/tiny-roberta-cls", "--data",
+        "../onnx-models/tiny-roberta-cls/sample/train.jsonl", "--method", method, "--steps", "300", "--lr", "5e-3",
+        "--checkpoint-every", "25", "--threads", "1", "--no-progress", "--out", out.toString(), "--trace",
+        out.resolve("trace.jsonl").toString()));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"eflat-lora", "bi-lora"})
+  void killedAndResumedEqualsUninterrupted(String method) throws Exception {
+    Path killed = dir.resolve("killed");
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), Main.class.getName()));
+    cmd.addAll(args(method, killed));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile()).start();
+    Path trace = killed.resolve("trace.jsonl");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (lines(trace) < 60 && p.isAlive() && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(p.isAlive()).as("the child must still be training when killed; log: %s",
+        Files.exists(dir.resolve("child.log")) ? Files.readString(dir.resolve("child.log")) : "").isTrue();
+    p.destroyForcibly(); // SIGKILL: no shutdown hooks, no flushing
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).isEqualTo(137);
+    assertThat(killed.resolve(TrainingJob.ADAPTER)).doesNotExist();
+    assertThat(killed.resolve(Checkpoint.FILE)).exists();
+    long killedAt = lines(trace);
+    assertThat(killedAt).isLessThan(300);
+
+    long checkpointStep = Checkpoint.read(killed.resolve(Checkpoint.FILE)).step();
+    assertThat(checkpointStep).isPositive().isLessThan(300);
+    List<String> resume = args(method, killed);
+    resume.add("--resume");
+    assertThat(Main.run(resume.toArray(new String[0]))).isZero();
+    // it continued: this call took only the steps after the checkpoint
+    long resumedSteps = com.google.gson.JsonParser.parseString(Files.readString(killed.resolve(TrainingJob.RUN_JSON)))
+        .getAsJsonObject().getAsJsonObject("result").get("steps").getAsLong();
+    assertThat(resumedSteps).isEqualTo(300 - checkpointStep);
+    Path straight = dir.resolve("straight");
+    assertThat(Main.run(args(method, straight).toArray(new String[0]))).isZero();
+
+    assertThat(Files.readAllBytes(killed.resolve(TrainingJob.ADAPTER)))
+        .as("%s: killed after %d traced steps, resumed", method, killedAt)
+        .isEqualTo(Files.readAllBytes(straight.resolve(TrainingJob.ADAPTER)));
+    List<String> t = Files.readAllLines(trace);
+    assertThat(t).hasSize(300);
+    for (int i = 0; i < t.size(); i++) {
+      assertThat(t.get(i)).startsWith("{\"step\":" + (i + 1) + ",");
+    }
+  }
+
+  static long lines(Path f) throws IOException {
+    if (!Files.exists(f)) {
+      return 0;
+    }
+    try (var s = Files.lines(f)) {
+      return s.count();
+    }
+  }
+}
