@@ -1,5 +1,6 @@
 package dev.loraort.artifacts;
 
+
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.artifacts.merged.MergedModel;
 import dev.loraort.artifacts.onnx.OnnxFile;
@@ -66,8 +67,12 @@ public final class Adapters {
     Map<String, String> meta;
     if (name.endsWith(".safetensors")) {
       Safetensors.Contents c = Safetensors.read(in);
-      tensors = c.tensors();
-      meta = c.metadata();
+      tensors = new LinkedHashMap<>(c.tensors());
+      meta = new LinkedHashMap<>(c.metadata());
+      Tensor s = tensors.remove(TensorNames.LORA_SCALE); // a fixture's params.safetensors carries s as a tensor
+      if (s != null && !meta.containsKey(SCALE)) {
+        meta.put(SCALE, Float.toString(s.floats()[0]));
+      }
     } else {
       OnnxFile.Contents c = OnnxFile.read(in);
       tensors = c.initializers();

@@ -19,8 +19,11 @@ import picocli.CommandLine.Option;
     description = {"Writes a run's adapter as an ONNX initializers file, an ONNX Runtime .onnx_adapter, a PEFT",
         "directory, a merged infer.onnx, or safetensors. Outputs are written atomically."})
 final class ExportCommand implements Callable<Integer> {
-  @Option(names = "--run", paramLabel = "DIR", required = true, description = "a run directory (adapter.onnx, run.json)")
+  @Option(names = "--run", paramLabel = "DIR", description = "a run directory (adapter.onnx, run.json)")
   Path run;
+
+  @Option(names = "--adapter", paramLabel = "PATH", description = "instead of --run: an adapter in any format (needs --model)")
+  Path adapterIn;
 
   @Option(names = "--format", required = true, description = "onnx, ort-adapter, peft, merged or safetensors")
   String format;
@@ -35,7 +38,13 @@ final class ExportCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     AdapterFormat f = AdapterFormat.parse(format);
+    if ((run == null) == (adapterIn == null)) {
+      throw new IllegalArgumentException("give --run DIR or --adapter PATH (with --model)");
+    }
     Path dir = model;
+    if (dir == null && adapterIn != null) {
+      throw new IllegalArgumentException("--adapter needs --model DIR");
+    }
     if (dir == null) {
       JsonObject runJson = JsonParser.parseString(Files.readString(run.resolve(TrainingJob.RUN_JSON),
           StandardCharsets.UTF_8)).getAsJsonObject();
@@ -43,7 +52,7 @@ final class ExportCommand implements Callable<Integer> {
       dir = label.startsWith("embedded:") ? EmbeddedModel.extract() : Path.of(label);
     }
     Manifest m = Manifest.read(dir);
-    AdapterWeights a = Adapters.read(run.resolve(TrainingJob.ADAPTER), m);
+    AdapterWeights a = Adapters.read(adapterIn != null ? adapterIn : run.resolve(TrainingJob.ADAPTER), m);
     Adapters.write(out, f, a, m);
     System.err.printf("wrote %s (%s, rank %d, scale %s) for %s%n", out, f.cli, a.rank(), a.scale(), m.id());
     return 0;

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code lora-trainer}: the entry point. */
 @Command(name = "lora-trainer", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Trains LoRA adapters (plain and sharpness-aware) through ONNX training graphs on ONNX Runtime.",
-    subcommands = {TrainCommand.class, ExportCommand.class, CheckCommand.class, ConformCommand.class, CompareCommand.class, BenchCommand.class,
+    subcommands = {TrainCommand.class, ExportCommand.class, InferCommand.class, CheckCommand.class, ConformCommand.class, CompareCommand.class, BenchCommand.class,
         MaterializeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
   /**
