@@ -85,6 +85,20 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
     public IoSpec {
       shape = List.copyOf(shape);
     }
+
+    /** @return the product of the fixed dims after the first (batch) dim: one example's size, or its row size */
+    public long fixedElementsPerExample() {
+      long n = 1;
+      for (Dim d : shape.subList(1, shape.size())) {
+        n *= d.symbolic() ? 1 : d.size();
+      }
+      return n;
+    }
+
+    /** @return true if a dim after the first is symbolic (a sequence): examples differ in length */
+    public boolean variablePerExample() {
+      return shape.subList(1, shape.size()).stream().anyMatch(Dim::symbolic);
+    }
   }
 
   /**

@@ -62,15 +62,8 @@ public final class Batcher implements BatchSource {
   private Map<String, Tensor> collate(JsonlDataset.Example[] batch) {
     Map<String, Tensor> out = new LinkedHashMap<>();
     for (Manifest.IoSpec s : manifest.inputs()) {
-      long fixed = 1;
-      boolean variable = false;
-      for (Manifest.Dim d : s.shape().subList(1, s.shape().size())) {
-        if (d.symbolic()) {
-          variable = true;
-        } else {
-          fixed *= d.size();
-        }
-      }
+      long fixed = s.fixedElementsPerExample();
+      boolean variable = s.variablePerExample();
       int longest = 0;
       for (JsonlDataset.Example e : batch) {
         longest = Math.max(longest, length(e.values().get(s.name())));

@@ -106,15 +106,8 @@ public final class JsonlDataset {
       } catch (IllegalStateException | NumberFormatException x) {
         throw new IOException(at + ": field " + s.name() + " must be a number or a (nested) array of numbers", x);
       }
-      long fixed = 1;
-      boolean variable = false;
-      for (Manifest.Dim d : s.shape().subList(1, s.shape().size())) {
-        if (d.symbolic()) {
-          variable = true;
-        } else {
-          fixed *= d.size();
-        }
-      }
+      long fixed = s.fixedElementsPerExample();
+      boolean variable = s.variablePerExample();
       if (variable ? flat.size() % fixed != 0 || flat.isEmpty() : flat.size() != fixed) {
         throw new IOException(at + ": field " + s.name() + " has " + flat.size() + " values; shape " + s.shape()
             + " without the batch dim needs " + (variable ? "a non-zero multiple of " : "") + fixed);
