@@ -25,7 +25,7 @@ t0=$(date +%s)
 [ -f /tmp/bench/roberta-large-cls/manifest.json ] || python3 "$scripts/export_lora_graph.py" --family roberta \
   --config /tmp/bench/roberta-large-config --id roberta-large-cls --rank 8 --alpha 16 --external-weights --keep-weights \
   --no-fixture --no-rwp --out /tmp/bench/roberta-large-cls > "$out/export.log" 2>&1
-echo "export: exit $? in $(( $(date +%s) - t0 )) s"; tail -1 "$out/export.log"
+echo "export: exit $? in $(( $(date +%s) - t0 )) s"; [ -f "$out/export.log" ] && tail -1 "$out/export.log"
 ( while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; sleep 0.2; done ) > "$out/mem_java.txt" &
 mon=$!
 java ${ORT_JAVA_OPTS:-} -cp "$cp" dev.loraort.trainer.cli.Main bench --model /tmp/bench/roberta-large-cls \
