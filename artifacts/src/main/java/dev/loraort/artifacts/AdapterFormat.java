@@ -33,6 +33,7 @@ public enum AdapterFormat {
         return f;
       }
     }
-    throw new IllegalArgumentException("--format " + s + ": expected onnx, ort-adapter, peft, merged or safetensors");
+    throw new IllegalArgumentException(
+        "--format " + s + ": expected onnx, ort-adapter, peft, merged or safetensors");
   }
 }

@@ -1,6 +1,5 @@
 package dev.loraort.artifacts;
 
-
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.artifacts.merged.MergedModel;
 import dev.loraort.artifacts.onnx.OnnxFile;
@@ -13,7 +12,9 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Writes an adapter in any format, and reads any adapter format back (the format told by the file). */
+/**
+ * Writes an adapter in any format, and reads any adapter format back (the format told by the file).
+ */
 public final class Adapters {
   private static final String RANK = "rank";
   private static final String ALPHA = "alpha";
@@ -28,7 +29,8 @@ public final class Adapters {
    * @param m the model it belongs to
    * @throws IOException if writing fails or the adapter cannot be expressed in that format
    */
-  public static void write(Path out, AdapterFormat format, AdapterWeights a, Manifest m) throws IOException {
+  public static void write(Path out, AdapterFormat format, AdapterWeights a, Manifest m)
+      throws IOException {
     switch (format) {
       case ONNX:
         OnnxFile.writeInitializers(out, a.tensors(), withShape(a), "lora-ort");
@@ -48,7 +50,8 @@ public final class Adapters {
   }
 
   /**
-   * Reads an adapter: a PEFT directory, an .onnx_adapter, a .safetensors or an ONNX initializers file.
+   * Reads an adapter: a PEFT directory, an .onnx_adapter, a .safetensors or an ONNX initializers
+   * file.
    *
    * @param in the file or directory
    * @param m the model it is for
@@ -69,7 +72,9 @@ public final class Adapters {
       Safetensors.Contents c = Safetensors.read(in);
       tensors = new LinkedHashMap<>(c.tensors());
       meta = new LinkedHashMap<>(c.metadata());
-      Tensor s = tensors.remove(TensorNames.LORA_SCALE); // a fixture's params.safetensors carries s as a tensor
+      Tensor s =
+          tensors.remove(
+              TensorNames.LORA_SCALE); // a fixture's params.safetensors carries s as a tensor
       if (s != null && !meta.containsKey(SCALE)) {
         meta.put(SCALE, Float.toString(s.floats()[0]));
       }
@@ -78,15 +83,21 @@ public final class Adapters {
       tensors = c.initializers();
       meta = c.metadata();
     }
-    int rank = tensors.entrySet().stream().filter(e -> e.getKey().endsWith(".lora_A.weight"))
-        .mapToInt(e -> (int) e.getValue().shape()[0]).findFirst()
-        .orElseThrow(() -> new IOException(in + ": no <module>.lora_A.weight tensor; not an adapter"));
+    int rank =
+        tensors.entrySet().stream()
+            .filter(e -> e.getKey().endsWith(".lora_A.weight"))
+            .mapToInt(e -> (int) e.getValue().shape()[0])
+            .findFirst()
+            .orElseThrow(
+                () -> new IOException(in + ": no <module>.lora_A.weight tensor; not an adapter"));
     double alpha = meta.containsKey(ALPHA) ? Double.parseDouble(meta.get(ALPHA)) : Double.NaN;
-    float scale = meta.containsKey(SCALE) ? Float.parseFloat(meta.get(SCALE)) : (float) (alpha / rank);
+    float scale =
+        meta.containsKey(SCALE) ? Float.parseFloat(meta.get(SCALE)) : (float) (alpha / rank);
     if (!Float.isFinite(scale)) {
       throw new IOException(in + ": no lora_scale or alpha in its metadata");
     }
-    return new AdapterWeights(tensors, rank, Double.isNaN(alpha) ? scale * rank : alpha, scale, meta);
+    return new AdapterWeights(
+        tensors, rank, Double.isNaN(alpha) ? scale * rank : alpha, scale, meta);
   }
 
   private static Map<String, String> withShape(AdapterWeights a) {

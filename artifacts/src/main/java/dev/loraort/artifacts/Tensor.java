@@ -39,7 +39,8 @@ public final class Tensor {
           return d;
         }
       }
-      throw new IllegalArgumentException("unsupported ONNX data type " + code + "; expected FLOAT(1), INT64(7) or INT32(6)");
+      throw new IllegalArgumentException(
+          "unsupported ONNX data type " + code + "; expected FLOAT(1), INT64(7) or INT32(6)");
     }
   }
 
@@ -53,7 +54,8 @@ public final class Tensor {
     this.data = data;
     long n = numel(shape);
     if (n != length) {
-      throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " holds " + n + " elements, data has " + length);
+      throw new IllegalArgumentException(
+          "shape " + Arrays.toString(shape) + " holds " + n + " elements, data has " + length);
     }
   }
 
@@ -117,17 +119,23 @@ public final class Tensor {
     return n;
   }
 
-  /** @return the dtype */
+  /**
+   * @return the dtype
+   */
   public DType dtype() {
     return dtype;
   }
 
-  /** @return a copy of the shape */
+  /**
+   * @return a copy of the shape
+   */
   public long[] shape() {
     return shape.clone();
   }
 
-  /** @return the number of elements */
+  /**
+   * @return the number of elements
+   */
   public int size() {
     return (int) numel(shape);
   }
@@ -165,7 +173,9 @@ public final class Tensor {
     return (int[]) data;
   }
 
-  /** @return a deep copy */
+  /**
+   * @return a deep copy
+   */
   public Tensor copy() {
     switch (dtype) {
       case F32:
@@ -179,7 +189,8 @@ public final class Tensor {
 
   private void requireType(DType want) {
     if (dtype != want) {
-      throw new IllegalStateException("tensor is " + dtype + " " + Arrays.toString(shape) + ", not " + want);
+      throw new IllegalStateException(
+          "tensor is " + dtype + " " + Arrays.toString(shape) + ", not " + want);
     }
   }
 

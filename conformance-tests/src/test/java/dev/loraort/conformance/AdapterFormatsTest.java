@@ -36,10 +36,16 @@ import org.junit.jupiter.params.provider.ValueSource;
 class AdapterFormatsTest {
   @TempDir Path dir;
 
-  /** The fixture's seeded, non-zero A and B as a trained adapter (so every format carries a real delta). */
+  /**
+   * The fixture's seeded, non-zero A and B as a trained adapter (so every format carries a real
+   * delta).
+   */
   static AdapterWeights adapter(Manifest m, Fixture fx) throws IOException {
-    LoraParams p = LoraParams.of(m, fx.params(), fx.params().get(TensorNames.LORA_SCALE).floats()[0], "fixture");
-    return new AdapterWeights(p.tree().tensors(), p.rank(), p.scale() * p.rank(), p.scale(), Map.of("method", "lora"));
+    LoraParams p =
+        LoraParams.of(
+            m, fx.params(), fx.params().get(TensorNames.LORA_SCALE).floats()[0], "fixture");
+    return new AdapterWeights(
+        p.tree().tensors(), p.rank(), p.scale() * p.rank(), p.scale(), Map.of("method", "lora"));
   }
 
   static Map<String, Tensor> batchOnly(Manifest m, Fixture fx) {
@@ -49,7 +55,8 @@ class AdapterFormatsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl"})
+  @ValueSource(
+      strings = {"tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl"})
   void inputsOrtAdapterAndMergedModelGiveTheSameOutputs(String id) throws IOException {
     Manifest m = Manifest.read(Path.of("../onnx-models", id));
     Fixture fx = Fixture.read(m.dir());
@@ -65,16 +72,23 @@ class AdapterFormatsTest {
     try (GraphSession inf = ModelGraphs.openInfer(m, ExecutionDevice.CPU, 1)) {
       viaInputs = inf.run(fx.inferFeeds(m), outs);
       Map<String, Tensor> zeroB = new LinkedHashMap<>(fx.inferFeeds(m));
-      m.lora().modules().forEach(mod -> zeroB.computeIfPresent(TensorNames.loraB(mod.name()),
-          (k, v) -> Tensor.ofFloats(v.shape(), new float[v.size()])));
+      m.lora()
+          .modules()
+          .forEach(
+              mod ->
+                  zeroB.computeIfPresent(
+                      TensorNames.loraB(mod.name()),
+                      (k, v) -> Tensor.ofFloats(v.shape(), new float[v.size()])));
       withoutDelta = inf.run(zeroB, outs);
       Map<String, Tensor> feeds = batchOnly(m, fx);
-      feeds.put(TensorNames.LORA_SCALE, Tensor.scalar(OrtAdapterFile.FED_SCALE)); // s is folded into B
+      feeds.put(
+          TensorNames.LORA_SCALE, Tensor.scalar(OrtAdapterFile.FED_SCALE)); // s is folded into B
       viaAdapter = inf.run(feeds, outs, ort);
     }
     Map<String, Tensor> viaMerged;
     try (GraphSession mg = GraphSession.open(merged, ExecutionDevice.CPU, 1)) {
-      assertThat(mg.io(false).keySet()).containsExactlyInAnyOrderElementsOf(batchOnly(m, fx).keySet());
+      assertThat(mg.io(false).keySet())
+          .containsExactlyInAnyOrderElementsOf(batchOnly(m, fx).keySet());
       viaMerged = mg.run(batchOnly(m, fx), outs);
     }
     for (String o : outs) {
@@ -82,8 +96,14 @@ class AdapterFormatsTest {
       assertClose(id + " " + o + " (merged)", viaMerged.get(o), viaInputs.get(o), 1e-5);
     }
     // the comparisons above are meaningful only if the adapter moves the outputs: B = 0 must differ
-    assertThat(maxRelDiff(withoutDelta.get("logits"), viaInputs.get("logits"))).as(id).isGreaterThan(1e-3);
-    assertClose(id + " logits vs torch", viaInputs.get("logits"), fx.expected().get(Fixture.INFER + "logits"), 1e-4);
+    assertThat(maxRelDiff(withoutDelta.get("logits"), viaInputs.get("logits")))
+        .as(id)
+        .isGreaterThan(1e-3);
+    assertClose(
+        id + " logits vs torch",
+        viaInputs.get("logits"),
+        fx.expected().get(Fixture.INFER + "logits"),
+        1e-4);
   }
 
   @ParameterizedTest
@@ -91,22 +111,29 @@ class AdapterFormatsTest {
   void everyFormatRoundTripsBitForBit(String format) throws IOException {
     Manifest m = Manifest.read(Path.of("../onnx-models/tiny-gpt2-lm"));
     AdapterWeights a = adapter(m, Fixture.read(m.dir()));
-    Path out = dir.resolve("adapter." + (format.equals("ort-adapter") ? "onnx_adapter" : format.equals("peft") ? "peft"
-        : format));
+    Path out =
+        dir.resolve(
+            "adapter."
+                + (format.equals("ort-adapter")
+                    ? "onnx_adapter"
+                    : format.equals("peft") ? "peft" : format));
     Adapters.write(out, AdapterFormat.parse(format), a, m);
     AdapterWeights back = Adapters.read(out, m);
     assertThat(back.rank()).isEqualTo(a.rank());
     assertThat(back.tensors().keySet()).containsExactlyElementsOf(a.tensors().keySet());
-    a.tensors().forEach((k, v) -> {
-      assertThat(back.tensors().get(k).shape()).as(k).isEqualTo(v.shape());
-      // what is applied, s * B (the .onnx_adapter folds s into B; s = 8 here, so this is exact)
-      float f = k.endsWith(".lora_B.weight") ? a.scale() / back.scale() : 1f;
-      float[] want = v.floats().clone();
-      for (int i = 0; i < want.length; i++) {
-        want[i] *= f;
-      }
-      assertThat(back.tensors().get(k).floats()).as(k).isEqualTo(want);
-    });
+    a.tensors()
+        .forEach(
+            (k, v) -> {
+              assertThat(back.tensors().get(k).shape()).as(k).isEqualTo(v.shape());
+              // what is applied, s * B (the .onnx_adapter folds s into B; s = 8 here, so this is
+              // exact)
+              float f = k.endsWith(".lora_B.weight") ? a.scale() / back.scale() : 1f;
+              float[] want = v.floats().clone();
+              for (int i = 0; i < want.length; i++) {
+                want[i] *= f;
+              }
+              assertThat(back.tensors().get(k).floats()).as(k).isEqualTo(want);
+            });
   }
 
   @Test
@@ -115,11 +142,18 @@ class AdapterFormatsTest {
     Path out = dir.resolve("peft");
     Adapters.write(out, AdapterFormat.PEFT, adapter(m, Fixture.read(m.dir())), m);
     String cfg = Files.readString(out.resolve("adapter_config.json"));
-    assertThat(cfg).contains("\"fan_in_fan_out\": true").contains("\"target_modules\": [\n    \"c_attn\"\n  ]")
-        .contains("\"task_type\": \"CAUSAL_LM\"").contains("\"r\": 4").contains("\"lora_alpha\": 32.0");
-    var keys = dev.loraort.artifacts.safetensors.Safetensors.read(out.resolve("adapter_model.safetensors")).tensors();
+    assertThat(cfg)
+        .contains("\"fan_in_fan_out\": true")
+        .contains("\"target_modules\": [\n    \"c_attn\"\n  ]")
+        .contains("\"task_type\": \"CAUSAL_LM\"")
+        .contains("\"r\": 4")
+        .contains("\"lora_alpha\": 32.0");
+    var keys =
+        dev.loraort.artifacts.safetensors.Safetensors.read(out.resolve("adapter_model.safetensors"))
+            .tensors();
     assertThat(keys).containsKey("base_model.model.transformer.h.0.attn.c_attn.lora_A.weight");
-    assertThat(Files.getPosixFilePermissions(out.resolve("adapter_config.json")).toString()).contains("OTHERS_READ");
+    assertThat(Files.getPosixFilePermissions(out.resolve("adapter_config.json")).toString())
+        .contains("OTHERS_READ");
   }
 
   @Test
@@ -131,12 +165,15 @@ class AdapterFormatsTest {
     byte[] good = Files.readAllBytes(ort);
     Path cut = dir.resolve("cut.onnx_adapter");
     Files.write(cut, Arrays.copyOf(good, good.length / 2));
-    assertThatThrownBy(() -> Adapters.read(cut, m)).isInstanceOf(IOException.class).hasMessageContaining(cut.toString());
+    assertThatThrownBy(() -> Adapters.read(cut, m))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining(cut.toString());
     byte[] bad = good.clone();
     bad[4] = 'X';
     Files.write(cut, bad);
     assertThatThrownBy(() -> Adapters.read(cut, m)).hasMessageContaining("identifier");
-    // a merge that is not finite fails, naming the module, and leaves the existing merged model as it was
+    // a merge that is not finite fails, naming the module, and leaves the existing merged model as
+    // it was
     Path merged = dir.resolve("merged.onnx");
     Adapters.write(merged, AdapterFormat.MERGED, a, m);
     byte[] before = Files.readAllBytes(merged);
@@ -147,14 +184,20 @@ class AdapterFormatsTest {
     t.put(b0, Tensor.ofFloats(t.get(b0).shape(), inf));
     AdapterWeights broken = new AdapterWeights(t, a.rank(), a.alpha(), a.scale(), Map.of());
     assertThatThrownBy(() -> Adapters.write(merged, AdapterFormat.MERGED, broken, m))
-        .hasMessageContaining(m.lora().modules().get(1).name()).hasMessageContaining("non-finite");
+        .hasMessageContaining(m.lora().modules().get(1).name())
+        .hasMessageContaining("non-finite");
     assertThat(Files.readAllBytes(merged)).isEqualTo(before);
     // a tensor of the wrong shape for the model is named with both shapes
     t.put(b0, Tensor.ofFloats(new long[] {64, 3}, new float[64 * 3]));
     Path st = dir.resolve("wrong.safetensors");
-    Adapters.write(st, AdapterFormat.SAFETENSORS, new AdapterWeights(t, a.rank(), a.alpha(), a.scale(), Map.of()), m);
+    Adapters.write(
+        st,
+        AdapterFormat.SAFETENSORS,
+        new AdapterWeights(t, a.rank(), a.alpha(), a.scale(), Map.of()),
+        m);
     AdapterWeights w = Adapters.read(st, m);
-    assertThatThrownBy(() -> LoraParams.of(m, w.tensors(), w.scale(), st.toString())).hasMessageContaining(st + ": " + b0)
+    assertThatThrownBy(() -> LoraParams.of(m, w.tensors(), w.scale(), st.toString()))
+        .hasMessageContaining(st + ": " + b0)
         .hasMessageContaining("[64, 3]");
     try (var files = Files.list(dir)) {
       assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(".tmp"));

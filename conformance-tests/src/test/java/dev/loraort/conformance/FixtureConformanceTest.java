@@ -17,14 +17,30 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class FixtureConformanceTest {
   @ParameterizedTest
-  @ValueSource(strings = {"tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl",
-      "all-minilm-l6-v2-cls"})
+  @ValueSource(
+      strings = {
+        "tiny-roberta-cls",
+        "tiny-bert-cls",
+        "tiny-gpt2-lm",
+        "tiny-clip",
+        "tiny-qwen2vl",
+        "all-minilm-l6-v2-cls"
+      })
   void javaAndOrtReproduceTorch(String id) throws IOException {
-    Manifest m = id.equals("all-minilm-l6-v2-cls") ? MiniLm.materialized() : Manifest.read(Path.of("../onnx-models", id));
+    Manifest m =
+        id.equals("all-minilm-l6-v2-cls")
+            ? MiniLm.materialized()
+            : Manifest.read(Path.of("../onnx-models", id));
     List<FixtureCheck.Row> rows = FixtureCheck.run(m, ExecutionDevice.CPU, 0);
     int grads = 2 * m.lora().modules().size() + m.trainable().size();
     assertThat(rows).hasSize(1 + grads + m.inferOutputs().size());
-    assertThat(rows).allSatisfy(r -> assertThat(r.ok()).as("%s %s: max abs %s (%s of max)", r.graph(), r.name(),
-        r.maxAbs(), r.relToMax()).isTrue());
+    assertThat(rows)
+        .allSatisfy(
+            r ->
+                assertThat(r.ok())
+                    .as(
+                        "%s %s: max abs %s (%s of max)",
+                        r.graph(), r.name(), r.maxAbs(), r.relToMax())
+                    .isTrue());
   }
 }

@@ -33,7 +33,9 @@ class FlatLoraNoiseTest {
   void noiseIsFilterWiseGaussianScaledByTheRowNorms(String id) throws IOException {
     Manifest m = Manifest.read(Path.of("../onnx-models", id));
     Fixture fx = Fixture.read(m.dir());
-    LoraParams p = LoraParams.of(m, fx.params(), fx.params().get(TensorNames.LORA_SCALE).floats()[0], "fixture");
+    LoraParams p =
+        LoraParams.of(
+            m, fx.params(), fx.params().get(TensorNames.LORA_SCALE).floats()[0], "fixture");
     Map<String, Tensor> base = OnnxFile.read(m.graph("infer").orElseThrow()).initializers();
     float sigma = 0.3f;
     List<String> outs = new ArrayList<>();
@@ -72,7 +74,9 @@ class FlatLoraNoiseTest {
     assertThat(worstRow).isLessThan(0.4);
   }
 
-  /** std_i = sigma / sqrt(in) * ||W'_i,:|| for each output filter i, W' = W0 + s B A in [out, in]. */
+  /**
+   * std_i = sigma / sqrt(in) * ||W'_i,:|| for each output filter i, W' = W0 + s B A in [out, in].
+   */
   static double[] expectedStd(Manifest.LoraModule mod, float[] w0, LoraParams p, float sigma) {
     float[] a = p.tree().get(TensorNames.loraA(mod.name()));
     float[] b = p.tree().get(TensorNames.loraB(mod.name()));

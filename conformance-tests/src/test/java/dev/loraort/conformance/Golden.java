@@ -14,7 +14,22 @@ final class Golden {
   }
 
   static TrainConfig withMethod(TrainConfig c, MethodConfig m) {
-    return new TrainConfig(m, c.rank(), c.alpha(), c.lr(), c.schedule(), c.warmupRatio(), c.weightDecay(), c.beta1(),
-        c.beta2(), c.eps(), c.maxGradNorm(), c.steps(), c.epochs(), c.batchSize(), c.gradAccum(), c.seed());
+    return new TrainConfig(
+        m,
+        c.rank(),
+        c.alpha(),
+        c.lr(),
+        c.schedule(),
+        c.warmupRatio(),
+        c.weightDecay(),
+        c.beta1(),
+        c.beta2(),
+        c.eps(),
+        c.maxGradNorm(),
+        c.steps(),
+        c.epochs(),
+        c.batchSize(),
+        c.gradAccum(),
+        c.seed());
   }
 }

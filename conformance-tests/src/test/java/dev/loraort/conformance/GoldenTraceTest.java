@@ -21,21 +21,35 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The Java trainer against the PyTorch reference (scripts/reference/reference.py): from the same
- * initial tensors, on the same batches, every step's loss within 1e-5 (relative) and the final
- * LoRA tensors and heads within 1e-4 of their max.
+ * initial tensors, on the same batches, every step's loss within 1e-5 (relative) and the final LoRA
+ * tensors and heads within 1e-4 of their max.
  */
 class GoldenTraceTest {
   static final Path GOLDEN = Path.of("golden");
 
   static Stream<Arguments> traces() {
-    Stream<Arguments> all = Stream.of("tiny-roberta-cls", "tiny-gpt2-lm").flatMap(m -> Stream.of("lora", "lora-sam",
-        "fmlora", "eflat-lora", "bi-lora", "lora-obar", "lora-nbar").map(x -> Arguments.of(m, x)));
-    return Stream.concat(all, Stream.of("tiny-clip", "tiny-qwen2vl").flatMap(m -> Stream.of(Arguments.of(m, "lora"),
-        Arguments.of(m, "eflat-lora"))));
+    Stream<Arguments> all =
+        Stream.of("tiny-roberta-cls", "tiny-gpt2-lm")
+            .flatMap(
+                m ->
+                    Stream.of(
+                            "lora",
+                            "lora-sam",
+                            "fmlora",
+                            "eflat-lora",
+                            "bi-lora",
+                            "lora-obar",
+                            "lora-nbar")
+                        .map(x -> Arguments.of(m, x)));
+    return Stream.concat(
+        all,
+        Stream.of("tiny-clip", "tiny-qwen2vl")
+            .flatMap(m -> Stream.of(Arguments.of(m, "lora"), Arguments.of(m, "eflat-lora"))));
   }
 
   static ConformanceReport run(String model, GoldenTrace g, TrainConfig cfg) throws IOException {
-    return ConformanceRun.run(Manifest.read(Path.of("../onnx-models", model)), g, cfg, ExecutionDevice.CPU, 1);
+    return ConformanceRun.run(
+        Manifest.read(Path.of("../onnx-models", model)), g, cfg, ExecutionDevice.CPU, 1);
   }
 
   @ParameterizedTest(name = "{0} {1}")
@@ -54,7 +68,8 @@ class GoldenTraceTest {
     GoldenTrace g = GoldenTrace.read(GOLDEN.resolve("tiny-roberta-cls/eflat-lora"));
     TrainConfig cfg = Golden.config(g);
     EFlatLora.Cfg e = (EFlatLora.Cfg) cfg.method();
-    TrainConfig other = Golden.withMethod(cfg, new EFlatLora.Cfg(e.rho(), e.rhoSchedule(), 0.5, e.normScope()));
+    TrainConfig other =
+        Golden.withMethod(cfg, new EFlatLora.Cfg(e.rho(), e.rhoSchedule(), 0.5, e.normScope()));
     ConformanceReport r = run("tiny-roberta-cls", g, other);
     assertThat(r.conforms()).isFalse();
     // beta_new first matters when E_hat_2 is applied, at step 3
@@ -65,13 +80,22 @@ class GoldenTraceTest {
   @Test
   void flatLoraAtSigmaZeroIsLora() throws IOException {
     GoldenTrace g = GoldenTrace.read(GOLDEN.resolve("tiny-roberta-cls/lora"));
-    ConformanceReport r = run("tiny-roberta-cls", g, Golden.withMethod(Golden.config(g), new FlatLoraRwp.Cfg(0)));
+    ConformanceReport r =
+        run("tiny-roberta-cls", g, Golden.withMethod(Golden.config(g), new FlatLoraRwp.Cfg(0)));
     assertThat(r.conforms()).as(r.render()).isTrue();
   }
 
   @Test
   void theConformCommandReportsAndSetsItsExitStatus() {
-    assertThat(Main.run("conform", "--golden", GOLDEN.resolve("tiny-gpt2-lm/lora-sam").toString(), "--model",
-        "../onnx-models/tiny-gpt2-lm", "--threads", "1")).isZero();
+    assertThat(
+            Main.run(
+                "conform",
+                "--golden",
+                GOLDEN.resolve("tiny-gpt2-lm/lora-sam").toString(),
+                "--model",
+                "../onnx-models/tiny-gpt2-lm",
+                "--threads",
+                "1"))
+        .isZero();
   }
 }

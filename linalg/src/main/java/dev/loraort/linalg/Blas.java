@@ -3,9 +3,9 @@ package dev.loraort.linalg;
 import org.bytedeco.openblas.global.openblas;
 
 /**
- * The two OpenBLAS/LAPACK kernels the methods need, with explicit outputs so allocation is
- * visible. OpenBLAS runs single-threaded here: the matrices are r x r and n x r, too small for
- * threads to pay, and one thread keeps results bit-reproducible.
+ * The two OpenBLAS/LAPACK kernels the methods need, with explicit outputs so allocation is visible.
+ * OpenBLAS runs single-threaded here: the matrices are r x r and n x r, too small for threads to
+ * pay, and one thread keeps results bit-reproducible.
  */
 public final class Blas {
   private static final int ROW_MAJOR = openblas.CblasRowMajor;
@@ -28,7 +28,8 @@ public final class Blas {
    * @param out the result, overwritten in place
    * @throws IllegalArgumentException if the shapes do not chain
    */
-  public static void gemm(boolean transA, boolean transB, double alpha, Matrix a, Matrix b, double beta, Matrix out) {
+  public static void gemm(
+      boolean transA, boolean transB, double alpha, Matrix a, Matrix b, double beta, Matrix out) {
     int m = transA ? a.cols() : a.rows();
     int k = transA ? a.rows() : a.cols();
     int kb = transB ? b.cols() : b.rows();
@@ -44,15 +45,27 @@ public final class Blas {
       scale(out, beta);
       return;
     }
-    openblas.cblas_dgemm(ROW_MAJOR, transA ? openblas.CblasTrans : openblas.CblasNoTrans,
-        transB ? openblas.CblasTrans : openblas.CblasNoTrans, m, n, k, alpha, a.data(), a.cols(), b.data(), b.cols(), beta,
-        out.data(), out.cols());
+    openblas.cblas_dgemm(
+        ROW_MAJOR,
+        transA ? openblas.CblasTrans : openblas.CblasNoTrans,
+        transB ? openblas.CblasTrans : openblas.CblasNoTrans,
+        m,
+        n,
+        k,
+        alpha,
+        a.data(),
+        a.cols(),
+        b.data(),
+        b.cols(),
+        beta,
+        out.data(),
+        out.cols());
   }
 
   /**
    * The pseudo-inverse of a symmetric positive semi-definite matrix (a Gram matrix) through its
-   * eigendecomposition (LAPACKE_dsyev): eigenvalues at or below {@code relCutoff * lambda_max} count
-   * as zero, so a zero or rank-deficient Gram matrix gets the pseudo-inverse's semantics.
+   * eigendecomposition (LAPACKE_dsyev): eigenvalues at or below {@code relCutoff * lambda_max}
+   * count as zero, so a zero or rank-deficient Gram matrix gets the pseudo-inverse's semantics.
    *
    * @param k the r x r matrix (read only)
    * @param relCutoff relative eigenvalue cutoff
@@ -67,7 +80,8 @@ public final class Blas {
     if (r > 0) {
       int info = openblas.LAPACKE_dsyev(ROW_MAJOR, (byte) 'V', (byte) 'U', r, q, r, w);
       if (info != 0) {
-        throw new IllegalStateException("LAPACKE_dsyev failed with info " + info + " on a " + r + " x " + r + " matrix");
+        throw new IllegalStateException(
+            "LAPACKE_dsyev failed with info " + info + " on a " + r + " x " + r + " matrix");
       }
     }
     double max = 0;

@@ -1,13 +1,13 @@
 package dev.loraort.linalg;
 
 /**
- * The FMLoRA / EFlat-LoRA quantities of one adapted layer without any n x m matrix
- * (methods.md section 8).
+ * The FMLoRA / EFlat-LoRA quantities of one adapted layer without any n x m matrix (methods.md
+ * section 8).
  *
  * <p>With W = W0 + s B A, the LoRA gradients g_A = s B^T G and g_B = s G A^T give the full-space
- * estimate G_bar = 1/2 [ (1/s) g_B (A^T)^+ + (1/s) (B^T)^+ g_A ]. With K_A = A A^T and
- * K_B = B^T B (r x r): (A^T)^+ = K_A^+ A, A^+ = A^T K_A^+ and (B^T)^+ = B K_B^+, so with
- * U = (1/s) g_B K_A^+, V = (1/s) K_B^+ g_A and Y = V A^T:
+ * estimate G_bar = 1/2 [ (1/s) g_B (A^T)^+ + (1/s) (B^T)^+ g_A ]. With K_A = A A^T and K_B = B^T B
+ * (r x r): (A^T)^+ = K_A^+ A, A^+ = A^T K_A^+ and (B^T)^+ = B K_B^+, so with U = (1/s) g_B K_A^+, V
+ * = (1/s) K_B^+ g_A and Y = V A^T:
  *
  * <pre>
  *   2 G_bar = U A + B V
@@ -23,7 +23,10 @@ package dev.loraort.linalg;
  * all-or-nothing switch.
  */
 public final class FlatPerturbation {
-  /** Gram eigenvalues at or below this fraction of the largest count as zero (singular values: 1e-3). */
+  /**
+   * Gram eigenvalues at or below this fraction of the largest count as zero (singular values:
+   * 1e-3).
+   */
   public static final double CUTOFF = 1e-6;
 
   /**

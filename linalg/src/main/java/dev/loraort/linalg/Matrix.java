@@ -12,8 +12,15 @@ public final class Matrix {
 
   private Matrix(int rows, int cols, double[] data) {
     if (rows < 0 || cols < 0 || data.length != rows * cols) {
-      throw new IllegalArgumentException("a " + rows + " x " + cols + " matrix needs " + rows * cols
-          + " values, got " + data.length);
+      throw new IllegalArgumentException(
+          "a "
+              + rows
+              + " x "
+              + cols
+              + " matrix needs "
+              + rows * cols
+              + " values, got "
+              + data.length);
     }
     this.rows = rows;
     this.cols = cols;
@@ -53,17 +60,23 @@ public final class Matrix {
     return new Matrix(rows, cols, d);
   }
 
-  /** @return rows */
+  /**
+   * @return rows
+   */
   public int rows() {
     return rows;
   }
 
-  /** @return columns */
+  /**
+   * @return columns
+   */
   public int cols() {
     return cols;
   }
 
-  /** @return the row-major values (shared) */
+  /**
+   * @return the row-major values (shared)
+   */
   public double[] data() {
     return data;
   }
@@ -77,7 +90,9 @@ public final class Matrix {
     return data[i * cols + j];
   }
 
-  /** @return the values rounded to float32 */
+  /**
+   * @return the values rounded to float32
+   */
   public float[] toFloats() {
     float[] f = new float[data.length];
     for (int i = 0; i < f.length; i++) {
@@ -86,7 +101,9 @@ public final class Matrix {
     return f;
   }
 
-  /** @return the squared Frobenius norm */
+  /**
+   * @return the squared Frobenius norm
+   */
   public double frobeniusSquared() {
     double s = 0;
     for (double x : data) {
@@ -125,7 +142,8 @@ public final class Matrix {
 
   static void requireShape(Matrix m, int rows, int cols, String what) {
     if (m.rows != rows || m.cols != cols) {
-      throw new IllegalArgumentException(what + ": expected " + rows + " x " + cols + ", got " + m.rows + " x " + m.cols);
+      throw new IllegalArgumentException(
+          what + ": expected " + rows + " x " + cols + ", got " + m.rows + " x " + m.cols);
     }
   }
 }

@@ -84,7 +84,8 @@ class FlatPerturbationTest {
     Blas.gemm(false, false, 1, g, pa, 0, twoGbar);
     Blas.gemm(false, false, 1, pb, g, 1, twoGbar);
     FlatPerturbation.Direction d = FlatPerturbation.direction(a, b, ga, gb, S);
-    assertThat(d.nSquared()).isCloseTo(twoGbar.frobeniusSquared(), within(1e-9 * twoGbar.frobeniusSquared()));
+    assertThat(d.nSquared())
+        .isCloseTo(twoGbar.frobeniusSquared(), within(1e-9 * twoGbar.frobeniusSquared()));
   }
 
   /** Compares N and E_B with the naive route. */
@@ -135,7 +136,8 @@ class FlatPerturbationTest {
   /** Pseudo-inverse by one-sided Jacobi SVD (Hestenes), independent of the Gram route. */
   static Matrix pinv(Matrix x) {
     boolean wide = x.rows() < x.cols();
-    Matrix w = wide ? transpose(x) : Matrix.of(x.rows(), x.cols(), x.data().clone()); // p x q, p >= q
+    Matrix w =
+        wide ? transpose(x) : Matrix.of(x.rows(), x.cols(), x.data().clone()); // p x q, p >= q
     int p = w.rows();
     int q = w.cols();
     double[] u = w.data();

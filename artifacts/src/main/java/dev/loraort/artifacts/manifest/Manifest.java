@@ -19,8 +19,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * A model directory's manifest.json (lora-graph/1). Read with {@link #read(Path)}; every error names
- * the file and the field.
+ * A model directory's manifest.json (lora-graph/1). Read with {@link #read(Path)}; every error
+ * names the file and the field.
  *
  * @param dir the model directory
  * @param id model id
@@ -36,9 +36,20 @@ import java.util.Optional;
  * @param trainable non-LoRA trainable tensors (heads)
  * @param baseWeights where external base weights come from, if the graphs use them
  */
-public record Manifest(Path dir, String id, String family, String task, JsonObject hfConfig, String hfClass,
-    Map<String, String> graphs, List<IoSpec> inputs, List<IoSpec> inferInputs, List<IoSpec> inferOutputs,
-    LoraSpec lora, List<TrainableSpec> trainable, Optional<BaseWeights> baseWeights) {
+public record Manifest(
+    Path dir,
+    String id,
+    String family,
+    String task,
+    JsonObject hfConfig,
+    String hfClass,
+    Map<String, String> graphs,
+    List<IoSpec> inputs,
+    List<IoSpec> inferInputs,
+    List<IoSpec> inferOutputs,
+    LoraSpec lora,
+    List<TrainableSpec> trainable,
+    Optional<BaseWeights> baseWeights) {
 
   /** The only contract version this code reads. */
   public static final String CONTRACT = "lora-graph/1";
@@ -62,7 +73,9 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
    * @param size the fixed size (-1 when symbolic)
    */
   public record Dim(String symbol, long size) {
-    /** @return true for a symbolic dimension */
+    /**
+     * @return true for a symbolic dimension
+     */
     public boolean symbolic() {
       return symbol != null;
     }
@@ -86,7 +99,10 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
       shape = List.copyOf(shape);
     }
 
-    /** @return the product of the fixed dims after the first (batch) dim: one example's size, or its row size */
+    /**
+     * @return the product of the fixed dims after the first (batch) dim: one example's size, or its
+     *     row size
+     */
     public long fixedElementsPerExample() {
       long n = 1;
       for (Dim d : shape.subList(1, shape.size())) {
@@ -95,7 +111,9 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
       return n;
     }
 
-    /** @return true if a dim after the first is symbolic (a sequence): examples differ in length */
+    /**
+     * @return true if a dim after the first is symbolic (a sequence): examples differ in length
+     */
     public boolean variablePerExample() {
       return shape.subList(1, shape.size()).stream().anyMatch(Dim::symbolic);
     }
@@ -111,7 +129,8 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
    * @param baseWeight the initializer of W0 in infer.onnx, if known
    * @param baseLayout {@code out_in} or {@code in_out}: that initializer's layout
    */
-  public record LoraModule(String name, int in, int out, boolean fanInFanOut, String baseWeight, String baseLayout) {}
+  public record LoraModule(
+      String name, int in, int out, boolean fanInFanOut, String baseWeight, String baseLayout) {}
 
   /**
    * The LoRA section.
@@ -123,8 +142,13 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
    * @param peftTaskType PEFT task_type, may be null
    * @param modulesToSave PEFT modules_to_save
    */
-  public record LoraSpec(int defaultRank, double defaultAlpha, List<LoraModule> modules, String peftPrefix,
-      String peftTaskType, List<String> modulesToSave) {
+  public record LoraSpec(
+      int defaultRank,
+      double defaultAlpha,
+      List<LoraModule> modules,
+      String peftPrefix,
+      String peftTaskType,
+      List<String> modulesToSave) {
     /** Copies the lists. */
     public LoraSpec {
       modules = List.copyOf(modules);
@@ -155,7 +179,8 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
    * @param offset byte offset in the file
    * @param length byte length
    */
-  public record BaseTensor(String name, String source, boolean transposed, long[] shape, long offset, long length) {
+  public record BaseTensor(
+      String name, String source, boolean transposed, long[] shape, long offset, long length) {
     /** Copies the shape. */
     public BaseTensor {
       shape = shape.clone();
@@ -163,11 +188,13 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
   }
 
   /**
-   * External base weights shared by the graphs, written by Java from their origin (never committed).
+   * External base weights shared by the graphs, written by Java from their origin (never
+   * committed).
    *
    * @param file file name in the model directory
    * @param tensors its tensors
-   * @param origin where the real weights come from (e.g. {@code maven}, {@code entry}, {@code format}); may be empty
+   * @param origin where the real weights come from (e.g. {@code maven}, {@code entry}, {@code
+   *     format}); may be empty
    */
   public record BaseWeights(String file, List<BaseTensor> tensors, Map<String, String> origin) {
     /** Copies the collections. */
@@ -191,7 +218,8 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
     try {
       text = Files.readString(file, StandardCharsets.UTF_8);
     } catch (NoSuchFileException e) {
-      throw new IOException(file + " not found: " + dir + " is not a model directory (graph-contract.md)", e);
+      throw new IOException(
+          file + " not found: " + dir + " is not a model directory (graph-contract.md)", e);
     }
     JsonObject root;
     try {
@@ -202,7 +230,8 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
     Fields f = new Fields(file);
     String contract = f.string(root, "contract");
     if (!CONTRACT.equals(contract)) {
-      throw new IOException(file + ": contract is '" + contract + "'; this trainer reads " + CONTRACT);
+      throw new IOException(
+          file + ": contract is '" + contract + "'; this trainer reads " + CONTRACT);
     }
     JsonObject source = f.object(root, "source");
     Map<String, String> graphs = new LinkedHashMap<>();
@@ -210,7 +239,8 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
       graphs.put(e.getKey(), e.getValue().getAsString());
     }
     if (!graphs.containsKey("train") || !graphs.containsKey("infer")) {
-      throw new IOException(file + ": graphs must name 'train' and 'infer', found " + graphs.keySet());
+      throw new IOException(
+          file + ": graphs must name 'train' and 'infer', found " + graphs.keySet());
     }
     JsonObject lora = f.object(root, "lora");
     List<LoraModule> modules = new ArrayList<>();
@@ -218,9 +248,14 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
     for (int i = 0; i < mods.size(); i++) {
       JsonObject m = mods.get(i).getAsJsonObject();
       String at = "lora.modules[" + i + "].";
-      modules.add(new LoraModule(f.string(m, "name", at), f.integer(m, "in", at), f.integer(m, "out", at),
-          m.has("fan_in_fan_out") && m.get("fan_in_fan_out").getAsBoolean(), optString(m, "base_weight"),
-          optString(m, "base_layout")));
+      modules.add(
+          new LoraModule(
+              f.string(m, "name", at),
+              f.integer(m, "in", at),
+              f.integer(m, "out", at),
+              m.has("fan_in_fan_out") && m.get("fan_in_fan_out").getAsBoolean(),
+              optString(m, "base_weight"),
+              optString(m, "base_layout")));
     }
     if (modules.isEmpty()) {
       throw new IOException(file + ": lora.modules is empty");
@@ -230,9 +265,14 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
     if (peft.has("modules_to_save")) {
       peft.getAsJsonArray("modules_to_save").forEach(e -> toSave.add(e.getAsString()));
     }
-    LoraSpec loraSpec = new LoraSpec(f.integer(lora, "default_rank", "lora."), f.number(lora, "default_alpha", "lora."),
-        modules, peft.has("prefix") ? peft.get("prefix").getAsString() : "base_model.model.",
-        optString(peft, "task_type"), toSave);
+    LoraSpec loraSpec =
+        new LoraSpec(
+            f.integer(lora, "default_rank", "lora."),
+            f.number(lora, "default_alpha", "lora."),
+            modules,
+            peft.has("prefix") ? peft.get("prefix").getAsString() : "base_model.model.",
+            optString(peft, "task_type"),
+            toSave);
     List<TrainableSpec> trainable = new ArrayList<>();
     if (root.has("trainable")) {
       JsonArray tr = root.getAsJsonArray("trainable");
@@ -250,21 +290,42 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
       for (int i = 0; i < arr.size(); i++) {
         JsonObject t = arr.get(i).getAsJsonObject();
         String at = "base_weights.tensors[" + i + "].";
-        tensors.add(new BaseTensor(f.string(t, "name", at), f.string(t, "source", at),
-            t.has("transposed") && t.get("transposed").getAsBoolean(), longs(f.array(t, "shape", at)),
-            (long) f.number(t, "offset", at), (long) f.number(t, "length", at)));
+        tensors.add(
+            new BaseTensor(
+                f.string(t, "name", at),
+                f.string(t, "source", at),
+                t.has("transposed") && t.get("transposed").getAsBoolean(),
+                longs(f.array(t, "shape", at)),
+                (long) f.number(t, "offset", at),
+                (long) f.number(t, "length", at)));
       }
       Map<String, String> origin = new LinkedHashMap<>();
       if (b.has("origin")) {
-        b.getAsJsonObject("origin").entrySet().forEach(e -> origin.put(e.getKey(), e.getValue().getAsString()));
+        b.getAsJsonObject("origin")
+            .entrySet()
+            .forEach(e -> origin.put(e.getKey(), e.getValue().getAsString()));
       }
       base = Optional.of(new BaseWeights(f.string(b, "file", "base_weights."), tensors, origin));
     }
-    return new Manifest(dir, f.string(root, "id"), f.string(root, "family"), f.string(root, "task"),
-        source.has("config") ? source.getAsJsonObject("config") : new JsonObject(), f.string(source, "hf_class", "source."),
-        graphs, ios(f, f.array(root, "inputs"), "inputs"),
-        ios(f, root.has("infer_inputs") ? root.getAsJsonArray("infer_inputs") : f.array(root, "inputs"), "infer_inputs"),
-        ios(f, f.array(root, "infer_outputs"), "infer_outputs"), loraSpec, trainable, base);
+    return new Manifest(
+        dir,
+        f.string(root, "id"),
+        f.string(root, "family"),
+        f.string(root, "task"),
+        source.has("config") ? source.getAsJsonObject("config") : new JsonObject(),
+        f.string(source, "hf_class", "source."),
+        graphs,
+        ios(f, f.array(root, "inputs"), "inputs"),
+        ios(
+            f,
+            root.has("infer_inputs")
+                ? root.getAsJsonArray("infer_inputs")
+                : f.array(root, "inputs"),
+            "infer_inputs"),
+        ios(f, f.array(root, "infer_outputs"), "infer_outputs"),
+        loraSpec,
+        trainable,
+        base);
   }
 
   /**
@@ -283,7 +344,10 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
    * @return the id used to pad input_ids
    */
   public long padTokenId() {
-    for (JsonObject c : new JsonObject[] {hfConfig, hfConfig.has("text_config") ? hfConfig.getAsJsonObject("text_config") : null}) {
+    for (JsonObject c :
+        new JsonObject[] {
+          hfConfig, hfConfig.has("text_config") ? hfConfig.getAsJsonObject("text_config") : null
+        }) {
       if (c != null && c.has("pad_token_id") && !c.get("pad_token_id").isJsonNull()) {
         return c.get("pad_token_id").getAsLong();
       }
@@ -309,7 +373,8 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
           dtype = Tensor.DType.I32;
           break;
         default:
-          throw new IOException(f.file + ": " + at + "dtype '" + dt + "' is not one of float32, int64, int32");
+          throw new IOException(
+              f.file + ": " + at + "dtype '" + dt + "' is not one of float32, int64, int32");
       }
       List<Dim> shape = new ArrayList<>();
       for (JsonElement d : f.array(o, "shape", at)) {
@@ -397,6 +462,5 @@ public record Manifest(Path dir, String id, String family, String task, JsonObje
       }
       return e.getAsJsonArray();
     }
-
   }
 }

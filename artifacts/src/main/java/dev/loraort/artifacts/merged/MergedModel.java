@@ -28,7 +28,8 @@ public final class MergedModel {
    * @param out the merged model file (written atomically)
    * @param m the model directory's manifest
    * @param a the adapter
-   * @throws IOException if a base weight is missing, external, of the wrong shape, or a merge is not finite
+   * @throws IOException if a base weight is missing, external, of the wrong shape, or a merge is
+   *     not finite
    */
   public static void write(Path out, Manifest m, AdapterWeights a) throws IOException {
     Path infer = m.graph("infer").orElseThrow();
@@ -42,8 +43,12 @@ public final class MergedModel {
         throw new IOException(where + " names no base_weight; this model cannot be merged");
       }
       if (c.external().contains(mod.baseWeight())) {
-        throw new IOException(infer + ": " + mod.baseWeight() + " is external data; merging models with external"
-            + " base weights is not supported (ship the adapter with infer.onnx instead)");
+        throw new IOException(
+            infer
+                + ": "
+                + mod.baseWeight()
+                + " is external data; merging models with external"
+                + " base weights is not supported (ship the adapter with infer.onnx instead)");
       }
       Tensor w0 = c.initializers().get(mod.baseWeight());
       if (w0 == null) {
@@ -52,8 +57,18 @@ public final class MergedModel {
       boolean inOut = "in_out".equals(mod.baseLayout());
       long[] want = inOut ? new long[] {mod.in(), mod.out()} : new long[] {mod.out(), mod.in()};
       if (!Arrays.equals(w0.shape(), want)) {
-        throw new IOException(infer + ": " + mod.baseWeight() + " has shape " + Arrays.toString(w0.shape()) + "; "
-            + mod.baseLayout() + " for " + mod.name() + " means " + Arrays.toString(want));
+        throw new IOException(
+            infer
+                + ": "
+                + mod.baseWeight()
+                + " has shape "
+                + Arrays.toString(w0.shape())
+                + "; "
+                + mod.baseLayout()
+                + " for "
+                + mod.name()
+                + " means "
+                + Arrays.toString(want));
       }
       float[] aw = require(a, TensorNames.loraA(mod.name())).floats();
       float[] bw = require(a, TensorNames.loraB(mod.name())).floats();
@@ -68,14 +83,17 @@ public final class MergedModel {
           int at = inOut ? j * mod.out() + i : i * mod.in() + j;
           float v = (float) (w[at] + a.scale() * d);
           if (!Float.isFinite(v)) {
-            throw new IOException("merging " + mod.name() + " gives a non-finite weight at [" + i + ", " + j + "]");
+            throw new IOException(
+                "merging " + mod.name() + " gives a non-finite weight at [" + i + ", " + j + "]");
           }
           w[at] = v;
         }
       }
       replace.put(mod.baseWeight(), Tensor.ofFloats(w0.shape(), w));
-      add.put(TensorNames.loraA(mod.name()), Tensor.ofFloats(new long[] {0, mod.in()}, new float[0]));
-      add.put(TensorNames.loraB(mod.name()), Tensor.ofFloats(new long[] {mod.out(), 0}, new float[0]));
+      add.put(
+          TensorNames.loraA(mod.name()), Tensor.ofFloats(new long[] {0, mod.in()}, new float[0]));
+      add.put(
+          TensorNames.loraB(mod.name()), Tensor.ofFloats(new long[] {mod.out(), 0}, new float[0]));
       dropInputs.add(TensorNames.loraA(mod.name()));
       dropInputs.add(TensorNames.loraB(mod.name()));
     }

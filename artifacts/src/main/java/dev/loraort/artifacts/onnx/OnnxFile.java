@@ -48,7 +48,10 @@ public final class OnnxFile {
    * @param nodes the main graph's nodes
    * @param metadata metadata_props
    */
-  public record Contents(Map<String, Tensor> initializers, List<String> external, List<Node> nodes,
+  public record Contents(
+      Map<String, Tensor> initializers,
+      List<String> external,
+      List<Node> nodes,
       Map<String, String> metadata) {
     /** Copies the collections, keeping order. */
     public Contents {
@@ -70,14 +73,19 @@ public final class OnnxFile {
    * @param producer producer_name
    * @throws IOException if writing fails
    */
-  public static void writeInitializers(Path path, Map<String, Tensor> initializers, Map<String, String> metadata,
-      String producer) throws IOException {
+  public static void writeInitializers(
+      Path path, Map<String, Tensor> initializers, Map<String, String> metadata, String producer)
+      throws IOException {
     Protobuf.Writer graph = new Protobuf.Writer().string(2, "adapter");
     for (Map.Entry<String, Tensor> e : initializers.entrySet()) {
       graph.message(5, tensorProto(e.getKey(), e.getValue()));
     }
-    Protobuf.Writer model = new Protobuf.Writer().varint(1, IR_VERSION).string(2, producer)
-        .message(7, graph).message(8, new Protobuf.Writer().string(1, "").varint(2, OPSET));
+    Protobuf.Writer model =
+        new Protobuf.Writer()
+            .varint(1, IR_VERSION)
+            .string(2, producer)
+            .message(7, graph)
+            .message(8, new Protobuf.Writer().string(1, "").varint(2, OPSET));
     for (Map.Entry<String, String> e : metadata.entrySet()) {
       model.message(14, new Protobuf.Writer().string(1, e.getKey()).string(2, e.getValue()));
     }
@@ -86,8 +94,8 @@ public final class OnnxFile {
   }
 
   /**
-   * Writes a copy of a model with some initializers replaced, some added, some graph inputs
-   * removed and metadata added; every other field is copied byte for byte.
+   * Writes a copy of a model with some initializers replaced, some added, some graph inputs removed
+   * and metadata added; every other field is copied byte for byte.
    *
    * @param in the source model
    * @param out the copy (written atomically)
@@ -97,8 +105,14 @@ public final class OnnxFile {
    * @param metadata metadata_props to add
    * @throws IOException if the source is unreadable or lacks an initializer to replace
    */
-  public static void rewrite(Path in, Path out, Map<String, Tensor> replace, Map<String, Tensor> add,
-      java.util.Set<String> dropInputs, Map<String, String> metadata) throws IOException {
+  public static void rewrite(
+      Path in,
+      Path out,
+      Map<String, Tensor> replace,
+      Map<String, Tensor> add,
+      java.util.Set<String> dropInputs,
+      Map<String, String> metadata)
+      throws IOException {
     byte[] buf = Files.readAllBytes(in);
     Protobuf.Reader model = new Protobuf.Reader(buf, 0, buf.length, in.toString());
     Protobuf.Writer w = new Protobuf.Writer();
@@ -151,7 +165,9 @@ public final class OnnxFile {
     return tensorName(t, 8);
   }
 
-  /** The string field {@code field} of a message (TensorProto name = 8, ValueInfoProto name = 1). */
+  /**
+   * The string field {@code field} of a message (TensorProto name = 8, ValueInfoProto name = 1).
+   */
   private static String tensorName(Protobuf.Reader t, int field) throws IOException {
     while (t.next()) {
       if (t.field == field && t.wire == Protobuf.LEN) {
@@ -176,8 +192,8 @@ public final class OnnxFile {
    *
    * @param path the model
    * @return its contents
-   * @throws IOException if the file is unreadable or not a valid ONNX protobuf; the message names the
-   *     file and the tensor
+   * @throws IOException if the file is unreadable or not a valid ONNX protobuf; the message names
+   *     the file and the tensor
    */
   public static Contents read(Path path) throws IOException {
     return read(Files.readAllBytes(path), path.toString());
@@ -254,7 +270,8 @@ public final class OnnxFile {
     return new Node(op, in, out);
   }
 
-  private static void readTensor(Protobuf.Reader r, Path path, Map<String, Tensor> inits, List<String> external)
+  private static void readTensor(
+      Protobuf.Reader r, Path path, Map<String, Tensor> inits, List<String> external)
       throws IOException {
     List<Long> dims = new ArrayList<>();
     int type = 0;
@@ -280,7 +297,8 @@ public final class OnnxFile {
         case 4:
           if (r.wire == Protobuf.LEN) {
             int[] s = r.span();
-            ByteBuffer b = ByteBuffer.wrap(r.buffer(), s[0], s[1] - s[0]).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b =
+                ByteBuffer.wrap(r.buffer(), s[0], s[1] - s[0]).order(ByteOrder.LITTLE_ENDIAN);
             while (b.remaining() >= 4) {
               floats.add(b.getFloat());
             }
@@ -319,28 +337,32 @@ public final class OnnxFile {
     if (raw != null) {
       int len = raw[1] - raw[0];
       if (len != n * dtype.size) {
-        throw new IOException(where + ": raw_data has " + len + " bytes, dims " + dims + " need " + n * dtype.size);
+        throw new IOException(
+            where + ": raw_data has " + len + " bytes, dims " + dims + " need " + n * dtype.size);
       }
       ByteBuffer b = ByteBuffer.wrap(r.buffer(), raw[0], len).order(ByteOrder.LITTLE_ENDIAN);
       switch (dtype) {
-        case F32: {
-          float[] v = new float[(int) n];
-          b.asFloatBuffer().get(v);
-          inits.put(name, Tensor.ofFloats(shape, v));
-          return;
-        }
-        case I64: {
-          long[] v = new long[(int) n];
-          b.asLongBuffer().get(v);
-          inits.put(name, Tensor.ofLongs(shape, v));
-          return;
-        }
-        default: {
-          int[] v = new int[(int) n];
-          b.asIntBuffer().get(v);
-          inits.put(name, Tensor.ofInts(shape, v));
-          return;
-        }
+        case F32:
+          {
+            float[] v = new float[(int) n];
+            b.asFloatBuffer().get(v);
+            inits.put(name, Tensor.ofFloats(shape, v));
+            return;
+          }
+        case I64:
+          {
+            long[] v = new long[(int) n];
+            b.asLongBuffer().get(v);
+            inits.put(name, Tensor.ofLongs(shape, v));
+            return;
+          }
+        default:
+          {
+            int[] v = new int[(int) n];
+            b.asIntBuffer().get(v);
+            inits.put(name, Tensor.ofInts(shape, v));
+            return;
+          }
       }
     }
     if (dtype == Tensor.DType.F32 && floats.size() == n) {
@@ -357,7 +379,8 @@ public final class OnnxFile {
   }
 
   /** A repeated int64 field, packed (one LEN field) or not (one varint per field). */
-  private static void readInt64s(Protobuf.Reader r, String what, List<Long> into) throws IOException {
+  private static void readInt64s(Protobuf.Reader r, String what, List<Long> into)
+      throws IOException {
     if (r.wire == Protobuf.LEN) {
       Protobuf.Reader p = r.message(what);
       while (p.remaining() > 0) {

@@ -109,7 +109,8 @@ final class Protobuf {
     int[] span() throws IOException {
       long n = varint();
       if (n < 0 || pos + n > end) {
-        throw new IOException(what + ": field " + field + " runs past the end (" + n + " bytes; file truncated?)");
+        throw new IOException(
+            what + ": field " + field + " runs past the end (" + n + " bytes; file truncated?)");
       }
       int[] s = {pos, pos + (int) n};
       pos += (int) n;

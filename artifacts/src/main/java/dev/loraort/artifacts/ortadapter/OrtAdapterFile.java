@@ -17,14 +17,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes and reads {@code .onnx_adapter} files (schema onnxruntime/lora/adapter_format/adapter_schema.fbs):
- * {@code Adapter {format_version, adapter_version, model_version, parameters: [Parameter]}},
- * {@code Parameter {name, dims: [int64], data_type, raw_data: [uint8] (8-aligned)}}.
+ * Writes and reads {@code .onnx_adapter} files (schema
+ * onnxruntime/lora/adapter_format/adapter_schema.fbs): {@code Adapter {format_version,
+ * adapter_version, model_version, parameters: [Parameter]}}, {@code Parameter {name, dims: [int64],
+ * data_type, raw_data: [uint8] (8-aligned)}}.
  *
  * <p>The file holds every LoRA tensor and head under the contract names, with the scale s folded
- * into each B (as Olive's converter does): ONNX Runtime refuses 0-d adapter parameters, so
- * {@code lora_scale} cannot travel in the file. With the adapter active, feed the batch and
- * {@code lora_scale = 1} ({@link #FED_SCALE}), whatever r and alpha were.
+ * into each B (as Olive's converter does): ONNX Runtime refuses 0-d adapter parameters, so {@code
+ * lora_scale} cannot travel in the file. With the adapter active, feed the batch and {@code
+ * lora_scale = 1} ({@link #FED_SCALE}), whatever r and alpha were.
  */
 public final class OrtAdapterFile {
   /** The only format version ONNX Runtime accepts. */
@@ -45,7 +46,8 @@ public final class OrtAdapterFile {
    */
   public static void write(Path path, AdapterWeights a, int adapterVersion) throws IOException {
     Map<String, Tensor> params = new LinkedHashMap<>();
-    a.tensors().forEach((k, v) -> params.put(k, k.endsWith(".lora_B.weight") ? scaled(v, a.scale()) : v));
+    a.tensors()
+        .forEach((k, v) -> params.put(k, k.endsWith(".lora_B.weight") ? scaled(v, a.scale()) : v));
     FlatBufferBuilder b = new FlatBufferBuilder(1024);
     List<Integer> offsets = new ArrayList<>();
     for (Map.Entry<String, Tensor> e : params.entrySet()) {
@@ -97,8 +99,8 @@ public final class OrtAdapterFile {
    * Reads an adapter file.
    *
    * @param path the file
-   * @return the adapter, with scale 1 (s is folded into B) and alpha = rank; the rank comes from the
-   *     A tensors
+   * @return the adapter, with scale 1 (s is folded into B) and alpha = rank; the rank comes from
+   *     the A tensors
    * @throws IOException if the file is not a valid format-1 adapter; the message names the file and
    *     the parameter
    */
@@ -107,12 +109,14 @@ public final class OrtAdapterFile {
     try {
       String ident = new String(bb.array(), 4, 4, StandardCharsets.US_ASCII);
       if (bb.limit() < 8 || !ident.equals(IDENTIFIER)) {
-        throw new IOException(path + ": not an ONNX Runtime adapter (identifier '" + ident + "', expected TORT)");
+        throw new IOException(
+            path + ": not an ONNX Runtime adapter (identifier '" + ident + "', expected TORT)");
       }
       int root = bb.getInt(0);
       int version = scalarInt(bb, root, 0);
       if (version != FORMAT_VERSION) {
-        throw new IOException(path + ": format_version " + version + "; ONNX Runtime reads only " + FORMAT_VERSION);
+        throw new IOException(
+            path + ": format_version " + version + "; ONNX Runtime reads only " + FORMAT_VERSION);
       }
       int vec = indirect(bb, root, 3);
       if (vec < 0) {
@@ -140,20 +144,32 @@ public final class OrtAdapterFile {
         }
         long want = Tensor.numel(dims) * dt.size;
         if (len != want || rawAt + 4 + len > bb.limit()) {
-          throw new IOException(path + ": parameter " + name + " has " + len + " data bytes; dims "
-              + java.util.Arrays.toString(dims) + " need " + want);
+          throw new IOException(
+              path
+                  + ": parameter "
+                  + name
+                  + " has "
+                  + len
+                  + " data bytes; dims "
+                  + java.util.Arrays.toString(dims)
+                  + " need "
+                  + want);
         }
         ByteBuffer data = bb.slice(rawAt + 4, len).order(ByteOrder.LITTLE_ENDIAN);
         if (dt != Tensor.DType.F32) {
-          throw new IOException(path + ": parameter " + name + " is " + dt + "; adapters hold float32");
+          throw new IOException(
+              path + ": parameter " + name + " is " + dt + "; adapters hold float32");
         }
         float[] v = new float[(int) Tensor.numel(dims)];
         data.asFloatBuffer().get(v);
         tensors.put(name, Tensor.ofFloats(dims, v));
       }
-      int rank = tensors.entrySet().stream().filter(e -> e.getKey().endsWith(".lora_A.weight"))
-          .mapToInt(e -> (int) e.getValue().shape()[0]).findFirst()
-          .orElseThrow(() -> new IOException(path + ": no lora_A tensor"));
+      int rank =
+          tensors.entrySet().stream()
+              .filter(e -> e.getKey().endsWith(".lora_A.weight"))
+              .mapToInt(e -> (int) e.getValue().shape()[0])
+              .findFirst()
+              .orElseThrow(() -> new IOException(path + ": no lora_A tensor"));
       return new AdapterWeights(tensors, rank, rank * FED_SCALE, FED_SCALE, Map.of());
     } catch (IndexOutOfBoundsException e) {
       throw new IOException(path + ": truncated or corrupt flatbuffer", e);

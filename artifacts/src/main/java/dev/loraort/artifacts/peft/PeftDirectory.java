@@ -21,10 +21,10 @@ import java.util.Map;
 import java.util.TreeSet;
 
 /**
- * A PEFT LoRA adapter directory, as {@code PeftModel.from_pretrained} loads it: keys
- * {@code base_model.model.<module>.lora_A.weight} ([r, in]) and {@code .lora_B.weight} ([out, r]),
- * trained heads under {@code base_model.model.<name>} with their modules in {@code modules_to_save},
- * {@code fan_in_fan_out} for GPT-2's Conv1D, and {@code __metadata__ {"format": "pt"}}.
+ * A PEFT LoRA adapter directory, as {@code PeftModel.from_pretrained} loads it: keys {@code
+ * base_model.model.<module>.lora_A.weight} ([r, in]) and {@code .lora_B.weight} ([out, r]), trained
+ * heads under {@code base_model.model.<name>} with their modules in {@code modules_to_save}, {@code
+ * fan_in_fan_out} for GPT-2's Conv1D, and {@code __metadata__ {"format": "pt"}}.
  */
 public final class PeftDirectory {
   /** The config file. */
@@ -78,13 +78,20 @@ public final class PeftDirectory {
     byte[] config = GSON.toJson(c).getBytes(StandardCharsets.UTF_8);
     double expected = a.alpha() / a.rank();
     if (Math.abs(expected - a.scale()) > 1e-6 * expected) {
-      throw new IOException(dir + ": PEFT computes the scale as lora_alpha / r = " + expected + ", the adapter's is "
-          + a.scale() + "; it cannot be written as a PEFT adapter unchanged");
+      throw new IOException(
+          dir
+              + ": PEFT computes the scale as lora_alpha / r = "
+              + expected
+              + ", the adapter's is "
+              + a.scale()
+              + "; it cannot be written as a PEFT adapter unchanged");
     }
-    AtomicFiles.writeDirectory(dir, tmp -> {
-      Files.write(tmp.resolve(CONFIG), config);
-      Safetensors.write(tmp.resolve(WEIGHTS), out, Map.of("format", "pt"));
-    });
+    AtomicFiles.writeDirectory(
+        dir,
+        tmp -> {
+          Files.write(tmp.resolve(CONFIG), config);
+          Safetensors.write(tmp.resolve(WEIGHTS), out, Map.of("format", "pt"));
+        });
   }
 
   /**
@@ -98,26 +105,32 @@ public final class PeftDirectory {
   public static AdapterWeights read(Path dir, Manifest m) throws IOException {
     JsonObject c;
     try {
-      c = JsonParser.parseString(Files.readString(dir.resolve(CONFIG), StandardCharsets.UTF_8)).getAsJsonObject();
+      c =
+          JsonParser.parseString(Files.readString(dir.resolve(CONFIG), StandardCharsets.UTF_8))
+              .getAsJsonObject();
     } catch (NoSuchFileException e) {
       throw new IOException(dir + " is not a PEFT adapter directory: no " + CONFIG, e);
     } catch (JsonParseException | IllegalStateException e) {
       throw new IOException(dir.resolve(CONFIG) + ": not a JSON object", e);
     }
     if (!c.has("r") || !c.has("lora_alpha") || !"LORA".equals(c.get("peft_type").getAsString())) {
-      throw new IOException(dir.resolve(CONFIG) + ": not a LoRA config (needs peft_type LORA, r, lora_alpha)");
+      throw new IOException(
+          dir.resolve(CONFIG) + ": not a LoRA config (needs peft_type LORA, r, lora_alpha)");
     }
     int r = c.get("r").getAsInt();
     double alpha = c.get("lora_alpha").getAsDouble();
     boolean rs = c.has("use_rslora") && c.get("use_rslora").getAsBoolean();
     String prefix = m.lora().peftPrefix();
     Map<String, Tensor> tensors = new LinkedHashMap<>();
-    for (Map.Entry<String, Tensor> e : Safetensors.read(dir.resolve(WEIGHTS)).tensors().entrySet()) {
+    for (Map.Entry<String, Tensor> e :
+        Safetensors.read(dir.resolve(WEIGHTS)).tensors().entrySet()) {
       if (!e.getKey().startsWith(prefix)) {
-        throw new IOException(dir.resolve(WEIGHTS) + ": key " + e.getKey() + " does not start with " + prefix);
+        throw new IOException(
+            dir.resolve(WEIGHTS) + ": key " + e.getKey() + " does not start with " + prefix);
       }
       tensors.put(e.getKey().substring(prefix.length()), e.getValue());
     }
-    return new AdapterWeights(tensors, r, alpha, (float) (rs ? alpha / Math.sqrt(r) : alpha / r), Map.of());
+    return new AdapterWeights(
+        tensors, r, alpha, (float) (rs ? alpha / Math.sqrt(r) : alpha / r), Map.of());
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Hugging Face PEFT adapter directories: {@code adapter_config.json} and
- * {@code adapter_model.safetensors} with PEFT key names.
+ * Hugging Face PEFT adapter directories: {@code adapter_config.json} and {@code
+ * adapter_model.safetensors} with PEFT key names.
  */
 package dev.loraort.artifacts.peft;

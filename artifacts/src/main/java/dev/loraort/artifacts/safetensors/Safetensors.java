@@ -22,8 +22,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reads and writes safetensors files: an 8-byte little-endian header length, a JSON header
- * ({@code name -> {dtype, shape, data_offsets}} plus {@code __metadata__}), then the data.
+ * Reads and writes safetensors files: an 8-byte little-endian header length, a JSON header ({@code
+ * name -> {dtype, shape, data_offsets}} plus {@code __metadata__}), then the data.
  *
  * <p>Reading validates everything a corrupt or hostile file could get wrong (header size, dtypes,
  * shapes, offsets in range, matching lengths, no overlaps) and names the file and tensor.
@@ -63,7 +63,8 @@ public final class Safetensors {
     try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
       long size = ch.size();
       if (size < 8) {
-        throw new IOException(path + ": not a safetensors file (" + size + " bytes, need at least 8)");
+        throw new IOException(
+            path + ": not a safetensors file (" + size + " bytes, need at least 8)");
       }
       if (size > Integer.MAX_VALUE) {
         throw new IOException(path + ": " + size + " bytes; files over 2 GiB are not supported");
@@ -76,8 +77,15 @@ public final class Safetensors {
     }
     long headerLen = all.getLong(0);
     if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES || headerLen > all.limit() - 8L) {
-      throw new IOException(path + ": header length " + headerLen + " is invalid (file has " + all.limit()
-          + " bytes, cap " + MAX_HEADER_BYTES + ")");
+      throw new IOException(
+          path
+              + ": header length "
+              + headerLen
+              + " is invalid (file has "
+              + all.limit()
+              + " bytes, cap "
+              + MAX_HEADER_BYTES
+              + ")");
     }
     String json = StandardCharsets.UTF_8.decode(all.slice(8, (int) headerLen)).toString();
     JsonObject header;
@@ -104,14 +112,22 @@ public final class Safetensors {
     ranges.sort((a, b) -> Long.compare(a[0], b[0]));
     for (int i = 1; i < ranges.size(); i++) {
       if (ranges.get(i)[0] < ranges.get(i - 1)[1]) {
-        throw new IOException(path + ": tensors overlap in the data buffer at byte " + ranges.get(i)[0]);
+        throw new IOException(
+            path + ": tensors overlap in the data buffer at byte " + ranges.get(i)[0]);
       }
     }
     return new Contents(tensors, metadata);
   }
 
-  private static Tensor readTensor(Path path, String name, JsonElement el, ByteBuffer all, int dataStart, long dataLen,
-      List<long[]> ranges) throws IOException {
+  private static Tensor readTensor(
+      Path path,
+      String name,
+      JsonElement el,
+      ByteBuffer all,
+      int dataStart,
+      long dataLen,
+      List<long[]> ranges)
+      throws IOException {
     String where = path + ": tensor " + name;
     try {
       JsonObject o = el.getAsJsonObject();
@@ -120,7 +136,8 @@ public final class Safetensors {
       try {
         dtype = Tensor.DType.valueOf(dt);
       } catch (IllegalArgumentException x) {
-        throw new IOException(where + " has dtype " + dt + "; supported: " + Arrays.toString(Tensor.DType.values()));
+        throw new IOException(
+            where + " has dtype " + dt + "; supported: " + Arrays.toString(Tensor.DType.values()));
       }
       JsonArray sh = o.get("shape").getAsJsonArray();
       long[] shape = new long[sh.size()];
@@ -135,34 +152,55 @@ public final class Safetensors {
       long end = off.get(1).getAsLong();
       long want = Tensor.numel(shape) * dtype.size;
       if (begin < 0 || end < begin || end > dataLen) {
-        throw new IOException(where + " has data_offsets [" + begin + ", " + end + "] outside the " + dataLen
-            + "-byte data buffer (file truncated?)");
+        throw new IOException(
+            where
+                + " has data_offsets ["
+                + begin
+                + ", "
+                + end
+                + "] outside the "
+                + dataLen
+                + "-byte data buffer (file truncated?)");
       }
       if (end - begin != want) {
-        throw new IOException(where + ": data_offsets span " + (end - begin) + " bytes, shape " + sh + " of " + dt
-            + " needs " + want);
+        throw new IOException(
+            where
+                + ": data_offsets span "
+                + (end - begin)
+                + " bytes, shape "
+                + sh
+                + " of "
+                + dt
+                + " needs "
+                + want);
       }
       ranges.add(new long[] {begin, end});
       ByteBuffer b = all.slice(dataStart + (int) begin, (int) want).order(ByteOrder.LITTLE_ENDIAN);
       int n = (int) Tensor.numel(shape);
       switch (dtype) {
-        case F32: {
-          float[] v = new float[n];
-          b.asFloatBuffer().get(v);
-          return Tensor.ofFloats(shape, v);
-        }
-        case I64: {
-          long[] v = new long[n];
-          b.asLongBuffer().get(v);
-          return Tensor.ofLongs(shape, v);
-        }
-        default: {
-          int[] v = new int[n];
-          b.asIntBuffer().get(v);
-          return Tensor.ofInts(shape, v);
-        }
+        case F32:
+          {
+            float[] v = new float[n];
+            b.asFloatBuffer().get(v);
+            return Tensor.ofFloats(shape, v);
+          }
+        case I64:
+          {
+            long[] v = new long[n];
+            b.asLongBuffer().get(v);
+            return Tensor.ofLongs(shape, v);
+          }
+        default:
+          {
+            int[] v = new int[n];
+            b.asIntBuffer().get(v);
+            return Tensor.ofInts(shape, v);
+          }
       }
-    } catch (NullPointerException | IllegalStateException | UnsupportedOperationException | IndexOutOfBoundsException
+    } catch (NullPointerException
+        | IllegalStateException
+        | UnsupportedOperationException
+        | IndexOutOfBoundsException
         | ArithmeticException e) {
       throw new IOException(where + " has a malformed header entry: " + el, e);
     }
@@ -177,7 +215,8 @@ public final class Safetensors {
    * @param metadata string metadata for {@code __metadata__} (may be empty)
    * @throws IOException if writing fails
    */
-  public static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+  public static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata)
+      throws IOException {
     JsonObject header = new JsonObject();
     if (!metadata.isEmpty()) {
       JsonObject m = new JsonObject();
@@ -206,14 +245,16 @@ public final class Safetensors {
     int padded = (json.length + 7) / 8 * 8; // the reference writer aligns the data to 8 bytes
     byte[] head = Arrays.copyOf(json, padded);
     Arrays.fill(head, json.length, padded, (byte) ' ');
-    AtomicFiles.write(path, out -> {
-      ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, padded);
-      out.write(len.array());
-      out.write(head);
-      for (Tensor t : tensors.values()) {
-        out.write(toBytes(t));
-      }
-    });
+    AtomicFiles.write(
+        path,
+        out -> {
+          ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, padded);
+          out.write(len.array());
+          out.write(head);
+          for (Tensor t : tensors.values()) {
+            out.write(toBytes(t));
+          }
+        });
   }
 
   /**

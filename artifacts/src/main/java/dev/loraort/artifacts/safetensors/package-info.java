@@ -1,2 +1,4 @@
-/** The safetensors format (huggingface/safetensors): a small codec with a capped, validated header. */
+/**
+ * The safetensors format (huggingface/safetensors): a small codec with a capped, validated header.
+ */
 package dev.loraort.artifacts.safetensors;

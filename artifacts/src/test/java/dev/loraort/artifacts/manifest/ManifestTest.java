@@ -15,8 +15,15 @@ class ManifestTest {
 
   @Test
   void readsEveryCommittedModel() throws IOException {
-    for (String id : new String[] {"tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl",
-        "all-minilm-l6-v2-cls"}) {
+    for (String id :
+        new String[] {
+          "tiny-roberta-cls",
+          "tiny-bert-cls",
+          "tiny-gpt2-lm",
+          "tiny-clip",
+          "tiny-qwen2vl",
+          "all-minilm-l6-v2-cls"
+        }) {
       Manifest m = Manifest.read(Path.of("../onnx-models", id));
       assertThat(m.id()).isEqualTo(id);
       assertThat(m.graph("train")).get().satisfies(p -> assertThat(p).exists());
@@ -31,19 +38,23 @@ class ManifestTest {
     assertThat(roberta.inputs().get(0).dtype()).isEqualTo(Tensor.DType.I64);
     assertThat(roberta.inputs().get(0).shape().get(0).symbol()).isEqualTo("batch");
     Manifest minilm = Manifest.read(Path.of("../onnx-models/all-minilm-l6-v2-cls"));
-    assertThat(minilm.baseWeights()).get().satisfies(b -> assertThat(b.origin()).containsEntry("prefix", "bert."));
+    assertThat(minilm.baseWeights())
+        .get()
+        .satisfies(b -> assertThat(b.origin()).containsEntry("prefix", "bert."));
   }
 
   @Test
   void errorsNameTheFileAndField() throws IOException {
     String good = Files.readString(Path.of("../onnx-models/tiny-roberta-cls/manifest.json"));
     Files.writeString(dir.resolve("manifest.json"), good.replaceFirst("\"in\": 64", "\"inn\": 64"));
-    assertThatThrownBy(() -> Manifest.read(dir)).hasMessageContaining(dir.resolve("manifest.json").toString())
+    assertThatThrownBy(() -> Manifest.read(dir))
+        .hasMessageContaining(dir.resolve("manifest.json").toString())
         .hasMessageContaining("missing field lora.modules[0].in");
     Files.writeString(dir.resolve("manifest.json"), good.replace("lora-graph/1", "lora-graph/9"));
     assertThatThrownBy(() -> Manifest.read(dir)).hasMessageContaining("contract is 'lora-graph/9'");
     Files.writeString(dir.resolve("manifest.json"), "{");
     assertThatThrownBy(() -> Manifest.read(dir)).hasMessageContaining("not a JSON object");
-    assertThatThrownBy(() -> Manifest.read(dir.resolve("nope"))).hasMessageContaining("is not a model directory");
+    assertThatThrownBy(() -> Manifest.read(dir.resolve("nope")))
+        .hasMessageContaining("is not a model directory");
   }
 }

@@ -21,7 +21,9 @@ class SafetensorsTest {
 
   private static Map<String, Tensor> sample() {
     Map<String, Tensor> m = new LinkedHashMap<>();
-    m.put("a.lora_A.weight", Tensor.ofFloats(new long[] {2, 3}, new float[] {1, -2, 3.5f, Float.MIN_VALUE, 0, -0f}));
+    m.put(
+        "a.lora_A.weight",
+        Tensor.ofFloats(new long[] {2, 3}, new float[] {1, -2, 3.5f, Float.MIN_VALUE, 0, -0f}));
     m.put("ids", Tensor.ofLongs(new long[] {3}, new long[] {Long.MIN_VALUE, 0, 42}));
     m.put("seg", Tensor.ofInts(new long[] {2}, new int[] {7, -1}));
     m.put("scale", Tensor.scalar(2f));
@@ -34,13 +36,15 @@ class SafetensorsTest {
     Safetensors.write(f, sample(), Map.of("format", "pt"));
     Safetensors.Contents c = Safetensors.read(f);
     assertThat(c.tensors().keySet()).containsExactly("a.lora_A.weight", "ids", "seg", "scale");
-    assertThat(c.tensors().get("a.lora_A.weight").floats()).containsExactly(1, -2, 3.5f, Float.MIN_VALUE, 0, -0f);
+    assertThat(c.tensors().get("a.lora_A.weight").floats())
+        .containsExactly(1, -2, 3.5f, Float.MIN_VALUE, 0, -0f);
     assertThat(c.tensors().get("ids").longs()).containsExactly(Long.MIN_VALUE, 0, 42);
     assertThat(c.tensors().get("seg").ints()).containsExactly(7, -1);
     assertThat(c.tensors().get("scale").shape()).isEmpty();
     assertThat(c.metadata()).containsEntry("format", "pt");
     // the data starts on an 8-byte boundary, as the reference writer does
-    long headerLen = ByteBuffer.wrap(Files.readAllBytes(f), 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+    long headerLen =
+        ByteBuffer.wrap(Files.readAllBytes(f), 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
     assertThat(headerLen % 8).isZero();
   }
 
@@ -50,14 +54,20 @@ class SafetensorsTest {
     Safetensors.write(f, sample(), Map.of());
     byte[] b = Files.readAllBytes(f);
     Files.write(f, Arrays.copyOf(b, b.length - 2)); // only the last tensor, scale, is cut
-    assertThatThrownBy(() -> Safetensors.read(f)).isInstanceOf(IOException.class)
-        .hasMessageContaining(f.toString()).hasMessageContaining("scale").hasMessageContaining("truncated");
+    assertThatThrownBy(() -> Safetensors.read(f))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining(f.toString())
+        .hasMessageContaining("scale")
+        .hasMessageContaining("truncated");
   }
 
   @Test
   void rejectsHeaderLengthBeyondFileOrCap() throws IOException {
     Path f = dir.resolve("h.safetensors");
-    ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(Safetensors.MAX_HEADER_BYTES + 1);
+    ByteBuffer b =
+        ByteBuffer.allocate(16)
+            .order(ByteOrder.LITTLE_ENDIAN)
+            .putLong(Safetensors.MAX_HEADER_BYTES + 1);
     Files.write(f, b.array());
     assertThatThrownBy(() -> Safetensors.read(f)).hasMessageContaining("header length");
     Files.write(f, new byte[3]);
@@ -66,15 +76,32 @@ class SafetensorsTest {
 
   @Test
   void rejectsOverlapsWrongLengthsAndUnknownDtypes() throws IOException {
-    assertThatThrownBy(() -> Safetensors.read(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-        + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12))).hasMessageContaining("overlap");
-    assertThatThrownBy(() -> Safetensors.read(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8)))
-        .hasMessageContaining("tensor a").hasMessageContaining("needs 12");
-    assertThatThrownBy(() -> Safetensors.read(raw("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4)))
+    assertThatThrownBy(
+            () ->
+                Safetensors.read(
+                    raw(
+                        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                            + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                        12)))
+        .hasMessageContaining("overlap");
+    assertThatThrownBy(
+            () ->
+                Safetensors.read(
+                    raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8)))
+        .hasMessageContaining("tensor a")
+        .hasMessageContaining("needs 12");
+    assertThatThrownBy(
+            () ->
+                Safetensors.read(
+                    raw("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4)))
         .hasMessageContaining("tensor a has dtype BF16");
-    assertThatThrownBy(() -> Safetensors.read(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4)))
+    assertThatThrownBy(
+            () ->
+                Safetensors.read(
+                    raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4)))
         .hasMessageContaining("negative");
-    assertThatThrownBy(() -> Safetensors.read(raw("[1,2]", 0))).hasMessageContaining("not a JSON object");
+    assertThatThrownBy(() -> Safetensors.read(raw("[1,2]", 0)))
+        .hasMessageContaining("not a JSON object");
   }
 
   @Test
@@ -84,7 +111,8 @@ class SafetensorsTest {
     byte[] before = Files.readAllBytes(f);
     Map<String, Tensor> bad = new LinkedHashMap<>(sample());
     bad.put("broken", null);
-    assertThatThrownBy(() -> Safetensors.write(f, bad, Map.of())).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> Safetensors.write(f, bad, Map.of()))
+        .isInstanceOf(NullPointerException.class);
     assertThat(Files.readAllBytes(f)).isEqualTo(before);
     try (var s = Files.list(dir)) {
       assertThat(s).containsExactly(f);

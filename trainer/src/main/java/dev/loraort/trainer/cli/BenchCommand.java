@@ -30,25 +30,38 @@ import picocli.CommandLine.Option;
  * and inside the method's own math. Methods take turns within each round, so drift of the machine
  * spreads over all of them.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true,
-    description = "Times every method's training step on one model and device; prints medians and ratios to lora.")
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description =
+        "Times every method's training step on one model and device; prints medians and ratios to lora.")
 final class BenchCommand implements Callable<Integer> {
-  @Option(names = "--model", paramLabel = "DIR", description = "model directory; default: the bundled tiny-roberta-cls")
+  @Option(
+      names = "--model",
+      paramLabel = "DIR",
+      description = "model directory; default: the bundled tiny-roberta-cls")
   Path model;
 
-  @Option(names = "--data", paramLabel = "FILE", description = "JSONL data; default: the model's sample/train.jsonl")
+  @Option(
+      names = "--data",
+      paramLabel = "FILE",
+      description = "JSONL data; default: the model's sample/train.jsonl")
   Path data;
 
   @Option(names = "--methods", split = ",", description = "methods to time (default: all)")
   List<String> methods = Methods.IDS;
 
-  @Option(names = "--steps", description = "timed steps per method and round (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--steps",
+      description = "timed steps per method and round (default: ${DEFAULT-VALUE})")
   int steps = 30;
 
   @Option(names = "--warmup", description = "untimed steps first (default: ${DEFAULT-VALUE})")
   int warmup = 5;
 
-  @Option(names = "--rounds", description = "rounds; each times every method once (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--rounds",
+      description = "rounds; each times every method once (default: ${DEFAULT-VALUE})")
   int rounds = 3;
 
   @Option(names = "--batch-size", description = "examples per batch (default: ${DEFAULT-VALUE})")
@@ -57,7 +70,12 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
-  @Option(names = "--tf32", negatable = true, defaultValue = "true", fallbackValue = "true", description = "CUDA: TF32")
+  @Option(
+      names = "--tf32",
+      negatable = true,
+      defaultValue = "true",
+      fallbackValue = "true",
+      description = "CUDA: TF32")
   boolean tf32;
 
   @Option(names = "--threads", description = "CPU intra-op threads, 0 = all cores")
@@ -67,7 +85,8 @@ final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Path dir = model != null ? model : EmbeddedModel.extract();
     Manifest m = Manifest.read(dir);
-    List<JsonlDataset.Example> examples = JsonlDataset.read(data != null ? data : dir.resolve(EmbeddedModel.SAMPLE_DATA), m);
+    List<JsonlDataset.Example> examples =
+        JsonlDataset.read(data != null ? data : dir.resolve(EmbeddedModel.SAMPLE_DATA), m);
     ExecutionDevice dev = ExecutionDevice.parse(device, tf32);
     Map<String, List<StepRecord>> timed = new LinkedHashMap<>();
     methods.forEach(x -> timed.put(x, new ArrayList<>()));
@@ -75,32 +94,65 @@ final class BenchCommand implements Callable<Integer> {
       for (int i = 0; i < methods.size(); i++) {
         String id = methods.get((i + round) % methods.size()); // rotate the order each round
         MethodConfig mc = Methods.defaults(id);
-        TrainConfig cfg = TrainOptions.parse(List.of("--method", id, "--steps", Integer.toString(warmup + steps),
-            "--batch-size", Integer.toString(batchSize)));
+        TrainConfig cfg =
+            TrainOptions.parse(
+                List.of(
+                    "--method",
+                    id,
+                    "--steps",
+                    Integer.toString(warmup + steps),
+                    "--batch-size",
+                    Integer.toString(batchSize)));
         SharpnessMethod<?> method = Methods.create(mc);
         LoraParams p = LoraParams.init(m, cfg.rank(), cfg.alpha(), new SplittableRandom(round));
         try (ModelGraphs g = ModelGraphs.open(m, dev, threads, method.usesRwpGraph())) {
           List<StepRecord> rec = new ArrayList<>();
-          StepLoop.run(g, method, p, new Batcher(examples, m, batchSize, round), cfg,
+          StepLoop.run(
+              g,
+              method,
+              p,
+              new Batcher(examples, m, batchSize, round),
+              cfg,
               StepLoop.Options.of(new SplittableRandom(round), List.of(rec::add)));
           timed.get(id).addAll(rec.subList(warmup, rec.size()));
         }
       }
     }
-    double lora = timed.containsKey("lora") ? median(timed.get("lora"), StepRecord::seconds) : Double.NaN;
-    System.out.printf(Locale.ROOT, "%s on %s, batch %d, %d rounds x %d timed steps (after %d warm-up) per method%n",
-        m.id(), dev, batchSize, rounds, steps, warmup);
-    System.out.printf(Locale.ROOT, "%-11s %10s %9s %11s %13s%n", "method", "step ms", "vs lora", "host share",
+    double lora =
+        timed.containsKey("lora") ? median(timed.get("lora"), StepRecord::seconds) : Double.NaN;
+    System.out.printf(
+        Locale.ROOT,
+        "%s on %s, batch %d, %d rounds x %d timed steps (after %d warm-up) per method%n",
+        m.id(),
+        dev,
+        batchSize,
+        rounds,
+        steps,
+        warmup);
+    System.out.printf(
+        Locale.ROOT,
+        "%-11s %10s %9s %11s %13s%n",
+        "method",
+        "step ms",
+        "vs lora",
+        "host share",
         "method share");
     for (Map.Entry<String, List<StepRecord>> e : timed.entrySet()) {
       double s = median(e.getValue(), StepRecord::seconds);
-      System.out.printf(Locale.ROOT, "%-11s %10.3f %8.2fx %10.1f%% %12.2f%%%n", e.getKey(), s * 1e3, s / lora,
-          100 * median(e.getValue(), StepRecord::hostSeconds) / s, 100 * median(e.getValue(), StepRecord::methodSeconds) / s);
+      System.out.printf(
+          Locale.ROOT,
+          "%-11s %10.3f %8.2fx %10.1f%% %12.2f%%%n",
+          e.getKey(),
+          s * 1e3,
+          s / lora,
+          100 * median(e.getValue(), StepRecord::hostSeconds) / s,
+          100 * median(e.getValue(), StepRecord::methodSeconds) / s);
     }
     return 0;
   }
 
-  private static double median(List<StepRecord> r, java.util.function.ToDoubleFunction<StepRecord> f) {
+  private static double median(
+      List<StepRecord> r, java.util.function.ToDoubleFunction<StepRecord> f) {
     double[] v = r.stream().mapToDouble(f).toArray();
     Arrays.sort(v);
     return v.length % 2 == 1 ? v[v.length / 2] : 0.5 * (v[v.length / 2 - 1] + v[v.length / 2]);

@@ -11,17 +11,29 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code lora-trainer check}: a model directory's graphs against its fixture, on this machine. */
-@Command(name = "check", mixinStandardHelpOptions = true,
-    description = {"Runs the model directory's fixture through its graphs on this ONNX Runtime and compares loss,",
-        "every gradient and every infer output with PyTorch's values. Exit status 1 if any differs."})
+@Command(
+    name = "check",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Runs the model directory's fixture through its graphs on this ONNX Runtime and compares loss,",
+      "every gradient and every infer output with PyTorch's values. Exit status 1 if any differs."
+    })
 final class CheckCommand implements Callable<Integer> {
-  @Option(names = "--model", paramLabel = "DIR", required = true, description = "the model directory")
+  @Option(
+      names = "--model",
+      paramLabel = "DIR",
+      required = true,
+      description = "the model directory")
   Path model;
 
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
-  @Option(names = "--tf32", negatable = true, defaultValue = "false", fallbackValue = "true",
+  @Option(
+      names = "--tf32",
+      negatable = true,
+      defaultValue = "false",
+      fallbackValue = "true",
       description = "CUDA: allow TF32 (off here: the fixture's tolerances are fp32's)")
   boolean tf32;
 
@@ -38,12 +50,23 @@ final class CheckCommand implements Callable<Integer> {
       worst = Math.max(worst, r.relToMax());
       if (!r.ok()) {
         bad++;
-        System.out.printf(Locale.ROOT, "DIFFERS %s %s: max abs %.3g, %.3g of max%n", r.graph(), r.name(), r.maxAbs(),
+        System.out.printf(
+            Locale.ROOT,
+            "DIFFERS %s %s: max abs %.3g, %.3g of max%n",
+            r.graph(),
+            r.name(),
+            r.maxAbs(),
             r.relToMax());
       }
     }
-    System.out.printf(Locale.ROOT, "%s on %s: %d of %d outputs match torch; worst error %.3g of the output's max%n",
-        m.id(), device, rows.size() - bad, rows.size(), worst);
+    System.out.printf(
+        Locale.ROOT,
+        "%s on %s: %d of %d outputs match torch; worst error %.3g of the output's max%n",
+        m.id(),
+        device,
+        rows.size() - bad,
+        rows.size(),
+        worst);
     return bad == 0 ? 0 : 1;
   }
 }

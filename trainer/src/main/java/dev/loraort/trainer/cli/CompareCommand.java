@@ -14,32 +14,56 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code lora-trainer compare}: any trainer's trace (and adapter) against a golden trace. */
-@Command(name = "compare", mixinStandardHelpOptions = true,
-    description = {"Compares a trace (JSONL: step, loss[, perturbation_norm] per line) and optionally a final adapter",
-        "with a golden trace directory, step by step; prints the first divergence. Exit status 1 if it diverges."})
+@Command(
+    name = "compare",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Compares a trace (JSONL: step, loss[, perturbation_norm] per line) and optionally a final adapter",
+      "with a golden trace directory, step by step; prints the first divergence. Exit status 1 if it diverges."
+    })
 final class CompareCommand implements Callable<Integer> {
-  @Option(names = "--trace", paramLabel = "FILE", required = true, description = "the trace to check")
+  @Option(
+      names = "--trace",
+      paramLabel = "FILE",
+      required = true,
+      description = "the trace to check")
   Path trace;
 
-  @Option(names = "--golden", paramLabel = "DIR", required = true, description = "golden trace directory")
+  @Option(
+      names = "--golden",
+      paramLabel = "DIR",
+      required = true,
+      description = "golden trace directory")
   Path golden;
 
-  @Option(names = "--adapter", paramLabel = "FILE", description = "final tensors: adapter.onnx or .safetensors (contract names)")
+  @Option(
+      names = "--adapter",
+      paramLabel = "FILE",
+      description = "final tensors: adapter.onnx or .safetensors (contract names)")
   Path adapter;
 
-  @Option(names = "--loss-rtol", description = "per-step loss tolerance (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--loss-rtol",
+      description = "per-step loss tolerance (default: ${DEFAULT-VALUE})")
   double lossRtol = ConformanceRun.LOSS_RTOL;
 
-  @Option(names = "--tensor-tol", description = "final tensors and perturbation norms (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--tensor-tol",
+      description = "final tensors and perturbation norms (default: ${DEFAULT-VALUE})")
   double tensorTol = ConformanceRun.TENSOR_TOL;
 
   @Override
   public Integer call() throws Exception {
     GoldenTrace g = GoldenTrace.read(golden);
-    Map<String, Tensor> finals = adapter == null ? Map.of() : adapter.toString().endsWith(".safetensors")
-        ? Safetensors.read(adapter).tensors() : OnnxFile.read(adapter).initializers();
-    ConformanceReport r = ConformanceReport.compare(TraceRow.readJsonl(trace), g.rows(), finals, g.finals(), lossRtol,
-        tensorTol);
+    Map<String, Tensor> finals =
+        adapter == null
+            ? Map.of()
+            : adapter.toString().endsWith(".safetensors")
+                ? Safetensors.read(adapter).tensors()
+                : OnnxFile.read(adapter).initializers();
+    ConformanceReport r =
+        ConformanceReport.compare(
+            TraceRow.readJsonl(trace), g.rows(), finals, g.finals(), lossRtol, tensorTol);
     System.out.print(r.render());
     return r.conforms() ? 0 : 1;
   }

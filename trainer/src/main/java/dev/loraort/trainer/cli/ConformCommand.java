@@ -11,15 +11,30 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code lora-trainer conform}: this trainer against a golden trace, from the same start and batches. */
-@Command(name = "conform", mixinStandardHelpOptions = true,
-    description = {"Runs this trainer from a golden trace's initial tensors on its batches, with the run's options",
-        "from its config.json, and prints the per-step comparison. Exit status 1 if it diverges."})
+/**
+ * {@code lora-trainer conform}: this trainer against a golden trace, from the same start and
+ * batches.
+ */
+@Command(
+    name = "conform",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Runs this trainer from a golden trace's initial tensors on its batches, with the run's options",
+      "from its config.json, and prints the per-step comparison. Exit status 1 if it diverges."
+    })
 final class ConformCommand implements Callable<Integer> {
-  @Option(names = "--golden", paramLabel = "DIR", required = true, description = "golden trace directory")
+  @Option(
+      names = "--golden",
+      paramLabel = "DIR",
+      required = true,
+      description = "golden trace directory")
   Path golden;
 
-  @Option(names = "--model", paramLabel = "DIR", required = true, description = "the model directory it was made for")
+  @Option(
+      names = "--model",
+      paramLabel = "DIR",
+      required = true,
+      description = "the model directory it was made for")
   Path model;
 
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
@@ -31,8 +46,9 @@ final class ConformCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     GoldenTrace g = GoldenTrace.read(golden);
-    ConformanceReport r = ConformanceRun.run(Manifest.read(model), g, config(g), ExecutionDevice.parse(device, false),
-        threads);
+    ConformanceReport r =
+        ConformanceRun.run(
+            Manifest.read(model), g, config(g), ExecutionDevice.parse(device, false), threads);
     System.out.print(r.render());
     return r.conforms() ? 0 : 1;
   }

@@ -29,10 +29,13 @@ final class EmbeddedModel {
    */
   static Path extract() throws IOException {
     Path dir = Files.createTempDirectory("lora-trainer-default-model");
-    List<String> files = new ArrayList<>(List.of("manifest.json", "trainable_init.safetensors", SAMPLE_DATA));
+    List<String> files =
+        new ArrayList<>(List.of("manifest.json", "trainable_init.safetensors", SAMPLE_DATA));
     byte[] manifest = bytes("manifest.json");
-    JsonObject graphs = JsonParser.parseString(new String(manifest, StandardCharsets.UTF_8)).getAsJsonObject()
-        .getAsJsonObject("graphs");
+    JsonObject graphs =
+        JsonParser.parseString(new String(manifest, StandardCharsets.UTF_8))
+            .getAsJsonObject()
+            .getAsJsonObject("graphs");
     graphs.entrySet().forEach(e -> files.add(e.getValue().getAsString()));
     for (String f : files) {
       Path target = dir.resolve(f);
@@ -56,7 +59,8 @@ final class EmbeddedModel {
   private static InputStream open(String f) throws IOException {
     InputStream in = EmbeddedModel.class.getResourceAsStream(ROOT + f);
     if (in == null) {
-      throw new IOException("this build bundles no default model (" + ROOT + f + " missing); pass --model DIR");
+      throw new IOException(
+          "this build bundles no default model (" + ROOT + f + " missing); pass --model DIR");
     }
     return in;
   }

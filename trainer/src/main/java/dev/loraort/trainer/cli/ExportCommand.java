@@ -15,24 +15,44 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code lora-trainer export}: a run's adapter in another format. */
-@Command(name = "export", mixinStandardHelpOptions = true,
-    description = {"Writes a run's adapter as an ONNX initializers file, an ONNX Runtime .onnx_adapter, a PEFT",
-        "directory, a merged infer.onnx, or safetensors. Outputs are written atomically."})
+@Command(
+    name = "export",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Writes a run's adapter as an ONNX initializers file, an ONNX Runtime .onnx_adapter, a PEFT",
+      "directory, a merged infer.onnx, or safetensors. Outputs are written atomically."
+    })
 final class ExportCommand implements Callable<Integer> {
-  @Option(names = "--run", paramLabel = "DIR", description = "a run directory (adapter.onnx, run.json)")
+  @Option(
+      names = "--run",
+      paramLabel = "DIR",
+      description = "a run directory (adapter.onnx, run.json)")
   Path run;
 
-  @Option(names = "--adapter", paramLabel = "PATH", description = "instead of --run: an adapter in any format (needs --model)")
+  @Option(
+      names = "--adapter",
+      paramLabel = "PATH",
+      description = "instead of --run: an adapter in any format (needs --model)")
   Path adapterIn;
 
-  @Option(names = "--format", required = true, description = "onnx, ort-adapter, peft, merged or safetensors")
+  @Option(
+      names = "--format",
+      required = true,
+      description = "onnx, ort-adapter, peft, merged or safetensors")
   String format;
 
-  @Option(names = "--out", paramLabel = "PATH", required = true, description = "file (directory for peft)")
+  @Option(
+      names = "--out",
+      paramLabel = "PATH",
+      required = true,
+      description = "file (directory for peft)")
   Path out;
 
-  @Option(names = "--model", paramLabel = "DIR",
-      description = "the model directory; default: the one run.json names (the bundled model for embedded runs)")
+  @Option(
+      names = "--model",
+      paramLabel = "DIR",
+      description =
+          "the model directory; default: the one run.json names (the bundled model for embedded runs)")
   Path model;
 
   @Override
@@ -46,15 +66,19 @@ final class ExportCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--adapter needs --model DIR");
     }
     if (dir == null) {
-      JsonObject runJson = JsonParser.parseString(Files.readString(run.resolve(TrainingJob.RUN_JSON),
-          StandardCharsets.UTF_8)).getAsJsonObject();
+      JsonObject runJson =
+          JsonParser.parseString(
+                  Files.readString(run.resolve(TrainingJob.RUN_JSON), StandardCharsets.UTF_8))
+              .getAsJsonObject();
       String label = runJson.getAsJsonObject("provenance").get("modelDir").getAsString();
       dir = label.startsWith("embedded:") ? EmbeddedModel.extract() : Path.of(label);
     }
     Manifest m = Manifest.read(dir);
-    AdapterWeights a = Adapters.read(adapterIn != null ? adapterIn : run.resolve(TrainingJob.ADAPTER), m);
+    AdapterWeights a =
+        Adapters.read(adapterIn != null ? adapterIn : run.resolve(TrainingJob.ADAPTER), m);
     Adapters.write(out, f, a, m);
-    System.err.printf("wrote %s (%s, rank %d, scale %s) for %s%n", out, f.cli, a.rank(), a.scale(), m.id());
+    System.err.printf(
+        "wrote %s (%s, rank %d, scale %s) for %s%n", out, f.cli, a.rank(), a.scale(), m.id());
     return 0;
   }
 }

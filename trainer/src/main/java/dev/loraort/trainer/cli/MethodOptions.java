@@ -15,25 +15,37 @@ import java.util.Locale;
 import picocli.CommandLine.Option;
 
 /**
- * The methods' settings on the command line. Each method starts from its documented defaults
- * (the {@code defaults()} of its Cfg); an option given for a method that has no such setting is an
+ * The methods' settings on the command line. Each method starts from its documented defaults (the
+ * {@code defaults()} of its Cfg); an option given for a method that has no such setting is an
  * error, not silently ignored.
  */
 final class MethodOptions {
-  @Option(names = "--method", description = "training method: ${COMPLETION-CANDIDATES} (default: lora)",
+  @Option(
+      names = "--method",
+      description = "training method: ${COMPLETION-CANDIDATES} (default: lora)",
       completionCandidates = TrainCommand.MethodIds.class)
   String method = "lora";
 
-  @Option(names = "--rho", description = "perturbation radius (lora-sam, fmlora, eflat-lora: rho_0; bi-lora); default 0.05")
+  @Option(
+      names = "--rho",
+      description =
+          "perturbation radius (lora-sam, fmlora, eflat-lora: rho_0; bi-lora); default 0.05")
   Double rho;
 
-  @Option(names = "--rho-schedule", description = "fmlora, eflat-lora: constant or cosine (to 0.4 rho; default)")
+  @Option(
+      names = "--rho-schedule",
+      description = "fmlora, eflat-lora: constant or cosine (to 0.4 rho; default)")
   String rhoSchedule;
 
-  @Option(names = "--beta", description = "eflat-lora: EMA weight of the new perturbation, beta_new (default 0.9)")
+  @Option(
+      names = "--beta",
+      description = "eflat-lora: EMA weight of the new perturbation, beta_new (default 0.9)")
   Double beta;
 
-  @Option(names = "--norm-scope", description = "per-layer or global (lora-sam, bi-lora: global; fmlora, eflat-lora: per-layer)")
+  @Option(
+      names = "--norm-scope",
+      description =
+          "per-layer or global (lora-sam, bi-lora: global; fmlora, eflat-lora: per-layer)")
   String normScope;
 
   @Option(names = "--sigma", description = "flat-lora: final noise scale sigma (default 0.05)")
@@ -45,7 +57,10 @@ final class MethodOptions {
   @Option(names = "--bar-mu", description = "lora-obar, lora-nbar: mu_0 (default 0.5)")
   Double barMu;
 
-  @Option(names = "--bar-schedule", description = "lora-obar, lora-nbar: constant, linear or cosine decay of alpha_t (default cosine)")
+  @Option(
+      names = "--bar-schedule",
+      description =
+          "lora-obar, lora-nbar: constant, linear or cosine decay of alpha_t (default cosine)")
   String barSchedule;
 
   /**
@@ -58,36 +73,92 @@ final class MethodOptions {
     MethodConfig c;
     if (d instanceof LoraSam.Cfg x) {
       c = new LoraSam.Cfg(or(rho, x.rho()), scope(x.normScope()));
-      unused(unused, rhoSchedule, "--rho-schedule", beta, "--beta", sigma, "--sigma", auxRank, "--aux-rank");
+      unused(
+          unused,
+          rhoSchedule,
+          "--rho-schedule",
+          beta,
+          "--beta",
+          sigma,
+          "--sigma",
+          auxRank,
+          "--aux-rank");
     } else if (d instanceof FmLora.Cfg x) {
       c = new FmLora.Cfg(or(rho, x.rho()), sched(x.rhoSchedule()), scope(x.normScope()));
       unused(unused, beta, "--beta", sigma, "--sigma", auxRank, "--aux-rank");
     } else if (d instanceof EFlatLora.Cfg x) {
-      c = new EFlatLora.Cfg(or(rho, x.rho()), sched(x.rhoSchedule()), or(beta, x.betaNew()), scope(x.normScope()));
+      c =
+          new EFlatLora.Cfg(
+              or(rho, x.rho()),
+              sched(x.rhoSchedule()),
+              or(beta, x.betaNew()),
+              scope(x.normScope()));
       unused(unused, sigma, "--sigma", auxRank, "--aux-rank");
     } else if (d instanceof FlatLoraRwp.Cfg x) {
       c = new FlatLoraRwp.Cfg(or(sigma, x.sigma()));
-      unused(unused, rho, "--rho", rhoSchedule, "--rho-schedule", beta, "--beta", normScope, "--norm-scope", auxRank,
+      unused(
+          unused,
+          rho,
+          "--rho",
+          rhoSchedule,
+          "--rho-schedule",
+          beta,
+          "--beta",
+          normScope,
+          "--norm-scope",
+          auxRank,
           "--aux-rank");
     } else if (d instanceof BiLora.Cfg x) {
-      c = new BiLora.Cfg(or(rho, x.rho()), auxRank != null ? auxRank : x.auxRank(), scope(x.normScope()));
+      c =
+          new BiLora.Cfg(
+              or(rho, x.rho()), auxRank != null ? auxRank : x.auxRank(), scope(x.normScope()));
       unused(unused, rhoSchedule, "--rho-schedule", beta, "--beta", sigma, "--sigma");
     } else if (d instanceof Bar.Cfg x) {
-      Schedule.Kind k = barSchedule == null ? x.schedule() : Schedule.Kind.valueOf(barSchedule.toUpperCase(Locale.ROOT));
+      Schedule.Kind k =
+          barSchedule == null
+              ? x.schedule()
+              : Schedule.Kind.valueOf(barSchedule.toUpperCase(Locale.ROOT));
       c = new Bar.Cfg(x.variant(), or(barMu, x.mu0()), k);
-      unused(unused, rho, "--rho", rhoSchedule, "--rho-schedule", beta, "--beta", normScope, "--norm-scope", sigma,
-          "--sigma", auxRank, "--aux-rank");
+      unused(
+          unused,
+          rho,
+          "--rho",
+          rhoSchedule,
+          "--rho-schedule",
+          beta,
+          "--beta",
+          normScope,
+          "--norm-scope",
+          sigma,
+          "--sigma",
+          auxRank,
+          "--aux-rank");
     } else {
       c = d;
-      unused(unused, rho, "--rho", rhoSchedule, "--rho-schedule", beta, "--beta", normScope, "--norm-scope", sigma,
-          "--sigma", auxRank, "--aux-rank");
+      unused(
+          unused,
+          rho,
+          "--rho",
+          rhoSchedule,
+          "--rho-schedule",
+          beta,
+          "--beta",
+          normScope,
+          "--norm-scope",
+          sigma,
+          "--sigma",
+          auxRank,
+          "--aux-rank");
     }
     if (!(d instanceof Bar.Cfg)) {
       unused(unused, barMu, "--bar-mu", barSchedule, "--bar-schedule");
     }
     if (!unused.isEmpty()) {
-      throw new IllegalArgumentException(String.join(", ", unused) + (unused.size() == 1 ? " does" : " do")
-          + " not apply to --method " + method);
+      throw new IllegalArgumentException(
+          String.join(", ", unused)
+              + (unused.size() == 1 ? " does" : " do")
+              + " not apply to --method "
+              + method);
     }
     return c;
   }

@@ -15,16 +15,27 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code lora-trainer train}. */
-@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Trains a LoRA adapter and writes the run directory: adapter.onnx and run.json.",
-        "Without --model and --data it trains the bundled tiny RoBERTa on its sample data, on the CPU."})
+@Command(
+    name = "train",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Trains a LoRA adapter and writes the run directory: adapter.onnx and run.json.",
+      "Without --model and --data it trains the bundled tiny RoBERTa on its sample data, on the CPU."
+    })
 final class TrainCommand implements Callable<Integer> {
   private static final TrainConfig D = TrainConfig.defaults();
 
-  @Option(names = "--model", paramLabel = "DIR", description = "model directory (lora-graph/1); default: the bundled tiny-roberta-cls")
+  @Option(
+      names = "--model",
+      paramLabel = "DIR",
+      description = "model directory (lora-graph/1); default: the bundled tiny-roberta-cls")
   Path model;
 
-  @Option(names = "--data", paramLabel = "FILE", description = "JSONL of pre-tokenized examples; default: the model's sample/train.jsonl")
+  @Option(
+      names = "--data",
+      paramLabel = "FILE",
+      description = "JSONL of pre-tokenized examples; default: the model's sample/train.jsonl")
   Path data;
 
   @picocli.CommandLine.ArgGroup(exclusive = false, heading = "Method settings%n")
@@ -33,7 +44,9 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--rank", description = "LoRA rank r (default: ${DEFAULT-VALUE})")
   int rank = D.rank();
 
-  @Option(names = "--alpha", description = "LoRA alpha; scale s = alpha / r (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--alpha",
+      description = "LoRA alpha; scale s = alpha / r (default: ${DEFAULT-VALUE})")
   double alpha = D.alpha();
 
   @Option(names = "--lr", description = "peak learning rate (default: ${DEFAULT-VALUE})")
@@ -42,57 +55,93 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--schedule", description = "constant, linear or cosine (default: cosine)")
   String schedule = D.schedule().name().toLowerCase(Locale.ROOT);
 
-  @Option(names = "--warmup", description = "warmup as a fraction of the steps (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--warmup",
+      description = "warmup as a fraction of the steps (default: ${DEFAULT-VALUE})")
   double warmup = D.warmupRatio();
 
-  @Option(names = "--weight-decay", description = "AdamW decoupled weight decay (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--weight-decay",
+      description = "AdamW decoupled weight decay (default: ${DEFAULT-VALUE})")
   double weightDecay = D.weightDecay();
 
-  @Option(names = "--max-grad-norm", description = "global gradient-norm clip, 0 = off (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--max-grad-norm",
+      description = "global gradient-norm clip, 0 = off (default: ${DEFAULT-VALUE})")
   double maxGradNorm = D.maxGradNorm();
 
-  @Option(names = "--steps", description = "optimizer steps (default: ${DEFAULT-VALUE} unless --epochs)")
+  @Option(
+      names = "--steps",
+      description = "optimizer steps (default: ${DEFAULT-VALUE} unless --epochs)")
   Long steps;
 
   @Option(names = "--epochs", description = "epochs over the data (instead of --steps)")
   Integer epochs;
 
-  @Option(names = "--batch-size", description = "examples per micro-batch (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--batch-size",
+      description = "examples per micro-batch (default: ${DEFAULT-VALUE})")
   int batchSize = D.batchSize();
 
-  @Option(names = "--grad-accum", description = "micro-batches per optimizer step (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--grad-accum",
+      description = "micro-batches per optimizer step (default: ${DEFAULT-VALUE})")
   int gradAccum = D.gradAccum();
 
   @Option(names = "--seed", description = "the one seed (default: ${DEFAULT-VALUE})")
   long seed = D.seed();
 
-  @Option(names = "--init", paramLabel = "PATH", description = "start from this adapter (adapter.onnx or .safetensors, contract names)")
+  @Option(
+      names = "--init",
+      paramLabel = "PATH",
+      description = "start from this adapter (adapter.onnx or .safetensors, contract names)")
   Path init;
 
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
-  @Option(names = "--tf32", negatable = true, defaultValue = "true", fallbackValue = "true",
+  @Option(
+      names = "--tf32",
+      negatable = true,
+      defaultValue = "true",
+      fallbackValue = "true",
       description = "CUDA: TF32 matrix products (the CUDA EP's default; --no-tf32 for strict fp32)")
   boolean tf32;
 
-  @Option(names = "--threads", description = "CPU intra-op threads, 0 = all cores (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--threads",
+      description = "CPU intra-op threads, 0 = all cores (default: ${DEFAULT-VALUE})")
   int threads;
 
-  @Option(names = "--out", paramLabel = "DIR", required = true, description = "run directory to write")
+  @Option(
+      names = "--out",
+      paramLabel = "DIR",
+      required = true,
+      description = "run directory to write")
   Path out;
 
-  @Option(names = "--trace", paramLabel = "FILE", description = "one JSON line per step: step, loss, lr, grad_norm, seconds")
+  @Option(
+      names = "--trace",
+      paramLabel = "FILE",
+      description = "one JSON line per step: step, loss, lr, grad_norm, seconds")
   Path trace;
 
-  @Option(names = "--progress", negatable = true, description = "progress bar (default: on a terminal)")
+  @Option(
+      names = "--progress",
+      negatable = true,
+      description = "progress bar (default: on a terminal)")
   Boolean progress;
 
-  @Option(names = "--checkpoint-every", paramLabel = "N",
-      description = "write DIR/checkpoint.safetensors every N steps and at the end, 0 = at the end (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--checkpoint-every",
+      paramLabel = "N",
+      description =
+          "write DIR/checkpoint.safetensors every N steps and at the end, 0 = at the end (default: ${DEFAULT-VALUE})")
   long checkpointEvery = 100;
 
-  @Option(names = "--resume", description = "continue the run in --out from its checkpoint (give the same options)")
+  @Option(
+      names = "--resume",
+      description = "continue the run in --out from its checkpoint (give the same options)")
   boolean resume;
 
   @Override
@@ -107,19 +156,37 @@ final class TrainCommand implements Callable<Integer> {
     }
     Path dataFile = data != null ? data : modelDir.resolve(EmbeddedModel.SAMPLE_DATA);
     if (!Files.exists(dataFile)) {
-      throw new IllegalArgumentException(dataFile + " not found" + (data == null ? " (no --data given and the model has no "
-          + EmbeddedModel.SAMPLE_DATA + ")" : ""));
+      throw new IllegalArgumentException(
+          dataFile
+              + " not found"
+              + (data == null
+                  ? " (no --data given and the model has no " + EmbeddedModel.SAMPLE_DATA + ")"
+                  : ""));
     }
     TrainConfig cfg = config();
     boolean bar = progress != null ? progress : System.console() != null;
-    RunSettings settings = new RunSettings(ExecutionDevice.parse(device, tf32), threads, out, trace, bar,
-        checkpointEvery, resume);
-    System.err.printf("training %s (%s) with %s on %s, %d steps -> %s%n", label, dataFile, cfg.method(), settings.device(),
-        cfg.steps(), out);
-    StepLoop.Result r = TrainingJob.run(new TrainingJob.Inputs(modelDir, label, dataFile, init), cfg, settings,
-        Methods.create(cfg.method()), System.err);
-    System.err.printf(Locale.ROOT, "done: loss %.5f -> %.5f in %d steps (%.1f s); wrote %s and %s%n", r.firstLoss(),
-        r.lastLoss(), r.steps(), r.seconds(), out.resolve(TrainingJob.ADAPTER), out.resolve(TrainingJob.RUN_JSON));
+    RunSettings settings =
+        new RunSettings(
+            ExecutionDevice.parse(device, tf32), threads, out, trace, bar, checkpointEvery, resume);
+    System.err.printf(
+        "training %s (%s) with %s on %s, %d steps -> %s%n",
+        label, dataFile, cfg.method(), settings.device(), cfg.steps(), out);
+    StepLoop.Result r =
+        TrainingJob.run(
+            new TrainingJob.Inputs(modelDir, label, dataFile, init),
+            cfg,
+            settings,
+            Methods.create(cfg.method()),
+            System.err);
+    System.err.printf(
+        Locale.ROOT,
+        "done: loss %.5f -> %.5f in %d steps (%.1f s); wrote %s and %s%n",
+        r.firstLoss(),
+        r.lastLoss(),
+        r.steps(),
+        r.seconds(),
+        out.resolve(TrainingJob.ADAPTER),
+        out.resolve(TrainingJob.RUN_JSON));
     return 0;
   }
 
@@ -137,11 +204,26 @@ final class TrainCommand implements Callable<Integer> {
     try {
       kind = Schedule.Kind.valueOf(schedule.toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("--schedule " + schedule + ": expected constant, linear or cosine", e);
+      throw new IllegalArgumentException(
+          "--schedule " + schedule + ": expected constant, linear or cosine", e);
     }
-    return new TrainConfig(methodOptions.build(), rank, alpha, lr, kind, warmup, weightDecay, D.beta1(), D.beta2(), D.eps(),
-        maxGradNorm, epochs != null ? 0 : (steps != null ? steps : D.steps()), epochs != null ? epochs : 0, batchSize,
-        gradAccum, seed);
+    return new TrainConfig(
+        methodOptions.build(),
+        rank,
+        alpha,
+        lr,
+        kind,
+        warmup,
+        weightDecay,
+        D.beta1(),
+        D.beta2(),
+        D.eps(),
+        maxGradNorm,
+        epochs != null ? 0 : (steps != null ? steps : D.steps()),
+        epochs != null ? epochs : 0,
+        batchSize,
+        gradAccum,
+        seed);
   }
 
   /** Completion candidates for --method. */

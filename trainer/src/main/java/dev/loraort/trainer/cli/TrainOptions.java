@@ -5,12 +5,16 @@ import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine;
 
-/** {@code train} options to a {@link TrainConfig}, with the train command's own definitions and defaults. */
+/**
+ * {@code train} options to a {@link TrainConfig}, with the train command's own definitions and
+ * defaults.
+ */
 public final class TrainOptions {
   private TrainOptions() {}
 
   /**
-   * @param args train options (those that make the config; --out, --model and --data are not needed)
+   * @param args train options (those that make the config; --out, --model and --data are not
+   *     needed)
    * @return the config they describe
    * @throws IllegalArgumentException for an invalid or conflicting option
    */

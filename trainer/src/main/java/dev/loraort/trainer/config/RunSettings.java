@@ -11,15 +11,23 @@ import java.nio.file.Path;
  * @param out the run directory
  * @param trace JSONL trace file, or null
  * @param progressBar draw a progress bar (terminals) instead of plain log lines
- * @param checkpointEvery write out/checkpoint.safetensors every this many steps (and at the end); 0: at the end only
+ * @param checkpointEvery write out/checkpoint.safetensors every this many steps (and at the end);
+ *     0: at the end only
  * @param resume continue from out/checkpoint.safetensors
  */
-public record RunSettings(ExecutionDevice device, int threads, Path out, Path trace, boolean progressBar,
-    long checkpointEvery, boolean resume) {
+public record RunSettings(
+    ExecutionDevice device,
+    int threads,
+    Path out,
+    Path trace,
+    boolean progressBar,
+    long checkpointEvery,
+    boolean resume) {
   /** Validates threads. */
   public RunSettings {
     if (checkpointEvery < 0) {
-      throw new IllegalArgumentException("checkpoint interval must be >= 0, got " + checkpointEvery);
+      throw new IllegalArgumentException(
+          "checkpoint interval must be >= 0, got " + checkpointEvery);
     }
     if (threads < 0) {
       throw new IllegalArgumentException("threads must be >= 0, got " + threads);
@@ -36,7 +44,8 @@ public record RunSettings(ExecutionDevice device, int threads, Path out, Path tr
    * @param progressBar draw a progress bar
    * @return the settings
    */
-  public static RunSettings of(ExecutionDevice device, int threads, Path out, Path trace, boolean progressBar) {
+  public static RunSettings of(
+      ExecutionDevice device, int threads, Path out, Path trace, boolean progressBar) {
     return new RunSettings(device, threads, out, trace, progressBar, 0, false);
   }
 }

@@ -25,9 +25,23 @@ import dev.loraort.trainer.optim.Schedule;
  * @param gradAccum micro-batches per optimizer step
  * @param seed the one seed; streams for init, data order and noise are split from it
  */
-public record TrainConfig(MethodConfig method, int rank, double alpha, double lr, Schedule.Kind schedule, double warmupRatio,
-    double weightDecay, double beta1, double beta2, double eps, double maxGradNorm, long steps, int epochs,
-    int batchSize, int gradAccum, long seed) {
+public record TrainConfig(
+    MethodConfig method,
+    int rank,
+    double alpha,
+    double lr,
+    Schedule.Kind schedule,
+    double warmupRatio,
+    double weightDecay,
+    double beta1,
+    double beta2,
+    double eps,
+    double maxGradNorm,
+    long steps,
+    int epochs,
+    int batchSize,
+    int gradAccum,
+    long seed) {
 
   /** Validates every field, quoting the bad value. */
   public TrainConfig {
@@ -38,15 +52,34 @@ public record TrainConfig(MethodConfig method, int rank, double alpha, double lr
     require(warmupRatio >= 0 && warmupRatio < 1, "warmup must be in [0, 1), got " + warmupRatio);
     require(weightDecay >= 0, "weight decay must be >= 0, got " + weightDecay);
     require(maxGradNorm >= 0, "max gradient norm must be >= 0 (0 = off), got " + maxGradNorm);
-    require(steps >= 0 && epochs >= 0 && (steps > 0 || epochs > 0), "need --steps > 0 or --epochs > 0, got steps="
-        + steps + " epochs=" + epochs);
+    require(
+        steps >= 0 && epochs >= 0 && (steps > 0 || epochs > 0),
+        "need --steps > 0 or --epochs > 0, got steps=" + steps + " epochs=" + epochs);
     require(batchSize >= 1, "batch size must be >= 1, got " + batchSize);
     require(gradAccum >= 1, "gradient accumulation must be >= 1, got " + gradAccum);
   }
 
-  /** @return the defaults (PEFT-style LoRA, AdamW, cosine with 3% warmup) */
+  /**
+   * @return the defaults (PEFT-style LoRA, AdamW, cosine with 3% warmup)
+   */
   public static TrainConfig defaults() {
-    return new TrainConfig(new Lora.Cfg(), 8, 16, 2e-3, Schedule.Kind.COSINE, 0.03, 0, 0.9, 0.999, 1e-8, 1.0, 100, 0, 16, 1, 0);
+    return new TrainConfig(
+        new Lora.Cfg(),
+        8,
+        16,
+        2e-3,
+        Schedule.Kind.COSINE,
+        0.03,
+        0,
+        0.9,
+        0.999,
+        1e-8,
+        1.0,
+        100,
+        0,
+        16,
+        1,
+        0);
   }
 
   /**

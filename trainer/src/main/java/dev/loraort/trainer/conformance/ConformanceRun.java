@@ -21,7 +21,9 @@ public final class ConformanceRun {
   /** Per-step loss tolerance of the conformance suite (relative). */
   public static final double LOSS_RTOL = 1e-5;
 
-  /** Final-tensor tolerance (max abs error over the tensor's max abs), also for perturbation norms. */
+  /**
+   * Final-tensor tolerance (max abs error over the tensor's max abs), also for perturbation norms.
+   */
   public static final double TENSOR_TOL = 1e-4;
 
   private ConformanceRun() {}
@@ -35,25 +37,46 @@ public final class ConformanceRun {
    * @return the comparison
    * @throws IOException if the initial tensors do not fit the model
    */
-  public static ConformanceReport run(Manifest m, GoldenTrace golden, TrainConfig cfg, ExecutionDevice device,
-      int threads) throws IOException {
+  public static ConformanceReport run(
+      Manifest m, GoldenTrace golden, TrainConfig cfg, ExecutionDevice device, int threads)
+      throws IOException {
     if (!m.id().equals(golden.model())) {
-      throw new IllegalArgumentException(golden.dir() + " was made for " + golden.model() + ", not " + m.id());
+      throw new IllegalArgumentException(
+          golden.dir() + " was made for " + golden.model() + ", not " + m.id());
     }
-    LoraParams params = LoraParams.of(m, golden.init(), (float) (cfg.alpha() / cfg.rank()), golden.dir() + "/init.safetensors");
+    LoraParams params =
+        LoraParams.of(
+            m,
+            golden.init(),
+            (float) (cfg.alpha() / cfg.rank()),
+            golden.dir() + "/init.safetensors");
     Map<String, Tensor> methodState = new LinkedHashMap<>();
-    golden.init().forEach((k, v) -> {
-      if (!params.tree().names().contains(k)) {
-        methodState.put(k, v);
-      }
-    });
+    golden
+        .init()
+        .forEach(
+            (k, v) -> {
+              if (!params.tree().names().contains(k)) {
+                methodState.put(k, v);
+              }
+            });
     List<TraceRow> rows = new ArrayList<>();
     SharpnessMethod<?> method = Methods.create(cfg.method());
     try (ModelGraphs graphs = ModelGraphs.open(m, device, threads, method.usesRwpGraph())) {
-      StepLoop.run(graphs, method, params, new FixedBatches(golden.batches()), cfg,
-          new StepLoop.Options(new SplittableRandom(cfg.seed()), methodState,
-              List.of(r -> rows.add(new TraceRow(r.step(), r.loss(), r.perturbationNorm()))), null, null, 0));
+      StepLoop.run(
+          graphs,
+          method,
+          params,
+          new FixedBatches(golden.batches()),
+          cfg,
+          new StepLoop.Options(
+              new SplittableRandom(cfg.seed()),
+              methodState,
+              List.of(r -> rows.add(new TraceRow(r.step(), r.loss(), r.perturbationNorm()))),
+              null,
+              null,
+              0));
     }
-    return ConformanceReport.compare(rows, golden.rows(), params.tree().tensors(), golden.finals(), LOSS_RTOL, TENSOR_TOL);
+    return ConformanceReport.compare(
+        rows, golden.rows(), params.tree().tensors(), golden.finals(), LOSS_RTOL, TENSOR_TOL);
   }
 }

@@ -18,8 +18,8 @@ import java.util.TreeMap;
 
 /**
  * A golden trace directory: {@code config.json} (model id and {@code args}, the run as trainer
- * options), {@code init.safetensors}, {@code batches.safetensors} ({@code step<t>.<input>}),
- * {@code trace.jsonl} and {@code final.safetensors}.
+ * options), {@code init.safetensors}, {@code batches.safetensors} ({@code step<t>.<input>}), {@code
+ * trace.jsonl} and {@code final.safetensors}.
  *
  * @param dir the directory
  * @param model the model id it was made for
@@ -29,8 +29,14 @@ import java.util.TreeMap;
  * @param rows the reference's per-step values
  * @param finals the reference's final tensors
  */
-public record GoldenTrace(Path dir, String model, List<String> args, Map<String, Tensor> init,
-    List<Map<String, Tensor>> batches, List<TraceRow> rows, Map<String, Tensor> finals) {
+public record GoldenTrace(
+    Path dir,
+    String model,
+    List<String> args,
+    Map<String, Tensor> init,
+    List<Map<String, Tensor>> batches,
+    List<TraceRow> rows,
+    Map<String, Tensor> finals) {
 
   /** Copies collections. */
   public GoldenTrace {
@@ -47,7 +53,10 @@ public record GoldenTrace(Path dir, String model, List<String> args, Map<String,
   public static GoldenTrace read(Path dir) throws IOException {
     JsonObject cfg;
     try {
-      cfg = JsonParser.parseString(Files.readString(dir.resolve("config.json"), StandardCharsets.UTF_8)).getAsJsonObject();
+      cfg =
+          JsonParser.parseString(
+                  Files.readString(dir.resolve("config.json"), StandardCharsets.UTF_8))
+              .getAsJsonObject();
     } catch (NoSuchFileException e) {
       throw new IOException(dir + " is not a golden trace directory: no config.json", e);
     }
@@ -61,13 +70,20 @@ public record GoldenTrace(Path dir, String model, List<String> args, Map<String,
       String k = e.getKey();
       int dot = k.indexOf('.');
       if (!k.startsWith("step") || dot < 0) {
-        throw new IOException(dir.resolve("batches.safetensors") + ": tensor " + k + " is not named step<t>.<input>");
+        throw new IOException(
+            dir.resolve("batches.safetensors") + ": tensor " + k + " is not named step<t>.<input>");
       }
-      byStep.computeIfAbsent(Integer.parseInt(k.substring(4, dot)), t -> new LinkedHashMap<>()).put(k.substring(dot + 1),
-          e.getValue());
+      byStep
+          .computeIfAbsent(Integer.parseInt(k.substring(4, dot)), t -> new LinkedHashMap<>())
+          .put(k.substring(dot + 1), e.getValue());
     }
-    return new GoldenTrace(dir, cfg.get("model").getAsString(), args,
-        Safetensors.read(dir.resolve("init.safetensors")).tensors(), new ArrayList<>(byStep.values()),
-        TraceRow.readJsonl(dir.resolve("trace.jsonl")), Safetensors.read(dir.resolve("final.safetensors")).tensors());
+    return new GoldenTrace(
+        dir,
+        cfg.get("model").getAsString(),
+        args,
+        Safetensors.read(dir.resolve("init.safetensors")).tensors(),
+        new ArrayList<>(byStep.values()),
+        TraceRow.readJsonl(dir.resolve("trace.jsonl")),
+        Safetensors.read(dir.resolve("final.safetensors")).tensors());
   }
 }

@@ -36,9 +36,17 @@ public record TraceRow(long step, double loss, double perturbationNorm) {
       }
       try {
         JsonObject o = JsonParser.parseString(line).getAsJsonObject();
-        rows.add(new TraceRow(o.get("step").getAsLong(), o.get("loss").getAsDouble(),
-            o.has("perturbation_norm") ? o.get("perturbation_norm").getAsDouble() : Double.NaN));
-      } catch (JsonParseException | IllegalStateException | NullPointerException | UnsupportedOperationException e) {
+        rows.add(
+            new TraceRow(
+                o.get("step").getAsLong(),
+                o.get("loss").getAsDouble(),
+                o.has("perturbation_norm")
+                    ? o.get("perturbation_norm").getAsDouble()
+                    : Double.NaN));
+      } catch (JsonParseException
+          | IllegalStateException
+          | NullPointerException
+          | UnsupportedOperationException e) {
         throw new IOException(file + ":" + n + ": expected a JSON object with step and loss", e);
       }
     }

@@ -27,7 +27,8 @@ public final class Batcher implements BatchSource {
    * @param batchSize examples per batch
    * @param shuffleSeed the data-order stream's seed
    */
-  public Batcher(List<JsonlDataset.Example> data, Manifest manifest, int batchSize, long shuffleSeed) {
+  public Batcher(
+      List<JsonlDataset.Example> data, Manifest manifest, int batchSize, long shuffleSeed) {
     if (data.isEmpty()) {
       throw new IllegalArgumentException("no examples");
     }
@@ -47,7 +48,8 @@ public final class Batcher implements BatchSource {
   public Map<String, Tensor> next() {
     if (order == null || cursor >= order.length) {
       epoch++;
-      order = permutation(data.size(), new SplittableRandom(shuffleSeed + 0x9E3779B97F4A7C15L * epoch));
+      order =
+          permutation(data.size(), new SplittableRandom(shuffleSeed + 0x9E3779B97F4A7C15L * epoch));
       cursor = 0;
     }
     int n = Math.min(batchSize, order.length - cursor);
@@ -114,7 +116,11 @@ public final class Batcher implements BatchSource {
   public void seek(long[] position) {
     epoch = (int) position[0];
     cursor = (int) position[1];
-    order = epoch < 0 ? null : permutation(data.size(), new SplittableRandom(shuffleSeed + 0x9E3779B97F4A7C15L * epoch));
+    order =
+        epoch < 0
+            ? null
+            : permutation(
+                data.size(), new SplittableRandom(shuffleSeed + 0x9E3779B97F4A7C15L * epoch));
   }
 
   private long padValue(Manifest.IoSpec s) {

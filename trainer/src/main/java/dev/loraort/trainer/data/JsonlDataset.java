@@ -50,8 +50,13 @@ public final class JsonlDataset {
     List<Manifest.IoSpec> specs = m.inputs();
     for (Manifest.IoSpec s : specs) {
       if (s.shape().isEmpty() || !"batch".equals(s.shape().get(0).symbol())) {
-        throw new IOException(m.dir().resolve(Manifest.FILE) + ": input " + s.name() + " has shape " + s.shape()
-            + "; JSONL data feeds only batch-major inputs ([batch, ...]). Feed this model from its fixture or code.");
+        throw new IOException(
+            m.dir().resolve(Manifest.FILE)
+                + ": input "
+                + s.name()
+                + " has shape "
+                + s.shape()
+                + "; JSONL data feeds only batch-major inputs ([batch, ...]). Feed this model from its fixture or code.");
       }
     }
     List<Example> out = new ArrayList<>();
@@ -79,7 +84,8 @@ public final class JsonlDataset {
     return out;
   }
 
-  private static Example example(JsonObject o, List<Manifest.IoSpec> specs, Manifest m, String at) throws IOException {
+  private static Example example(JsonObject o, List<Manifest.IoSpec> specs, Manifest m, String at)
+      throws IOException {
     Map<String, Object> v = new LinkedHashMap<>();
     for (Manifest.IoSpec s : specs) {
       JsonElement e = o.get(s.name());
@@ -89,7 +95,10 @@ public final class JsonlDataset {
         v.put(s.name(), ones);
         continue;
       }
-      if (e == null && s.name().equals("labels") && m.task().contains("causal-lm") && o.has("input_ids")) {
+      if (e == null
+          && s.name().equals("labels")
+          && m.task().contains("causal-lm")
+          && o.has("input_ids")) {
         e = o.get("input_ids");
       }
       if (e == null && s.name().equals("token_type_ids") && o.has("input_ids")) {
@@ -97,20 +106,35 @@ public final class JsonlDataset {
         continue;
       }
       if (e == null) {
-        throw new IOException(at + ": missing field " + s.name() + " (the model's inputs: "
-            + specs.stream().map(Manifest.IoSpec::name).toList() + ")");
+        throw new IOException(
+            at
+                + ": missing field "
+                + s.name()
+                + " (the model's inputs: "
+                + specs.stream().map(Manifest.IoSpec::name).toList()
+                + ")");
       }
       List<Double> flat = new ArrayList<>();
       try {
         flatten(e, flat);
       } catch (IllegalStateException | NumberFormatException x) {
-        throw new IOException(at + ": field " + s.name() + " must be a number or a (nested) array of numbers", x);
+        throw new IOException(
+            at + ": field " + s.name() + " must be a number or a (nested) array of numbers", x);
       }
       long fixed = s.fixedElementsPerExample();
       boolean variable = s.variablePerExample();
       if (variable ? flat.size() % fixed != 0 || flat.isEmpty() : flat.size() != fixed) {
-        throw new IOException(at + ": field " + s.name() + " has " + flat.size() + " values; shape " + s.shape()
-            + " without the batch dim needs " + (variable ? "a non-zero multiple of " : "") + fixed);
+        throw new IOException(
+            at
+                + ": field "
+                + s.name()
+                + " has "
+                + flat.size()
+                + " values; shape "
+                + s.shape()
+                + " without the batch dim needs "
+                + (variable ? "a non-zero multiple of " : "")
+                + fixed);
       }
       if (s.dtype() == Tensor.DType.F32) {
         float[] a = new float[flat.size()];

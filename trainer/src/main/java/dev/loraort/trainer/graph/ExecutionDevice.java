@@ -38,7 +38,8 @@ public record ExecutionDevice(boolean cuda, int deviceId, boolean tf32) {
       try {
         return new ExecutionDevice(true, Integer.parseInt(s.substring(5)), tf32);
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("--device " + spec + ": expected cpu, cuda or cuda:N", e);
+        throw new IllegalArgumentException(
+            "--device " + spec + ": expected cpu, cuda or cuda:N", e);
       }
     }
     throw new IllegalArgumentException("--device " + spec + ": expected cpu, cuda or cuda:N");

@@ -22,7 +22,11 @@ import java.util.Map;
  * @param rtol relative tolerance the exporter checked with
  * @param atol absolute tolerance the exporter checked with
  */
-public record Fixture(Map<String, Tensor> batch, Map<String, Tensor> params, Map<String, Tensor> expected, double rtol,
+public record Fixture(
+    Map<String, Tensor> batch,
+    Map<String, Tensor> params,
+    Map<String, Tensor> expected,
+    double rtol,
     double atol) {
   /** Prefix of infer-graph outputs in expected.safetensors. */
   public static final String INFER = "infer.";
@@ -37,12 +41,15 @@ public record Fixture(Map<String, Tensor> batch, Map<String, Tensor> params, Map
     if (!Files.isDirectory(d)) {
       throw new IOException(d + " not found: this model directory has no fixture");
     }
-    JsonObject meta = JsonParser.parseString(Files.readString(d.resolve("fixture.json"), StandardCharsets.UTF_8))
-        .getAsJsonObject();
+    JsonObject meta =
+        JsonParser.parseString(Files.readString(d.resolve("fixture.json"), StandardCharsets.UTF_8))
+            .getAsJsonObject();
     JsonObject tol = meta.getAsJsonObject("tolerance");
-    return new Fixture(Safetensors.read(d.resolve("batch.safetensors")).tensors(),
+    return new Fixture(
+        Safetensors.read(d.resolve("batch.safetensors")).tensors(),
         Safetensors.read(d.resolve("params.safetensors")).tensors(),
-        Safetensors.read(d.resolve("expected.safetensors")).tensors(), tol.get("rtol").getAsDouble(),
+        Safetensors.read(d.resolve("expected.safetensors")).tensors(),
+        tol.get("rtol").getAsDouble(),
         tol.get("atol").getAsDouble());
   }
 
@@ -61,7 +68,9 @@ public record Fixture(Map<String, Tensor> batch, Map<String, Tensor> params, Map
     return f;
   }
 
-  /** @return feeds for the train graph */
+  /**
+   * @return feeds for the train graph
+   */
   public Map<String, Tensor> trainFeeds() {
     Map<String, Tensor> f = new LinkedHashMap<>(batch);
     f.putAll(params);

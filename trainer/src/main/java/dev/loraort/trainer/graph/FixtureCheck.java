@@ -58,11 +58,16 @@ public final class FixtureCheck {
 
   private static Row compare(String graph, String name, Tensor got, Tensor want, Fixture fx) {
     if (want == null) {
-      throw new IllegalStateException("fixture has no expected value for " + graph + " output " + name);
+      throw new IllegalStateException(
+          "fixture has no expected value for " + graph + " output " + name);
     }
     if (!Arrays.equals(got.shape(), want.shape())) {
-      return new Row(graph, name + " shape " + Arrays.toString(got.shape()) + " vs " + Arrays.toString(want.shape()),
-          Double.NaN, Double.NaN, false);
+      return new Row(
+          graph,
+          name + " shape " + Arrays.toString(got.shape()) + " vs " + Arrays.toString(want.shape()),
+          Double.NaN,
+          Double.NaN,
+          false);
     }
     float[] a = got.floats();
     float[] b = want.floats();

@@ -22,8 +22,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * One ONNX Runtime session over one graph file. Owns its session options and session; every
- * per-run native value lives only inside {@link #run}. Close it once; a second close is a no-op.
+ * One ONNX Runtime session over one graph file. Owns its session options and session; every per-run
+ * native value lives only inside {@link #run}. Close it once; a second close is a no-op.
  */
 public final class GraphSession implements AutoCloseable {
   private final Path path;
@@ -32,7 +32,8 @@ public final class GraphSession implements AutoCloseable {
   private final OrtSession session;
   private boolean closed;
 
-  private GraphSession(Path path, OrtEnvironment env, OrtSession.SessionOptions options, OrtSession session) {
+  private GraphSession(
+      Path path, OrtEnvironment env, OrtSession.SessionOptions options, OrtSession session) {
     this.path = path;
     this.env = env;
     this.options = options;
@@ -62,23 +63,33 @@ public final class GraphSession implements AutoCloseable {
           cuda.add("use_tf32", device.tf32() ? "1" : "0");
           so.addCUDA(cuda);
         } catch (OrtException | UnsatisfiedLinkError e) {
-          throw new GraphException("the CUDA execution provider could not be loaded for " + path + " on " + device
-              + ": " + e.getMessage() + ". It needs the onnxruntime_gpu natives with CUDA 12 (cuBLAS, cudart) and"
-              + " cuDNN 9 on the library path, and an NVIDIA GPU; use --device cpu otherwise", e);
+          throw new GraphException(
+              "the CUDA execution provider could not be loaded for "
+                  + path
+                  + " on "
+                  + device
+                  + ": "
+                  + e.getMessage()
+                  + ". It needs the onnxruntime_gpu natives with CUDA 12 (cuBLAS, cudart) and"
+                  + " cuDNN 9 on the library path, and an NVIDIA GPU; use --device cpu otherwise",
+              e);
         }
       }
       OrtSession s = env.createSession(path.toString(), so);
       return new GraphSession(path, env, so, s);
     } catch (OrtException e) {
       so.close();
-      throw new GraphException(path + ": ONNX Runtime could not load the graph: " + e.getMessage(), e);
+      throw new GraphException(
+          path + ": ONNX Runtime could not load the graph: " + e.getMessage(), e);
     } catch (RuntimeException e) {
       so.close();
       throw e;
     }
   }
 
-  /** @return the graph file */
+  /**
+   * @return the graph file
+   */
   public Path path() {
     return path;
   }
@@ -96,7 +107,8 @@ public final class GraphSession implements AutoCloseable {
       Map<String, TensorInfo> r = new LinkedHashMap<>();
       for (Map.Entry<String, NodeInfo> e : m.entrySet()) {
         if (!(e.getValue().getInfo() instanceof TensorInfo)) {
-          throw new GraphException(path + ": " + (outputs ? "output " : "input ") + e.getKey() + " is not a tensor");
+          throw new GraphException(
+              path + ": " + (outputs ? "output " : "input ") + e.getKey() + " is not a tensor");
         }
         r.put(e.getKey(), (TensorInfo) e.getValue().getInfo());
       }
@@ -124,7 +136,8 @@ public final class GraphSession implements AutoCloseable {
       try (OrtSession.Result r = session.run(in, Set.copyOf(outputs))) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (String name : outputs) {
-          OnnxValue v = r.get(name).orElseThrow(() -> new GraphException(path + ": no output " + name));
+          OnnxValue v =
+              r.get(name).orElseThrow(() -> new GraphException(path + ": no output " + name));
           out.put(name, toHost(name, (OnnxTensor) v));
         }
         return out;
@@ -144,7 +157,8 @@ public final class GraphSession implements AutoCloseable {
    * @param outputs the outputs to fetch
    * @param adapter an .onnx_adapter file
    * @return the outputs by name
-   * @throws GraphException if ONNX Runtime rejects the adapter or the run; the message names both files
+   * @throws GraphException if ONNX Runtime rejects the adapter or the run; the message names both
+   *     files
    */
   public Map<String, Tensor> run(Map<String, Tensor> feeds, List<String> outputs, Path adapter) {
     checkClosed();
@@ -184,20 +198,23 @@ public final class GraphSession implements AutoCloseable {
     TensorInfo info = v.getInfo();
     long[] shape = info.getShape();
     switch (info.type) {
-      case FLOAT: {
-        FloatBuffer b = v.getFloatBuffer();
-        float[] a = new float[b.remaining()];
-        b.get(a);
-        return Tensor.ofFloats(shape, a);
-      }
-      case INT64: {
-        LongBuffer b = v.getLongBuffer();
-        long[] a = new long[b.remaining()];
-        b.get(a);
-        return Tensor.ofLongs(shape, a);
-      }
+      case FLOAT:
+        {
+          FloatBuffer b = v.getFloatBuffer();
+          float[] a = new float[b.remaining()];
+          b.get(a);
+          return Tensor.ofFloats(shape, a);
+        }
+      case INT64:
+        {
+          LongBuffer b = v.getLongBuffer();
+          long[] a = new long[b.remaining()];
+          b.get(a);
+          return Tensor.ofLongs(shape, a);
+        }
       default:
-        throw new GraphException(path + ": output " + name + " has type " + info.type + "; expected float32 or int64");
+        throw new GraphException(
+            path + ": output " + name + " has type " + info.type + "; expected float32 or int64");
     }
   }
 

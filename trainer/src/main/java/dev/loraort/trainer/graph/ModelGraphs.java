@@ -66,7 +66,9 @@ public final class ModelGraphs implements AutoCloseable {
     return openChecked(m, "infer", device, threads);
   }
 
-  /** @return the checked train session */
+  /**
+   * @return the checked train session
+   */
   public GraphSession train() {
     return train;
   }
@@ -96,19 +98,31 @@ public final class ModelGraphs implements AutoCloseable {
   }
 
   private static void requireBaseWeights(Manifest m) {
-    m.baseWeights().ifPresent(b -> {
-      Path f = m.dir().resolve(b.file());
-      if (!Files.exists(f)) {
-        throw new GraphException(f + " not found: the graphs of " + m.id() + " keep their base weights there, and they"
-            + " are never committed. Write them with: lora-trainer materialize --model " + m.dir()
-            + (b.origin().isEmpty() ? "" : " (from " + b.origin() + ")"));
-      }
-    });
+    m.baseWeights()
+        .ifPresent(
+            b -> {
+              Path f = m.dir().resolve(b.file());
+              if (!Files.exists(f)) {
+                throw new GraphException(
+                    f
+                        + " not found: the graphs of "
+                        + m.id()
+                        + " keep their base weights there, and they"
+                        + " are never committed. Write them with: lora-trainer materialize --model "
+                        + m.dir()
+                        + (b.origin().isEmpty() ? "" : " (from " + b.origin() + ")"));
+              }
+            });
   }
 
-  private static GraphSession openChecked(Manifest m, String role, ExecutionDevice device, int threads) {
-    Path p = m.graph(role).orElseThrow(() -> new GraphException(m.dir().resolve(Manifest.FILE) + ": graphs has no '"
-        + role + "' entry"));
+  private static GraphSession openChecked(
+      Manifest m, String role, ExecutionDevice device, int threads) {
+    Path p =
+        m.graph(role)
+            .orElseThrow(
+                () ->
+                    new GraphException(
+                        m.dir().resolve(Manifest.FILE) + ": graphs has no '" + role + "' entry"));
     if (!Files.exists(p)) {
       throw new GraphException(p + " not found (manifest.json names it as the " + role + " graph)");
     }
@@ -141,16 +155,36 @@ public final class ModelGraphs implements AutoCloseable {
       for (Manifest.Dim d : spec.shape()) {
         want.add(d.toString());
       }
-      expect(g, "input", in, spec.name(), spec.dtype(), spec.shape().stream().mapToLong(d -> d.symbolic() ? -1 : d.size())
-          .toArray(), want.toString());
+      expect(
+          g,
+          "input",
+          in,
+          spec.name(),
+          spec.dtype(),
+          spec.shape().stream().mapToLong(d -> d.symbolic() ? -1 : d.size()).toArray(),
+          want.toString());
       explained.add(spec.name());
     }
     List<String> params = new ArrayList<>();
     for (Manifest.LoraModule mod : m.lora().modules()) {
       String a = TensorNames.loraA(mod.name());
       String b = TensorNames.loraB(mod.name());
-      expect(g, "input", in, a, Tensor.DType.F32, new long[] {-1, mod.in()}, "[lora_r, " + mod.in() + "]");
-      expect(g, "input", in, b, Tensor.DType.F32, new long[] {mod.out(), -1}, "[" + mod.out() + ", lora_r]");
+      expect(
+          g,
+          "input",
+          in,
+          a,
+          Tensor.DType.F32,
+          new long[] {-1, mod.in()},
+          "[lora_r, " + mod.in() + "]");
+      expect(
+          g,
+          "input",
+          in,
+          b,
+          Tensor.DType.F32,
+          new long[] {mod.out(), -1},
+          "[" + mod.out() + ", lora_r]");
       params.add(a);
       params.add(b);
     }
@@ -173,8 +207,12 @@ public final class ModelGraphs implements AutoCloseable {
     if (infer) {
       for (Manifest.IoSpec spec : m.inferOutputs()) {
         if (!out.containsKey(spec.name())) {
-          throw new GraphException(g + ": no output " + spec.name() + " (manifest.json infer_outputs); outputs: "
-              + out.keySet());
+          throw new GraphException(
+              g
+                  + ": no output "
+                  + spec.name()
+                  + " (manifest.json infer_outputs); outputs: "
+                  + out.keySet());
         }
       }
       return;
@@ -184,32 +222,77 @@ public final class ModelGraphs implements AutoCloseable {
       TensorInfo gi = out.get(TensorNames.grad(p));
       TensorInfo pi = in.get(p);
       if (gi == null) {
-        throw new GraphException(g + ": no output " + TensorNames.grad(p) + " for input " + p + "; outputs: " + out.keySet());
+        throw new GraphException(
+            g
+                + ": no output "
+                + TensorNames.grad(p)
+                + " for input "
+                + p
+                + "; outputs: "
+                + out.keySet());
       }
       if (gi.getShape().length != pi.getShape().length) {
-        throw new GraphException(g + ": output " + TensorNames.grad(p) + " has shape " + Arrays.toString(gi.getShape())
-            + "; its input " + p + " has " + Arrays.toString(pi.getShape()));
+        throw new GraphException(
+            g
+                + ": output "
+                + TensorNames.grad(p)
+                + " has shape "
+                + Arrays.toString(gi.getShape())
+                + "; its input "
+                + p
+                + " has "
+                + Arrays.toString(pi.getShape()));
       }
     }
   }
 
-  private static void expect(String g, String kind, Map<String, TensorInfo> io, String name, Tensor.DType dtype,
-      long[] shape, String manifestShape) {
+  private static void expect(
+      String g,
+      String kind,
+      Map<String, TensorInfo> io,
+      String name,
+      Tensor.DType dtype,
+      long[] shape,
+      String manifestShape) {
     TensorInfo ti = io.get(name);
     if (ti == null) {
-      throw new GraphException(g + ": no " + kind + " " + name + "; manifest.json expects it with shape " + manifestShape
-          + ". The graph's " + kind + "s: " + io.keySet());
+      throw new GraphException(
+          g
+              + ": no "
+              + kind
+              + " "
+              + name
+              + "; manifest.json expects it with shape "
+              + manifestShape
+              + ". The graph's "
+              + kind
+              + "s: "
+              + io.keySet());
     }
-    OnnxJavaType want = dtype == Tensor.DType.F32 ? OnnxJavaType.FLOAT
-        : dtype == Tensor.DType.I64 ? OnnxJavaType.INT64 : OnnxJavaType.INT32;
+    OnnxJavaType want =
+        dtype == Tensor.DType.F32
+            ? OnnxJavaType.FLOAT
+            : dtype == Tensor.DType.I64 ? OnnxJavaType.INT64 : OnnxJavaType.INT32;
     long[] got = ti.getShape();
     boolean ok = ti.type == want && got.length == shape.length;
     for (int i = 0; ok && i < shape.length; i++) {
       ok = shape[i] < 0 ? got[i] < 0 : got[i] == shape[i];
     }
     if (!ok) {
-      throw new GraphException(g + ": " + kind + " " + name + " is " + ti.type + " " + describe(ti) + "; manifest.json says "
-          + dtype + " " + manifestShape);
+      throw new GraphException(
+          g
+              + ": "
+              + kind
+              + " "
+              + name
+              + " is "
+              + ti.type
+              + " "
+              + describe(ti)
+              + "; manifest.json says "
+              + dtype
+              + " "
+              + manifestShape);
     }
   }
 
@@ -218,12 +301,17 @@ public final class ModelGraphs implements AutoCloseable {
     String[] names = ti.getDimensionNames();
     List<String> d = new ArrayList<>();
     for (int i = 0; i < s.length; i++) {
-      d.add(s[i] >= 0 ? Long.toString(s[i]) : (names != null && i < names.length && !names[i].isEmpty() ? names[i] : "?"));
+      d.add(
+          s[i] >= 0
+              ? Long.toString(s[i])
+              : (names != null && i < names.length && !names[i].isEmpty() ? names[i] : "?"));
     }
     return d.toString();
   }
 
-  /** @return the manifest these graphs were checked against */
+  /**
+   * @return the manifest these graphs were checked against
+   */
   public Manifest manifest() {
     return manifest;
   }
@@ -248,11 +336,11 @@ public final class ModelGraphs implements AutoCloseable {
    * @param extra method-specific feeds
    * @return one ordered map
    */
-  public static Map<String, Tensor> feeds(Map<String, Tensor> batch, Map<String, Tensor> params, Map<String, Tensor> extra) {
+  public static Map<String, Tensor> feeds(
+      Map<String, Tensor> batch, Map<String, Tensor> params, Map<String, Tensor> extra) {
     Map<String, Tensor> f = new LinkedHashMap<>(batch);
     f.putAll(params);
     f.putAll(extra);
     return f;
   }
-
 }

@@ -12,11 +12,11 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The whole training state after a step: parameters, optimizer state, method state (EMA,
- * auxiliary branch), the step, the data position and the config it belongs to. Written as one
- * safetensors file through a temporary file and a rename, with a sha256 of its tensors in the
- * metadata that reading checks; random streams need no saving (initialization, data order and
- * method streams are derived from the seed, and the data position is stored).
+ * The whole training state after a step: parameters, optimizer state, method state (EMA, auxiliary
+ * branch), the step, the data position and the config it belongs to. Written as one safetensors
+ * file through a temporary file and a rename, with a sha256 of its tensors in the metadata that
+ * reading checks; random streams need no saving (initialization, data order and method streams are
+ * derived from the seed, and the data position is stored).
  *
  * @param step completed optimizer steps
  * @param params parameter tensors
@@ -25,8 +25,13 @@ import java.util.Map;
  * @param dataPosition the batch source's position
  * @param configJson the run's TrainConfig as JSON
  */
-public record Checkpoint(long step, Map<String, Tensor> params, Map<String, Tensor> optimizer,
-    Map<String, Tensor> method, long[] dataPosition, String configJson) {
+public record Checkpoint(
+    long step,
+    Map<String, Tensor> params,
+    Map<String, Tensor> optimizer,
+    Map<String, Tensor> method,
+    long[] dataPosition,
+    String configJson) {
 
   /** The checkpoint's file name in a run directory. */
   public static final String FILE = "checkpoint.safetensors";
@@ -68,7 +73,8 @@ public record Checkpoint(long step, Map<String, Tensor> params, Map<String, Tens
     Map<String, String> meta = c.metadata();
     for (String k : new String[] {"step", "data_epoch", "data_cursor", "config", "sha256"}) {
       if (!meta.containsKey(k)) {
-        throw new IOException(path + ": metadata has no " + k + "; not a checkpoint of this trainer");
+        throw new IOException(
+            path + ": metadata has no " + k + "; not a checkpoint of this trainer");
       }
     }
     if (!digest(c.tensors()).equals(meta.get("sha256"))) {
@@ -77,17 +83,26 @@ public record Checkpoint(long step, Map<String, Tensor> params, Map<String, Tens
     Map<String, Tensor> p = new LinkedHashMap<>();
     Map<String, Tensor> o = new LinkedHashMap<>();
     Map<String, Tensor> m = new LinkedHashMap<>();
-    c.tensors().forEach((k, v) -> {
-      if (k.startsWith(P)) {
-        p.put(k.substring(P.length()), v);
-      } else if (k.startsWith(O)) {
-        o.put(k.substring(O.length()), v);
-      } else if (k.startsWith(M)) {
-        m.put(k.substring(M.length()), v);
-      }
-    });
-    return new Checkpoint(Long.parseLong(meta.get("step")), p, o, m,
-        new long[] {Long.parseLong(meta.get("data_epoch")), Long.parseLong(meta.get("data_cursor"))}, meta.get("config"));
+    c.tensors()
+        .forEach(
+            (k, v) -> {
+              if (k.startsWith(P)) {
+                p.put(k.substring(P.length()), v);
+              } else if (k.startsWith(O)) {
+                o.put(k.substring(O.length()), v);
+              } else if (k.startsWith(M)) {
+                m.put(k.substring(M.length()), v);
+              }
+            });
+    return new Checkpoint(
+        Long.parseLong(meta.get("step")),
+        p,
+        o,
+        m,
+        new long[] {
+          Long.parseLong(meta.get("data_epoch")), Long.parseLong(meta.get("data_cursor"))
+        },
+        meta.get("config"));
   }
 
   private static String digest(Map<String, Tensor> tensors) {

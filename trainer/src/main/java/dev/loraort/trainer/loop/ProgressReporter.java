@@ -7,8 +7,8 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
- * Shows progress: a progress bar on a terminal, or a plain line every ~5% of the run in logs.
- * Owns the bar; close it.
+ * Shows progress: a progress bar on a terminal, or a plain line every ~5% of the run in logs. Owns
+ * the bar; close it.
  */
 public final class ProgressReporter implements StepListener, AutoCloseable {
   private final ProgressBar bar;
@@ -21,8 +21,15 @@ public final class ProgressReporter implements StepListener, AutoCloseable {
    */
   public ProgressReporter(boolean bar, PrintStream log) {
     this.log = log;
-    this.bar = bar ? new ProgressBarBuilder().setTaskName("train").setStyle(ProgressBarStyle.ASCII)
-        .setInitialMax(1).continuousUpdate().build() : null;
+    this.bar =
+        bar
+            ? new ProgressBarBuilder()
+                .setTaskName("train")
+                .setStyle(ProgressBarStyle.ASCII)
+                .setInitialMax(1)
+                .continuousUpdate()
+                .build()
+            : null;
   }
 
   @Override
@@ -37,8 +44,15 @@ public final class ProgressReporter implements StepListener, AutoCloseable {
       every = Math.max(1, r.total() / 20);
     }
     if (r.step() == 1 || r.step() % every == 0 || r.step() == r.total()) {
-      log.printf(Locale.ROOT, "step %d/%d loss %.5f lr %.3g grad_norm %.4g %.1f ms%n", r.step(), r.total(), r.loss(),
-          r.lr(), r.gradNorm(), r.seconds() * 1e3);
+      log.printf(
+          Locale.ROOT,
+          "step %d/%d loss %.5f lr %.3g grad_norm %.4g %.1f ms%n",
+          r.step(),
+          r.total(),
+          r.loss(),
+          r.lr(),
+          r.gradNorm(),
+          r.seconds() * 1e3);
     }
   }
 

@@ -26,8 +26,16 @@ import java.util.Map;
  * @param os OS name and version
  * @param arch CPU architecture
  */
-public record Provenance(String modelId, String modelDir, String contract, Map<String, String> files,
-    String onnxruntime, String trainer, String java, String os, String arch) {
+public record Provenance(
+    String modelId,
+    String modelDir,
+    String contract,
+    Map<String, String> files,
+    String onnxruntime,
+    String trainer,
+    String java,
+    String os,
+    String arch) {
 
   /** Copies the map. */
   public Provenance {
@@ -57,9 +65,16 @@ public record Provenance(String modelId, String modelDir, String contract, Map<S
       }
     }
     String version = Provenance.class.getPackage().getImplementationVersion();
-    return new Provenance(m.id(), modelDirLabel, Manifest.CONTRACT, files, ortVersion(),
-        version == null ? "dev" : version, System.getProperty("java.version"),
-        System.getProperty("os.name") + " " + System.getProperty("os.version"), System.getProperty("os.arch"));
+    return new Provenance(
+        m.id(),
+        modelDirLabel,
+        Manifest.CONTRACT,
+        files,
+        ortVersion(),
+        version == null ? "dev" : version,
+        System.getProperty("java.version"),
+        System.getProperty("os.name") + " " + System.getProperty("os.version"),
+        System.getProperty("os.arch"));
   }
 
   /**

@@ -42,7 +42,8 @@ public final class StepLoop {
    * @param steps steps taken by this call (fewer than the run's after a resume)
    * @param seconds wall time of all steps
    */
-  public record Result(LoraParams params, double firstLoss, double lastLoss, long steps, double seconds) {}
+  public record Result(
+      LoraParams params, double firstLoss, double lastLoss, long steps, double seconds) {}
 
   /**
    * How to run besides what to train.
@@ -52,10 +53,16 @@ public final class StepLoop {
    * @param listeners step observers
    * @param resume a checkpoint to continue from, or null
    * @param checkpoints where checkpoints go, or null for none
-   * @param checkpointEvery write one every this many steps (and after the last); 0: only after the last
+   * @param checkpointEvery write one every this many steps (and after the last); 0: only after the
+   *     last
    */
-  public record Options(SplittableRandom methodRng, Map<String, Tensor> methodState, List<StepListener> listeners,
-      Checkpoint resume, Path checkpoints, long checkpointEvery) {
+  public record Options(
+      SplittableRandom methodRng,
+      Map<String, Tensor> methodState,
+      List<StepListener> listeners,
+      Checkpoint resume,
+      Path checkpoints,
+      long checkpointEvery) {
     /** Copies collections. */
     public Options {
       methodState = Map.copyOf(methodState);
@@ -88,15 +95,31 @@ public final class StepLoop {
    * @throws TrainingDiverged if a loss or gradient norm is not finite
    * @throws UncheckedIOException if a checkpoint cannot be written
    */
-  public static <S> Result run(ModelGraphs graphs, SharpnessMethod<S> method, LoraParams params, BatchSource data,
-      TrainConfig cfg, Options o) {
+  public static <S> Result run(
+      ModelGraphs graphs,
+      SharpnessMethod<S> method,
+      LoraParams params,
+      BatchSource data,
+      TrainConfig cfg,
+      Options o) {
     long total = cfg.totalSteps(data.batchesPerEpoch());
-    Schedule schedule = Schedule.of(cfg.schedule(), cfg.lr(), (long) Math.ceil(cfg.warmupRatio() * total), total);
-    Chain optimizer = Optimizers.adamw(schedule, cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay(),
-        cfg.maxGradNorm(), false);
+    Schedule schedule =
+        Schedule.of(cfg.schedule(), cfg.lr(), (long) Math.ceil(cfg.warmupRatio() * total), total);
+    Chain optimizer =
+        Optimizers.adamw(
+            schedule,
+            cfg.beta1(),
+            cfg.beta2(),
+            cfg.eps(),
+            cfg.weightDecay(),
+            cfg.maxGradNorm(),
+            false);
     List<Object> optState = optimizer.init(params.tree());
-    S state = method.init(params,
-        new SharpnessMethod.Setup(schedule, total, o.methodRng(), cfg.beta1(), cfg.beta2(), cfg.eps()));
+    S state =
+        method.init(
+            params,
+            new SharpnessMethod.Setup(
+                schedule, total, o.methodRng(), cfg.beta1(), cfg.beta2(), cfg.eps()));
     if (!o.methodState().isEmpty()) {
       method.loadState(state, o.methodState());
     }
@@ -132,7 +155,8 @@ public final class StepLoop {
         double lossSum = 0;
         for (Map<String, Tensor> batch : micro) {
           long g0 = System.nanoTime();
-          Map<String, Tensor> out = graph.run(ModelGraphs.feeds(batch, params.feeds(), extra), outputs);
+          Map<String, Tensor> out =
+              graph.run(ModelGraphs.feeds(batch, params.feeds(), extra), outputs);
           inGraph += System.nanoTime() - g0;
           lossSum += out.get(TensorNames.LOSS).floats()[0];
           if (sum == null) {
@@ -152,7 +176,10 @@ public final class StepLoop {
           }
         }
         if (micro.size() > 1) {
-          sum.scale(1.0 / micro.size()); // mean over micro-batches, like dividing each loss by their count
+          sum.scale(
+              1.0
+                  / micro
+                      .size()); // mean over micro-batches, like dividing each loss by their count
         }
         if (pass == 0) {
           loss = lossSum / micro.size();
@@ -163,8 +190,14 @@ public final class StepLoop {
       }
       double gradNorm = grads.globalNorm();
       if (!Double.isFinite(loss) || !Double.isFinite(gradNorm)) {
-        throw new TrainingDiverged("step " + (t + 1) + ": loss " + loss + ", gradient norm " + gradNorm
-            + " (lower --lr, or clip with --max-grad-norm); nothing was written");
+        throw new TrainingDiverged(
+            "step "
+                + (t + 1)
+                + ": loss "
+                + loss
+                + ", gradient norm "
+                + gradNorm
+                + " (lower --lr, or clip with --max-grad-norm); nothing was written");
       }
       optState = optimizer.update(grads, optState, params.tree());
       params.tree().addScaled(1.0, grads);
@@ -175,15 +208,31 @@ public final class StepLoop {
         firstLoss = loss;
       }
       long dt = System.nanoTime() - t0;
-      StepRecord r = new StepRecord(t + 1, total, loss, step.lr(), gradNorm, dt / 1e9, (dt - inGraph) / 1e9,
-          inMethod / 1e9, method.perturbationNorm(state));
+      StepRecord r =
+          new StepRecord(
+              t + 1,
+              total,
+              loss,
+              step.lr(),
+              gradNorm,
+              dt / 1e9,
+              (dt - inGraph) / 1e9,
+              inMethod / 1e9,
+              method.perturbationNorm(state));
       o.listeners().forEach(l -> l.onStep(r));
       boolean last = t + 1 == total;
-      if (o.checkpoints() != null && (last || o.checkpointEvery() > 0 && (t + 1) % o.checkpointEvery() == 0)) {
+      if (o.checkpoints() != null
+          && (last || o.checkpointEvery() > 0 && (t + 1) % o.checkpointEvery() == 0)) {
         Map<String, Tensor> ms = method.stateTensors(state);
         try {
-          new Checkpoint(t + 1, params.tree().tensors(), optimizer.save(optState), ms, data.position(),
-              TrainingJob.configJson(cfg)).write(o.checkpoints());
+          new Checkpoint(
+                  t + 1,
+                  params.tree().tensors(),
+                  optimizer.save(optState),
+                  ms,
+                  data.position(),
+                  TrainingJob.configJson(cfg))
+              .write(o.checkpoints());
         } catch (IOException e) {
           throw new UncheckedIOException(o.checkpoints() + ": writing the checkpoint failed", e);
         }

@@ -13,5 +13,13 @@ package dev.loraort.trainer.loop;
  * @param methodSeconds the part of hostSeconds inside the method (its perturbation math)
  * @param perturbationNorm norm of the perturbation the method applied (NaN if none)
  */
-public record StepRecord(long step, long total, double loss, double lr, double gradNorm, double seconds,
-    double hostSeconds, double methodSeconds, double perturbationNorm) {}
+public record StepRecord(
+    long step,
+    long total,
+    double loss,
+    double lr,
+    double gradNorm,
+    double seconds,
+    double hostSeconds,
+    double methodSeconds,
+    double perturbationNorm) {}

@@ -12,8 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Writes one JSON line per step: step, loss, lr, grad_norm, seconds, host_seconds, method_seconds, and
- * perturbation_norm for methods that perturb deterministically. Owns the file; close it.
+ * Writes one JSON line per step: step, loss, lr, grad_norm, seconds, host_seconds, method_seconds,
+ * and perturbation_norm for methods that perturb deterministically. Owns the file; close it.
  */
 public final class TraceWriter implements StepListener, AutoCloseable {
   private final Path path;
@@ -21,9 +21,10 @@ public final class TraceWriter implements StepListener, AutoCloseable {
   private boolean closed;
 
   /**
-   * @param path the trace file: replaced, or on a resume kept up to {@code keepUpToStep} and appended to
-   * @param keepUpToStep 0 for a new run; a resumed run's checkpoint step (lines after it are dropped:
-   *     a killed run may have traced steps its checkpoint does not hold)
+   * @param path the trace file: replaced, or on a resume kept up to {@code keepUpToStep} and
+   *     appended to
+   * @param keepUpToStep 0 for a new run; a resumed run's checkpoint step (lines after it are
+   *     dropped: a killed run may have traced steps its checkpoint does not hold)
    * @throws IOException if it cannot be created
    */
   public TraceWriter(Path path, long keepUpToStep) throws IOException {
@@ -33,7 +34,8 @@ public final class TraceWriter implements StepListener, AutoCloseable {
     if (keepUpToStep > 0 && Files.exists(path)) {
       for (String line : Files.readAllLines(path, StandardCharsets.UTF_8)) {
         try {
-          if (JsonParser.parseString(line).getAsJsonObject().get("step").getAsLong() <= keepUpToStep) {
+          if (JsonParser.parseString(line).getAsJsonObject().get("step").getAsLong()
+              <= keepUpToStep) {
             kept.add(line);
           }
         } catch (RuntimeException e) {

@@ -4,10 +4,10 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.AdapterFormat;
 import dev.loraort.artifacts.AdapterWeights;
 import dev.loraort.artifacts.Adapters;
+import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.config.RunSettings;
 import dev.loraort.trainer.config.TrainConfig;
@@ -28,9 +28,10 @@ import java.util.SplittableRandom;
 
 /**
  * A whole training run: reads the model directory and data, sets up parameters and sessions, runs
- * the {@link StepLoop}, and writes the run directory: {@code adapter.onnx} (the trained tensors under
- * contract names, with metadata) and {@code run.json} (config, settings, provenance, results). Both
- * are written atomically at the end, so a failed run leaves an existing run directory intact.
+ * the {@link StepLoop}, and writes the run directory: {@code adapter.onnx} (the trained tensors
+ * under contract names, with metadata) and {@code run.json} (config, settings, provenance,
+ * results). Both are written atomically at the end, so a failed run leaves an existing run
+ * directory intact.
  */
 public final class TrainingJob {
   /** The adapter file written into the run directory. */
@@ -39,7 +40,8 @@ public final class TrainingJob {
   /** The run record written into the run directory. */
   public static final String RUN_JSON = "run.json";
 
-  private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
+  private static final Gson GSON =
+      new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
 
   /**
    * What to train on.
@@ -47,7 +49,8 @@ public final class TrainingJob {
    * @param modelDir the model directory
    * @param modelLabel how provenance names it
    * @param data the JSONL file
-   * @param init an adapter to start from (adapter.onnx or .safetensors with contract names), or null
+   * @param init an adapter to start from (adapter.onnx or .safetensors with contract names), or
+   *     null
    */
   public record Inputs(Path modelDir, String modelLabel, Path data, Path init) {}
 
@@ -65,33 +68,50 @@ public final class TrainingJob {
    * @return the loop's result
    * @throws IOException if an input is invalid or an output cannot be written
    */
-  public static <S> StepLoop.Result run(Inputs in, TrainConfig cfg, RunSettings settings, SharpnessMethod<S> method,
-      PrintStream log) throws IOException {
+  public static <S> StepLoop.Result run(
+      Inputs in, TrainConfig cfg, RunSettings settings, SharpnessMethod<S> method, PrintStream log)
+      throws IOException {
     Manifest m = Manifest.read(in.modelDir());
     SplittableRandom root = new SplittableRandom(cfg.seed());
     SplittableRandom initRng = root.split(); // one stream per purpose: adding one shifts no other
     long shuffleSeed = root.split().nextLong();
     SplittableRandom methodRng = root.split();
-    LoraParams params = in.init() == null ? LoraParams.init(m, cfg.rank(), cfg.alpha(), initRng)
-        : startFrom(m, in.init(), cfg);
+    LoraParams params =
+        in.init() == null
+            ? LoraParams.init(m, cfg.rank(), cfg.alpha(), initRng)
+            : startFrom(m, in.init(), cfg);
     Batcher data = new Batcher(JsonlDataset.read(in.data(), m), m, cfg.batchSize(), shuffleSeed);
     Provenance provenance = Provenance.of(m, in.modelLabel());
     Path checkpoint = settings.out().resolve(Checkpoint.FILE);
     Checkpoint resume = settings.resume() ? resumable(checkpoint, cfg) : null;
     StepLoop.Result result;
     List<StepListener> listeners = new ArrayList<>();
-    try (ModelGraphs graphs = ModelGraphs.open(m, settings.device(), settings.threads(), method.usesRwpGraph());
+    try (ModelGraphs graphs =
+            ModelGraphs.open(m, settings.device(), settings.threads(), method.usesRwpGraph());
         ProgressReporter progress = new ProgressReporter(settings.progressBar(), log);
-        TraceWriter trace = settings.trace() == null ? null
-            : new TraceWriter(settings.trace(), resume == null ? 0 : resume.step())) {
+        TraceWriter trace =
+            settings.trace() == null
+                ? null
+                : new TraceWriter(settings.trace(), resume == null ? 0 : resume.step())) {
       listeners.add(progress);
       if (trace != null) {
         listeners.add(trace);
       }
-      result = StepLoop.run(graphs, method, params, data, cfg, new StepLoop.Options(methodRng, Map.of(), listeners,
-          resume, checkpoint, settings.checkpointEvery()));
+      result =
+          StepLoop.run(
+              graphs,
+              method,
+              params,
+              data,
+              cfg,
+              new StepLoop.Options(
+                  methodRng, Map.of(), listeners, resume, checkpoint, settings.checkpointEvery()));
     }
-    Adapters.write(settings.out().resolve(ADAPTER), AdapterFormat.ONNX, adapter(m, result.params(), cfg, provenance), m);
+    Adapters.write(
+        settings.out().resolve(ADAPTER),
+        AdapterFormat.ONNX,
+        adapter(m, result.params(), cfg, provenance),
+        m);
     writeRunJson(settings.out().resolve(RUN_JSON), in, cfg, settings, provenance, result);
     return result;
   }
@@ -108,7 +128,8 @@ public final class TrainingJob {
   public static LoraParams startFrom(Manifest m, Path file, TrainConfig cfg) throws IOException {
     AdapterWeights a = Adapters.read(file, m);
     if (a.rank() != cfg.rank()) {
-      throw new IOException(file + ": the adapter has rank " + a.rank() + " but --rank is " + cfg.rank());
+      throw new IOException(
+          file + ": the adapter has rank " + a.rank() + " but --rank is " + cfg.rank());
     }
     return LoraParams.of(m, a.tensors(), (float) (cfg.alpha() / cfg.rank()), file.toString());
   }
@@ -157,14 +178,18 @@ public final class TrainingJob {
           diff.add(k + " " + saved.get(k) + " -> " + now.get(k));
         }
       }
-      throw new IOException(file + " belongs to a run with other settings (" + String.join("; ", diff)
-          + "); resume with the same options");
+      throw new IOException(
+          file
+              + " belongs to a run with other settings ("
+              + String.join("; ", diff)
+              + "); resume with the same options");
     }
     return c;
   }
 
-  private static void writeRunJson(Path path, Inputs in, TrainConfig cfg, RunSettings s, Provenance prov,
-      StepLoop.Result r) throws IOException {
+  private static void writeRunJson(
+      Path path, Inputs in, TrainConfig cfg, RunSettings s, Provenance prov, StepLoop.Result r)
+      throws IOException {
     JsonObject o = new JsonObject();
     o.add("config", JsonParser.parseString(configJson(cfg)));
     JsonObject settings = new JsonObject();

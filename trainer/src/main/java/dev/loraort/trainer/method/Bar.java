@@ -31,8 +31,9 @@ public final class Bar implements SharpnessMethod<Bar.State> {
       implements MethodConfig {
     /** Validates mu_0. */
     public Cfg {
-      MethodConfig.require(mu0 >= 0 && Double.isFinite(mu0), "lora-" + variant.name().toLowerCase(Locale.ROOT)
-          + ": bar-mu must be >= 0, got " + mu0);
+      MethodConfig.require(
+          mu0 >= 0 && Double.isFinite(mu0),
+          "lora-" + variant.name().toLowerCase(Locale.ROOT) + ": bar-mu must be >= 0, got " + mu0);
     }
 
     /**
@@ -83,14 +84,20 @@ public final class Bar implements SharpnessMethod<Bar.State> {
 
   @Override
   public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
-    double alpha = cfg.mu0() * dev.loraort.trainer.optim.Schedule.of(cfg.schedule(), 1.0, 0, t.total()).at(t.index());
+    double alpha =
+        cfg.mu0()
+            * dev.loraort.trainer.optim.Schedule.of(cfg.schedule(), 1.0, 0, t.total())
+                .at(t.index());
     double f = alpha * t.lr();
     for (String m : p.modules()) {
       String a = TensorNames.loraA(m);
       String b = TensorNames.loraB(m);
-      boolean growB = cfg.variant() == Variant.NBAR
-          ? Perturbations.norm(g, java.util.List.of(b)) >= Perturbations.norm(g, java.util.List.of(a))
-          : Perturbations.norm(p.tree(), java.util.List.of(b)) < Perturbations.norm(p.tree(), java.util.List.of(a));
+      boolean growB =
+          cfg.variant() == Variant.NBAR
+              ? Perturbations.norm(g, java.util.List.of(b))
+                  >= Perturbations.norm(g, java.util.List.of(a))
+              : Perturbations.norm(p.tree(), java.util.List.of(b))
+                  < Perturbations.norm(p.tree(), java.util.List.of(a));
       scale(p.tree().get(b), growB ? 1 + f : 1 - f);
       scale(p.tree().get(a), growB ? 1 - f : 1 + f);
     }

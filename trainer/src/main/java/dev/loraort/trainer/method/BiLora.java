@@ -13,12 +13,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Bi-LoRA (methods.md section 6): an auxiliary branch s (B2 A2) beside the primary s (B1 A1), fed as
- * one adapter concatenated along lora_r ([A1; A2], [B1 B2]). One pass gives all four gradients;
+ * Bi-LoRA (methods.md section 6): an auxiliary branch s (B2 A2) beside the primary s (B1 A1), fed
+ * as one adapter concatenated along lora_r ([A1; A2], [B1 B2]). One pass gives all four gradients;
  * the primary descends (the run's optimizer), the auxiliary ascends (its own AdamW, maximize,
- * weight decay 0, the run's learning rate), then the auxiliary is clipped to
- * ||s B2 A2|| &lt;= rho over all layers together (or per layer), by sqrt(rho / c) on both factors.
- * The auxiliary branch is discarded after training: adapters hold the primary only.
+ * weight decay 0, the run's learning rate), then the auxiliary is clipped to ||s B2 A2|| &lt;= rho
+ * over all layers together (or per layer), by sqrt(rho / c) on both factors. The auxiliary branch
+ * is discarded after training: adapters hold the primary only.
  *
  * <p>Choices where the paper is silent (methods.md): PEFT init for the auxiliary (B2 = 0, so no
  * perturbation at step 0), its scale s2 = s, constant rho.
@@ -36,7 +36,9 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
       MethodConfig.require(auxRank >= 1, "bi-lora: aux-rank must be >= 1, got " + auxRank);
     }
 
-    /** @return rho 0.05, r2 = 8, global clip */
+    /**
+     * @return rho 0.05, r2 = 8, global clip
+     */
     public static Cfg defaults() {
       return new Cfg(0.05, 8, NormScope.GLOBAL);
     }
@@ -55,7 +57,9 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
     ParamTree auxGrads;
     double c;
 
-    /** @return the auxiliary tensors (A2, B2 under the primary's names) */
+    /**
+     * @return the auxiliary tensors (A2, B2 under the primary's names)
+     */
     public ParamTree aux() {
       return aux;
     }
@@ -88,11 +92,13 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
         a[i] = (float) ((setup.rng().nextDouble() * 2 - 1) * bound);
       }
       aux.put(TensorNames.loraA(m), Tensor.ofFloats(new long[] {r2, in}, a));
-      aux.put(TensorNames.loraB(m), Tensor.ofFloats(new long[] {out, r2}, new float[(int) (out * r2)]));
+      aux.put(
+          TensorNames.loraB(m), Tensor.ofFloats(new long[] {out, r2}, new float[(int) (out * r2)]));
     }
     State s = new State();
     s.aux = ParamTree.of(aux);
-    s.optimizer = Optimizers.adamw(setup.lr(), setup.beta1(), setup.beta2(), setup.eps(), 0, 0, true);
+    s.optimizer =
+        Optimizers.adamw(setup.lr(), setup.beta1(), setup.beta2(), setup.eps(), 0, 0, true);
     s.optState = s.optimizer.init(s.aux);
     return s;
   }
@@ -202,17 +208,23 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
     for (String n : s.aux.names()) {
       Tensor t = tensors.get(AUX + n);
       if (t == null || !java.util.Arrays.equals(t.shape(), s.aux.shape(n))) {
-        throw new IllegalArgumentException("bi-lora state: " + AUX + n + (t == null ? " is missing" : " has shape "
-            + java.util.Arrays.toString(t.shape())) + "; expected " + java.util.Arrays.toString(s.aux.shape(n)));
+        throw new IllegalArgumentException(
+            "bi-lora state: "
+                + AUX
+                + n
+                + (t == null ? " is missing" : " has shape " + java.util.Arrays.toString(t.shape()))
+                + "; expected "
+                + java.util.Arrays.toString(s.aux.shape(n)));
       }
       System.arraycopy(t.floats(), 0, s.aux.get(n), 0, t.size());
     }
     Map<String, Tensor> opt = new LinkedHashMap<>();
-    tensors.forEach((k, v) -> {
-      if (k.startsWith(AUX_OPT)) {
-        opt.put(k.substring(AUX_OPT.length()), v);
-      }
-    });
+    tensors.forEach(
+        (k, v) -> {
+          if (k.startsWith(AUX_OPT)) {
+            opt.put(k.substring(AUX_OPT.length()), v);
+          }
+        });
     if (!opt.isEmpty()) { // a checkpoint (a golden trace's start has no optimizer state)
       s.optState = s.optimizer.load(s.optState, opt);
     }

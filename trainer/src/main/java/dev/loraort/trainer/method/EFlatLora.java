@@ -19,14 +19,20 @@ public final class EFlatLora implements SharpnessMethod<EFlatLora.State> {
    * @param betaNew the EMA weight of the new perturbation
    * @param normScope per-layer (default, as the EFlat code) or global
    */
-  public record Cfg(double rho, RhoSchedule rhoSchedule, double betaNew, NormScope normScope) implements MethodConfig {
+  public record Cfg(double rho, RhoSchedule rhoSchedule, double betaNew, NormScope normScope)
+      implements MethodConfig {
     /** Validates rho and beta_new. */
     public Cfg {
-      MethodConfig.require(rho > 0 && Double.isFinite(rho), "eflat-lora: rho must be > 0, got " + rho);
-      MethodConfig.require(betaNew > 0 && betaNew <= 1, "eflat-lora: beta (beta_new) must be in (0, 1], got " + betaNew);
+      MethodConfig.require(
+          rho > 0 && Double.isFinite(rho), "eflat-lora: rho must be > 0, got " + rho);
+      MethodConfig.require(
+          betaNew > 0 && betaNew <= 1,
+          "eflat-lora: beta (beta_new) must be in (0, 1], got " + betaNew);
     }
 
-    /** @return rho 0.05 with cosine decay to 0.02, beta_new 0.9, per-layer */
+    /**
+     * @return rho 0.05 with cosine decay to 0.02, beta_new 0.9, per-layer
+     */
     public static Cfg defaults() {
       return new Cfg(0.05, RhoSchedule.COSINE, 0.9, NormScope.PER_LAYER);
     }
@@ -108,11 +114,12 @@ public final class EFlatLora implements SharpnessMethod<EFlatLora.State> {
   @Override
   public void loadState(State s, Map<String, Tensor> tensors) {
     s.ema.clear();
-    tensors.forEach((k, v) -> {
-      if (k.startsWith(EMA)) {
-        s.ema.put(k.substring(EMA.length()), v.floats().clone());
-      }
-    });
+    tensors.forEach(
+        (k, v) -> {
+          if (k.startsWith(EMA)) {
+            s.ema.put(k.substring(EMA.length()), v.floats().clone());
+          }
+        });
   }
 
   @Override

@@ -7,14 +7,14 @@ import dev.loraort.trainer.params.ParamTree;
 import java.util.Map;
 
 /**
- * Flat-LoRA (Li et al., methods.md section 5): random weight perturbation in the full space,
- * eps_ij ~ N(0, sigma_t^2 / in * ||W'_i,:||^2) with W' = W0 + s B A, drawn inside train_rwp.onnx
- * from its rwp_sigma input; sigma_t = sigma * (1 - cos(pi t / T)) / 2 grows over the run.
+ * Flat-LoRA (Li et al., methods.md section 5): random weight perturbation in the full space, eps_ij
+ * ~ N(0, sigma_t^2 / in * ||W'_i,:||^2) with W' = W0 + s B A, drawn inside train_rwp.onnx from its
+ * rwp_sigma input; sigma_t = sigma * (1 - cos(pi t / T)) / 2 grows over the run.
  *
  * <p>Departures from the reference code, and why: the noise is added inside the graph, so removing
  * it is exact (no in-place add/subtract drift); it is drawn per graph run, so with gradient
- * accumulation each micro-batch sees its own noise (the code shares one draw per optimizer step);
- * t counts optimizer steps, not micro-batches.
+ * accumulation each micro-batch sees its own noise (the code shares one draw per optimizer step); t
+ * counts optimizer steps, not micro-batches.
  */
 public final class FlatLoraRwp implements SharpnessMethod<FlatLoraRwp.State> {
   /**
@@ -23,10 +23,13 @@ public final class FlatLoraRwp implements SharpnessMethod<FlatLoraRwp.State> {
   public record Cfg(double sigma) implements MethodConfig {
     /** Validates sigma. */
     public Cfg {
-      MethodConfig.require(sigma >= 0 && Double.isFinite(sigma), "flat-lora: sigma must be >= 0, got " + sigma);
+      MethodConfig.require(
+          sigma >= 0 && Double.isFinite(sigma), "flat-lora: sigma must be >= 0, got " + sigma);
     }
 
-    /** @return sigma 0.05 (T5 GLUE and Llama-2 in the paper) */
+    /**
+     * @return sigma 0.05 (T5 GLUE and Llama-2 in the paper)
+     */
     public static Cfg defaults() {
       return new Cfg(0.05);
     }

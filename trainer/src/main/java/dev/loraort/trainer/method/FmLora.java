@@ -9,8 +9,8 @@ import java.util.Map;
 /**
  * FMLoRA (methods.md section 3, the EFlat paper's two-pass "Flat-LoRA"): pass 1 at (A, B) gives the
  * full-space estimate G_bar from pseudo-inverses; E_B = (1/s) rho_t G_bar/||G_bar|| A^+ moves the
- * perturbation onto B; pass 2 at B + E_B gives the gradient; B is restored from a saved copy.
- * The perturbation of W actually applied is G_bar P_A scaled, of norm at most rho (section 3).
+ * perturbation onto B; pass 2 at B + E_B gives the gradient; B is restored from a saved copy. The
+ * perturbation of W actually applied is G_bar P_A scaled, of norm at most rho (section 3).
  */
 public final class FmLora implements SharpnessMethod<FmLora.State> {
   /**
@@ -18,13 +18,16 @@ public final class FmLora implements SharpnessMethod<FmLora.State> {
    * @param rhoSchedule constant, or cosine decay to 0.4 rho_0
    * @param normScope per-layer (default) or global
    */
-  public record Cfg(double rho, RhoSchedule rhoSchedule, NormScope normScope) implements MethodConfig {
+  public record Cfg(double rho, RhoSchedule rhoSchedule, NormScope normScope)
+      implements MethodConfig {
     /** Validates rho. */
     public Cfg {
       MethodConfig.require(rho > 0 && Double.isFinite(rho), "fmlora: rho must be > 0, got " + rho);
     }
 
-    /** @return rho 0.05, cosine to 0.02, per-layer */
+    /**
+     * @return rho 0.05, cosine to 0.02, per-layer
+     */
     public static Cfg defaults() {
       return new Cfg(0.05, RhoSchedule.COSINE, NormScope.PER_LAYER);
     }

@@ -21,10 +21,13 @@ public final class LoraSam implements SharpnessMethod<LoraSam.State> {
   public record Cfg(double rho, NormScope normScope) implements MethodConfig {
     /** Validates rho. */
     public Cfg {
-      MethodConfig.require(rho > 0 && Double.isFinite(rho), "lora-sam: rho must be > 0, got " + rho);
+      MethodConfig.require(
+          rho > 0 && Double.isFinite(rho), "lora-sam: rho must be > 0, got " + rho);
     }
 
-    /** @return rho 0.05, global norm */
+    /**
+     * @return rho 0.05, global norm
+     */
     public static Cfg defaults() {
       return new Cfg(0.05, NormScope.GLOBAL);
     }
@@ -105,7 +108,8 @@ public final class LoraSam implements SharpnessMethod<LoraSam.State> {
   }
 
   static List<String> loraNames(LoraParams p) {
-    return p.modules().stream().flatMap(m -> java.util.stream.Stream.of(TensorNames.loraA(m), TensorNames.loraB(m)))
+    return p.modules().stream()
+        .flatMap(m -> java.util.stream.Stream.of(TensorNames.loraA(m), TensorNames.loraB(m)))
         .toList();
   }
 }

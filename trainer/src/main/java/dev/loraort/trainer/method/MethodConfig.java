@@ -6,9 +6,11 @@ import java.util.Locale;
  * A method's settings: immutable records validated on construction, one per method, each with its
  * documented defaults in one place ({@code defaults()}).
  */
-public sealed interface MethodConfig permits Lora.Cfg, LoraSam.Cfg, FmLora.Cfg, EFlatLora.Cfg, FlatLoraRwp.Cfg,
-    BiLora.Cfg, Bar.Cfg {
-  /** @return the --method value */
+public sealed interface MethodConfig
+    permits Lora.Cfg, LoraSam.Cfg, FmLora.Cfg, EFlatLora.Cfg, FlatLoraRwp.Cfg, BiLora.Cfg, Bar.Cfg {
+  /**
+   * @return the --method value
+   */
   String id();
 
   /** Whether a perturbation is normalised per adapted layer or over all layers together. */
@@ -29,7 +31,8 @@ public sealed interface MethodConfig permits Lora.Cfg, LoraSam.Cfg, FmLora.Cfg, 
         case "global":
           return GLOBAL;
         default:
-          throw new IllegalArgumentException("--norm-scope " + s + ": expected per-layer or global");
+          throw new IllegalArgumentException(
+              "--norm-scope " + s + ": expected per-layer or global");
       }
     }
   }
@@ -63,7 +66,8 @@ public sealed interface MethodConfig permits Lora.Cfg, LoraSam.Cfg, FmLora.Cfg, 
       try {
         return valueOf(s.toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("--rho-schedule " + s + ": expected constant or cosine", e);
+        throw new IllegalArgumentException(
+            "--rho-schedule " + s + ": expected constant or cosine", e);
       }
     }
   }

@@ -5,8 +5,16 @@ import java.util.List;
 /** The --method values and the classes behind them. */
 public final class Methods {
   /** Every method id, in the order the CLI lists them. */
-  public static final List<String> IDS = List.of("lora", "lora-sam", "fmlora", "eflat-lora", "flat-lora", "bi-lora",
-      "lora-obar", "lora-nbar");
+  public static final List<String> IDS =
+      List.of(
+          "lora",
+          "lora-sam",
+          "fmlora",
+          "eflat-lora",
+          "flat-lora",
+          "bi-lora",
+          "lora-obar",
+          "lora-nbar");
 
   private Methods() {}
 
@@ -34,7 +42,8 @@ public final class Methods {
       case "lora-nbar":
         return Bar.Cfg.defaults(Bar.Variant.NBAR);
       default:
-        throw new IllegalArgumentException("--method " + id + " is unknown; expected one of " + IDS);
+        throw new IllegalArgumentException(
+            "--method " + id + " is unknown; expected one of " + IDS);
     }
   }
 

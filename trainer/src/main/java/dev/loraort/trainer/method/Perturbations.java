@@ -10,7 +10,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Shared pieces of the perturbation methods: norm groups and the FMLoRA/EFlat perturbation of B. */
+/**
+ * Shared pieces of the perturbation methods: norm groups and the FMLoRA/EFlat perturbation of B.
+ */
 final class Perturbations {
   private Perturbations() {}
 
@@ -58,7 +60,8 @@ final class Perturbations {
    * @param scope per-layer or global normalisation
    * @return E_B by B's name (zero where the direction vanishes)
    */
-  static Map<String, float[]> flatPerturbationOfB(LoraParams p, ParamTree g, double rho, MethodConfig.NormScope scope) {
+  static Map<String, float[]> flatPerturbationOfB(
+      LoraParams p, ParamTree g, double rho, MethodConfig.NormScope scope) {
     Map<String, FlatPerturbation.Direction> dirs = new LinkedHashMap<>();
     double global = 0;
     for (String m : p.modules()) {
@@ -67,15 +70,20 @@ final class Perturbations {
       long[] as = p.tree().shape(a);
       long[] bs = p.tree().shape(b);
       int r = (int) as[0];
-      FlatPerturbation.Direction d = FlatPerturbation.direction(Matrix.ofFloats(r, (int) as[1], p.tree().get(a)),
-          Matrix.ofFloats((int) bs[0], r, p.tree().get(b)), Matrix.ofFloats(r, (int) as[1], g.get(a)),
-          Matrix.ofFloats((int) bs[0], r, g.get(b)), p.scale());
+      FlatPerturbation.Direction d =
+          FlatPerturbation.direction(
+              Matrix.ofFloats(r, (int) as[1], p.tree().get(a)),
+              Matrix.ofFloats((int) bs[0], r, p.tree().get(b)),
+              Matrix.ofFloats(r, (int) as[1], g.get(a)),
+              Matrix.ofFloats((int) bs[0], r, g.get(b)),
+              p.scale());
       dirs.put(b, d);
       global += d.nSquared();
     }
     Map<String, float[]> out = new LinkedHashMap<>();
     for (Map.Entry<String, FlatPerturbation.Direction> e : dirs.entrySet()) {
-      double n = Math.sqrt(scope == MethodConfig.NormScope.GLOBAL ? global : e.getValue().nSquared());
+      double n =
+          Math.sqrt(scope == MethodConfig.NormScope.GLOBAL ? global : e.getValue().nSquared());
       double f = n > 0 ? rho / (p.scale() * n) : 0;
       double[] d = e.getValue().d().data();
       float[] eb = new float[d.length];

@@ -11,13 +11,15 @@ import java.util.Map;
  * sessions or files.
  *
  * <p>Per step the loop calls, for each pass: {@link #beforePass}, one graph run over the step's
- * micro-batches, {@link #afterGrad}; then the optimizer on the last pass's gradients, then
- * {@link #afterUpdate}.
+ * micro-batches, {@link #afterGrad}; then the optimizer on the last pass's gradients, then {@link
+ * #afterUpdate}.
  *
  * @param <S> the method's mutable state (EMA, auxiliary branch); made by {@link #init}
  */
 public interface SharpnessMethod<S> {
-  /** @return the {@code --method} value, e.g. {@code eflat-lora} */
+  /**
+   * @return the {@code --method} value, e.g. {@code eflat-lora}
+   */
   default String id() {
     return config().id();
   }
@@ -32,8 +34,13 @@ public interface SharpnessMethod<S> {
    * @param beta2 the run's Adam beta2
    * @param eps the run's Adam epsilon
    */
-  record Setup(dev.loraort.trainer.optim.Schedule lr, long totalSteps, java.util.SplittableRandom rng, double beta1,
-      double beta2, double eps) {}
+  record Setup(
+      dev.loraort.trainer.optim.Schedule lr,
+      long totalSteps,
+      java.util.SplittableRandom rng,
+      double beta1,
+      double beta2,
+      double eps) {}
 
   /**
    * @param p the initial parameters
@@ -42,7 +49,9 @@ public interface SharpnessMethod<S> {
    */
   S init(LoraParams p, Setup setup);
 
-  /** @return the config this method was made from */
+  /**
+   * @return the config this method was made from
+   */
   MethodConfig config();
 
   /**
@@ -72,10 +81,14 @@ public interface SharpnessMethod<S> {
     return Double.NaN;
   }
 
-  /** @return passes per step: 1 or 2 */
+  /**
+   * @return passes per step: 1 or 2
+   */
   int passes();
 
-  /** @return true if passes run train_rwp.onnx instead of train.onnx */
+  /**
+   * @return true if passes run train_rwp.onnx instead of train.onnx
+   */
   default boolean usesRwpGraph() {
     return false;
   }

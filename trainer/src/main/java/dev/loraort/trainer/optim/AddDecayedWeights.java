@@ -8,7 +8,8 @@ import dev.loraort.trainer.params.ParamTree;
  *
  * @param weightDecay wd
  */
-public record AddDecayedWeights(double weightDecay) implements GradientTransformation<AddDecayedWeights.State> {
+public record AddDecayedWeights(double weightDecay)
+    implements GradientTransformation<AddDecayedWeights.State> {
   /** Validates wd. */
   public AddDecayedWeights {
     if (!(weightDecay >= 0)) {

@@ -38,8 +38,8 @@ public final class Chain implements GradientTransformation<List<Object>> {
   }
 
   /**
-   * The chain's state as tensors, for checkpoints: per transformation i, its step count as
-   * {@code <i>.count} (int64 []) and Adam's moments as {@code <i>.mu.<name>}, {@code <i>.nu.<name>}.
+   * The chain's state as tensors, for checkpoints: per transformation i, its step count as {@code
+   * <i>.count} (int64 []) and Adam's moments as {@code <i>.mu.<name>}, {@code <i>.nu.<name>}.
    *
    * @param state a state of this chain
    * @return the tensors (sharing the moment arrays)
@@ -97,8 +97,13 @@ public final class Chain implements GradientTransformation<List<Object>> {
     for (String n : into.names()) {
       Tensor v = t.get(prefix + n);
       if (v == null || v.size() != into.get(n).length) {
-        throw new IllegalArgumentException("optimizer state: " + prefix + n + (v == null ? " is missing" : " has "
-            + v.size() + " values, expected " + into.get(n).length));
+        throw new IllegalArgumentException(
+            "optimizer state: "
+                + prefix
+                + n
+                + (v == null
+                    ? " is missing"
+                    : " has " + v.size() + " values, expected " + into.get(n).length));
       }
       System.arraycopy(v.floats(), 0, into.get(n), 0, v.size());
     }
@@ -107,7 +112,8 @@ public final class Chain implements GradientTransformation<List<Object>> {
   @Override
   public List<Object> update(ParamTree updates, List<Object> state, ParamTree params) {
     if (state.size() != parts.size()) {
-      throw new IllegalArgumentException("chain of " + parts.size() + " transformations got " + state.size() + " states");
+      throw new IllegalArgumentException(
+          "chain of " + parts.size() + " transformations got " + state.size() + " states");
     }
     List<Object> next = new ArrayList<>();
     for (int i = 0; i < parts.size(); i++) {

@@ -7,7 +7,8 @@ import dev.loraort.trainer.params.ParamTree;
  *
  * @param maxNorm the largest global norm let through
  */
-public record ClipByGlobalNorm(double maxNorm) implements GradientTransformation<ClipByGlobalNorm.State> {
+public record ClipByGlobalNorm(double maxNorm)
+    implements GradientTransformation<ClipByGlobalNorm.State> {
   /** Validates maxNorm. */
   public ClipByGlobalNorm {
     if (!(maxNorm > 0)) {

@@ -3,8 +3,8 @@ package dev.loraort.trainer.optim;
 import dev.loraort.trainer.params.ParamTree;
 
 /**
- * One step of an optimizer, as in optax: {@code init(params) -> state} and
- * {@code update(updates, state, params) -> state'}.
+ * One step of an optimizer, as in optax: {@code init(params) -> state} and {@code update(updates,
+ * state, params) -> state'}.
  *
  * <p>{@code update} transforms {@code updates} in place (gradients in, updates out) and may update
  * the arrays held by {@code state} in place; it returns the state for the next step. The parameters

@@ -16,11 +16,19 @@ public final class Optimizers {
    * @param maximize ascent instead of descent
    * @return the chained optimizer
    */
-  public static Chain adamw(Schedule schedule, double b1, double b2, double eps, double weightDecay, double maxGradNorm,
+  public static Chain adamw(
+      Schedule schedule,
+      double b1,
+      double b2,
+      double eps,
+      double weightDecay,
+      double maxGradNorm,
       boolean maximize) {
     ScaleByAdam adam = new ScaleByAdam(b1, b2, eps);
     AddDecayedWeights wd = new AddDecayedWeights(weightDecay);
     ScaleByLearningRate lr = new ScaleByLearningRate(schedule, maximize);
-    return maxGradNorm > 0 ? Chain.of(new ClipByGlobalNorm(maxGradNorm), adam, wd, lr) : Chain.of(adam, wd, lr);
+    return maxGradNorm > 0
+        ? Chain.of(new ClipByGlobalNorm(maxGradNorm), adam, wd, lr)
+        : Chain.of(adam, wd, lr);
   }
 }

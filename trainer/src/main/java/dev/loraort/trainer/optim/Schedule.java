@@ -31,8 +31,13 @@ public interface Schedule {
    */
   static Schedule of(Kind kind, double peak, long warmupSteps, long totalSteps) {
     if (!(peak >= 0) || warmupSteps < 0 || totalSteps < 1) {
-      throw new IllegalArgumentException("schedule: need lr >= 0, warmup >= 0, steps >= 1; got lr=" + peak
-          + " warmup=" + warmupSteps + " steps=" + totalSteps);
+      throw new IllegalArgumentException(
+          "schedule: need lr >= 0, warmup >= 0, steps >= 1; got lr="
+              + peak
+              + " warmup="
+              + warmupSteps
+              + " steps="
+              + totalSteps);
     }
     return step -> {
       if (step < warmupSteps) {

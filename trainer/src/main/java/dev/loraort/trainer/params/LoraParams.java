@@ -39,7 +39,8 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
    * @return fresh parameters
    * @throws IOException if trainable_init.safetensors is missing or does not match the manifest
    */
-  public static LoraParams init(Manifest m, int rank, double alpha, SplittableRandom rng) throws IOException {
+  public static LoraParams init(Manifest m, int rank, double alpha, SplittableRandom rng)
+      throws IOException {
     if (rank < 1) {
       throw new IllegalArgumentException("rank must be >= 1, got " + rank);
     }
@@ -51,10 +52,15 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
         a[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
       }
       t.put(TensorNames.loraA(mod.name()), Tensor.ofFloats(new long[] {rank, mod.in()}, a));
-      t.put(TensorNames.loraB(mod.name()), Tensor.ofFloats(new long[] {mod.out(), rank}, new float[mod.out() * rank]));
+      t.put(
+          TensorNames.loraB(mod.name()),
+          Tensor.ofFloats(new long[] {mod.out(), rank}, new float[mod.out() * rank]));
     }
     t.putAll(trainableInit(m));
-    return new LoraParams(ParamTree.of(t), m.lora().modules().stream().map(Manifest.LoraModule::name).toList(), rank,
+    return new LoraParams(
+        ParamTree.of(t),
+        m.lora().modules().stream().map(Manifest.LoraModule::name).toList(),
+        rank,
         (float) (alpha / rank));
   }
 
@@ -70,7 +76,8 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
    * @return the parameters (copies of the given arrays)
    * @throws IOException if a tensor is missing or has the wrong shape; the message names it
    */
-  public static LoraParams of(Manifest m, Map<String, Tensor> given, float scale, String source) throws IOException {
+  public static LoraParams of(Manifest m, Map<String, Tensor> given, float scale, String source)
+      throws IOException {
     Map<String, Tensor> t = new LinkedHashMap<>();
     int rank = -1;
     for (Manifest.LoraModule mod : m.lora().modules()) {
@@ -82,12 +89,30 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
         rank = (int) as[0];
       }
       if (as.length != 2 || as[0] != rank || as[1] != mod.in()) {
-        throw new IOException(source + ": " + TensorNames.loraA(mod.name()) + " has shape " + Arrays.toString(as)
-            + "; expected [" + rank + ", " + mod.in() + "]");
+        throw new IOException(
+            source
+                + ": "
+                + TensorNames.loraA(mod.name())
+                + " has shape "
+                + Arrays.toString(as)
+                + "; expected ["
+                + rank
+                + ", "
+                + mod.in()
+                + "]");
       }
       if (bs.length != 2 || bs[0] != mod.out() || bs[1] != rank) {
-        throw new IOException(source + ": " + TensorNames.loraB(mod.name()) + " has shape " + Arrays.toString(bs)
-            + "; expected [" + mod.out() + ", " + rank + "]");
+        throw new IOException(
+            source
+                + ": "
+                + TensorNames.loraB(mod.name())
+                + " has shape "
+                + Arrays.toString(bs)
+                + "; expected ["
+                + mod.out()
+                + ", "
+                + rank
+                + "]");
       }
       t.put(TensorNames.loraA(mod.name()), a.copy());
       t.put(TensorNames.loraB(mod.name()), b.copy());
@@ -96,31 +121,46 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
     for (Manifest.TrainableSpec spec : m.trainable()) {
       Tensor v = given.containsKey(spec.name()) ? given.get(spec.name()) : init.get(spec.name());
       if (!Arrays.equals(v.shape(), spec.shape())) {
-        throw new IOException(source + ": " + spec.name() + " has shape " + Arrays.toString(v.shape())
-            + "; manifest.json says " + Arrays.toString(spec.shape()));
+        throw new IOException(
+            source
+                + ": "
+                + spec.name()
+                + " has shape "
+                + Arrays.toString(v.shape())
+                + "; manifest.json says "
+                + Arrays.toString(spec.shape()));
       }
       t.put(spec.name(), v.copy());
     }
-    return new LoraParams(ParamTree.of(t), m.lora().modules().stream().map(Manifest.LoraModule::name).toList(), rank,
+    return new LoraParams(
+        ParamTree.of(t),
+        m.lora().modules().stream().map(Manifest.LoraModule::name).toList(),
+        rank,
         scale);
   }
 
-  /** @return a deep copy */
+  /**
+   * @return a deep copy
+   */
   public LoraParams copy() {
     return new LoraParams(tree.copy(), modules, rank, scale);
   }
 
-  /** @return the graph feeds for these parameters: every tensor of the tree plus lora_scale */
+  /**
+   * @return the graph feeds for these parameters: every tensor of the tree plus lora_scale
+   */
   public Map<String, Tensor> feeds() {
     Map<String, Tensor> f = tree.tensors();
     f.put(TensorNames.LORA_SCALE, Tensor.scalar(scale));
     return f;
   }
 
-  private static Tensor require(Map<String, Tensor> given, String name, String source) throws IOException {
+  private static Tensor require(Map<String, Tensor> given, String name, String source)
+      throws IOException {
     Tensor t = given.get(name);
     if (t == null) {
-      throw new IOException(source + ": no tensor " + name + " (contract name of a LoRA input of this model)");
+      throw new IOException(
+          source + ": no tensor " + name + " (contract name of a LoRA input of this model)");
     }
     if (t.dtype() != Tensor.DType.F32) {
       throw new IOException(source + ": " + name + " is " + t.dtype() + ", expected F32");
@@ -135,14 +175,20 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
     }
     Path file = m.dir().resolve("trainable_init.safetensors");
     if (!Files.exists(file)) {
-      throw new IOException(file + " not found: manifest.json lists trainable tensors " + m.trainable().size());
+      throw new IOException(
+          file + " not found: manifest.json lists trainable tensors " + m.trainable().size());
     }
     Map<String, Tensor> init = Safetensors.read(file).tensors();
     for (Manifest.TrainableSpec spec : m.trainable()) {
       Tensor v = init.get(spec.name());
       if (v == null || !Arrays.equals(v.shape(), spec.shape())) {
-        throw new IOException(file + ": tensor " + spec.name() + (v == null ? " is missing" : " has shape "
-            + Arrays.toString(v.shape())) + "; manifest.json says " + Arrays.toString(spec.shape()));
+        throw new IOException(
+            file
+                + ": tensor "
+                + spec.name()
+                + (v == null ? " is missing" : " has shape " + Arrays.toString(v.shape()))
+                + "; manifest.json says "
+                + Arrays.toString(spec.shape()));
       }
       out.put(spec.name(), v.copy());
     }

@@ -28,21 +28,26 @@ public final class ParamTree {
   public static ParamTree of(Map<String, Tensor> tensors) {
     Map<String, float[]> v = new LinkedHashMap<>();
     Map<String, long[]> s = new LinkedHashMap<>();
-    tensors.forEach((k, t) -> {
-      v.put(k, t.floats());
-      s.put(k, t.shape());
-    });
+    tensors.forEach(
+        (k, t) -> {
+          v.put(k, t.floats());
+          s.put(k, t.shape());
+        });
     return new ParamTree(v, Collections.unmodifiableMap(s));
   }
 
-  /** @return a tree of zeros with the same names and shapes */
+  /**
+   * @return a tree of zeros with the same names and shapes
+   */
   public ParamTree zerosLike() {
     Map<String, float[]> v = new LinkedHashMap<>();
     values.forEach((k, a) -> v.put(k, new float[a.length]));
     return new ParamTree(v, shapes);
   }
 
-  /** @return a deep copy */
+  /**
+   * @return a deep copy
+   */
   public ParamTree copy() {
     Map<String, float[]> v = new LinkedHashMap<>();
     values.forEach((k, a) -> v.put(k, a.clone()));
@@ -58,7 +63,9 @@ public final class ParamTree {
     values.forEach((k, a) -> System.arraycopy(other.get(k), 0, a, 0, a.length));
   }
 
-  /** @return names in order */
+  /**
+   * @return names in order
+   */
   public List<String> names() {
     return List.copyOf(values.keySet());
   }
@@ -71,7 +78,8 @@ public final class ParamTree {
   public float[] get(String name) {
     float[] a = values.get(name);
     if (a == null) {
-      throw new IllegalArgumentException("no tensor " + name + " in this tree; it has " + values.keySet());
+      throw new IllegalArgumentException(
+          "no tensor " + name + " in this tree; it has " + values.keySet());
     }
     return a;
   }
@@ -93,7 +101,9 @@ public final class ParamTree {
     return Tensor.ofFloats(shapes.get(name), get(name));
   }
 
-  /** @return all values as tensors sharing the arrays, in order */
+  /**
+   * @return all values as tensors sharing the arrays, in order
+   */
   public Map<String, Tensor> tensors() {
     Map<String, Tensor> m = new LinkedHashMap<>();
     for (String k : values.keySet()) {
@@ -102,7 +112,9 @@ public final class ParamTree {
     return m;
   }
 
-  /** @return sqrt of the sum of squares over every tensor, accumulated in double */
+  /**
+   * @return sqrt of the sum of squares over every tensor, accumulated in double
+   */
   public double globalNorm() {
     double s = 0;
     for (float[] a : values.values()) {
@@ -120,12 +132,13 @@ public final class ParamTree {
    * @param other a tree with the same names and shapes
    */
   public void addScaled(double alpha, ParamTree other) {
-    values.forEach((k, a) -> {
-      float[] b = other.get(k);
-      for (int i = 0; i < a.length; i++) {
-        a[i] = (float) (a[i] + alpha * b[i]);
-      }
-    });
+    values.forEach(
+        (k, a) -> {
+          float[] b = other.get(k);
+          for (int i = 0; i < a.length; i++) {
+            a[i] = (float) (a[i] + alpha * b[i]);
+          }
+        });
   }
 
   /**

@@ -21,7 +21,8 @@ class BatcherTest {
   void padsToTheLongestAndReshufflesEachEpochDeterministically() throws IOException {
     Manifest m = Manifest.read(Path.of("../onnx-models/tiny-gpt2-lm"));
     Path f = dir.resolve("d.jsonl");
-    Files.writeString(f, "{\"input_ids\": [5, 6, 7]}\n{\"input_ids\": [8]}\n\n{\"input_ids\": [9, 10]}\n");
+    Files.writeString(
+        f, "{\"input_ids\": [5, 6, 7]}\n{\"input_ids\": [8]}\n\n{\"input_ids\": [9, 10]}\n");
     List<JsonlDataset.Example> data = JsonlDataset.read(f, m);
     assertThat(data).hasSize(3);
     Batcher b = new Batcher(data, m, 3, 42);
@@ -37,7 +38,8 @@ class BatcherTest {
     long[] ids = batch.get("input_ids").longs();
     long[] mask = batch.get("attention_mask").longs();
     for (int i = 0; i < labels.length; i++) {
-      assertThat(labels[i]).isEqualTo(mask[i] == 1 ? ids[i] : -100); // causal LM labels default to input_ids
+      assertThat(labels[i])
+          .isEqualTo(mask[i] == 1 ? ids[i] : -100); // causal LM labels default to input_ids
     }
     List<Long> order1 = firsts(new Batcher(data, m, 1, 42), 9);
     List<Long> order2 = firsts(new Batcher(data, m, 1, 42), 9);
@@ -51,13 +53,20 @@ class BatcherTest {
     Manifest m = Manifest.read(Path.of("../onnx-models/tiny-roberta-cls"));
     Path f = dir.resolve("bad.jsonl");
     Files.writeString(f, "{\"input_ids\": [0, 5, 2], \"labels\": 1}\n{\"input_ids\": [0, 5, 2]}\n");
-    assertThatThrownBy(() -> JsonlDataset.read(f, m)).hasMessageContaining(f + ":2: missing field labels");
+    assertThatThrownBy(() -> JsonlDataset.read(f, m))
+        .hasMessageContaining(f + ":2: missing field labels");
     Files.writeString(f, "{\"input_ids\": [0, 5.5, 2], \"labels\": 1}\n");
-    assertThatThrownBy(() -> JsonlDataset.read(f, m)).hasMessageContaining(f + ":1: field input_ids must hold integers");
+    assertThatThrownBy(() -> JsonlDataset.read(f, m))
+        .hasMessageContaining(f + ":1: field input_ids must hold integers");
     Files.writeString(f, "{\"input_ids\": [0, 5, 2], \"labels\": [1, 2]}\n");
-    assertThatThrownBy(() -> JsonlDataset.read(f, m)).hasMessageContaining("field labels has 2 values");
-    assertThatThrownBy(() -> JsonlDataset.read(Path.of("../onnx-models/tiny-qwen2vl/manifest.json"),
-        Manifest.read(Path.of("../onnx-models/tiny-qwen2vl")))).hasMessageContaining("batch-major");
+    assertThatThrownBy(() -> JsonlDataset.read(f, m))
+        .hasMessageContaining("field labels has 2 values");
+    assertThatThrownBy(
+            () ->
+                JsonlDataset.read(
+                    Path.of("../onnx-models/tiny-qwen2vl/manifest.json"),
+                    Manifest.read(Path.of("../onnx-models/tiny-qwen2vl"))))
+        .hasMessageContaining("batch-major");
   }
 
   private static List<Long> firsts(Batcher b, int n) {

@@ -28,7 +28,8 @@ class GradientCheckTest {
         names.add(TensorNames.loraA(mod.name()));
         names.add(TensorNames.loraB(mod.name()));
       }
-      Map<String, Tensor> grads = g.train().run(fx.trainFeeds(), names.stream().map(TensorNames::grad).toList());
+      Map<String, Tensor> grads =
+          g.train().run(fx.trainFeeds(), names.stream().map(TensorNames::grad).toList());
       // the 6 largest gradient entries, where the difference quotient is far above float32 noise
       record Entry(String name, int index, double grad) {}
       List<Entry> entries = new ArrayList<>();
@@ -44,8 +45,9 @@ class GradientCheckTest {
         double up = loss(g, fx, e.name(), e.index(), h);
         double down = loss(g, fx, e.name(), e.index(), -h);
         double fd = (up - down) / (2 * h);
-        assertThat(Math.abs(fd - e.grad())).as("%s[%d]: finite difference %s vs graph %s", e.name(), e.index(), fd,
-            e.grad()).isLessThan(2e-4 + 2e-2 * Math.abs(e.grad()));
+        assertThat(Math.abs(fd - e.grad()))
+            .as("%s[%d]: finite difference %s vs graph %s", e.name(), e.index(), fd, e.grad())
+            .isLessThan(2e-4 + 2e-2 * Math.abs(e.grad()));
       }
     }
   }

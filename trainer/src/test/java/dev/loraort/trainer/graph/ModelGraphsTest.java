@@ -19,13 +19,18 @@ class ModelGraphsTest {
     for (String f : new String[] {"train.onnx", "infer.onnx", "trainable_init.safetensors"}) {
       Files.copy(TINY.resolve(f), dir.resolve(f));
     }
-    Files.writeString(dir.resolve("manifest.json"), Files.readString(TINY.resolve("manifest.json")).replace(from, to));
+    Files.writeString(
+        dir.resolve("manifest.json"),
+        Files.readString(TINY.resolve("manifest.json")).replace(from, to));
     return dir;
   }
 
   @Test
   void opensAndChecksEveryCommittedModel() throws IOException {
-    for (String id : new String[] {"tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl"}) {
+    for (String id :
+        new String[] {
+          "tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl"
+        }) {
       Manifest m = Manifest.read(Path.of("../onnx-models", id));
       try (ModelGraphs g = ModelGraphs.open(m, ExecutionDevice.CPU, 1, true);
           GraphSession inf = ModelGraphs.openInfer(m, ExecutionDevice.CPU, 1)) {
@@ -39,14 +44,18 @@ class ModelGraphsTest {
   @Test
   void manifestThatDisagreesWithTheGraphNamesTensorAndShapes() throws IOException {
     Manifest m = Manifest.read(copyWithManifest("\"in\": 64", "\"in\": 65"));
-    assertThatThrownBy(() -> ModelGraphs.open(m, ExecutionDevice.CPU, 1, false)).isInstanceOf(GraphException.class)
-        .hasMessageContaining("train.onnx: input roberta.encoder.layer.0.attention.self.query.lora_A.weight")
-        .hasMessageContaining("[lora_r, 64]").hasMessageContaining("manifest.json says F32 [lora_r, 65]");
+    assertThatThrownBy(() -> ModelGraphs.open(m, ExecutionDevice.CPU, 1, false))
+        .isInstanceOf(GraphException.class)
+        .hasMessageContaining(
+            "train.onnx: input roberta.encoder.layer.0.attention.self.query.lora_A.weight")
+        .hasMessageContaining("[lora_r, 64]")
+        .hasMessageContaining("manifest.json says F32 [lora_r, 65]");
   }
 
   @Test
   void missingInputAndMissingGraphAreNamed() throws IOException {
-    Manifest m = Manifest.read(copyWithManifest("\"name\": \"attention_mask\"", "\"name\": \"attn_mask\""));
+    Manifest m =
+        Manifest.read(copyWithManifest("\"name\": \"attention_mask\"", "\"name\": \"attn_mask\""));
     assertThatThrownBy(() -> ModelGraphs.open(m, ExecutionDevice.CPU, 1, false))
         .hasMessageContaining("train.onnx: no input attn_mask");
     Files.delete(dir.resolve("train.onnx"));
@@ -59,14 +68,17 @@ class ModelGraphsTest {
     assumeFalse(Files.exists(Path.of("/dev/nvidia0")), "a GPU is present: the CUDA EP may load");
     Manifest m = Manifest.read(TINY);
     assertThatThrownBy(() -> ModelGraphs.open(m, ExecutionDevice.parse("cuda:0", true), 1, false))
-        .isInstanceOf(GraphException.class).hasMessageContaining("CUDA execution provider could not be loaded")
+        .isInstanceOf(GraphException.class)
+        .hasMessageContaining("CUDA execution provider could not be loaded")
         .hasMessageContaining("use --device cpu");
   }
 
   @Test
   void deviceSpecsParse() {
-    assertThat(ExecutionDevice.parse("cuda:1", false)).isEqualTo(new ExecutionDevice(true, 1, false));
+    assertThat(ExecutionDevice.parse("cuda:1", false))
+        .isEqualTo(new ExecutionDevice(true, 1, false));
     assertThat(ExecutionDevice.parse("CPU", true)).isEqualTo(ExecutionDevice.CPU);
-    assertThatThrownBy(() -> ExecutionDevice.parse("tpu", true)).hasMessageContaining("expected cpu, cuda or cuda:N");
+    assertThatThrownBy(() -> ExecutionDevice.parse("tpu", true))
+        .hasMessageContaining("expected cpu, cuda or cuda:N");
   }
 }

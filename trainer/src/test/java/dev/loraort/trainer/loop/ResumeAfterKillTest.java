@@ -14,34 +14,66 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A training process killed for real (SIGKILL, mid-run) and resumed from its last checkpoint
- * writes a final adapter bit-identical to an uninterrupted run's.
+ * A training process killed for real (SIGKILL, mid-run) and resumed from its last checkpoint writes
+ * a final adapter bit-identical to an uninterrupted run's.
  */
 class ResumeAfterKillTest {
   @TempDir Path dir;
 
   static List<String> args(String method, Path out) {
-    return new ArrayList<>(List.of("train", "--model", "../onnx-models/tiny-roberta-cls", "--data",
-        "../onnx-models/tiny-roberta-cls/sample/train.jsonl", "--method", method, "--steps", "300", "--lr", "5e-3",
-        "--checkpoint-every", "25", "--threads", "1", "--no-progress", "--out", out.toString(), "--trace",
-        out.resolve("trace.jsonl").toString()));
+    return new ArrayList<>(
+        List.of(
+            "train",
+            "--model",
+            "../onnx-models/tiny-roberta-cls",
+            "--data",
+            "../onnx-models/tiny-roberta-cls/sample/train.jsonl",
+            "--method",
+            method,
+            "--steps",
+            "300",
+            "--lr",
+            "5e-3",
+            "--checkpoint-every",
+            "25",
+            "--threads",
+            "1",
+            "--no-progress",
+            "--out",
+            out.toString(),
+            "--trace",
+            out.resolve("trace.jsonl").toString()));
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"eflat-lora", "bi-lora"})
   void killedAndResumedEqualsUninterrupted(String method) throws Exception {
     Path killed = dir.resolve("killed");
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
-        System.getProperty("java.class.path"), Main.class.getName()));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName()));
     cmd.addAll(args(method, killed));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile()).start();
+    Process p =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("child.log").toFile())
+            .start();
     Path trace = killed.resolve("trace.jsonl");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (lines(trace) < 60 && p.isAlive() && System.nanoTime() < deadline) {
       Thread.sleep(5);
     }
-    assertThat(p.isAlive()).as("the child must still be training when killed; log: %s",
-        Files.exists(dir.resolve("child.log")) ? Files.readString(dir.resolve("child.log")) : "").isTrue();
+    assertThat(p.isAlive())
+        .as(
+            "the child must still be training when killed; log: %s",
+            Files.exists(dir.resolve("child.log"))
+                ? Files.readString(dir.resolve("child.log"))
+                : "")
+        .isTrue();
     p.destroyForcibly(); // SIGKILL: no shutdown hooks, no flushing
     assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).isEqualTo(137);
@@ -56,8 +88,13 @@ class ResumeAfterKillTest {
     resume.add("--resume");
     assertThat(Main.run(resume.toArray(new String[0]))).isZero();
     // it continued: this call took only the steps after the checkpoint
-    long resumedSteps = com.google.gson.JsonParser.parseString(Files.readString(killed.resolve(TrainingJob.RUN_JSON)))
-        .getAsJsonObject().getAsJsonObject("result").get("steps").getAsLong();
+    long resumedSteps =
+        com.google.gson.JsonParser.parseString(
+                Files.readString(killed.resolve(TrainingJob.RUN_JSON)))
+            .getAsJsonObject()
+            .getAsJsonObject("result")
+            .get("steps")
+            .getAsLong();
     assertThat(resumedSteps).isEqualTo(300 - checkpointStep);
     Path straight = dir.resolve("straight");
     assertThat(Main.run(args(method, straight).toArray(new String[0]))).isZero();

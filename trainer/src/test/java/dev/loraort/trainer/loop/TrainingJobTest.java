@@ -27,13 +27,33 @@ class TrainingJobTest {
   @TempDir Path dir;
 
   static TrainConfig config(long steps, long seed) {
-    return new TrainConfig(new Lora.Cfg(), 8, 16, 5e-3, Schedule.Kind.COSINE, 0.03, 0.01, 0.9, 0.999, 1e-8, 1.0, steps, 0, 16, 1,
+    return new TrainConfig(
+        new Lora.Cfg(),
+        8,
+        16,
+        5e-3,
+        Schedule.Kind.COSINE,
+        0.03,
+        0.01,
+        0.9,
+        0.999,
+        1e-8,
+        1.0,
+        steps,
+        0,
+        16,
+        1,
         seed);
   }
 
-  private StepLoop.Result train(Path out, TrainConfig cfg, Path trace, Path init) throws IOException {
-    return TrainingJob.run(new TrainingJob.Inputs(TINY, TINY.toString(), DATA, init), cfg,
-        RunSettings.of(ExecutionDevice.CPU, 2, out, trace, false), new Lora(), QUIET);
+  private StepLoop.Result train(Path out, TrainConfig cfg, Path trace, Path init)
+      throws IOException {
+    return TrainingJob.run(
+        new TrainingJob.Inputs(TINY, TINY.toString(), DATA, init),
+        cfg,
+        RunSettings.of(ExecutionDevice.CPU, 2, out, trace, false),
+        new Lora(),
+        QUIET);
   }
 
   @Test
@@ -43,21 +63,43 @@ class TrainingJobTest {
     List<String> lines = Files.readAllLines(out.resolve("trace.jsonl"));
     assertThat(lines).hasSize(100);
     double first = JsonParser.parseString(lines.get(0)).getAsJsonObject().get("loss").getAsDouble();
-    double last10 = lines.subList(90, 100).stream()
-        .mapToDouble(l -> JsonParser.parseString(l).getAsJsonObject().get("loss").getAsDouble()).average().orElseThrow();
-    assertThat(last10).as("mean loss of the last 10 steps vs the first step's %s", first).isLessThan(first / 2);
+    double last10 =
+        lines.subList(90, 100).stream()
+            .mapToDouble(l -> JsonParser.parseString(l).getAsJsonObject().get("loss").getAsDouble())
+            .average()
+            .orElseThrow();
+    assertThat(last10)
+        .as("mean loss of the last 10 steps vs the first step's %s", first)
+        .isLessThan(first / 2);
     JsonObject step = JsonParser.parseString(lines.get(5)).getAsJsonObject();
-    assertThat(step.keySet()).containsExactlyInAnyOrder("step", "loss", "lr", "grad_norm", "seconds", "host_seconds",
-        "method_seconds"); // plain LoRA has no perturbation_norm
-    JsonObject run = JsonParser.parseString(Files.readString(out.resolve(TrainingJob.RUN_JSON))).getAsJsonObject();
-    assertThat(run.getAsJsonObject("provenance").getAsJsonObject("files").get("train.onnx").getAsString())
+    assertThat(step.keySet())
+        .containsExactlyInAnyOrder(
+            "step",
+            "loss",
+            "lr",
+            "grad_norm",
+            "seconds",
+            "host_seconds",
+            "method_seconds"); // plain LoRA has no perturbation_norm
+    JsonObject run =
+        JsonParser.parseString(Files.readString(out.resolve(TrainingJob.RUN_JSON)))
+            .getAsJsonObject();
+    assertThat(
+            run.getAsJsonObject("provenance")
+                .getAsJsonObject("files")
+                .get("train.onnx")
+                .getAsString())
         .isEqualTo(Provenance.sha256(TINY.resolve("train.onnx")));
     assertThat(run.getAsJsonObject("config").get("seed").getAsLong()).isZero();
     OnnxFile.Contents adapter = OnnxFile.read(out.resolve(TrainingJob.ADAPTER));
-    assertThat(adapter.metadata()).containsEntry("rank", "8").containsEntry("method", "lora")
+    assertThat(adapter.metadata())
+        .containsEntry("rank", "8")
+        .containsEntry("method", "lora")
         .containsEntry("base_model_id", "tiny-roberta-cls");
-    assertThat(adapter.initializers()).containsKey("roberta.encoder.layer.1.attention.self.value.lora_B.weight")
-        .containsKey("classifier.out_proj.weight").hasSize(12); // 8 LoRA + 4 head tensors
+    assertThat(adapter.initializers())
+        .containsKey("roberta.encoder.layer.1.attention.self.value.lora_B.weight")
+        .containsKey("classifier.out_proj.weight")
+        .hasSize(12); // 8 LoRA + 4 head tensors
   }
 
   @Test
@@ -74,7 +116,8 @@ class TrainingJobTest {
   void continuingFromAnAdapterStartsAtItsWeights() throws IOException {
     Path first = dir.resolve("first");
     StepLoop.Result r1 = train(first, config(60, 0), null, null);
-    StepLoop.Result r2 = train(dir.resolve("second"), config(5, 1), null, first.resolve(TrainingJob.ADAPTER));
+    StepLoop.Result r2 =
+        train(dir.resolve("second"), config(5, 1), null, first.resolve(TrainingJob.ADAPTER));
     assertThat(r2.firstLoss()).isLessThan(r1.firstLoss() / 2);
   }
 
@@ -86,14 +129,24 @@ class TrainingJobTest {
     byte[] runJson = Files.readAllBytes(out.resolve(TrainingJob.RUN_JSON));
     Path bad = dir.resolve("bad.jsonl");
     Files.writeString(bad, Files.readAllLines(DATA).get(0) + "\n{\"input_ids\": [0, 1, 2]}\n");
-    assertThatThrownBy(() -> TrainingJob.run(new TrainingJob.Inputs(TINY, "x", bad, null), config(3, 0),
-        RunSettings.of(ExecutionDevice.CPU, 1, out, null, false), new Lora(), QUIET)).hasMessageContaining(bad + ":2");
+    assertThatThrownBy(
+            () ->
+                TrainingJob.run(
+                    new TrainingJob.Inputs(TINY, "x", bad, null),
+                    config(3, 0),
+                    RunSettings.of(ExecutionDevice.CPU, 1, out, null, false),
+                    new Lora(),
+                    QUIET))
+        .hasMessageContaining(bad + ":2");
     OnnxFile.Contents start = OnnxFile.read(out.resolve(TrainingJob.ADAPTER));
-    start.initializers().get("classifier.out_proj.bias").floats()[0] = Float.NaN; // a corrupt adapter to start from
+    start.initializers().get("classifier.out_proj.bias").floats()[0] =
+        Float.NaN; // a corrupt adapter to start from
     Path nan = dir.resolve("nan.onnx");
     OnnxFile.writeInitializers(nan, start.initializers(), start.metadata(), "test");
-    assertThatThrownBy(() -> train(out, config(3, 0), null, nan)).isInstanceOf(TrainingDiverged.class)
-        .hasMessageContaining("step 1: loss NaN").hasMessageContaining("nothing was written");
+    assertThatThrownBy(() -> train(out, config(3, 0), null, nan))
+        .isInstanceOf(TrainingDiverged.class)
+        .hasMessageContaining("step 1: loss NaN")
+        .hasMessageContaining("nothing was written");
     assertThat(Files.readAllBytes(out.resolve(TrainingJob.ADAPTER))).isEqualTo(adapter);
     assertThat(Files.readAllBytes(out.resolve(TrainingJob.RUN_JSON))).isEqualTo(runJson);
   }

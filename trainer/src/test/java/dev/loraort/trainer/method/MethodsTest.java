@@ -42,7 +42,8 @@ class MethodsTest {
   }
 
   static LoraParams params() throws IOException {
-    return LoraParams.of(m, fx.params(), fx.params().get(TensorNames.LORA_SCALE).floats()[0], "fixture");
+    return LoraParams.of(
+        m, fx.params(), fx.params().get(TensorNames.LORA_SCALE).floats()[0], "fixture");
   }
 
   static ParamTree grads(LoraParams p, Map<String, Tensor> extra) {
@@ -88,7 +89,10 @@ class MethodsTest {
   void fmloraAppliesAtMostRhoInWeightSpaceAndRestores() throws IOException {
     LoraParams p = params();
     ParamTree before = p.tree().copy();
-    FmLora fm = new FmLora(new FmLora.Cfg(0.05, MethodConfig.RhoSchedule.CONSTANT, MethodConfig.NormScope.PER_LAYER));
+    FmLora fm =
+        new FmLora(
+            new FmLora.Cfg(
+                0.05, MethodConfig.RhoSchedule.CONSTANT, MethodConfig.NormScope.PER_LAYER));
     FmLora.State s = fm.init(p, setup());
     step(fm, p, s);
     for (String n : before.names()) {
@@ -118,26 +122,32 @@ class MethodsTest {
   void eflatStartsTheEmaWithTheFirstPerturbationThenMixesByBetaNew() throws IOException {
     LoraParams p = params();
     ParamTree before = p.tree().copy();
-    EFlatLora ef = new EFlatLora(new EFlatLora.Cfg(0.05, MethodConfig.RhoSchedule.CONSTANT, 0.9,
-        MethodConfig.NormScope.PER_LAYER));
+    EFlatLora ef =
+        new EFlatLora(
+            new EFlatLora.Cfg(
+                0.05, MethodConfig.RhoSchedule.CONSTANT, 0.9, MethodConfig.NormScope.PER_LAYER));
     EFlatLora.State s = ef.init(p, setup());
     ParamTree g1 = step(ef, p, s);
     assertThat(ef.perturbationNorm(s)).isZero(); // step 1 runs unperturbed
     String b0 = TensorNames.loraB(p.modules().get(0));
     assertThat(g1.get(b0)).isEqualTo(grads(p, Map.of()).get(b0));
-    Map<String, float[]> e1 = Perturbations.flatPerturbationOfB(p, g1, 0.05, MethodConfig.NormScope.PER_LAYER);
+    Map<String, float[]> e1 =
+        Perturbations.flatPerturbationOfB(p, g1, 0.05, MethodConfig.NormScope.PER_LAYER);
     assertThat(s.ema.get(b0)).isEqualTo(e1.get(b0)); // E_hat_1 = E_1
     float[] ema1 = s.ema.get(b0).clone();
-    // step 2: the pass runs at B + E_hat_1; E_2 is taken there; then E_hat_2 = 0.1 E_hat_1 + 0.9 E_2
+    // step 2: the pass runs at B + E_hat_1; E_2 is taken there; then E_hat_2 = 0.1 E_hat_1 + 0.9
+    // E_2
     LoraParams tilde = p.copy();
-    s.ema.forEach((n, e) -> {
-      float[] w = tilde.tree().get(n);
-      for (int i = 0; i < w.length; i++) {
-        w[i] += e[i];
-      }
-    });
+    s.ema.forEach(
+        (n, e) -> {
+          float[] w = tilde.tree().get(n);
+          for (int i = 0; i < w.length; i++) {
+            w[i] += e[i];
+          }
+        });
     ParamTree gTilde = grads(tilde, Map.of());
-    Map<String, float[]> e2 = Perturbations.flatPerturbationOfB(tilde, gTilde, 0.05, MethodConfig.NormScope.PER_LAYER);
+    Map<String, float[]> e2 =
+        Perturbations.flatPerturbationOfB(tilde, gTilde, 0.05, MethodConfig.NormScope.PER_LAYER);
     ParamTree g2 = step(ef, p, s);
     assertThat(g2.get(b0)).isEqualTo(gTilde.get(b0));
     for (String n : before.names()) {
@@ -155,7 +165,10 @@ class MethodsTest {
     assertThat(rwp.sigmaAt(new Step(0, 10, 0))).isZero();
     assertThat(rwp.sigmaAt(new Step(5, 10, 0))).isCloseTo(0.1, within(1e-12));
     assertThat(rwp.sigmaAt(new Step(10, 10, 0))).isCloseTo(0.2, within(1e-12));
-    assertThat(rwp.beforePass(0, null, null, new Step(5, 10, 0)).get(TensorNames.RWP_SIGMA).floats()[0])
+    assertThat(
+            rwp.beforePass(0, null, null, new Step(5, 10, 0))
+                .get(TensorNames.RWP_SIGMA)
+                .floats()[0])
         .isEqualTo(0.1f);
   }
 
@@ -167,7 +180,8 @@ class MethodsTest {
     for (int t = 0; t < 3; t++) {
       ParamTree g = step(bi, p, s);
       assertThat(g.names()).isEqualTo(p.tree().names());
-      assertThat(g.get(TensorNames.loraA(p.modules().get(0)))).hasSize(p.tree().get(TensorNames.loraA(p.modules().get(0))).length);
+      assertThat(g.get(TensorNames.loraA(p.modules().get(0))))
+          .hasSize(p.tree().get(TensorNames.loraA(p.modules().get(0))).length);
       bi.afterUpdate(p, s, STEP);
     }
     assertThat(bi.perturbationNorm(s)).isLessThanOrEqualTo(1e-3 * (1 + 1e-9)).isGreaterThan(0.9e-3);
@@ -186,11 +200,14 @@ class MethodsTest {
       for (String mod : p.modules()) {
         String a = TensorNames.loraA(mod);
         String b = TensorNames.loraB(mod);
-        boolean growB = v == Bar.Variant.NBAR
-            ? Perturbations.norm(g, List.of(b)) >= Perturbations.norm(g, List.of(a))
-            : Perturbations.norm(before, List.of(b)) < Perturbations.norm(before, List.of(a));
-        assertThat(p.tree().get(b)[0]).isEqualTo((float) (before.get(b)[0] * (growB ? 1 + f : 1 - f)));
-        assertThat(p.tree().get(a)[0]).isEqualTo((float) (before.get(a)[0] * (growB ? 1 - f : 1 + f)));
+        boolean growB =
+            v == Bar.Variant.NBAR
+                ? Perturbations.norm(g, List.of(b)) >= Perturbations.norm(g, List.of(a))
+                : Perturbations.norm(before, List.of(b)) < Perturbations.norm(before, List.of(a));
+        assertThat(p.tree().get(b)[0])
+            .isEqualTo((float) (before.get(b)[0] * (growB ? 1 + f : 1 - f)));
+        assertThat(p.tree().get(a)[0])
+            .isEqualTo((float) (before.get(a)[0] * (growB ? 1 - f : 1 + f)));
       }
     }
   }

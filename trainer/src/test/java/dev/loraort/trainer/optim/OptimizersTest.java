@@ -43,7 +43,8 @@ class OptimizersTest {
         v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
         double mh = m[i] / (1 - Math.pow(b1, t));
         double vh = v[i] / (1 - Math.pow(b2, t));
-        want[i] -= lr * (mh / (Math.sqrt(vh) + eps) + wd * want[i]); // decoupled: decay the old weight
+        want[i] -=
+            lr * (mh / (Math.sqrt(vh) + eps) + wd * want[i]); // decoupled: decay the old weight
       }
       assertThat((double) p.get("w")[0]).isCloseTo(want[0], within(1e-6));
       assertThat((double) p.get("w")[1]).isCloseTo(want[1], within(1e-6));
@@ -71,7 +72,8 @@ class OptimizersTest {
     Schedule lin = Schedule.of(Schedule.Kind.LINEAR, 2.0, 0, 100);
     assertThat(lin.at(25)).isCloseTo(1.5, within(1e-12));
     assertThat(Schedule.of(Schedule.Kind.CONSTANT, 3.0, 0, 5).at(4)).isEqualTo(3.0);
-    assertThatThrownBy(() -> Schedule.of(Schedule.Kind.COSINE, -1, 0, 5)).hasMessageContaining("lr=-1");
+    assertThatThrownBy(() -> Schedule.of(Schedule.Kind.COSINE, -1, 0, 5))
+        .hasMessageContaining("lr=-1");
   }
 
   @Test
@@ -84,6 +86,7 @@ class OptimizersTest {
   @Test
   void chainChecksItsStateCount() {
     Chain c = Chain.of(new ClipByGlobalNorm(1));
-    assertThatThrownBy(() -> c.update(tree(1f), List.of(), tree(1f))).hasMessageContaining("got 0 states");
+    assertThatThrownBy(() -> c.update(tree(1f), List.of(), tree(1f)))
+        .hasMessageContaining("got 0 states");
   }
 }

@@ -29,7 +29,8 @@ class LoraParamsTest {
         max = Math.max(max, Math.abs(x));
       }
       assertThat(max).isLessThanOrEqualTo(bound);
-      assertThat(max).isGreaterThan(0.9 * bound); // spread over the whole interval, not a narrow draw
+      assertThat(max)
+          .isGreaterThan(0.9 * bound); // spread over the whole interval, not a narrow draw
       assertThat(p.tree().get(TensorNames.loraB(mod.name()))).containsOnly(0f);
     }
     assertThat(p.tree().names()).contains("classifier.out_proj.weight");
@@ -46,9 +47,12 @@ class LoraParamsTest {
     Map<String, Tensor> t = LoraParams.init(m, 4, 8, new SplittableRandom(1)).tree().tensors();
     String b0 = TensorNames.loraB(m.lora().modules().get(0).name());
     t.put(b0, Tensor.ofFloats(new long[] {64, 5}, new float[64 * 5]));
-    assertThatThrownBy(() -> LoraParams.of(m, t, 2f, "x.onnx")).hasMessageContaining("x.onnx: " + b0)
-        .hasMessageContaining("[64, 5]").hasMessageContaining("expected [64, 4]");
+    assertThatThrownBy(() -> LoraParams.of(m, t, 2f, "x.onnx"))
+        .hasMessageContaining("x.onnx: " + b0)
+        .hasMessageContaining("[64, 5]")
+        .hasMessageContaining("expected [64, 4]");
     t.remove(b0);
-    assertThatThrownBy(() -> LoraParams.of(m, t, 2f, "x.onnx")).hasMessageContaining("no tensor " + b0);
+    assertThatThrownBy(() -> LoraParams.of(m, t, 2f, "x.onnx"))
+        .hasMessageContaining("no tensor " + b0);
   }
 }
