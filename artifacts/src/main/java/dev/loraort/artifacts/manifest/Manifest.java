@@ -35,6 +35,8 @@ import java.util.Optional;
  * @param lora the adapted modules and defaults
  * @param trainable non-LoRA trainable tensors (heads)
  * @param baseWeights where external base weights come from, if the graphs use them
+ * @param tokenizer where the tokenizer.json is: {@code file} (in the directory) or {@code maven} +
+ *     {@code entry} (a jar entry); empty if the manifest names none
  */
 public record Manifest(
     Path dir,
@@ -49,7 +51,8 @@ public record Manifest(
     List<IoSpec> inferOutputs,
     LoraSpec lora,
     List<TrainableSpec> trainable,
-    Optional<BaseWeights> baseWeights) {
+    Optional<BaseWeights> baseWeights,
+    Map<String, String> tokenizer) {
 
   /** The only contract version this code reads. */
   public static final String CONTRACT = "lora-graph/1";
@@ -64,6 +67,7 @@ public record Manifest(
     inferInputs = List.copyOf(inferInputs);
     inferOutputs = List.copyOf(inferOutputs);
     trainable = List.copyOf(trainable);
+    tokenizer = Map.copyOf(tokenizer);
   }
 
   /**
@@ -325,7 +329,8 @@ public record Manifest(
         ios(f, f.array(root, "infer_outputs"), "infer_outputs"),
         loraSpec,
         trainable,
-        base);
+        base,
+        tokenizer(root));
   }
 
   /**
@@ -384,6 +389,20 @@ public record Manifest(
       out.add(new IoSpec(f.string(o, "name", at), dtype, shape));
     }
     return out;
+  }
+
+  private static Map<String, String> tokenizer(JsonObject root) {
+    Map<String, String> t = new LinkedHashMap<>();
+    JsonElement e = root.get("tokenizer");
+    if (e == null || e.isJsonNull()) {
+      return t;
+    }
+    if (e.isJsonPrimitive()) {
+      t.put("file", e.getAsString());
+    } else {
+      e.getAsJsonObject().entrySet().forEach(x -> t.put(x.getKey(), x.getValue().getAsString()));
+    }
+    return t;
   }
 
   private static long[] longs(JsonArray a) {

@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
       TrainCommand.class,
       ExportCommand.class,
       InferCommand.class,
+      EvalCommand.class,
       CheckCommand.class,
       ConformCommand.class,
       CompareCommand.class,

@@ -1,7 +1,10 @@
 package dev.loraort.trainer.cli;
 
+import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.config.RunSettings;
 import dev.loraort.trainer.config.TrainConfig;
+import dev.loraort.trainer.data.Examples;
+import dev.loraort.trainer.data.TextDataset;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.loop.StepLoop;
 import dev.loraort.trainer.loop.TrainingJob;
@@ -127,6 +130,32 @@ final class TrainCommand implements Callable<Integer> {
   Path trace;
 
   @Option(
+      names = "--tokenizer",
+      paramLabel = "FILE",
+      description = "tokenizer.json for text data; default: the manifest's")
+  Path tokenizer;
+
+  @Option(
+      names = "--max-length",
+      description = "tokens per text example (default: ${DEFAULT-VALUE})")
+  int maxLength = 128;
+
+  @Option(
+      names = "--text-field",
+      description = "text data: the text field (default: ${DEFAULT-VALUE})")
+  String textField = "text";
+
+  @Option(
+      names = "--pair-field",
+      description = "text data: the second text of a pair (none by default)")
+  String pairField;
+
+  @Option(
+      names = "--label-field",
+      description = "text data: the label field (default: ${DEFAULT-VALUE})")
+  String labelField = "label";
+
+  @Option(
       names = "--progress",
       negatable = true,
       description = "progress bar (default: on a terminal)")
@@ -173,7 +202,8 @@ final class TrainCommand implements Callable<Integer> {
         label, dataFile, cfg.method(), settings.device(), cfg.steps(), out);
     StepLoop.Result r =
         TrainingJob.run(
-            new TrainingJob.Inputs(modelDir, label, dataFile, init),
+            new TrainingJob.Inputs(
+                modelDir, label, dataFile, init, textOptions(modelDir, dataFile)),
             cfg,
             settings,
             Methods.create(cfg.method()),
@@ -188,6 +218,17 @@ final class TrainCommand implements Callable<Integer> {
         out.resolve(TrainingJob.ADAPTER),
         out.resolve(TrainingJob.RUN_JSON));
     return 0;
+  }
+
+  private Examples.TextOptions textOptions(Path modelDir, Path dataFile)
+      throws java.io.IOException {
+    if (!TextDataset.isText(dataFile)) {
+      return null;
+    }
+    return new Examples.TextOptions(
+        MavenJar.tokenizer(tokenizer, modelDir, Manifest.read(modelDir).tokenizer()),
+        maxLength,
+        new TextDataset.Fields(textField, pairField, labelField));
   }
 
   /**

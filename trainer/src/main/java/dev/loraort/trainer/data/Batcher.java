@@ -17,6 +17,7 @@ public final class Batcher implements BatchSource {
   private final Manifest manifest;
   private final int batchSize;
   private final long shuffleSeed;
+  private final boolean shuffle;
   private int[] order;
   private int epoch = -1;
   private int cursor;
@@ -29,6 +30,27 @@ public final class Batcher implements BatchSource {
    */
   public Batcher(
       List<JsonlDataset.Example> data, Manifest manifest, int batchSize, long shuffleSeed) {
+    this(data, manifest, batchSize, shuffleSeed, true);
+  }
+
+  /**
+   * Batches in file order, every epoch the same (evaluation).
+   *
+   * @param data the examples
+   * @param manifest their model's manifest
+   * @param batchSize examples per batch
+   * @return the batcher
+   */
+  public static Batcher inOrder(List<JsonlDataset.Example> data, Manifest manifest, int batchSize) {
+    return new Batcher(data, manifest, batchSize, 0, false);
+  }
+
+  private Batcher(
+      List<JsonlDataset.Example> data,
+      Manifest manifest,
+      int batchSize,
+      long shuffleSeed,
+      boolean shuffle) {
     if (data.isEmpty()) {
       throw new IllegalArgumentException("no examples");
     }
@@ -36,6 +58,7 @@ public final class Batcher implements BatchSource {
     this.manifest = manifest;
     this.batchSize = batchSize;
     this.shuffleSeed = shuffleSeed;
+    this.shuffle = shuffle;
   }
 
   @Override
@@ -138,10 +161,13 @@ public final class Batcher implements BatchSource {
     return v instanceof float[] ? ((float[]) v).length : ((long[]) v).length;
   }
 
-  private static int[] permutation(int n, SplittableRandom rng) {
+  private int[] permutation(int n, SplittableRandom rng) {
     int[] p = new int[n];
     for (int i = 0; i < n; i++) {
       p[i] = i;
+    }
+    if (!shuffle) {
+      return p;
     }
     for (int i = n - 1; i > 0; i--) {
       int j = rng.nextInt(i + 1);

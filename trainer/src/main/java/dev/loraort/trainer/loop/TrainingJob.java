@@ -12,7 +12,7 @@ import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.config.RunSettings;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.Batcher;
-import dev.loraort.trainer.data.JsonlDataset;
+import dev.loraort.trainer.data.Examples;
 import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.method.SharpnessMethod;
 import dev.loraort.trainer.params.LoraParams;
@@ -52,7 +52,20 @@ public final class TrainingJob {
    * @param init an adapter to start from (adapter.onnx or .safetensors with contract names), or
    *     null
    */
-  public record Inputs(Path modelDir, String modelLabel, Path data, Path init) {}
+  public record Inputs(
+      Path modelDir, String modelLabel, Path data, Path init, Examples.TextOptions text) {
+    /**
+     * Inputs with pre-tokenized data.
+     *
+     * @param modelDir the model directory
+     * @param modelLabel how provenance names it
+     * @param data the JSONL file
+     * @param init an adapter to start from, or null
+     */
+    public Inputs(Path modelDir, String modelLabel, Path data, Path init) {
+      this(modelDir, modelLabel, data, init, null);
+    }
+  }
 
   private TrainingJob() {}
 
@@ -80,7 +93,8 @@ public final class TrainingJob {
         in.init() == null
             ? LoraParams.init(m, cfg.rank(), cfg.alpha(), initRng)
             : startFrom(m, in.init(), cfg);
-    Batcher data = new Batcher(JsonlDataset.read(in.data(), m), m, cfg.batchSize(), shuffleSeed);
+    Batcher data =
+        new Batcher(Examples.load(in.data(), m, in.text()), m, cfg.batchSize(), shuffleSeed);
     Provenance provenance = Provenance.of(m, in.modelLabel());
     Path checkpoint = settings.out().resolve(Checkpoint.FILE);
     Checkpoint resume = settings.resume() ? resumable(checkpoint, cfg) : null;

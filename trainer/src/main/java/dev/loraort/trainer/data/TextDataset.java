@@ -1,0 +1,197 @@
+package dev.loraort.trainer.data;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
+
+/**
+ * Labelled text for classification: JSONL (one object a line) or CSV with a header, with a text
+ * field, an optional second text (pairs) and an integer label. Deduplicated, then split into train
+ * and validation sets in a seeded order.
+ */
+public final class TextDataset {
+  /**
+   * One example.
+   *
+   * @param text the text
+   * @param pair the second text of a pair, or null
+   * @param label the class
+   */
+  public record Row(String text, String pair, int label) {}
+
+  /**
+   * Which fields hold what.
+   *
+   * @param text the text field
+   * @param pair the pair field, or null
+   * @param label the label field
+   */
+  public record Fields(String text, String pair, String label) {
+    /**
+     * @return text, no pair, label
+     */
+    public static Fields defaults() {
+      return new Fields("text", null, "label");
+    }
+  }
+
+  /**
+   * A deduplicated, seeded split.
+   *
+   * @param train the training rows
+   * @param validation the validation rows
+   * @param duplicates rows dropped as exact duplicates of an earlier (text, pair)
+   */
+  public record Split(List<Row> train, List<Row> validation, int duplicates) {
+    /** Copies the lists. */
+    public Split {
+      train = List.copyOf(train);
+      validation = List.copyOf(validation);
+    }
+  }
+
+  private TextDataset() {}
+
+  /**
+   * @param file a .csv (with header) or JSONL file
+   * @return true if the file holds text rather than token ids (CSV, or JSONL without input_ids)
+   * @throws IOException if it cannot be read
+   */
+  public static boolean isText(Path file) throws IOException {
+    if (file.toString().endsWith(".csv")) {
+      return true;
+    }
+    try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        if (!line.isBlank()) {
+          try {
+            return !JsonParser.parseString(line).getAsJsonObject().has("input_ids");
+          } catch (JsonParseException | IllegalStateException e) {
+            return false;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * @param file the data
+   * @param f field names
+   * @return the rows in file order
+   * @throws IOException if a row lacks a field or has a non-integer label; the message names file,
+   *     row and field
+   */
+  public static List<Row> read(Path file, Fields f) throws IOException {
+    List<Row> rows = new ArrayList<>();
+    if (file.toString().endsWith(".csv")) {
+      try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+          CSVParser p =
+              CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).get().parse(in)) {
+        for (String k :
+            f.pair() == null
+                ? List.of(f.text(), f.label())
+                : List.of(f.text(), f.pair(), f.label())) {
+          if (!p.getHeaderMap().containsKey(k)) {
+            throw new IOException(
+                file + ": no column " + k + " (columns: " + p.getHeaderNames() + ")");
+          }
+        }
+        for (CSVRecord r : p) {
+          String at = file + ":" + (r.getRecordNumber() + 1);
+          rows.add(
+              new Row(
+                  r.get(f.text()),
+                  f.pair() == null ? null : r.get(f.pair()),
+                  label(r.get(f.label()), at, f)));
+        }
+      }
+      return rows;
+    }
+    int n = 0;
+    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+      n++;
+      if (line.isBlank()) {
+        continue;
+      }
+      String at = file + ":" + n;
+      JsonObject o;
+      try {
+        o = JsonParser.parseString(line).getAsJsonObject();
+      } catch (JsonParseException | IllegalStateException e) {
+        throw new IOException(at + ": not a JSON object", e);
+      }
+      rows.add(
+          new Row(
+              string(o, f.text(), at),
+              f.pair() == null ? null : string(o, f.pair(), at),
+              label(string(o, f.label(), at), at, f)));
+    }
+    return rows;
+  }
+
+  /**
+   * Drops exact duplicates (same text and pair, first kept), then splits in a seeded random order.
+   *
+   * @param rows the rows
+   * @param validationFraction the share held out, in [0, 1)
+   * @param seed the split's seed
+   * @return the split
+   */
+  public static Split split(List<Row> rows, double validationFraction, long seed) {
+    if (!(validationFraction >= 0 && validationFraction < 1)) {
+      throw new IllegalArgumentException(
+          "validation fraction must be in [0, 1), got " + validationFraction);
+    }
+    Set<List<String>> seen = new LinkedHashSet<>();
+    List<Row> unique = new ArrayList<>();
+    for (Row r : rows) {
+      if (seen.add(java.util.Arrays.asList(r.text(), r.pair()))) {
+        unique.add(r);
+      }
+    }
+    SplittableRandom rng = new SplittableRandom(seed);
+    for (int i = unique.size() - 1; i > 0; i--) {
+      int j = rng.nextInt(i + 1);
+      Row t = unique.get(i);
+      unique.set(i, unique.get(j));
+      unique.set(j, t);
+    }
+    int nVal = (int) Math.round(validationFraction * unique.size());
+    return new Split(
+        unique.subList(nVal, unique.size()), unique.subList(0, nVal), rows.size() - unique.size());
+  }
+
+  private static String string(JsonObject o, String k, String at) throws IOException {
+    JsonElement e = o.get(k);
+    if (e == null || e.isJsonNull()) {
+      throw new IOException(at + ": missing field " + k);
+    }
+    return e.getAsString();
+  }
+
+  private static int label(String v, String at, Fields f) throws IOException {
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IOException(
+          at + ": field " + f.label() + " must be an integer class, found '" + v + "'", e);
+    }
+  }
+}

@@ -1,0 +1,48 @@
+package dev.loraort.trainer.data;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TextDatasetTest {
+  @TempDir Path dir;
+
+  @Test
+  void csvWithQuotesCommasAndNewlines() throws IOException {
+    Path f = dir.resolve("d.csv");
+    Files.writeString(
+        f, "label,text\n1,\"Great, \"\"really\"\" great.\nTwo lines.\"\n0,meh\n1,meh\n");
+    assertThat(TextDataset.isText(f)).isTrue();
+    List<TextDataset.Row> rows = TextDataset.read(f, TextDataset.Fields.defaults());
+    assertThat(rows).hasSize(3);
+    assertThat(rows.get(0).text()).isEqualTo("Great, \"really\" great.\nTwo lines.");
+    assertThat(rows.get(0).label()).isEqualTo(1);
+    TextDataset.Split s = TextDataset.split(rows, 0.5, 7);
+    assertThat(s.duplicates()).isEqualTo(1); // "meh" twice: the first is kept, whatever its label
+    assertThat(s.train().size() + s.validation().size()).isEqualTo(2);
+    assertThat(TextDataset.split(rows, 0.5, 7)).isEqualTo(s);
+  }
+
+  @Test
+  void errorsNameFileRowAndField() throws IOException {
+    Path f = dir.resolve("d.jsonl");
+    Files.writeString(
+        f, "{\"text\": \"ok\", \"label\": 1}\n{\"text\": \"bad\", \"label\": \"pos\"}\n");
+    assertThat(TextDataset.isText(f)).isTrue();
+    assertThatThrownBy(() -> TextDataset.read(f, TextDataset.Fields.defaults()))
+        .hasMessageContaining(f + ":2: field label must be an integer class, found 'pos'");
+    Path csv = dir.resolve("d.csv");
+    Files.writeString(csv, "review,label\nx,1\n");
+    assertThatThrownBy(() -> TextDataset.read(csv, TextDataset.Fields.defaults()))
+        .hasMessageContaining("no column text");
+    Path ids = dir.resolve("ids.jsonl");
+    Files.writeString(ids, "{\"input_ids\": [0, 5, 2], \"labels\": 1}\n");
+    assertThat(TextDataset.isText(ids)).isFalse();
+  }
+}
