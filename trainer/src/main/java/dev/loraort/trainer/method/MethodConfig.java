@@ -7,7 +7,14 @@ import java.util.Locale;
  * documented defaults in one place ({@code defaults()}).
  */
 public sealed interface MethodConfig
-    permits Lora.Cfg, LoraSam.Cfg, FmLora.Cfg, EFlatLora.Cfg, FlatLoraRwp.Cfg, BiLora.Cfg, Bar.Cfg {
+    permits Lora.Cfg,
+        HeadOnly.Cfg,
+        LoraSam.Cfg,
+        FmLora.Cfg,
+        EFlatLora.Cfg,
+        FlatLoraRwp.Cfg,
+        BiLora.Cfg,
+        Bar.Cfg {
   /**
    * @return the --method value
    */

@@ -14,7 +14,8 @@ public final class Methods {
           "flat-lora",
           "bi-lora",
           "lora-obar",
-          "lora-nbar");
+          "lora-nbar",
+          "head-only");
 
   private Methods() {}
 
@@ -41,6 +42,8 @@ public final class Methods {
         return Bar.Cfg.defaults(Bar.Variant.OBAR);
       case "lora-nbar":
         return Bar.Cfg.defaults(Bar.Variant.NBAR);
+      case "head-only":
+        return new HeadOnly.Cfg();
       default:
         throw new IllegalArgumentException(
             "--method " + id + " is unknown; expected one of " + IDS);
@@ -54,6 +57,8 @@ public final class Methods {
   public static SharpnessMethod<?> create(MethodConfig cfg) {
     if (cfg instanceof Lora.Cfg) {
       return new Lora();
+    } else if (cfg instanceof HeadOnly.Cfg) {
+      return new HeadOnly();
     } else if (cfg instanceof LoraSam.Cfg c) {
       return new LoraSam(c);
     } else if (cfg instanceof FmLora.Cfg c) {
