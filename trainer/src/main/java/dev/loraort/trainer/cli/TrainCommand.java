@@ -130,6 +130,18 @@ final class TrainCommand implements Callable<Integer> {
   Path trace;
 
   @Option(
+      names = "--eval-data",
+      paramLabel = "FILE",
+      description = "labelled data to evaluate on during training (classification): metrics.csv")
+  Path evalData;
+
+  @Option(
+      names = "--eval-every",
+      paramLabel = "N",
+      description = "with --eval-data: every N steps and at the end, 0 = at the end (default: 0)")
+  long evalEvery;
+
+  @Option(
       names = "--tokenizer",
       paramLabel = "FILE",
       description = "tokenizer.json for text data; default: the manifest's")
@@ -196,14 +208,21 @@ final class TrainCommand implements Callable<Integer> {
     boolean bar = progress != null ? progress : System.console() != null;
     RunSettings settings =
         new RunSettings(
-            ExecutionDevice.parse(device, tf32), threads, out, trace, bar, checkpointEvery, resume);
+            ExecutionDevice.parse(device, tf32),
+            threads,
+            out,
+            trace,
+            bar,
+            checkpointEvery,
+            resume,
+            evalEvery);
     System.err.printf(
         "training %s (%s) with %s on %s, %d steps -> %s%n",
         label, dataFile, cfg.method(), settings.device(), cfg.steps(), out);
     StepLoop.Result r =
         TrainingJob.run(
             new TrainingJob.Inputs(
-                modelDir, label, dataFile, init, textOptions(modelDir, dataFile)),
+                modelDir, label, dataFile, init, textOptions(modelDir, dataFile), evalData),
             cfg,
             settings,
             Methods.create(cfg.method()),

@@ -14,6 +14,8 @@ import java.nio.file.Path;
  * @param checkpointEvery write out/checkpoint.safetensors every this many steps (and at the end);
  *     0: at the end only
  * @param resume continue from out/checkpoint.safetensors
+ * @param evalEvery with evaluation data: evaluate every this many steps and at the end (0: at the
+ *     end)
  */
 public record RunSettings(
     ExecutionDevice device,
@@ -22,7 +24,8 @@ public record RunSettings(
     Path trace,
     boolean progressBar,
     long checkpointEvery,
-    boolean resume) {
+    boolean resume,
+    long evalEvery) {
   /** Validates threads. */
   public RunSettings {
     if (checkpointEvery < 0) {
@@ -46,6 +49,6 @@ public record RunSettings(
    */
   public static RunSettings of(
       ExecutionDevice device, int threads, Path out, Path trace, boolean progressBar) {
-    return new RunSettings(device, threads, out, trace, progressBar, 0, false);
+    return new RunSettings(device, threads, out, trace, progressBar, 0, false, 0);
   }
 }

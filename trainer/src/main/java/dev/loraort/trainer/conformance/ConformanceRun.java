@@ -74,7 +74,8 @@ public final class ConformanceRun {
               List.of(r -> rows.add(new TraceRow(r.step(), r.loss(), r.perturbationNorm()))),
               null,
               null,
-              0));
+              0,
+              null));
     }
     return ConformanceReport.compare(
         rows, golden.rows(), params.tree().tensors(), golden.finals(), LOSS_RTOL, TENSOR_TOL);

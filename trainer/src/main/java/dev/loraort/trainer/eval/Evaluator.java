@@ -13,18 +13,54 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Classification metrics of an adapter on labelled examples, through the model's infer graph. */
-public final class Evaluator {
-  private Evaluator() {}
+/**
+ * Classification metrics of adapters on fixed labelled examples, through the model's infer graph.
+ * Owns one infer session, reused across evaluations; close it.
+ */
+public final class Evaluator implements AutoCloseable {
+  private final Manifest m;
+  private final GraphSession session;
+  private final List<JsonlDataset.Example> data;
+  private final int batchSize;
+
+  private Evaluator(
+      Manifest m, GraphSession session, List<JsonlDataset.Example> data, int batchSize) {
+    this.m = m;
+    this.session = session;
+    this.data = List.copyOf(data);
+    this.batchSize = batchSize;
+  }
 
   /**
    * @param m a sequence-classification model (logits [batch, classes])
+   * @param data labelled examples
+   * @param batchSize examples per run
+   * @param device where to run
+   * @param threads CPU threads
+   * @return the evaluator
+   */
+  public static Evaluator open(
+      Manifest m,
+      List<JsonlDataset.Example> data,
+      int batchSize,
+      ExecutionDevice device,
+      int threads) {
+    if (data.isEmpty()) {
+      throw new IllegalArgumentException("no evaluation examples");
+    }
+    return new Evaluator(m, ModelGraphs.openInfer(m, device, threads), data, batchSize);
+  }
+
+  /**
+   * One evaluation with its own session.
+   *
+   * @param m the model
    * @param p the adapter's parameters
    * @param data labelled examples
    * @param batchSize examples per run
    * @param device where to run
    * @param threads CPU threads
-   * @return accuracy, F1, MCC and the confusion matrix
+   * @return the metrics
    */
   public static ClassificationMetrics classify(
       Manifest m,
@@ -33,41 +69,55 @@ public final class Evaluator {
       int batchSize,
       ExecutionDevice device,
       int threads) {
+    try (Evaluator e = open(m, data, batchSize, device, threads)) {
+      return e.classify(p);
+    }
+  }
+
+  /**
+   * @param p the parameters to score (read only)
+   * @return accuracy, F1, MCC and the confusion matrix
+   */
+  public ClassificationMetrics classify(LoraParams p) {
     Batcher batches = Batcher.inOrder(data, m, batchSize);
     int[] labels = new int[data.size()];
     int[] predicted = new int[data.size()];
     int classes = 0;
     int at = 0;
-    try (GraphSession s = ModelGraphs.openInfer(m, device, threads)) {
-      for (int b = 0; b < batches.batchesPerEpoch(); b++) {
-        Map<String, Tensor> batch = batches.next();
-        Map<String, Tensor> feeds = new LinkedHashMap<>();
-        m.inferInputs().forEach(spec -> feeds.put(spec.name(), batch.get(spec.name())));
-        feeds.putAll(p.feeds());
-        Tensor logits = s.run(feeds, List.of(TensorNames.LOGITS)).get(TensorNames.LOGITS);
-        long[] shape = logits.shape();
-        if (shape.length != 2) {
-          throw new IllegalArgumentException(
-              m.id()
-                  + ": logits have shape "
-                  + java.util.Arrays.toString(shape)
-                  + "; classification needs [batch, classes]");
-        }
-        classes = (int) shape[1];
-        float[] l = logits.floats();
-        long[] y = batch.get("labels").longs();
-        for (int i = 0; i < shape[0]; i++, at++) {
-          int best = 0;
-          for (int c = 1; c < classes; c++) {
-            if (l[i * classes + c] > l[i * classes + best]) {
-              best = c;
-            }
+    for (int b = 0; b < batches.batchesPerEpoch(); b++) {
+      Map<String, Tensor> batch = batches.next();
+      Map<String, Tensor> feeds = new LinkedHashMap<>();
+      m.inferInputs().forEach(spec -> feeds.put(spec.name(), batch.get(spec.name())));
+      feeds.putAll(p.feeds());
+      Tensor logits = session.run(feeds, List.of(TensorNames.LOGITS)).get(TensorNames.LOGITS);
+      long[] shape = logits.shape();
+      if (shape.length != 2) {
+        throw new IllegalArgumentException(
+            m.id()
+                + ": logits have shape "
+                + java.util.Arrays.toString(shape)
+                + "; classification needs [batch, classes]");
+      }
+      classes = (int) shape[1];
+      float[] l = logits.floats();
+      long[] y = batch.get("labels").longs();
+      for (int i = 0; i < shape[0]; i++, at++) {
+        int best = 0;
+        for (int c = 1; c < classes; c++) {
+          if (l[i * classes + c] > l[i * classes + best]) {
+            best = c;
           }
-          predicted[at] = best;
-          labels[at] = (int) y[i];
         }
+        predicted[at] = best;
+        labels[at] = (int) y[i];
       }
     }
     return ClassificationMetrics.of(labels, predicted, classes);
+  }
+
+  /** Closes the infer session; idempotent. */
+  @Override
+  public void close() {
+    session.close();
   }
 }

@@ -55,6 +55,7 @@ public final class StepLoop {
    * @param checkpoints where checkpoints go, or null for none
    * @param checkpointEvery write one every this many steps (and after the last); 0: only after the
    *     last
+   * @param evaluation periodic evaluation of the current parameters, or null
    */
   public record Options(
       SplittableRandom methodRng,
@@ -62,7 +63,8 @@ public final class StepLoop {
       List<StepListener> listeners,
       Checkpoint resume,
       Path checkpoints,
-      long checkpointEvery) {
+      long checkpointEvery,
+      Evaluation evaluation) {
     /** Copies collections. */
     public Options {
       methodState = Map.copyOf(methodState);
@@ -75,7 +77,7 @@ public final class StepLoop {
      * @return options without method state, resume or checkpoints
      */
     public static Options of(SplittableRandom methodRng, List<StepListener> listeners) {
-      return new Options(methodRng, Map.of(), listeners, null, null, 0);
+      return new Options(methodRng, Map.of(), listeners, null, null, 0, null);
     }
   }
 
@@ -221,6 +223,12 @@ public final class StepLoop {
               method.perturbationNorm(state));
       o.listeners().forEach(l -> l.onStep(r));
       boolean last = t + 1 == total;
+      Evaluation ev = o.evaluation();
+      if (ev != null && (last || (t + 1) % ev.every() == 0)) {
+        Map<String, Double> metrics = ev.evaluate().apply(params);
+        long done = t + 1;
+        o.listeners().forEach(l -> l.onEvaluation(done, metrics));
+      }
       if (o.checkpoints() != null
           && (last || o.checkpointEvery() > 0 && (t + 1) % o.checkpointEvery() == 0)) {
         Map<String, Tensor> ms = method.stateTensors(state);

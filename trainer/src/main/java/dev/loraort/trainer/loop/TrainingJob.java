@@ -13,6 +13,8 @@ import dev.loraort.trainer.config.RunSettings;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.Batcher;
 import dev.loraort.trainer.data.Examples;
+import dev.loraort.trainer.eval.ClassificationMetrics;
+import dev.loraort.trainer.eval.Evaluator;
 import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.method.SharpnessMethod;
 import dev.loraort.trainer.params.LoraParams;
@@ -53,7 +55,12 @@ public final class TrainingJob {
    *     null
    */
   public record Inputs(
-      Path modelDir, String modelLabel, Path data, Path init, Examples.TextOptions text) {
+      Path modelDir,
+      String modelLabel,
+      Path data,
+      Path init,
+      Examples.TextOptions text,
+      Path evalData) {
     /**
      * Inputs with pre-tokenized data.
      *
@@ -63,7 +70,7 @@ public final class TrainingJob {
      * @param init an adapter to start from, or null
      */
     public Inputs(Path modelDir, String modelLabel, Path data, Path init) {
-      this(modelDir, modelLabel, data, init, null);
+      this(modelDir, modelLabel, data, init, null, null);
     }
   }
 
@@ -102,15 +109,35 @@ public final class TrainingJob {
     List<StepListener> listeners = new ArrayList<>();
     try (ModelGraphs graphs =
             ModelGraphs.open(m, settings.device(), settings.threads(), method.usesRwpGraph());
+        Evaluator evaluator =
+            in.evalData() == null
+                ? null
+                : Evaluator.open(
+                    m,
+                    Examples.load(in.evalData(), m, in.text()),
+                    cfg.batchSize(),
+                    settings.device(),
+                    settings.threads());
+        MetricsLog metrics = new MetricsLog(settings.out());
         ProgressReporter progress = new ProgressReporter(settings.progressBar(), log);
         TraceWriter trace =
             settings.trace() == null
                 ? null
                 : new TraceWriter(settings.trace(), resume == null ? 0 : resume.step())) {
       listeners.add(progress);
+      listeners.add(metrics);
       if (trace != null) {
         listeners.add(trace);
       }
+      Evaluation evaluation =
+          evaluator == null
+              ? null
+              : new Evaluation(
+                  settings.evalEvery() > 0 ? settings.evalEvery() : Long.MAX_VALUE,
+                  p -> {
+                    ClassificationMetrics c = evaluator.classify(p);
+                    return Map.of("accuracy", c.accuracy(), "f1", c.f1(), "mcc", c.mcc());
+                  });
       result =
           StepLoop.run(
               graphs,
@@ -119,7 +146,13 @@ public final class TrainingJob {
               data,
               cfg,
               new StepLoop.Options(
-                  methodRng, Map.of(), listeners, resume, checkpoint, settings.checkpointEvery()));
+                  methodRng,
+                  Map.of(),
+                  listeners,
+                  resume,
+                  checkpoint,
+                  settings.checkpointEvery(),
+                  evaluation));
     }
     Adapters.write(
         settings.out().resolve(ADAPTER),

@@ -1,0 +1,70 @@
+package dev.loraort.trainer.loop;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.zip.CRC32C;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MetricsLogTest {
+  @TempDir Path dir;
+
+  @Test
+  void writesCsvTensorBoardRecordsAndAPlot() throws IOException {
+    try (MetricsLog log = new MetricsLog(dir)) {
+      for (int s = 1; s <= 4; s++) {
+        log.onStep(new StepRecord(s, 4, 1.0 / s, 1e-3, 0.5, 0.01, 0.001, 0, Double.NaN));
+        if (s % 2 == 0) {
+          log.onEvaluation(s, Map.of("accuracy", 0.5 + 0.1 * s, "mcc", 0.1 * s));
+        }
+      }
+    }
+    assertThat(Files.readAllLines(dir.resolve(MetricsLog.CSV)))
+        .containsExactly(
+            "step,train_loss,accuracy,mcc",
+            "2,0.500000,0.700000,0.200000",
+            "4,0.250000,0.900000,0.400000");
+    assertThat(ImageIO.read(dir.resolve(MetricsLog.PNG).toFile()).getWidth()).isEqualTo(900);
+    Path events;
+    try (var s = Files.list(dir)) {
+      events =
+          s.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents."))
+              .findFirst()
+              .orElseThrow();
+    }
+    // TFRecord framing: length, masked crc32c of the length, event, masked crc32c of the event
+    ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(events)).order(ByteOrder.LITTLE_ENDIAN);
+    int records = 0;
+    String first = null;
+    while (b.hasRemaining()) {
+      long len = b.getLong(b.position());
+      byte[] lenBytes = new byte[8];
+      b.get(lenBytes);
+      assertThat(b.getInt()).isEqualTo(masked(lenBytes));
+      byte[] event = new byte[(int) len];
+      b.get(event);
+      assertThat(b.getInt()).isEqualTo(masked(event));
+      if (first == null) {
+        first = new String(event, StandardCharsets.ISO_8859_1);
+      }
+      records++;
+    }
+    assertThat(first).contains("brain.Event:2");
+    assertThat(records).isEqualTo(1 + 4 * 3 + 2 * 2); // version, 3 scalars a step, 2 per evaluation
+  }
+
+  static int masked(byte[] b) {
+    CRC32C c = new CRC32C();
+    c.update(b);
+    int crc = (int) c.getValue();
+    return ((crc >>> 15) | (crc << 17)) + 0xa282ead8;
+  }
+}
