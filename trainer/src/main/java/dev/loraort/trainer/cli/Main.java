@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
       ExportCommand.class,
       InferCommand.class,
       EvalCommand.class,
+      SharpnessCommand.class,
       CheckCommand.class,
       ConformCommand.class,
       CompareCommand.class,

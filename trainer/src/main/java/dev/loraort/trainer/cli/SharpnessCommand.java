@@ -1,0 +1,133 @@
+package dev.loraort.trainer.cli;
+
+import com.google.gson.GsonBuilder;
+import dev.loraort.artifacts.AdapterWeights;
+import dev.loraort.artifacts.Adapters;
+import dev.loraort.artifacts.AtomicFiles;
+import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.trainer.data.Examples;
+import dev.loraort.trainer.data.JsonlDataset;
+import dev.loraort.trainer.data.TextDataset;
+import dev.loraort.trainer.eval.Sharpness;
+import dev.loraort.trainer.graph.ExecutionDevice;
+import dev.loraort.trainer.params.LoraParams;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code lora-trainer sharpness}: full-space sharpness of an adapter on some examples. */
+@Command(
+    name = "sharpness",
+    mixinStandardHelpOptions = true,
+    description = {
+      "The largest loss increase within ||E||_F <= rho in the full weight space of the adapted layers",
+      "(normalised gradient ascent with projection) and the mean increase over random directions."
+    })
+final class SharpnessCommand implements Callable<Integer> {
+  @Option(
+      names = "--model",
+      paramLabel = "DIR",
+      required = true,
+      description = "the model directory")
+  Path model;
+
+  @Option(
+      names = "--adapter",
+      paramLabel = "PATH",
+      required = true,
+      description = "the adapter, any format")
+  Path adapter;
+
+  @Option(
+      names = "--data",
+      paramLabel = "FILE",
+      required = true,
+      description = "examples (ids or text)")
+  Path data;
+
+  @Option(
+      names = "--examples",
+      description = "use the first N examples (default: ${DEFAULT-VALUE})")
+  int examples = 64;
+
+  @Option(
+      names = "--rho",
+      description = "radius in the full weight space (default: ${DEFAULT-VALUE})")
+  double rho = 0.05;
+
+  @Option(names = "--steps", description = "ascent steps (default: ${DEFAULT-VALUE})")
+  int steps = 3;
+
+  @Option(names = "--directions", description = "random directions (default: ${DEFAULT-VALUE})")
+  int directions = 8;
+
+  @Option(names = "--seed", description = "random directions' seed (default: ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--batch-size", description = "default: ${DEFAULT-VALUE}")
+  int batchSize = 16;
+
+  @Option(
+      names = "--tokenizer",
+      paramLabel = "FILE",
+      description = "tokenizer.json for text; default: the manifest's")
+  Path tokenizer;
+
+  @Option(
+      names = "--max-length",
+      description = "tokens per text example (default: ${DEFAULT-VALUE})")
+  int maxLength = 128;
+
+  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
+  String device = "cpu";
+
+  @Option(names = "--out", paramLabel = "FILE", description = "also write the result as JSON")
+  Path out;
+
+  @Override
+  public Integer call() throws Exception {
+    Manifest m = Manifest.read(model);
+    AdapterWeights a = Adapters.read(adapter, m);
+    LoraParams p = LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
+    Examples.TextOptions text =
+        TextDataset.isText(data)
+            ? new Examples.TextOptions(
+                MavenJar.tokenizer(tokenizer, model, m.tokenizer()),
+                maxLength,
+                TextDataset.Fields.defaults())
+            : null;
+    List<JsonlDataset.Example> ex = Examples.load(data, m, text);
+    Sharpness s =
+        Sharpness.measure(
+            m,
+            p,
+            ex.subList(0, Math.min(examples, ex.size())),
+            batchSize,
+            rho,
+            steps,
+            directions,
+            seed,
+            ExecutionDevice.parse(device, false),
+            0);
+    System.out.printf(
+        Locale.ROOT,
+        "%s: loss %.5f, adversarial increase %.5f (rho %.3g, %d steps), random mean increase %.5f (%d directions)%n",
+        adapter,
+        s.cleanLoss(),
+        s.adversarialIncrease(),
+        s.rho(),
+        s.ascentSteps(),
+        s.randomMeanIncrease(),
+        s.directions());
+    if (out != null) {
+      byte[] json =
+          new GsonBuilder().setPrettyPrinting().create().toJson(s).getBytes(StandardCharsets.UTF_8);
+      AtomicFiles.write(out, o -> o.write(json));
+    }
+    return 0;
+  }
+}
