@@ -6,6 +6,7 @@ import dev.loraort.artifacts.Adapters;
 import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.Examples;
+import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.data.TextDataset;
 import dev.loraort.trainer.eval.ClassificationMetrics;
 import dev.loraort.trainer.eval.Evaluator;
@@ -13,7 +14,9 @@ import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.params.LoraParams;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,7 +26,7 @@ import picocli.CommandLine.Option;
     name = "eval",
     mixinStandardHelpOptions = true,
     description =
-        "Accuracy, F1 and MCC of an adapter (any format) on labelled data (token ids, or text with a tokenizer).")
+        "Accuracy, F1 and MCC (classifiers) or perplexity (causal LMs) of an adapter (any format) on data.")
 final class EvalCommand implements Callable<Integer> {
   @Option(
       names = "--model",
@@ -87,21 +90,42 @@ final class EvalCommand implements Callable<Integer> {
                 maxLength,
                 new TextDataset.Fields(textField, pairField, labelField))
             : null;
-    ClassificationMetrics r =
-        Evaluator.classify(
-            m, p, Examples.load(data, m, text), batchSize, ExecutionDevice.parse(device, true), 0);
-    System.out.printf(
-        Locale.ROOT,
-        "%s on %s: n %d, accuracy %.4f, f1 %.4f, mcc %.4f%n",
-        adapter,
-        data,
-        r.n(),
-        r.accuracy(),
-        r.f1(),
-        r.mcc());
+    List<JsonlDataset.Example> examples = Examples.load(data, m, text);
+    Object result;
+    try (Evaluator e =
+        Evaluator.open(m, examples, batchSize, ExecutionDevice.parse(device, true), 0)) {
+      if (m.task().contains("causal-lm")) {
+        double[] ppl = e.perplexity(p);
+        System.out.printf(
+            Locale.ROOT,
+            "%s on %s: %d tokens, nll %.5f, perplexity %.3f%n",
+            adapter,
+            data,
+            (long) ppl[2],
+            ppl[0],
+            ppl[1]);
+        result = Map.of("nll", ppl[0], "perplexity", ppl[1], "tokens", ppl[2]);
+      } else {
+        ClassificationMetrics r = e.classify(p);
+        System.out.printf(
+            Locale.ROOT,
+            "%s on %s: n %d, accuracy %.4f, f1 %.4f, mcc %.4f%n",
+            adapter,
+            data,
+            r.n(),
+            r.accuracy(),
+            r.f1(),
+            r.mcc());
+        result = r;
+      }
+    }
     if (out != null) {
       byte[] json =
-          new GsonBuilder().setPrettyPrinting().create().toJson(r).getBytes(StandardCharsets.UTF_8);
+          new GsonBuilder()
+              .setPrettyPrinting()
+              .create()
+              .toJson(result)
+              .getBytes(StandardCharsets.UTF_8);
       AtomicFiles.write(out, o -> o.write(json));
     }
     return 0;

@@ -115,6 +115,60 @@ public final class Evaluator implements AutoCloseable {
     return ClassificationMetrics.of(labels, predicted, classes);
   }
 
+  /**
+   * Perplexity of a causal LM through its infer graph: exp of the mean negative log-likelihood of
+   * each next token (position t predicts label t + 1; labels of -100 and padding are skipped), over
+   * all tokens of all examples, from a log-softmax of the logits in double.
+   *
+   * @param p the parameters to score (read only)
+   * @return {nll per token, perplexity, tokens}
+   */
+  public double[] perplexity(LoraParams p) {
+    Batcher batches = Batcher.inOrder(data, m, batchSize);
+    double nll = 0;
+    long tokens = 0;
+    for (int b = 0; b < batches.batchesPerEpoch(); b++) {
+      Map<String, Tensor> batch = batches.next();
+      Map<String, Tensor> feeds = new LinkedHashMap<>();
+      m.inferInputs().forEach(spec -> feeds.put(spec.name(), batch.get(spec.name())));
+      feeds.putAll(p.feeds());
+      Tensor logits = session.run(feeds, List.of(TensorNames.LOGITS)).get(TensorNames.LOGITS);
+      long[] shape = logits.shape();
+      if (shape.length != 3) {
+        throw new IllegalArgumentException(
+            m.id()
+                + ": logits have shape "
+                + java.util.Arrays.toString(shape)
+                + "; an LM needs [batch, seq, vocab]");
+      }
+      int seq = (int) shape[1];
+      int vocab = (int) shape[2];
+      float[] l = logits.floats();
+      long[] labels = batch.get("labels").longs();
+      for (int i = 0; i < shape[0]; i++) {
+        for (int t = 0; t + 1 < seq; t++) {
+          long y = labels[i * seq + t + 1];
+          if (y < 0) {
+            continue;
+          }
+          int off = (i * seq + t) * vocab;
+          double max = Double.NEGATIVE_INFINITY;
+          for (int v = 0; v < vocab; v++) {
+            max = Math.max(max, l[off + v]);
+          }
+          double sum = 0;
+          for (int v = 0; v < vocab; v++) {
+            sum += Math.exp(l[off + v] - max);
+          }
+          nll += max + Math.log(sum) - l[off + (int) y];
+          tokens++;
+        }
+      }
+    }
+    double mean = nll / tokens;
+    return new double[] {mean, Math.exp(mean), tokens};
+  }
+
   /** Closes the infer session; idempotent. */
   @Override
   public void close() {

@@ -135,6 +135,10 @@ public final class TrainingJob {
               : new Evaluation(
                   settings.evalEvery() > 0 ? settings.evalEvery() : Long.MAX_VALUE,
                   p -> {
+                    if (m.task().contains("causal-lm")) {
+                      double[] ppl = evaluator.perplexity(p);
+                      return Map.of("nll", ppl[0], "perplexity", ppl[1]);
+                    }
                     ClassificationMetrics c = evaluator.classify(p);
                     return Map.of("accuracy", c.accuracy(), "f1", c.f1(), "mcc", c.mcc());
                   });
