@@ -1,13 +1,9 @@
 package dev.loraort.trainer.cli;
 
 import com.google.gson.GsonBuilder;
-import dev.loraort.artifacts.AdapterWeights;
-import dev.loraort.artifacts.Adapters;
 import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.manifest.Manifest;
-import dev.loraort.trainer.data.Examples;
 import dev.loraort.trainer.data.JsonlDataset;
-import dev.loraort.trainer.data.TextDataset;
 import dev.loraort.trainer.eval.ClassificationMetrics;
 import dev.loraort.trainer.eval.Evaluator;
 import dev.loraort.trainer.graph.ExecutionDevice;
@@ -19,6 +15,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code lora-trainer eval}: classification metrics of an adapter on labelled data. */
@@ -28,46 +25,7 @@ import picocli.CommandLine.Option;
     description =
         "Accuracy, F1 and MCC (classifiers) or perplexity (causal LMs) of an adapter (any format) on data.")
 final class EvalCommand implements Callable<Integer> {
-  @Option(
-      names = "--model",
-      paramLabel = "DIR",
-      required = true,
-      description = "the model directory")
-  Path model;
-
-  @Option(
-      names = "--adapter",
-      paramLabel = "PATH",
-      required = true,
-      description = "the adapter, any format")
-  Path adapter;
-
-  @Option(
-      names = "--data",
-      paramLabel = "FILE",
-      required = true,
-      description = "JSONL (ids or text) or CSV (text)")
-  Path data;
-
-  @Option(
-      names = "--tokenizer",
-      paramLabel = "FILE",
-      description = "tokenizer.json for text; default: the manifest's")
-  Path tokenizer;
-
-  @Option(
-      names = "--max-length",
-      description = "tokens per text example (default: ${DEFAULT-VALUE})")
-  int maxLength = 128;
-
-  @Option(names = "--text-field", description = "default: ${DEFAULT-VALUE}")
-  String textField = "text";
-
-  @Option(names = "--pair-field", description = "second text of a pair (none by default)")
-  String pairField;
-
-  @Option(names = "--label-field", description = "default: ${DEFAULT-VALUE}")
-  String labelField = "label";
+  @Mixin AdapterDataOptions in;
 
   @Option(names = "--batch-size", description = "default: ${DEFAULT-VALUE}")
   int batchSize = 32;
@@ -80,17 +38,9 @@ final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Manifest m = Manifest.read(model);
-    AdapterWeights a = Adapters.read(adapter, m);
-    LoraParams p = LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
-    Examples.TextOptions text =
-        TextDataset.isText(data)
-            ? new Examples.TextOptions(
-                MavenJar.tokenizer(tokenizer, model, m.tokenizer()),
-                maxLength,
-                new TextDataset.Fields(textField, pairField, labelField))
-            : null;
-    List<JsonlDataset.Example> examples = Examples.load(data, m, text);
+    Manifest m = in.manifest();
+    LoraParams p = in.params(m);
+    List<JsonlDataset.Example> examples = in.examples(m);
     Object result;
     try (Evaluator e =
         Evaluator.open(m, examples, batchSize, ExecutionDevice.parse(device, true), 0)) {
@@ -99,8 +49,8 @@ final class EvalCommand implements Callable<Integer> {
         System.out.printf(
             Locale.ROOT,
             "%s on %s: %d tokens, nll %.5f, perplexity %.3f%n",
-            adapter,
-            data,
+            in.adapter,
+            in.data,
             (long) ppl[2],
             ppl[0],
             ppl[1]);
@@ -110,8 +60,8 @@ final class EvalCommand implements Callable<Integer> {
         System.out.printf(
             Locale.ROOT,
             "%s on %s: n %d, accuracy %.4f, f1 %.4f, mcc %.4f%n",
-            adapter,
-            data,
+            in.adapter,
+            in.data,
             r.n(),
             r.accuracy(),
             r.f1(),

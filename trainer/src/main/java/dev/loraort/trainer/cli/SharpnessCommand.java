@@ -1,13 +1,9 @@
 package dev.loraort.trainer.cli;
 
 import com.google.gson.GsonBuilder;
-import dev.loraort.artifacts.AdapterWeights;
-import dev.loraort.artifacts.Adapters;
 import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.manifest.Manifest;
-import dev.loraort.trainer.data.Examples;
 import dev.loraort.trainer.data.JsonlDataset;
-import dev.loraort.trainer.data.TextDataset;
 import dev.loraort.trainer.eval.Sharpness;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.params.LoraParams;
@@ -17,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code lora-trainer sharpness}: full-space sharpness of an adapter on some examples. */
@@ -28,26 +25,7 @@ import picocli.CommandLine.Option;
       "(normalised gradient ascent with projection) and the mean increase over random directions."
     })
 final class SharpnessCommand implements Callable<Integer> {
-  @Option(
-      names = "--model",
-      paramLabel = "DIR",
-      required = true,
-      description = "the model directory")
-  Path model;
-
-  @Option(
-      names = "--adapter",
-      paramLabel = "PATH",
-      required = true,
-      description = "the adapter, any format")
-  Path adapter;
-
-  @Option(
-      names = "--data",
-      paramLabel = "FILE",
-      required = true,
-      description = "examples (ids or text)")
-  Path data;
+  @Mixin AdapterDataOptions in;
 
   @Option(
       names = "--examples",
@@ -71,17 +49,6 @@ final class SharpnessCommand implements Callable<Integer> {
   @Option(names = "--batch-size", description = "default: ${DEFAULT-VALUE}")
   int batchSize = 16;
 
-  @Option(
-      names = "--tokenizer",
-      paramLabel = "FILE",
-      description = "tokenizer.json for text; default: the manifest's")
-  Path tokenizer;
-
-  @Option(
-      names = "--max-length",
-      description = "tokens per text example (default: ${DEFAULT-VALUE})")
-  int maxLength = 128;
-
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
@@ -90,17 +57,9 @@ final class SharpnessCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Manifest m = Manifest.read(model);
-    AdapterWeights a = Adapters.read(adapter, m);
-    LoraParams p = LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
-    Examples.TextOptions text =
-        TextDataset.isText(data)
-            ? new Examples.TextOptions(
-                MavenJar.tokenizer(tokenizer, model, m.tokenizer()),
-                maxLength,
-                TextDataset.Fields.defaults())
-            : null;
-    List<JsonlDataset.Example> ex = Examples.load(data, m, text);
+    Manifest m = in.manifest();
+    LoraParams p = in.params(m);
+    List<JsonlDataset.Example> ex = in.examples(m);
     Sharpness s =
         Sharpness.measure(
             m,
@@ -116,7 +75,7 @@ final class SharpnessCommand implements Callable<Integer> {
     System.out.printf(
         Locale.ROOT,
         "%s: loss %.5f, adversarial increase %.5f (rho %.3g, %d steps), random mean increase %.5f (%d directions)%n",
-        adapter,
+        in.adapter,
         s.cleanLoss(),
         s.adversarialIncrease(),
         s.rho(),

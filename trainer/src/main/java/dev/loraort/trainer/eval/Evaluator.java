@@ -86,10 +86,7 @@ public final class Evaluator implements AutoCloseable {
     int at = 0;
     for (int b = 0; b < batches.batchesPerEpoch(); b++) {
       Map<String, Tensor> batch = batches.next();
-      Map<String, Tensor> feeds = new LinkedHashMap<>();
-      m.inferInputs().forEach(spec -> feeds.put(spec.name(), batch.get(spec.name())));
-      feeds.putAll(p.feeds());
-      Tensor logits = session.run(feeds, List.of(TensorNames.LOGITS)).get(TensorNames.LOGITS);
+      Tensor logits = logits(batch, p);
       long[] shape = logits.shape();
       if (shape.length != 2) {
         throw new IllegalArgumentException(
@@ -129,10 +126,7 @@ public final class Evaluator implements AutoCloseable {
     long tokens = 0;
     for (int b = 0; b < batches.batchesPerEpoch(); b++) {
       Map<String, Tensor> batch = batches.next();
-      Map<String, Tensor> feeds = new LinkedHashMap<>();
-      m.inferInputs().forEach(spec -> feeds.put(spec.name(), batch.get(spec.name())));
-      feeds.putAll(p.feeds());
-      Tensor logits = session.run(feeds, List.of(TensorNames.LOGITS)).get(TensorNames.LOGITS);
+      Tensor logits = logits(batch, p);
       long[] shape = logits.shape();
       if (shape.length != 3) {
         throw new IllegalArgumentException(
@@ -167,6 +161,13 @@ public final class Evaluator implements AutoCloseable {
     }
     double mean = nll / tokens;
     return new double[] {mean, Math.exp(mean), tokens};
+  }
+
+  private Tensor logits(Map<String, Tensor> batch, LoraParams p) {
+    Map<String, Tensor> feeds = new LinkedHashMap<>();
+    m.inferInputs().forEach(spec -> feeds.put(spec.name(), batch.get(spec.name())));
+    feeds.putAll(p.feeds());
+    return session.run(feeds, List.of(TensorNames.LOGITS)).get(TensorNames.LOGITS);
   }
 
   /** Closes the infer session; idempotent. */
