@@ -15,6 +15,7 @@ import picocli.CommandLine.Option;
     name = "check",
     mixinStandardHelpOptions = true,
     description = {
+      "Checks a model directory's graphs against its fixture's PyTorch values.",
       "Runs the model directory's fixture through its graphs on this ONNX Runtime and compares loss,",
       "every gradient and every infer output with PyTorch's values. Exit status 1 if any differs."
     })

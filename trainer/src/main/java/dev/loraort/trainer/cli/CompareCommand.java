@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
     name = "compare",
     mixinStandardHelpOptions = true,
     description = {
+      "Compares any trainer's trace with a golden trace, step by step.",
       "Compares a trace (JSONL: step, loss[, perturbation_norm] per line) and optionally a final adapter",
       "with a golden trace directory, step by step; prints the first divergence. Exit status 1 if it diverges."
     })

@@ -19,6 +19,7 @@ import picocli.CommandLine.Option;
     name = "conform",
     mixinStandardHelpOptions = true,
     description = {
+      "Runs this trainer against a golden trace and reports each step.",
       "Runs this trainer from a golden trace's initial tensors on its batches, with the run's options",
       "from its config.json, and prints the per-step comparison. Exit status 1 if it diverges."
     })

