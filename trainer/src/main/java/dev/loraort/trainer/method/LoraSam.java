@@ -1,7 +1,6 @@
 package dev.loraort.trainer.method;
 
 import dev.loraort.artifacts.Tensor;
-import dev.loraort.artifacts.TensorNames;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
 import java.util.LinkedHashMap;
@@ -105,11 +104,5 @@ public final class LoraSam implements SharpnessMethod<LoraSam.State> {
   @Override
   public double perturbationNorm(State s) {
     return s.epsNorm;
-  }
-
-  static List<String> loraNames(LoraParams p) {
-    return p.modules().stream()
-        .flatMap(m -> java.util.stream.Stream.of(TensorNames.loraA(m), TensorNames.loraB(m)))
-        .toList();
   }
 }

@@ -26,7 +26,10 @@ final class Perturbations {
   static List<List<String>> groups(LoraParams p, MethodConfig.NormScope scope) {
     List<List<String>> out = new ArrayList<>();
     if (scope == MethodConfig.NormScope.GLOBAL) {
-      out.add(LoraSam.loraNames(p));
+      out.add(
+          p.modules().stream()
+              .flatMap(m -> java.util.stream.Stream.of(TensorNames.loraA(m), TensorNames.loraB(m)))
+              .toList());
     } else {
       for (String m : p.modules()) {
         out.add(List.of(TensorNames.loraA(m), TensorNames.loraB(m)));
