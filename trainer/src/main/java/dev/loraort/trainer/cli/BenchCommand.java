@@ -6,12 +6,16 @@ import dev.loraort.trainer.data.Batcher;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.graph.ModelGraphs;
+import dev.loraort.trainer.loop.StepListener;
 import dev.loraort.trainer.loop.StepLoop;
 import dev.loraort.trainer.loop.StepRecord;
 import dev.loraort.trainer.method.MethodConfig;
 import dev.loraort.trainer.method.Methods;
 import dev.loraort.trainer.method.SharpnessMethod;
 import dev.loraort.trainer.params.LoraParams;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -81,6 +85,14 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--threads", description = "CPU intra-op threads, 0 = all cores")
   int threads;
 
+  @Option(
+      names = "--ort-profile",
+      paramLabel = "DIR",
+      description =
+          "write ONNX Runtime's profile of every session here (JSON per method and round; large:"
+              + " use few steps)")
+  Path ortProfile;
+
   @Override
   public Integer call() throws Exception {
     Path dir = model != null ? model : EmbeddedModel.extract();
@@ -89,6 +101,7 @@ final class BenchCommand implements Callable<Integer> {
         JsonlDataset.read(data != null ? data : dir.resolve(EmbeddedModel.SAMPLE_DATA), m);
     ExecutionDevice dev = ExecutionDevice.parse(device, tf32);
     Map<String, List<StepRecord>> timed = new LinkedHashMap<>();
+    Map<String, Double> gcSeconds = new LinkedHashMap<>();
     methods.forEach(x -> timed.put(x, new ArrayList<>()));
     for (int round = 0; round < rounds; round++) {
       for (int i = 0; i < methods.size(); i++) {
@@ -105,16 +118,29 @@ final class BenchCommand implements Callable<Integer> {
                     Integer.toString(batchSize)));
         SharpnessMethod<?> method = Methods.create(mc);
         LoraParams p = LoraParams.init(m, cfg.rank(), cfg.alpha(), new SplittableRandom(round));
-        try (ModelGraphs g = ModelGraphs.open(m, dev, threads, method.usesRwpGraph())) {
+        Path profile = null;
+        if (ortProfile != null) {
+          Files.createDirectories(ortProfile);
+          profile = ortProfile.resolve(id + "-round" + round);
+        }
+        try (ModelGraphs g = ModelGraphs.open(m, dev, threads, method.usesRwpGraph(), profile)) {
           List<StepRecord> rec = new ArrayList<>();
+          long[] gcAtWarm = new long[1];
+          StepListener gcMark =
+              r -> {
+                if (r.step() == warmup) {
+                  gcAtWarm[0] = gcMillis();
+                }
+              };
           StepLoop.run(
               g,
               method,
               p,
               new Batcher(examples, m, batchSize, round),
               cfg,
-              StepLoop.Options.of(new SplittableRandom(round), List.of(rec::add)));
+              StepLoop.Options.of(new SplittableRandom(round), List.of(rec::add, gcMark)));
           timed.get(id).addAll(rec.subList(warmup, rec.size()));
+          gcSeconds.merge(id, (gcMillis() - gcAtWarm[0]) / 1e3, Double::sum);
         }
       }
     }
@@ -131,24 +157,45 @@ final class BenchCommand implements Callable<Integer> {
         warmup);
     System.out.printf(
         Locale.ROOT,
-        "%-11s %10s %9s %11s %13s%n",
+        "%-11s %9s %8s %6s %6s | host ms: %7s %7s %7s %7s %7s%n",
         "method",
         "step ms",
         "vs lora",
-        "host share",
-        "method share");
+        "host",
+        "gc",
+        "total",
+        "copies",
+        "method",
+        "optim",
+        "other");
     for (Map.Entry<String, List<StepRecord>> e : timed.entrySet()) {
-      double s = median(e.getValue(), StepRecord::seconds);
+      List<StepRecord> r = e.getValue();
+      double s = median(r, StepRecord::seconds);
       System.out.printf(
           Locale.ROOT,
-          "%-11s %10.3f %8.2fx %10.1f%% %12.2f%%%n",
+          "%-11s %9.2f %7.2fx %5.1f%% %5.1f%% | %17.2f %7.2f %7.2f %7.2f %7.2f%n",
           e.getKey(),
           s * 1e3,
           s / lora,
-          100 * median(e.getValue(), StepRecord::hostSeconds) / s,
-          100 * median(e.getValue(), StepRecord::methodSeconds) / s);
+          100 * median(r, x -> x.times().host()) / s,
+          100 * gcSeconds.get(e.getKey()) / (r.size() * s),
+          1e3 * median(r, x -> x.times().host()),
+          1e3 * median(r, x -> x.times().copies()),
+          1e3 * median(r, x -> x.times().method()),
+          1e3 * median(r, x -> x.times().optimizer()),
+          1e3 * median(r, x -> x.times().other()));
     }
+    System.out.println(
+        "host = outside ONNX Runtime's run calls; gc = JVM collection pauses during the timed"
+            + " steps; phases are medians, so they need not add up to the total");
     return 0;
+  }
+
+  /** Collection time so far, over every collector of this JVM. */
+  private static long gcMillis() {
+    return ManagementFactory.getGarbageCollectorMXBeans().stream()
+        .mapToLong(GarbageCollectorMXBean::getCollectionTime)
+        .sum();
   }
 
   private static double median(

@@ -42,10 +42,27 @@ public final class ModelGraphs implements AutoCloseable {
    * @throws GraphException if a graph is missing, fails to load or disagrees with the manifest
    */
   public static ModelGraphs open(Manifest m, ExecutionDevice device, int threads, boolean withRwp) {
+    return open(m, device, threads, withRwp, null);
+  }
+
+  /**
+   * Opens and checks the train graph, and train_rwp when asked, with ONNX Runtime's profiler on.
+   *
+   * @param m the manifest
+   * @param device CPU or CUDA EP
+   * @param threads CPU intra-op threads (0 = ORT default)
+   * @param withRwp also open train_rwp.onnx
+   * @param profilePrefix where ONNX Runtime writes each session's profile (it appends a timestamp
+   *     and .json when the session closes), or null for no profiling
+   * @return the sessions
+   * @throws GraphException if a graph is missing, fails to load or disagrees with the manifest
+   */
+  public static ModelGraphs open(
+      Manifest m, ExecutionDevice device, int threads, boolean withRwp, Path profilePrefix) {
     requireBaseWeights(m);
-    GraphSession t = openChecked(m, "train", device, threads);
+    GraphSession t = openChecked(m, "train", device, threads, profilePrefix);
     try {
-      GraphSession r = withRwp ? openChecked(m, "train_rwp", device, threads) : null;
+      GraphSession r = withRwp ? openChecked(m, "train_rwp", device, threads, profilePrefix) : null;
       return new ModelGraphs(m, t, r);
     } catch (RuntimeException e) {
       t.close();
@@ -63,7 +80,7 @@ public final class ModelGraphs implements AutoCloseable {
    */
   public static GraphSession openInfer(Manifest m, ExecutionDevice device, int threads) {
     requireBaseWeights(m);
-    return openChecked(m, "infer", device, threads);
+    return openChecked(m, "infer", device, threads, null);
   }
 
   /**
@@ -116,7 +133,7 @@ public final class ModelGraphs implements AutoCloseable {
   }
 
   private static GraphSession openChecked(
-      Manifest m, String role, ExecutionDevice device, int threads) {
+      Manifest m, String role, ExecutionDevice device, int threads, Path profilePrefix) {
     Path p =
         m.graph(role)
             .orElseThrow(
@@ -126,7 +143,7 @@ public final class ModelGraphs implements AutoCloseable {
     if (!Files.exists(p)) {
       throw new GraphException(p + " not found (manifest.json names it as the " + role + " graph)");
     }
-    GraphSession s = GraphSession.open(p, device, threads);
+    GraphSession s = GraphSession.open(p, device, threads, profilePrefix);
     try {
       check(m, role, s);
       return s;

@@ -143,6 +143,7 @@ public final class StepLoop {
       long t0 = System.nanoTime();
       long inGraph = 0;
       long inMethod = 0;
+      long copied = graph.copyNanos();
       Step step = new Step(t, total, schedule.at(t));
       List<Map<String, Tensor>> micro = new ArrayList<>();
       for (int i = 0; i < cfg.gradAccum(); i++) {
@@ -201,15 +202,18 @@ public final class StepLoop {
                 + gradNorm
                 + " (lower --lr, or clip with --max-grad-norm); nothing was written");
       }
+      long o0 = System.nanoTime();
       optState = optimizer.update(grads, optState, params.tree());
       params.tree().addScaled(1.0, grads);
       long m1 = System.nanoTime();
+      long inOptimizer = m1 - o0;
       method.afterUpdate(params, state, step);
       inMethod += System.nanoTime() - m1;
       if (t == start) {
         firstLoss = loss;
       }
       long dt = System.nanoTime() - t0;
+      copied = graph.copyNanos() - copied;
       StepRecord r =
           new StepRecord(
               t + 1,
@@ -217,9 +221,12 @@ public final class StepLoop {
               loss,
               step.lr(),
               gradNorm,
-              dt / 1e9,
-              (dt - inGraph) / 1e9,
-              inMethod / 1e9,
+              new StepTimes(
+                  dt / 1e9,
+                  (inGraph - copied) / 1e9,
+                  copied / 1e9,
+                  inMethod / 1e9,
+                  inOptimizer / 1e9),
               method.perturbationNorm(state));
       o.listeners().forEach(l -> l.onStep(r));
       boolean last = t + 1 == total;

@@ -8,9 +8,7 @@ package dev.loraort.trainer.loop;
  * @param loss the first pass's loss, averaged over the step's micro-batches
  * @param lr the learning rate used
  * @param gradNorm global norm of the gradients the optimizer received, before clipping
- * @param seconds wall time of the step
- * @param hostSeconds the part of it outside graph runs: method math, optimizer, feeds
- * @param methodSeconds the part of hostSeconds inside the method (its perturbation math)
+ * @param times where the step's wall time went
  * @param perturbationNorm norm of the perturbation the method applied (NaN if none)
  */
 public record StepRecord(
@@ -19,7 +17,12 @@ public record StepRecord(
     double loss,
     double lr,
     double gradNorm,
-    double seconds,
-    double hostSeconds,
-    double methodSeconds,
-    double perturbationNorm) {}
+    StepTimes times,
+    double perturbationNorm) {
+  /**
+   * @return wall time of the step
+   */
+  public double seconds() {
+    return times.total();
+  }
+}

@@ -12,8 +12,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Writes one JSON line per step: step, loss, lr, grad_norm, seconds, host_seconds, method_seconds,
- * and perturbation_norm for methods that perturb deterministically. Owns the file; close it.
+ * Writes one JSON line per step: step, loss, lr, grad_norm, seconds, host_seconds, copy_seconds,
+ * method_seconds, optimizer_seconds, and perturbation_norm for methods that perturb
+ * deterministically. Owns the file; close it.
  */
 public final class TraceWriter implements StepListener, AutoCloseable {
   private final Path path;
@@ -59,8 +60,10 @@ public final class TraceWriter implements StepListener, AutoCloseable {
     o.addProperty("lr", r.lr());
     o.addProperty("grad_norm", r.gradNorm());
     o.addProperty("seconds", r.seconds());
-    o.addProperty("host_seconds", r.hostSeconds());
-    o.addProperty("method_seconds", r.methodSeconds());
+    o.addProperty("host_seconds", r.times().host());
+    o.addProperty("copy_seconds", r.times().copies());
+    o.addProperty("method_seconds", r.times().method());
+    o.addProperty("optimizer_seconds", r.times().optimizer());
     if (Double.isFinite(r.perturbationNorm())) {
       o.addProperty("perturbation_norm", r.perturbationNorm());
     }

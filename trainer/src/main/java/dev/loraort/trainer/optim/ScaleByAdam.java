@@ -1,7 +1,7 @@
 package dev.loraort.trainer.optim;
 
+import dev.loraort.trainer.params.Chunks;
 import dev.loraort.trainer.params.ParamTree;
-import java.util.stream.IntStream;
 
 /**
  * Adam's rescaling with bias correction: u = m_hat / (sqrt(v_hat) + eps) (optax scale_by_adam).
@@ -21,11 +21,6 @@ public record ScaleByAdam(double b1, double b2, double eps)
   }
 
   /**
-   * Elements per parallel task: large enough to amortise scheduling, small enough to spread a head.
-   */
-  private static final int CHUNK = 1 << 15;
-
-  /**
    * @param count steps taken
    * @param mu first moments (updated in place)
    * @param nu second moments (updated in place)
@@ -42,24 +37,31 @@ public record ScaleByAdam(double b1, double b2, double eps)
     long t = s.count() + 1;
     double c1 = 1 - Math.pow(b1, t);
     double c2 = 1 - Math.pow(b2, t);
-    // elements are independent and each one's arithmetic is fixed, so updating chunks in parallel
-    // gives bit-identical results for any thread count; at roberta-large's 1.8M trainable values
-    // this
-    // loop is the largest host cost of a LoRA step
+    // float32 arithmetic, as PyTorch's and optax's Adam: the JIT vectorises it (about 8x faster
+    // than through double here), and at roberta-large's 1.8M trainable values this loop is the
+    // largest host cost of a LoRA step
+    float fb1 = (float) b1;
+    float fb2 = (float) b2;
+    float rb1 = (float) (1 - b1);
+    float rb2 = (float) (1 - b2);
+    float fc1 = (float) c1;
+    float fc2 = (float) c2;
+    float feps = (float) eps;
     for (String k : updates.names()) {
       float[] g = updates.get(k);
       float[] m = s.mu().get(k);
       float[] v = s.nu().get(k);
-      IntStream.range(0, (g.length + CHUNK - 1) / CHUNK)
-          .parallel()
-          .forEach(
-              c -> {
-                for (int i = c * CHUNK, end = Math.min(g.length, i + CHUNK); i < end; i++) {
-                  m[i] = (float) (b1 * m[i] + (1 - b1) * g[i]);
-                  v[i] = (float) (b2 * v[i] + (1 - b2) * g[i] * (double) g[i]);
-                  g[i] = (float) ((m[i] / c1) / (Math.sqrt(v[i] / c2) + eps));
-                }
-              });
+      Chunks.forEach(
+          g.length,
+          (from, to) -> {
+            for (int i = from; i < to; i++) {
+              float mi = fb1 * m[i] + rb1 * g[i];
+              float vi = fb2 * v[i] + rb2 * g[i] * g[i];
+              m[i] = mi;
+              v[i] = vi;
+              g[i] = (mi / fc1) / ((float) Math.sqrt(vi / fc2) + feps);
+            }
+          });
     }
     return new State(t, s.mu(), s.nu());
   }

@@ -9,6 +9,8 @@ import java.util.Map;
 /**
  * An ordered map of named float32 arrays with fixed shapes: parameters, gradients, optimizer
  * moments and updates all use it. Names and shapes never change; values are mutable in place.
+ * Elementwise operations run over {@link Chunks} in parallel, with results independent of the
+ * thread count.
  */
 public final class ParamTree {
   private final Map<String, float[]> values;
@@ -118,15 +120,22 @@ public final class ParamTree {
   public double globalNorm() {
     double s = 0;
     for (float[] a : values.values()) {
-      for (float x : a) {
-        s += (double) x * x;
-      }
+      s +=
+          Chunks.sum(
+              a.length,
+              (from, to) -> {
+                double p = 0;
+                for (int i = from; i < to; i++) {
+                  p += (double) a[i] * a[i];
+                }
+                return p;
+              });
     }
     return Math.sqrt(s);
   }
 
   /**
-   * this += alpha * other, elementwise.
+   * this += alpha * other, elementwise, in float32 arithmetic.
    *
    * @param alpha the factor
    * @param other a tree with the same names and shapes
@@ -135,22 +144,32 @@ public final class ParamTree {
     values.forEach(
         (k, a) -> {
           float[] b = other.get(k);
-          for (int i = 0; i < a.length; i++) {
-            a[i] = (float) (a[i] + alpha * b[i]);
-          }
+          float f = (float) alpha;
+          Chunks.forEach(
+              a.length,
+              (from, to) -> {
+                for (int i = from; i < to; i++) {
+                  a[i] += f * b[i];
+                }
+              });
         });
   }
 
   /**
-   * this *= alpha, elementwise.
+   * this *= alpha, elementwise, in float32 arithmetic.
    *
    * @param alpha the factor
    */
   public void scale(double alpha) {
+    float f = (float) alpha;
     for (float[] a : values.values()) {
-      for (int i = 0; i < a.length; i++) {
-        a[i] = (float) (a[i] * alpha);
-      }
+      Chunks.forEach(
+          a.length,
+          (from, to) -> {
+            for (int i = from; i < to; i++) {
+              a[i] *= f;
+            }
+          });
     }
   }
 }

@@ -80,7 +80,9 @@ class TrainingJobTest {
             "grad_norm",
             "seconds",
             "host_seconds",
-            "method_seconds"); // plain LoRA has no perturbation_norm
+            "copy_seconds",
+            "method_seconds",
+            "optimizer_seconds"); // plain LoRA has no perturbation_norm
     JsonObject run =
         JsonParser.parseString(Files.readString(out.resolve(TrainingJob.RUN_JSON)))
             .getAsJsonObject();

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Exports the real-size benchmark graphs (real architectures, random init: no model hub on the GPU
+# machine) with random token data beside them, each once: WORK/<id>/ and WORK/<id>.jsonl.
+#   bash scripts/bench/real_size_models.sh WORK [ID...]     (default: roberta-large-cls gpt2-medium-lm)
+# Exports run in parallel (about 8 minutes each on 16 cores); a second call waits for a running
+# export of the same model (flock) instead of starting another, so this can be started in the
+# background ahead of run_gpu_bench.sh.
+set -uo pipefail
+work=${1:?WORK}; shift
+ids=("$@"); [ ${#ids[@]} -gt 0 ] || ids=(roberta-large-cls gpt2-medium-lm)
+here=$(cd "$(dirname "$0")" && pwd); scripts=$(dirname "$here")
+mkdir -p "$work"
+export PYTHONUNBUFFERED=1
+
+prepare() {  # id -> config directory and data
+  python3 - "$work" "$1" <<'PY'
+import json, random, sys
+from transformers import GPT2Config, RobertaConfig
+work, mid = sys.argv[1:]
+r = random.Random(0)
+if mid == "roberta-large-cls":  # roberta-large: 24 x 1024, 16 heads, FFN 4096
+    RobertaConfig(vocab_size=50265, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
+                  intermediate_size=4096, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5,
+                  pad_token_id=1, bos_token_id=0, eos_token_id=2, num_labels=2).save_pretrained(f"{work}/{mid}-config")
+    rows = [{"input_ids": [0] + [r.randrange(3, 50000) for _ in range(126)] + [2], "labels": r.randrange(2)}
+            for _ in range(512)]
+elif mid == "gpt2-medium-lm":  # gpt2-medium: 24 x 1024, 16 heads, context 1024
+    GPT2Config(vocab_size=50257, n_positions=1024, n_embd=1024, n_layer=24, n_head=16).save_pretrained(
+        f"{work}/{mid}-config")
+    rows = [{"input_ids": [r.randrange(0, 50257) for _ in range(512)]} for _ in range(128)]
+else:
+    sys.exit(f"unknown benchmark model {mid}")
+with open(f"{work}/{mid}.jsonl", "w") as f:
+    for row in rows:
+        f.write(json.dumps(row) + "\n")
+PY
+}
+
+export_one() {
+  local id=$1 family rank alpha
+  case $id in
+    roberta-large-cls) family=roberta; rank=8; alpha=16 ;;
+    gpt2-medium-lm) family=gpt2; rank=4; alpha=32 ;;
+  esac
+  (
+    flock 9
+    [ -f "$work/$id/manifest.json" ] && exit 0
+    prepare "$id" || exit 1
+    t0=$(date +%s)
+    python3 "$scripts/export_lora_graph.py" --family "$family" --config "$work/$id-config" --id "$id" \
+      --rank "$rank" --alpha "$alpha" --external-weights --keep-weights --no-fixture --no-rwp \
+      --out "$work/$id" > "$work/$id.export.log" 2>&1
+    rc=$?
+    echo "$id: export exit $rc in $(( $(date +%s) - t0 )) s" | tee -a "$work/$id.export.log"
+    exit $rc
+  ) 9> "$work/$id.lock"
+}
+
+pids=()
+for id in "${ids[@]}"; do export_one "$id" & pids+=($!); done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+exit $rc
