@@ -8,6 +8,8 @@ here=$(cd "$(dirname "$0")" && pwd); root=$(cd "$here/../.." && pwd)
 # TRAINER_JAR: a copy of the jar (with lib/ beside it) keeps long runs safe from rebuilds;
 # TRAINER_CMD: the whole command instead (the GPU machine's java with the device runtime's classpath)
 J=${TRAINER_CMD:-"java -jar ${TRAINER_JAR:-$root/trainer/target/lora-trainer.jar}"}
+# TOKENIZER: a tokenizer.json for machines without the model's Maven jar (default: the manifest's)
+tok=${TOKENIZER:+--tokenizer $TOKENIZER}
 M=$root/onnx-models/all-minilm-l6-v2-cls
 reviews=${IMDB_REVIEWS:-$HOME/.cache/lora-ort/imdb/package/reviews.json}
 [ -f "$M/base.weights" ] || $J materialize --model "$M"
@@ -21,10 +23,10 @@ echo "method,seed,steps,accuracy,f1,mcc,final_train_loss,seconds" > "$out/result
 for seed in 0 1 2; do
   for method in head-only lora eflat-lora fmlora lora-sam; do
     run=$out/runs/$method-$seed
-    $J train --model "$M" --data "$out/data/train.jsonl" --method "$method" --steps "$steps" --batch-size 16 \
+    $J train --model "$M" $tok --data "$out/data/train.jsonl" --method "$method" --steps "$steps" --batch-size 16 \
       --lr 1e-3 --seed "$seed" --device "$device" --no-progress --checkpoint-every 0 --out "$run" \
       --trace "$run/trace.jsonl" > "$run.log" 2>&1
-    $J eval --model "$M" --adapter "$run/adapter.onnx" --data "$out/data/validation.jsonl" --device "$device" \
+    $J eval --model "$M" $tok --adapter "$run/adapter.onnx" --data "$out/data/validation.jsonl" --device "$device" \
       --out "$run/metrics.json" >> "$run.log" 2>&1
     python3 - "$run" "$method" "$seed" "$steps" >> "$out/results.csv" <<'PY'
 import json, sys
