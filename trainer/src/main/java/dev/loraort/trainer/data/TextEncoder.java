@@ -17,6 +17,14 @@ import java.util.Map;
  * batcher pads). Owns the native tokenizer; close it.
  */
 public final class TextEncoder implements AutoCloseable {
+  static {
+    // DJL picks a CUDA build of its tokenizer library when it sees a GPU and downloads it, which
+    // fails offline; tokenizing is CPU work and the jar's CPU build is all we need
+    if (System.getenv("RUST_FLAVOR") == null && System.getProperty("RUST_FLAVOR") == null) {
+      System.setProperty("RUST_FLAVOR", "cpu");
+    }
+  }
+
   private final HuggingFaceTokenizer tokenizer;
   private final Path source;
 

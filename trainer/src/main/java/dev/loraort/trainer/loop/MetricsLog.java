@@ -92,13 +92,35 @@ public final class MetricsLog implements StepListener, AutoCloseable {
   @Override
   public void close() {
     try {
-      if (!loss.isEmpty()) {
-        ImageIO.write(plot(), "png", dir.resolve(PNG).toFile());
+      BufferedImage png = loss.isEmpty() ? null : plotOrNull();
+      if (png != null) {
+        ImageIO.write(png, "png", dir.resolve(PNG).toFile());
       }
     } catch (IOException e) {
       throw new UncheckedIOException(dir.resolve(PNG) + ": writing failed", e);
     } finally {
       events.close();
+    }
+  }
+
+  /**
+   * The plot, or null with a warning when it cannot be drawn: it is a by-product and must never
+   * cost the run its adapter. Machines without fonts (a bare GPU host, a slim JRE) fail inside
+   * Java's font system with errors, not exceptions.
+   */
+  private BufferedImage plotOrNull() {
+    try {
+      return plot();
+    } catch (LinkageError | InternalError | RuntimeException e) {
+      System.err.println(
+          "warning: "
+              + dir.resolve(PNG)
+              + " not written, the plot could not be drawn here ("
+              + e
+              + "); "
+              + CSV
+              + " and the TensorBoard events hold the same curves");
+      return null;
     }
   }
 
