@@ -11,6 +11,8 @@ import dev.loraort.trainer.params.ParamTree;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
  * Bi-LoRA (methods.md section 6): an auxiliary branch s (B2 A2) beside the primary s (B1 A1), fed
@@ -142,10 +144,11 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
     s.auxGrads = s.aux.zerosLike();
     int r1 = p.rank();
     int r2 = cfg.auxRank();
+    Set<String> auxNames = Set.copyOf(s.aux.names());
     for (String n : primary.names()) {
       float[] src = g.get(n);
       float[] dst = primary.get(n);
-      if (!s.aux.names().contains(n)) {
+      if (!auxNames.contains(n)) {
         System.arraycopy(src, 0, dst, 0, dst.length); // a trainable head
       } else if (n.endsWith(".lora_A.weight")) {
         System.arraycopy(src, 0, dst, 0, dst.length);
@@ -166,33 +169,38 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
   public void afterUpdate(LoraParams p, State s, Step t) {
     s.optState = s.optimizer.update(s.auxGrads, s.optState, s.aux); // ascent
     s.aux.addScaled(1.0, s.auxGrads);
-    Map<String, Double> c2 = new LinkedHashMap<>();
-    double total = 0;
+    List<String> modules = p.modules();
+    double[] c2 = new double[modules.size()];
     int r2 = cfg.auxRank();
-    for (String m : p.modules()) {
-      String a = TensorNames.loraA(m);
-      String b = TensorNames.loraB(m);
-      int in = (int) s.aux.shape(a)[1];
-      int out = (int) s.aux.shape(b)[0];
-      Matrix a2 = Matrix.ofFloats(r2, in, s.aux.get(a));
-      Matrix b2 = Matrix.ofFloats(out, r2, s.aux.get(b));
-      Matrix kb = Matrix.zeros(r2, r2);
-      Blas.gemm(true, false, 1, b2, b2, 0, kb); // B2^T B2
-      Matrix ka = Matrix.zeros(r2, r2);
-      Blas.gemm(false, true, 1, a2, a2, 0, ka); // A2 A2^T
-      double v = (double) p.scale() * p.scale() * kb.dot(ka); // ||s B2 A2||_F^2 without forming it
-      c2.put(m, v);
+    IntStream.range(0, modules.size())
+        .parallel()
+        .forEach(
+            i -> {
+              String a = TensorNames.loraA(modules.get(i));
+              String b = TensorNames.loraB(modules.get(i));
+              int in = (int) s.aux.shape(a)[1];
+              int out = (int) s.aux.shape(b)[0];
+              Matrix a2 = Matrix.ofFloats(r2, in, s.aux.get(a));
+              Matrix b2 = Matrix.ofFloats(out, r2, s.aux.get(b));
+              Matrix kb = Matrix.zeros(r2, r2);
+              Blas.gemm(true, false, 1, b2, b2, 0, kb); // B2^T B2
+              Matrix ka = Matrix.zeros(r2, r2);
+              Blas.gemm(false, true, 1, a2, a2, 0, ka); // A2 A2^T
+              c2[i] = (double) p.scale() * p.scale() * kb.dot(ka); // ||s B2 A2||_F^2, not formed
+            });
+    double total = 0;
+    for (double v : c2) {
       total += v;
     }
     s.c = 0;
-    for (String m : p.modules()) {
-      double c = Math.sqrt(cfg.normScope() == MethodConfig.NormScope.GLOBAL ? total : c2.get(m));
+    for (int i = 0; i < modules.size(); i++) {
+      double c = Math.sqrt(cfg.normScope() == MethodConfig.NormScope.GLOBAL ? total : c2[i]);
       double f = c > cfg.rho() ? Math.sqrt(cfg.rho() / c) : 1;
       if (f != 1) {
-        scale(s.aux.get(TensorNames.loraA(m)), f);
-        scale(s.aux.get(TensorNames.loraB(m)), f);
+        scale(s.aux.get(TensorNames.loraA(modules.get(i))), f);
+        scale(s.aux.get(TensorNames.loraB(modules.get(i))), f);
       }
-      s.c += c2.get(m) * f * f * f * f;
+      s.c += c2[i] * f * f * f * f;
     }
     s.c = Math.sqrt(s.c);
   }

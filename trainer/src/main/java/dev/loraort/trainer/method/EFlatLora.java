@@ -1,9 +1,11 @@
 package dev.loraort.trainer.method;
 
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.trainer.params.Chunks;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -86,18 +88,23 @@ public final class EFlatLora implements SharpnessMethod<EFlatLora.State> {
     double rho = cfg.rhoSchedule().at(cfg.rho(), t.index(), t.total());
     Map<String, float[]> e = Perturbations.flatPerturbationOfB(p, g, rho, cfg.normScope()); // at B~
     Perturbations.restore(p, s.saved);
-    double b = cfg.betaNew();
-    for (Map.Entry<String, float[]> x : e.entrySet()) {
-      float[] old = s.ema.get(x.getKey());
-      if (old == null) {
-        s.ema.put(x.getKey(), x.getValue());
-        continue;
-      }
-      float[] now = x.getValue();
-      for (int i = 0; i < old.length; i++) {
-        old[i] = (float) ((1 - b) * old[i] + b * now[i]);
-      }
+    if (s.ema.isEmpty()) {
+      s.ema.putAll(e); // E_hat_1 = E_1
+      return g;
     }
+    float keep = (float) (1 - cfg.betaNew());
+    float take = (float) cfg.betaNew();
+    List<float[]> old = e.keySet().stream().map(s.ema::get).toList();
+    List<float[]> now = List.copyOf(e.values());
+    Chunks.forEach(
+        Chunks.lengths(old),
+        (k, from, to) -> {
+          float[] o = old.get(k);
+          float[] n = now.get(k);
+          for (int i = from; i < to; i++) {
+            o[i] = keep * o[i] + take * n[i];
+          }
+        });
     return g;
   }
 

@@ -1,8 +1,10 @@
 package dev.loraort.trainer.method;
 
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.trainer.params.Chunks;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -80,19 +82,33 @@ public final class LoraSam implements SharpnessMethod<LoraSam.State> {
   public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
     if (pass == 0) {
       s.eps.clear();
+      List<List<String>> groups = Perturbations.groups(p, cfg.normScope());
+      double[] norms = Perturbations.norms(g, groups);
+      List<String> names = new ArrayList<>();
+      List<Float> factor = new ArrayList<>();
       double total = 0;
-      for (List<String> group : Perturbations.groups(p, cfg.normScope())) {
-        double norm = Perturbations.norm(g, group);
-        double f = cfg.rho() / (norm + 1e-12);
-        for (String n : group) {
-          float[] gv = g.get(n);
-          float[] e = new float[gv.length];
-          for (int i = 0; i < e.length; i++) {
-            e[i] = (float) (f * gv[i]);
-          }
-          s.eps.put(n, e);
+      for (int i = 0; i < groups.size(); i++) {
+        double f = cfg.rho() / (norms[i] + 1e-12);
+        for (String n : groups.get(i)) {
+          names.add(n);
+          factor.add((float) f);
         }
-        total += f * f * norm * norm;
+        total += f * f * norms[i] * norms[i];
+      }
+      List<float[]> grads = names.stream().map(g::get).toList();
+      List<float[]> eps = grads.stream().map(x -> new float[x.length]).toList();
+      Chunks.forEach(
+          Chunks.lengths(grads),
+          (k, from, to) -> {
+            float f = factor.get(k);
+            float[] gv = grads.get(k);
+            float[] e = eps.get(k);
+            for (int i = from; i < to; i++) {
+              e[i] = f * gv[i];
+            }
+          });
+      for (int k = 0; k < names.size(); k++) {
+        s.eps.put(names.get(k), eps.get(k));
       }
       s.epsNorm = Math.sqrt(total);
       return g;

@@ -3,12 +3,14 @@ package dev.loraort.trainer.method;
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.linalg.FlatPerturbation;
 import dev.loraort.linalg.Matrix;
+import dev.loraort.trainer.params.Chunks;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * Shared pieces of the perturbation methods: norm groups and the FMLoRA/EFlat perturbation of B.
@@ -44,13 +46,29 @@ final class Perturbations {
    * @return sqrt of the sum of squares over those tensors
    */
   static double norm(ParamTree t, List<String> names) {
-    double s = 0;
-    for (String n : names) {
-      for (float x : t.get(n)) {
-        s += (double) x * x;
+    return Math.sqrt(Chunks.sumOfSquares(names.stream().map(t::get).toList()));
+  }
+
+  /**
+   * The norm of each group, from one parallel pass over all their tensors.
+   *
+   * @param t a tree
+   * @param groups lists of its names
+   * @return sqrt of the sum of squares per group
+   */
+  static double[] norms(ParamTree t, List<List<String>> groups) {
+    List<float[]> arrays = groups.stream().flatMap(List::stream).map(t::get).toList();
+    double[] each = Chunks.sumsOfSquares(arrays);
+    double[] out = new double[groups.size()];
+    int k = 0;
+    for (int i = 0; i < groups.size(); i++) {
+      double s = 0;
+      for (int j = 0; j < groups.get(i).size(); j++) {
+        s += each[k++];
       }
+      out[i] = Math.sqrt(s);
     }
-    return Math.sqrt(s);
+    return out;
   }
 
   /**
@@ -65,35 +83,49 @@ final class Perturbations {
    */
   static Map<String, float[]> flatPerturbationOfB(
       LoraParams p, ParamTree g, double rho, MethodConfig.NormScope scope) {
-    Map<String, FlatPerturbation.Direction> dirs = new LinkedHashMap<>();
+    List<String> modules = p.modules();
+    FlatPerturbation.Direction[] dirs = new FlatPerturbation.Direction[modules.size()];
+    // layers are independent: one task each (OpenBLAS runs single-threaded per call)
+    IntStream.range(0, modules.size())
+        .parallel()
+        .forEach(
+            i -> {
+              String a = TensorNames.loraA(modules.get(i));
+              String b = TensorNames.loraB(modules.get(i));
+              long[] as = p.tree().shape(a);
+              long[] bs = p.tree().shape(b);
+              int r = (int) as[0];
+              dirs[i] =
+                  FlatPerturbation.direction(
+                      Matrix.ofFloats(r, (int) as[1], p.tree().get(a)),
+                      Matrix.ofFloats((int) bs[0], r, p.tree().get(b)),
+                      Matrix.ofFloats(r, (int) as[1], g.get(a)),
+                      Matrix.ofFloats((int) bs[0], r, g.get(b)),
+                      p.scale());
+            });
     double global = 0;
-    for (String m : p.modules()) {
-      String a = TensorNames.loraA(m);
-      String b = TensorNames.loraB(m);
-      long[] as = p.tree().shape(a);
-      long[] bs = p.tree().shape(b);
-      int r = (int) as[0];
-      FlatPerturbation.Direction d =
-          FlatPerturbation.direction(
-              Matrix.ofFloats(r, (int) as[1], p.tree().get(a)),
-              Matrix.ofFloats((int) bs[0], r, p.tree().get(b)),
-              Matrix.ofFloats(r, (int) as[1], g.get(a)),
-              Matrix.ofFloats((int) bs[0], r, g.get(b)),
-              p.scale());
-      dirs.put(b, d);
+    for (FlatPerturbation.Direction d : dirs) {
       global += d.nSquared();
     }
+    double globalN = Math.sqrt(global);
+    float[][] eb = new float[dirs.length][];
+    IntStream.range(0, dirs.length)
+        .parallel()
+        .forEach(
+            i -> {
+              double n =
+                  scope == MethodConfig.NormScope.GLOBAL ? globalN : Math.sqrt(dirs[i].nSquared());
+              double f = n > 0 ? rho / (p.scale() * n) : 0;
+              double[] d = dirs[i].d().data();
+              float[] e = new float[d.length];
+              for (int k = 0; k < d.length; k++) {
+                e[k] = (float) (f * d[k]);
+              }
+              eb[i] = e;
+            });
     Map<String, float[]> out = new LinkedHashMap<>();
-    for (Map.Entry<String, FlatPerturbation.Direction> e : dirs.entrySet()) {
-      double n =
-          Math.sqrt(scope == MethodConfig.NormScope.GLOBAL ? global : e.getValue().nSquared());
-      double f = n > 0 ? rho / (p.scale() * n) : 0;
-      double[] d = e.getValue().d().data();
-      float[] eb = new float[d.length];
-      for (int i = 0; i < d.length; i++) {
-        eb[i] = (float) (f * d[i]);
-      }
-      out.put(e.getKey(), eb);
+    for (int i = 0; i < modules.size(); i++) {
+      out.put(TensorNames.loraB(modules.get(i)), eb[i]);
     }
     return out;
   }
@@ -103,13 +135,7 @@ final class Perturbations {
    * @return the global Frobenius norm
    */
   static double norm(Map<String, float[]> m) {
-    double s = 0;
-    for (float[] a : m.values()) {
-      for (float x : a) {
-        s += (double) x * x;
-      }
-    }
-    return Math.sqrt(s);
+    return Math.sqrt(Chunks.sumOfSquares(List.copyOf(m.values())));
   }
 
   /**
@@ -120,13 +146,21 @@ final class Perturbations {
    * @param saved receives copies of the replaced values
    */
   static void apply(LoraParams p, Map<String, float[]> delta, Map<String, float[]> saved) {
-    for (Map.Entry<String, float[]> e : delta.entrySet()) {
-      float[] w = p.tree().get(e.getKey());
-      saved.put(e.getKey(), w.clone());
-      float[] d = e.getValue();
-      for (int i = 0; i < w.length; i++) {
-        w[i] += d[i];
-      }
+    List<String> names = List.copyOf(delta.keySet());
+    List<float[]> w = names.stream().map(p.tree()::get).toList();
+    List<float[]> copies = w.stream().map(x -> new float[x.length]).toList();
+    Chunks.forEach(
+        Chunks.lengths(w),
+        (k, from, to) -> {
+          float[] x = w.get(k);
+          float[] d = delta.get(names.get(k));
+          System.arraycopy(x, from, copies.get(k), from, to - from);
+          for (int i = from; i < to; i++) {
+            x[i] += d[i];
+          }
+        });
+    for (int k = 0; k < names.size(); k++) {
+      saved.put(names.get(k), copies.get(k));
     }
   }
 
@@ -137,7 +171,11 @@ final class Perturbations {
    * @param saved copies from {@link #apply}
    */
   static void restore(LoraParams p, Map<String, float[]> saved) {
-    saved.forEach((n, w) -> System.arraycopy(w, 0, p.tree().get(n), 0, w.length));
+    List<String> names = List.copyOf(saved.keySet());
+    List<float[]> from = names.stream().map(saved::get).toList();
+    List<float[]> into = names.stream().map(p.tree()::get).toList();
+    Chunks.forEach(
+        Chunks.lengths(from), (k, a, b) -> System.arraycopy(from.get(k), a, into.get(k), a, b - a));
     saved.clear();
   }
 }

@@ -2,6 +2,7 @@ package dev.loraort.trainer.optim;
 
 import dev.loraort.trainer.params.Chunks;
 import dev.loraort.trainer.params.ParamTree;
+import java.util.List;
 
 /**
  * Adam's rescaling with bias correction: u = m_hat / (sqrt(v_hat) + eps) (optax scale_by_adam).
@@ -47,22 +48,24 @@ public record ScaleByAdam(double b1, double b2, double eps)
     float fc1 = (float) c1;
     float fc2 = (float) c2;
     float feps = (float) eps;
-    for (String k : updates.names()) {
-      float[] g = updates.get(k);
-      float[] m = s.mu().get(k);
-      float[] v = s.nu().get(k);
-      Chunks.forEach(
-          g.length,
-          (from, to) -> {
-            for (int i = from; i < to; i++) {
-              float mi = fb1 * m[i] + rb1 * g[i];
-              float vi = fb2 * v[i] + rb2 * g[i] * g[i];
-              m[i] = mi;
-              v[i] = vi;
-              g[i] = (mi / fc1) / ((float) Math.sqrt(vi / fc2) + feps);
-            }
-          });
-    }
+    List<String> names = updates.names();
+    List<float[]> g = updates.arrays();
+    List<float[]> m = names.stream().map(s.mu()::get).toList();
+    List<float[]> v = names.stream().map(s.nu()::get).toList();
+    Chunks.forEach(
+        Chunks.lengths(g),
+        (k, from, to) -> {
+          float[] gk = g.get(k);
+          float[] mk = m.get(k);
+          float[] vk = v.get(k);
+          for (int i = from; i < to; i++) {
+            float mi = fb1 * mk[i] + rb1 * gk[i];
+            float vi = fb2 * vk[i] + rb2 * gk[i] * gk[i];
+            mk[i] = mi;
+            vk[i] = vi;
+            gk[i] = (mi / fc1) / ((float) Math.sqrt(vi / fc2) + feps);
+          }
+        });
     return new State(t, s.mu(), s.nu());
   }
 }

@@ -1,83 +1,158 @@
 package dev.loraort.trainer.params;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.stream.IntStream;
 
 /**
- * Elementwise work over a large array split into fixed chunks run in parallel. Chunk boundaries
- * depend only on the length, so results are the same for any number of threads.
+ * Elementwise work over a set of arrays, split into tasks of at most {@link #SIZE} elements of one
+ * array and run in parallel: across tensors (a model has ~100 small LoRA tensors) and within large
+ * ones (a head matrix). Task boundaries depend only on the lengths, and sums add the tasks' partial
+ * results in task order, so results are the same for any number of threads.
  */
 public final class Chunks {
-  /**
-   * Elements per task: large enough to amortise scheduling, small enough to spread one head matrix
-   * over the cores.
-   */
+  /** Elements per task: large enough to amortise scheduling, small enough to spread a head. */
   static final int SIZE = 1 << 15;
 
   private Chunks() {}
 
-  /** The elements {@code [from, to)} of one chunk. */
+  /** The elements {@code [from, to)} of array {@code index}. */
   @FunctionalInterface
   public interface Range {
     /**
-     * @param from first index
-     * @param to one past the last index
+     * @param index which array
+     * @param from first element
+     * @param to one past the last element
      */
-    void apply(int from, int to);
+    void apply(int index, int from, int to);
   }
 
-  /** A partial result over {@code [from, to)}. */
+  /** A partial sum over the elements {@code [from, to)} of array {@code index}. */
   @FunctionalInterface
   public interface RangeSum {
     /**
-     * @param from first index
-     * @param to one past the last index
-     * @return the chunk's partial sum
+     * @param index which array
+     * @param from first element
+     * @param to one past the last element
+     * @return the partial sum
      */
-    double apply(int from, int to);
+    double apply(int index, int from, int to);
   }
 
+  private record Task(int index, int from, int to) {}
+
   /**
-   * Runs {@code body} over every chunk of {@code [0, length)}, in parallel when there are several.
+   * Runs {@code body} over every task; in parallel unless the work is smaller than one task.
    *
-   * @param length the array length
-   * @param body the work for one chunk
+   * @param lengths the arrays' lengths
+   * @param body the work for one task
    */
-  public static void forEach(int length, Range body) {
-    int n = count(length);
-    if (n <= 1) {
-      body.apply(0, length);
-      return;
+  public static void forEach(int[] lengths, Range body) {
+    List<Task> tasks = tasks(lengths);
+    if (tasks.size() <= 1 || total(lengths) <= SIZE) {
+      tasks.forEach(t -> body.apply(t.index(), t.from(), t.to()));
+    } else {
+      tasks.parallelStream().forEach(t -> body.apply(t.index(), t.from(), t.to()));
     }
-    IntStream.range(0, n).parallel().forEach(c -> body.apply(c * SIZE, end(c, length)));
   }
 
   /**
-   * Sums {@code part} over every chunk of {@code [0, length)}; the partial sums are added in chunk
-   * order, so the result does not depend on the threads.
+   * Sums {@code part} over every task, adding the partial sums in task order.
    *
-   * @param length the array length
-   * @param part the partial sum of one chunk
+   * @param lengths the arrays' lengths
+   * @param part the partial sum of one task
    * @return the total
    */
-  public static double sum(int length, RangeSum part) {
-    int n = count(length);
-    if (n <= 1) {
-      return part.apply(0, length);
-    }
-    double[] parts = new double[n];
-    IntStream.range(0, n).parallel().forEach(c -> parts[c] = part.apply(c * SIZE, end(c, length)));
+  public static double sum(int[] lengths, RangeSum part) {
     double s = 0;
-    for (double p : parts) {
-      s += p;
+    for (double x : sums(lengths, part)) {
+      s += x;
     }
     return s;
   }
 
-  private static int count(int length) {
-    return (length + SIZE - 1) / SIZE;
+  /**
+   * Sums {@code part} over every task of each array, adding each array's partial sums in order.
+   *
+   * @param lengths the arrays' lengths
+   * @param part the partial sum of one task
+   * @return one sum per array
+   */
+  public static double[] sums(int[] lengths, RangeSum part) {
+    List<Task> tasks = tasks(lengths);
+    double[] parts = new double[tasks.size()];
+    IntStream range = IntStream.range(0, parts.length);
+    if (tasks.size() > 1 && total(lengths) > SIZE) {
+      range = range.parallel();
+    }
+    range.forEach(
+        k -> {
+          Task t = tasks.get(k);
+          parts[k] = part.apply(t.index(), t.from(), t.to());
+        });
+    double[] out = new double[lengths.length];
+    for (int k = 0; k < parts.length; k++) {
+      out[tasks.get(k).index()] += parts[k];
+    }
+    return out;
   }
 
-  private static int end(int chunk, int length) {
-    return Math.min(length, (chunk + 1) * SIZE);
+  /**
+   * @param arrays some arrays
+   * @return their lengths
+   */
+  public static int[] lengths(List<float[]> arrays) {
+    return arrays.stream().mapToInt(a -> a.length).toArray();
+  }
+
+  /**
+   * Sum of squares over all the arrays, accumulated in double.
+   *
+   * @param arrays the arrays
+   * @return sum of x^2
+   */
+  public static double sumOfSquares(List<float[]> arrays) {
+    double s = 0;
+    for (double x : sumsOfSquares(arrays)) {
+      s += x;
+    }
+    return s;
+  }
+
+  /**
+   * Sum of squares of each array, accumulated in double.
+   *
+   * @param arrays the arrays
+   * @return one sum of x^2 per array
+   */
+  public static double[] sumsOfSquares(List<float[]> arrays) {
+    return sums(
+        lengths(arrays),
+        (i, from, to) -> {
+          float[] a = arrays.get(i);
+          double p = 0;
+          for (int k = from; k < to; k++) {
+            p += (double) a[k] * a[k];
+          }
+          return p;
+        });
+  }
+
+  private static List<Task> tasks(int[] lengths) {
+    List<Task> out = new ArrayList<>();
+    for (int i = 0; i < lengths.length; i++) {
+      for (int from = 0; from < lengths[i]; from += SIZE) {
+        out.add(new Task(i, from, Math.min(lengths[i], from + SIZE)));
+      }
+    }
+    return out;
+  }
+
+  private static long total(int[] lengths) {
+    long t = 0;
+    for (int n : lengths) {
+      t += n;
+    }
+    return t;
   }
 }

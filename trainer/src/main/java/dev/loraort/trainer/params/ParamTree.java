@@ -115,23 +115,17 @@ public final class ParamTree {
   }
 
   /**
+   * @return the arrays in order (shared)
+   */
+  public List<float[]> arrays() {
+    return List.copyOf(values.values());
+  }
+
+  /**
    * @return sqrt of the sum of squares over every tensor, accumulated in double
    */
   public double globalNorm() {
-    double s = 0;
-    for (float[] a : values.values()) {
-      s +=
-          Chunks.sum(
-              a.length,
-              (from, to) -> {
-                double p = 0;
-                for (int i = from; i < to; i++) {
-                  p += (double) a[i] * a[i];
-                }
-                return p;
-              });
-    }
-    return Math.sqrt(s);
+    return Math.sqrt(Chunks.sumOfSquares(arrays()));
   }
 
   /**
@@ -141,17 +135,17 @@ public final class ParamTree {
    * @param other a tree with the same names and shapes
    */
   public void addScaled(double alpha, ParamTree other) {
-    values.forEach(
-        (k, a) -> {
-          float[] b = other.get(k);
-          float f = (float) alpha;
-          Chunks.forEach(
-              a.length,
-              (from, to) -> {
-                for (int i = from; i < to; i++) {
-                  a[i] += f * b[i];
-                }
-              });
+    List<float[]> a = arrays();
+    List<float[]> b = values.keySet().stream().map(other::get).toList();
+    float f = (float) alpha;
+    Chunks.forEach(
+        Chunks.lengths(a),
+        (k, from, to) -> {
+          float[] x = a.get(k);
+          float[] y = b.get(k);
+          for (int i = from; i < to; i++) {
+            x[i] += f * y[i];
+          }
         });
   }
 
@@ -161,15 +155,15 @@ public final class ParamTree {
    * @param alpha the factor
    */
   public void scale(double alpha) {
+    List<float[]> a = arrays();
     float f = (float) alpha;
-    for (float[] a : values.values()) {
-      Chunks.forEach(
-          a.length,
-          (from, to) -> {
-            for (int i = from; i < to; i++) {
-              a[i] *= f;
-            }
-          });
-    }
+    Chunks.forEach(
+        Chunks.lengths(a),
+        (k, from, to) -> {
+          float[] x = a.get(k);
+          for (int i = from; i < to; i++) {
+            x[i] *= f;
+          }
+        });
   }
 }
