@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Exports the real-size benchmark graphs (real architectures, random init: no model hub on the GPU
 # machine) with random token data beside them, each once: WORK/<id>/ and WORK/<id>.jsonl.
-#   bash scripts/bench/real_size_models.sh WORK [ID...]     (default: roberta-large-cls gpt2-medium-lm)
+#   bash scripts/bench/real_size_models.sh WORK [ID...]     (default: roberta-large-cls gpt2-medium-lm clip-vit-b16)
 # Exports run in parallel (about 8 minutes each on 16 cores); a second call waits for a running
 # export of the same model (flock) instead of starting another, so this can be started in the
 # background ahead of run_gpu_bench.sh.
 set -uo pipefail
 work=${1:?WORK}; shift
-ids=("$@"); [ ${#ids[@]} -gt 0 ] || ids=(roberta-large-cls gpt2-medium-lm)
+ids=("$@"); [ ${#ids[@]} -gt 0 ] || ids=(roberta-large-cls gpt2-medium-lm clip-vit-b16)
 here=$(cd "$(dirname "$0")" && pwd); scripts=$(dirname "$here")
 mkdir -p "$work"
 export PYTHONUNBUFFERED=1
@@ -24,6 +24,15 @@ if mid == "roberta-large-cls":  # roberta-large: 24 x 1024, 16 heads, FFN 4096
                   pad_token_id=1, bos_token_id=0, eos_token_id=2, num_labels=2).save_pretrained(f"{work}/{mid}-config")
     rows = [{"input_ids": [0] + [r.randrange(3, 50000) for _ in range(126)] + [2], "labels": r.randrange(2)}
             for _ in range(512)]
+elif mid == "clip-vit-b16":  # clip-vit-base-patch16: ViT-B/16 at 224 + 12 x 512 text tower
+    from transformers import CLIPConfig
+    CLIPConfig(text_config=dict(vocab_size=49408, hidden_size=512, intermediate_size=2048, num_hidden_layers=12,
+                                num_attention_heads=8, max_position_embeddings=77),
+               vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                  num_attention_heads=12, image_size=224, patch_size=16),
+               projection_dim=512).save_pretrained(f"{work}/{mid}-config")
+    rows = [{"input_ids": [49406] + [r.randrange(0, 49405) for _ in range(75)] + [49407],
+             "pixel_values": [round(r.gauss(0, 1), 3) for _ in range(3 * 224 * 224)]} for _ in range(64)]
 elif mid == "gpt2-medium-lm":  # gpt2-medium: 24 x 1024, 16 heads, context 1024
     GPT2Config(vocab_size=50257, n_positions=1024, n_embd=1024, n_layer=24, n_head=16).save_pretrained(
         f"{work}/{mid}-config")
@@ -37,10 +46,11 @@ PY
 }
 
 export_one() {
-  local id=$1 family rank alpha
+  local id=$1 family rank alpha targets=""
   case $id in
     roberta-large-cls) family=roberta; rank=8; alpha=16 ;;
     gpt2-medium-lm) family=gpt2; rank=4; alpha=32 ;;
+    clip-vit-b16) family=clip; rank=2; alpha=16; targets=q_proj,k_proj,v_proj ;;
   esac
   (
     flock 9
@@ -48,7 +58,7 @@ export_one() {
     prepare "$id" || exit 1
     t0=$(date +%s)
     python3 "$scripts/export_lora_graph.py" --family "$family" --config "$work/$id-config" --id "$id" \
-      --rank "$rank" --alpha "$alpha" --external-weights --keep-weights --no-fixture --no-rwp \
+      --rank "$rank" --alpha "$alpha" ${targets:+--targets $targets} --external-weights --keep-weights --no-fixture --no-rwp \
       --out "$work/$id" > "$work/$id.export.log" 2>&1
     rc=$?
     echo "$id: export exit $rc in $(( $(date +%s) - t0 )) s" | tee -a "$work/$id.export.log"

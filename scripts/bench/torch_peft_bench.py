@@ -71,6 +71,9 @@ def main():
     from transformers import AutoConfig
     cfg = AutoConfig.from_pretrained(a.config)
     cfg._attn_implementation = a.attn
+    for sub in ("text_config", "vision_config"):
+        if hasattr(cfg, sub):
+            getattr(cfg, sub)._attn_implementation = a.attn
     fam = FAMILIES[a.family](cfg)
     torch.manual_seed(0)
     model = fam.build().cuda()
