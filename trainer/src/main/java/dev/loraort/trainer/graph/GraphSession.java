@@ -163,34 +163,16 @@ public final class GraphSession implements AutoCloseable {
    */
   public Map<String, Tensor> run(Map<String, Tensor> feeds, List<String> outputs) {
     checkClosed();
-    Map<String, OnnxTensor> in = new LinkedHashMap<>();
     try {
-      long c0 = System.nanoTime();
-      for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
-        in.put(e.getKey(), toOrt(e.getKey(), e.getValue()));
-      }
-      copyNanos += System.nanoTime() - c0;
-      try (OrtSession.Result r = session.run(in, Set.copyOf(outputs))) {
-        long c1 = System.nanoTime();
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (String name : outputs) {
-          OnnxValue v =
-              r.get(name).orElseThrow(() -> new GraphException(path + ": no output " + name));
-          out.put(name, toHost(name, (OnnxTensor) v));
-        }
-        copyNanos += System.nanoTime() - c1;
-        return out;
-      }
+      return runWith(feeds, outputs, null);
     } catch (OrtException e) {
       throw new GraphException(path + ": run failed: " + e.getMessage(), e);
-    } finally {
-      in.values().forEach(OnnxTensor::close);
     }
   }
 
   /**
-   * @return nanoseconds that {@link #run(Map, List)} has spent, since the session opened, copying
-   *     feeds into ONNX Runtime tensors and outputs back to Java arrays (host time inside a run)
+   * @return nanoseconds that the runs have spent, since the session opened, copying feeds into ONNX
+   *     Runtime tensors and outputs back to Java arrays (host time inside a run)
    */
   public long copyNanos() {
     return copyNanos;
@@ -209,22 +191,40 @@ public final class GraphSession implements AutoCloseable {
    */
   public Map<String, Tensor> run(Map<String, Tensor> feeds, List<String> outputs, Path adapter) {
     checkClosed();
-    Map<String, OnnxTensor> in = new LinkedHashMap<>();
     try (OrtLoraAdapter lora = OrtLoraAdapter.create(adapter.toAbsolutePath().toString());
         OrtSession.RunOptions ro = new OrtSession.RunOptions()) {
       ro.addActiveLoraAdapter(lora);
+      return runWith(feeds, outputs, ro);
+    } catch (OrtException e) {
+      throw new GraphException(path + " with adapter " + adapter + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Both runs: feeds in, one session run (with {@code ro} unless null), outputs out, timed. */
+  private Map<String, Tensor> runWith(
+      Map<String, Tensor> feeds, List<String> outputs, OrtSession.RunOptions ro)
+      throws OrtException {
+    Map<String, OnnxTensor> in = new LinkedHashMap<>();
+    try {
+      long c0 = System.nanoTime();
       for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
         in.put(e.getKey(), toOrt(e.getKey(), e.getValue()));
       }
-      try (OrtSession.Result r = session.run(in, Set.copyOf(outputs), ro)) {
+      copyNanos += System.nanoTime() - c0;
+      try (OrtSession.Result r =
+          ro == null
+              ? session.run(in, Set.copyOf(outputs))
+              : session.run(in, Set.copyOf(outputs), ro)) {
+        long c1 = System.nanoTime();
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (String name : outputs) {
-          out.put(name, toHost(name, (OnnxTensor) r.get(name).orElseThrow()));
+          OnnxValue v =
+              r.get(name).orElseThrow(() -> new GraphException(path + ": no output " + name));
+          out.put(name, toHost(name, (OnnxTensor) v));
         }
+        copyNanos += System.nanoTime() - c1;
         return out;
       }
-    } catch (OrtException e) {
-      throw new GraphException(path + " with adapter " + adapter + ": " + e.getMessage(), e);
     } finally {
       in.values().forEach(OnnxTensor::close);
     }

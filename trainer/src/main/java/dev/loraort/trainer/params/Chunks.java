@@ -2,6 +2,7 @@ package dev.loraort.trainer.params;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
 
 /**
@@ -27,18 +28,6 @@ public final class Chunks {
     void apply(int index, int from, int to);
   }
 
-  /** A partial sum over the elements {@code [from, to)} of array {@code index}. */
-  @FunctionalInterface
-  public interface RangeSum {
-    /**
-     * @param index which array
-     * @param from first element
-     * @param to one past the last element
-     * @return the partial sum
-     */
-    double apply(int index, int from, int to);
-  }
-
   private record Task(int index, int from, int to) {}
 
   /**
@@ -49,52 +38,13 @@ public final class Chunks {
    */
   public static void forEach(int[] lengths, Range body) {
     List<Task> tasks = tasks(lengths);
-    if (tasks.size() <= 1 || total(lengths) <= SIZE) {
-      tasks.forEach(t -> body.apply(t.index(), t.from(), t.to()));
-    } else {
-      tasks.parallelStream().forEach(t -> body.apply(t.index(), t.from(), t.to()));
-    }
-  }
-
-  /**
-   * Sums {@code part} over every task, adding the partial sums in task order.
-   *
-   * @param lengths the arrays' lengths
-   * @param part the partial sum of one task
-   * @return the total
-   */
-  public static double sum(int[] lengths, RangeSum part) {
-    double s = 0;
-    for (double x : sums(lengths, part)) {
-      s += x;
-    }
-    return s;
-  }
-
-  /**
-   * Sums {@code part} over every task of each array, adding each array's partial sums in order.
-   *
-   * @param lengths the arrays' lengths
-   * @param part the partial sum of one task
-   * @return one sum per array
-   */
-  public static double[] sums(int[] lengths, RangeSum part) {
-    List<Task> tasks = tasks(lengths);
-    double[] parts = new double[tasks.size()];
-    IntStream range = IntStream.range(0, parts.length);
-    if (tasks.size() > 1 && total(lengths) > SIZE) {
-      range = range.parallel();
-    }
-    range.forEach(
+    run(
+        tasks,
+        lengths,
         k -> {
           Task t = tasks.get(k);
-          parts[k] = part.apply(t.index(), t.from(), t.to());
+          body.apply(t.index(), t.from(), t.to());
         });
-    double[] out = new double[lengths.length];
-    for (int k = 0; k < parts.length; k++) {
-      out[tasks.get(k).index()] += parts[k];
-    }
-    return out;
   }
 
   /**
@@ -120,22 +70,43 @@ public final class Chunks {
   }
 
   /**
-   * Sum of squares of each array, accumulated in double.
+   * Sum of squares of each array, accumulated in double; each array's task partials are added in
+   * task order.
    *
    * @param arrays the arrays
    * @return one sum of x^2 per array
    */
   public static double[] sumsOfSquares(List<float[]> arrays) {
-    return sums(
-        lengths(arrays),
-        (i, from, to) -> {
-          float[] a = arrays.get(i);
+    int[] lengths = lengths(arrays);
+    List<Task> tasks = tasks(lengths);
+    double[] parts = new double[tasks.size()];
+    run(
+        tasks,
+        lengths,
+        k -> {
+          Task t = tasks.get(k);
+          float[] a = arrays.get(t.index());
           double p = 0;
-          for (int k = from; k < to; k++) {
-            p += (double) a[k] * a[k];
+          for (int i = t.from(); i < t.to(); i++) {
+            p += (double) a[i] * a[i];
           }
-          return p;
+          parts[k] = p;
         });
+    double[] out = new double[lengths.length];
+    for (int k = 0; k < parts.length; k++) {
+      out[tasks.get(k).index()] += parts[k];
+    }
+    return out;
+  }
+
+  /** Runs task {@code k} for every k; in parallel unless the work is smaller than one task. */
+  private static void run(List<Task> tasks, int[] lengths, IntConsumer task) {
+    long total = 0;
+    for (int n : lengths) {
+      total += n;
+    }
+    IntStream range = IntStream.range(0, tasks.size());
+    (tasks.size() > 1 && total > SIZE ? range.parallel() : range).forEach(task);
   }
 
   private static List<Task> tasks(int[] lengths) {
@@ -146,13 +117,5 @@ public final class Chunks {
       }
     }
     return out;
-  }
-
-  private static long total(int[] lengths) {
-    long t = 0;
-    for (int n : lengths) {
-      t += n;
-    }
-    return t;
   }
 }
