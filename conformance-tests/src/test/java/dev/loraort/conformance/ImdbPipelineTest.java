@@ -7,6 +7,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.cli.Main;
+import dev.loraort.trainer.data.Split;
 import dev.loraort.trainer.data.TextDataset;
 import java.io.IOException;
 import java.io.Reader;
@@ -90,7 +91,8 @@ class ImdbPipelineTest {
       }
     }
     // the file is ordered by label: dedup and split all 50k with a seed, then take small samples
-    TextDataset.Split split = TextDataset.split(rows, 0.2, 0);
+    Split<TextDataset.Row> split =
+        Split.of(rows, r -> java.util.Arrays.asList(r.text(), r.pair()), 0.2, 0);
     assertThat(split.duplicates())
         .isPositive(); // IMDB has known duplicates (assets.md: 49,582 unique)
     List<TextDataset.Row> trainRows = split.train().subList(0, 400);

@@ -5,11 +5,11 @@ import dev.loraort.artifacts.Adapters;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.Examples;
 import dev.loraort.trainer.data.JsonlDataset;
-import dev.loraort.trainer.data.TextDataset;
 import dev.loraort.trainer.params.LoraParams;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** A model, an adapter for it and data to score it on: the options eval and sharpness share. */
@@ -32,28 +32,10 @@ final class AdapterDataOptions {
       names = "--data",
       paramLabel = "FILE",
       required = true,
-      description = "JSONL (ids or text) or CSV (text)")
+      description = "JSONL (ids or text), CSV (text) or IDX images (labels beside them)")
   Path data;
 
-  @Option(
-      names = "--tokenizer",
-      paramLabel = "FILE",
-      description = "tokenizer.json for text; default: the manifest's")
-  Path tokenizer;
-
-  @Option(
-      names = "--max-length",
-      description = "tokens per text example (default: ${DEFAULT-VALUE})")
-  int maxLength = 128;
-
-  @Option(names = "--text-field", description = "default: ${DEFAULT-VALUE}")
-  String textField = "text";
-
-  @Option(names = "--pair-field", description = "second text of a pair (none by default)")
-  String pairField;
-
-  @Option(names = "--label-field", description = "default: ${DEFAULT-VALUE}")
-  String labelField = "label";
+  @Mixin DataOptions read = new DataOptions();
 
   Manifest manifest() throws IOException {
     return Manifest.read(model);
@@ -65,13 +47,6 @@ final class AdapterDataOptions {
   }
 
   List<JsonlDataset.Example> examples(Manifest m) throws IOException {
-    Examples.TextOptions text =
-        TextDataset.isText(data)
-            ? new Examples.TextOptions(
-                MavenJar.tokenizer(tokenizer, model, m.tokenizer()),
-                maxLength,
-                new TextDataset.Fields(textField, pairField, labelField))
-            : null;
-    return Examples.load(data, m, text);
+    return Examples.load(data, m, read.textOptions(model, m, data));
   }
 }

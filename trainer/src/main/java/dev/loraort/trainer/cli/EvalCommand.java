@@ -23,7 +23,8 @@ import picocli.CommandLine.Option;
     name = "eval",
     mixinStandardHelpOptions = true,
     description =
-        "Accuracy, F1 and MCC (classifiers) or perplexity (causal LMs) of an adapter (any format) on data.")
+        "Accuracy, F1 and MCC (classifiers; zero-shot for CLIP-family models on captioned"
+            + " images) or perplexity (causal LMs) of an adapter (any format) on data.")
 final class EvalCommand implements Callable<Integer> {
   @Mixin AdapterDataOptions in;
 
@@ -56,12 +57,14 @@ final class EvalCommand implements Callable<Integer> {
             ppl[1]);
         result = Map.of("nll", ppl[0], "perplexity", ppl[1], "tokens", ppl[2]);
       } else {
-        ClassificationMetrics r = e.classify(p);
+        boolean zeroShot = m.task().equals(Evaluator.CONTRASTIVE);
+        ClassificationMetrics r = zeroShot ? e.zeroShot(p) : e.classify(p);
         System.out.printf(
             Locale.ROOT,
-            "%s on %s: n %d, accuracy %.4f, f1 %.4f, mcc %.4f%n",
+            "%s on %s: n %d, %saccuracy %.4f, f1 %.4f, mcc %.4f%n",
             in.adapter,
             in.data,
+            zeroShot ? "zero-shot " : "",
             r.n(),
             r.accuracy(),
             r.f1(),

@@ -3,8 +3,6 @@ package dev.loraort.trainer.cli;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.config.RunSettings;
 import dev.loraort.trainer.config.TrainConfig;
-import dev.loraort.trainer.data.Examples;
-import dev.loraort.trainer.data.TextDataset;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.loop.StepLoop;
 import dev.loraort.trainer.loop.TrainingJob;
@@ -38,7 +36,9 @@ final class TrainCommand implements Callable<Integer> {
   @Option(
       names = "--data",
       paramLabel = "FILE",
-      description = "JSONL of pre-tokenized examples; default: the model's sample/train.jsonl")
+      description =
+          "JSONL (ids or text), CSV (text) or IDX images (labels beside them); default: the"
+              + " model's sample/train.jsonl")
   Path data;
 
   @picocli.CommandLine.ArgGroup(exclusive = false, heading = "Method settings%n")
@@ -132,40 +132,31 @@ final class TrainCommand implements Callable<Integer> {
   @Option(
       names = "--eval-data",
       paramLabel = "FILE",
-      description = "labelled data to evaluate on during training (classification): metrics.csv")
+      description =
+          "labelled data to evaluate on during training (accuracy, zero-shot accuracy or"
+              + " perplexity): metrics.csv")
   Path evalData;
+
+  @Option(
+      names = "--validation-fraction",
+      paramLabel = "F",
+      description =
+          "instead of --eval-data: hold out this share of the deduplicated --data (default: 0)")
+  double validationFraction;
+
+  @Option(
+      names = "--split-seed",
+      description = "the seed of that split, apart from --seed (default: ${DEFAULT-VALUE})")
+  long splitSeed;
 
   @Option(
       names = "--eval-every",
       paramLabel = "N",
-      description = "with --eval-data: every N steps and at the end, 0 = at the end (default: 0)")
+      description =
+          "with validation data: every N steps and at the end, 0 = at the end (default: 0)")
   long evalEvery;
 
-  @Option(
-      names = "--tokenizer",
-      paramLabel = "FILE",
-      description = "tokenizer.json for text data; default: the manifest's")
-  Path tokenizer;
-
-  @Option(
-      names = "--max-length",
-      description = "tokens per text example (default: ${DEFAULT-VALUE})")
-  int maxLength = 128;
-
-  @Option(
-      names = "--text-field",
-      description = "text data: the text field (default: ${DEFAULT-VALUE})")
-  String textField = "text";
-
-  @Option(
-      names = "--pair-field",
-      description = "text data: the second text of a pair (none by default)")
-  String pairField;
-
-  @Option(
-      names = "--label-field",
-      description = "text data: the label field (default: ${DEFAULT-VALUE})")
-  String labelField = "label";
+  @picocli.CommandLine.Mixin DataOptions read = new DataOptions();
 
   @Option(
       names = "--progress",
@@ -222,7 +213,14 @@ final class TrainCommand implements Callable<Integer> {
     StepLoop.Result r =
         TrainingJob.run(
             new TrainingJob.Inputs(
-                modelDir, label, dataFile, init, textOptions(modelDir, dataFile), evalData),
+                modelDir,
+                label,
+                dataFile,
+                init,
+                read.textOptions(modelDir, Manifest.read(modelDir), dataFile),
+                evalData,
+                validationFraction,
+                splitSeed),
             cfg,
             settings,
             Methods.create(cfg.method()),
@@ -237,17 +235,6 @@ final class TrainCommand implements Callable<Integer> {
         out.resolve(TrainingJob.ADAPTER),
         out.resolve(TrainingJob.RUN_JSON));
     return 0;
-  }
-
-  private Examples.TextOptions textOptions(Path modelDir, Path dataFile)
-      throws java.io.IOException {
-    if (!TextDataset.isText(dataFile)) {
-      return null;
-    }
-    return new Examples.TextOptions(
-        MavenJar.tokenizer(tokenizer, modelDir, Manifest.read(modelDir).tokenizer()),
-        maxLength,
-        new TextDataset.Fields(textField, pairField, labelField));
   }
 
   /**

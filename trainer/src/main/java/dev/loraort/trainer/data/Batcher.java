@@ -103,8 +103,12 @@ public final class Batcher implements BatchSource {
       if (s.dtype() == Tensor.DType.F32) {
         float[] a = new float[batch.length * row];
         for (int b = 0; b < batch.length; b++) {
-          float[] v = (float[]) batch[b].values().get(s.name());
-          System.arraycopy(v, 0, a, b * row, v.length);
+          Object v = batch[b].values().get(s.name());
+          if (v instanceof FloatRow r) {
+            r.copyTo(a, b * row);
+          } else {
+            System.arraycopy((float[]) v, 0, a, b * row, ((float[]) v).length);
+          }
         }
         out.put(s.name(), Tensor.ofFloats(shape, a));
       } else {
@@ -158,6 +162,9 @@ public final class Batcher implements BatchSource {
   }
 
   private static int length(Object v) {
+    if (v instanceof FloatRow r) {
+      return r.length();
+    }
     return v instanceof float[] ? ((float[]) v).length : ((long[]) v).length;
   }
 

@@ -3,42 +3,113 @@ package dev.loraort.trainer.data;
 import dev.loraort.artifacts.manifest.Manifest;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * Loads examples for a model: pre-tokenized JSONL as it is, or text (JSONL/CSV) through a
- * tokenizer.
+ * Loads examples for a model: pre-tokenized JSONL as it is, text (JSONL/CSV) through a tokenizer,
+ * or IDX images with class captions ({@link CaptionedImages}); and splits them into train and
+ * validation sets.
  */
 public final class Examples {
   /**
-   * How to read text data.
+   * How to read text and captioned images.
    *
    * @param tokenizer the tokenizer.json
    * @param maxLength tokens per example
    * @param fields which fields hold text, pair and label
+   * @param captions class names and caption template for IDX images, or null
    */
-  public record TextOptions(Path tokenizer, int maxLength, TextDataset.Fields fields) {}
+  public record TextOptions(
+      Path tokenizer,
+      int maxLength,
+      TextDataset.Fields fields,
+      CaptionedImages.Captions captions) {}
 
   private Examples() {}
+
+  /**
+   * @param file the data
+   * @return true if the file needs a tokenizer: text (CSV, JSONL without input_ids) or IDX images
+   *     (their captions)
+   * @throws IOException if it cannot be read
+   */
+  public static boolean needsTokenizer(Path file) throws IOException {
+    return IdxFile.isIdx(file) || TextDataset.isText(file);
+  }
 
   /**
    * @param file the data
    * @param m the model
    * @param text how to read text, or null for pre-tokenized data only
    * @return the examples
-   * @throws IOException if the file is malformed, or holds text and no tokenizer was given
+   * @throws IOException if the file is malformed, or holds text or images and no tokenizer was
+   *     given
    */
   public static List<JsonlDataset.Example> load(Path file, Manifest m, TextOptions text)
       throws IOException {
-    if (!TextDataset.isText(file)) {
+    if (!needsTokenizer(file)) {
       return JsonlDataset.read(file, m);
     }
     if (text == null) {
       throw new IOException(
-          file + " holds text: give the model a tokenizer (manifest tokenizer, or --tokenizer)");
+          file
+              + " holds text or images to caption: give the model a tokenizer (manifest tokenizer,"
+              + " or --tokenizer)");
+    }
+    boolean images = IdxFile.isIdx(file);
+    if (images && text.captions() == null) {
+      throw new IOException(
+          file + " holds IDX images: name their classes (--class-names fashion-mnist, ...)");
     }
     try (TextEncoder enc = TextEncoder.open(text.tokenizer(), text.maxLength())) {
-      return enc.encode(TextDataset.read(file, text.fields()), m);
+      return images
+          ? CaptionedImages.load(file, text.captions(), enc, m)
+          : enc.encode(TextDataset.read(file, text.fields()), m);
+    }
+  }
+
+  /**
+   * Drops exact duplicates (same model inputs, labels aside; the first is kept), then splits in a
+   * seeded random order.
+   *
+   * @param examples the examples
+   * @param validationFraction the share held out, in [0, 1)
+   * @param seed the split's seed
+   * @return the split
+   */
+  public static Split<JsonlDataset.Example> split(
+      List<JsonlDataset.Example> examples, double validationFraction, long seed) {
+    return Split.of(examples, Examples::inputsKey, validationFraction, seed);
+  }
+
+  /** The example's values by name, targets left out, with arrays compared by content. */
+  private static List<Object> inputsKey(JsonlDataset.Example e) {
+    List<Object> key = new ArrayList<>();
+    for (Map.Entry<String, Object> v : new TreeMap<>(e.values()).entrySet()) {
+      if (v.getKey().equals("labels") || v.getKey().equals(CaptionedImages.CLASS_INDEX)) {
+        continue;
+      }
+      key.add(v.getKey());
+      key.add(new ContentKey(v.getValue()));
+    }
+    return key;
+  }
+
+  /** A value compared by content, primitive arrays included. */
+  private record ContentKey(Object value) {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof ContentKey k
+          && Arrays.deepEquals(new Object[] {value}, new Object[] {k.value});
+    }
+
+    @Override
+    public int hashCode() {
+      return Arrays.deepHashCode(new Object[] {value});
     }
   }
 }

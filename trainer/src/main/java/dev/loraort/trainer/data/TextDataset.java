@@ -11,18 +11,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
-import java.util.SplittableRandom;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVRecord;
 
 /**
  * Labelled text for classification: JSONL (one object a line) or CSV with a header, with a text
- * field, an optional second text (pairs) and an integer label. Deduplicated, then split into train
- * and validation sets in a seeded order.
+ * field, an optional second text (pairs) and an integer label.
  */
 public final class TextDataset {
   /**
@@ -47,21 +43,6 @@ public final class TextDataset {
      */
     public static Fields defaults() {
       return new Fields("text", null, "label");
-    }
-  }
-
-  /**
-   * A deduplicated, seeded split.
-   *
-   * @param train the training rows
-   * @param validation the validation rows
-   * @param duplicates rows dropped as exact duplicates of an earlier (text, pair)
-   */
-  public record Split(List<Row> train, List<Row> validation, int duplicates) {
-    /** Copies the lists. */
-    public Split {
-      train = List.copyOf(train);
-      validation = List.copyOf(validation);
     }
   }
 
@@ -144,38 +125,6 @@ public final class TextDataset {
               label(string(o, f.label(), at), at, f)));
     }
     return rows;
-  }
-
-  /**
-   * Drops exact duplicates (same text and pair, first kept), then splits in a seeded random order.
-   *
-   * @param rows the rows
-   * @param validationFraction the share held out, in [0, 1)
-   * @param seed the split's seed
-   * @return the split
-   */
-  public static Split split(List<Row> rows, double validationFraction, long seed) {
-    if (!(validationFraction >= 0 && validationFraction < 1)) {
-      throw new IllegalArgumentException(
-          "validation fraction must be in [0, 1), got " + validationFraction);
-    }
-    Set<List<String>> seen = new LinkedHashSet<>();
-    List<Row> unique = new ArrayList<>();
-    for (Row r : rows) {
-      if (seen.add(java.util.Arrays.asList(r.text(), r.pair()))) {
-        unique.add(r);
-      }
-    }
-    SplittableRandom rng = new SplittableRandom(seed);
-    for (int i = unique.size() - 1; i > 0; i--) {
-      int j = rng.nextInt(i + 1);
-      Row t = unique.get(i);
-      unique.set(i, unique.get(j));
-      unique.set(j, t);
-    }
-    int nVal = (int) Math.round(validationFraction * unique.size());
-    return new Split(
-        unique.subList(nVal, unique.size()), unique.subList(0, nVal), rows.size() - unique.size());
   }
 
   private static String string(JsonObject o, String k, String at) throws IOException {

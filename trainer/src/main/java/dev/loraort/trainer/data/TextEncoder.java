@@ -94,6 +94,15 @@ public final class TextEncoder implements AutoCloseable {
     return out;
   }
 
+  /**
+   * @param text one text
+   * @return its token ids and attention mask, special tokens included
+   */
+  public long[][] tokens(String text) {
+    Encoding e = tokenizer.encode(text);
+    return new long[][] {e.getIds(), e.getAttentionMask()};
+  }
+
   /** Releases the native tokenizer; idempotent. */
   @Override
   public void close() {

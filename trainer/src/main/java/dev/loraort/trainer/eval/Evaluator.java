@@ -4,20 +4,30 @@ import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.Batcher;
+import dev.loraort.trainer.data.CaptionedImages;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.graph.GraphSession;
 import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.params.LoraParams;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * Classification metrics of adapters on fixed labelled examples, through the model's infer graph.
- * Owns one infer session, reused across evaluations; close it.
+ * Metrics of adapters on fixed labelled examples, through the model's infer graph: classification,
+ * perplexity (causal LMs) or zero-shot classification (contrastive image-text models). Owns one
+ * infer session, reused across evaluations; close it.
  */
 public final class Evaluator implements AutoCloseable {
+  /** The task of contrastive image-text models (CLIP). */
+  public static final String CONTRASTIVE = "contrastive";
+
+  private static final String TEXT_EMBEDS = "text_embeds";
+  private static final String IMAGE_EMBEDS = "image_embeds";
+
   private final Manifest m;
   private final GraphSession session;
   private final List<JsonlDataset.Example> data;
@@ -163,11 +173,93 @@ public final class Evaluator implements AutoCloseable {
     return new double[] {mean, Math.exp(mean), tokens};
   }
 
+  /**
+   * The metrics that fit the model's task, as periodic evaluation logs them.
+   *
+   * @param p the parameters to score (read only)
+   * @return nll and perplexity (causal LM); zero_shot_accuracy, f1 and mcc (contrastive); accuracy,
+   *     f1 and mcc (classification)
+   */
+  public Map<String, Double> metrics(LoraParams p) {
+    if (m.task().contains("causal-lm")) {
+      double[] ppl = perplexity(p);
+      return Map.of("nll", ppl[0], "perplexity", ppl[1]);
+    }
+    if (m.task().equals(CONTRASTIVE)) {
+      ClassificationMetrics c = zeroShot(p);
+      return Map.of("zero_shot_accuracy", c.accuracy(), "f1", c.f1(), "mcc", c.mcc());
+    }
+    ClassificationMetrics c = classify(p);
+    return Map.of("accuracy", c.accuracy(), "f1", c.f1(), "mcc", c.mcc());
+  }
+
+  /**
+   * Zero-shot classification by a contrastive image-text model: each image goes to the class whose
+   * caption embedding is most cosine-similar to the image embedding. The candidates are the classes
+   * present in the data, each with the caption of its first example ({@link
+   * CaptionedImages#CLASS_INDEX}). The text and image embeddings come from separate infer runs (the
+   * towers do not interact), so image batches need not match the number of classes.
+   *
+   * @param p the parameters to score (read only)
+   * @return accuracy, F1, MCC and the confusion matrix over class indices
+   */
+  public ClassificationMetrics zeroShot(LoraParams p) {
+    Map<Integer, JsonlDataset.Example> prompts = new TreeMap<>();
+    int[] labels = new int[data.size()];
+    for (int i = 0; i < data.size(); i++) {
+      Object c = data.get(i).values().get(CaptionedImages.CLASS_INDEX);
+      if (c == null) {
+        throw new IllegalArgumentException(
+            m.id() + ": zero-shot evaluation needs examples with classes (captioned IDX images)");
+      }
+      labels[i] = (int) ((long[]) c)[0];
+      prompts.putIfAbsent(labels[i], data.get(i));
+    }
+    List<Integer> classIds = new ArrayList<>(prompts.keySet());
+    List<JsonlDataset.Example> promptList = new ArrayList<>(prompts.values());
+    Tensor text = run(Batcher.inOrder(promptList, m, promptList.size()).next(), p, TEXT_EMBEDS);
+    int dim = (int) text.shape()[1];
+    float[] t = text.floats();
+    for (int c = 0; c < classIds.size(); c++) {
+      double norm = 0;
+      for (int k = 0; k < dim; k++) {
+        norm += (double) t[c * dim + k] * t[c * dim + k];
+      }
+      for (int k = 0; k < dim; k++) {
+        t[c * dim + k] /= (float) Math.sqrt(norm);
+      }
+    }
+    int[] predicted = new int[data.size()];
+    Batcher batches = Batcher.inOrder(data, m, batchSize);
+    int at = 0;
+    for (int b = 0; b < batches.batchesPerEpoch(); b++) {
+      float[] img = run(batches.next(), p, IMAGE_EMBEDS).floats();
+      for (int i = 0; i < img.length / dim; i++, at++) {
+        double best = Double.NEGATIVE_INFINITY;
+        for (int c = 0; c < classIds.size(); c++) {
+          double dot = 0;
+          for (int k = 0; k < dim; k++) {
+            dot += (double) img[i * dim + k] * t[c * dim + k];
+          }
+          if (dot > best) {
+            best = dot;
+            predicted[at] = classIds.get(c);
+          }
+        }
+      }
+    }
+    return ClassificationMetrics.of(labels, predicted, classIds.get(classIds.size() - 1) + 1);
+  }
+
   private Tensor logits(Map<String, Tensor> batch, LoraParams p) {
+    return run(batch, p, TensorNames.LOGITS);
+  }
+
+  private Tensor run(Map<String, Tensor> batch, LoraParams p, String output) {
     Map<String, Tensor> feeds = new LinkedHashMap<>();
     m.inferInputs().forEach(spec -> feeds.put(spec.name(), batch.get(spec.name())));
     feeds.putAll(p.feeds());
-    return session.run(feeds, List.of(TensorNames.LOGITS)).get(TensorNames.LOGITS);
+    return session.run(feeds, List.of(output)).get(output);
   }
 
   /** Closes the infer session; idempotent. */

@@ -13,7 +13,8 @@ import dev.loraort.trainer.config.RunSettings;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.Batcher;
 import dev.loraort.trainer.data.Examples;
-import dev.loraort.trainer.eval.ClassificationMetrics;
+import dev.loraort.trainer.data.JsonlDataset;
+import dev.loraort.trainer.data.Split;
 import dev.loraort.trainer.eval.Evaluator;
 import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.method.SharpnessMethod;
@@ -50,9 +51,15 @@ public final class TrainingJob {
    *
    * @param modelDir the model directory
    * @param modelLabel how provenance names it
-   * @param data the JSONL file
+   * @param data the training data (pre-tokenized JSONL, text, or IDX images)
    * @param init an adapter to start from (adapter.onnx or .safetensors with contract names), or
    *     null
+   * @param text how to read text and images, or null for pre-tokenized data
+   * @param evalData data to evaluate on during training, or null
+   * @param validationFraction without evalData: the share of the (deduplicated) data held out for
+   *     evaluation, 0 for none
+   * @param splitSeed the seed of that split (apart from the run seed, so every run of a comparison
+   *     sees the same split)
    */
   public record Inputs(
       Path modelDir,
@@ -60,7 +67,17 @@ public final class TrainingJob {
       Path data,
       Path init,
       Examples.TextOptions text,
-      Path evalData) {
+      Path evalData,
+      double validationFraction,
+      long splitSeed) {
+    /** Checks that the validation comes from one place. */
+    public Inputs {
+      if (evalData != null && validationFraction > 0) {
+        throw new IllegalArgumentException(
+            "give evaluation data or a validation fraction, not both");
+      }
+    }
+
     /**
      * Inputs with pre-tokenized data.
      *
@@ -70,7 +87,24 @@ public final class TrainingJob {
      * @param init an adapter to start from, or null
      */
     public Inputs(Path modelDir, String modelLabel, Path data, Path init) {
-      this(modelDir, modelLabel, data, init, null, null);
+      this(modelDir, modelLabel, data, init, null, null, 0, 0);
+    }
+  }
+
+  /** The examples a run trains and evaluates on. */
+  private record Data(
+      List<JsonlDataset.Example> train, List<JsonlDataset.Example> validation, int duplicates) {
+    static Data load(Inputs in, Manifest m) throws IOException {
+      List<JsonlDataset.Example> all = Examples.load(in.data(), m, in.text());
+      if (in.evalData() != null) {
+        return new Data(all, Examples.load(in.evalData(), m, in.text()), 0);
+      }
+      if (in.validationFraction() > 0) {
+        Split<JsonlDataset.Example> s =
+            Examples.split(all, in.validationFraction(), in.splitSeed());
+        return new Data(s.train(), s.validation(), s.duplicates());
+      }
+      return new Data(all, List.of(), 0);
     }
   }
 
@@ -100,8 +134,13 @@ public final class TrainingJob {
         in.init() == null
             ? LoraParams.init(m, cfg.rank(), cfg.alpha(), initRng)
             : startFrom(m, in.init(), cfg);
-    Batcher data =
-        new Batcher(Examples.load(in.data(), m, in.text()), m, cfg.batchSize(), shuffleSeed);
+    Data examples = Data.load(in, m);
+    if (examples.duplicates() > 0 || !examples.validation().isEmpty()) {
+      log.printf(
+          "data: %d training, %d validation examples (%d duplicates dropped)%n",
+          examples.train().size(), examples.validation().size(), examples.duplicates());
+    }
+    Batcher data = new Batcher(examples.train(), m, cfg.batchSize(), shuffleSeed);
     Provenance provenance = Provenance.of(m, in.modelLabel());
     Path checkpoint = settings.out().resolve(Checkpoint.FILE);
     Checkpoint resume = settings.resume() ? resumable(checkpoint, cfg) : null;
@@ -110,11 +149,11 @@ public final class TrainingJob {
     try (ModelGraphs graphs =
             ModelGraphs.open(m, settings.device(), settings.threads(), method.usesRwpGraph());
         Evaluator evaluator =
-            in.evalData() == null
+            examples.validation().isEmpty()
                 ? null
                 : Evaluator.open(
                     m,
-                    Examples.load(in.evalData(), m, in.text()),
+                    examples.validation(),
                     cfg.batchSize(),
                     settings.device(),
                     settings.threads());
@@ -134,14 +173,7 @@ public final class TrainingJob {
               ? null
               : new Evaluation(
                   settings.evalEvery() > 0 ? settings.evalEvery() : Long.MAX_VALUE,
-                  p -> {
-                    if (m.task().contains("causal-lm")) {
-                      double[] ppl = evaluator.perplexity(p);
-                      return Map.of("nll", ppl[0], "perplexity", ppl[1]);
-                    }
-                    ClassificationMetrics c = evaluator.classify(p);
-                    return Map.of("accuracy", c.accuracy(), "f1", c.f1(), "mcc", c.mcc());
-                  });
+                  evaluator::metrics);
       result =
           StepLoop.run(
               graphs,
@@ -163,7 +195,7 @@ public final class TrainingJob {
         AdapterFormat.ONNX,
         adapter(m, result.params(), cfg, provenance),
         m);
-    writeRunJson(settings.out().resolve(RUN_JSON), in, cfg, settings, provenance, result);
+    writeRunJson(settings.out().resolve(RUN_JSON), in, examples, cfg, settings, provenance, result);
     return result;
   }
 
@@ -239,7 +271,13 @@ public final class TrainingJob {
   }
 
   private static void writeRunJson(
-      Path path, Inputs in, TrainConfig cfg, RunSettings s, Provenance prov, StepLoop.Result r)
+      Path path,
+      Inputs in,
+      Data examples,
+      TrainConfig cfg,
+      RunSettings s,
+      Provenance prov,
+      StepLoop.Result r)
       throws IOException {
     JsonObject o = new JsonObject();
     o.add("config", JsonParser.parseString(configJson(cfg)));
@@ -251,6 +289,14 @@ public final class TrainingJob {
     settings.addProperty("data", in.data().toString());
     settings.addProperty("init", in.init() == null ? null : in.init().toString());
     o.add("settings", settings);
+    JsonObject data = new JsonObject();
+    data.addProperty("train_examples", examples.train().size());
+    data.addProperty("validation_examples", examples.validation().size());
+    data.addProperty("validation", in.evalData() != null ? in.evalData().toString() : null);
+    data.addProperty("validation_fraction", in.validationFraction());
+    data.addProperty("split_seed", in.splitSeed());
+    data.addProperty("duplicates_dropped", examples.duplicates());
+    o.add("data", data);
     o.add("provenance", GSON.toJsonTree(prov));
     JsonObject res = new JsonObject();
     res.addProperty("steps", r.steps());
