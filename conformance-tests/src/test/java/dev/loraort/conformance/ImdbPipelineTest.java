@@ -61,9 +61,10 @@ class ImdbPipelineTest {
     Files.write(f, lines);
   }
 
-  static JsonObject eval(Path model, Path adapter, Path data, Path out) {
-    assertThat(
-            Main.run(
+  static JsonObject eval(Path model, Path adapter, Path data, Path out, String... more) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
                 "eval",
                 "--model",
                 model.toString(),
@@ -72,8 +73,9 @@ class ImdbPipelineTest {
                 "--data",
                 data.toString(),
                 "--out",
-                out.toString()))
-        .isZero();
+                out.toString()));
+    args.addAll(List.of(more));
+    assertThat(Main.run(args.toArray(new String[0]))).isZero();
     try {
       return JsonParser.parseString(Files.readString(out)).getAsJsonObject();
     } catch (IOException e) {

@@ -64,8 +64,8 @@ final class EvalCommand implements Callable<Integer> {
             "%s on %s: n %d, %saccuracy %.4f, f1 %.4f, mcc %.4f%n",
             in.adapter,
             in.data,
-            zeroShot ? "zero-shot " : "",
             r.n(),
+            zeroShot ? "zero-shot " : "",
             r.accuracy(),
             r.f1(),
             r.mcc());
