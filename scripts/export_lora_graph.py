@@ -146,6 +146,8 @@ def main(argv=None):
                     help=f"keep {BASE_WEIGHTS_FILE} (default: delete it when the weights are random: "
                          "a committed directory gets its weights from elsewhere)")
     ap.add_argument("--no-rwp", action="store_true", help="skip train_rwp.onnx")
+    ap.add_argument("--fp16", action="store_true",
+                    help="also write train_fp16.onnx: mixed precision (fp16 autocast) with a loss_scale input")
     ap.add_argument("--no-fixture", action="store_true")
     ap.add_argument("--similarity-tokenizer", help="tokenizer.json: also report sentence similarities (BERT)")
     ap.add_argument("--base-weights-origin", help="JSON object for manifest base_weights.origin: where Java finds the "
@@ -230,6 +232,9 @@ def main(argv=None):
     rwp = tracing.Program(loss_mod, frozen, batch_names, keys + ["shared.rwp_sigma"], names + ["rwp_sigma"],
                           diff, "train", ["loss"] + grad_names + [f"rwp_noise.{p}" for p in modules], extra=rwp_noises)
 
+    train_fp16 = tracing.Program(loss_mod, frozen, batch_names, keys, names + ["loss_scale"], diff, "train",
+                                 ["loss"] + grad_names, fp16=True)
+
     spec = dict(dims)
     for p in modules:
         spec[f"{p}.lora_A.weight"] = ["lora_r", named[p].in_features]
@@ -241,10 +246,13 @@ def main(argv=None):
     graphs = {"train": ("train.onnx", train, trace_b), "infer": ("infer.onnx", infer, {k: trace_b[k] for k in infer_batch_names})}
     if not a.no_rwp:
         graphs["train_rwp"] = ("train_rwp.onnx", rwp, trace_b)
+    if a.fp16:
+        graphs["train_fp16"] = ("train_fp16.onnx", train_fp16, trace_b)
     protos, renamed_all = {}, {}
     for kind, (fname, prog, tb) in graphs.items():
         t0 = time.time()
         tp = trace_p + ([torch.tensor(0.05)] if kind == "train_rwp" else [])
+        tp = tp + ([torch.tensor(1024.0)] if kind == "train_fp16" else [])
         shared.rwp = kind == "train_rwp"
         try:
             model_proto = tracing.export(prog, tb, tp, dyn, os.path.join(work, fname))
@@ -332,6 +340,9 @@ def main(argv=None):
         report["rwp_sigma0.05"] = dict(loss_clean=float(ref[0]), loss_run1=l1, loss_run2=l1b, loss_fresh_session_run1=l2,
                                        fresh_sessions_repeat=(l1 == l2))
 
+    if "train_fp16" in graphs:
+        report["fp16"] = fp16_checks(os.path.join(work, "train_fp16.onnx"), train, train_fp16, test_b, test_p, feed, ref)
+
     if a.similarity_tokenizer:
         report["sentence_similarity"] = similarity(infer, a.similarity_tokenizer, names, test_p)
 
@@ -408,6 +419,11 @@ def main(argv=None):
             reproducible=("the n-th run of a fresh session repeats on the same execution provider; the noise "
                           "stream lives in the session, so it differs across providers and after a resume"
                           if report["rwp_sigma0.05"]["fresh_sessions_repeat"] else "no: ORT drew different noise in two fresh sessions"))
+    if "train_fp16" in graphs:
+        manifest["mixed_precision"] = dict(
+            graph="train_fp16.onnx", compute="float16 (torch.autocast: matmuls fp16; softmax, norms and loss fp32)",
+            inputs="the train graph's, plus loss_scale (float32 scalar)",
+            outputs="loss (unscaled, float32) and the float32 gradients of loss * loss_scale: divide by loss_scale")
     if base_entries:
         manifest["base_weights"] = dict(file=BASE_WEIGHTS_FILE,
                                         origin=json.loads(a.base_weights_origin) if a.base_weights_origin else {},
@@ -420,6 +436,29 @@ def main(argv=None):
                           train_worst=report["train_vs_torch"]["worst_rel_to_max"],
                           infer_worst=report["infer_vs_torch"]["worst_rel_to_max"],
                           similarity=report.get("sentence_similarity"))), flush=True)
+
+
+def fp16_checks(path, train, train_fp16, test_b, test_p, feed, ref):
+    """train_fp16.onnx on ONNX Runtime's CUDA EP against torch's own fp16 autocast step on the GPU, and
+    how far both are from the fp32 step (the conformance of fp16 against fp32). fp16 kernels are
+    CUDA's: without a GPU the graph is exported unchecked and the report says so."""
+    import onnxruntime as ort
+    if not torch.cuda.is_available() or "CUDAExecutionProvider" not in ort.get_available_providers():
+        return dict(checked=False, why="no CUDA device or no CUDA EP in this onnxruntime")
+    scale = 1024.0
+    ref16 = train_fp16.eager(test_b, list(test_p) + [torch.tensor(scale)], device="cuda")
+    ref16 = [ref16[0]] + [g / scale for g in ref16[1:]]
+    sess = ort.InferenceSession(path, providers=["CUDAExecutionProvider"])
+    got = checks.run(sess, dict(feed, loss_scale=np.array(scale, dtype=np.float32)))
+    got = [got[0]] + [g / scale for g in got[1:]]
+    names = train.output_names
+    vs_torch = checks.compare(names, got, ref16, rtol=5e-2, atol=1e-3)
+    out = dict(checked=True, loss_scale=scale,
+               ort_vs_torch_amp=checks.require(vs_torch, "train_fp16.onnx vs torch autocast"),
+               ort_fp16_vs_fp32=max(r["rel_to_max"] for r in checks.compare(names, got, ref)),
+               torch_amp_vs_fp32=max(r["rel_to_max"] for r in checks.compare(names, ref16, ref)),
+               loss=dict(fp32=float(ref[0]), torch_amp=float(ref16[0]), ort_fp16=float(got[0])))
+    return out
 
 
 SENTENCES = ["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse.",

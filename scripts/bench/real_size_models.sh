@@ -58,7 +58,7 @@ export_one() {
     prepare "$id" || exit 1
     t0=$(date +%s)
     python3 "$scripts/export_lora_graph.py" --family "$family" --config "$work/$id-config" --id "$id" \
-      --rank "$rank" --alpha "$alpha" ${targets:+--targets $targets} --external-weights --keep-weights --no-fixture --no-rwp \
+      --rank "$rank" --alpha "$alpha" ${targets:+--targets $targets} --external-weights --keep-weights --no-fixture --no-rwp --fp16 \
       --out "$work/$id" > "$work/$id.export.log" 2>&1
     rc=$?
     echo "$id: export exit $rc in $(( $(date +%s) - t0 )) s" | tee -a "$work/$id.export.log"

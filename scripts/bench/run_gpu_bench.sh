@@ -28,6 +28,9 @@ java_bench() {
 mon=$!
 java_bench --steps 30 --warmup 5 --rounds 1 --methods lora,lora-sam,fmlora,eflat-lora,bi-lora,lora-obar \
   2>&1 | grep -v "^\[" | tee "$out/$id.java_bench.txt"
+# mixed precision: fp32 and fp16 of the one-pass methods in one process, with fp16's distance from fp32
+java_bench --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora --fp16 \
+  2>&1 | grep -v "^\[" | tee "$out/$id.java_bench_fp16.txt"
 kill $mon
 echo "java process peak GPU memory (MiB, nvidia-smi, all methods): $(sort -n "$out/$id.mem_java.txt" | tail -1)" \
   | tee -a "$out/$id.java_bench.txt"
@@ -37,4 +40,8 @@ for attn in sdpa eager; do
   methods=lora,lora-sam,fmlora,eflat-lora; [ $attn = eager ] && methods=lora
   python3 "$here/torch_peft_bench.py" --config "$work/$id-config" --family "$family" --batch "$batch" --seq "$seq" \
     --targets "$targets" --rank "$rank" --alpha "$alpha" --attn $attn --methods $methods 2>&1 | grep '^{'
+  for amp in fp16 bf16; do
+    python3 "$here/torch_peft_bench.py" --config "$work/$id-config" --family "$family" --batch "$batch" --seq "$seq" \
+      --targets "$targets" --rank "$rank" --alpha "$alpha" --attn $attn --methods lora,eflat-lora --amp $amp 2>&1 | grep '^{'
+  done
 done | tee "$out/$id.torch_bench.txt"

@@ -65,6 +65,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--attn", default="sdpa")
     ap.add_argument("--methods", default="lora,lora-sam,fmlora,eflat-lora")
+    ap.add_argument("--amp", default="none", choices=["none", "fp16", "bf16"],
+                    help="torch.autocast around the forward (fp16 with GradScaler); lora and eflat-lora only")
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
@@ -92,12 +94,26 @@ def main():
     pairs = lora_pairs(model)
     ema = [None]
 
+    scaler = torch.amp.GradScaler("cuda") if a.amp == "fp16" else None
+    if a.amp != "none" and set(a.methods.split(",")) - {"lora", "eflat-lora"}:
+        sys.exit("--amp: lora and eflat-lora only")
+
     def loss_fn():
-        return fam.loss(model.base_model.model, b)
+        if a.amp == "none":
+            return fam.loss(model.base_model.model, b)
+        with torch.autocast("cuda", dtype=torch.float16 if a.amp == "fp16" else torch.bfloat16):
+            return fam.loss(model.base_model.model, b).float()
+
+    def backward(loss):  # fp16: GradScaler's scaled backward, unscaled before any use of .grad
+        if scaler is None:
+            loss.backward()
+        else:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
 
     def step(method):
         if method == "lora":
-            loss_fn().backward()
+            backward(loss_fn())
         elif method == "lora-sam":
             loss_fn().backward()
             g = [p.grad for A, B, _ in pairs for p in (A, B)]
@@ -127,7 +143,7 @@ def main():
                 with torch.no_grad():
                     for (A, B, _), e in zip(pairs, ema[0]):
                         B.add_(e)
-            loss_fn().backward()
+            backward(loss_fn())
             ebs = flat_eb(pairs, 0.05)
             with torch.no_grad():
                 if ema[0] is not None:
@@ -136,7 +152,11 @@ def main():
                     ema[0] = [0.1 * o + 0.9 * n for o, n in zip(ema[0], ebs)]
                 else:
                     ema[0] = ebs
-        opt.step()
+        if scaler is None:
+            opt.step()
+        else:
+            scaler.step(opt)
+            scaler.update()
         opt.zero_grad(set_to_none=True)
 
     rows = {}
@@ -157,7 +177,7 @@ def main():
                             peak_gib=torch.cuda.max_memory_allocated() / 2 ** 30)
     for m, r in rows.items():
         r["vs_lora"] = r["median_ms"] / rows["lora"]["median_ms"] if "lora" in rows else math.nan
-        print(json.dumps(dict(framework=f"torch {torch.__version__} + peft, attn {a.attn}", family=a.family,
+        print(json.dumps(dict(framework=f"torch {torch.__version__} + peft, attn {a.attn}, amp {a.amp}", family=a.family,
                               batch=a.batch, seq=a.seq, method=m, **r)), flush=True)
 
 

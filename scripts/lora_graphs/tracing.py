@@ -24,11 +24,16 @@ class Program:
     """What one graph computes: named batch inputs, named parameter inputs (LoRA, trainables, scalars),
     and which parameter inputs are differentiated. `module` is the LossModule or InferModule."""
 
-    def __init__(self, module, frozen, batch_names, param_keys, param_names, diff, mode, output_names, extra=None):
+    def __init__(self, module, frozen, batch_names, param_keys, param_names, diff, mode, output_names, extra=None,
+                 fp16=False):
         self.module, self.frozen = module, frozen
         self.batch_names, self.param_keys, self.param_names = batch_names, param_keys, param_names
         self.diff, self.mode, self.output_names = diff, mode, output_names
         self.extra = extra  # () -> tensors appended to the outputs (train_rwp: the noise of each layer)
+        # mixed precision: the forward under fp16 autocast (as torch.autocast does it: matmuls in fp16,
+        # softmax/norms/loss in fp32), with a last input loss_scale: the gradients are those of
+        # loss * loss_scale (the caller unscales in fp32); LoRA inputs and gradients stay fp32
+        self.fp16 = fp16
 
     @property
     def input_names(self):
@@ -42,13 +47,21 @@ class Program:
             state = dict(zip(frozen_names, flat[:nf]))
             batch = dict(zip(self.batch_names, flat[nf:nf + nb]))
             params = list(flat[nf + nb:])
+            loss_scale = params.pop() if self.fp16 else None
             state.update(zip(self.param_keys, params))
             if self.mode == "infer":
                 with torch.no_grad():
                     return tuple(torch.func.functional_call(self.module, state, args=(), kwargs=batch))
             with torch.enable_grad():
-                loss = torch.func.functional_call(self.module, state, args=(), kwargs=batch)
-                grads = torch.autograd.grad(loss, [params[i] for i in self.diff])
+                if self.fp16:
+                    device = flat[0].device.type
+                    with torch.autocast(device_type=device, dtype=torch.float16):
+                        loss = torch.func.functional_call(self.module, state, args=(), kwargs=batch)
+                    loss = loss.float()
+                    grads = torch.autograd.grad(loss * loss_scale, [params[i] for i in self.diff])
+                else:
+                    loss = torch.func.functional_call(self.module, state, args=(), kwargs=batch)
+                    grads = torch.autograd.grad(loss, [params[i] for i in self.diff])
             extra = tuple(self.extra()) if self.extra else ()
             return (loss.detach(),) + tuple(grads) + extra
 
@@ -57,9 +70,14 @@ class Program:
     def prepare(self, params):
         return [p.detach().clone().requires_grad_(i in self.diff) for i, p in enumerate(params)]
 
-    def eager(self, batch, params):
-        outs = self.fn()(*self.frozen.values(), *batch.values(), *self.prepare(params))
-        return [o.detach() for o in outs]
+    def eager(self, batch, params, device=None):
+        frozen, batch = self.frozen.values(), batch.values()
+        if device is not None:
+            frozen = [v.to(device) for v in frozen]
+            batch = [v.to(device) for v in batch]
+            params = [p.to(device) for p in params]
+        outs = self.fn()(*frozen, *batch, *self.prepare(params))
+        return [o.detach().cpu() for o in outs]
 
 
 class _Holder(nn.Module):

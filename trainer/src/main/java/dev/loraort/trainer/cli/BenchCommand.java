@@ -82,6 +82,12 @@ final class BenchCommand implements Callable<Integer> {
       description = "CUDA: TF32")
   boolean tf32;
 
+  @Option(
+      names = "--fp16",
+      description =
+          "CUDA: also time each method in fp16 mixed precision (the model's train_fp16 graph)")
+  boolean fp16;
+
   @Option(names = "--threads", description = "CPU intra-op threads, 0 = all cores")
   int threads;
 
@@ -100,12 +106,20 @@ final class BenchCommand implements Callable<Integer> {
     List<JsonlDataset.Example> examples =
         JsonlDataset.read(data != null ? data : dir.resolve(EmbeddedModel.SAMPLE_DATA), m);
     ExecutionDevice dev = ExecutionDevice.parse(device, tf32);
+    List<String> runs = new ArrayList<>(methods);
+    if (fp16) {
+      methods.forEach(x -> runs.add(x + FP16));
+    }
     Map<String, List<StepRecord>> timed = new LinkedHashMap<>();
+    Map<String, List<StepRecord>> warm = new LinkedHashMap<>();
     Map<String, Double> gcSeconds = new LinkedHashMap<>();
-    methods.forEach(x -> timed.put(x, new ArrayList<>()));
+    Map<String, String> scales = new LinkedHashMap<>();
+    runs.forEach(x -> timed.put(x, new ArrayList<>()));
     for (int round = 0; round < rounds; round++) {
-      for (int i = 0; i < methods.size(); i++) {
-        String id = methods.get((i + round) % methods.size()); // rotate the order each round
+      for (int i = 0; i < runs.size(); i++) {
+        String run = runs.get((i + round) % runs.size()); // rotate the order each round
+        boolean half = run.endsWith(FP16);
+        String id = half ? run.substring(0, run.length() - FP16.length()) : run;
         MethodConfig mc = Methods.defaults(id);
         TrainConfig cfg =
             TrainOptions.parse(
@@ -121,9 +135,10 @@ final class BenchCommand implements Callable<Integer> {
         Path profile = null;
         if (ortProfile != null) {
           Files.createDirectories(ortProfile);
-          profile = ortProfile.resolve(id + "-round" + round);
+          profile = ortProfile.resolve(run.replace(' ', '-') + "-round" + round);
         }
-        try (ModelGraphs g = ModelGraphs.open(m, dev, threads, method.usesRwpGraph(), profile)) {
+        try (ModelGraphs g =
+            ModelGraphs.open(m, dev.withFp16(half), threads, method.usesRwpGraph(), profile)) {
           List<StepRecord> rec = new ArrayList<>();
           long[] gcAtWarm = new long[1];
           StepListener gcMark =
@@ -139,13 +154,23 @@ final class BenchCommand implements Callable<Integer> {
               new Batcher(examples, m, batchSize, round),
               cfg,
               StepLoop.Options.of(new SplittableRandom(round), List.of(rec::add, gcMark)));
-          timed.get(id).addAll(rec.subList(warmup, rec.size()));
-          gcSeconds.merge(id, (gcMillis() - gcAtWarm[0]) / 1e3, Double::sum);
+          timed.get(run).addAll(rec.subList(warmup, rec.size()));
+          if (round == 0) {
+            warm.put(run, rec);
+          }
+          gcSeconds.merge(run, (gcMillis() - gcAtWarm[0]) / 1e3, Double::sum);
+          if (half) {
+            scales.put(
+                run,
+                String.format(
+                    Locale.ROOT,
+                    "loss scale %.0f, %d runs repeated after an overflow",
+                    g.lossScaler().scale(),
+                    g.lossScaler().overflows()));
+          }
         }
       }
     }
-    double lora =
-        timed.containsKey("lora") ? median(timed.get("lora"), StepRecord::seconds) : Double.NaN;
     System.out.printf(
         Locale.ROOT,
         "%s on %s, batch %d, %d rounds x %d timed steps (after %d warm-up) per method%n",
@@ -171,6 +196,9 @@ final class BenchCommand implements Callable<Integer> {
     for (Map.Entry<String, List<StepRecord>> e : timed.entrySet()) {
       List<StepRecord> r = e.getValue();
       double s = median(r, StepRecord::seconds);
+      String base = e.getKey().endsWith(FP16) ? "lora" + FP16 : "lora"; // same precision
+      double lora =
+          timed.containsKey(base) ? median(timed.get(base), StepRecord::seconds) : Double.NaN;
       System.out.printf(
           Locale.ROOT,
           "%-11s %9.2f %7.2fx %5.1f%% %5.1f%% | %17.2f %7.2f %7.2f %7.2f %7.2f%n",
@@ -188,8 +216,35 @@ final class BenchCommand implements Callable<Integer> {
     System.out.println(
         "host = outside ONNX Runtime's run calls; gc = JVM collection pauses during the timed"
             + " steps; phases are medians, so they need not add up to the total");
+    if (fp16) {
+      // round 0 of both precisions starts from the same parameters and batches: how far apart
+      System.out.println("fp16 mixed precision vs fp32 (round 0, same start and batches):");
+      for (String id : methods) {
+        List<StepRecord> a = warm.get(id);
+        List<StepRecord> b = warm.get(id + FP16);
+        StepRecord a1 = a.get(0);
+        StepRecord b1 = b.get(0);
+        System.out.printf(
+            Locale.ROOT,
+            "  %-11s step 1: loss %.6f vs %.6f (rel %.1e), grad norm %.5g vs %.5g (rel %.1e);"
+                + " step %d loss %.5f vs %.5f; %s%n",
+            id,
+            b1.loss(),
+            a1.loss(),
+            Math.abs(b1.loss() - a1.loss()) / Math.abs(a1.loss()),
+            b1.gradNorm(),
+            a1.gradNorm(),
+            Math.abs(b1.gradNorm() - a1.gradNorm()) / a1.gradNorm(),
+            a.size(),
+            b.get(b.size() - 1).loss(),
+            a.get(a.size() - 1).loss(),
+            scales.get(id + FP16));
+      }
+    }
     return 0;
   }
+
+  private static final String FP16 = " fp16";
 
   /** Collection time so far, over every collector of this JVM. */
   private static long gcMillis() {

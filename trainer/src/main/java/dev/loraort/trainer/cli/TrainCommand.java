@@ -112,6 +112,13 @@ final class TrainCommand implements Callable<Integer> {
   boolean tf32;
 
   @Option(
+      names = "--fp16",
+      description =
+          "CUDA: fp16 mixed precision through the model's train_fp16 graph (fp32 LoRA weights,"
+              + " dynamic loss scaling)")
+  boolean fp16;
+
+  @Option(
       names = "--threads",
       description = "CPU intra-op threads, 0 = all cores (default: ${DEFAULT-VALUE})")
   int threads;
@@ -199,7 +206,7 @@ final class TrainCommand implements Callable<Integer> {
     boolean bar = progress != null ? progress : System.console() != null;
     RunSettings settings =
         new RunSettings(
-            ExecutionDevice.parse(device, tf32),
+            ExecutionDevice.parse(device, tf32).withFp16(fp16),
             threads,
             out,
             trace,

@@ -6,16 +6,29 @@ package dev.loraort.trainer.graph;
  * @param cuda true for the CUDA execution provider
  * @param deviceId the GPU index (0 for CPU)
  * @param tf32 CUDA only: let cuBLAS use TF32 for fp32 matrix products (the CUDA EP's default)
+ * @param fp16 CUDA only: train through the mixed-precision graph (fp16 compute, fp32 LoRA weights,
+ *     dynamic loss scaling)
  */
-public record ExecutionDevice(boolean cuda, int deviceId, boolean tf32) {
+public record ExecutionDevice(boolean cuda, int deviceId, boolean tf32, boolean fp16) {
   /** The CPU execution provider. */
-  public static final ExecutionDevice CPU = new ExecutionDevice(false, 0, false);
+  public static final ExecutionDevice CPU = new ExecutionDevice(false, 0, false, false);
 
-  /** Validates the device id. */
+  /** Validates the device id; fp16 needs CUDA (the CPU EP lacks most fp16 kernels). */
   public ExecutionDevice {
     if (deviceId < 0) {
       throw new IllegalArgumentException("device id must be >= 0, got " + deviceId);
     }
+    if (fp16 && !cuda) {
+      throw new IllegalArgumentException("--fp16 needs --device cuda");
+    }
+  }
+
+  /**
+   * @param on train in mixed precision
+   * @return this device with that setting
+   */
+  public ExecutionDevice withFp16(boolean on) {
+    return new ExecutionDevice(cuda, deviceId, tf32, on);
   }
 
   /**
@@ -32,11 +45,11 @@ public record ExecutionDevice(boolean cuda, int deviceId, boolean tf32) {
       return CPU;
     }
     if (s.equals("cuda")) {
-      return new ExecutionDevice(true, 0, tf32);
+      return new ExecutionDevice(true, 0, tf32, false);
     }
     if (s.startsWith("cuda:")) {
       try {
-        return new ExecutionDevice(true, Integer.parseInt(s.substring(5)), tf32);
+        return new ExecutionDevice(true, Integer.parseInt(s.substring(5)), tf32, false);
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException(
             "--device " + spec + ": expected cpu, cuda or cuda:N", e);
@@ -47,6 +60,11 @@ public record ExecutionDevice(boolean cuda, int deviceId, boolean tf32) {
 
   @Override
   public String toString() {
-    return cuda ? "cuda:" + deviceId + (tf32 ? " (tf32)" : " (fp32, tf32 off)") : "cpu";
+    if (!cuda) {
+      return "cpu";
+    }
+    return "cuda:"
+        + deviceId
+        + (fp16 ? " (fp16 mixed precision)" : tf32 ? " (tf32)" : " (fp32, tf32 off)");
   }
 }

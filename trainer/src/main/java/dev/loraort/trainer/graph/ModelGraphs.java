@@ -21,14 +21,19 @@ import java.util.Set;
  * every gradient output exists, and the graph has no input the manifest does not explain.
  */
 public final class ModelGraphs implements AutoCloseable {
+  /** The manifest's graph role of the mixed-precision train graph. */
+  static final String FP16_ROLE = "train_fp16";
+
   private final Manifest manifest;
   private final GraphSession train;
   private final GraphSession rwp;
+  private final LossScaler scaler;
 
-  private ModelGraphs(Manifest manifest, GraphSession train, GraphSession rwp) {
+  private ModelGraphs(Manifest manifest, GraphSession train, GraphSession rwp, LossScaler scaler) {
     this.manifest = manifest;
     this.train = train;
     this.rwp = rwp;
+    this.scaler = scaler;
   }
 
   /**
@@ -60,10 +65,15 @@ public final class ModelGraphs implements AutoCloseable {
   public static ModelGraphs open(
       Manifest m, ExecutionDevice device, int threads, boolean withRwp, Path profilePrefix) {
     requireBaseWeights(m);
-    GraphSession t = openChecked(m, "train", device, threads, profilePrefix);
+    if (device.fp16() && withRwp) {
+      throw new GraphException(
+          m.id() + ": Flat-LoRA's train_rwp graph has no mixed-precision version; drop --fp16");
+    }
+    GraphSession t =
+        openChecked(m, device.fp16() ? FP16_ROLE : "train", device, threads, profilePrefix);
     try {
       GraphSession r = withRwp ? openChecked(m, "train_rwp", device, threads, profilePrefix) : null;
-      return new ModelGraphs(m, t, r);
+      return new ModelGraphs(m, t, r, device.fp16() ? new LossScaler() : null);
     } catch (RuntimeException e) {
       t.close();
       throw e;
@@ -84,10 +94,17 @@ public final class ModelGraphs implements AutoCloseable {
   }
 
   /**
-   * @return the checked train session
+   * @return the checked train session (the mixed-precision graph with an fp16 device)
    */
   public GraphSession train() {
     return train;
+  }
+
+  /**
+   * @return the loss scaler of the mixed-precision train graph, or null in fp32
+   */
+  public LossScaler lossScaler() {
+    return scaler;
   }
 
   /**
@@ -215,6 +232,10 @@ public final class ModelGraphs implements AutoCloseable {
     if (role.equals("train_rwp")) {
       expect(g, "input", in, TensorNames.RWP_SIGMA, Tensor.DType.F32, new long[0], "[]");
       explained.add(TensorNames.RWP_SIGMA);
+    }
+    if (role.equals(FP16_ROLE)) {
+      expect(g, "input", in, LossScaler.INPUT, Tensor.DType.F32, new long[0], "[]");
+      explained.add(LossScaler.INPUT);
     }
     Set<String> unknown = new LinkedHashSet<>(in.keySet());
     unknown.removeAll(explained);

@@ -13,15 +13,17 @@ import java.util.Map;
 
 /**
  * The whole training state after a step: parameters, optimizer state, method state (EMA, auxiliary
- * branch), the step, the data position and the config it belongs to. Written as one safetensors
- * file through a temporary file and a rename, with a sha256 of its tensors in the metadata that
- * reading checks; random streams need no saving (initialization, data order and method streams are
- * derived from the seed, and the data position is stored).
+ * branch), the loss scale of a mixed-precision run, the step, the data position and the config it
+ * belongs to. Written as one safetensors file through a temporary file and a rename, with a sha256
+ * of its tensors in the metadata that reading checks; random streams need no saving
+ * (initialization, data order and method streams are derived from the seed, and the data position
+ * is stored).
  *
  * @param step completed optimizer steps
  * @param params parameter tensors
  * @param optimizer the optimizer chain's state tensors
  * @param method the method's state tensors
+ * @param lossScaler the loss scaler's state (mixed precision; empty in fp32)
  * @param dataPosition the batch source's position
  * @param configJson the run's TrainConfig as JSON
  */
@@ -30,6 +32,7 @@ public record Checkpoint(
     Map<String, Tensor> params,
     Map<String, Tensor> optimizer,
     Map<String, Tensor> method,
+    Map<String, Tensor> lossScaler,
     long[] dataPosition,
     String configJson) {
 
@@ -39,6 +42,7 @@ public record Checkpoint(
   private static final String P = "params.";
   private static final String O = "optimizer.";
   private static final String M = "method.";
+  private static final String S = "loss_scaler.";
 
   /**
    * @param path the file (replaced atomically)
@@ -49,6 +53,7 @@ public record Checkpoint(
     params.forEach((k, v) -> all.put(P + k, v));
     optimizer.forEach((k, v) -> all.put(O + k, v));
     method.forEach((k, v) -> all.put(M + k, v));
+    lossScaler.forEach((k, v) -> all.put(S + k, v));
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("step", Long.toString(step));
     meta.put("data_epoch", Long.toString(dataPosition[0]));
@@ -83,6 +88,7 @@ public record Checkpoint(
     Map<String, Tensor> p = new LinkedHashMap<>();
     Map<String, Tensor> o = new LinkedHashMap<>();
     Map<String, Tensor> m = new LinkedHashMap<>();
+    Map<String, Tensor> s = new LinkedHashMap<>();
     c.tensors()
         .forEach(
             (k, v) -> {
@@ -92,6 +98,8 @@ public record Checkpoint(
                 o.put(k.substring(O.length()), v);
               } else if (k.startsWith(M)) {
                 m.put(k.substring(M.length()), v);
+              } else if (k.startsWith(S)) {
+                s.put(k.substring(S.length()), v);
               }
             });
     return new Checkpoint(
@@ -99,6 +107,7 @@ public record Checkpoint(
         p,
         o,
         m,
+        s,
         new long[] {
           Long.parseLong(meta.get("data_epoch")), Long.parseLong(meta.get("data_cursor"))
         },

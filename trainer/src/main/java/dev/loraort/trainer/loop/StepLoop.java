@@ -5,6 +5,7 @@ import dev.loraort.artifacts.TensorNames;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.BatchSource;
 import dev.loraort.trainer.graph.GraphSession;
+import dev.loraort.trainer.graph.LossScaler;
 import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.method.SharpnessMethod;
 import dev.loraort.trainer.method.Step;
@@ -135,6 +136,10 @@ public final class StepLoop {
       start = c.step();
     }
     GraphSession graph = method.usesRwpGraph() ? graphs.rwp() : graphs.train();
+    LossScaler scaler = graphs.lossScaler();
+    if (scaler != null && o.resume() != null) {
+      scaler.load(o.resume().lossScaler());
+    }
     List<String> outputs = ModelGraphs.trainOutputs(params.tree().names());
     double firstLoss = Double.NaN;
     double loss = Double.NaN;
@@ -158,8 +163,11 @@ public final class StepLoop {
         double lossSum = 0;
         for (Map<String, Tensor> batch : micro) {
           long g0 = System.nanoTime();
+          Map<String, Tensor> feeds = ModelGraphs.feeds(batch, params.feeds(), extra);
           Map<String, Tensor> out =
-              graph.run(ModelGraphs.feeds(batch, params.feeds(), extra), outputs);
+              scaler == null
+                  ? graph.run(feeds, outputs)
+                  : scaler.run(f -> graph.run(f, outputs), feeds);
           inGraph += System.nanoTime() - g0;
           lossSum += out.get(TensorNames.LOSS).floats()[0];
           if (sum == null) {
@@ -245,6 +253,7 @@ public final class StepLoop {
                   params.tree().tensors(),
                   optimizer.save(optState),
                   ms,
+                  scaler == null ? Map.of() : scaler.state(),
                   data.position(),
                   TrainingJob.configJson(cfg))
               .write(o.checkpoints());
