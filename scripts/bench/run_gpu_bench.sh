@@ -3,10 +3,11 @@
 # trainer on the CUDA EP for each method (lora-trainer bench: medians, ratios, host phases), an
 # ONNX Runtime profile of a few LoRA steps, and PyTorch + PEFT on the same step.
 #   CP=<trainer classpath> bash scripts/bench/run_gpu_bench.sh OUT WORK ID
+# PARTS=fp16 runs only the mixed-precision comparison (Java fp32 vs fp16, torch autocast fp16/bf16).
 # ID: roberta-large-cls, gpt2-medium-lm or clip-vit-b16 (exported into WORK by real_size_models.sh, which this
 # runs, or waits for, first).
 set -uo pipefail
-out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; cp=${CP:?classpath}
+out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; cp=${CP:?classpath}; parts=${PARTS:-all}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
@@ -24,24 +25,29 @@ java_bench() {
     --data "$work/$id.jsonl" --device cuda --tf32 --batch-size "$batch" "$@"
 }
 ( while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; sleep 0.2; done ) \
-  > "$out/$id.mem_java.txt" &
+  > "$out/$id.mem_java${PARTS:+_$parts}.txt" &
 mon=$!
-java_bench --steps 30 --warmup 5 --rounds 1 --methods lora,lora-sam,fmlora,eflat-lora,bi-lora,lora-obar \
-  2>&1 | grep -v "^\[" | tee "$out/$id.java_bench.txt"
+if [ "$parts" = all ]; then
+  java_bench --steps 30 --warmup 5 --rounds 1 --methods lora,lora-sam,fmlora,eflat-lora,bi-lora,lora-obar \
+    2>&1 | grep -v "^\[" | tee "$out/$id.java_bench.txt"
+fi
 # mixed precision: fp32 and fp16 of the one-pass methods in one process, with fp16's distance from fp32
 java_bench --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora --fp16 \
   2>&1 | grep -v "^\[" | tee "$out/$id.java_bench_fp16.txt"
 kill $mon
-echo "java process peak GPU memory (MiB, nvidia-smi, all methods): $(sort -n "$out/$id.mem_java.txt" | tail -1)" \
-  | tee -a "$out/$id.java_bench.txt"
-java_bench --steps 4 --warmup 2 --rounds 1 --methods lora --ort-profile "/tmp/ort-profile-$id" > /dev/null 2>&1
-python3 "$here/ort_profile_summary.py" /tmp/ort-profile-$id/*.json --skip 3 --top 20 | tee "$out/$id.ort_profile.txt"
+echo "java process peak GPU memory (MiB, nvidia-smi): $(sort -n "$out/$id.mem_java${PARTS:+_$parts}.txt" | tail -1)" \
+  | tee -a "$out/$id.java_bench_fp16.txt"
+if [ "$parts" = all ]; then
+  java_bench --steps 4 --warmup 2 --rounds 1 --methods lora --ort-profile "/tmp/ort-profile-$id" > /dev/null 2>&1
+  python3 "$here/ort_profile_summary.py" /tmp/ort-profile-$id/*.json --skip 3 --top 20 | tee "$out/$id.ort_profile.txt"
+fi
 for attn in sdpa eager; do
   methods=lora,lora-sam,fmlora,eflat-lora; [ $attn = eager ] && methods=lora
-  python3 "$here/torch_peft_bench.py" --config "$work/$id-config" --family "$family" --batch "$batch" --seq "$seq" \
-    --targets "$targets" --rank "$rank" --alpha "$alpha" --attn $attn --methods $methods 2>&1 | grep '^{'
+  [ "$parts" = all ] && python3 "$here/torch_peft_bench.py" --config "$work/$id-config" --family "$family" \
+    --batch "$batch" --seq "$seq" --targets "$targets" --rank "$rank" --alpha "$alpha" --attn $attn --methods $methods \
+    2>&1 | grep '^{'
   for amp in fp16 bf16; do
     python3 "$here/torch_peft_bench.py" --config "$work/$id-config" --family "$family" --batch "$batch" --seq "$seq" \
       --targets "$targets" --rank "$rank" --alpha "$alpha" --attn $attn --methods lora,eflat-lora --amp $amp 2>&1 | grep '^{'
   done
-done | tee "$out/$id.torch_bench.txt"
+done | tee "$out/$id.torch_bench${PARTS:+_$parts}.txt"
