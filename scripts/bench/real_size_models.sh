@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exports the real-size benchmark graphs (real architectures, random init: no model hub on the GPU
 # machine) with random token data beside them, each once: WORK/<id>/ and WORK/<id>.jsonl.
-#   bash scripts/bench/real_size_models.sh WORK [ID...]     (default: roberta-large-cls gpt2-medium-lm clip-vit-b16)
+#   bash scripts/bench/real_size_models.sh WORK [ID...]     (default: roberta-large-cls gpt2-medium-lm clip-vit-b16; also gpt2-large-lm)
 # Exports run in parallel (about 8 minutes each on 16 cores); a second call waits for a running
 # export of the same model (flock) instead of starting another, so this can be started in the
 # background ahead of run_gpu_bench.sh.
@@ -33,6 +33,10 @@ elif mid == "clip-vit-b16":  # clip-vit-base-patch16: ViT-B/16 at 224 + 12 x 512
                projection_dim=512).save_pretrained(f"{work}/{mid}-config")
     rows = [{"input_ids": [49406] + [r.randrange(0, 49405) for _ in range(75)] + [49407],
              "pixel_values": [round(r.gauss(0, 1), 3) for _ in range(3 * 224 * 224)]} for _ in range(64)]
+elif mid == "gpt2-large-lm":  # gpt2-large: 36 x 1280, 20 heads, context 1024
+    GPT2Config(vocab_size=50257, n_positions=1024, n_embd=1280, n_layer=36, n_head=20).save_pretrained(
+        f"{work}/{mid}-config")
+    rows = [{"input_ids": [r.randrange(0, 50257) for _ in range(512)]} for _ in range(128)]
 elif mid == "gpt2-medium-lm":  # gpt2-medium: 24 x 1024, 16 heads, context 1024
     GPT2Config(vocab_size=50257, n_positions=1024, n_embd=1024, n_layer=24, n_head=16).save_pretrained(
         f"{work}/{mid}-config")
@@ -49,7 +53,7 @@ export_one() {
   local id=$1 family rank alpha targets=""
   case $id in
     roberta-large-cls) family=roberta; rank=8; alpha=16 ;;
-    gpt2-medium-lm) family=gpt2; rank=4; alpha=32 ;;
+    gpt2-medium-lm|gpt2-large-lm) family=gpt2; rank=4; alpha=32 ;;
     clip-vit-b16) family=clip; rank=2; alpha=16; targets=q_proj,k_proj,v_proj ;;
   esac
   (

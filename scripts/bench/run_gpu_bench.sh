@@ -4,7 +4,7 @@
 # ONNX Runtime profile of a few LoRA steps, and PyTorch + PEFT on the same step.
 #   CP=<trainer classpath> bash scripts/bench/run_gpu_bench.sh OUT WORK ID
 # PARTS=fp16 runs only the mixed-precision comparison (Java fp32 vs fp16, torch autocast fp16/bf16).
-# ID: roberta-large-cls, gpt2-medium-lm or clip-vit-b16 (exported into WORK by real_size_models.sh, which this
+# ID: roberta-large-cls, gpt2-medium-lm, gpt2-large-lm or clip-vit-b16 (exported into WORK by real_size_models.sh, which this
 # runs, or waits for, first).
 set -uo pipefail
 out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; cp=${CP:?classpath}; parts=${PARTS:-all}
@@ -13,7 +13,7 @@ mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 case $id in
   roberta-large-cls) family=roberta; batch=32; seq=128; targets=query,value; rank=8; alpha=16 ;;
-  gpt2-medium-lm) family=gpt2; batch=8; seq=512; targets=c_attn; rank=4; alpha=32 ;;
+  gpt2-medium-lm|gpt2-large-lm) family=gpt2; batch=8; seq=512; targets=c_attn; rank=4; alpha=32 ;;
   clip-vit-b16) family=clip; batch=32; seq=77; targets=q_proj,k_proj,v_proj; rank=2; alpha=16 ;;
   *) echo "unknown model $id"; exit 2 ;;
 esac
