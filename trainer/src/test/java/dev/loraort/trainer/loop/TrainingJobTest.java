@@ -152,4 +152,34 @@ class TrainingJobTest {
     assertThat(Files.readAllBytes(out.resolve(TrainingJob.ADAPTER))).isEqualTo(adapter);
     assertThat(Files.readAllBytes(out.resolve(TrainingJob.RUN_JSON))).isEqualTo(runJson);
   }
+
+  @Test
+  void validationFractionHoldsOutDeduplicatedExamplesAndEvaluatesThem() throws IOException {
+    // the sample data plus a copy of its first 12 lines: the copies are dropped before the split
+    Path data = dir.resolve("train.jsonl");
+    List<String> lines = new java.util.ArrayList<>(Files.readAllLines(DATA));
+    int unique = lines.size();
+    lines.addAll(lines.subList(0, 12));
+    Files.write(data, lines);
+    Path out = dir.resolve("run");
+    TrainingJob.run(
+        new TrainingJob.Inputs(TINY, "x", data, null, null, null, 0.25, 7),
+        config(5, 0),
+        new RunSettings(ExecutionDevice.CPU, 2, out, null, false, 0, false, 0),
+        new Lora(),
+        QUIET);
+    JsonObject d =
+        JsonParser.parseString(Files.readString(out.resolve(TrainingJob.RUN_JSON)))
+            .getAsJsonObject()
+            .getAsJsonObject("data");
+    assertThat(d.get("duplicates_dropped").getAsInt()).isEqualTo(12);
+    assertThat(d.get("validation_examples").getAsInt()).isEqualTo(Math.round(0.25f * unique));
+    assertThat(d.get("train_examples").getAsInt() + d.get("validation_examples").getAsInt())
+        .isEqualTo(unique);
+    List<String> metrics = Files.readAllLines(out.resolve("metrics.csv"));
+    assertThat(metrics.get(0)).contains("accuracy");
+    assertThat(metrics).hasSize(2); // evaluated once, at the end
+    assertThatThrownBy(() -> new TrainingJob.Inputs(TINY, "x", data, null, null, DATA, 0.25, 7))
+        .hasMessageContaining("not both");
+  }
 }
