@@ -156,7 +156,13 @@ public final class ModelGraphs implements AutoCloseable {
             .orElseThrow(
                 () ->
                     new GraphException(
-                        m.dir().resolve(Manifest.FILE) + ": graphs has no '" + role + "' entry"));
+                        m.dir().resolve(Manifest.FILE)
+                            + ": graphs has no '"
+                            + role
+                            + "' entry"
+                            + (role.equals(FP16_ROLE)
+                                ? " (export the model with export_lora_graph.py --fp16)"
+                                : "")));
     if (!Files.exists(p)) {
       throw new GraphException(p + " not found (manifest.json names it as the " + role + " graph)");
     }
