@@ -16,6 +16,7 @@ import dev.loraort.trainer.data.Examples;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.data.Split;
 import dev.loraort.trainer.eval.Evaluator;
+import dev.loraort.trainer.graph.LossScaler;
 import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.method.SharpnessMethod;
 import dev.loraort.trainer.params.LoraParams;
@@ -145,6 +146,7 @@ public final class TrainingJob {
     Path checkpoint = settings.out().resolve(Checkpoint.FILE);
     Checkpoint resume = settings.resume() ? resumable(checkpoint, cfg) : null;
     StepLoop.Result result;
+    LossScaler scaler;
     List<StepListener> listeners = new ArrayList<>();
     try (ModelGraphs graphs =
             ModelGraphs.open(m, settings.device(), settings.threads(), method.usesRwpGraph());
@@ -189,13 +191,15 @@ public final class TrainingJob {
                   checkpoint,
                   settings.checkpointEvery(),
                   evaluation));
+      scaler = graphs.lossScaler();
     }
     Adapters.write(
         settings.out().resolve(ADAPTER),
         AdapterFormat.ONNX,
         adapter(m, result.params(), cfg, provenance),
         m);
-    writeRunJson(settings.out().resolve(RUN_JSON), in, examples, cfg, settings, provenance, result);
+    writeRunJson(
+        settings.out().resolve(RUN_JSON), in, examples, cfg, settings, provenance, result, scaler);
     return result;
   }
 
@@ -277,7 +281,8 @@ public final class TrainingJob {
       TrainConfig cfg,
       RunSettings s,
       Provenance prov,
-      StepLoop.Result r)
+      StepLoop.Result r,
+      LossScaler scaler)
       throws IOException {
     JsonObject o = new JsonObject();
     o.add("config", JsonParser.parseString(configJson(cfg)));
@@ -303,6 +308,10 @@ public final class TrainingJob {
     res.addProperty("first_loss", r.firstLoss());
     res.addProperty("last_loss", r.lastLoss());
     res.addProperty("seconds", r.seconds());
+    if (scaler != null) {
+      res.addProperty("final_loss_scale", scaler.scale());
+      res.addProperty("runs_repeated_after_overflow", scaler.overflows());
+    }
     res.addProperty("adapter", ADAPTER);
     o.add("result", res);
     byte[] bytes = GSON.toJson(o).getBytes(StandardCharsets.UTF_8);
