@@ -255,7 +255,7 @@ def main(argv=None):
         tp = tp + ([torch.tensor(1024.0)] if kind == "train_fp16" else [])
         shared.rwp = kind == "train_rwp"
         try:
-            model_proto = tracing.export(prog, tb, tp, dyn, os.path.join(work, fname))
+            model_proto = tracing.export(prog, tb, tp, dyn)
         finally:
             shared.rwp = False
         tracing.rename_dims(model_proto, spec)

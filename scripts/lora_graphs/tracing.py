@@ -95,11 +95,11 @@ class _Holder(nn.Module):
         return self.gm(*[getattr(self, n) for n in self._names], *args)
 
 
-def export(program, trace_batch, trace_params, dyn_dims, path):
-    """Traces `program` at the trace shapes and writes an ONNX file at `path` whose inputs and outputs
-    carry the contract names. dyn_dims: {input name: [dim indices that are symbolic]}."""
+def export(program, trace_batch, trace_params, dyn_dims):
+    """Traces `program` at the trace shapes and returns the ONNX model (in memory: the caller saves it
+    after moving the base weights out, so graphs of models over protobuf's 2 GB can be written) whose
+    inputs and outputs carry the contract names. dyn_dims: {input name: [dim indices that are symbolic]}."""
     from torch.export import Dim
-    import onnx
 
     gm = make_fx(program.fn(), decomposition_table=decompositions(), tracing_mode="symbolic",
                  _allow_non_fake_inputs=True)(*program.frozen.values(), *trace_batch.values(),
@@ -117,9 +117,7 @@ def export(program, trace_batch, trace_params, dyn_dims, path):
         prog = torch.onnx.export(holder, args, dynamo=True, optimize=True, opset_version=OPSET,
                                  dynamic_shapes=dynamic, input_names=program.input_names,
                                  output_names=program.output_names)
-    model = prog.model_proto
-    onnx.save_model(model, path)
-    return model
+    return prog.model_proto
 
 
 def rename_dims(model, spec):
