@@ -1,18 +1,25 @@
 package dev.loraort.trainer.cli;
 
+import com.google.gson.GsonBuilder;
 import dev.loraort.artifacts.AdapterWeights;
 import dev.loraort.artifacts.Adapters;
+import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.Examples;
 import dev.loraort.trainer.data.JsonlDataset;
+import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.params.LoraParams;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** A model, an adapter for it and data to score it on: the options eval and sharpness share. */
+/**
+ * A model, an adapter for it, data to score it on, where to run and where the result goes: the
+ * options eval and sharpness share.
+ */
 final class AdapterDataOptions {
   @Option(
       names = "--model",
@@ -36,6 +43,38 @@ final class AdapterDataOptions {
   Path data;
 
   @Mixin DataOptions read = new DataOptions();
+
+  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
+  String device = "cpu";
+
+  @Option(names = "--out", paramLabel = "FILE", description = "also write the result as JSON")
+  Path out;
+
+  /**
+   * @param tf32 CUDA: TF32 matrix products
+   * @return where to run
+   */
+  ExecutionDevice device(boolean tf32) {
+    return ExecutionDevice.parse(device, tf32);
+  }
+
+  /**
+   * Writes the result as pretty JSON to --out (atomically), if given.
+   *
+   * @param result the result
+   * @throws IOException if it cannot be written
+   */
+  void writeResult(Object result) throws IOException {
+    if (out != null) {
+      byte[] json =
+          new GsonBuilder()
+              .setPrettyPrinting()
+              .create()
+              .toJson(result)
+              .getBytes(StandardCharsets.UTF_8);
+      AtomicFiles.write(out, o -> o.write(json));
+    }
+  }
 
   Manifest manifest() throws IOException {
     return Manifest.read(model);

@@ -1,15 +1,10 @@
 package dev.loraort.trainer.cli;
 
-import com.google.gson.GsonBuilder;
-import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.eval.ClassificationMetrics;
 import dev.loraort.trainer.eval.Evaluator;
-import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.params.LoraParams;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -31,20 +26,13 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--batch-size", description = "default: ${DEFAULT-VALUE}")
   int batchSize = 32;
 
-  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
-  String device = "cpu";
-
-  @Option(names = "--out", paramLabel = "FILE", description = "also write the metrics as JSON")
-  Path out;
-
   @Override
   public Integer call() throws Exception {
     Manifest m = in.manifest();
     LoraParams p = in.params(m);
     List<JsonlDataset.Example> examples = in.examples(m);
     Object result;
-    try (Evaluator e =
-        Evaluator.open(m, examples, batchSize, ExecutionDevice.parse(device, true), 0)) {
+    try (Evaluator e = Evaluator.open(m, examples, batchSize, in.device(true), 0)) {
       if (m.task().contains("causal-lm")) {
         double[] ppl = e.perplexity(p);
         System.out.printf(
@@ -72,15 +60,7 @@ final class EvalCommand implements Callable<Integer> {
         result = r;
       }
     }
-    if (out != null) {
-      byte[] json =
-          new GsonBuilder()
-              .setPrettyPrinting()
-              .create()
-              .toJson(result)
-              .getBytes(StandardCharsets.UTF_8);
-      AtomicFiles.write(out, o -> o.write(json));
-    }
+    in.writeResult(result);
     return 0;
   }
 }

@@ -1,14 +1,9 @@
 package dev.loraort.trainer.cli;
 
-import com.google.gson.GsonBuilder;
-import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.eval.Sharpness;
-import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.params.LoraParams;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -50,12 +45,6 @@ final class SharpnessCommand implements Callable<Integer> {
   @Option(names = "--batch-size", description = "default: ${DEFAULT-VALUE}")
   int batchSize = 16;
 
-  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
-  String device = "cpu";
-
-  @Option(names = "--out", paramLabel = "FILE", description = "also write the result as JSON")
-  Path out;
-
   @Override
   public Integer call() throws Exception {
     Manifest m = in.manifest();
@@ -71,7 +60,7 @@ final class SharpnessCommand implements Callable<Integer> {
             steps,
             directions,
             seed,
-            ExecutionDevice.parse(device, false),
+            in.device(false), // strict fp32: the increases measured are small differences of losses
             0);
     System.out.printf(
         Locale.ROOT,
@@ -83,11 +72,7 @@ final class SharpnessCommand implements Callable<Integer> {
         s.ascentSteps(),
         s.randomMeanIncrease(),
         s.directions());
-    if (out != null) {
-      byte[] json =
-          new GsonBuilder().setPrettyPrinting().create().toJson(s).getBytes(StandardCharsets.UTF_8);
-      AtomicFiles.write(out, o -> o.write(json));
-    }
+    in.writeResult(s);
     return 0;
   }
 }
