@@ -15,12 +15,31 @@ import java.util.Map;
  * Labelled grayscale images (IDX: MNIST, Fashion-MNIST) as contrastive image-caption pairs for a
  * CLIP-family model: each image is paired with its class's caption ("a photo of a sneaker.").
  * Images are resized bilinearly to the model's pixel_values size, repeated across its channels and
- * normalised with CLIP's mean and std. Each example also carries its class as {@link #CLASS_INDEX}
- * (not a model input), which zero-shot evaluation scores against.
+ * normalised with CLIP's mean and std. Each example also carries its class ({@link #CLASS_INDEX})
+ * and every class's caption ({@link #CLASS_PROMPTS}), which zero-shot evaluation uses; no model
+ * takes them as inputs.
  */
 public final class CaptionedImages {
   /** The example value holding the class index (a long[1]); no model takes it as an input. */
   public static final String CLASS_INDEX = "class_index";
+
+  /** The example value holding every class's caption tokens ({@link ClassPrompts}, shared). */
+  public static final String CLASS_PROMPTS = "class_prompts";
+
+  /**
+   * The tokenized caption of every class, in class order: the candidates of zero-shot
+   * classification. One instance is shared by all examples of a data set.
+   *
+   * @param inputIds each class's token ids
+   * @param attentionMasks each class's attention mask
+   */
+  public record ClassPrompts(List<long[]> inputIds, List<long[]> attentionMasks) {
+    /** Copies the lists (the arrays are shared, never written). */
+    public ClassPrompts {
+      inputIds = List.copyOf(inputIds);
+      attentionMasks = List.copyOf(attentionMasks);
+    }
+  }
 
   /** CLIP's image normalisation (OpenAI CLIP, also used by Qwen2-VL's processor). */
   private static final float[] MEAN = {0.48145466f, 0.4578275f, 0.40821073f};
@@ -165,6 +184,9 @@ public final class CaptionedImages {
     for (int c = 0; c < classes; c++) {
       tokens.add(encoder.tokens(captions.caption(c)));
     }
+    ClassPrompts prompts =
+        new ClassPrompts(
+            tokens.stream().map(t -> t[0]).toList(), tokens.stream().map(t -> t[1]).toList());
     int size = pixels.itemSize();
     List<JsonlDataset.Example> out = new ArrayList<>(pixels.items());
     for (int i = 0; i < pixels.items(); i++) {
@@ -187,6 +209,7 @@ public final class CaptionedImages {
           "pixel_values",
           new GrayImage(Arrays.copyOfRange(pixels.values(), i * size, (i + 1) * size), resize));
       v.put(CLASS_INDEX, new long[] {cls});
+      v.put(CLASS_PROMPTS, prompts);
       out.add(new JsonlDataset.Example(v));
     }
     return out;

@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Metrics of adapters on fixed labelled examples, through the model's infer graph: classification,
@@ -195,32 +194,39 @@ public final class Evaluator implements AutoCloseable {
 
   /**
    * Zero-shot classification by a contrastive image-text model: each image goes to the class whose
-   * caption embedding is most cosine-similar to the image embedding. The candidates are the classes
-   * present in the data, each with the caption of its first example ({@link
-   * CaptionedImages#CLASS_INDEX}). The text and image embeddings come from separate infer runs (the
-   * towers do not interact), so image batches need not match the number of classes.
+   * caption embedding is most cosine-similar to the image embedding, over every class the data set
+   * names ({@link CaptionedImages#CLASS_PROMPTS}), present in these examples or not. The text and
+   * image embeddings come from separate infer runs (the towers do not interact), so image batches
+   * need not match the number of classes.
    *
    * @param p the parameters to score (read only)
    * @return accuracy, F1, MCC and the confusion matrix over class indices
    */
   public ClassificationMetrics zeroShot(LoraParams p) {
-    Map<Integer, JsonlDataset.Example> prompts = new TreeMap<>();
+    Object first = data.get(0).values().get(CaptionedImages.CLASS_PROMPTS);
+    if (!(first instanceof CaptionedImages.ClassPrompts prompts)) {
+      throw new IllegalArgumentException(
+          m.id() + ": zero-shot evaluation needs examples with classes (captioned IDX images)");
+    }
     int[] labels = new int[data.size()];
     for (int i = 0; i < data.size(); i++) {
-      Object c = data.get(i).values().get(CaptionedImages.CLASS_INDEX);
-      if (c == null) {
-        throw new IllegalArgumentException(
-            m.id() + ": zero-shot evaluation needs examples with classes (captioned IDX images)");
-      }
-      labels[i] = (int) ((long[]) c)[0];
-      prompts.putIfAbsent(labels[i], data.get(i));
+      labels[i] = (int) ((long[]) data.get(i).values().get(CaptionedImages.CLASS_INDEX))[0];
     }
-    List<Integer> classIds = new ArrayList<>(prompts.keySet());
-    List<JsonlDataset.Example> promptList = new ArrayList<>(prompts.values());
-    Tensor text = run(Batcher.inOrder(promptList, m, promptList.size()).next(), p, TEXT_EMBEDS);
+    int classes = prompts.inputIds().size();
+    List<JsonlDataset.Example> promptList = new ArrayList<>();
+    Object anyImage = data.get(0).values().get("pixel_values"); // the text tower ignores it
+    for (int c = 0; c < classes; c++) {
+      promptList.add(
+          new JsonlDataset.Example(
+              Map.of(
+                  "input_ids", prompts.inputIds().get(c),
+                  "attention_mask", prompts.attentionMasks().get(c),
+                  "pixel_values", anyImage)));
+    }
+    Tensor text = run(Batcher.inOrder(promptList, m, classes).next(), p, TEXT_EMBEDS);
     int dim = (int) text.shape()[1];
     float[] t = text.floats();
-    for (int c = 0; c < classIds.size(); c++) {
+    for (int c = 0; c < classes; c++) {
       double norm = 0;
       for (int k = 0; k < dim; k++) {
         norm += (double) t[c * dim + k] * t[c * dim + k];
@@ -236,19 +242,19 @@ public final class Evaluator implements AutoCloseable {
       float[] img = run(batches.next(), p, IMAGE_EMBEDS).floats();
       for (int i = 0; i < img.length / dim; i++, at++) {
         double best = Double.NEGATIVE_INFINITY;
-        for (int c = 0; c < classIds.size(); c++) {
+        for (int c = 0; c < classes; c++) {
           double dot = 0;
           for (int k = 0; k < dim; k++) {
             dot += (double) img[i * dim + k] * t[c * dim + k];
           }
           if (dot > best) {
             best = dot;
-            predicted[at] = classIds.get(c);
+            predicted[at] = c;
           }
         }
       }
     }
-    return ClassificationMetrics.of(labels, predicted, classIds.get(classIds.size() - 1) + 1);
+    return ClassificationMetrics.of(labels, predicted, classes);
   }
 
   private Tensor logits(Map<String, Tensor> batch, LoraParams p) {

@@ -64,6 +64,12 @@ class ZeroShotTest {
       zs = e.zeroShot(p);
     }
     assertThat(zs.n()).isEqualTo(classes);
+    try (Evaluator e = Evaluator.open(m, ex.subList(0, 2), 3, ExecutionDevice.CPU, 1)) {
+      // images of classes 0 and 1 only: all four captions stay candidates
+      ClassificationMetrics two = e.zeroShot(p);
+      assertThat(two.confusion()).hasDimensions(classes, classes);
+      assertThat(two.confusion()[1]).isEqualTo(zs.confusion()[1]);
+    }
     for (int i = 0; i < classes; i++) {
       int best = 0;
       for (int c = 1; c < classes; c++) {
