@@ -106,20 +106,20 @@ final class BenchCommand implements Callable<Integer> {
     List<JsonlDataset.Example> examples =
         JsonlDataset.read(data != null ? data : dir.resolve(EmbeddedModel.SAMPLE_DATA), m);
     ExecutionDevice dev = ExecutionDevice.parse(device, tf32);
-    List<String> runs = new ArrayList<>(methods);
+    List<Run> runs = new ArrayList<>();
+    methods.forEach(x -> runs.add(new Run(x, false)));
     if (fp16) {
-      methods.forEach(x -> runs.add(x + FP16));
+      methods.forEach(x -> runs.add(new Run(x, true)));
     }
-    Map<String, List<StepRecord>> timed = new LinkedHashMap<>();
-    Map<String, List<StepRecord>> warm = new LinkedHashMap<>();
-    Map<String, Double> gcSeconds = new LinkedHashMap<>();
-    Map<String, String> scales = new LinkedHashMap<>();
+    Map<Run, List<StepRecord>> timed = new LinkedHashMap<>();
+    Map<Run, List<StepRecord>> firstRound = new LinkedHashMap<>();
+    Map<Run, Double> gcSeconds = new LinkedHashMap<>();
+    Map<Run, String> scales = new LinkedHashMap<>();
     runs.forEach(x -> timed.put(x, new ArrayList<>()));
     for (int round = 0; round < rounds; round++) {
       for (int i = 0; i < runs.size(); i++) {
-        String run = runs.get((i + round) % runs.size()); // rotate the order each round
-        boolean half = run.endsWith(FP16);
-        String id = half ? run.substring(0, run.length() - FP16.length()) : run;
+        Run run = runs.get((i + round) % runs.size()); // rotate the order each round
+        String id = run.method();
         MethodConfig mc = Methods.defaults(id);
         TrainConfig cfg =
             TrainOptions.parse(
@@ -135,10 +135,11 @@ final class BenchCommand implements Callable<Integer> {
         Path profile = null;
         if (ortProfile != null) {
           Files.createDirectories(ortProfile);
-          profile = ortProfile.resolve(run.replace(' ', '-') + "-round" + round);
+          profile = ortProfile.resolve(run.label().replace(' ', '-') + "-round" + round);
         }
         try (ModelGraphs g =
-            ModelGraphs.open(m, dev.withFp16(half), threads, method.usesRwpGraph(), profile)) {
+            ModelGraphs.open(
+                m, dev.withFp16(run.fp16()), threads, method.usesRwpGraph(), profile)) {
           List<StepRecord> rec = new ArrayList<>();
           long[] gcAtWarm = new long[1];
           StepListener gcMark =
@@ -156,10 +157,10 @@ final class BenchCommand implements Callable<Integer> {
               StepLoop.Options.of(new SplittableRandom(round), List.of(rec::add, gcMark)));
           timed.get(run).addAll(rec.subList(warmup, rec.size()));
           if (round == 0) {
-            warm.put(run, rec);
+            firstRound.put(run, rec);
           }
           gcSeconds.merge(run, (gcMillis() - gcAtWarm[0]) / 1e3, Double::sum);
-          if (half) {
+          if (run.fp16()) {
             scales.put(
                 run,
                 String.format(
@@ -193,16 +194,16 @@ final class BenchCommand implements Callable<Integer> {
         "method",
         "optim",
         "other");
-    for (Map.Entry<String, List<StepRecord>> e : timed.entrySet()) {
+    for (Map.Entry<Run, List<StepRecord>> e : timed.entrySet()) {
       List<StepRecord> r = e.getValue();
       double s = median(r, StepRecord::seconds);
-      String base = e.getKey().endsWith(FP16) ? "lora" + FP16 : "lora"; // same precision
+      Run base = new Run("lora", e.getKey().fp16()); // ratios within one precision
       double lora =
           timed.containsKey(base) ? median(timed.get(base), StepRecord::seconds) : Double.NaN;
       System.out.printf(
           Locale.ROOT,
           "%-11s %9.2f %7.2fx %5.1f%% %5.1f%% | %17.2f %7.2f %7.2f %7.2f %7.2f%n",
-          e.getKey(),
+          e.getKey().label(),
           s * 1e3,
           s / lora,
           100 * median(r, x -> x.times().host()) / s,
@@ -220,8 +221,8 @@ final class BenchCommand implements Callable<Integer> {
       // round 0 of both precisions starts from the same parameters and batches: how far apart
       System.out.println("fp16 mixed precision vs fp32 (round 0, same start and batches):");
       for (String id : methods) {
-        List<StepRecord> a = warm.get(id);
-        List<StepRecord> b = warm.get(id + FP16);
+        List<StepRecord> a = firstRound.get(new Run(id, false));
+        List<StepRecord> b = firstRound.get(new Run(id, true));
         StepRecord a1 = a.get(0);
         StepRecord b1 = b.get(0);
         System.out.printf(
@@ -238,13 +239,18 @@ final class BenchCommand implements Callable<Integer> {
             a.size(),
             b.get(b.size() - 1).loss(),
             a.get(a.size() - 1).loss(),
-            scales.get(id + FP16));
+            scales.get(new Run(id, true)));
       }
     }
     return 0;
   }
 
-  private static final String FP16 = " fp16";
+  /** One timed configuration: a method in fp32 (TF32 per --tf32) or in fp16 mixed precision. */
+  private record Run(String method, boolean fp16) {
+    String label() {
+      return fp16 ? method + " fp16" : method;
+    }
+  }
 
   /** Collection time so far, over every collector of this JVM. */
   private static long gcMillis() {

@@ -51,7 +51,8 @@ public final class Examples {
    */
   public static List<JsonlDataset.Example> load(Path file, Manifest m, TextOptions text)
       throws IOException {
-    if (!needsTokenizer(file)) {
+    boolean images = IdxFile.isIdx(file);
+    if (!images && !TextDataset.isText(file)) {
       return JsonlDataset.read(file, m);
     }
     if (text == null) {
@@ -60,7 +61,6 @@ public final class Examples {
               + " holds text or images to caption: give the model a tokenizer (manifest tokenizer,"
               + " or --tokenizer)");
     }
-    boolean images = IdxFile.isIdx(file);
     if (images && text.captions() == null) {
       throw new IOException(
           file + " holds IDX images: name their classes (--class-names fashion-mnist, ...)");

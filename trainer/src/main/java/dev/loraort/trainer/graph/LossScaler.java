@@ -64,28 +64,24 @@ public final class LossScaler {
     }
   }
 
-  /** Divides the gradients by the scale in place; false if any is not finite. */
+  /**
+   * Divides the gradients by the scale in place, in one pass; false if any is not finite (the run's
+   * outputs are then discarded).
+   */
   private boolean unscale(Map<String, Tensor> out) {
-    for (String n : out.keySet()) {
-      if (n.equals(TensorNames.LOSS)) {
+    float inv = (float) (1 / scale); // a power of two: exact
+    boolean finite = true;
+    for (Map.Entry<String, Tensor> e : out.entrySet()) {
+      if (e.getKey().equals(TensorNames.LOSS)) {
         continue;
       }
-      for (float v : out.get(n).floats()) {
-        if (!Float.isFinite(v)) {
-          return false;
-        }
+      float[] a = e.getValue().floats();
+      for (int i = 0; i < a.length; i++) {
+        a[i] *= inv;
+        finite &= Float.isFinite(a[i]);
       }
     }
-    float inv = (float) (1 / scale); // a power of two: exact
-    for (String n : out.keySet()) {
-      if (!n.equals(TensorNames.LOSS)) {
-        float[] a = out.get(n).floats();
-        for (int i = 0; i < a.length; i++) {
-          a[i] *= inv;
-        }
-      }
-    }
-    return true;
+    return finite;
   }
 
   /**

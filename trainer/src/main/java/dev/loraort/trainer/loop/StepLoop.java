@@ -126,20 +126,20 @@ public final class StepLoop {
     if (!o.methodState().isEmpty()) {
       method.loadState(state, o.methodState());
     }
+    LossScaler scaler = graphs.lossScaler(); // null in fp32
     long start = 0;
     if (o.resume() != null) {
       Checkpoint c = o.resume();
       params.tree().setFrom(ParamTree.of(c.params()));
       optState = optimizer.load(optState, c.optimizer());
       method.loadState(state, c.method());
+      if (scaler != null) {
+        scaler.load(c.lossScaler());
+      }
       data.seek(c.dataPosition());
       start = c.step();
     }
     GraphSession graph = method.usesRwpGraph() ? graphs.rwp() : graphs.train();
-    LossScaler scaler = graphs.lossScaler();
-    if (scaler != null && o.resume() != null) {
-      scaler.load(o.resume().lossScaler());
-    }
     List<String> outputs = ModelGraphs.trainOutputs(params.tree().names());
     double firstLoss = Double.NaN;
     double loss = Double.NaN;
