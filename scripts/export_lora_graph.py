@@ -149,6 +149,10 @@ def main(argv=None):
     ap.add_argument("--fp16", action="store_true",
                     help="also write train_fp16.onnx: mixed precision (fp16 autocast) with a loss_scale input")
     ap.add_argument("--no-fixture", action="store_true")
+    ap.add_argument("--check-atol", type=float, default=checks.ATOL,
+                    help=f"absolute tolerance of the ORT-vs-torch checks (graph-contract.md: {checks.ATOL}); fp32 "
+                         "rounding grows with depth: gpt2-large's 36 layers differ by 4.5e-5 on gradients up to 1.2. "
+                         "The manifest records the value used")
     ap.add_argument("--similarity-tokenizer", help="tokenizer.json: also report sentence similarities (BERT)")
     ap.add_argument("--base-weights-origin", help="JSON object for manifest base_weights.origin: where Java finds the "
                     "real weights (keys maven, entry, format, prefix)")
@@ -260,6 +264,7 @@ def main(argv=None):
             shared.rwp = False
         tracing.rename_dims(model_proto, spec)
         renamed = tracing.rename_initializers(model_proto, by_bytes)
+        report[f"{kind}_transposed_weight_copies"] = tracing.untranspose_weights(model_proto, renamed)
         renamed_all[kind] = renamed
         if kind == "train_rwp":
             seeded = 0
@@ -316,20 +321,21 @@ def main(argv=None):
     feed.update({n: to_numpy(v) for n, v in zip(names, test_p)})
     sess = checks.ort_session(os.path.join(work, "train.onnx"))
     got = checks.run(sess, feed)
-    report["train_vs_torch"] = checks.require(checks.compare(train.output_names, got, ref), "train.onnx")
+    report["train_vs_torch"] = checks.require(checks.compare(train.output_names, got, ref, atol=a.check_atol), "train.onnx")
     ref_inf = infer.eager({k: test_b[k] for k in infer_batch_names}, test_p)
     got_inf = checks.run(checks.ort_session(os.path.join(work, "infer.onnx")), feed)
-    report["infer_vs_torch"] = checks.require(checks.compare(infer_outs, got_inf, ref_inf), "infer.onnx")
+    report["infer_vs_torch"] = checks.require(checks.compare(infer_outs, got_inf, ref_inf, atol=a.check_atol), "infer.onnx")
     p1 = lora_params(modules, named, trainables, params_of, 1, a.alpha, 30)
     feed1 = dict(feed)
     feed1.update({n: to_numpy(v) for n, v in zip(names, p1)})
     report["train_vs_torch_rank1"] = checks.require(
-        checks.compare(train.output_names, checks.run(sess, feed1), train.eager(test_b, p1)), "train.onnx at rank 1")
+        checks.compare(train.output_names, checks.run(sess, feed1), train.eager(test_b, p1), atol=a.check_atol),
+        "train.onnx at rank 1")
     if "train_rwp" in graphs:
         path = os.path.join(work, "train_rwp.onnx")
         f0 = dict(feed, rwp_sigma=np.array(0.0, dtype=np.float32))
         report["rwp_sigma0_vs_torch"] = checks.require(
-            checks.compare(train.output_names, checks.run(checks.ort_session(path), f0)[:len(ref)], ref),
+            checks.compare(train.output_names, checks.run(checks.ort_session(path), f0)[:len(ref)], ref, atol=a.check_atol),
             "train_rwp.onnx at sigma 0")
         fs = dict(feed, rwp_sigma=np.array(0.05, dtype=np.float32))
         s1 = checks.ort_session(path)
@@ -365,7 +371,7 @@ def main(argv=None):
         save_file(exp, os.path.join(fx, "expected.safetensors"))
         with open(os.path.join(fx, "fixture.json"), "w") as fh:
             json.dump(dict(rank=a.rank, alpha=a.alpha, lora_scale=a.alpha / a.rank, batch=TEST_B, seq=TEST_S,
-                           tolerance=dict(rtol=checks.RTOL, atol=checks.ATOL),
+                           tolerance=dict(rtol=checks.RTOL, atol=a.check_atol),
                            expected="torch eager: train outputs by name; infer outputs as infer.<name>",
                            weights=weights_desc), fh, indent=1)
 

@@ -14,7 +14,7 @@ run() { local id=$1; shift; python3 "$here/export_lora_graph.py" --id "$id" --ou
 run tiny-roberta-cls --family roberta --rank 8 --alpha 16 &
 run tiny-bert-cls --family bert --rank 8 --alpha 16 &
 run tiny-gpt2-lm --family gpt2 --rank 4 --alpha 32 &
-run tiny-clip --family clip --rank 2 --alpha 4 &
+( run tiny-clip --family clip --rank 2 --alpha 4 && python3 "$here/tiny_clip_tokenizer.py" "$out/tiny-clip" ) &
 run tiny-qwen2vl --family qwen2vl --rank 8 --alpha 16 &
 if [ $# -ge 3 ]; then
   cfg=$(mktemp -d)

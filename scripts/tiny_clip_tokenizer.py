@@ -5,13 +5,14 @@ The tiny CLIP has a 1,000-token vocabulary and no real CLIP BPE vocabulary is re
 its captions ("a photo of a sneaker.") go through a small Hugging Face WordLevel tokenizer: lowercase,
 split on whitespace and punctuation, [UNK] for unknown words, <|startoftext|> ... <|endoftext|> around
 each text. The ids match the model's config: bos 0, pad 1, eos 999 (CLIP pools the text at the first
-eos). Standard library only; run from the repository root: python3 scripts/tiny_clip_tokenizer.py
+eos). Standard library only: python3 scripts/tiny_clip_tokenizer.py [MODEL_DIR] (default
+onnx-models/tiny-clip; export_tiny_models.sh runs it on each fresh export).
 """
 import json
 import pathlib
 import re
+import sys
 
-MODEL = pathlib.Path("onnx-models/tiny-clip")
 BOS, PAD, UNK, EOS = 0, 1, 2, 999
 
 # Caption templates and the class names of the image sets the trainer reads (Fashion-MNIST, MNIST),
@@ -27,7 +28,8 @@ zero one two three four five six seven eight nine 0 1 2 3 4 5 6 7 8 9
 
 
 def main() -> None:
-    manifest_path = MODEL / "manifest.json"
+    model = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "onnx-models/tiny-clip")
+    manifest_path = model / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     text_config = manifest["source"]["config"]["text_config"]
     assert (text_config["bos_token_id"], text_config["pad_token_id"], text_config["eos_token_id"]) == (
@@ -65,10 +67,10 @@ def main() -> None:
         "decoder": None,
         "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"},
     }
-    (MODEL / "tokenizer.json").write_text(json.dumps(tokenizer, indent=1) + "\n")
+    (model / "tokenizer.json").write_text(json.dumps(tokenizer, indent=1) + "\n")
     manifest["tokenizer"] = {"file": "tokenizer.json"}
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"wrote {MODEL / 'tokenizer.json'}: {len(vocab)} tokens")
+    print(f"wrote {model / 'tokenizer.json'}: {len(vocab)} tokens")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 # trainer on the CUDA EP for each method (lora-trainer bench: medians, ratios, host phases), an
 # ONNX Runtime profile of a few LoRA steps, and PyTorch + PEFT on the same step.
 #   CP=<trainer classpath> bash scripts/bench/run_gpu_bench.sh OUT WORK ID
-# PARTS=fp16 runs only the mixed-precision comparison (Java fp32 vs fp16, torch autocast fp16/bf16).
+# PARTS=fp16 runs only the mixed-precision comparison (Java fp32 vs fp16, torch autocast fp16/bf16);
+# PARTS=fp32 everything else (for graphs exported with FP16=0).
 # ID: roberta-large-cls, gpt2-medium-lm, gpt2-large-lm or clip-vit-b16 (exported into WORK by real_size_models.sh, which this
 # runs, or waits for, first).
 set -uo pipefail
@@ -24,28 +25,43 @@ java_bench() {
   java ${ORT_JAVA_OPTS:-} -cp "$cp" dev.loraort.trainer.cli.Main bench --model "$work/$id" \
     --data "$work/$id.jsonl" --device cuda --tf32 --batch-size "$batch" "$@"
 }
-( while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; sleep 0.2; done ) \
-  > "$out/$id.mem_java${PARTS:+_$parts}.txt" &
+monitor() {  # GPU memory used (MiB) and utilization (% of time a kernel ran) every 0.2 s, until killed
+  while true; do nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader,nounits; sleep 0.2; done
+}
+monitor > "$out/$id.mem_java_$parts.txt" &
 mon=$!
-if [ "$parts" = all ]; then
+if [ "$parts" != fp16 ]; then
   java_bench --steps 30 --warmup 5 --rounds 1 --methods lora,lora-sam,fmlora,eflat-lora,bi-lora,lora-obar \
     2>&1 | grep -v "^\[" | tee "$out/$id.java_bench.txt"
 fi
-# mixed precision: fp32 and fp16 of the one-pass methods in one process, with fp16's distance from fp32
-java_bench --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora --fp16 \
-  2>&1 | grep -v "^\[" | tee "$out/$id.java_bench_fp16.txt"
+if [ "$parts" != fp32 ]; then
+  # mixed precision: fp32 and fp16 of the one-pass methods in one process, with fp16's distance from fp32
+  java_bench --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora --fp16 \
+    2>&1 | grep -v "^\[" | tee "$out/$id.java_bench_fp16.txt"
+fi
 kill $mon
-echo "java process peak GPU memory (MiB, nvidia-smi): $(sort -n "$out/$id.mem_java${PARTS:+_$parts}.txt" | tail -1)" \
-  | tee -a "$out/$id.java_bench_fp16.txt"
-if [ "$parts" = all ]; then
+echo "java process peak GPU memory (MiB, nvidia-smi): $(cut -d, -f1 "$out/$id.mem_java_$parts.txt" | sort -n | tail -1)" \
+  | tee "$out/$id.java_peak_memory.txt"
+if [ "$parts" != fp16 ]; then
+  # is the GPU kept busy? utilization while LoRA steps alone run (samples after the graph is loaded)
+  monitor > "$out/$id.util_lora.txt" &
+  mon=$!
+  java_bench --steps 60 --warmup 5 --rounds 1 --methods lora > /dev/null 2>&1
+  kill $mon
+  # samples at >= 95% of the run's peak memory: the steps, not the graph loading
+  peak=$(cut -d, -f1 "$out/$id.util_lora.txt" | sort -n | tail -1)
+  echo "GPU utilization during LoRA steps (% of time a kernel ran, median of samples): $(awk -F', ' -v p="$peak" \
+    '$1 >= 0.95 * p {print $2}' "$out/$id.util_lora.txt" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" \
+    | tee -a "$out/$id.java_peak_memory.txt"
   java_bench --steps 4 --warmup 2 --rounds 1 --methods lora --ort-profile "/tmp/ort-profile-$id" > /dev/null 2>&1
   python3 "$here/ort_profile_summary.py" /tmp/ort-profile-$id/*.json --skip 3 --top 20 | tee "$out/$id.ort_profile.txt"
 fi
 for attn in sdpa eager; do
   methods=lora,lora-sam,fmlora,eflat-lora; [ $attn = eager ] && methods=lora
-  [ "$parts" = all ] && python3 "$here/torch_peft_bench.py" --config "$work/$id-config" --family "$family" \
+  [ "$parts" != fp16 ] && python3 "$here/torch_peft_bench.py" --config "$work/$id-config" --family "$family" \
     --batch "$batch" --seq "$seq" --targets "$targets" --rank "$rank" --alpha "$alpha" --attn $attn --methods $methods \
     2>&1 | grep '^{'
+  [ "$parts" = fp32 ] && continue
   for amp in fp16 bf16; do
     python3 "$here/torch_peft_bench.py" --config "$work/$id-config" --family "$family" --batch "$batch" --seq "$seq" \
       --targets "$targets" --rank "$rank" --alpha "$alpha" --attn $attn --methods lora,eflat-lora --amp $amp 2>&1 | grep '^{'

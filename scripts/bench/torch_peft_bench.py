@@ -6,7 +6,7 @@
 Same model config (random init), batch, sequence length, LoRA targets and rank; fp32 weights with
 TF32 matmuls (torch's allow_tf32, like the CUDA EP's default); AdamW. LoRA is PEFT's; LoRA-SAM,
 FMLoRA and EFlat-LoRA are written plainly in PyTorch on top of it (per-layer pinv math in torch,
-the way public code does it). Prints median step ms over --steps after --warmup, peak GPU memory,
+the way public code does it). Prints median step ms over --steps after --warmup, peak GPU memory (allocated and reserved),
 and the ratios to LoRA, as JSON lines.
 """
 import argparse
@@ -174,7 +174,9 @@ def main():
             times.append(time.perf_counter() - t0)
         times.sort()
         rows[method] = dict(median_ms=1e3 * times[len(times) // 2],
-                            peak_gib=torch.cuda.max_memory_allocated() / 2 ** 30)
+                            peak_gib=torch.cuda.max_memory_allocated() / 2 ** 30,
+                            # what the caching allocator held: comparable with nvidia-smi's view of a process
+                            peak_reserved_gib=torch.cuda.max_memory_reserved() / 2 ** 30)
     for m, r in rows.items():
         r["vs_lora"] = r["median_ms"] / rows["lora"]["median_ms"] if "lora" in rows else math.nan
         print(json.dumps(dict(framework=f"torch {torch.__version__} + peft, attn {a.attn}, amp {a.amp}", family=a.family,

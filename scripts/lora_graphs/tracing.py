@@ -179,6 +179,84 @@ def rename_initializers(model, by_bytes):
     return renamed
 
 
+def untranspose_weights(model, renamed):
+    """Keeps each frozen weight once. Constant folding stores W.T beside W (forward x @ W.T, backward
+    g @ W), which doubles the base weights in the file and in ONNX Runtime's memory. Consumers of W.T
+    read W instead where ONNX can say "transposed": Gemm through transB, a MatMul with a 2-D left
+    operand by becoming such a Gemm, a Cast by casting W (its consumers then handled the same way), a
+    Transpose by being W itself. W.T stays only for consumers that cannot (N-D MatMul).
+    renamed: rename_initializers' result, updated in place. Returns how many W.T initializers remain."""
+    from onnx import helper, numpy_helper
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    rank = {v.name: len(v.type.tensor_type.shape.dim) for v in list(g.value_info) + list(g.input)
+            if v.type.tensor_type.HasField("shape")}
+    consumers = collections.defaultdict(list)
+    for node in g.node:
+        for i, x in enumerate(node.input):
+            consumers[x].append((node, i))
+    dead, fresh = set(), []
+
+    def source(name):  # W for a W.T initializer, made an initializer if the graph lacks it
+        src = renamed[name][0]
+        if src not in inits:
+            t = numpy_helper.from_array(numpy_helper.to_array(inits[name]).T.copy(), src)
+            g.initializer.append(t)
+            inits[src] = t
+            renamed[src] = (src, False)
+        return src
+
+    def rewire(value, untransposed):  # value == untransposed.T; returns whether value lost all readers
+        kept = 0
+        for node, i in consumers[value]:
+            attrs = {a.name: a for a in node.attribute}
+            if node.op_type == "Gemm" and i == 1:
+                t = attrs.get("transB")
+                if t is None:
+                    node.attribute.append(helper.make_attribute("transB", 1))
+                else:
+                    t.i = 1 - t.i
+                node.input[1] = untransposed()
+            elif node.op_type == "MatMul" and i == 1 and rank.get(node.input[0]) == 2:
+                node.op_type = "Gemm"
+                node.attribute.append(helper.make_attribute("transB", 1))
+                node.input[1] = untransposed()
+            elif node.op_type == "Transpose" and list(attrs["perm"].ints if "perm" in attrs else [1, 0]) == [1, 0]:
+                w = untransposed()
+                for c, j in consumers[node.output[0]]:
+                    c.input[j] = w
+                if any(o.name == node.output[0] for o in g.output):
+                    kept += 1  # a graph output keeps its producer
+                else:
+                    dead.add(id(node))
+            elif node.op_type == "Cast":
+                made = []
+
+                def cast_of_w(node=node, made=made):
+                    if not made:
+                        out = node.output[0] + "_of_untransposed"
+                        fresh.append(helper.make_node("Cast", [untransposed()], [out], to=node.attribute[0].i))
+                        made.append(out)
+                    return made[0]
+
+                if rewire(node.output[0], cast_of_w):
+                    dead.add(id(node))
+                else:
+                    kept += 1
+            else:
+                kept += 1
+        return kept == 0
+
+    for name in [n for n, (src, tr) in renamed.items() if tr and n in inits]:
+        if rewire(name, lambda name=name: source(name)):
+            g.initializer.remove(inits.pop(name))
+            del renamed[name]
+    keep = [n for n in g.node if id(n) not in dead]
+    del g.node[:]
+    g.node.extend(fresh + keep)
+    return sum(1 for n, (src, tr) in renamed.items() if tr)
+
+
 def op_domains(model):
     c = collections.Counter()
 
