@@ -19,7 +19,8 @@ case $id in
   *) echo "unknown model $id"; exit 2 ;;
 esac
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-bash "$here/real_size_models.sh" "$work" "$id" || { tail -5 "$work/$id.export.log"; exit 1; }
+fp16_graph=1; [ "$parts" = fp32 ] && fp16_graph=0  # PARTS=fp32 needs no train_fp16.onnx
+FP16=$fp16_graph bash "$here/real_size_models.sh" "$work" "$id" || { tail -5 "$work/$id.export.log"; exit 1; }
 grep -h "export exit" "$work/$id.export.log"
 java_bench() {
   java ${ORT_JAVA_OPTS:-} -cp "$cp" dev.loraort.trainer.cli.Main bench --model "$work/$id" \
