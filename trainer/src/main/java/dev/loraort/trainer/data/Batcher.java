@@ -11,6 +11,8 @@ import java.util.SplittableRandom;
  * Cycles through examples in a seeded order that is reshuffled every epoch, and pads each batch
  * along its sequence dim to the batch's longest example: input_ids with the pad token, labels with
  * -100 (ignored by the loss), everything else with 0. The last batch of an epoch may be smaller.
+ * Qwen2-VL: the examples' image patches are concatenated and the positions and patch offsets
+ * computed ({@link Qwen2VlInputs}).
  */
 public final class Batcher implements BatchSource {
   private final List<JsonlDataset.Example> data;
@@ -18,6 +20,7 @@ public final class Batcher implements BatchSource {
   private final int batchSize;
   private final long shuffleSeed;
   private final boolean shuffle;
+  private final Qwen2VlInputs vision;
   private int[] order;
   private int epoch = -1;
   private int cursor;
@@ -59,6 +62,7 @@ public final class Batcher implements BatchSource {
     this.batchSize = batchSize;
     this.shuffleSeed = shuffleSeed;
     this.shuffle = shuffle;
+    this.vision = Qwen2VlInputs.appliesTo(manifest) ? Qwen2VlInputs.of(manifest) : null;
   }
 
   @Override
@@ -87,6 +91,13 @@ public final class Batcher implements BatchSource {
   private Map<String, Tensor> collate(JsonlDataset.Example[] batch) {
     Map<String, Tensor> out = new LinkedHashMap<>();
     for (Manifest.IoSpec s : manifest.inputs()) {
+      if (vision != null && Qwen2VlInputs.COMPUTED.contains(s.name())) {
+        continue; // from the collated tokens, below
+      }
+      if (vision != null && s.name().equals(Qwen2VlInputs.PIXELS)) {
+        out.put(s.name(), patches(batch, s.fixedElementsPerExample()));
+        continue;
+      }
       long fixed = s.fixedElementsPerExample();
       boolean variable = s.variablePerExample();
       int longest = 0;
@@ -130,7 +141,51 @@ public final class Batcher implements BatchSource {
         }
       }
     }
+    if (vision != null) {
+      addVisionInputs(batch, out);
+    }
     return out;
+  }
+
+  private static Tensor patches(JsonlDataset.Example[] batch, long row) {
+    int total = 0;
+    for (JsonlDataset.Example e : batch) {
+      total += ((float[]) e.values().get(Qwen2VlInputs.PIXELS)).length;
+    }
+    float[] a = new float[total];
+    int at = 0;
+    for (JsonlDataset.Example e : batch) {
+      float[] p = (float[]) e.values().get(Qwen2VlInputs.PIXELS);
+      System.arraycopy(p, 0, a, at, p.length);
+      at += p.length;
+    }
+    return Tensor.ofFloats(new long[] {total / row, row}, a);
+  }
+
+  private void addVisionInputs(JsonlDataset.Example[] batch, Map<String, Tensor> out) {
+    List<List<long[]>> perExample = new java.util.ArrayList<>();
+    List<long[]> all = new java.util.ArrayList<>();
+    for (JsonlDataset.Example e : batch) {
+      long[] flat = (long[]) e.values().get(Qwen2VlInputs.GRIDS);
+      List<long[]> grids = new java.util.ArrayList<>();
+      for (int i = 0; i < flat.length; i += 3) {
+        grids.add(new long[] {flat[i], flat[i + 1], flat[i + 2]});
+      }
+      perExample.add(grids);
+      all.addAll(grids);
+    }
+    Tensor ids = out.get("input_ids");
+    int seq = (int) ids.shape()[1];
+    out.put(
+        "mrope_position_ids",
+        Tensor.ofLongs(
+            new long[] {3, batch.length, seq},
+            vision.mropePositions(
+                ids.longs(), out.get("attention_mask").longs(), seq, perExample)));
+    long[] positions = vision.visionPositions(all);
+    out.put("vision_position_ids", Tensor.ofLongs(new long[] {positions.length / 2, 2}, positions));
+    int[] cu = Qwen2VlInputs.cuSeqlens(all);
+    out.put("cu_seqlens", Tensor.ofInts(new long[] {cu.length}, cu));
   }
 
   @Override

@@ -21,6 +21,12 @@ import java.util.Map;
  * Reads JSONL where each line is one example: a field per batch input of the manifest, without the
  * batch dimension ({@code {"input_ids": [0, 31, 2], "labels": 1}}). {@code attention_mask} defaults
  * to ones, and a causal LM's {@code labels} to its input_ids.
+ *
+ * <p>Qwen2-VL: a line also holds its images' patches, {@code pixel_values} ([patches, values] as
+ * the model's image processor makes them), and {@code image_grid_thw}, one (t, h, w) per image,
+ * with each image's t h w / merge^2 image tokens already in input_ids; the positions and patch
+ * offsets are computed when batching ({@link Qwen2VlInputs}), and default labels ignore the image
+ * tokens.
  */
 public final class JsonlDataset {
   /**
@@ -47,7 +53,16 @@ public final class JsonlDataset {
    *     file, the line and the field
    */
   public static List<Example> read(Path file, Manifest m) throws IOException {
-    List<Manifest.IoSpec> specs = m.inputs();
+    Qwen2VlInputs vision = Qwen2VlInputs.appliesTo(m) ? Qwen2VlInputs.of(m) : null;
+    List<Manifest.IoSpec> specs =
+        vision == null
+            ? m.inputs()
+            : m.inputs().stream()
+                .filter(
+                    s ->
+                        !Qwen2VlInputs.COMPUTED.contains(s.name())
+                            && !s.name().equals(Qwen2VlInputs.PIXELS))
+                .toList();
     for (Manifest.IoSpec s : specs) {
       if (s.shape().isEmpty() || !"batch".equals(s.shape().get(0).symbol())) {
         throw new IOException(
@@ -75,7 +90,11 @@ public final class JsonlDataset {
         } catch (JsonParseException | IllegalStateException e) {
           throw new IOException(at + ": not a JSON object", e);
         }
-        out.add(example(o, specs, m, at));
+        Map<String, Object> v = example(o, specs, m, at);
+        if (vision != null) {
+          images(o, v, vision, m, at);
+        }
+        out.add(new Example(v));
       }
     }
     if (out.isEmpty()) {
@@ -84,8 +103,8 @@ public final class JsonlDataset {
     return out;
   }
 
-  private static Example example(JsonObject o, List<Manifest.IoSpec> specs, Manifest m, String at)
-      throws IOException {
+  private static Map<String, Object> example(
+      JsonObject o, List<Manifest.IoSpec> specs, Manifest m, String at) throws IOException {
     Map<String, Object> v = new LinkedHashMap<>();
     for (Manifest.IoSpec s : specs) {
       JsonElement e = o.get(s.name());
@@ -114,13 +133,7 @@ public final class JsonlDataset {
                 + specs.stream().map(Manifest.IoSpec::name).toList()
                 + ")");
       }
-      List<Double> flat = new ArrayList<>();
-      try {
-        flatten(e, flat);
-      } catch (IllegalStateException | NumberFormatException x) {
-        throw new IOException(
-            at + ": field " + s.name() + " must be a number or a (nested) array of numbers", x);
-      }
+      List<Double> flat = numbers(e, s.name(), at);
       long fixed = s.fixedElementsPerExample();
       boolean variable = s.variablePerExample();
       if (variable ? flat.size() % fixed != 0 || flat.isEmpty() : flat.size() != fixed) {
@@ -136,25 +149,126 @@ public final class JsonlDataset {
                 + (variable ? "a non-zero multiple of " : "")
                 + fixed);
       }
-      if (s.dtype() == Tensor.DType.F32) {
-        float[] a = new float[flat.size()];
-        for (int i = 0; i < a.length; i++) {
-          a[i] = flat.get(i).floatValue();
-        }
-        v.put(s.name(), a);
-      } else {
-        long[] a = new long[flat.size()];
-        for (int i = 0; i < a.length; i++) {
-          double d = flat.get(i);
-          if (d != Math.rint(d)) {
-            throw new IOException(at + ": field " + s.name() + " must hold integers, found " + d);
-          }
-          a[i] = (long) d;
-        }
-        v.put(s.name(), a);
-      }
+      v.put(s.name(), s.dtype() == Tensor.DType.F32 ? floats(flat) : integers(flat, s.name(), at));
     }
-    return new Example(v);
+    return v;
+  }
+
+  /** Reads and checks a Qwen2-VL line's patches and grids against its image tokens. */
+  private static void images(
+      JsonObject o, Map<String, Object> v, Qwen2VlInputs vision, Manifest m, String at)
+      throws IOException {
+    long[] grids =
+        integers(
+            numbers(field(o, Qwen2VlInputs.GRIDS, at), Qwen2VlInputs.GRIDS, at),
+            Qwen2VlInputs.GRIDS,
+            at);
+    if (grids.length == 0 || grids.length % 3 != 0) {
+      throw new IOException(
+          at + ": field " + Qwen2VlInputs.GRIDS + " must hold one (t, h, w) per image");
+    }
+    long patches = 0;
+    long tokens = 0;
+    for (int i = 0; i < grids.length; i += 3) {
+      long[] g = {grids[i], grids[i + 1], grids[i + 2]};
+      if (g[0] < 1
+          || g[1] < 1
+          || g[2] < 1
+          || g[1] % vision.merge() != 0
+          || g[2] % vision.merge() != 0) {
+        throw new IOException(
+            at
+                + ": "
+                + Qwen2VlInputs.GRIDS
+                + " "
+                + java.util.Arrays.toString(g)
+                + " must be positive with h and w multiples of spatial_merge_size "
+                + vision.merge());
+      }
+      patches += g[0] * g[1] * g[2];
+      tokens += vision.tokens(g);
+    }
+    long[] ids = (long[]) v.get("input_ids");
+    long imageTokens = java.util.Arrays.stream(ids).filter(x -> x == vision.imageToken()).count();
+    if (imageTokens != tokens) {
+      throw new IOException(
+          at
+              + ": input_ids has "
+              + imageTokens
+              + " image tokens ("
+              + vision.imageToken()
+              + "); the image grids need "
+              + tokens);
+    }
+    Manifest.IoSpec spec =
+        m.inputs().stream()
+            .filter(s -> s.name().equals(Qwen2VlInputs.PIXELS))
+            .findFirst()
+            .orElseThrow();
+    long row = spec.fixedElementsPerExample();
+    List<Double> flat = numbers(field(o, Qwen2VlInputs.PIXELS, at), Qwen2VlInputs.PIXELS, at);
+    if (flat.size() != patches * row) {
+      throw new IOException(
+          at
+              + ": field "
+              + Qwen2VlInputs.PIXELS
+              + " has "
+              + flat.size()
+              + " values; the image grids need "
+              + patches
+              + " patches of "
+              + row);
+    }
+    v.put(Qwen2VlInputs.PIXELS, floats(flat));
+    v.put(Qwen2VlInputs.GRIDS, grids);
+    if (!o.has("labels")) { // defaulted to input_ids: image tokens are not predicted
+      long[] labels = ((long[]) v.get("labels")).clone();
+      for (int i = 0; i < labels.length; i++) {
+        if (ids[i] == vision.imageToken()) {
+          labels[i] = -100;
+        }
+      }
+      v.put("labels", labels);
+    }
+  }
+
+  private static JsonElement field(JsonObject o, String name, String at) throws IOException {
+    JsonElement e = o.get(name);
+    if (e == null) {
+      throw new IOException(at + ": missing field " + name);
+    }
+    return e;
+  }
+
+  private static List<Double> numbers(JsonElement e, String name, String at) throws IOException {
+    List<Double> flat = new ArrayList<>();
+    try {
+      flatten(e, flat);
+    } catch (IllegalStateException | NumberFormatException x) {
+      throw new IOException(
+          at + ": field " + name + " must be a number or a (nested) array of numbers", x);
+    }
+    return flat;
+  }
+
+  private static float[] floats(List<Double> flat) {
+    float[] a = new float[flat.size()];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = flat.get(i).floatValue();
+    }
+    return a;
+  }
+
+  private static long[] integers(List<Double> flat, String name, String at) throws IOException {
+    long[] a = new long[flat.size()];
+    for (int i = 0; i < a.length; i++) {
+      double d = flat.get(i);
+      if (d != Math.rint(d)) {
+        throw new IOException(at + ": field " + name + " must hold integers, found " + d);
+      }
+      a[i] = (long) d;
+    }
+    return a;
   }
 
   private static void flatten(JsonElement e, List<Double> out) {
