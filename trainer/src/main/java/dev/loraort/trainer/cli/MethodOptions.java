@@ -9,9 +9,11 @@ import dev.loraort.trainer.method.LoraSam;
 import dev.loraort.trainer.method.MethodConfig;
 import dev.loraort.trainer.method.Methods;
 import dev.loraort.trainer.optim.Schedule;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 import picocli.CommandLine.Option;
 
 /**
@@ -69,23 +71,14 @@ final class MethodOptions {
    */
   MethodConfig build() {
     MethodConfig d = Methods.defaults(method);
-    List<String> unused = new ArrayList<>();
     MethodConfig c;
+    Set<String> takes; // the options this method reads; any other one given is an error
     if (d instanceof LoraSam.Cfg x) {
       c = new LoraSam.Cfg(or(rho, x.rho()), scope(x.normScope()));
-      unused(
-          unused,
-          rhoSchedule,
-          "--rho-schedule",
-          beta,
-          "--beta",
-          sigma,
-          "--sigma",
-          auxRank,
-          "--aux-rank");
+      takes = Set.of("--rho", "--norm-scope");
     } else if (d instanceof FmLora.Cfg x) {
       c = new FmLora.Cfg(or(rho, x.rho()), sched(x.rhoSchedule()), scope(x.normScope()));
-      unused(unused, beta, "--beta", sigma, "--sigma", auxRank, "--aux-rank");
+      takes = Set.of("--rho", "--rho-schedule", "--norm-scope");
     } else if (d instanceof EFlatLora.Cfg x) {
       c =
           new EFlatLora.Cfg(
@@ -93,66 +86,40 @@ final class MethodOptions {
               sched(x.rhoSchedule()),
               or(beta, x.betaNew()),
               scope(x.normScope()));
-      unused(unused, sigma, "--sigma", auxRank, "--aux-rank");
+      takes = Set.of("--rho", "--rho-schedule", "--beta", "--norm-scope");
     } else if (d instanceof FlatLoraRwp.Cfg x) {
       c = new FlatLoraRwp.Cfg(or(sigma, x.sigma()));
-      unused(
-          unused,
-          rho,
-          "--rho",
-          rhoSchedule,
-          "--rho-schedule",
-          beta,
-          "--beta",
-          normScope,
-          "--norm-scope",
-          auxRank,
-          "--aux-rank");
+      takes = Set.of("--sigma");
     } else if (d instanceof BiLora.Cfg x) {
       c =
           new BiLora.Cfg(
               or(rho, x.rho()), auxRank != null ? auxRank : x.auxRank(), scope(x.normScope()));
-      unused(unused, rhoSchedule, "--rho-schedule", beta, "--beta", sigma, "--sigma");
+      takes = Set.of("--rho", "--aux-rank", "--norm-scope");
     } else if (d instanceof Bar.Cfg x) {
       Schedule.Kind k =
           barSchedule == null
               ? x.schedule()
               : Schedule.Kind.valueOf(barSchedule.toUpperCase(Locale.ROOT));
       c = new Bar.Cfg(x.variant(), or(barMu, x.mu0()), k);
-      unused(
-          unused,
-          rho,
-          "--rho",
-          rhoSchedule,
-          "--rho-schedule",
-          beta,
-          "--beta",
-          normScope,
-          "--norm-scope",
-          sigma,
-          "--sigma",
-          auxRank,
-          "--aux-rank");
+      takes = Set.of("--bar-mu", "--bar-schedule");
     } else {
       c = d;
-      unused(
-          unused,
-          rho,
-          "--rho",
-          rhoSchedule,
-          "--rho-schedule",
-          beta,
-          "--beta",
-          normScope,
-          "--norm-scope",
-          sigma,
-          "--sigma",
-          auxRank,
-          "--aux-rank");
+      takes = Set.of();
     }
-    if (!(d instanceof Bar.Cfg)) {
-      unused(unused, barMu, "--bar-mu", barSchedule, "--bar-schedule");
-    }
+    Map<String, Object> given = new LinkedHashMap<>();
+    given.put("--rho", rho);
+    given.put("--rho-schedule", rhoSchedule);
+    given.put("--beta", beta);
+    given.put("--norm-scope", normScope);
+    given.put("--sigma", sigma);
+    given.put("--aux-rank", auxRank);
+    given.put("--bar-mu", barMu);
+    given.put("--bar-schedule", barSchedule);
+    List<String> unused =
+        given.entrySet().stream()
+            .filter(e -> e.getValue() != null && !takes.contains(e.getKey()))
+            .map(Map.Entry::getKey)
+            .toList();
     if (!unused.isEmpty()) {
       throw new IllegalArgumentException(
           String.join(", ", unused)
@@ -173,13 +140,5 @@ final class MethodOptions {
 
   private static double or(Double v, double d) {
     return v != null ? v : d;
-  }
-
-  private static void unused(List<String> out, Object... valueNamePairs) {
-    for (int i = 0; i < valueNamePairs.length; i += 2) {
-      if (valueNamePairs[i] != null) {
-        out.add((String) valueNamePairs[i + 1]);
-      }
-    }
   }
 }
