@@ -5,7 +5,7 @@
 #   CP=<trainer classpath> bash scripts/bench/run_gpu_bench.sh OUT WORK ID
 # PARTS=fp16 runs only the mixed-precision comparison (Java fp32 vs fp16, torch autocast fp16/bf16);
 # PARTS=fp32 everything else (for graphs exported with FP16=0).
-# ID: roberta-large-cls, gpt2-medium-lm, gpt2-large-lm or clip-vit-b16 (exported into WORK by real_size_models.sh, which this
+# ID: roberta-large-cls, gpt2-medium-lm, gpt2-large-lm, clip-vit-b16 or qwen2vl-2b-lm (exported into WORK by real_size_models.sh, which this
 # runs, or waits for, first).
 set -uo pipefail
 out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; cp=${CP:?classpath}; parts=${PARTS:-all}
@@ -16,6 +16,7 @@ case $id in
   roberta-large-cls) family=roberta; batch=32; seq=128; targets=query,value; rank=8; alpha=16 ;;
   gpt2-medium-lm|gpt2-large-lm) family=gpt2; batch=8; seq=512; targets=c_attn; rank=4; alpha=32 ;;
   clip-vit-b16) family=clip; batch=32; seq=77; targets=q_proj,k_proj,v_proj; rank=2; alpha=16 ;;
+  qwen2vl-2b-lm) family=qwen2vl; batch=8; seq=512; targets=q_proj,v_proj; rank=8; alpha=16 ;;
   *) echo "unknown model $id"; exit 2 ;;
 esac
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"

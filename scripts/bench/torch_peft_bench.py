@@ -83,7 +83,7 @@ def main():
     for m in model.modules():  # dropout off, as in the exported graphs
         if isinstance(m, torch.nn.Dropout):
             m.p = 0.0
-    task = {"roberta": "SEQ_CLS", "bert": "SEQ_CLS", "gpt2": "CAUSAL_LM"}.get(a.family)
+    task = {"roberta": "SEQ_CLS", "bert": "SEQ_CLS", "gpt2": "CAUSAL_LM", "qwen2vl": "CAUSAL_LM"}.get(a.family)
     lc = LoraConfig(r=a.rank, lora_alpha=a.alpha, target_modules=a.targets.split(","), lora_dropout=0.0,
                     task_type=task, fan_in_fan_out=a.family == "gpt2")
     model = get_peft_model(model, lc)
