@@ -2,6 +2,7 @@ package dev.loraort.artifacts.onnx;
 
 import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.protobuf.Protobuf;
 import dev.loraort.artifacts.safetensors.Safetensors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -118,11 +119,11 @@ public final class OnnxFile {
     Protobuf.Writer w = new Protobuf.Writer();
     java.util.Set<String> replaced = new java.util.HashSet<>();
     while (model.next()) {
-      if (model.field == 7 && model.wire == Protobuf.LEN) {
+      if (model.field() == 7 && model.wire() == Protobuf.LEN) {
         Protobuf.Reader g = model.message("graph");
         Protobuf.Writer gw = new Protobuf.Writer();
         while (g.next()) {
-          if (g.field == 5 && g.wire == Protobuf.LEN) {
+          if (g.field() == 5 && g.wire() == Protobuf.LEN) {
             Protobuf.Reader t = g.message("initializer");
             String name = tensorName(t);
             if (replace.containsKey(name)) {
@@ -130,7 +131,7 @@ public final class OnnxFile {
               replaced.add(name);
               continue;
             }
-          } else if (g.field == 11 && g.wire == Protobuf.LEN) {
+          } else if (g.field() == 11 && g.wire() == Protobuf.LEN) {
             Protobuf.Reader vi = g.message("input");
             if (dropInputs.contains(tensorName(vi, 1))) {
               continue;
@@ -170,7 +171,7 @@ public final class OnnxFile {
    */
   private static String tensorName(Protobuf.Reader t, int field) throws IOException {
     while (t.next()) {
-      if (t.field == field && t.wire == Protobuf.LEN) {
+      if (t.field() == field && t.wire() == Protobuf.LEN) {
         return t.string();
       }
       t.skip();
@@ -216,26 +217,26 @@ public final class OnnxFile {
     Protobuf.Reader model = new Protobuf.Reader(buf, 0, buf.length, path.toString());
     boolean sawGraph = false;
     while (model.next()) {
-      if (model.field == 7 && model.wire == Protobuf.LEN) {
+      if (model.field() == 7 && model.wire() == Protobuf.LEN) {
         sawGraph = true;
         Protobuf.Reader g = model.message("graph");
         while (g.next()) {
-          if (g.field == 1 && g.wire == Protobuf.LEN) {
+          if (g.field() == 1 && g.wire() == Protobuf.LEN) {
             nodes.add(readNode(g.message("node")));
-          } else if (g.field == 5 && g.wire == Protobuf.LEN) {
+          } else if (g.field() == 5 && g.wire() == Protobuf.LEN) {
             readTensor(g.message("initializer"), path, inits, external);
           } else {
             g.skip();
           }
         }
-      } else if (model.field == 14 && model.wire == Protobuf.LEN) {
+      } else if (model.field() == 14 && model.wire() == Protobuf.LEN) {
         Protobuf.Reader kv = model.message("metadata_props");
         String k = "";
         String v = "";
         while (kv.next()) {
-          if (kv.field == 1) {
+          if (kv.field() == 1) {
             k = kv.string();
-          } else if (kv.field == 2) {
+          } else if (kv.field() == 2) {
             v = kv.string();
           } else {
             kv.skip();
@@ -257,11 +258,11 @@ public final class OnnxFile {
     List<String> out = new ArrayList<>();
     String op = "";
     while (r.next()) {
-      if (r.field == 1) {
+      if (r.field() == 1) {
         in.add(r.string());
-      } else if (r.field == 2) {
+      } else if (r.field() == 2) {
         out.add(r.string());
-      } else if (r.field == 4) {
+      } else if (r.field() == 4) {
         op = r.string();
       } else {
         r.skip();
@@ -281,7 +282,7 @@ public final class OnnxFile {
     List<Long> longs = new ArrayList<>();
     boolean isExternal = false;
     while (r.next()) {
-      switch (r.field) {
+      switch (r.field()) {
         case 1:
           readInt64s(r, "dims", dims);
           break;
@@ -295,7 +296,7 @@ public final class OnnxFile {
           raw = r.span();
           break;
         case 4:
-          if (r.wire == Protobuf.LEN) {
+          if (r.wire() == Protobuf.LEN) {
             int[] s = r.span();
             ByteBuffer b =
                 ByteBuffer.wrap(r.buffer(), s[0], s[1] - s[0]).order(ByteOrder.LITTLE_ENDIAN);
@@ -381,7 +382,7 @@ public final class OnnxFile {
   /** A repeated int64 field, packed (one LEN field) or not (one varint per field). */
   private static void readInt64s(Protobuf.Reader r, String what, List<Long> into)
       throws IOException {
-    if (r.wire == Protobuf.LEN) {
+    if (r.wire() == Protobuf.LEN) {
       Protobuf.Reader p = r.message(what);
       while (p.remaining() > 0) {
         into.add(p.varint());

@@ -1,11 +1,11 @@
 package dev.loraort.trainer.loop;
 
+import dev.loraort.artifacts.protobuf.Protobuf;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.CRC32C;
@@ -34,7 +34,7 @@ final class TensorBoardEvents implements AutoCloseable {
     this.path =
         dir.resolve("events.out.tfevents." + System.currentTimeMillis() / 1000 + "." + host);
     this.out = Files.newOutputStream(path);
-    record(event(0).string(3, "brain.Event:2").bytes());
+    record(event(0).string(3, "brain.Event:2").toByteArray());
   }
 
   /**
@@ -43,12 +43,13 @@ final class TensorBoardEvents implements AutoCloseable {
    * @param value the value
    */
   void scalar(long step, String tag, double value) {
-    Proto value_ = new Proto().string(1, tag).fixed32(2, Float.floatToIntBits((float) value));
-    record(event(step).message(5, new Proto().message(1, value_)).bytes());
+    Protobuf.Writer summaryValue =
+        new Protobuf.Writer().string(1, tag).fixed32(2, Float.floatToIntBits((float) value));
+    record(event(step).message(5, new Protobuf.Writer().message(1, summaryValue)).toByteArray());
   }
 
-  private static Proto event(long step) {
-    return new Proto()
+  private static Protobuf.Writer event(long step) {
+    return new Protobuf.Writer()
         .fixed64(1, Double.doubleToLongBits(System.currentTimeMillis() / 1000.0))
         .varint(2, step);
   }
@@ -90,56 +91,6 @@ final class TensorBoardEvents implements AutoCloseable {
       out.close();
     } catch (IOException e) {
       throw new UncheckedIOException(path + ": closing failed", e);
-    }
-  }
-
-  /** The few protobuf encodings an Event needs. */
-  private static final class Proto {
-    private final java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
-
-    Proto varint(int field, long v) {
-      raw((long) field << 3);
-      raw(v);
-      return this;
-    }
-
-    Proto fixed64(int field, long v) {
-      raw(((long) field << 3) | 1);
-      b.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, v).array());
-      return this;
-    }
-
-    Proto fixed32(int field, int v) {
-      raw(((long) field << 3) | 5);
-      b.writeBytes(le32(v));
-      return this;
-    }
-
-    Proto string(int field, String s) {
-      return bytes(field, s.getBytes(StandardCharsets.UTF_8));
-    }
-
-    Proto message(int field, Proto m) {
-      return bytes(field, m.bytes());
-    }
-
-    private Proto bytes(int field, byte[] v) {
-      raw(((long) field << 3) | 2);
-      raw(v.length);
-      b.writeBytes(v);
-      return this;
-    }
-
-    byte[] bytes() {
-      return b.toByteArray();
-    }
-
-    private void raw(long v) {
-      while ((v & ~0x7FL) != 0) {
-        b.write((int) ((v & 0x7F) | 0x80));
-        v >>>= 7;
-      }
-      b.write((int) v);
     }
   }
 }

@@ -2,6 +2,7 @@ package dev.loraort.trainer.loop;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.loraort.artifacts.protobuf.Protobuf;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -46,6 +47,7 @@ class MetricsLogTest {
     ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(events)).order(ByteOrder.LITTLE_ENDIAN);
     int records = 0;
     String first = null;
+    byte[] second = null;
     while (b.hasRemaining()) {
       long len = b.getLong(b.position());
       byte[] lenBytes = new byte[8];
@@ -56,10 +58,40 @@ class MetricsLogTest {
       assertThat(b.getInt()).isEqualTo(masked(event));
       if (first == null) {
         first = new String(event, StandardCharsets.ISO_8859_1);
+      } else if (second == null) {
+        second = event;
       }
       records++;
     }
     assertThat(first).contains("brain.Event:2");
+    // the first scalar: Event{step = 1, summary{value{tag, simple_value}}} (event.proto numbers)
+    Protobuf.Reader e = new Protobuf.Reader(second, 0, second.length, "event");
+    long step = -1;
+    String tag = null;
+    float value = Float.NaN;
+    while (e.next()) {
+      if (e.field() == 2) {
+        step = e.varint();
+      } else if (e.field() == 5) {
+        Protobuf.Reader summary = e.message("summary");
+        summary.next();
+        Protobuf.Reader v = summary.message("value");
+        while (v.next()) {
+          if (v.field() == 1) {
+            tag = v.string();
+          } else {
+            v.skip();
+            byte[] f = v.rawField(); // tag byte, then the float's 4 little-endian bytes
+            value = ByteBuffer.wrap(f, 1, 4).order(ByteOrder.LITTLE_ENDIAN).getFloat();
+          }
+        }
+      } else {
+        e.skip();
+      }
+    }
+    assertThat(step).isEqualTo(1);
+    assertThat(tag).isEqualTo("train/loss");
+    assertThat(value).isEqualTo(1.0f);
     assertThat(records).isEqualTo(1 + 4 * 3 + 2 * 2); // version, 3 scalars a step, 2 per evaluation
   }
 

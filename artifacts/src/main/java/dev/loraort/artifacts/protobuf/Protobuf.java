@@ -1,50 +1,76 @@
-package dev.loraort.artifacts.onnx;
+package dev.loraort.artifacts.protobuf;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 
-/** The protobuf wire format, as far as ONNX files need it. */
-final class Protobuf {
-  static final int VARINT = 0;
-  static final int FIXED64 = 1;
-  static final int LEN = 2;
-  static final int FIXED32 = 5;
+/**
+ * The protobuf wire format, as far as ONNX files and TensorBoard event files need it (no generated
+ * classes: the few messages are written and read field by field).
+ */
+public final class Protobuf {
+  /** Wire type of varints. */
+  public static final int VARINT = 0;
+
+  /** Wire type of 8-byte values. */
+  public static final int FIXED64 = 1;
+
+  /** Wire type of length-delimited values. */
+  public static final int LEN = 2;
+
+  /** Wire type of 4-byte values. */
+  public static final int FIXED32 = 5;
 
   private Protobuf() {}
 
   /** Appends fields to a growing buffer. */
-  static final class Writer {
+  public static final class Writer {
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
-    Writer varint(int field, long v) {
+    public Writer varint(int field, long v) {
       tag(field, VARINT);
       raw(v);
       return this;
     }
 
-    Writer bytes(int field, byte[] b) {
+    public Writer bytes(int field, byte[] b) {
       tag(field, LEN);
       raw(b.length);
       out.write(b, 0, b.length);
       return this;
     }
 
-    Writer string(int field, String s) {
+    public Writer fixed32(int field, int v) {
+      tag(field, FIXED32);
+      for (int i = 0; i < 4; i++) {
+        out.write(v >>> (8 * i));
+      }
+      return this;
+    }
+
+    public Writer fixed64(int field, long v) {
+      tag(field, FIXED64);
+      for (int i = 0; i < 8; i++) {
+        out.write((int) (v >>> (8 * i)));
+      }
+      return this;
+    }
+
+    public Writer string(int field, String s) {
       return bytes(field, s.getBytes(StandardCharsets.UTF_8));
     }
 
-    Writer message(int field, Writer m) {
+    public Writer message(int field, Writer m) {
       return bytes(field, m.toByteArray());
     }
 
     /** Appends an already encoded field (tag included) unchanged. */
-    Writer raw(byte[] field) {
+    public Writer raw(byte[] field) {
       out.write(field, 0, field.length);
       return this;
     }
 
-    byte[] toByteArray() {
+    public byte[] toByteArray() {
       return out.toByteArray();
     }
 
@@ -62,24 +88,34 @@ final class Protobuf {
   }
 
   /** Reads fields of one message within [start, end) of a byte array. */
-  static final class Reader {
+  public static final class Reader {
     private final byte[] buf;
     private final String what;
     private int pos;
     private final int end;
-    int field;
-    int wire;
-    int fieldStart;
+    private int field;
+    private int wire;
+    private int fieldStart;
 
-    Reader(byte[] buf, int start, int end, String what) {
+    public Reader(byte[] buf, int start, int end, String what) {
       this.buf = buf;
       this.pos = start;
       this.end = end;
       this.what = what;
     }
 
+    /** The current field's number. */
+    public int field() {
+      return field;
+    }
+
+    /** The current field's wire type. */
+    public int wire() {
+      return wire;
+    }
+
     /** Advances to the next field; false at the end of the message. */
-    boolean next() throws IOException {
+    public boolean next() throws IOException {
       if (pos >= end) {
         return false;
       }
@@ -90,7 +126,7 @@ final class Protobuf {
       return true;
     }
 
-    long varint() throws IOException {
+    public long varint() throws IOException {
       long v = 0;
       for (int shift = 0; shift < 64; shift += 7) {
         if (pos >= end) {
@@ -106,7 +142,7 @@ final class Protobuf {
     }
 
     /** The current length-delimited field as [start, end) into the buffer. */
-    int[] span() throws IOException {
+    public int[] span() throws IOException {
       long n = varint();
       if (n < 0 || pos + n > end) {
         throw new IOException(
@@ -117,17 +153,17 @@ final class Protobuf {
       return s;
     }
 
-    String string() throws IOException {
+    public String string() throws IOException {
       int[] s = span();
       return new String(buf, s[0], s[1] - s[0], StandardCharsets.UTF_8);
     }
 
-    Reader message(String child) throws IOException {
+    public Reader message(String child) throws IOException {
       int[] s = span();
       return new Reader(buf, s[0], s[1], what + "/" + child);
     }
 
-    void skip() throws IOException {
+    public void skip() throws IOException {
       switch (wire) {
         case VARINT:
           varint();
@@ -149,16 +185,16 @@ final class Protobuf {
       }
     }
 
-    byte[] buffer() {
+    public byte[] buffer() {
       return buf;
     }
 
-    int remaining() {
+    public int remaining() {
       return end - pos;
     }
 
     /** The current field, tag included, after it was read or skipped. */
-    byte[] rawField() {
+    public byte[] rawField() {
       return java.util.Arrays.copyOfRange(buf, fieldStart, pos);
     }
   }
