@@ -187,6 +187,32 @@ public final class Tensor {
     }
   }
 
+  /**
+   * How far this float32 tensor is from a reference, on the reference's scale: the largest absolute
+   * difference over the largest absolute reference value (the measure the exporter's checks, the
+   * fixtures and the conformance reports all use).
+   *
+   * @param reference a float32 tensor of the same size
+   * @return max |this - reference| / max |reference| (a tiny floor keeps all-zero references
+   *     finite)
+   * @throws IllegalArgumentException if the sizes differ
+   */
+  public double maxErrorOfMax(Tensor reference) {
+    float[] a = floats();
+    float[] b = reference.floats();
+    if (a.length != b.length) {
+      throw new IllegalArgumentException(
+          "compared tensors differ in size: " + this + " vs " + reference);
+    }
+    double err = 0;
+    double max = 0;
+    for (int i = 0; i < a.length; i++) {
+      err = Math.max(err, Math.abs((double) a[i] - b[i]));
+      max = Math.max(max, Math.abs(b[i]));
+    }
+    return err / Math.max(max, 1e-30);
+  }
+
   private void requireType(DType want) {
     if (dtype != want) {
       throw new IllegalStateException(

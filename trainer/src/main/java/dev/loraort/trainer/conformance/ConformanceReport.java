@@ -84,15 +84,7 @@ public record ConformanceReport(
           throw new IllegalArgumentException(
               "no final tensor " + e.getKey() + " in this run's output");
         }
-        float[] x = a.floats();
-        float[] y = e.getValue().floats();
-        double maxErr = 0;
-        double maxRef = 0;
-        for (int k = 0; k < y.length; k++) {
-          maxErr = Math.max(maxErr, Math.abs((double) x[k] - y[k]));
-          maxRef = Math.max(maxRef, Math.abs(y[k]));
-        }
-        tensors.add(new TensorDiff(e.getKey(), maxErr / Math.max(maxRef, 1e-30)));
+        tensors.add(new TensorDiff(e.getKey(), a.maxErrorOfMax(e.getValue())));
       }
     }
     return new ConformanceReport(steps, tensors, lossRtol, tensorTol);
