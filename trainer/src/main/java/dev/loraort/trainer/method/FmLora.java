@@ -3,7 +3,6 @@ package dev.loraort.trainer.method;
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -12,7 +11,7 @@ import java.util.Map;
  * perturbation onto B; pass 2 at B + E_B gives the gradient; B is restored from a saved copy. The
  * perturbation of W actually applied is G_bar P_A scaled, of norm at most rho (section 3).
  */
-public final class FmLora implements SharpnessMethod<FmLora.State> {
+public final class FmLora implements SharpnessMethod<SecondPassPerturbation> {
   /**
    * @param rho the initial radius rho_0
    * @param rhoSchedule constant, or cosine decay to 0.4 rho_0
@@ -38,13 +37,6 @@ public final class FmLora implements SharpnessMethod<FmLora.State> {
     }
   }
 
-  /** This step's E_B and the B it replaced. */
-  public static final class State {
-    Map<String, float[]> eb = Map.of();
-    final Map<String, float[]> saved = new LinkedHashMap<>();
-    double norm;
-  }
-
   private final Cfg cfg;
 
   /**
@@ -60,8 +52,8 @@ public final class FmLora implements SharpnessMethod<FmLora.State> {
   }
 
   @Override
-  public State init(LoraParams p, Setup setup) {
-    return new State();
+  public SecondPassPerturbation init(LoraParams p, Setup setup) {
+    return new SecondPassPerturbation();
   }
 
   @Override
@@ -70,27 +62,25 @@ public final class FmLora implements SharpnessMethod<FmLora.State> {
   }
 
   @Override
-  public Map<String, Tensor> beforePass(int pass, LoraParams p, State s, Step t) {
-    if (pass == 1) {
-      Perturbations.apply(p, s.eb, s.saved);
-    }
+  public Map<String, Tensor> beforePass(int pass, LoraParams p, SecondPassPerturbation s, Step t) {
+    s.beforePass(pass, p);
     return Map.of();
   }
 
   @Override
-  public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
+  public ParamTree afterGrad(
+      int pass, ParamTree g, LoraParams p, SecondPassPerturbation s, Step t) {
     if (pass == 0) {
       double rho = cfg.rhoSchedule().at(cfg.rho(), t.index(), t.total());
-      s.eb = Perturbations.flatPerturbationOfB(p, g, rho, cfg.normScope());
-      s.norm = Perturbations.norm(s.eb);
-    } else {
-      Perturbations.restore(p, s.saved);
+      s.perturbation = Perturbations.flatPerturbationOfB(p, g, rho, cfg.normScope());
+      s.norm = Perturbations.norm(s.perturbation);
     }
+    s.afterPass(pass, p);
     return g;
   }
 
   @Override
-  public double perturbationNorm(State s) {
+  public double perturbationNorm(SecondPassPerturbation s) {
     return s.norm;
   }
 }

@@ -14,7 +14,7 @@ import java.util.Map;
  * tensors (global norm by default); pass 2 at (A, B) + eps gives the gradient the optimizer uses;
  * the weights are then restored from a saved copy, bit for bit.
  */
-public final class LoraSam implements SharpnessMethod<LoraSam.State> {
+public final class LoraSam implements SharpnessMethod<SecondPassPerturbation> {
   /**
    * @param rho the radius
    * @param normScope global (SAM) or per-layer
@@ -39,13 +39,6 @@ public final class LoraSam implements SharpnessMethod<LoraSam.State> {
     }
   }
 
-  /** The perturbation of this step and the weights it replaced. */
-  public static final class State {
-    final Map<String, float[]> eps = new LinkedHashMap<>();
-    final Map<String, float[]> saved = new LinkedHashMap<>();
-    double epsNorm;
-  }
-
   private final Cfg cfg;
 
   /**
@@ -61,8 +54,8 @@ public final class LoraSam implements SharpnessMethod<LoraSam.State> {
   }
 
   @Override
-  public State init(LoraParams p, Setup setup) {
-    return new State();
+  public SecondPassPerturbation init(LoraParams p, Setup setup) {
+    return new SecondPassPerturbation();
   }
 
   @Override
@@ -71,17 +64,15 @@ public final class LoraSam implements SharpnessMethod<LoraSam.State> {
   }
 
   @Override
-  public Map<String, Tensor> beforePass(int pass, LoraParams p, State s, Step t) {
-    if (pass == 1) {
-      Perturbations.apply(p, s.eps, s.saved);
-    }
+  public Map<String, Tensor> beforePass(int pass, LoraParams p, SecondPassPerturbation s, Step t) {
+    s.beforePass(pass, p);
     return Map.of();
   }
 
   @Override
-  public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
+  public ParamTree afterGrad(
+      int pass, ParamTree g, LoraParams p, SecondPassPerturbation s, Step t) {
     if (pass == 0) {
-      s.eps.clear();
       List<List<String>> groups = Perturbations.groups(p, cfg.normScope());
       double[] norms = Perturbations.norms(g, groups);
       List<String> names = new ArrayList<>();
@@ -107,18 +98,20 @@ public final class LoraSam implements SharpnessMethod<LoraSam.State> {
               e[i] = f * gv[i];
             }
           });
+      Map<String, float[]> byName = new LinkedHashMap<>();
       for (int k = 0; k < names.size(); k++) {
-        s.eps.put(names.get(k), eps.get(k));
+        byName.put(names.get(k), eps.get(k));
       }
-      s.epsNorm = Math.sqrt(total);
+      s.perturbation = byName;
+      s.norm = Math.sqrt(total);
       return g;
     }
-    Perturbations.restore(p, s.saved);
+    s.afterPass(pass, p);
     return g;
   }
 
   @Override
-  public double perturbationNorm(State s) {
-    return s.epsNorm;
+  public double perturbationNorm(SecondPassPerturbation s) {
+    return s.norm;
   }
 }

@@ -73,7 +73,7 @@ class MethodsTest {
     LoraParams p = params();
     ParamTree before = p.tree().copy();
     LoraSam sam = new LoraSam(new LoraSam.Cfg(0.05, MethodConfig.NormScope.GLOBAL));
-    LoraSam.State s = sam.init(p, setup());
+    SecondPassPerturbation s = sam.init(p, setup());
     ParamTree clean = grads(p, Map.of());
     ParamTree g = step(sam, p, s);
     assertThat(sam.perturbationNorm(s)).isCloseTo(0.05, within(1e-9));
@@ -93,13 +93,13 @@ class MethodsTest {
         new FmLora(
             new FmLora.Cfg(
                 0.05, MethodConfig.RhoSchedule.CONSTANT, MethodConfig.NormScope.PER_LAYER));
-    FmLora.State s = fm.init(p, setup());
+    SecondPassPerturbation s = fm.init(p, setup());
     step(fm, p, s);
     for (String n : before.names()) {
       assertThat(p.tree().get(n)).as(n).isEqualTo(before.get(n));
     }
     for (String mod : p.modules()) { // ||s E_B A||_F <= rho per layer (methods.md section 3)
-      float[] eb = s.eb.get(TensorNames.loraB(mod));
+      float[] eb = s.perturbation().get(TensorNames.loraB(mod));
       float[] a = p.tree().get(TensorNames.loraA(mod));
       int r = p.rank();
       int out = eb.length / r;
