@@ -166,11 +166,7 @@ public final class Batcher implements BatchSource {
     List<List<long[]>> perExample = new java.util.ArrayList<>();
     List<long[]> all = new java.util.ArrayList<>();
     for (JsonlDataset.Example e : batch) {
-      long[] flat = (long[]) e.values().get(Qwen2VlInputs.GRIDS);
-      List<long[]> grids = new java.util.ArrayList<>();
-      for (int i = 0; i < flat.length; i += 3) {
-        grids.add(new long[] {flat[i], flat[i + 1], flat[i + 2]});
-      }
+      List<long[]> grids = Qwen2VlInputs.grids((long[]) e.values().get(Qwen2VlInputs.GRIDS));
       perExample.add(grids);
       all.addAll(grids);
     }

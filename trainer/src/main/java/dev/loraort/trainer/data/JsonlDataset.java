@@ -169,8 +169,8 @@ public final class JsonlDataset {
     }
     long patches = 0;
     long tokens = 0;
-    for (int i = 0; i < grids.length; i += 3) {
-      long[] g = {grids[i], grids[i + 1], grids[i + 2]};
+    List<long[]> perImage = Qwen2VlInputs.grids(grids);
+    for (long[] g : perImage) {
       if (g[0] < 1
           || g[1] < 1
           || g[2] < 1
@@ -199,6 +199,11 @@ public final class JsonlDataset {
               + vision.imageToken()
               + "); the image grids need "
               + tokens);
+    }
+    try { // the layout the batcher relies on: each image's tokens in one attended run
+      vision.mropePositions(ids, (long[]) v.get("attention_mask"), ids.length, List.of(perImage));
+    } catch (IllegalArgumentException e) {
+      throw new IOException(at + ": " + e.getMessage().replaceFirst("^example 0: ", ""), e);
     }
     Manifest.IoSpec spec =
         m.inputs().stream()

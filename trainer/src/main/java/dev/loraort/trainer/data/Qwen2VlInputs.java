@@ -56,6 +56,18 @@ public record Qwen2VlInputs(long imageToken, int merge) {
   }
 
   /**
+   * @param flat (t, h, w) triples one after another, as a data line's image_grid_thw holds them
+   * @return one (t, h, w) per image
+   */
+  public static List<long[]> grids(long[] flat) {
+    List<long[]> out = new java.util.ArrayList<>();
+    for (int i = 0; i + 2 < flat.length; i += 3) {
+      out.add(new long[] {flat[i], flat[i + 1], flat[i + 2]});
+    }
+    return out;
+  }
+
+  /**
    * @param grid an image's (t, h, w) in patches
    * @return the tokens it takes in input_ids: t h w / merge^2
    */
@@ -99,7 +111,7 @@ public record Qwen2VlInputs(long imageToken, int merge) {
         long need = tokens(g);
         if (n - k < need) {
           throw new IllegalArgumentException(
-              "example " + b + ": fewer image tokens than its image grid needs (" + need + ")");
+              "example " + b + ": fewer attended image tokens than its image grids need");
         }
         long top = 0;
         for (long t = 0; t < g[0]; t++) {

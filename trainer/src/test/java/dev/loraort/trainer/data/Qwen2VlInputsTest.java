@@ -105,6 +105,25 @@ class Qwen2VlInputsTest {
   }
 
   @Test
+  void rejectsAnImageWhoseTokensAreSplit() throws IOException {
+    Manifest m = Manifest.read(MODEL);
+    long image = Qwen2VlInputs.of(m).imageToken();
+    Path f = dir.resolve("split.jsonl");
+    String px = String.join(",", java.util.Collections.nCopies(16 * 96, "0.5"));
+    String ids = "[5, " + image + ", " + image + ", 6, " + image + ", " + image + ", 7]";
+    Files.writeString(
+        f,
+        "{\"input_ids\": "
+            + ids
+            + ", \"pixel_values\": ["
+            + px
+            + "], \"image_grid_thw\": [1, 4, 4]}\n");
+    assertThatThrownBy(() -> JsonlDataset.read(f, m))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("split.jsonl:1: an image's 4 tokens are not contiguous");
+  }
+
+  @Test
   void positionsResumeAfterTheLargestImageCoordinate() {
     Qwen2VlInputs q = new Qwen2VlInputs(9, 2);
     // text, a 1 x 2 x 4 grid (1 x 1 x 2 merged: two tokens side by side), text; then padding
