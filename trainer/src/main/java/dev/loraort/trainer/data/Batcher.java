@@ -2,6 +2,7 @@ package dev.loraort.trainer.data;
 
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.manifest.Manifest;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -163,8 +164,8 @@ public final class Batcher implements BatchSource {
   }
 
   private void addVisionInputs(JsonlDataset.Example[] batch, Map<String, Tensor> out) {
-    List<List<long[]>> perExample = new java.util.ArrayList<>();
-    List<long[]> all = new java.util.ArrayList<>();
+    List<List<long[]>> perExample = new ArrayList<>();
+    List<long[]> all = new ArrayList<>();
     for (JsonlDataset.Example e : batch) {
       List<long[]> grids = Qwen2VlInputs.grids((long[]) e.values().get(Qwen2VlInputs.GRIDS));
       perExample.add(grids);

@@ -74,6 +74,14 @@ public final class JsonlDataset {
                 + "; JSONL data feeds only batch-major inputs ([batch, ...]). Feed this model from its fixture or code.");
       }
     }
+    long pixelRow = // values per image patch
+        vision == null
+            ? 0
+            : m.inputs().stream()
+                .filter(s -> s.name().equals(Qwen2VlInputs.PIXELS))
+                .findFirst()
+                .orElseThrow()
+                .fixedElementsPerExample();
     List<Example> out = new ArrayList<>();
     try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       String line;
@@ -92,7 +100,7 @@ public final class JsonlDataset {
         }
         Map<String, Object> v = example(o, specs, m, at);
         if (vision != null) {
-          images(o, v, vision, m, at);
+          images(o, v, vision, pixelRow, at);
         }
         out.add(new Example(v));
       }
@@ -156,7 +164,7 @@ public final class JsonlDataset {
 
   /** Reads and checks a Qwen2-VL line's patches and grids against its image tokens. */
   private static void images(
-      JsonObject o, Map<String, Object> v, Qwen2VlInputs vision, Manifest m, String at)
+      JsonObject o, Map<String, Object> v, Qwen2VlInputs vision, long row, String at)
       throws IOException {
     long[] grids =
         integers(
@@ -203,14 +211,8 @@ public final class JsonlDataset {
     try { // the layout the batcher relies on: each image's tokens in one attended run
       vision.mropePositions(ids, (long[]) v.get("attention_mask"), ids.length, List.of(perImage));
     } catch (IllegalArgumentException e) {
-      throw new IOException(at + ": " + e.getMessage().replaceFirst("^example 0: ", ""), e);
+      throw new IOException(at + ": " + e.getMessage(), e);
     }
-    Manifest.IoSpec spec =
-        m.inputs().stream()
-            .filter(s -> s.name().equals(Qwen2VlInputs.PIXELS))
-            .findFirst()
-            .orElseThrow();
-    long row = spec.fixedElementsPerExample();
     List<Double> flat = numbers(field(o, Qwen2VlInputs.PIXELS, at), Qwen2VlInputs.PIXELS, at);
     if (flat.size() != patches * row) {
       throw new IOException(

@@ -86,7 +86,8 @@ public record Qwen2VlInputs(long imageToken, int merge) {
    * @param seq the sequence length
    * @param grids per example, its images' (t, h, w) in order of appearance
    * @return [3, batch, seq] flat
-   * @throws IllegalArgumentException if an example's image tokens do not match its grids
+   * @throws IllegalArgumentException if an example's image tokens do not match its grids (the
+   *     reader checks each line with this, so batches never fail here)
    */
   public long[] mropePositions(long[] ids, long[] mask, int seq, List<List<long[]>> grids) {
     int batch = grids.size();
@@ -111,7 +112,7 @@ public record Qwen2VlInputs(long imageToken, int merge) {
         long need = tokens(g);
         if (n - k < need) {
           throw new IllegalArgumentException(
-              "example " + b + ": fewer attended image tokens than its image grids need");
+              "fewer attended image tokens than the image grids need");
         }
         long top = 0;
         for (long t = 0; t < g[0]; t++) {
@@ -119,7 +120,7 @@ public record Qwen2VlInputs(long imageToken, int merge) {
             for (long w = 0; w < gw; w++) {
               if (ids[b * seq + at[k]] != imageToken) {
                 throw new IllegalArgumentException(
-                    "example " + b + ": an image's " + need + " tokens are not contiguous");
+                    "an image's " + need + " tokens are not contiguous");
               }
               put(out, batch, seq, b, at[k++], next + t, next + h, next + w);
               top = Math.max(top, Math.max(t, Math.max(h, w)));
@@ -130,8 +131,7 @@ public record Qwen2VlInputs(long imageToken, int merge) {
       }
       while (k < n) {
         if (ids[b * seq + at[k]] == imageToken) {
-          throw new IllegalArgumentException(
-              "example " + b + ": more image tokens than its image grids account for");
+          throw new IllegalArgumentException("more image tokens than the image grids account for");
         }
         put(out, batch, seq, b, at[k++], next, next, next);
         next++;
