@@ -27,6 +27,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 from lora_graphs import CONTRACT, checks, tracing  # noqa: E402
+from lora_graphs.tracing import progress  # noqa: E402
 from lora_graphs.families import FAMILIES, tiny_config  # noqa: E402
 from lora_graphs.lora import Shared, inject  # noqa: E402
 
@@ -66,7 +67,8 @@ def make_unique(model, seed):
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for _, p in model.named_parameters():
-            if p.dtype.is_floating_point and p.numel() > 1 and torch.unique(p).numel() == 1:
+            # constant tensors only; one pass over p (torch.unique sorted 2.2 billion values at Qwen2-VL-2B)
+            if p.dtype.is_floating_point and p.numel() > 1 and bool((p == p.reshape(-1)[0]).all()):
                 p.add_(0.02 * torch.randn(p.shape, generator=g))
 
 
@@ -178,6 +180,7 @@ def main(argv=None):
         elif a.weights != "random":
             ap.error(f"--weights {a.weights!r}: expected random, pretrained or langchain4j-onnx:PATH")
     model.eval()
+    progress(f"built {fam.hf_class} ({sum(p.numel() for p in model.parameters()) / 1e6:.0f} M parameters, {weights_desc})")
     for p in model.parameters():
         p.requires_grad_(False)
 
@@ -211,10 +214,11 @@ def main(argv=None):
                 return p + "." + n[len(p) + 6:]
         return n
 
-    by_bytes = {}
+    by_digest = {}
     for k, v in frozen.items():
         if v.dtype == torch.float32 and v.numel() > 1:
-            by_bytes.setdefault(to_numpy(v).tobytes(), hf_name(k))
+            by_digest.setdefault(tracing.digest(to_numpy(v)), hf_name(k))
+    progress(f"indexed {len(frozen)} frozen tensors ({sum(v.numel() for v in frozen.values()) / 1e6:.0f} M values)")
 
     trace_b, dims = fam.batch(model, TRACE_B, TRACE_S, 1)
     test_b, _ = fam.batch(model, TEST_B, TEST_S, 2)
@@ -259,11 +263,11 @@ def main(argv=None):
         tp = tp + ([torch.tensor(1024.0)] if kind == "train_fp16" else [])
         shared.rwp = kind == "train_rwp"
         try:
-            model_proto = tracing.export(prog, tb, tp, dyn)
+            model_proto = tracing.export(prog, tb, tp, dyn, fname)
         finally:
             shared.rwp = False
         tracing.rename_dims(model_proto, spec)
-        renamed = tracing.rename_initializers(model_proto, by_bytes)
+        renamed = tracing.rename_initializers(model_proto, by_digest)
         report[f"{kind}_transposed_weight_copies"] = tracing.untranspose_weights(model_proto, renamed)
         renamed_all[kind] = renamed
         if kind == "train_rwp":
@@ -282,6 +286,7 @@ def main(argv=None):
         protos[kind] = model_proto
         report[f"{kind}_export_s"] = round(time.time() - t0, 1)
         report[f"{kind}_ops"] = checks.standard_ops_only(model_proto, fname)
+        progress(f"{fname}: {report[f'{kind}_transposed_weight_copies']} transposed weight copies left")
 
     # base weights: inline (tiny) or in one external file shared by all graphs (real size)
     base_entries = {}
@@ -315,6 +320,7 @@ def main(argv=None):
     for kind, model_proto in protos.items():
         onnx.save_model(model_proto, os.path.join(work, graphs[kind][0]))
 
+    progress("graphs saved; checking ONNX Runtime (CPU) against torch")
     # checks: ORT (CPU) vs eager torch at the check shape and rank
     ref = train.eager(test_b, test_p)
     feed = {k: to_numpy(v) for k, v in test_b.items()}
@@ -352,6 +358,7 @@ def main(argv=None):
     if a.similarity_tokenizer:
         report["sentence_similarity"] = similarity(infer, a.similarity_tokenizer, names, test_p)
 
+    progress("checks passed; writing " + a.out)
     # write the directory
     os.makedirs(a.out, exist_ok=True)
     from safetensors.torch import save_file

@@ -1,12 +1,28 @@
 """Tracing (make_fx, approach 1 of export-recipe.md) and ONNX export with contract names."""
 import collections
+import hashlib
+import sys
+import time
 import warnings
 
+import numpy as np
 import torch
 import torch.nn as nn
 from torch.fx.experimental.proxy_tensor import make_fx
 
 OPSET = 20
+_STARTED = time.time()
+
+
+def progress(message):
+    """A progress line on stderr, stamped with the seconds since the exporter started: a real-size
+    export spends minutes in each phase."""
+    print(f"[export {time.time() - _STARTED:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def digest(array):
+    """The key of a tensor's bytes (C order): hashed in place, so multi-GB weights are not copied."""
+    return hashlib.blake2b(np.ascontiguousarray(array).data, digest_size=20).digest()
 
 
 def decompositions():
@@ -95,7 +111,7 @@ class _Holder(nn.Module):
         return self.gm(*[getattr(self, n) for n in self._names], *args)
 
 
-def export(program, trace_batch, trace_params, dyn_dims):
+def export(program, trace_batch, trace_params, dyn_dims, label):
     """Traces `program` at the trace shapes and returns the ONNX model (in memory: the caller saves it
     after moving the base weights out, so graphs of models over protobuf's 2 GB can be written) whose
     inputs and outputs carry the contract names. dyn_dims: {input name: [dim indices that are symbolic]}."""
@@ -104,6 +120,7 @@ def export(program, trace_batch, trace_params, dyn_dims):
     gm = make_fx(program.fn(), decomposition_table=decompositions(), tracing_mode="symbolic",
                  _allow_non_fake_inputs=True)(*program.frozen.values(), *trace_batch.values(),
                                               *program.prepare(trace_params))
+    progress(f"{label}: traced, {len(gm.graph.nodes)} aten nodes")
     idents = ["a%d" % i for i in range(len(program.input_names))]
     src = "def forward(self, %s):\n    return self.core(%s)\n" % (", ".join(idents), ", ".join(idents))
     ns = {}
@@ -117,7 +134,9 @@ def export(program, trace_batch, trace_params, dyn_dims):
         prog = torch.onnx.export(holder, args, dynamo=True, optimize=True, opset_version=OPSET,
                                  dynamic_shapes=dynamic, input_names=program.input_names,
                                  output_names=program.output_names)
-    return prog.model_proto
+    model = prog.model_proto
+    progress(f"{label}: converted to ONNX, {len(model.graph.node)} nodes")
+    return model
 
 
 def rename_dims(model, spec):
@@ -141,10 +160,10 @@ def rename_dims(model, spec):
     return mapping
 
 
-def rename_initializers(model, by_bytes):
+def rename_initializers(model, by_digest):
     """Renames every float initializer whose bytes equal a named tensor (or its transpose) to that
     tensor's name (`<name>` or `<name>.T`), so graphs say which base weight each initializer is.
-    by_bytes: {bytes: name}. Returns {new name: (source name, transposed)}."""
+    by_digest: {digest(tensor): name}. Returns {new name: (source name, transposed)}."""
     from onnx import numpy_helper
     renamed, used = {}, set()
     rename = {}
@@ -154,10 +173,10 @@ def rename_initializers(model, by_bytes):
         arr = numpy_helper.to_array(t)
         if arr.size < 2:
             continue
-        hit = by_bytes.get(arr.tobytes())
+        hit = by_digest.get(digest(arr))
         transposed = False
         if hit is None and arr.ndim == 2:
-            hit = by_bytes.get(arr.T.copy().tobytes())
+            hit = by_digest.get(digest(arr.T))
             transposed = hit is not None
         if hit is None:
             continue

@@ -80,7 +80,7 @@ public final class GraphSession implements AutoCloseable {
    */
   public static GraphSession open(
       Path path, ExecutionDevice device, int threads, Path profilePrefix) {
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtEnvironment env = environment();
     OrtSession.SessionOptions so = new OrtSession.SessionOptions();
     try {
       so.setIntraOpNumThreads(threads);
@@ -123,6 +123,17 @@ public final class GraphSession implements AutoCloseable {
       so.close();
       throw e;
     }
+  }
+
+  /**
+   * The process's ONNX Runtime environment, created at ERROR logging: at WARNING, kernels log per
+   * node at session creation (the CUDA ScatterND kernel once per node of a Qwen2-VL graph), notes a
+   * user cannot act on. Errors still show.
+   *
+   * @return the shared environment
+   */
+  public static OrtEnvironment environment() {
+    return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "lora-trainer");
   }
 
   /**

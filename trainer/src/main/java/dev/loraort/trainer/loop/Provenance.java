@@ -1,7 +1,7 @@
 package dev.loraort.trainer.loop;
 
-import ai.onnxruntime.OrtEnvironment;
 import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.trainer.graph.GraphSession;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -97,6 +97,6 @@ public record Provenance(
   }
 
   private static String ortVersion() {
-    return OrtEnvironment.getEnvironment().getVersion();
+    return GraphSession.environment().getVersion();
   }
 }
