@@ -22,8 +22,10 @@ def progress(message):
 
 
 def digest(array):
-    """The key of a tensor's bytes (C order): hashed in place, so multi-GB weights are not copied."""
-    return hashlib.blake2b(np.ascontiguousarray(array).data, digest_size=20).digest()
+    """The key of a tensor's bytes (C order): hashed in place, so multi-GB weights are not copied.
+    SHA-256 (1.8 GB/s with the CPU's SHA instructions, blake2b 0.6 GB/s): hashing was 124 of 699
+    sampled seconds of a Qwen2-VL-2B export with blake2b."""
+    return hashlib.sha256(np.ascontiguousarray(array).data).digest()
 
 
 def decompositions():
