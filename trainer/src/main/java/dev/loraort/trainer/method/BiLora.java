@@ -112,28 +112,38 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
 
   @Override
   public Map<String, Tensor> beforePass(int pass, LoraParams p, State s, Step t) {
+    List<String> modules = p.modules();
+    Tensor[] as = new Tensor[modules.size()];
+    Tensor[] bs = new Tensor[modules.size()];
+    int r1 = p.rank();
+    int r2 = cfg.auxRank();
+    IntStream.range(0, modules.size()) // modules are independent: one task each, same result
+        .parallel()
+        .forEach(
+            k -> {
+              String a = TensorNames.loraA(modules.get(k));
+              String b = TensorNames.loraB(modules.get(k));
+              float[] a1 = p.tree().get(a);
+              float[] a2 = s.aux.get(a);
+              long in = p.tree().shape(a)[1];
+              float[] ac = new float[a1.length + a2.length]; // [A1; A2]: rows
+              System.arraycopy(a1, 0, ac, 0, a1.length);
+              System.arraycopy(a2, 0, ac, a1.length, a2.length);
+              as[k] = Tensor.ofFloats(new long[] {ac.length / in, in}, ac);
+              int out = (int) p.tree().shape(b)[0];
+              float[] b1 = p.tree().get(b);
+              float[] b2 = s.aux.get(b);
+              float[] bc = new float[out * (r1 + r2)]; // [B1 B2]: columns
+              for (int i = 0; i < out; i++) {
+                System.arraycopy(b1, i * r1, bc, i * (r1 + r2), r1);
+                System.arraycopy(b2, i * r2, bc, i * (r1 + r2) + r1, r2);
+              }
+              bs[k] = Tensor.ofFloats(new long[] {out, r1 + r2}, bc);
+            });
     Map<String, Tensor> feeds = new LinkedHashMap<>();
-    for (String m : p.modules()) {
-      String a = TensorNames.loraA(m);
-      String b = TensorNames.loraB(m);
-      float[] a1 = p.tree().get(a);
-      float[] a2 = s.aux.get(a);
-      long in = p.tree().shape(a)[1];
-      float[] ac = new float[a1.length + a2.length]; // [A1; A2]: rows
-      System.arraycopy(a1, 0, ac, 0, a1.length);
-      System.arraycopy(a2, 0, ac, a1.length, a2.length);
-      feeds.put(a, Tensor.ofFloats(new long[] {ac.length / in, in}, ac));
-      int out = (int) p.tree().shape(b)[0];
-      int r1 = p.rank();
-      int r2 = cfg.auxRank();
-      float[] b1 = p.tree().get(b);
-      float[] b2 = s.aux.get(b);
-      float[] bc = new float[out * (r1 + r2)]; // [B1 B2]: columns
-      for (int i = 0; i < out; i++) {
-        System.arraycopy(b1, i * r1, bc, i * (r1 + r2), r1);
-        System.arraycopy(b2, i * r2, bc, i * (r1 + r2) + r1, r2);
-      }
-      feeds.put(b, Tensor.ofFloats(new long[] {out, r1 + r2}, bc));
+    for (int k = 0; k < modules.size(); k++) {
+      feeds.put(TensorNames.loraA(modules.get(k)), as[k]);
+      feeds.put(TensorNames.loraB(modules.get(k)), bs[k]);
     }
     return feeds;
   }
@@ -145,23 +155,25 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
     int r1 = p.rank();
     int r2 = cfg.auxRank();
     Set<String> auxNames = Set.copyOf(s.aux.names());
-    for (String n : primary.names()) {
-      float[] src = g.get(n);
-      float[] dst = primary.get(n);
-      if (!auxNames.contains(n)) {
-        System.arraycopy(src, 0, dst, 0, dst.length); // a trainable head
-      } else if (n.endsWith(".lora_A.weight")) {
-        System.arraycopy(src, 0, dst, 0, dst.length);
-        System.arraycopy(src, dst.length, s.auxGrads.get(n), 0, s.auxGrads.get(n).length);
-      } else {
-        float[] aux = s.auxGrads.get(n);
-        int out = dst.length / r1;
-        for (int i = 0; i < out; i++) {
-          System.arraycopy(src, i * (r1 + r2), dst, i * r1, r1);
-          System.arraycopy(src, i * (r1 + r2) + r1, aux, i * r2, r2);
-        }
-      }
-    }
+    primary.names().parallelStream() // tensors are independent: one task each, same result
+        .forEach(
+            n -> {
+              float[] src = g.get(n);
+              float[] dst = primary.get(n);
+              if (!auxNames.contains(n)) {
+                System.arraycopy(src, 0, dst, 0, dst.length); // a trainable head
+              } else if (n.endsWith(".lora_A.weight")) {
+                System.arraycopy(src, 0, dst, 0, dst.length);
+                System.arraycopy(src, dst.length, s.auxGrads.get(n), 0, s.auxGrads.get(n).length);
+              } else {
+                float[] aux = s.auxGrads.get(n);
+                int out = dst.length / r1;
+                for (int i = 0; i < out; i++) {
+                  System.arraycopy(src, i * (r1 + r2), dst, i * r1, r1);
+                  System.arraycopy(src, i * (r1 + r2) + r1, aux, i * r2, r2);
+                }
+              }
+            });
     return primary;
   }
 
@@ -192,14 +204,22 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
     for (double v : c2) {
       total += v;
     }
-    s.c = 0;
+    double[] factor = new double[modules.size()];
     for (int i = 0; i < modules.size(); i++) {
       double c = Math.sqrt(cfg.normScope() == MethodConfig.NormScope.GLOBAL ? total : c2[i]);
-      double f = c > cfg.rho() ? Math.sqrt(cfg.rho() / c) : 1;
-      if (f != 1) {
-        scale(s.aux.get(TensorNames.loraA(modules.get(i))), f);
-        scale(s.aux.get(TensorNames.loraB(modules.get(i))), f);
-      }
+      factor[i] = c > cfg.rho() ? Math.sqrt(cfg.rho() / c) : 1;
+    }
+    IntStream.range(0, modules.size())
+        .parallel()
+        .filter(i -> factor[i] != 1)
+        .forEach(
+            i -> {
+              scale(s.aux.get(TensorNames.loraA(modules.get(i))), factor[i]);
+              scale(s.aux.get(TensorNames.loraB(modules.get(i))), factor[i]);
+            });
+    s.c = 0;
+    for (int i = 0; i < modules.size(); i++) {
+      double f = factor[i];
       s.c += c2[i] * f * f * f * f;
     }
     s.c = Math.sqrt(s.c);
