@@ -4,7 +4,8 @@
 # ONNX Runtime profile of a few LoRA steps, and PyTorch + PEFT on the same step.
 #   CP=<trainer classpath> bash scripts/bench/run_gpu_bench.sh OUT WORK ID
 # PARTS=fp16 runs only the mixed-precision comparison (Java fp32 vs fp16, torch autocast fp16/bf16);
-# PARTS=fp32 everything else (for graphs exported with FP16=0).
+# PARTS=fp32 everything else (for graphs exported with FP16=0). METHODS=lora,eflat-lora,... narrows the
+# all-method Java run (each method opens its own session: about a graph load each at 2B size).
 # ID: roberta-large-cls, gpt2-medium-lm, gpt2-large-lm, clip-vit-b16 or qwen2vl-2b-lm (exported into WORK by real_size_models.sh, which this
 # runs, or waits for, first).
 set -uo pipefail
@@ -33,7 +34,7 @@ monitor() {  # GPU memory used (MiB) and utilization (% of time a kernel ran) ev
 monitor > "$out/$id.mem_java_$parts.txt" &
 mon=$!
 if [ "$parts" != fp16 ]; then
-  java_bench --steps 30 --warmup 5 --rounds 1 --methods lora,lora-sam,fmlora,eflat-lora,bi-lora,lora-obar \
+  java_bench --steps 30 --warmup 5 --rounds 1 --methods "${METHODS:-lora,lora-sam,fmlora,eflat-lora,bi-lora,lora-obar}" \
     2>&1 | grep -v "^\[" | tee "$out/$id.java_bench.txt"
 fi
 if [ "$parts" != fp32 ]; then
