@@ -9,6 +9,7 @@ set -uo pipefail
 work=${1:?WORK}; shift
 ids=("$@"); [ ${#ids[@]} -gt 0 ] || ids=(roberta-large-cls gpt2-medium-lm clip-vit-b16)
 here=$(cd "$(dirname "$0")" && pwd); scripts=$(dirname "$here")
+. "$here/models.sh"
 mkdir -p "$work"
 export PYTHONUNBUFFERED=1
 fp16_flag=--fp16; [ "${FP16:-1}" = 0 ] && fp16_flag=  # FP16=0: no train_fp16.onnx (half the export time)
@@ -67,22 +68,15 @@ PY
 }
 
 export_one() {
-  local id=$1 family rank alpha targets="" atol=""
-  case $id in
-    roberta-large-cls) family=roberta; rank=8; alpha=16 ;;
-    gpt2-medium-lm) family=gpt2; rank=4; alpha=32 ;;
-    # 36 fp32 layers: ORT and torch differ by 4.5e-5 on gradients up to 1.2 (the contract's atol is 1e-5)
-    gpt2-large-lm) family=gpt2; rank=4; alpha=32; atol=1e-4 ;;
-    qwen2vl-2b-lm) family=qwen2vl; rank=8; alpha=16; targets=q_proj,v_proj ;;
-    clip-vit-b16) family=clip; rank=2; alpha=16; targets=q_proj,k_proj,v_proj ;;
-  esac
+  local id=$1 family rank alpha targets batch seq atol
+  bench_model "$id" || return 2
   (
     flock 9
     [ -f "$work/$id/manifest.json" ] && exit 0
     prepare "$id" || exit 1
     t0=$(date +%s)
     python3 "$scripts/export_lora_graph.py" --family "$family" --config "$work/$id-config" --id "$id" \
-      --rank "$rank" --alpha "$alpha" ${targets:+--targets $targets} ${atol:+--check-atol $atol} --external-weights --keep-weights --no-fixture --no-rwp ${fp16_flag} \
+      --rank "$rank" --alpha "$alpha" --targets "$targets" ${atol:+--check-atol $atol} --external-weights --keep-weights --no-fixture --no-rwp ${fp16_flag} \
       --out "$work/$id" > "$work/$id.export.log" 2>&1
     rc=$?
     echo "$id: export exit $rc in $(( $(date +%s) - t0 )) s" | tee -a "$work/$id.export.log"

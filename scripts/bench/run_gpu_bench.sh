@@ -13,13 +13,8 @@ out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; cp=${CP:?classpath}; parts=${PARTS:
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
-case $id in
-  roberta-large-cls) family=roberta; batch=32; seq=128; targets=query,value; rank=8; alpha=16 ;;
-  gpt2-medium-lm|gpt2-large-lm) family=gpt2; batch=8; seq=512; targets=c_attn; rank=4; alpha=32 ;;
-  clip-vit-b16) family=clip; batch=32; seq=77; targets=q_proj,k_proj,v_proj; rank=2; alpha=16 ;;
-  qwen2vl-2b-lm) family=qwen2vl; batch=8; seq=512; targets=q_proj,v_proj; rank=8; alpha=16 ;;
-  *) echo "unknown model $id"; exit 2 ;;
-esac
+. "$here/models.sh"
+bench_model "$id" || exit 2
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 fp16_graph=1; [ "$parts" = fp32 ] && fp16_graph=0  # PARTS=fp32 needs no train_fp16.onnx
 FP16=$fp16_graph bash "$here/real_size_models.sh" "$work" "$id" || { tail -5 "$work/$id.export.log"; exit 1; }
