@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -118,7 +119,7 @@ public final class JsonlDataset {
       JsonElement e = o.get(s.name());
       if (e == null && s.name().equals("attention_mask") && o.has("input_ids")) {
         long[] ones = new long[o.getAsJsonArray("input_ids").size()];
-        java.util.Arrays.fill(ones, 1);
+        Arrays.fill(ones, 1);
         v.put(s.name(), ones);
         continue;
       }
@@ -189,15 +190,15 @@ public final class JsonlDataset {
                 + ": "
                 + Qwen2VlInputs.GRIDS
                 + " "
-                + java.util.Arrays.toString(g)
+                + Arrays.toString(g)
                 + " must be positive with h and w multiples of spatial_merge_size "
                 + vision.merge());
       }
-      patches += g[0] * g[1] * g[2];
+      patches += Qwen2VlInputs.patches(g);
       tokens += vision.tokens(g);
     }
     long[] ids = (long[]) v.get("input_ids");
-    long imageTokens = java.util.Arrays.stream(ids).filter(x -> x == vision.imageToken()).count();
+    long imageTokens = Arrays.stream(ids).filter(x -> x == vision.imageToken()).count();
     if (imageTokens != tokens) {
       throw new IOException(
           at

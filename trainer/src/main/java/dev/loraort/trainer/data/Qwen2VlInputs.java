@@ -2,6 +2,7 @@ package dev.loraort.trainer.data;
 
 import com.google.gson.JsonObject;
 import dev.loraort.artifacts.manifest.Manifest;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
@@ -60,11 +61,19 @@ public record Qwen2VlInputs(long imageToken, int merge) {
    * @return one (t, h, w) per image
    */
   public static List<long[]> grids(long[] flat) {
-    List<long[]> out = new java.util.ArrayList<>();
+    List<long[]> out = new ArrayList<>();
     for (int i = 0; i + 2 < flat.length; i += 3) {
       out.add(new long[] {flat[i], flat[i + 1], flat[i + 2]});
     }
     return out;
+  }
+
+  /**
+   * @param grid an image's (t, h, w) in patches
+   * @return its patches: t h w
+   */
+  public static long patches(long[] grid) {
+    return grid[0] * grid[1] * grid[2];
   }
 
   /**
@@ -157,7 +166,7 @@ public record Qwen2VlInputs(long imageToken, int merge) {
   public long[] visionPositions(List<long[]> grids) {
     long total = 0;
     for (long[] g : grids) {
-      total += g[0] * g[1] * g[2];
+      total += patches(g);
     }
     long[] out = new long[Math.toIntExact(2 * total)];
     int k = 0;
