@@ -103,8 +103,7 @@ final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Path dir = model != null ? model : EmbeddedModel.extract();
     Manifest m = Manifest.read(dir);
-    List<JsonlDataset.Example> examples =
-        JsonlDataset.read(data != null ? data : dir.resolve(EmbeddedModel.SAMPLE_DATA), m);
+    List<JsonlDataset.Example> examples = JsonlDataset.read(EmbeddedModel.dataFile(dir, data), m);
     ExecutionDevice dev = ExecutionDevice.parse(device, tf32);
     List<Run> runs = new ArrayList<>();
     methods.forEach(x -> runs.add(new Run(x, false)));
@@ -183,7 +182,7 @@ final class BenchCommand implements Callable<Integer> {
         warmup);
     System.out.printf(
         Locale.ROOT,
-        "%-11s %9s %8s %6s %6s | host ms: %7s %7s %7s %7s %7s%n",
+        "%-11s %9s %8s %6s %6s | host ms: %7s %7s %7s %7s %7s %7s%n",
         "method",
         "step ms",
         "vs lora",
@@ -193,6 +192,7 @@ final class BenchCommand implements Callable<Integer> {
         "copies",
         "method",
         "optim",
+        "data",
         "other");
     for (Map.Entry<Run, List<StepRecord>> e : timed.entrySet()) {
       List<StepRecord> r = e.getValue();
@@ -202,7 +202,7 @@ final class BenchCommand implements Callable<Integer> {
           timed.containsKey(base) ? median(timed.get(base), StepRecord::seconds) : Double.NaN;
       System.out.printf(
           Locale.ROOT,
-          "%-11s %9.2f %7.2fx %5.1f%% %5.1f%% | %17.2f %7.2f %7.2f %7.2f %7.2f%n",
+          "%-11s %9.2f %7.2fx %5.1f%% %5.1f%% | %17.2f %7.2f %7.2f %7.2f %7.2f %7.2f%n",
           e.getKey().label(),
           s * 1e3,
           s / lora,
@@ -212,11 +212,13 @@ final class BenchCommand implements Callable<Integer> {
           1e3 * median(r, x -> x.times().copies()),
           1e3 * median(r, x -> x.times().method()),
           1e3 * median(r, x -> x.times().optimizer()),
+          1e3 * median(r, x -> x.times().data()),
           1e3 * median(r, x -> x.times().other()));
     }
     System.out.println(
         "host = outside ONNX Runtime's run calls; gc = JVM collection pauses during the timed"
-            + " steps; phases are medians, so they need not add up to the total");
+            + " steps; data = waiting for the step's batches (built ahead on another thread);"
+            + " phases are medians, so they need not add up to the total");
     if (fp16) {
       // round 0 of both precisions starts from the same parameters and batches: how far apart
       System.out.println("fp16 mixed precision vs fp32 (round 0, same start and batches):");

@@ -22,6 +22,27 @@ final class EmbeddedModel {
   private EmbeddedModel() {}
 
   /**
+   * The data a command reads: {@code data} when given, else the model's sample data.
+   *
+   * @param modelDir the model directory
+   * @param data the --data option, or null
+   * @return the data file
+   * @throws IllegalArgumentException if the file does not exist; the message says which and why
+   */
+  static Path dataFile(Path modelDir, Path data) {
+    Path file = data != null ? data : modelDir.resolve(SAMPLE_DATA);
+    if (!Files.exists(file)) {
+      throw new IllegalArgumentException(
+          file
+              + " not found"
+              + (data == null
+                  ? " (no --data given and the model has no " + SAMPLE_DATA + ")"
+                  : ""));
+    }
+    return file;
+  }
+
+  /**
    * Copies the bundled model directory out of the jar.
    *
    * @return the directory (deleted when the JVM exits)

@@ -8,7 +8,6 @@ import dev.loraort.trainer.loop.StepLoop;
 import dev.loraort.trainer.loop.TrainingJob;
 import dev.loraort.trainer.method.Methods;
 import dev.loraort.trainer.optim.Schedule;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -193,15 +192,7 @@ final class TrainCommand implements Callable<Integer> {
     } else {
       label = modelDir.toString();
     }
-    Path dataFile = data != null ? data : modelDir.resolve(EmbeddedModel.SAMPLE_DATA);
-    if (!Files.exists(dataFile)) {
-      throw new IllegalArgumentException(
-          dataFile
-              + " not found"
-              + (data == null
-                  ? " (no --data given and the model has no " + EmbeddedModel.SAMPLE_DATA + ")"
-                  : ""));
-    }
+    Path dataFile = EmbeddedModel.dataFile(modelDir, data);
     TrainConfig cfg = config();
     boolean bar = progress != null ? progress : System.console() != null;
     RunSettings settings =

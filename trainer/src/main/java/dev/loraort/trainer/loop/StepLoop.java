@@ -4,6 +4,7 @@ import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.BatchSource;
+import dev.loraort.trainer.data.PrefetchedBatches;
 import dev.loraort.trainer.graph.GraphSession;
 import dev.loraort.trainer.graph.LossScaler;
 import dev.loraort.trainer.graph.ModelGraphs;
@@ -27,7 +28,8 @@ import java.util.SplittableRandom;
  * The step loop: the only caller of the graphs, the method and the optimizer, in a fixed order.
  *
  * <pre>
- * per step: draw the step's micro-batches once (every pass sees the same ones)
+ * per step: draw the step's micro-batches once (every pass sees the same ones; the next step's
+ *   batch is built on a background thread meanwhile)
  *   per pass: method.beforePass -> graph run per micro-batch, gradients averaged -> method.afterGrad
  *   optimizer update with the last pass's gradients -> params += updates -> method.afterUpdate
  *   listeners get (step, loss, lr, gradient norm, seconds)
@@ -144,121 +146,127 @@ public final class StepLoop {
     double firstLoss = Double.NaN;
     double loss = Double.NaN;
     long started = System.nanoTime();
-    for (long t = start; t < total; t++) {
-      long t0 = System.nanoTime();
-      long inGraph = 0;
-      long inMethod = 0;
-      long copied = graph.copyNanos();
-      Step step = new Step(t, total, schedule.at(t));
-      List<Map<String, Tensor>> micro = new ArrayList<>();
-      for (int i = 0; i < cfg.gradAccum(); i++) {
-        micro.add(data.next());
-      }
-      ParamTree grads = null;
-      for (int pass = 0; pass < method.passes(); pass++) {
-        long m0 = System.nanoTime();
-        Map<String, Tensor> extra = method.beforePass(pass, params, state, step);
-        inMethod += System.nanoTime() - m0;
-        ParamTree sum = null; // shaped by the graph's outputs: Bi-LoRA feeds a wider rank
-        double lossSum = 0;
-        for (Map<String, Tensor> batch : micro) {
-          long g0 = System.nanoTime();
-          Map<String, Tensor> feeds = ModelGraphs.feeds(batch, params.feeds(), extra);
-          Map<String, Tensor> out =
-              scaler == null
-                  ? graph.run(feeds, outputs)
-                  : scaler.run(f -> graph.run(f, outputs), feeds);
-          inGraph += System.nanoTime() - g0;
-          lossSum += out.get(TensorNames.LOSS).floats()[0];
-          if (sum == null) {
-            Map<String, Tensor> g = new LinkedHashMap<>();
-            for (String n : params.tree().names()) {
-              g.put(n, out.get(TensorNames.grad(n)));
-            }
-            sum = ParamTree.of(g);
-          } else {
-            for (String n : sum.names()) {
-              float[] acc = sum.get(n);
-              float[] g = out.get(TensorNames.grad(n)).floats();
-              for (int k = 0; k < acc.length; k++) {
-                acc[k] += g[k];
+    try (PrefetchedBatches batches =
+        new PrefetchedBatches(data, (total - start) * cfg.gradAccum())) {
+      for (long t = start; t < total; t++) {
+        long t0 = System.nanoTime();
+        long inGraph = 0;
+        long inMethod = 0;
+        long copied = graph.copyNanos();
+        Step step = new Step(t, total, schedule.at(t));
+        long d0 = System.nanoTime();
+        List<Map<String, Tensor>> micro = new ArrayList<>();
+        for (int i = 0; i < cfg.gradAccum(); i++) {
+          micro.add(batches.next());
+        }
+        long inData = System.nanoTime() - d0;
+        ParamTree grads = null;
+        for (int pass = 0; pass < method.passes(); pass++) {
+          long m0 = System.nanoTime();
+          Map<String, Tensor> extra = method.beforePass(pass, params, state, step);
+          inMethod += System.nanoTime() - m0;
+          ParamTree sum = null; // shaped by the graph's outputs: Bi-LoRA feeds a wider rank
+          double lossSum = 0;
+          for (Map<String, Tensor> batch : micro) {
+            long g0 = System.nanoTime();
+            Map<String, Tensor> feeds = ModelGraphs.feeds(batch, params.feeds(), extra);
+            Map<String, Tensor> out =
+                scaler == null
+                    ? graph.run(feeds, outputs)
+                    : scaler.run(f -> graph.run(f, outputs), feeds);
+            inGraph += System.nanoTime() - g0;
+            lossSum += out.get(TensorNames.LOSS).floats()[0];
+            if (sum == null) {
+              Map<String, Tensor> g = new LinkedHashMap<>();
+              for (String n : params.tree().names()) {
+                g.put(n, out.get(TensorNames.grad(n)));
+              }
+              sum = ParamTree.of(g);
+            } else {
+              for (String n : sum.names()) {
+                float[] acc = sum.get(n);
+                float[] g = out.get(TensorNames.grad(n)).floats();
+                for (int k = 0; k < acc.length; k++) {
+                  acc[k] += g[k];
+                }
               }
             }
           }
+          if (micro.size() > 1) {
+            sum.scale(
+                1.0
+                    / micro
+                        .size()); // mean over micro-batches, like dividing each loss by their count
+          }
+          if (pass == 0) {
+            loss = lossSum / micro.size();
+          }
+          m0 = System.nanoTime();
+          grads = method.afterGrad(pass, sum, params, state, step);
+          inMethod += System.nanoTime() - m0;
         }
-        if (micro.size() > 1) {
-          sum.scale(
-              1.0
-                  / micro
-                      .size()); // mean over micro-batches, like dividing each loss by their count
+        double gradNorm = grads.globalNorm();
+        if (!Double.isFinite(loss) || !Double.isFinite(gradNorm)) {
+          throw new TrainingDiverged(
+              "step "
+                  + (t + 1)
+                  + ": loss "
+                  + loss
+                  + ", gradient norm "
+                  + gradNorm
+                  + " (lower --lr, or clip with --max-grad-norm); nothing was written");
         }
-        if (pass == 0) {
-          loss = lossSum / micro.size();
+        long o0 = System.nanoTime();
+        optState = optimizer.update(grads, optState, params.tree());
+        params.tree().addScaled(1.0, grads);
+        long m1 = System.nanoTime();
+        long inOptimizer = m1 - o0;
+        method.afterUpdate(params, state, step);
+        inMethod += System.nanoTime() - m1;
+        if (t == start) {
+          firstLoss = loss;
         }
-        m0 = System.nanoTime();
-        grads = method.afterGrad(pass, sum, params, state, step);
-        inMethod += System.nanoTime() - m0;
-      }
-      double gradNorm = grads.globalNorm();
-      if (!Double.isFinite(loss) || !Double.isFinite(gradNorm)) {
-        throw new TrainingDiverged(
-            "step "
-                + (t + 1)
-                + ": loss "
-                + loss
-                + ", gradient norm "
-                + gradNorm
-                + " (lower --lr, or clip with --max-grad-norm); nothing was written");
-      }
-      long o0 = System.nanoTime();
-      optState = optimizer.update(grads, optState, params.tree());
-      params.tree().addScaled(1.0, grads);
-      long m1 = System.nanoTime();
-      long inOptimizer = m1 - o0;
-      method.afterUpdate(params, state, step);
-      inMethod += System.nanoTime() - m1;
-      if (t == start) {
-        firstLoss = loss;
-      }
-      long dt = System.nanoTime() - t0;
-      copied = graph.copyNanos() - copied;
-      StepRecord r =
-          new StepRecord(
-              t + 1,
-              total,
-              loss,
-              step.lr(),
-              gradNorm,
-              new StepTimes(
-                  dt / 1e9,
-                  (inGraph - copied) / 1e9,
-                  copied / 1e9,
-                  inMethod / 1e9,
-                  inOptimizer / 1e9),
-              method.perturbationNorm(state));
-      o.listeners().forEach(l -> l.onStep(r));
-      boolean last = t + 1 == total;
-      Evaluation ev = o.evaluation();
-      if (ev != null && (last || (t + 1) % ev.every() == 0)) {
-        Map<String, Double> metrics = ev.evaluate().apply(params);
-        long done = t + 1;
-        o.listeners().forEach(l -> l.onEvaluation(done, metrics));
-      }
-      if (o.checkpoints() != null
-          && (last || o.checkpointEvery() > 0 && (t + 1) % o.checkpointEvery() == 0)) {
-        Map<String, Tensor> ms = method.stateTensors(state);
-        try {
-          new Checkpoint(
-                  t + 1,
-                  params.tree().tensors(),
-                  optimizer.save(optState),
-                  ms,
-                  scaler == null ? Map.of() : scaler.state(),
-                  data.position(),
-                  TrainingJob.configJson(cfg))
-              .write(o.checkpoints());
-        } catch (IOException e) {
-          throw new UncheckedIOException(o.checkpoints() + ": writing the checkpoint failed", e);
+        long dt = System.nanoTime() - t0;
+        copied = graph.copyNanos() - copied;
+        StepRecord r =
+            new StepRecord(
+                t + 1,
+                total,
+                loss,
+                step.lr(),
+                gradNorm,
+                new StepTimes(
+                    dt / 1e9,
+                    (inGraph - copied) / 1e9,
+                    copied / 1e9,
+                    inMethod / 1e9,
+                    inOptimizer / 1e9,
+                    inData / 1e9),
+                method.perturbationNorm(state));
+        o.listeners().forEach(l -> l.onStep(r));
+        boolean last = t + 1 == total;
+        Evaluation ev = o.evaluation();
+        if (ev != null && (last || (t + 1) % ev.every() == 0)) {
+          Map<String, Double> metrics = ev.evaluate().apply(params);
+          long done = t + 1;
+          o.listeners().forEach(l -> l.onEvaluation(done, metrics));
+        }
+        if (o.checkpoints() != null
+            && (last || o.checkpointEvery() > 0 && (t + 1) % o.checkpointEvery() == 0)) {
+          Map<String, Tensor> ms = method.stateTensors(state);
+          try {
+            new Checkpoint(
+                    t + 1,
+                    params.tree().tensors(),
+                    optimizer.save(optState),
+                    ms,
+                    scaler == null ? Map.of() : scaler.state(),
+                    batches.position(),
+                    TrainingJob.configJson(cfg))
+                .write(o.checkpoints());
+          } catch (IOException e) {
+            throw new UncheckedIOException(o.checkpoints() + ": writing the checkpoint failed", e);
+          }
         }
       }
     }

@@ -9,9 +9,11 @@ package dev.loraort.trainer.loop;
  * @param copies copying feeds from Java arrays into ONNX Runtime tensors and outputs back
  * @param method the method's own math (perturbations, projections, EMA)
  * @param optimizer the optimizer's update and adding it to the parameters
+ * @param data waiting for the step's batches (built ahead on another thread: near zero unless
+ *     building one takes longer than a step)
  */
 public record StepTimes(
-    double total, double graph, double copies, double method, double optimizer) {
+    double total, double graph, double copies, double method, double optimizer, double data) {
   /**
    * @return the host's part: everything outside the graph runs
    */
@@ -20,10 +22,10 @@ public record StepTimes(
   }
 
   /**
-   * @return host time in none of the named phases: batches, gradient accumulation and norms,
+   * @return host time in none of the named phases: feeds, gradient accumulation and norms,
    *     listeners
    */
   public double other() {
-    return host() - copies - method - optimizer;
+    return host() - copies - method - optimizer - data;
   }
 }

@@ -64,6 +64,7 @@ public final class TraceWriter implements StepListener, AutoCloseable {
     o.addProperty("copy_seconds", r.times().copies());
     o.addProperty("method_seconds", r.times().method());
     o.addProperty("optimizer_seconds", r.times().optimizer());
+    o.addProperty("data_seconds", r.times().data());
     if (Double.isFinite(r.perturbationNorm())) {
       o.addProperty("perturbation_norm", r.perturbationNorm());
     }

@@ -24,7 +24,7 @@ class MetricsLogTest {
       for (int s = 1; s <= 4; s++) {
         log.onStep(
             new StepRecord(
-                s, 4, 1.0 / s, 1e-3, 0.5, new StepTimes(0.01, 0.009, 0, 0, 0), Double.NaN));
+                s, 4, 1.0 / s, 1e-3, 0.5, new StepTimes(0.01, 0.009, 0, 0, 0, 0), Double.NaN));
         if (s % 2 == 0) {
           log.onEvaluation(s, Map.of("accuracy", 0.5 + 0.1 * s, "mcc", 0.1 * s));
         }

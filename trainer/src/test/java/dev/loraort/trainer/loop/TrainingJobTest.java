@@ -82,7 +82,8 @@ class TrainingJobTest {
             "host_seconds",
             "copy_seconds",
             "method_seconds",
-            "optimizer_seconds"); // plain LoRA has no perturbation_norm
+            "optimizer_seconds",
+            "data_seconds"); // plain LoRA has no perturbation_norm
     JsonObject run =
         JsonParser.parseString(Files.readString(out.resolve(TrainingJob.RUN_JSON)))
             .getAsJsonObject();
