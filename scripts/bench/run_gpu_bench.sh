@@ -20,7 +20,9 @@ fp16_graph=1; [ "$parts" = fp32 ] && fp16_graph=0  # PARTS=fp32 needs no train_f
 FP16=$fp16_graph bash "$here/real_size_models.sh" "$work" "$id" || { tail -5 "$work/$id.export.log"; exit 1; }
 grep -h "export exit" "$work/$id.export.log"
 java_bench() {
-  java ${ORT_JAVA_OPTS:-} -cp "$cp" dev.loraort.trainer.cli.Main bench --model "$work/$id" \
+  # AlwaysPreTouch: the steps' fresh arrays would otherwise first-touch the heap's pages for the whole
+  # short run (a long run reuses them after its first young collections); scripts/bench/CopyProbe.java
+  java -XX:+AlwaysPreTouch ${ORT_JAVA_OPTS:-} -cp "$cp" dev.loraort.trainer.cli.Main bench --model "$work/$id" \
     --data "$work/$id.jsonl" --device cuda --tf32 --batch-size "$batch" "$@"
 }
 monitor() {  # GPU memory used (MiB) and utilization (% of time a kernel ran) every 0.2 s, until killed

@@ -38,7 +38,9 @@ import picocli.CommandLine.Option;
     name = "bench",
     mixinStandardHelpOptions = true,
     description =
-        "Times every method's training step on one model and device; prints medians and ratios to lora.")
+        "Times every method's training step on one model and device; prints medians and ratios to"
+            + " lora. Host phases of a short run include the JVM heap's first-touch page faults,"
+            + " which a long run stops paying: java -XX:+AlwaysPreTouch shows the steady state.")
 final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--model",

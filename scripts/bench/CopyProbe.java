@@ -1,0 +1,50 @@
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.trainer.graph.ExecutionDevice;
+import dev.loraort.trainer.graph.GraphSession;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The trainer's host copies (GraphSession.copyNanos: feeds into ONNX Runtime tensors, outputs back
+ * to fresh Java arrays) at gpt2-large's LoRA size, on the CPU EP with a graph that computes almost
+ * nothing (copy_probe_graph.py). Prints the copy time per run, averaged over each block of 30 runs,
+ * for 40 blocks (2.9 MB of fresh output arrays per run): compare a JVM whose heap is first touched
+ * by these allocations with one whose heap is touched up front:
+ *
+ * <pre>
+ * python3 scripts/bench/copy_probe_graph.py /tmp/copy_probe.onnx
+ * CP="trainer/target/lora-trainer.jar:trainer/target/lib/*"
+ * java -Xms2g -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx
+ * java -Xms2g -XX:+AlwaysPreTouch -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx
+ * </pre>
+ *
+ * (-Xms2g: the initial heap the JVM picks on a 128 GB machine such as the GPU benchmark's.)
+ */
+public class CopyProbe {
+  public static void main(String[] a) {
+    Map<String, Tensor> feeds = new LinkedHashMap<>();
+    List<String> outputs = new ArrayList<>(List.of("loss"));
+    for (int layer = 0; layer < 36; layer++) {
+      feeds.put("lora_A_" + layer, Tensor.ofFloats(new long[] {4, 1280}, new float[4 * 1280]));
+      feeds.put("lora_B_" + layer, Tensor.ofFloats(new long[] {3840, 4}, new float[3840 * 4]));
+      outputs.add("grad_lora_A_" + layer);
+      outputs.add("grad_lora_B_" + layer);
+    }
+    feeds.put("input_ids", Tensor.ofLongs(new long[] {8, 512}, new long[8 * 512]));
+    try (GraphSession s = GraphSession.open(Path.of(a[0]), ExecutionDevice.parse("cpu", false), 1)) {
+      StringBuilder line = new StringBuilder("copies per run (ms), blocks of 30 runs:");
+      for (int block = 0; block < 40; block++) {
+        long c0 = s.copyNanos();
+        for (int i = 0; i < 30; i++) {
+          s.run(feeds, outputs);
+        }
+        line.append(String.format(Locale.ROOT, " %.2f", (s.copyNanos() - c0) / 30e6));
+      }
+      System.out.println(line);
+    }
+  }
+}
