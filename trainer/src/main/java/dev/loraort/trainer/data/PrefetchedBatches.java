@@ -9,8 +9,10 @@ import java.util.concurrent.Future;
 
 /**
  * Builds the next batch on a background thread while the caller trains on the current one, so
- * collating (and expanding images) overlaps the graph run instead of adding to the step: on CLIP
- * ViT-B/16, 32 images a batch, building the batch was 12.9 ms of an 80 ms step on the H100.
+ * collating (and expanding images) overlaps the graph run instead of adding to the step. On CLIP
+ * ViT-B/16 (32 images a batch) the host time outside copies, method and optimizer, where the batch
+ * was built, was 12.9 ms of an 80 ms step on the H100; a batch of that size took 3 ms to build on a
+ * 2-core machine (scripts/bench/BatchBuildProbe.java).
  *
  * <p>The batches, their order and {@link #position()} are exactly those of the source read
  * directly, so checkpoints and resumes do not change. Only this object touches the source while it
