@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exports the real-size benchmark graphs (real architectures, random init: no model hub on the GPU
 # machine) with random token data beside them, each once: WORK/<id>/ and WORK/<id>.jsonl.
-#   [FP16=0] bash scripts/bench/real_size_models.sh WORK [ID...]     (default: roberta-large-cls gpt2-medium-lm clip-vit-b16; also gpt2-large-lm, qwen2vl-2b-lm)
+#   [FP16=0] bash scripts/bench/real_size_models.sh WORK [ID...]     (default: roberta-large-cls gpt2-medium-lm clip-vit-b16; also gpt2-large-lm, qwen2vl-2b-lm, qwen2vl-2b-l8-lm)
 # Exports run in parallel (about 8 minutes each on 16 cores); a second call waits for a running
 # export of the same model (flock) instead of starting another, so this can be started in the
 # background ahead of run_gpu_bench.sh.
@@ -43,13 +43,16 @@ elif mid == "gpt2-medium-lm":  # gpt2-medium: 24 x 1024, 16 heads, context 1024
     GPT2Config(vocab_size=50257, n_positions=1024, n_embd=1024, n_layer=24, n_head=16).save_pretrained(
         f"{work}/{mid}-config")
     rows = [{"input_ids": [r.randrange(0, 50257) for _ in range(512)]} for _ in range(128)]
-elif mid == "qwen2vl-2b-lm":  # Qwen2-VL-2B: 28 x 1536 text (GQA 12/2), 32 x 1280 vision; one 1 x 4 x 4 image each
+elif mid in ("qwen2vl-2b-lm", "qwen2vl-2b-l8-lm"):
+    # Qwen2-VL-2B: 28 x 1536 text (GQA 12/2), 32 x 1280 vision; one 1 x 4 x 4 image each.
+    # -l8: its widths with 8 text and 8 vision layers (a quarter of the export time, for before/after checks)
     from transformers import Qwen2VLConfig
-    text = dict(vocab_size=151936, hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
+    depth = 8 if mid == "qwen2vl-2b-l8-lm" else None
+    text = dict(vocab_size=151936, hidden_size=1536, intermediate_size=8960, num_hidden_layers=depth or 28,
                 num_attention_heads=12, num_key_value_heads=2, max_position_embeddings=32768, rms_norm_eps=1e-6,
                 rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
                 bos_token_id=151643, eos_token_id=151645, pad_token_id=151643)
-    vision = dict(depth=32, embed_dim=1280, hidden_size=1536, num_heads=16, mlp_ratio=4, in_channels=3, patch_size=14,
+    vision = dict(depth=depth or 32, embed_dim=1280, hidden_size=1536, num_heads=16, mlp_ratio=4, in_channels=3, patch_size=14,
                   spatial_merge_size=2, temporal_patch_size=2, hidden_act="quick_gelu")
     Qwen2VLConfig(text_config=text, vision_config=vision, image_token_id=151655, video_token_id=151656,
                   vision_start_token_id=151652, vision_end_token_id=151653,

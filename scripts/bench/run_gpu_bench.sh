@@ -6,7 +6,7 @@
 # PARTS=fp16 runs only the mixed-precision comparison (Java fp32 vs fp16, torch autocast fp16/bf16);
 # PARTS=fp32 everything else (for graphs exported with FP16=0). METHODS=lora,eflat-lora,... narrows the
 # all-method Java run (each method opens its own session, a full graph load).
-# ID: roberta-large-cls, gpt2-medium-lm, gpt2-large-lm, clip-vit-b16 or qwen2vl-2b-lm (exported into WORK by real_size_models.sh, which this
+# ID: roberta-large-cls, gpt2-medium-lm, gpt2-large-lm, clip-vit-b16, qwen2vl-2b-lm or qwen2vl-2b-l8-lm (exported into WORK by real_size_models.sh, which this
 # runs, or waits for, first).
 set -uo pipefail
 out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; cp=${CP:?classpath}; parts=${PARTS:-all}
