@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from lora_graphs import CONTRACT, checks, tracing  # noqa: E402
+from lora_graphs import CONTRACT, checks, graph_rewrites, tracing  # noqa: E402
 from lora_graphs.tracing import progress  # noqa: E402
 from lora_graphs.families import FAMILIES, tiny_config  # noqa: E402
 from lora_graphs.lora import Shared, inject  # noqa: E402
@@ -269,6 +269,7 @@ def main(argv=None):
         tracing.rename_dims(model_proto, spec)
         renamed = tracing.rename_initializers(model_proto, by_digest)
         report[f"{kind}_transposed_weight_copies"] = tracing.untranspose_weights(model_proto, renamed)
+        report[f"{kind}_slice_scatters_as_pads"] = graph_rewrites.slice_scatters_as_pads(model_proto)
         renamed_all[kind] = renamed
         if kind == "train_rwp":
             seeded = 0
