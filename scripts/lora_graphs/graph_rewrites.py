@@ -14,12 +14,12 @@ from onnx import helper, numpy_helper
 def slice_scatters_as_pads(model):
     """A slice's gradient, scattered into zeros, as one zero Pad. torchlib writes aten.slice_scatter into
     zeros (how torch's slice_backward decomposes) as Transpose(zeros) -> ScatterND(Range indices) <-
-    Transpose(src), then Transpose back; that is src padded with zeros along one axis. Qwen2-VL has four
-    per decoder layer (rotate_half of its rotary embedding, queries and keys); profiled on the CUDA EP
-    with CUDA_LAUNCH_BLOCKING=1, its ScatterNDs took 449 of 885 ms of a Qwen2-VL-2B LoRA step
-    (BENCHMARKS.md, run L: a lead, since that mode charges each launch's wait to its node). Matches only
-    that exact pattern with static sizes along the axis (from value_info) and leaves anything else
-    alone. Returns how many were rewritten."""
+    Transpose(src): that is Transpose(Pad(src)), and Pad(src) alone where it is transposed straight back
+    (the usual case). Qwen2-VL has four per decoder layer (rotate_half of its rotary embedding, queries
+    and keys); profiled on the CUDA EP with CUDA_LAUNCH_BLOCKING=1, its ScatterNDs took 449 of 885 ms of a
+    Qwen2-VL-2B LoRA step (BENCHMARKS.md, run L: a lead, since that mode charges each launch's wait to
+    its node). Matches only that exact pattern with static sizes along the axis (from value_info) and
+    leaves anything else alone. Returns how many were rewritten."""
     g = model.graph
     producer = {o: n for n in g.node for o in n.output}
     consumers = {}
@@ -52,17 +52,17 @@ def slice_scatters_as_pads(model):
                 return False
         return True
 
-    def pads_of(scatter, back):
-        """The Pad input and its pads for a match, else None."""
+    def pads_of(scatter):
+        """(src, pads, perm) for a match, else None: the scatter equals Transpose(Pad(src, pads), perm)."""
         if any(a.name == "reduction" and a.s not in (b"", b"none") for a in scatter.attribute):
             return None
         ops = ("Transpose", "Unsqueeze", "Transpose")
         zeros_t, index, updates_t = (made_by(x, op) for x, op in zip(scatter.input, ops))
         if None in (zeros_t, index, updates_t):
             return None
-        p, q = perm(zeros_t), perm(back)
-        if p is None or q is None or perm(updates_t) != p or [p[i] for i in q] != list(range(len(p))):
-            return None  # q must undo p
+        p = perm(zeros_t)
+        if p is None or perm(updates_t) != p:
+            return None
         zeros = made_by(zeros_t.input[0], "ConstantOfShape")
         picked = made_by(index.input[0], "Slice")
         if zeros is None or not is_zero_fill(zeros) or picked is None:
@@ -95,27 +95,35 @@ def slice_scatters_as_pads(model):
             return None
         pads = [0] * (2 * len(src_dims))
         pads[axis], pads[len(src_dims) + axis] = first, size - first - length
-        return src, pads
+        return src, pads, p
 
-    rewritten = []
+    replaced = {}  # id(node) -> the nodes in its place; each reads only values made before it
     for scatter in [n for n in g.node if n.op_type == "ScatterND"]:
-        users = consumers.get(scatter.output[0], [])
-        if len(users) != 1 or users[0].op_type != "Transpose" or scatter.output[0] in graph_outputs:
-            continue
-        back = users[0]
-        found = pads_of(scatter, back)
+        found = pads_of(scatter)
         if found is None:
             continue
-        src, pads = found
-        pads_name = back.output[0] + "_pads"
+        src, pads, p = found
+        out = scatter.output[0]
+        users = consumers.get(out, [])
+        back = users[0] if len(users) == 1 and users[0].op_type == "Transpose" else None
+        if back is not None and out not in graph_outputs and perm(back) is not None \
+                and [p[i] for i in perm(back)] == list(range(len(p))):
+            # the usual case: transposed back at once, so Pad(src) is that Transpose's value
+            pads_name = back.output[0] + "_pads"
+            pad = helper.make_node("Pad", [src, pads_name], [back.output[0]], name=back.name + "_as_pad")
+            replaced[id(back)] = [pad]
+        else:  # read in the transposed layout (an Add of two, say): keep that layout, minus the scatter
+            pads_name = out + "_pads"
+            pad = helper.make_node("Pad", [src, pads_name], [out + "_padded"], name=scatter.name + "_as_pad")
+            turn = helper.make_node("Transpose", [out + "_padded"], [out], name=scatter.name + "_turned", perm=p)
+            replaced[id(scatter)] = [pad, turn]
         g.initializer.append(numpy_helper.from_array(np.array(pads, dtype=np.int64), pads_name))
-        pad = helper.make_node("Pad", [src, pads_name], [back.output[0]], name=back.name + "_as_pad")
-        rewritten.append((back, pad))
-    for back, pad in rewritten:
-        back.CopyFrom(pad)  # in the Transpose's place: its input src comes earlier, so the order stays valid
-    if rewritten:
+    if replaced:
+        nodes = [m for n in g.node for m in replaced.get(id(n), [n])]
+        del g.node[:]
+        g.node.extend(nodes)
         remove_dead_nodes(g)
-    return len(rewritten)
+    return len(replaced)
 
 
 def remove_dead_nodes(g):
