@@ -74,27 +74,22 @@ def slice_scatters_as_pads(model):
         if every is None or len(picked.input) < 5:
             return None
         start, delta = const(every.input[0]), const(every.input[2])
-        s, e, axes, steps = (const(x) for x in picked.input[1:5])
-        if any(v is None for v in (start, delta, s, e, axes, steps)) or start.item() != 0 or delta.item() != 1:
+        first, axes, steps = (const(x) for x in (picked.input[1], picked.input[3], picked.input[4]))
+        if any(v is None for v in (start, delta, first, axes, steps)) or start.item() != 0 or delta.item() != 1:
             return None
-        if axes.ravel().tolist() != [0] or steps.ravel().tolist() != [1]:
+        if axes.ravel().tolist() != [0] or steps.ravel().tolist() != [1] or first.item() < 0:
             return None
+        # indices first, first + 1, ...: as many as src has along the axis (ScatterND's shape rule)
         src = updates_t.input[0]
         axis = p[0]
         zero_dims, src_dims = dims.get(zeros.output[0]), dims.get(src)
         if zero_dims is None or src_dims is None or len(zero_dims) != len(src_dims):
             return None
         size, length = zero_dims[axis], src_dims[axis]
-        if size is None or length is None:
-            return None
-        first = int(s.item())
-        first = min(max(first + size if first < 0 else first, 0), size)
-        last = int(e.item())
-        last = min(max(last + size if last < 0 else last, 0), size)
-        if last - first != length:
+        if size is None or length is None or size - first.item() - length < 0:
             return None
         pads = [0] * (2 * len(src_dims))
-        pads[axis], pads[len(src_dims) + axis] = first, size - first - length
+        pads[axis], pads[len(src_dims) + axis] = int(first.item()), size - int(first.item()) - length
         return src, pads, p
 
     replaced = {}  # id(node) -> the nodes in its place; each reads only values made before it
