@@ -193,10 +193,8 @@ public final class StepLoop {
             }
           }
           if (micro.size() > 1) {
-            sum.scale(
-                1.0
-                    / micro
-                        .size()); // mean over micro-batches, like dividing each loss by their count
+            // mean over micro-batches, like dividing each loss by their count
+            sum.scale(1.0 / micro.size());
           }
           if (pass == 0) {
             loss = lossSum / micro.size();
