@@ -6,7 +6,7 @@
 #   git archive REV scripts | tar -x -C /tmp/before        (here; BEFORE_SCRIPTS=/tmp/before/scripts must know ID)
 #   CP=<trainer classpath> bash scripts/bench/exporter_ab.sh OUT WORK ID BEFORE_SCRIPTS
 set -uo pipefail
-out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; before=${4:?BEFORE_SCRIPTS}; cp=${CP:?classpath}
+out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; before=${4:?BEFORE_SCRIPTS}; : "${CP:?classpath}"
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/models.sh"
 bench_model "$id" || exit 2
@@ -32,9 +32,8 @@ print(sys.argv[2], len(m.graph.node), "nodes:", ", ".join(f"{op} {n}" for op, n 
 PY
 done
 for v in before after; do
-  java -XX:+AlwaysPreTouch ${ORT_JAVA_OPTS:-} -cp "$cp" dev.loraort.trainer.cli.Main bench --model "$work/$v/$id" \
-    --data "$work/$v/$id.jsonl" --device cuda --tf32 --batch-size "$batch" --steps 30 --warmup 5 --rounds 1 \
-    --methods lora,eflat-lora 2>&1 | grep -v "^\[" | tee "$out/$id.java_bench_$v.txt"
+  java_bench "$work/$v/$id" --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora 2>&1 | grep -v "^\[" \
+    | tee "$out/$id.java_bench_$v.txt"
 done
 python3 "$here/torch_peft_bench.py" --config "$work/after/$id-config" --family "$family" --batch "$batch" \
   --seq "$seq" --targets "$targets" --rank "$rank" --alpha "$alpha" --attn sdpa --methods lora 2>&1 \

@@ -1,6 +1,7 @@
-# The benchmark models' settings, one table for real_size_models.sh (the export) and run_gpu_bench.sh
-# (the Java and PyTorch steps). Source it; `bench_model ID` sets family, rank, alpha, targets, batch,
-# seq and atol (the exporter's check tolerance, empty for the contract's default).
+# The benchmark models' settings, one table for real_size_models.sh (the export), run_gpu_bench.sh and
+# exporter_ab.sh (the Java and PyTorch steps). Source it; `bench_model ID` sets family, rank, alpha,
+# targets, batch, seq and atol (the exporter's check tolerance, empty for the contract's default), and
+# `java_bench MODEL_DIR [bench options]` runs the trainer's bench on it, on the CUDA EP.
 bench_model() {
   atol=""
   case $1 in
@@ -13,4 +14,13 @@ bench_model() {
     qwen2vl-2b-lm|qwen2vl-2b-l8-lm) family=qwen2vl; rank=8; alpha=16; targets=q_proj,v_proj; batch=8; seq=512; atol=1e-4 ;;
     *) echo "unknown benchmark model $1" >&2; return 2 ;;
   esac
+}
+
+java_bench() {  # MODEL_DIR [bench options]: MODEL_DIR.jsonl as data, $batch from bench_model, CP = classpath
+  local model=$1
+  shift
+  # AlwaysPreTouch: the steps' fresh arrays would otherwise first-touch the heap's pages for the whole
+  # short run (a long run reuses them after its first young collections); scripts/bench/CopyProbe.java
+  java -XX:+AlwaysPreTouch ${ORT_JAVA_OPTS:-} -cp "${CP:?classpath}" dev.loraort.trainer.cli.Main bench \
+    --model "$model" --data "$model.jsonl" --device cuda --tf32 --batch-size "$batch" "$@"
 }

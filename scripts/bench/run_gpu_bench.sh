@@ -9,7 +9,7 @@
 # ID: roberta-large-cls, gpt2-medium-lm, gpt2-large-lm, clip-vit-b16, qwen2vl-2b-lm or qwen2vl-2b-l8-lm (exported into WORK by real_size_models.sh, which this
 # runs, or waits for, first).
 set -uo pipefail
-out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; cp=${CP:?classpath}; parts=${PARTS:-all}
+out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; : "${CP:?classpath}"; parts=${PARTS:-all}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
@@ -19,24 +19,18 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 fp16_graph=1; [ "$parts" = fp32 ] && fp16_graph=0  # PARTS=fp32 needs no train_fp16.onnx
 FP16=$fp16_graph bash "$here/real_size_models.sh" "$work" "$id" || { tail -5 "$work/$id.export.log"; exit 1; }
 grep -h "export exit" "$work/$id.export.log"
-java_bench() {
-  # AlwaysPreTouch: the steps' fresh arrays would otherwise first-touch the heap's pages for the whole
-  # short run (a long run reuses them after its first young collections); scripts/bench/CopyProbe.java
-  java -XX:+AlwaysPreTouch ${ORT_JAVA_OPTS:-} -cp "$cp" dev.loraort.trainer.cli.Main bench --model "$work/$id" \
-    --data "$work/$id.jsonl" --device cuda --tf32 --batch-size "$batch" "$@"
-}
 monitor() {  # GPU memory used (MiB) and utilization (% of time a kernel ran) every 0.2 s, until killed
   while true; do nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader,nounits; sleep 0.2; done
 }
 monitor > "$out/$id.mem_java_$parts.txt" &
 mon=$!
 if [ "$parts" != fp16 ]; then
-  java_bench --steps 30 --warmup 5 --rounds 1 --methods "${METHODS:-lora,lora-sam,fmlora,eflat-lora,bi-lora,lora-obar}" \
+  java_bench "$work/$id" --steps 30 --warmup 5 --rounds 1 --methods "${METHODS:-lora,lora-sam,fmlora,eflat-lora,bi-lora,lora-obar}" \
     2>&1 | grep -v "^\[" | tee "$out/$id.java_bench.txt"
 fi
 if [ "$parts" != fp32 ]; then
   # mixed precision: fp32 and fp16 of the one-pass methods in one process, with fp16's distance from fp32
-  java_bench --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora --fp16 \
+  java_bench "$work/$id" --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora --fp16 \
     2>&1 | grep -v "^\[" | tee "$out/$id.java_bench_fp16.txt"
 fi
 kill $mon
@@ -46,14 +40,14 @@ if [ "$parts" != fp16 ]; then
   # is the GPU kept busy? utilization while LoRA steps alone run (samples after the graph is loaded)
   monitor > "$out/$id.util_lora.txt" &
   mon=$!
-  java_bench --steps 60 --warmup 5 --rounds 1 --methods lora > /dev/null 2>&1
+  java_bench "$work/$id" --steps 60 --warmup 5 --rounds 1 --methods lora > /dev/null 2>&1
   kill $mon
   # samples at >= 95% of the run's peak memory: the steps, not the graph loading
   peak=$(cut -d, -f1 "$out/$id.util_lora.txt" | sort -n | tail -1)
   echo "GPU utilization during LoRA steps (% of time a kernel ran, median of samples): $(awk -F', ' -v p="$peak" \
     '$1 >= 0.95 * p {print $2}' "$out/$id.util_lora.txt" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" \
     | tee -a "$out/$id.java_peak_memory.txt"
-  java_bench --steps 4 --warmup 2 --rounds 1 --methods lora --ort-profile "/tmp/ort-profile-$id" > /dev/null 2>&1
+  java_bench "$work/$id" --steps 4 --warmup 2 --rounds 1 --methods lora --ort-profile "/tmp/ort-profile-$id" > /dev/null 2>&1
   python3 "$here/ort_profile_summary.py" /tmp/ort-profile-$id/*.json --skip 3 --top 20 | tee "$out/$id.ort_profile.txt"
 fi
 for attn in sdpa eager; do
