@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# An exporter change measured before/after on the GPU, in one run (how run M of BENCHMARKS.md was made):
+# An exporter change measured before/after on the GPU, in one run (run N of BENCHMARKS.md; run M was made by the same steps):
 # exports ID with BEFORE_SCRIPTS (another revision's scripts/ folder) and with this checkout's scripts/, in
 # parallel; counts each train graph's nodes by op type; then, with nothing else running, times the Java
 # trainer's LoRA and EFlat-LoRA steps on both graphs and PyTorch + PEFT's LoRA step on the same model.

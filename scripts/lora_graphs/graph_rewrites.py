@@ -16,9 +16,9 @@ def slice_scatters_as_pads(model):
     zeros (how torch's slice_backward decomposes) as Transpose(zeros) -> ScatterND(Range indices) <-
     Transpose(src): that is Transpose(Pad(src)), and Pad(src) alone where it is transposed straight back
     (the usual case). Qwen2-VL has four per decoder layer (rotate_half of its rotary embedding, queries
-    and keys); profiled on the CUDA EP with CUDA_LAUNCH_BLOCKING=1, its ScatterNDs took 449 of 885 ms of a
-    Qwen2-VL-2B LoRA step (BENCHMARKS.md, run L: a lead, since that mode charges each launch's wait to
-    its node). Matches only that exact pattern with static sizes along the axis (from value_info) and
+    and keys), and the CUDA EP's ScatterND copies each index's whole slice in one GPU thread: on an 8 +
+    8-layer model of Qwen2-VL-2B's widths this took the LoRA step from 211.20 to 86.75 ms (BENCHMARKS.md,
+    run N). Matches only that exact pattern with static sizes along the axis (from value_info) and
     leaves anything else alone. Returns how many were rewritten."""
     g = model.graph
     producer = {o: n for n in g.node for o in n.output}
