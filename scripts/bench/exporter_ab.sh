@@ -35,6 +35,4 @@ for v in before after; do
   java_bench "$work/$v/$id" --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora 2>&1 | grep -v "^\[" \
     | tee "$out/$id.java_bench_$v.txt"
 done
-python3 "$here/torch_peft_bench.py" --config "$work/after/$id-config" --family "$family" --batch "$batch" \
-  --seq "$seq" --targets "$targets" --rank "$rank" --alpha "$alpha" --attn sdpa --methods lora 2>&1 \
-  | grep '^{' | tee "$out/$id.torch_bench.txt"
+torch_bench "$work/after/$id-config" --attn sdpa --methods lora 2>&1 | grep '^{' | tee "$out/$id.torch_bench.txt"

@@ -1,7 +1,9 @@
 # The benchmark models' settings, one table for real_size_models.sh (the export), run_gpu_bench.sh and
 # exporter_ab.sh (the Java and PyTorch steps). Source it; `bench_model ID` sets family, rank, alpha,
-# targets, batch, seq and atol (the exporter's check tolerance, empty for the contract's default), and
-# `java_bench MODEL_DIR [bench options]` runs the trainer's bench on it, on the CUDA EP.
+# targets, batch, seq and atol (the exporter's check tolerance, empty for the contract's default);
+# `java_bench MODEL_DIR [bench options]` runs the trainer's bench on it, on the CUDA EP, and
+# `torch_bench CONFIG_DIR [torch_peft_bench.py options]` PyTorch + PEFT on the same step.
+bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bench_model() {
   atol=""
   case $1 in
@@ -23,4 +25,11 @@ java_bench() {  # MODEL_DIR [bench options]: MODEL_DIR.jsonl as data, $batch fro
   # short run (a long run reuses them after its first young collections); scripts/bench/CopyProbe.java
   java -XX:+AlwaysPreTouch ${ORT_JAVA_OPTS:-} -cp "${CP:?classpath}" dev.loraort.trainer.cli.Main bench \
     --model "$model" --data "$model.jsonl" --device cuda --tf32 --batch-size "$batch" "$@"
+}
+
+torch_bench() {  # CONFIG_DIR [torch_peft_bench.py options]: the settings of bench_model
+  local config=$1
+  shift
+  python3 "$bench_dir/torch_peft_bench.py" --config "$config" --family "$family" --batch "$batch" --seq "$seq" \
+    --targets "$targets" --rank "$rank" --alpha "$alpha" "$@"
 }

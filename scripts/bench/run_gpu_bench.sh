@@ -52,12 +52,9 @@ if [ "$parts" != fp16 ]; then
 fi
 for attn in sdpa eager; do
   methods=lora,lora-sam,fmlora,eflat-lora; [ $attn = eager ] && methods=lora
-  [ "$parts" != fp16 ] && python3 "$here/torch_peft_bench.py" --config "$work/$id-config" --family "$family" \
-    --batch "$batch" --seq "$seq" --targets "$targets" --rank "$rank" --alpha "$alpha" --attn $attn --methods $methods \
-    2>&1 | grep '^{'
+  [ "$parts" != fp16 ] && torch_bench "$work/$id-config" --attn $attn --methods $methods 2>&1 | grep '^{'
   [ "$parts" = fp32 ] && continue
   for amp in fp16 bf16; do
-    python3 "$here/torch_peft_bench.py" --config "$work/$id-config" --family "$family" --batch "$batch" --seq "$seq" \
-      --targets "$targets" --rank "$rank" --alpha "$alpha" --attn $attn --methods lora,eflat-lora --amp $amp 2>&1 | grep '^{'
+    torch_bench "$work/$id-config" --attn $attn --methods lora,eflat-lora --amp $amp 2>&1 | grep '^{'
   done
 done | tee "$out/$id.torch_bench${PARTS:+_$parts}.txt"
