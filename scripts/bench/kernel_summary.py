@@ -131,8 +131,9 @@ def main():
             print(f"  copies {direction}: {n:.0f} per step, {nbytes / 2**20:.2f} MiB, {ms:.2f} ms")
         by_kind = collections.defaultdict(lambda: [0.0, 0.0])
         for k, (ms, n) in step.items():
-            by_kind[kind(k)][0] += ms
-            by_kind[kind(k)][1] += n
+            total_of_kind = by_kind[kind(k)]
+            total_of_kind[0] += ms
+            total_of_kind[1] += n
         kinds[label] = by_kind
         for k, (ms, n) in sorted(by_kind.items(), key=lambda x: -x[1][0]):
             print(f"  {ms:9.2f} ms {ms / total:6.1%} {n:7.0f} kernels  {k}")
@@ -142,7 +143,7 @@ def main():
     if len(kinds) > 1:
         labels = list(kinds)
         print("kernel ms per step by kind: " + " | ".join(labels))
-        for k in sorted({k for v in kinds.values() for k in v}, key=lambda k: -kinds[labels[0]].get(k, [0])[0]):
+        for k in sorted({k for v in kinds.values() for k in v}, key=lambda k: (-kinds[labels[0]].get(k, [0])[0], k)):
             print("  " + " | ".join(f"{kinds[lb].get(k, [0.0])[0]:8.2f}" for lb in labels) + f"  {k}")
 
 
