@@ -1,0 +1,183 @@
+package dev.loraort.builder.autodiff;
+
+import dev.loraort.builder.BuildException;
+import dev.loraort.builder.ir.Graph;
+import dev.loraort.builder.ir.Node;
+import dev.loraort.builder.ir.Tensors;
+import dev.loraort.builder.shape.Shapes;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The backward walk: appends to a graph the nodes that compute the gradient of a scalar loss with
+ * respect to chosen inputs. Only nodes on a path from one of those inputs to the loss are
+ * differentiated (frozen weights get no gradient), in reverse topological order; a value read by
+ * several nodes sums their contributions with one Sum node.
+ */
+public final class Backward {
+  private static final Set<String> CONTROL_FLOW = Set.of("If", "Loop", "Scan");
+
+  private Backward() {}
+
+  /**
+   * @param g the forward graph (topologically sorted); backward nodes are appended to it
+   * @param shapes the forward graph's shapes
+   * @param loss a scalar float value of g
+   * @param wrt the values to differentiate with respect to (graph inputs)
+   * @return the gradient value of each of {@code wrt}, in its order
+   * @throws BuildException if an op on the gradient path has no rule, is control flow, or a value
+   *     of {@code wrt} does not reach the loss; the message names the node, its op, and a path that
+   *     puts it there
+   */
+  public static Map<String, String> build(Graph g, Shapes shapes, String loss, List<String> wrt) {
+    if (shapes.rank(loss) != 0) {
+      throw new BuildException(
+          g.source() + ": the loss " + loss + " must be a scalar, has shape " + shapes.type(loss));
+    }
+    List<Node> forward = new ArrayList<>(g.nodes());
+    Map<String, Node> producer = g.producers();
+    Set<String> varying = new HashSet<>(wrt);
+    for (Node n : forward) {
+      boolean v = false;
+      for (int i = 0; i < n.inputs().size(); i++) {
+        v |= varying.contains(n.in(i)) && GradRules.differentiable(n, i);
+      }
+      if (v) {
+        for (String o : n.outputs()) {
+          if (!o.isEmpty() && Tensors.isFloat(shapes.elemType(o))) {
+            varying.add(o);
+          }
+        }
+      }
+    }
+    if (!varying.contains(loss)) {
+      throw new BuildException(g.source() + ": the loss does not depend on " + wrt);
+    }
+    Set<String> relevant = new HashSet<>(Set.of(loss));
+    List<Node> active = new ArrayList<>();
+    for (int k = forward.size() - 1; k >= 0; k--) {
+      Node n = forward.get(k);
+      if (n.outputs().stream().noneMatch(o -> relevant.contains(o) && varying.contains(o))) {
+        continue;
+      }
+      active.add(n);
+      for (int i = 0; i < n.inputs().size(); i++) {
+        if (varying.contains(n.in(i)) && GradRules.differentiable(n, i)) {
+          relevant.add(n.in(i));
+        }
+      }
+    }
+    for (Node n : active) {
+      if (CONTROL_FLOW.contains(n.op())) {
+        throw new BuildException(
+            g.source()
+                + ": node "
+                + n.name()
+                + " ("
+                + n.op()
+                + ") is control flow on the gradient path "
+                + path(n, producer, varying, wrt)
+                + "; prepare differentiates straight-line graphs only: export the model with its"
+                + " loops unrolled (torch.onnx with static control flow)");
+      }
+      if (GradRules.get(n.op()) == null) {
+        throw new BuildException(
+            g.source()
+                + ": node "
+                + n.name()
+                + " ("
+                + n.op()
+                + ") is on the gradient path "
+                + path(n, producer, varying, wrt)
+                + ", and prepare has no gradient rule for "
+                + n.op()
+                + ". Ops with rules: "
+                + new java.util.TreeSet<>(GradRules.ops()));
+      }
+    }
+    GradContext c = new GradContext(g, shapes);
+    Map<String, List<String>> contrib = new HashMap<>();
+    contrib
+        .computeIfAbsent(loss, k -> new ArrayList<>())
+        .add(c.e().scalar(1.0, shapes.elemType(loss)));
+    for (Node n : active) {
+      List<String> outGrads = new ArrayList<>();
+      boolean any = false;
+      for (String o : n.outputs()) {
+        String s = sum(c, contrib.remove(o));
+        outGrads.add(s);
+        any |= s != null;
+      }
+      if (!any) {
+        continue;
+      }
+      boolean[] needs = new boolean[n.inputs().size()];
+      for (int i = 0; i < needs.length; i++) {
+        needs[i] =
+            relevant.contains(n.in(i))
+                && varying.contains(n.in(i))
+                && GradRules.differentiable(n, i);
+      }
+      List<String> in = GradRules.get(n.op()).grads(n, outGrads, c.at(n, needs));
+      for (int i = 0; i < needs.length && i < in.size(); i++) {
+        if (needs[i] && in.get(i) != null) {
+          contrib.computeIfAbsent(n.in(i), k -> new ArrayList<>()).add(in.get(i));
+        }
+      }
+    }
+    Map<String, String> out = new LinkedHashMap<>();
+    for (String w : wrt) {
+      String s = sum(c, contrib.get(w));
+      if (s == null) {
+        throw new BuildException(g.source() + ": " + w + " does not reach the loss");
+      }
+      out.put(w, s);
+    }
+    return out;
+  }
+
+  private static String sum(GradContext c, List<String> parts) {
+    if (parts == null || parts.isEmpty()) {
+      return null;
+    }
+    return parts.size() == 1 ? parts.get(0) : c.e().op("Sum", parts);
+  }
+
+  /** One chain of ops from a differentiated input to n, for error messages. */
+  private static String path(
+      Node n, Map<String, Node> producer, Set<String> varying, List<String> wrt) {
+    List<String> ops = new ArrayList<>();
+    Node at = n;
+    String start = null;
+    for (int guard = 0; at != null && guard < 10_000; guard++) {
+      ops.add(0, at.op());
+      Node next = null;
+      for (String i : at.inputs()) {
+        if (wrt.contains(i)) {
+          start = i;
+          next = null;
+          break;
+        }
+        if (varying.contains(i) && producer.containsKey(i) && next == null) {
+          next = producer.get(i);
+        }
+      }
+      if (start != null) {
+        break;
+      }
+      at = next;
+    }
+    String chain =
+        ops.size() <= 8
+            ? String.join(" -> ", ops)
+            : String.join(" -> ", ops.subList(0, 3))
+                + " -> ... -> "
+                + String.join(" -> ", ops.subList(ops.size() - 3, ops.size()));
+    return "(from " + (start == null ? "a trainable input" : start) + ": " + chain + ")";
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * Builds lora-graph/1 model directories (graph-contract.md) from plain inference ONNX models: the
+ * {@code prepare} command's engine. {@link dev.loraort.builder.Prepare} reads a model, injects
+ * LoRA, adds a head and loss, differentiates and writes train, infer and train_rwp graphs.
+ */
+package dev.loraort.builder;
