@@ -31,14 +31,24 @@ from lora_graphs.families import FAMILIES  # noqa: E402
 
 
 class Plain(nn.Module):
-    """The family's inference forward (what infer.onnx computes, without LoRA) over positional inputs."""
+    """The family's inference forward (what infer.onnx computes, without LoRA) over positional inputs.
+    The model's children, parameters and buffers are registered here under their own names, so the
+    exported initializers carry the model's state_dict names (roberta.encoder..., classifier...), as
+    torch.onnx.export(model) gives them."""
 
     def __init__(self, family, model, names):
         super().__init__()
-        self.family, self.m, self.names = family, model, names
+        for name, child in model.named_children():
+            self.add_module(name, child)
+        for name, p in model.named_parameters(recurse=False):
+            self.register_parameter(name, p)
+        for name, b in model.named_buffers(recurse=False):
+            self.register_buffer(name, b)
+        self.family, self.names = family, names
+        self._model = [model]  # a list: not registered a second time under another prefix
 
     def run(self, *inputs):
-        return tuple(self.family.infer(self.m, dict(zip(self.names, inputs))).values())
+        return tuple(self.family.infer(self._model[0], dict(zip(self.names, inputs))).values())
 
 
 def plain(family, model, names):
@@ -125,7 +135,9 @@ def main(argv=None):
     report["ort_vs_torch"] = checks.require(checks.compare(outs, got, ref), a.out)
     import onnx
     m = onnx.load(a.out, load_external_data=False)
+    init_names = {t.name for t in m.graph.initializer}
     report.update(inputs=names, outputs=outs, nodes=len(m.graph.node),
+                  state_dict_names_kept=sum(1 for k in model.state_dict() if k in init_names),
                   ops=sorted({n.op_type for n in m.graph.node}),
                   opset_import={o.domain or "ai.onnx": o.version for o in m.opset_import},
                   seconds=round(time.time() - t0, 1))

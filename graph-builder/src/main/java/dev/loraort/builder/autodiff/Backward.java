@@ -29,12 +29,14 @@ public final class Backward {
    * @param shapes the forward graph's shapes
    * @param loss a scalar float value of g
    * @param wrt the values to differentiate with respect to (graph inputs)
+   * @param constants values treated as constants: no gradient flows through them (a stop-gradient)
    * @return the gradient value of each of {@code wrt}, in its order
    * @throws BuildException if an op on the gradient path has no rule, is control flow, or a value
    *     of {@code wrt} does not reach the loss; the message names the node, its op, and a path that
    *     puts it there
    */
-  public static Map<String, String> build(Graph g, Shapes shapes, String loss, List<String> wrt) {
+  public static Map<String, String> build(
+      Graph g, Shapes shapes, String loss, List<String> wrt, Set<String> constants) {
     if (shapes.rank(loss) != 0) {
       throw new BuildException(
           g.source() + ": the loss " + loss + " must be a scalar, has shape " + shapes.type(loss));
@@ -49,7 +51,7 @@ public final class Backward {
       }
       if (v) {
         for (String o : n.outputs()) {
-          if (!o.isEmpty() && Tensors.isFloat(shapes.elemType(o))) {
+          if (!o.isEmpty() && Tensors.isFloat(shapes.elemType(o)) && !constants.contains(o)) {
             varying.add(o);
           }
         }

@@ -58,7 +58,7 @@ public final class Graph {
   public Graph copy() {
     List<Node> ns = new ArrayList<>();
     for (Node n : nodes) {
-      ns.add(new Node(n.op(), n.domain(), n.rawName(), n.inputs(), n.outputs(), n.attrs()));
+      ns.add(n.copy());
     }
     Graph g = new Graph(source, opset, ns, initializers, inputs, outputs);
     g.counter = counter;

@@ -20,6 +20,7 @@ public final class Node {
   private final List<String> inputs;
   private final List<String> outputs;
   private final Map<String, AttributeProto> attrs;
+  private final Map<String, String> meta;
 
   /**
    * @param op op type
@@ -42,6 +43,17 @@ public final class Node {
     this.inputs = new ArrayList<>(inputs);
     this.outputs = List.copyOf(outputs);
     this.attrs = new LinkedHashMap<>(attrs);
+    this.meta = Map.of();
+  }
+
+  private Node(Node n, Map<String, String> meta) {
+    this.op = n.op;
+    this.domain = n.domain;
+    this.name = n.name;
+    this.inputs = new ArrayList<>(n.inputs);
+    this.outputs = n.outputs;
+    this.attrs = n.attrs;
+    this.meta = Map.copyOf(meta);
   }
 
   /**
@@ -51,8 +63,26 @@ public final class Node {
   public static Node of(NodeProto p) {
     Map<String, AttributeProto> a = new LinkedHashMap<>();
     p.getAttributeList().forEach(x -> a.put(x.getName(), x));
-    return new Node(
-        p.getOpType(), p.getDomain(), p.getName(), p.getInputList(), p.getOutputList(), a);
+    Node n =
+        new Node(p.getOpType(), p.getDomain(), p.getName(), p.getInputList(), p.getOutputList(), a);
+    Map<String, String> meta = new LinkedHashMap<>();
+    p.getMetadataPropsList().forEach(e -> meta.put(e.getKey(), e.getValue()));
+    return meta.isEmpty() ? n : new Node(n, meta);
+  }
+
+  /**
+   * @return a copy whose inputs can be rewired independently of this node's
+   */
+  public Node copy() {
+    return new Node(this, meta);
+  }
+
+  /**
+   * @return the exporter's metadata_props (torch.onnx's {@code pkg.torch.onnx.name_scopes} and
+   *     class hierarchy); read, never written back
+   */
+  public Map<String, String> meta() {
+    return meta;
   }
 
   /**

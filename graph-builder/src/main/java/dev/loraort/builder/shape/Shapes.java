@@ -431,8 +431,21 @@ public final class Shapes {
         set(y, elem, dims(n.in(1)));
         return;
       case "GatherND":
-        set(y, elem, null);
-        return;
+        {
+          // indices [i0 .. i(q-2), k] pick k leading dims of data after batch_dims
+          List<Dim> d = dims(x);
+          List<Dim> idx = dims(n.in(1));
+          int b = (int) n.i("batch_dims", 0);
+          if (d == null || idx == null || idx.isEmpty() || !idx.get(idx.size() - 1).known()) {
+            set(y, elem, null);
+            return;
+          }
+          int k = (int) idx.get(idx.size() - 1).value();
+          List<Dim> o = new ArrayList<>(idx.subList(0, idx.size() - 1));
+          o.addAll(d.subList(Math.min(d.size(), b + k), d.size()));
+          set(y, elem, o);
+          return;
+        }
       case "ScatterElements":
       case "ScatterND":
         set(y, elem, dims(x));

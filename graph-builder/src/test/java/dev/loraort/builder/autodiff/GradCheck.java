@@ -140,7 +140,7 @@ final class GradCheck {
             e.scalar(1.7, elem));
     String loss = e.op("ReduceSum", List.of(e.mul(y, e.reshape(w, shape))), Attr.i("keepdims", 0));
     Shapes shapes = Shapes.infer(g);
-    Map<String, String> grads = Backward.build(g, shapes, loss, wrt);
+    Map<String, String> grads = Backward.build(g, shapes, loss, wrt, java.util.Set.of());
     g.outputs().add(shapes.type(loss).toValueInfo(loss));
     List<String> gradOut = new ArrayList<>();
     for (String x : wrt) {

@@ -1,0 +1,259 @@
+package dev.loraort.builder;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
+import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto;
+import dev.loraort.builder.heads.Heads;
+import dev.loraort.builder.ir.Graph;
+import dev.loraort.builder.ir.OnnxModels;
+import dev.loraort.builder.lora.LinearLayers;
+import dev.loraort.builder.shape.Dim;
+import dev.loraort.builder.shape.Shapes;
+import dev.loraort.builder.shape.ValueType;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes the manifest.json of a prepared directory (graph-contract.md's fields) and reads it back
+ * through {@link Manifest#read}, so a directory the trainer cannot read is never written.
+ */
+final class ManifestJson {
+  static final String WEIGHTS = "base.weights";
+  static final String TRAINABLE_INIT = "trainable_init.safetensors";
+  static final String TOKENIZER = "tokenizer.json";
+
+  private ManifestJson() {}
+
+  static void write(
+      Path dir,
+      PrepareConfig c,
+      OnnxModels.Model src,
+      int sourceOpset,
+      Graph infer,
+      Prepare.Built train,
+      String headNote,
+      List<LinearLayers.Layer> layers,
+      int weightTensors,
+      Map<String, Integer> nodes,
+      double seconds)
+      throws IOException {
+    JsonObject m = new JsonObject();
+    m.addProperty("contract", Manifest.CONTRACT);
+    m.addProperty("id", c.id());
+    m.addProperty("family", "onnx");
+    m.addProperty("task", c.task());
+    boolean seqCls = c.task().equals("seq-cls");
+    Shapes inferShapes = Shapes.infer(infer);
+    String out = seqCls ? Prepare.LOGITS : Prepare.EMBEDDING;
+    if (seqCls) {
+      ValueType logits = inferShapes.type(out);
+      m.addProperty("num_labels", logits.dim(-1).value());
+    }
+    JsonObject source = new JsonObject();
+    source.addProperty("hf_class", "");
+    source.addProperty("onnx", c.onnx().getFileName().toString());
+    source.addProperty("sha256", sha256(c.onnx()));
+    source.addProperty("producer", src.producer());
+    source.addProperty("ir_version", src.irVersion());
+    source.addProperty("opset", sourceOpset);
+    source.addProperty("weights", "from " + c.onnx().getFileName() + "; " + headNote);
+    JsonObject config = new JsonObject();
+    if (c.tokenizer() != null) {
+      Long pad = padTokenId(c.tokenizer());
+      if (pad != null) {
+        config.addProperty("pad_token_id", pad);
+      }
+    }
+    source.add("config", config);
+    m.add("source", source);
+    JsonObject graphs = new JsonObject();
+    for (Prepare.Role r : Prepare.Role.values()) {
+      graphs.addProperty(r.id, r.id + ".onnx");
+    }
+    m.add("graphs", graphs);
+    m.add("inputs", ios(train.g, train.batchInputs));
+    List<String> inferInputs = train.batchInputs.stream().filter(infer::isInput).toList();
+    m.add("infer_inputs", ios(infer, inferInputs));
+    JsonArray outs = new JsonArray();
+    outs.add(io(out, inferShapes.type(out)));
+    m.add("infer_outputs", outs);
+    JsonObject lora = new JsonObject();
+    lora.addProperty("default_rank", c.rank());
+    lora.addProperty("default_alpha", c.alpha());
+    lora.add("targets", new GsonBuilder().create().toJsonTree(c.targets().toPeft()));
+    JsonArray mods = new JsonArray();
+    for (LinearLayers.Layer l : layers) {
+      JsonObject o = new JsonObject();
+      o.addProperty("name", l.module());
+      o.addProperty("in", l.in());
+      o.addProperty("out", l.out());
+      o.addProperty("fan_in_fan_out", l.fanInFanOut());
+      o.addProperty("base_weight", l.weight());
+      o.addProperty("base_layout", l.layout());
+      mods.add(o);
+    }
+    lora.add("modules", mods);
+    JsonObject peft = new JsonObject();
+    peft.addProperty("prefix", "base_model.model.");
+    peft.addProperty("task_type", seqCls ? "SEQ_CLS" : "FEATURE_EXTRACTION");
+    JsonArray save = new JsonArray();
+    modulesToSave(train.trainables).forEach(save::add);
+    peft.add("modules_to_save", save);
+    lora.add("peft", peft);
+    m.add("lora", lora);
+    JsonArray trainable = new JsonArray();
+    for (Heads.Trainable t : train.trainables) {
+      JsonObject o = new JsonObject();
+      o.addProperty("name", t.name());
+      JsonArray s = new JsonArray();
+      for (long d : t.shape()) {
+        s.add(d);
+      }
+      o.add("shape", s);
+      trainable.add(o);
+    }
+    m.add("trainable", trainable);
+    m.addProperty("dropout", "off");
+    m.add(
+        "tokenizer",
+        c.tokenizer() == null ? JsonNull.INSTANCE : new JsonPrimitive(TOKENIZER));
+    JsonObject bw = new JsonObject();
+    bw.addProperty("file", WEIGHTS);
+    JsonObject origin = new JsonObject();
+    origin.addProperty("prepared_from", c.onnx().toAbsolutePath().toString());
+    bw.add("origin", origin);
+    bw.add("tensors", new JsonArray()); // the graphs say where each tensor lies (external_data)
+    m.add("base_weights", bw);
+    JsonObject rwp = new JsonObject();
+    rwp.addProperty(
+        "noise",
+        "filter-wise Gaussian on W' = W0 + s B A: std_i = rwp_sigma / sqrt(in) * ||W'_i,:||"
+            + " (methods.md section 5)");
+    rwp.addProperty(
+        "outputs", "rwp_noise.<module>: the noise drawn for that layer, [out, in] (for tests)");
+    rwp.addProperty(
+        "generator", "one ONNX RandomNormalLike per adapted module, seed attribute 1000 + module index");
+    m.add("rwp", rwp);
+    JsonObject prep = new JsonObject();
+    prep.addProperty("tool", "lora-trainer prepare");
+    String v = ManifestJson.class.getPackage().getImplementationVersion();
+    prep.addProperty("version", v == null ? "dev" : v);
+    prep.addProperty("opset", infer.opset());
+    prep.addProperty("weights_file_tensors", weightTensors);
+    JsonObject n = new JsonObject();
+    nodes.forEach(n::addProperty);
+    prep.add("nodes", n);
+    prep.addProperty("seconds", Math.round(seconds * 10) / 10.0);
+    m.add("prepare", prep);
+    Files.writeString(
+        dir.resolve(Manifest.FILE),
+        new GsonBuilder().setPrettyPrinting().create().toJson(m) + "\n",
+        StandardCharsets.UTF_8);
+    Manifest.read(dir); // what the trainer reads: a manifest it would refuse is never written
+  }
+
+  /** PEFT module names of the trainable tensors (their names without .weight/.bias). */
+  private static List<String> modulesToSave(List<Heads.Trainable> t) {
+    return t.stream()
+        .map(x -> x.name().substring(0, Math.max(0, x.name().lastIndexOf('.'))))
+        .distinct()
+        .toList();
+  }
+
+  private static JsonArray ios(Graph g, List<String> names) {
+    JsonArray a = new JsonArray();
+    for (String name : names) {
+      ValueInfoProto v = g.input(name);
+      a.add(io(name, ValueType.of(v)));
+    }
+    return a;
+  }
+
+  private static JsonObject io(String name, ValueType t) {
+    JsonObject o = new JsonObject();
+    o.addProperty("name", name);
+    o.addProperty("dtype", dtype(name, t.elemType()));
+    JsonArray s = new JsonArray();
+    if (t.dims() != null) {
+      for (Dim d : t.dims()) {
+        s.add(d.known() ? new JsonPrimitive(d.value()) : new JsonPrimitive(d.param()));
+      }
+    }
+    o.add("shape", s);
+    return o;
+  }
+
+  private static String dtype(String name, int t) {
+    switch (t) {
+      case DataType.FLOAT_VALUE:
+        return "float32";
+      case DataType.INT64_VALUE:
+        return "int64";
+      case DataType.INT32_VALUE:
+        return "int32";
+      default:
+        throw new BuildException(
+            "input " + name + " has ONNX type " + t + "; the trainer feeds float32, int64 or int32");
+    }
+  }
+
+  static String sha256(Path file) throws IOException {
+    try (InputStream in = Files.newInputStream(file)) {
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      byte[] buf = new byte[1 << 20];
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        md.update(buf, 0, n);
+      }
+      return HexFormat.of().formatHex(md.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The padding token's id from a tokenizer.json: its padding section, else [PAD] or {@code <pad>}. */
+  static Long padTokenId(Path tokenizer) throws IOException {
+    JsonElement root;
+    try {
+      root = JsonParser.parseString(Files.readString(tokenizer, StandardCharsets.UTF_8));
+    } catch (RuntimeException e) {
+      throw new BuildException(tokenizer + ": not a tokenizer.json (" + e.getMessage() + ")", e);
+    }
+    if (!root.isJsonObject()) {
+      throw new BuildException(tokenizer + ": not a tokenizer.json (not a JSON object)");
+    }
+    JsonObject o = root.getAsJsonObject();
+    if (o.has("padding") && o.get("padding").isJsonObject()) {
+      JsonObject p = o.getAsJsonObject("padding");
+      if (p.has("pad_id")) {
+        return p.get("pad_id").getAsLong();
+      }
+    }
+    if (o.has("model") && o.getAsJsonObject("model").has("vocab")) {
+      JsonElement vocab = o.getAsJsonObject("model").get("vocab");
+      if (vocab.isJsonObject()) {
+        for (String t : List.of("[PAD]", "<pad>")) {
+          if (vocab.getAsJsonObject().has(t)) {
+            return vocab.getAsJsonObject().get(t).getAsLong();
+          }
+        }
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,487 @@
+package dev.loraort.builder;
+
+import dev.loraort.artifacts.AtomicFiles;
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.TensorNames;
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto;
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto;
+import dev.loraort.artifacts.safetensors.Safetensors;
+import dev.loraort.builder.autodiff.Backward;
+import dev.loraort.builder.heads.Heads;
+import dev.loraort.builder.ir.Graph;
+import dev.loraort.builder.ir.Node;
+import dev.loraort.builder.ir.OnnxModels;
+import dev.loraort.builder.ir.OpsetNormalizer;
+import dev.loraort.builder.ir.Tensors;
+import dev.loraort.builder.ir.WeightsFile;
+import dev.loraort.builder.lora.LinearLayers;
+import dev.loraort.builder.lora.LoraInjector;
+import dev.loraort.builder.shape.Dim;
+import dev.loraort.builder.shape.Shapes;
+import dev.loraort.builder.shape.ValueType;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Builds a lora-graph/1 model directory from a plain inference ONNX model: reads and normalizes
+ * it, injects LoRA into the target layers, adds the task's head and loss, differentiates, and
+ * writes train.onnx, infer.onnx, train_rwp.onnx (all reading one base.weights file),
+ * trainable_init.safetensors and manifest.json. The directory appears only once complete.
+ */
+public final class Prepare {
+  /** The output holding a new or existing head's logits. */
+  static final String LOGITS = TensorNames.LOGITS;
+
+  /** The infer output of embedding models. */
+  public static final String EMBEDDING = "sentence_embedding";
+
+  /** Prefix of the second text's inputs in embedding train graphs. */
+  public static final String POSITIVE = "positive_";
+
+  /** Graph roles, as the manifest names them. */
+  enum Role {
+    INFER("infer"),
+    TRAIN("train"),
+    TRAIN_RWP("train_rwp");
+
+    final String id;
+
+    Role(String id) {
+      this.id = id;
+    }
+  }
+
+  /**
+   * What was built.
+   *
+   * @param dir the model directory
+   * @param modules the adapted modules
+   * @param trainables the non-LoRA trainable tensors
+   * @param nodes node count of each graph by role
+   * @param seconds wall time
+   */
+  public record Result(
+      Path dir,
+      List<LinearLayers.Layer> modules,
+      List<Heads.Trainable> trainables,
+      Map<String, Integer> nodes,
+      double seconds) {}
+
+  private final PrepareConfig c;
+  private final OnnxModels.Model src;
+  private final Graph base;
+  private final int sourceOpset;
+  private final String hidden;
+  private final String existingLogits;
+  private final List<String> batchInputs = new ArrayList<>();
+  private final Set<String> modules;
+
+  private Prepare(PrepareConfig c) {
+    this.c = c;
+    this.src = OnnxModels.read(c.onnx());
+    this.base = src.graph();
+    this.sourceOpset = base.opset();
+    List<Node> legacy = OpsetNormalizer.normalize(base);
+    base.sortTopologically();
+    renameBatchDims(base);
+    OpsetNormalizer.fixLegacySoftmax(base, legacy, Shapes.infer(base)::rank);
+    base.inputs().forEach(v -> batchInputs.add(v.getName()));
+    Shapes s = Shapes.infer(base);
+    this.existingLogits = findLogits(s);
+    this.hidden = existingLogits != null ? null : findHidden(s);
+    List<String> chosen = new ArrayList<>();
+    List<String> candidates = new ArrayList<>();
+    Set<String> outputLayers = outputLayers(base);
+    for (LinearLayers.Layer l : LinearLayers.find(base)) {
+      candidates.add(l.module());
+      if (c.targets().matches(l.module(), outputLayers.contains(l.module()))) {
+        chosen.add(l.module());
+      }
+    }
+    if (chosen.isEmpty()) {
+      throw new BuildException(
+          c.onnx()
+              + ": LoRA targets "
+              + c.targets()
+              + " match none of the model's "
+              + candidates.size()
+              + " linear layers: "
+              + abbreviate(candidates));
+    }
+    this.modules = Set.copyOf(chosen);
+  }
+
+  /**
+   * Builds and writes the directory.
+   *
+   * @param c what to build
+   * @return what was built
+   * @throws BuildException if the model cannot be trained as asked; the message names the file,
+   *     node or tensor
+   * @throws IOException if writing fails (an existing directory is left as it was)
+   */
+  public static Result run(PrepareConfig c) throws IOException {
+    long t0 = System.nanoTime();
+    if (Files.exists(c.out()) && !c.overwrite()) {
+      try (var list = Files.list(c.out())) {
+        if (list.findAny().isPresent()) {
+          throw new BuildException(
+              c.out() + " exists and is not empty; pass --overwrite to replace it");
+        }
+      }
+    }
+    Prepare p = new Prepare(c);
+    Map<Role, Built> built = new LinkedHashMap<>();
+    for (Role r : Role.values()) {
+      built.put(r, p.build(r));
+    }
+    Map<String, Integer> nodes = new LinkedHashMap<>();
+    built.forEach((r, b) -> nodes.put(r.id, b.g.nodes().size()));
+    Built train = built.get(Role.TRAIN);
+    double[] seconds = new double[1];
+    AtomicFiles.writeDirectory(
+        c.out(),
+        dir -> {
+          List<WeightsFile.Entry> weights;
+          try (WeightsFile wf = new WeightsFile(dir.resolve(ManifestJson.WEIGHTS))) {
+            for (Map.Entry<Role, Built> e : built.entrySet()) {
+              OnnxModels.write(
+                  e.getValue().g,
+                  dir.resolve(e.getKey().id + ".onnx"),
+                  wf,
+                  Map.of("contract", "lora-graph/1", "graph", e.getKey().id, "model", c.id()),
+                  "lora-trainer prepare");
+            }
+            weights = wf.entries();
+          }
+          if (!train.trainables.isEmpty()) {
+            Map<String, Tensor> init = new LinkedHashMap<>();
+            for (Heads.Trainable t : train.trainables) {
+              init.put(t.name(), Tensor.ofFloats(t.shape(), t.init()));
+            }
+            Safetensors.write(dir.resolve(ManifestJson.TRAINABLE_INIT), init, Map.of());
+          }
+          if (c.tokenizer() != null) {
+            Files.copy(c.tokenizer(), dir.resolve(ManifestJson.TOKENIZER));
+          }
+          seconds[0] = (System.nanoTime() - t0) / 1e9;
+          ManifestJson.write(
+              dir, c, p.src, p.sourceOpset, built.get(Role.INFER).g, train, p.headNote(),
+              p.layers(p.base),
+              weights.size(), nodes, seconds[0]);
+        });
+    return new Result(c.out(), p.layers(p.base), train.trainables, nodes, seconds[0]);
+  }
+
+  /** One built graph with the trainables its head added. */
+  static final class Built {
+    final Graph g;
+    final List<Heads.Trainable> trainables;
+    final List<String> batchInputs;
+
+    Built(Graph g, List<Heads.Trainable> trainables, List<String> batchInputs) {
+      this.g = g;
+      this.trainables = List.copyOf(trainables);
+      this.batchInputs = List.copyOf(batchInputs);
+    }
+  }
+
+  private List<LinearLayers.Layer> layers(Graph g) {
+    List<LinearLayers.Layer> out = new ArrayList<>();
+    for (LinearLayers.Layer l : LinearLayers.find(g)) {
+      if (modules.contains(l.module())) {
+        out.add(l);
+      }
+    }
+    return out;
+  }
+
+  private Built build(Role role) {
+    Graph g = base.copy();
+    String keep = existingLogits != null ? existingLogits : hidden;
+    g.outputs().removeIf(v -> !v.getName().equals(keep));
+    g.removeDeadNodes();
+    List<LinearLayers.Layer> adapted = layers(g); // named before injection rewires the layers
+    LoraInjector.Injected injected = LoraInjector.inject(g, adapted, role == Role.TRAIN_RWP);
+    List<Heads.Trainable> trainables = new ArrayList<>(modulesToSave(g));
+    Shapes s = Shapes.infer(g);
+    String out;
+    if (c.task().equals("embedding")) {
+      String pooled = Heads.pool(g, hidden, maskInput(), Heads.Pooling.MEAN);
+      out = Heads.l2Normalize(g, pooled);
+    } else if (existingLogits != null) {
+      out = existingLogits;
+    } else {
+      long width = hiddenSize(s);
+      String pooled = Heads.pool(g, hidden, maskInput(), c.pooling());
+      out =
+          Heads.classifier(g, pooled, width, c.numLabels(), c.head(), c.seed(), trainables);
+    }
+    g.outputs().clear();
+    List<String> inputs = new ArrayList<>(batchInputs);
+    if (role == Role.INFER) {
+      String name = c.task().equals("embedding") ? EMBEDDING : LOGITS;
+      output(g, out, name, Shapes.infer(g).type(out));
+      finish(g);
+      return new Built(g, trainables, inputs);
+    }
+    String loss;
+    if (c.task().equals("embedding")) {
+      loss = Heads.inBatchContrastive(g, out, positives(g, out, inputs), 20);
+    } else {
+      String labels = "labels";
+      g.inputs()
+          .add(
+              new ValueType(DataType.INT64_VALUE, List.of(Dim.sym("batch"))).toValueInfo(labels));
+      inputs.add(labels);
+      loss = Heads.crossEntropy(g, out, labels, classes(s, out));
+    }
+    List<String> wrt = new ArrayList<>();
+    for (LinearLayers.Layer l : adapted) {
+      wrt.add(TensorNames.loraA(l.module()));
+      wrt.add(TensorNames.loraB(l.module()));
+    }
+    trainables.forEach(t -> wrt.add(t.name()));
+    g.sortTopologically();
+    Map<String, String> grads = Backward.build(g, Shapes.infer(g), loss, wrt, injected.noises());
+    output(g, loss, TensorNames.LOSS, new ValueType(DataType.FLOAT_VALUE, List.of()));
+    for (String w : wrt) {
+      output(g, grads.get(w), TensorNames.grad(w), ValueType.of(g.input(w)));
+    }
+    for (LinearLayers.Layer l : role == Role.TRAIN_RWP ? adapted : List.<LinearLayers.Layer>of()) {
+      g.outputs()
+          .add(
+              new ValueType(DataType.FLOAT_VALUE, List.of(Dim.of(l.out()), Dim.of(l.in())))
+                  .toValueInfo(injected.noiseOutputs().get(adapted.indexOf(l))));
+    }
+    finish(g);
+    return new Built(g, trainables, inputs);
+  }
+
+  /** What the head is, for the manifest's source.weights. */
+  private String headNote() {
+    if (c.task().equals("embedding")) {
+      return "mean pooling, L2-normalized; no head";
+    }
+    if (existingLogits != null) {
+      return "the model's own classifier";
+    }
+    return c.pooling().name().toLowerCase(java.util.Locale.ROOT)
+        + " pooling; new "
+        + c.head().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-')
+        + " head, normal(0, 0.02) weights with seed "
+        + c.seed();
+  }
+
+  private static void finish(Graph g) {
+    g.removeDeadNodes();
+    g.sortTopologically();
+  }
+
+  /** Exposes {@code value} as graph output {@code name} (through Identity when they differ). */
+  private static void output(Graph g, String value, String name, ValueType type) {
+    if (!value.equals(name)) {
+      g.add(new Node("Identity", "", "", List.of(value), List.of(name), Map.of()));
+    }
+    g.outputs().add(type.toValueInfo(name));
+  }
+
+  /** Renames the batch inputs' dims: the first {@code batch}, a token input's second {@code seq}. */
+  private static void renameBatchDims(Graph g) {
+    Map<String, String> rename = new HashMap<>();
+    for (ValueInfoProto v : g.inputs()) {
+      ValueType t = ValueType.of(v);
+      if (t.rank() < 1) {
+        continue;
+      }
+      claim(rename, t.dim(0), "batch");
+      if (t.rank() == 2 && !Tensors.isFloat(t.elemType())) {
+        claim(rename, t.dim(1), "seq");
+      }
+    }
+    for (int k = 0; k < g.inputs().size(); k++) {
+      ValueType t = ValueType.of(g.inputs().get(k));
+      if (t.rank() < 0) {
+        continue;
+      }
+      List<Dim> d = new ArrayList<>();
+      for (Dim x : t.dims()) {
+        d.add(!x.known() && rename.containsKey(x.param()) ? Dim.sym(rename.get(x.param())) : x);
+      }
+      g.inputs().set(k, new ValueType(t.elemType(), d).toValueInfo(g.inputs().get(k).getName()));
+    }
+  }
+
+  private static void claim(Map<String, String> rename, Dim d, String name) {
+    if (!d.known()) {
+      rename.putIfAbsent(d.param(), name);
+    }
+  }
+
+  private String findLogits(Shapes s) {
+    if (!c.task().equals("seq-cls") || c.hiddenOutput() != null) {
+      return null;
+    }
+    for (ValueInfoProto v : base.outputs()) {
+      if (v.getName().equals(LOGITS) && s.rank(LOGITS) == 2) {
+        return LOGITS;
+      }
+    }
+    return null;
+  }
+
+  private String findHidden(Shapes s) {
+    List<String> names = new ArrayList<>();
+    base.outputs().forEach(v -> names.add(v.getName()));
+    if (c.hiddenOutput() != null) {
+      if (!names.contains(c.hiddenOutput())) {
+        throw new BuildException(
+            c.onnx() + ": no output " + c.hiddenOutput() + "; its outputs: " + names);
+      }
+      return c.hiddenOutput();
+    }
+    if (names.contains("last_hidden_state")) {
+      return "last_hidden_state";
+    }
+    for (String n : names) {
+      if (s.rank(n) == 3 && Tensors.isFloat(s.elemType(n))) {
+        return n;
+      }
+    }
+    throw new BuildException(
+        c.onnx()
+            + ": no output holds token states [batch, seq, hidden] (outputs: "
+            + names
+            + "); name one with --hidden-output");
+  }
+
+  private long hiddenSize(Shapes s) {
+    Dim d = s.type(hidden).dims() == null ? null : s.type(hidden).dim(-1);
+    if (d == null || !d.known()) {
+      throw new BuildException(
+          c.onnx() + ": the width of " + hidden + " is not known from the graph: " + s.type(hidden));
+    }
+    return d.value();
+  }
+
+  private int classes(Shapes s, String logits) {
+    if (existingLogits == null) {
+      return c.numLabels();
+    }
+    Dim d = s.type(logits).dim(-1);
+    if (!d.known()) {
+      throw new BuildException(c.onnx() + ": the number of classes of " + logits + " is not fixed");
+    }
+    return Math.toIntExact(d.value());
+  }
+
+  private String maskInput() {
+    return batchInputs.contains("attention_mask") ? "attention_mask" : null;
+  }
+
+  /** The linear layers whose output is a graph output (directly or through a bias Add). */
+  private static Set<String> outputLayers(Graph g) {
+    Set<String> outs = new java.util.HashSet<>();
+    g.outputs().forEach(v -> outs.add(v.getName()));
+    Map<String, List<Node>> consumers = g.consumers();
+    Set<String> layers = new java.util.HashSet<>();
+    for (LinearLayers.Layer l : LinearLayers.find(g)) {
+      String y = l.output();
+      boolean out = outs.contains(y);
+      for (Node n : consumers.getOrDefault(y, List.of())) {
+        out |= n.op().equals("Add") && outs.contains(n.out(0));
+      }
+      if (out) {
+        layers.add(l.module());
+      }
+    }
+    return layers;
+  }
+
+  /** PEFT's modules_to_save: the initializers of those modules become trainable graph inputs. */
+  private List<Heads.Trainable> modulesToSave(Graph g) {
+    List<Heads.Trainable> out = new ArrayList<>();
+    List<String> save = new ArrayList<>(c.modulesToSave());
+    if (save.isEmpty() && existingLogits != null) {
+      save.addAll(List.of("classifier", "score")); // PEFT's default for SEQ_CLS
+    }
+    for (String name : new ArrayList<>(g.initializers().keySet())) {
+      int dot = name.lastIndexOf('.');
+      if (dot < 0) {
+        continue;
+      }
+      String module = name.substring(0, dot);
+      boolean match = false;
+      for (String m : save) {
+        match |= module.equals(m) || module.endsWith("." + m);
+      }
+      TensorProto t = g.initializers().get(name);
+      if (!match || t.getDataType() != DataType.FLOAT_VALUE) {
+        continue;
+      }
+      long[] shape = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
+      ByteBuffer b = Tensors.raw(t).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+      float[] v = new float[Math.toIntExact(Tensors.numel(t))];
+      b.asFloatBuffer().get(v);
+      g.initializers().remove(name);
+      List<Dim> d = new ArrayList<>();
+      for (long x : shape) {
+        d.add(Dim.of(x));
+      }
+      g.inputs().add(new ValueType(DataType.FLOAT_VALUE, d).toValueInfo(name));
+      out.add(new Heads.Trainable(name, shape, v));
+    }
+    if (!c.modulesToSave().isEmpty() && out.isEmpty()) {
+      throw new BuildException(
+          c.onnx() + ": modules to save " + c.modulesToSave() + " match no float initializer");
+    }
+    return out;
+  }
+
+  /**
+   * Encodes the second text of each pair with the same encoder: the nodes that depend on the batch
+   * are cloned onto {@code positive_*} inputs; weights, LoRA inputs and in-graph noise are shared.
+   */
+  private String positives(Graph g, String embeddings, List<String> inputs) {
+    Map<String, String> rename = new HashMap<>();
+    for (String b : batchInputs) {
+      String p = POSITIVE + b;
+      rename.put(b, p);
+      g.inputs().add(g.input(b).toBuilder().setName(p).build());
+      inputs.add(p);
+    }
+    for (Node n : new ArrayList<>(g.nodes())) {
+      if (n.inputs().stream().noneMatch(rename::containsKey)) {
+        continue;
+      }
+      List<String> in = new ArrayList<>();
+      n.inputs().forEach(i -> in.add(rename.getOrDefault(i, i)));
+      List<String> out = new ArrayList<>();
+      for (String o : n.outputs()) {
+        String p = o.isEmpty() ? o : g.fresh("positive/" + o);
+        if (!o.isEmpty()) {
+          rename.put(o, p);
+        }
+        out.add(p);
+      }
+      g.add(new Node(n.op(), n.domain(), "", in, out, n.attrs()));
+    }
+    return rename.get(embeddings);
+  }
+
+  private static String abbreviate(List<String> names) {
+    return names.size() <= 12
+        ? names.toString()
+        : names.subList(0, 12) + " and " + (names.size() - 12) + " more";
+  }
+}
