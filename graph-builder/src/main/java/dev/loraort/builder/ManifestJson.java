@@ -14,6 +14,7 @@ import dev.loraort.builder.heads.Heads;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.OnnxModels;
 import dev.loraort.builder.lora.LinearLayers;
+import dev.loraort.builder.lora.Targets;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
 import dev.loraort.builder.shape.ValueType;
@@ -42,6 +43,7 @@ final class ManifestJson {
   static void write(
       Path dir,
       PrepareConfig c,
+      Targets targets,
       OnnxModels.Model src,
       int sourceOpset,
       Graph infer,
@@ -95,7 +97,7 @@ final class ManifestJson {
     JsonObject lora = new JsonObject();
     lora.addProperty("default_rank", c.rank());
     lora.addProperty("default_alpha", c.alpha());
-    lora.add("targets", new GsonBuilder().create().toJsonTree(c.targets().toPeft()));
+    lora.add("targets", new GsonBuilder().create().toJsonTree(targets.toPeft()));
     JsonArray mods = new JsonArray();
     for (LinearLayers.Layer l : layers) {
       JsonObject o = new JsonObject();
@@ -129,13 +131,11 @@ final class ManifestJson {
     }
     m.add("trainable", trainable);
     m.addProperty("dropout", "off");
-    m.add(
-        "tokenizer",
-        c.tokenizer() == null ? JsonNull.INSTANCE : new JsonPrimitive(TOKENIZER));
+    m.add("tokenizer", c.tokenizer() == null ? JsonNull.INSTANCE : new JsonPrimitive(TOKENIZER));
     JsonObject bw = new JsonObject();
     bw.addProperty("file", WEIGHTS);
     JsonObject origin = new JsonObject();
-    origin.addProperty("prepared_from", c.onnx().toAbsolutePath().toString());
+    origin.addProperty("prepared_from", c.origin());
     bw.add("origin", origin);
     bw.add("tensors", new JsonArray()); // the graphs say where each tensor lies (external_data)
     m.add("base_weights", bw);
@@ -147,7 +147,8 @@ final class ManifestJson {
     rwp.addProperty(
         "outputs", "rwp_noise.<module>: the noise drawn for that layer, [out, in] (for tests)");
     rwp.addProperty(
-        "generator", "one ONNX RandomNormalLike per adapted module, seed attribute 1000 + module index");
+        "generator",
+        "one ONNX RandomNormalLike per adapted module, seed attribute 1000 + module index");
     m.add("rwp", rwp);
     JsonObject prep = new JsonObject();
     prep.addProperty("tool", "lora-trainer prepare");
@@ -208,7 +209,11 @@ final class ManifestJson {
         return "int32";
       default:
         throw new BuildException(
-            "input " + name + " has ONNX type " + t + "; the trainer feeds float32, int64 or int32");
+            "input "
+                + name
+                + " has ONNX type "
+                + t
+                + "; the trainer feeds float32, int64 or int32");
     }
   }
 
@@ -226,7 +231,9 @@ final class ManifestJson {
     }
   }
 
-  /** The padding token's id from a tokenizer.json: its padding section, else [PAD] or {@code <pad>}. */
+  /**
+   * The padding token's id from a tokenizer.json: its padding section, else [PAD] or {@code <pad>}.
+   */
   static Long padTokenId(Path tokenizer) throws IOException {
     JsonElement root;
     try {

@@ -17,6 +17,7 @@ import dev.loraort.builder.ir.Tensors;
 import dev.loraort.builder.ir.WeightsFile;
 import dev.loraort.builder.lora.LinearLayers;
 import dev.loraort.builder.lora.LoraInjector;
+import dev.loraort.builder.lora.Targets;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
 import dev.loraort.builder.shape.ValueType;
@@ -33,9 +34,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Builds a lora-graph/1 model directory from a plain inference ONNX model: reads and normalizes
- * it, injects LoRA into the target layers, adds the task's head and loss, differentiates, and
- * writes train.onnx, infer.onnx, train_rwp.onnx (all reading one base.weights file),
+ * Builds a lora-graph/1 model directory from a plain inference ONNX model: reads and normalizes it,
+ * injects LoRA into the target layers, adds the task's head and loss, differentiates, and writes
+ * train.onnx, infer.onnx, train_rwp.onnx (all reading one base.weights file),
  * trainable_init.safetensors and manifest.json. The directory appears only once complete.
  */
 public final class Prepare {
@@ -85,6 +86,7 @@ public final class Prepare {
   private final String existingLogits;
   private final List<String> batchInputs = new ArrayList<>();
   private final Set<String> modules;
+  private final Targets targets;
 
   private Prepare(PrepareConfig c) {
     this.c = c;
@@ -102,22 +104,31 @@ public final class Prepare {
     List<String> chosen = new ArrayList<>();
     List<String> candidates = new ArrayList<>();
     Set<String> outputLayers = outputLayers(base);
-    for (LinearLayers.Layer l : LinearLayers.find(base)) {
-      candidates.add(l.module());
-      if (c.targets().matches(l.module(), outputLayers.contains(l.module()))) {
-        chosen.add(l.module());
+    LinearLayers.find(base).forEach(l -> candidates.add(l.module()));
+    Targets t = c.targets() != null ? c.targets() : Targets.peftDefault(candidates);
+    if (t == null) {
+      throw new BuildException(
+          c.onnx()
+              + ": PEFT has no default LoRA targets for these module names; choose with --targets"
+              + " (names or suffixes), --target-regex or --targets all-linear. Linear layers: "
+              + abbreviate(candidates));
+    }
+    for (String m : candidates) {
+      if (t.matches(m, outputLayers.contains(m))) {
+        chosen.add(m);
       }
     }
     if (chosen.isEmpty()) {
       throw new BuildException(
           c.onnx()
               + ": LoRA targets "
-              + c.targets()
+              + t
               + " match none of the model's "
               + candidates.size()
               + " linear layers: "
               + abbreviate(candidates));
     }
+    this.targets = t;
     this.modules = Set.copyOf(chosen);
   }
 
@@ -176,9 +187,18 @@ public final class Prepare {
           }
           seconds[0] = (System.nanoTime() - t0) / 1e9;
           ManifestJson.write(
-              dir, c, p.src, p.sourceOpset, built.get(Role.INFER).g, train, p.headNote(),
+              dir,
+              c,
+              p.targets,
+              p.src,
+              p.sourceOpset,
+              built.get(Role.INFER).g,
+              train,
+              p.headNote(),
               p.layers(p.base),
-              weights.size(), nodes, seconds[0]);
+              weights.size(),
+              nodes,
+              seconds[0]);
         });
     return new Result(c.out(), p.layers(p.base), train.trainables, nodes, seconds[0]);
   }
@@ -224,8 +244,7 @@ public final class Prepare {
     } else {
       long width = hiddenSize(s);
       String pooled = Heads.pool(g, hidden, maskInput(), c.pooling());
-      out =
-          Heads.classifier(g, pooled, width, c.numLabels(), c.head(), c.seed(), trainables);
+      out = Heads.classifier(g, pooled, width, c.numLabels(), c.head(), c.seed(), trainables);
     }
     g.outputs().clear();
     List<String> inputs = new ArrayList<>(batchInputs);
@@ -241,8 +260,7 @@ public final class Prepare {
     } else {
       String labels = "labels";
       g.inputs()
-          .add(
-              new ValueType(DataType.INT64_VALUE, List.of(Dim.sym("batch"))).toValueInfo(labels));
+          .add(new ValueType(DataType.INT64_VALUE, List.of(Dim.sym("batch"))).toValueInfo(labels));
       inputs.add(labels);
       loss = Heads.crossEntropy(g, out, labels, classes(s, out));
     }
@@ -296,7 +314,9 @@ public final class Prepare {
     g.outputs().add(type.toValueInfo(name));
   }
 
-  /** Renames the batch inputs' dims: the first {@code batch}, a token input's second {@code seq}. */
+  /**
+   * Renames the batch inputs' dims: the first {@code batch}, a token input's second {@code seq}.
+   */
   private static void renameBatchDims(Graph g) {
     Map<String, String> rename = new HashMap<>();
     for (ValueInfoProto v : g.inputs()) {
@@ -369,7 +389,11 @@ public final class Prepare {
     Dim d = s.type(hidden).dims() == null ? null : s.type(hidden).dim(-1);
     if (d == null || !d.known()) {
       throw new BuildException(
-          c.onnx() + ": the width of " + hidden + " is not known from the graph: " + s.type(hidden));
+          c.onnx()
+              + ": the width of "
+              + hidden
+              + " is not known from the graph: "
+              + s.type(hidden));
     }
     return d.value();
   }
@@ -420,10 +444,14 @@ public final class Prepare {
       if (dot < 0) {
         continue;
       }
-      String module = name.substring(0, dot);
+      // PEFT matches the saved module itself: a tensor belongs to it if one of its ancestors is it
       boolean match = false;
-      for (String m : save) {
-        match |= module.equals(m) || module.endsWith("." + m);
+      for (String module = name.substring(0, dot); !module.isEmpty() && !match; ) {
+        for (String m : save) {
+          match |= module.equals(m) || module.endsWith("." + m);
+        }
+        int up = module.lastIndexOf('.');
+        module = up < 0 ? "" : module.substring(0, up);
       }
       TensorProto t = g.initializers().get(name);
       if (!match || t.getDataType() != DataType.FLOAT_VALUE) {

@@ -10,6 +10,7 @@ import java.util.List;
  * #defaults}).
  *
  * @param onnx the plain inference model
+ * @param origin where the model came from, for provenance (the file, or the jar it was taken from)
  * @param out the model directory to write
  * @param id the model id written to the manifest
  * @param task {@code seq-cls} or {@code embedding}
@@ -17,19 +18,20 @@ import java.util.List;
  * @param pooling how token states are pooled for a new head (seq-cls) ({@code embedding} always
  *     pools by mean)
  * @param head the new classification head's architecture
- * @param targets which linear layers get LoRA
+ * @param targets which linear layers get LoRA; null for PEFT's default for the architecture
  * @param modulesToSave modules of the model trained in full alongside the adapter (PEFT's
  *     modules_to_save); for a model that already outputs logits, its classifier
  * @param rank default LoRA rank written to the manifest (the graphs take any)
  * @param alpha default LoRA alpha
  * @param seed seed of a new head's initial values
- * @param hiddenOutput the model output holding token states [batch, seq, hidden], or null to
- *     find it
+ * @param hiddenOutput the model output holding token states [batch, seq, hidden], or null to find
+ *     it
  * @param tokenizer a tokenizer.json to ship in the directory, or null
  * @param overwrite replace an existing directory
  */
 public record PrepareConfig(
     Path onnx,
+    String origin,
     Path out,
     String id,
     String task,
@@ -72,21 +74,22 @@ public record PrepareConfig(
    * @param onnx the model
    * @param out the directory
    * @param task the task
-   * @return the defaults: id from the file name, 2 labels, mean pooling, linear head, targets
-   *     query,value (PEFT's defaults for BERT/RoBERTa), rank 8, alpha 16, seed 0
+   * @return the defaults: id from the file name, 2 labels, mean pooling, linear head, PEFT's
+   *     default targets for the architecture, rank 8, alpha 16, seed 0
    */
   public static PrepareConfig defaults(Path onnx, Path out, String task) {
     String file = onnx.getFileName().toString();
     String id = file.endsWith(".onnx") ? file.substring(0, file.length() - 5) : file;
     return new PrepareConfig(
         onnx,
+        onnx.toAbsolutePath().toString(),
         out,
         id,
         task,
         2,
         Heads.Pooling.MEAN,
         Heads.Head.LINEAR,
-        Targets.parse("query,value", null),
+        null,
         List.of(),
         8,
         16,

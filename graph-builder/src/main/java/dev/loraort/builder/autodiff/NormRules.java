@@ -45,6 +45,19 @@ final class NormRules {
           String spread = spread(n, g.get(0), c);
           return asList(c.e().div(spread, count(n, c)));
         });
+    r.put(
+        "ReduceL2",
+        (n, g, c) -> {
+          // y = sqrt(sum x^2): dx = x * g / y, and 0 where y = 0 (torch's convention)
+          Emitter e = c.e();
+          long[] axes = reducedAxes(n, c);
+          boolean keep = n.i("keepdims", 1) != 0 || axes.length == 0;
+          String gk = keep ? g.get(0) : e.op("Unsqueeze", g.get(0), e.ints(axes));
+          String yk = keep ? n.out(0) : e.op("Unsqueeze", n.out(0), e.ints(axes));
+          String zero = c.scalar(0, n.out(0));
+          String q = e.op("Where", e.op("Equal", yk, zero), zero, e.div(gk, yk));
+          return asList(e.mul(n.in(0), q));
+        });
     r.put("LayerNormalization", NormRules::layerNorm);
   }
 

@@ -149,8 +149,8 @@ public final class Heads {
   }
 
   /**
-   * Mean cross-entropy of logits against integer labels, labels of -100 ignored: {@code
-   * -sum(onehot * log_softmax(logits)) / max(kept, 1)}.
+   * Mean cross-entropy of logits against integer labels, labels of -100 ignored: {@code -sum(onehot
+   * * log_softmax(logits)) / max(kept, 1)}.
    *
    * @param g the graph
    * @param logits [batch, classes]
@@ -165,7 +165,12 @@ public final class Heads {
     String range = e.op("Range", e.int64(0), e.int64(classes), e.int64(1));
     String onehot = e.op("Equal", e.op("Unsqueeze", labels, e.ints(-1)), range);
     String picked =
-        e.mul(logp, e.op("Cast", List.of(e.op("And", onehot, e.op("Unsqueeze", kept, e.ints(-1)))), Attr.i("to", F32)));
+        e.mul(
+            logp,
+            e.op(
+                "Cast",
+                List.of(e.op("And", onehot, e.op("Unsqueeze", kept, e.ints(-1)))),
+                Attr.i("to", F32)));
     String total = e.op("ReduceSum", List.of(picked), Attr.i("keepdims", 0));
     String count =
         e.op(
@@ -188,10 +193,10 @@ public final class Heads {
    */
   public static String inBatchContrastive(Graph g, String anchors, String positives, double scale) {
     Emitter e = new Emitter(g, "loss");
-    String sim =
-        e.mul(e.op("MatMul", anchors, e.transpose(positives, 1, 0)), e.scalar(scale, F32));
+    String sim = e.mul(e.op("MatMul", anchors, e.transpose(positives, 1, 0)), e.scalar(scale, F32));
     String logp = e.op("LogSoftmax", List.of(sim), Attr.i("axis", -1));
-    String diag = e.op("ReduceSum", List.of(e.mul(logp, e.op("EyeLike", sim))), Attr.i("keepdims", 0));
+    String diag =
+        e.op("ReduceSum", List.of(e.mul(logp, e.op("EyeLike", sim))), Attr.i("keepdims", 0));
     String n =
         e.op(
             "Cast",

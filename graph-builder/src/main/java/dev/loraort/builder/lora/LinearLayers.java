@@ -12,10 +12,10 @@ import java.util.Map;
 /**
  * The linear layers of an exported model: every MatMul or Gemm whose right operand is a 2-D weight
  * initializer (directly, or through a Transpose), named by its Hugging Face module path. The name
- * comes from, in order: torch.onnx's {@code pkg.torch.onnx.name_scopes} metadata (dynamo
- * exports), a weight initializer named {@code <module>.weight}, the {@code <module>.bias}
- * initializer its output is added to (TorchScript and Optimum exports store Linear weights
- * transposed under anonymous names), and a TorchScript node name {@code /a/b.0/c/MatMul}.
+ * comes from, in order: torch.onnx's {@code pkg.torch.onnx.name_scopes} metadata (dynamo exports),
+ * a weight initializer named {@code <module>.weight}, the {@code <module>.bias} initializer its
+ * output is added to (TorchScript and Optimum exports store Linear weights transposed under
+ * anonymous names), and a TorchScript node name {@code /a/b.0/c/MatMul}.
  */
 public final class LinearLayers {
   private static final String NAME_SCOPES = "pkg.torch.onnx.name_scopes";
@@ -33,7 +33,13 @@ public final class LinearLayers {
    * @param fanInFanOut true for transformers' Conv1D (GPT-2), as PEFT flags it
    */
   public record Layer(
-      Node node, String module, String weight, String layout, long in, long out, boolean fanInFanOut) {
+      Node node,
+      String module,
+      String weight,
+      String layout,
+      long in,
+      long out,
+      boolean fanInFanOut) {
     /**
      * @return the activation the layer reads
      */
@@ -77,7 +83,9 @@ public final class LinearLayers {
         }
       }
       TensorProto t = g.initializers().get(w);
-      if (t == null || t.getDimsCount() != 2 || !dev.loraort.builder.ir.Tensors.isFloat(t.getDataType())) {
+      if (t == null
+          || t.getDimsCount() != 2
+          || !dev.loraort.builder.ir.Tensors.isFloat(t.getDataType())) {
         continue;
       }
       long in = transposed ? t.getDims(1) : t.getDims(0);
@@ -87,8 +95,7 @@ public final class LinearLayers {
       if (k > 1) {
         module = module + "#" + k;
       }
-      out.add(
-          new Layer(n, module, w, transposed ? "out_in" : "in_out", in, o, isConv1D(n)));
+      out.add(new Layer(n, module, w, transposed ? "out_in" : "in_out", in, o, isConv1D(n)));
     }
     return out;
   }

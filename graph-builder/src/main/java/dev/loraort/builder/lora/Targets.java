@@ -57,6 +57,29 @@ public record Targets(List<String> names, String regex, boolean allLinear, List<
   }
 
   /**
+   * PEFT's default targets for the architecture the module names reveal (its
+   * TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING): query/value (BERT, RoBERTa), q_proj/v_proj
+   * (CLIP, Llama, Qwen), c_attn (GPT-2), q/v (T5); the first that names a module.
+   *
+   * @param modules the model's linear layers
+   * @return the targets, or null when none of these names a module
+   */
+  public static Targets peftDefault(List<String> modules) {
+    for (List<String> t :
+        List.of(
+            List.of("query", "value"),
+            List.of("q_proj", "v_proj"),
+            List.of("c_attn"),
+            List.of("q", "v"))) {
+      Targets c = new Targets(t, null, false, List.of());
+      if (modules.stream().anyMatch(m -> c.matches(m, false))) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  /**
    * @param regex a pattern the whole module name must match
    * @param exclude comma-separated modules to exclude, or null
    * @return the targets

@@ -326,8 +326,24 @@ public final class Shapes {
           return;
         }
       case "Reshape":
-        set(y, elem, reshape(dims(x), value(n.in(1)), n.i("allowzero", 0) != 0));
-        return;
+        {
+          List<Dim> target = value(n.in(1));
+          List<Dim> shapeOfTarget = dims(n.in(1));
+          if (target == null
+              && shapeOfTarget != null
+              && shapeOfTarget.size() == 1
+              && shapeOfTarget.get(0).known()) {
+            set(y, elem, unknowns((int) shapeOfTarget.get(0).value()));
+          } else {
+            set(y, elem, reshape(dims(x), target, n.i("allowzero", 0) != 0));
+          }
+          List<Dim> v = value(x);
+          List<Dim> d = dims(y);
+          if (v != null && d != null && d.size() <= 1) {
+            setValue(y, v);
+          }
+          return;
+        }
       case "Flatten":
         {
           List<Dim> d = dims(x);
@@ -453,6 +469,14 @@ public final class Shapes {
       case "Expand":
         {
           List<Dim> shape = value(n.in(1));
+          List<Dim> len = dims(n.in(1));
+          if (shape == null
+              && len != null
+              && len.size() == 1
+              && len.get(0).known()
+              && dims(x) != null) {
+            shape = unknowns((int) len.get(0).value());
+          }
           set(y, elem, shape == null ? null : broadcast(List.of(dims(x), shape)));
           return;
         }
@@ -460,7 +484,19 @@ public final class Shapes {
         {
           int e = n.has("value") ? n.tensor("value").getDataType() : DataType.FLOAT_VALUE;
           List<Dim> shape = value(x);
-          set(y, e, shape == null ? null : shape);
+          List<Dim> len = dims(x);
+          if (shape == null && len != null && len.size() == 1 && len.get(0).known()) {
+            shape = unknowns((int) len.get(0).value());
+          }
+          set(y, e, shape);
+          if (isInt(e)
+              && shape != null
+              && shape.size() == 1
+              && shape.get(0).known()
+              && shape.get(0).value() <= MAX_VALUES) {
+            long v = n.has("value") ? Tensors.longs(n.tensor("value"))[0] : 0;
+            setValue(y, Collections.nCopies((int) shape.get(0).value(), Dim.of(v)));
+          }
           return;
         }
       case "Range":
@@ -971,7 +1007,16 @@ public final class Shapes {
         if (allKnown) {
           return Dim.of(a.get(0).value() == a.get(1).value() ? 1 : 0);
         }
-        return a.get(0).equals(a.get(1)) ? Dim.of(1) : null;
+        if (a.get(0).equals(a.get(1))) {
+          return Dim.of(1);
+        }
+        // a symbolic dim is a size: never negative (TorchScript's expand tests dims against -1)
+        for (int k = 0; k < 2; k++) {
+          if (a.get(k).known() && a.get(k).value() < 0) {
+            return Dim.of(0);
+          }
+        }
+        return null;
       case "Where":
         if (a.get(0).known()) {
           return a.get(0).value() != 0 ? a.get(1) : a.get(2);

@@ -237,6 +237,16 @@ class GradRulesTest {
   }
 
   @Test
+  void reduceL2() throws Exception {
+    ok(
+        GradCheck.create().in("x", 2, 3, 4),
+        e -> e.op("ReduceL2", List.of("x", e.ints(-1)), Attr.i("keepdims", 1)));
+    ok(
+        GradCheck.create().in("x", 2, 3, 4),
+        e -> e.op("ReduceL2", List.of("x", e.ints(0, 2)), Attr.i("keepdims", 0)));
+  }
+
+  @Test
   void anOpWithoutARuleIsNamedWithItsPath() {
     assertThatThrownBy(
             () ->

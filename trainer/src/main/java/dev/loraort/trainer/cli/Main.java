@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
     description =
         "Trains LoRA adapters (plain and sharpness-aware) through ONNX training graphs on ONNX Runtime.",
     subcommands = {
+      PrepareCommand.class,
       TrainCommand.class,
       ExportCommand.class,
       InferCommand.class,

@@ -1,0 +1,227 @@
+package dev.loraort.trainer.cli;
+
+import dev.loraort.builder.BuildException;
+import dev.loraort.builder.Prepare;
+import dev.loraort.builder.PrepareConfig;
+import dev.loraort.builder.heads.Heads;
+import dev.loraort.builder.lora.LinearLayers;
+import dev.loraort.builder.lora.Targets;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code lora-trainer prepare}: builds a model directory from a plain inference ONNX model. */
+@Command(
+    name = "prepare",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Builds a model directory (train, infer and train_rwp graphs) from any exported model.onnx.",
+      "Reads a plain inference model (torch.onnx, Optimum, the ONNX files in the langchain4j and",
+      "DJL jars; opset 11 or newer, weights inline or as external data), injects LoRA into the",
+      "target layers, adds the task's head and loss, and differentiates it in standard ONNX ops.",
+      "No Python is needed. Every command takes the directory: train (every method), eval, export."
+    })
+final class PrepareCommand implements Callable<Integer> {
+  @Option(
+      names = "--onnx",
+      paramLabel = "FILE",
+      required = true,
+      description =
+          "the model: an .onnx file, or a jar holding one (its *tokenizer.json is taken too)")
+  Path onnx;
+
+  @Option(
+      names = "--task",
+      required = true,
+      description =
+          "seq-cls (classification head + cross-entropy) or embedding (sentence"
+              + " embeddings, in-batch contrastive loss on text pairs)")
+  String task;
+
+  @Option(names = "--out", paramLabel = "DIR", required = true, description = "the directory")
+  Path out;
+
+  @Option(names = "--id", description = "model id in the manifest (default: the file's name)")
+  String id;
+
+  @Option(
+      names = "--num-labels",
+      defaultValue = "2",
+      description = "classes of a new classification head (default: ${DEFAULT-VALUE})")
+  int numLabels;
+
+  @Option(
+      names = "--pooling",
+      defaultValue = "mean",
+      description = "cls or mean: how a new head pools token states (default: ${DEFAULT-VALUE})")
+  String pooling;
+
+  @Option(
+      names = "--head",
+      defaultValue = "linear",
+      description =
+          "linear, or dense-tanh (BERT's pooler + classifier): a new head (default: ${DEFAULT-VALUE})")
+  String head;
+
+  @Option(
+      names = "--targets",
+      description =
+          "LoRA target modules, PEFT's rules: names or dotted suffixes (query,value), or"
+              + " all-linear (default: PEFT's default for the architecture)")
+  String targets;
+
+  @Option(
+      names = "--target-regex",
+      description = "LoRA target modules as a regex the whole module name must match")
+  String targetRegex;
+
+  @Option(
+      names = "--exclude-modules",
+      description = "modules to leave out, as --targets names them")
+  String exclude;
+
+  @Option(
+      names = "--modules-to-save",
+      description =
+          "modules trained in full (PEFT's modules_to_save; default for a model that outputs"
+              + " logits: its classifier)")
+  String modulesToSave;
+
+  @Option(names = "--rank", defaultValue = "8", description = "default LoRA rank (default: 8)")
+  int rank;
+
+  @Option(names = "--alpha", defaultValue = "16", description = "default LoRA alpha (default: 16)")
+  double alpha;
+
+  @Option(names = "--seed", defaultValue = "0", description = "a new head's init (default: 0)")
+  long seed;
+
+  @Option(
+      names = "--hidden-output",
+      description = "the output holding token states [batch, seq, hidden] (default: found)")
+  String hiddenOutput;
+
+  @Option(names = "--tokenizer", paramLabel = "FILE", description = "a tokenizer.json to ship")
+  Path tokenizer;
+
+  @Option(names = "--overwrite", description = "replace an existing directory")
+  boolean overwrite;
+
+  @Override
+  public Integer call() throws IOException {
+    Path model = onnx;
+    Path tok = tokenizer;
+    Path tmp = null;
+    try {
+      if (onnx.toString().endsWith(".jar")) {
+        tmp = Files.createTempDirectory("prepare");
+        model = extract(onnx, ".onnx", tmp);
+        if (tok == null) {
+          tok = extractOptional(onnx, "tokenizer.json", tmp);
+        }
+      }
+      if (targets != null && targetRegex != null) {
+        throw new IllegalArgumentException("give --targets or --target-regex, not both");
+      }
+      Targets t =
+          targetRegex != null
+              ? Targets.regex(targetRegex, exclude)
+              : targets != null ? Targets.parse(targets, exclude) : null;
+      PrepareConfig d = PrepareConfig.defaults(model, out, task);
+      PrepareConfig c =
+          new PrepareConfig(
+              model,
+              onnx.toString().endsWith(".jar")
+                  ? onnx.toAbsolutePath() + "!" + model.getFileName()
+                  : d.origin(),
+              out,
+              id != null ? id : d.id(),
+              task,
+              numLabels,
+              Heads.Pooling.of(pooling),
+              Heads.Head.of(head),
+              t,
+              modulesToSave == null ? List.of() : Arrays.asList(modulesToSave.split(",")),
+              rank,
+              alpha,
+              seed,
+              hiddenOutput,
+              tok,
+              overwrite);
+      Prepare.Result r = Prepare.run(c);
+      List<String> names = new ArrayList<>();
+      for (LinearLayers.Layer l : r.modules()) {
+        names.add(l.module());
+      }
+      System.err.printf(
+          "prepared %s in %.1f s: LoRA on %d modules %s, %d trainable head tensors, nodes %s%n",
+          r.dir(),
+          r.seconds(),
+          names.size(),
+          names.size() <= 4 ? names : names.subList(0, 4) + "...",
+          r.trainables().size(),
+          r.nodes());
+      return 0;
+    } catch (BuildException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
+    } finally {
+      if (tmp != null) {
+        try (var s = Files.walk(tmp)) {
+          for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+            Files.deleteIfExists(p);
+          }
+        }
+      }
+    }
+  }
+
+  private static Path extract(Path jar, String suffix, Path dir) throws IOException {
+    Path p = extractOptional(jar, suffix, dir);
+    if (p == null) {
+      throw new IOException(jar + ": no *" + suffix + " entry");
+    }
+    return p;
+  }
+
+  /** The jar's one entry ending in {@code suffix}, copied into {@code dir}; null if none. */
+  private static Path extractOptional(Path jar, String suffix, Path dir) throws IOException {
+    if (!Files.exists(jar)) {
+      throw new IOException(jar + " not found");
+    }
+    try (ZipFile z = new ZipFile(jar.toFile())) {
+      List<ZipEntry> hits =
+          z.stream()
+              .filter(e -> !e.isDirectory() && e.getName().endsWith(suffix))
+              .map(ZipEntry.class::cast)
+              .toList();
+      if (hits.isEmpty()) {
+        return null;
+      }
+      if (hits.size() > 1) {
+        throw new IOException(
+            jar
+                + ": several *"
+                + suffix
+                + " entries "
+                + hits.stream().map(ZipEntry::getName).toList());
+      }
+      ZipEntry e = hits.get(0);
+      Path target = dir.resolve(Path.of(e.getName()).getFileName().toString());
+      try (InputStream in = z.getInputStream(e)) {
+        Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
+      }
+      return target;
+    }
+  }
+}
