@@ -37,7 +37,7 @@ public final class Backward {
    */
   public static Map<String, String> build(
       Graph g, Shapes shapes, String loss, List<String> wrt, Set<String> constants) {
-    if (shapes.rank(loss) != 0) {
+    if (shapes.rank(loss) > 0) {
       throw new BuildException(
           g.source() + ": the loss " + loss + " must be a scalar, has shape " + shapes.type(loss));
     }
@@ -49,9 +49,13 @@ public final class Backward {
       for (int i = 0; i < n.inputs().size(); i++) {
         v |= varying.contains(n.in(i)) && GradRules.differentiable(n, i);
       }
+      // If/Loop/Scan bodies read outer values without listing them as inputs
+      v |= CONTROL_FLOW.contains(n.op()) && n.subgraphReads().stream().anyMatch(varying::contains);
       if (v) {
         for (String o : n.outputs()) {
-          if (!o.isEmpty() && Tensors.isFloat(shapes.elemType(o)) && !constants.contains(o)) {
+          // an unknown type (an op shape inference does not know) may be float: it varies
+          int t = shapes.elemType(o);
+          if (!o.isEmpty() && (t == 0 || Tensors.isFloat(t)) && !constants.contains(o)) {
             varying.add(o);
           }
         }

@@ -95,7 +95,13 @@ public final class LinearLayers {
       if (k > 1) {
         module = module + "#" + k;
       }
-      out.add(new Layer(n, module, w, transposed ? "out_in" : "in_out", in, o, isConv1D(n)));
+      // Conv1D (GPT-2) holds its weight as [in, out], so an exporter reads the named tensor
+      // directly; a Linear's [out, in] weight is read through a transpose (or a folded copy)
+      boolean conv1d =
+          n.meta().containsKey(CLASSES)
+              ? isConv1D(n)
+              : !transposed && w.equals(module.replaceFirst("#\\d+$", "") + ".weight");
+      out.add(new Layer(n, module, w, transposed ? "out_in" : "in_out", in, o, conv1d));
     }
     return out;
   }

@@ -1,0 +1,289 @@
+package dev.loraort.conformance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.artifacts.safetensors.Safetensors;
+import dev.loraort.builder.Prepare;
+import dev.loraort.builder.PrepareConfig;
+import dev.loraort.builder.heads.Heads;
+import dev.loraort.trainer.conformance.ConformanceReport;
+import dev.loraort.trainer.conformance.ConformanceRun;
+import dev.loraort.trainer.conformance.GoldenTrace;
+import dev.loraort.trainer.graph.ExecutionDevice;
+import dev.loraort.trainer.graph.FixtureCheck;
+import dev.loraort.trainer.graph.GraphSession;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The graphs {@code prepare} builds from plain inference exports (onnx-models/&lt;id&gt;/plain: the
+ * exporter's weights through torch.onnx's dynamo and TorchScript exporters) against PyTorch: the
+ * golden traces of every method, the fixtures' loss and gradients, and the exporter's graphs of the
+ * real all-MiniLM-L6-v2 built by the other route.
+ */
+class PrepareConformanceTest {
+  private static final Map<String, Manifest> PREPARED = new HashMap<>();
+
+  /** Prepares a plain export once per test run, in a temporary directory. */
+  static synchronized Manifest prepared(String id, String file, List<String> modulesToSave) {
+    return PREPARED.computeIfAbsent(
+        id + "/" + file,
+        k -> {
+          try {
+            Path out = Files.createTempDirectory("prepared").resolve(id);
+            PrepareConfig d =
+                PrepareConfig.defaults(
+                    Path.of("../onnx-models", id, "plain", file), out, "seq-cls");
+            Prepare.run(
+                new PrepareConfig(
+                    d.onnx(),
+                    d.origin(),
+                    out,
+                    id,
+                    "seq-cls",
+                    2,
+                    d.pooling(),
+                    d.head(),
+                    null,
+                    modulesToSave,
+                    8,
+                    16,
+                    0,
+                    null,
+                    null,
+                    false));
+            return Manifest.read(out);
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        });
+  }
+
+  static Stream<Arguments> goldenCases() {
+    return Stream.of("model.onnx", "model_ts.onnx")
+        .flatMap(
+            f ->
+                Stream.of(
+                        "lora",
+                        "lora-sam",
+                        "fmlora",
+                        "eflat-lora",
+                        "bi-lora",
+                        "lora-obar",
+                        "lora-nbar")
+                    .map(m -> Arguments.of(f, m)));
+  }
+
+  @ParameterizedTest(name = "tiny-roberta-cls/{0} {1}")
+  @MethodSource("goldenCases")
+  void goldenTracesHoldThroughPrepare(String file, String method) throws IOException {
+    Manifest m = prepared("tiny-roberta-cls", file, List.of());
+    GoldenTrace g = GoldenTrace.read(GoldenTraceTest.GOLDEN.resolve("tiny-roberta-cls/" + method));
+    ConformanceReport r = ConformanceRun.run(m, g, Golden.config(g), ExecutionDevice.CPU, 1);
+    assertThat(r.conforms()).as(r.render()).isTrue();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(
+      strings = {
+        "tiny-roberta-cls/model.onnx",
+        "tiny-roberta-cls/model_ts.onnx",
+        "tiny-bert-cls/model.onnx",
+        "tiny-bert-cls/model_ts.onnx"
+      })
+  void fixtureLossAndGradientsMatchTorch(String model) throws IOException {
+    String id = model.substring(0, model.indexOf('/'));
+    // the exporter trains BERT's pooler with its classifier (the embedding exports ship none)
+    List<String> save = id.equals("tiny-bert-cls") ? List.of("classifier", "pooler") : List.of();
+    Manifest m = prepared(id, model.substring(id.length() + 1), save);
+    copyTree(Path.of("../onnx-models", id, "fixture"), m.dir().resolve("fixture"));
+    List<FixtureCheck.Row> rows = FixtureCheck.run(m, ExecutionDevice.CPU, 1);
+    assertThat(rows)
+        .hasSizeGreaterThan(10)
+        .allSatisfy(r -> assertThat(r.ok()).as(r.toString()).isTrue());
+  }
+
+  @Test
+  void miniLmByBothRoutesGivesTheSameLossAndGradients() throws IOException {
+    Manifest exporter = MiniLm.materialized();
+    Path onnx = miniLmOnnx();
+    Path out = Files.createTempDirectory("prepared").resolve("minilm");
+    PrepareConfig d = PrepareConfig.defaults(onnx, out, "seq-cls");
+    // BertForSequenceClassification's head: [CLS] -> pooler dense + tanh -> classifier
+    Prepare.run(
+        new PrepareConfig(
+            onnx,
+            d.origin(),
+            out,
+            "minilm",
+            "seq-cls",
+            2,
+            Heads.Pooling.CLS,
+            Heads.Head.DENSE_TANH,
+            null,
+            List.of(),
+            8,
+            16,
+            0,
+            null,
+            null,
+            false));
+    Map<String, Tensor> batch =
+        Safetensors.read(exporter.dir().resolve("fixture/batch.safetensors")).tensors();
+    Map<String, Tensor> params =
+        Safetensors.read(exporter.dir().resolve("fixture/params.safetensors")).tensors();
+    Map<String, Tensor> feedsExporter = new LinkedHashMap<>(batch);
+    feedsExporter.putAll(params);
+    Map<String, Tensor> feedsPrepared = new LinkedHashMap<>(batch);
+    params.forEach((k, v) -> feedsPrepared.put(preparedName(k), v));
+    List<String> outs = new ArrayList<>(List.of("loss"));
+    params.keySet().stream()
+        .filter(k -> !k.equals("lora_scale"))
+        .forEach(k -> outs.add("grad." + k));
+    Map<String, Tensor> a;
+    try (GraphSession s =
+        GraphSession.open(exporter.dir().resolve("train.onnx"), ExecutionDevice.CPU, 1)) {
+      a = s.run(feedsExporter, outs);
+    }
+    Map<String, Tensor> b;
+    try (GraphSession s = GraphSession.open(out.resolve("train.onnx"), ExecutionDevice.CPU, 1)) {
+      b = s.run(feedsPrepared, outs.stream().map(PrepareConformanceTest::preparedName).toList());
+    }
+    assertThat(outs).hasSize(2 + 2 * 12 + 4 - 1);
+    double worst = 0;
+    for (String o : outs) {
+      double e = relativeError(a.get(o), b.get(preparedName(o)));
+      assertThat(e).as(o).isLessThanOrEqualTo(1e-5);
+      worst = Math.max(worst, e);
+    }
+    System.out.printf(
+        "MiniLM, exporter vs prepare: loss %.7f vs %.7f; worst of %d outputs %.2e of max%n",
+        a.get("loss").floats()[0], b.get("loss").floats()[0], outs.size(), worst);
+  }
+
+  @Test
+  void anEmbeddingModelAtBZeroIsTheOriginalModel() throws IOException {
+    Path onnx = miniLmOnnx();
+    Path out = Files.createTempDirectory("prepared").resolve("minilm-emb");
+    Prepare.run(PrepareConfig.defaults(onnx, out, "embedding"));
+    Manifest m = Manifest.read(out);
+    Map<String, Tensor> batch =
+        Safetensors.read(MiniLm.SOURCE.resolve("fixture/batch.safetensors")).tensors();
+    Map<String, Tensor> feeds = new LinkedHashMap<>();
+    m.inferInputs().forEach(i -> feeds.put(i.name(), batch.get(i.name())));
+    java.util.Random rnd = new java.util.Random(7);
+    for (Manifest.LoraModule mod : m.lora().modules()) {
+      float[] a = new float[4 * mod.in()];
+      for (int i = 0; i < a.length; i++) {
+        a[i] = (float) rnd.nextGaussian();
+      }
+      feeds.put(mod.name() + ".lora_A.weight", Tensor.ofFloats(new long[] {4, mod.in()}, a));
+      feeds.put(
+          mod.name() + ".lora_B.weight",
+          Tensor.ofFloats(new long[] {mod.out(), 4}, new float[4 * mod.out()]));
+    }
+    feeds.put("lora_scale", Tensor.scalar(4f));
+    Tensor emb;
+    try (GraphSession s = GraphSession.open(out.resolve("infer.onnx"), ExecutionDevice.CPU, 1)) {
+      emb = s.run(feeds, List.of(Prepare.EMBEDDING)).get(Prepare.EMBEDDING);
+    }
+    Tensor hidden;
+    try (GraphSession s = GraphSession.open(onnx, ExecutionDevice.CPU, 1)) {
+      hidden =
+          s.run(Map.copyOf(batchInputs(batch)), List.of("last_hidden_state"))
+              .get("last_hidden_state");
+    }
+    assertThat(relativeError(emb, meanPooledNormalized(hidden, batch.get("attention_mask"))))
+        .isLessThanOrEqualTo(1e-5);
+  }
+
+  private static Map<String, Tensor> batchInputs(Map<String, Tensor> batch) {
+    Map<String, Tensor> b = new LinkedHashMap<>(batch);
+    b.remove("labels");
+    return b;
+  }
+
+  /** sentence-transformers' pooling, in double: the mean of kept tokens, L2-normalized. */
+  private static Tensor meanPooledNormalized(Tensor hidden, Tensor mask) {
+    long[] s = hidden.shape();
+    int n = (int) s[0];
+    int t = (int) s[1];
+    int h = (int) s[2];
+    float[] x = hidden.floats();
+    long[] m = mask.longs();
+    float[] out = new float[n * h];
+    for (int i = 0; i < n; i++) {
+      double[] sum = new double[h];
+      double count = 0;
+      for (int j = 0; j < t; j++) {
+        if (m[i * t + j] != 0) {
+          count++;
+          for (int k = 0; k < h; k++) {
+            sum[k] += x[(i * t + j) * h + k];
+          }
+        }
+      }
+      double norm = 0;
+      for (int k = 0; k < h; k++) {
+        sum[k] /= count;
+        norm += sum[k] * sum[k];
+      }
+      for (int k = 0; k < h; k++) {
+        out[i * h + k] = (float) (sum[k] / Math.sqrt(norm));
+      }
+    }
+    return Tensor.ofFloats(new long[] {n, h}, out);
+  }
+
+  /** Exporter names (BertForSequenceClassification) to prepare's (the embedding model's). */
+  private static String preparedName(String exporterName) {
+    return exporterName.replace("bert.encoder.", "encoder.").replace("bert.pooler.", "pooler.");
+  }
+
+  static Path miniLmOnnx() throws IOException {
+    Path f = Files.createTempDirectory("minilm-onnx").resolve("all-minilm-l6-v2.onnx");
+    Files.write(f, MiniLm.resource("all-minilm-l6-v2.onnx"));
+    return f;
+  }
+
+  static double relativeError(Tensor got, Tensor want) {
+    float[] x = got.floats();
+    float[] y = want.floats();
+    assertThat(x).hasSameSizeAs(y);
+    double max = 0;
+    double ref = 0;
+    for (int i = 0; i < x.length; i++) {
+      max = Math.max(max, Math.abs((double) x[i] - y[i]));
+      ref = Math.max(ref, Math.abs(y[i]));
+    }
+    return max / (ref + 1e-30);
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (Stream<Path> s = Files.walk(from)) {
+      for (Path p : s.toList()) {
+        Path t = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(t);
+        } else if (!Files.exists(t)) {
+          Files.copy(p, t);
+        }
+      }
+    }
+  }
+}

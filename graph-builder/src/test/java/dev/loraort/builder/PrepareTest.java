@@ -1,0 +1,235 @@
+package dev.loraort.builder;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.artifacts.onnx.proto.Onnx.AttributeProto;
+import dev.loraort.artifacts.onnx.proto.Onnx.GraphProto;
+import dev.loraort.artifacts.onnx.proto.Onnx.NodeProto;
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.builder.ir.Emitter;
+import dev.loraort.builder.ir.Node;
+import dev.loraort.builder.lora.Targets;
+import dev.loraort.builder.shape.ValueType;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** prepare on small models: what it writes, and the errors bad input gets before any training. */
+class PrepareTest {
+  @TempDir Path tmp;
+
+  private Path toy(int opset, BiFunction<Emitter, String, String> activation) {
+    Path f = tmp.resolve("toy.onnx");
+    ToyEncoder.write(f, "toy.onnx.data", opset, activation);
+    return f;
+  }
+
+  private PrepareConfig config(Path onnx, String task, Targets targets) {
+    PrepareConfig d = PrepareConfig.defaults(onnx, tmp.resolve("out"), task);
+    return new PrepareConfig(
+        d.onnx(),
+        d.origin(),
+        d.out(),
+        d.id(),
+        task,
+        3,
+        d.pooling(),
+        d.head(),
+        targets,
+        List.of(),
+        4,
+        8,
+        0,
+        null,
+        null,
+        false);
+  }
+
+  @Test
+  void writesADirectoryTheTrainerReads() throws IOException {
+    Path onnx = toy(11, (e, x) -> e.op("Tanh", x));
+    Prepare.Result r = Prepare.run(config(onnx, "seq-cls", Targets.parse("query", null)));
+    Manifest m = Manifest.read(r.dir());
+    assertThat(m.task()).isEqualTo("seq-cls");
+    assertThat(m.lora().modules())
+        .singleElement()
+        .satisfies(
+            mod -> {
+              // named through its bias: the weight is an anonymous transposed copy
+              assertThat(mod.name()).isEqualTo("enc.query");
+              assertThat(mod.baseWeight()).isEqualTo("onnx::MatMul_1");
+              assertThat(mod.baseLayout()).isEqualTo("in_out");
+            });
+    assertThat(m.trainable())
+        .extracting(Manifest.TrainableSpec::name)
+        .containsExactly("classifier.weight", "classifier.bias");
+    assertThat(m.inputs())
+        .extracting(Manifest.IoSpec::name)
+        .containsExactly("input_ids", "attention_mask", "labels");
+    assertThat(m.inputs().get(0).shape())
+        .extracting(Manifest.Dim::toString)
+        .containsExactly("batch", "seq");
+    assertThat(m.inferOutputs()).extracting(Manifest.IoSpec::name).containsExactly("logits");
+    for (String f :
+        List.of(
+            "train.onnx",
+            "infer.onnx",
+            "train_rwp.onnx",
+            "base.weights",
+            "trainable_init.safetensors")) {
+      assertThat(r.dir().resolve(f)).isRegularFile();
+    }
+    // the embedding table (2 KiB) is stored once, for all three graphs
+    assertThat(Files.size(r.dir().resolve("base.weights"))).isLessThan(3 * 4096);
+  }
+
+  @Test
+  void theDefaultTargetsArePeftsForTheArchitecture() {
+    assertThat(Targets.peftDefault(List.of("bert.encoder.layer.0.attention.self.query")))
+        .isEqualTo(Targets.parse("query,value", null));
+    assertThat(Targets.peftDefault(List.of("transformer.h.0.attn.c_attn")))
+        .isEqualTo(Targets.parse("c_attn", null));
+    assertThat(Targets.peftDefault(List.of("a.dense"))).isNull();
+  }
+
+  @Test
+  void targetsFollowPeftsMatchingRules() {
+    Targets gpt2 = Targets.parse("attn.c_attn,attn.c_proj", null);
+    assertThat(gpt2.matches("transformer.h.0.attn.c_attn", false)).isTrue();
+    assertThat(gpt2.matches("transformer.h.0.attn.c_proj", false)).isTrue();
+    assertThat(gpt2.matches("transformer.h.0.mlp.c_proj", false)).isFalse();
+    assertThat(gpt2.matches("transformer.h.0.xattn.c_attn", false)).isFalse();
+    Targets re = Targets.regex(".*layer\\.[01]\\..*query", null);
+    assertThat(re.matches("encoder.layer.1.attention.self.query", false)).isTrue();
+    assertThat(re.matches("encoder.layer.2.attention.self.query", false)).isFalse();
+    Targets all = Targets.parse("all-linear", "key");
+    assertThat(all.matches("enc.query", false)).isTrue();
+    assertThat(all.matches("enc.key", false)).isFalse();
+    assertThat(all.matches("lm_head", true)).isFalse();
+  }
+
+  @Test
+  void targetsThatMatchNothingListTheCandidates() {
+    Path onnx = toy(14, (e, x) -> e.op("Tanh", x));
+    assertThatThrownBy(() -> Prepare.run(config(onnx, "seq-cls", Targets.parse("c_attn", null))))
+        .isInstanceOf(BuildException.class)
+        .hasMessageContaining("c_attn match none")
+        .hasMessageContaining("[enc.query, enc.value]");
+  }
+
+  @Test
+  void anOpsetOlderThan11IsRefusedWithTheFix() {
+    Path onnx = toy(10, (e, x) -> e.op("Tanh", x));
+    assertThatThrownBy(() -> Prepare.run(config(onnx, "seq-cls", null)))
+        .isInstanceOf(BuildException.class)
+        .hasMessageContaining("toy.onnx: ai.onnx opset 10")
+        .hasMessageContaining("opset_version >= 11");
+  }
+
+  @Test
+  void anOpWithoutARuleOnThePathIsNamedBeforeAnythingIsWritten() {
+    Path onnx = toy(14, (e, x) -> e.op("Hardmax", x));
+    assertThatThrownBy(() -> Prepare.run(config(onnx, "seq-cls", Targets.parse("query", null))))
+        .isInstanceOf(BuildException.class)
+        .hasMessageContaining("(Hardmax) is on the gradient path")
+        .hasMessageContaining("from enc.query.lora_A.weight");
+    assertThat(tmp.resolve("out")).doesNotExist();
+  }
+
+  @Test
+  void anOpOnlyBeforeTheAdaptedLayersNeedsNoRule() throws IOException {
+    // Hardmax sits between the layers: adapting only the second keeps it off the gradient path
+    Path onnx = toy(14, (e, x) -> e.op("Hardmax", x));
+    Prepare.Result r = Prepare.run(config(onnx, "seq-cls", Targets.parse("value", null)));
+    assertThat(Manifest.read(r.dir()).lora().modules()).hasSize(1);
+  }
+
+  @Test
+  void controlFlowOnThePathIsRefused() {
+    Path onnx =
+        toy(
+            14,
+            (e, x) -> {
+              String cond = e.op("ReduceMin", List.of(e.op("Greater", x, e.scalar(-100, 1))));
+              GraphProto then = branch("Identity", x, "then_out");
+              GraphProto other = branch("Neg", x, "else_out");
+              return e.op(
+                  "If",
+                  List.of(cond),
+                  AttributeProto.newBuilder()
+                      .setName("then_branch")
+                      .setType(AttributeProto.AttributeType.GRAPH)
+                      .setG(then)
+                      .build(),
+                  AttributeProto.newBuilder()
+                      .setName("else_branch")
+                      .setType(AttributeProto.AttributeType.GRAPH)
+                      .setG(other)
+                      .build());
+            });
+    assertThatThrownBy(() -> Prepare.run(config(onnx, "embedding", Targets.parse("query", null))))
+        .isInstanceOf(BuildException.class)
+        .hasMessageContaining("(If) is control flow on the gradient path");
+  }
+
+  private static GraphProto branch(String op, String x, String out) {
+    return GraphProto.newBuilder()
+        .setName(out)
+        .addNode(NodeProto.newBuilder().setOpType(op).addInput(x).addOutput(out))
+        .addOutput(new ValueType(DataType.FLOAT_VALUE, null).toValueInfo(out))
+        .build();
+  }
+
+  @Test
+  void opsOutsideAiOnnxAreNamedWithHowToExportWithoutThem() {
+    Path onnx =
+        toy(
+            14,
+            (e, x) -> {
+              String y = e.graph().fresh("gelu");
+              e.graph()
+                  .add(
+                      new Node(
+                          "FastGelu", "com.microsoft", "fused", List.of(x), List.of(y), Map.of()));
+              return y;
+            });
+    assertThatThrownBy(() -> Prepare.run(config(onnx, "seq-cls", null)))
+        .isInstanceOf(BuildException.class)
+        .hasMessageContaining("com.microsoft.FastGelu")
+        .hasMessageContaining("before ONNX Runtime's transformer optimizer fused it");
+  }
+
+  @Test
+  void truncatedExternalDataIsCaughtAtRead() throws IOException {
+    Path onnx = toy(14, (e, x) -> e.op("Tanh", x));
+    Path data = tmp.resolve("toy.onnx.data");
+    try (FileChannel ch = FileChannel.open(data, StandardOpenOption.WRITE)) {
+      ch.truncate(ch.size() - 100);
+    }
+    assertThatThrownBy(() -> Prepare.run(config(onnx, "seq-cls", null)))
+        .isInstanceOf(BuildException.class)
+        .hasMessageContaining("initializer embeddings.word_embeddings.weight")
+        .hasMessageContaining("runs past the end")
+        .hasMessageContaining("truncated?");
+  }
+
+  @Test
+  void anExistingDirectoryIsReplacedOnlyWhenAsked() throws IOException {
+    Path onnx = toy(14, (e, x) -> e.op("Tanh", x));
+    Files.createDirectories(tmp.resolve("out"));
+    Files.writeString(tmp.resolve("out/keep.txt"), "mine");
+    assertThatThrownBy(() -> Prepare.run(config(onnx, "seq-cls", null)))
+        .isInstanceOf(BuildException.class)
+        .hasMessageContaining("--overwrite");
+    assertThat(tmp.resolve("out/keep.txt")).hasContent("mine");
+  }
+}
