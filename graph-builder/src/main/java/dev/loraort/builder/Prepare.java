@@ -485,7 +485,13 @@ public final class Prepare {
     for (String b : batchInputs) {
       String p = POSITIVE + b;
       rename.put(b, p);
-      g.inputs().add(g.input(b).toBuilder().setName(p).build());
+      // the second texts share the batch but not the anchors' sequence length
+      ValueType t = ValueType.of(g.input(b));
+      List<Dim> d = new ArrayList<>();
+      for (Dim x : t.dims()) {
+        d.add(x.equals(Dim.sym("seq")) ? Dim.sym(POSITIVE + "seq") : x);
+      }
+      g.inputs().add(new ValueType(t.elemType(), d).toValueInfo(p));
       inputs.add(p);
     }
     for (Node n : new ArrayList<>(g.nodes())) {

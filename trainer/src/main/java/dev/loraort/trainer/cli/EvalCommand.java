@@ -44,6 +44,17 @@ final class EvalCommand implements Callable<Integer> {
             ppl[0],
             ppl[1]);
         result = Map.of("nll", ppl[0], "perplexity", ppl[1], "tokens", ppl[2]);
+      } else if (m.task().equals(Evaluator.EMBEDDING)) {
+        Map<String, Double> r = e.retrieval(p);
+        System.out.printf(
+            Locale.ROOT,
+            "%s on %s: n %d pairs, recall@1 %.4f, mrr %.4f%n",
+            in.adapter,
+            in.data,
+            examples.size(),
+            r.get("recall_at_1"),
+            r.get("mrr"));
+        result = r;
       } else {
         boolean zeroShot = m.task().equals(Evaluator.CONTRASTIVE);
         ClassificationMetrics r = zeroShot ? e.zeroShot(p) : e.classify(p);

@@ -99,6 +99,14 @@ public final class Batcher implements BatchSource {
         out.put(s.name(), patches(batch, s.fixedElementsPerExample()));
         continue;
       }
+      long have = java.util.Arrays.stream(batch).filter(e -> e.values().get(s.name()) != null).count();
+      if (have == 0) {
+        continue; // an input these examples do not feed (a pair's second text, at evaluation)
+      }
+      if (have < batch.length) {
+        throw new IllegalArgumentException(
+            manifest.id() + ": some examples of a batch have " + s.name() + ", others do not");
+      }
       long fixed = s.fixedElementsPerExample();
       boolean variable = s.variablePerExample();
       int longest = 0;
@@ -205,6 +213,7 @@ public final class Batcher implements BatchSource {
   private long padValue(Manifest.IoSpec s) {
     switch (s.name()) {
       case "input_ids":
+      case "positive_input_ids":
         return manifest.padTokenId();
       case "labels":
         return -100; // ignore_index of the cross-entropy in every exported loss

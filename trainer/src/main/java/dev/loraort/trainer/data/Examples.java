@@ -68,8 +68,14 @@ public final class Examples {
     try (TextEncoder enc = TextEncoder.open(text.tokenizer(), text.maxLength())) {
       return images
           ? CaptionedImages.load(file, text.captions(), enc, m)
-          : enc.encode(TextDataset.read(file, text.fields()), m);
+          : enc.encode(TextDataset.read(file, fieldsFor(text.fields(), m)), m);
     }
+  }
+
+  /** A model without a labels input (an embedding model) reads no label field. */
+  private static TextDataset.Fields fieldsFor(TextDataset.Fields f, Manifest m) {
+    boolean labels = m.inputs().stream().anyMatch(s -> s.name().equals("labels"));
+    return labels ? f : f.withoutLabel();
   }
 
   /**

@@ -26,7 +26,7 @@ public final class TextDataset {
    *
    * @param text the text
    * @param pair the second text of a pair, or null
-   * @param label the class
+   * @param label the class (-1 for data without labels: text pairs of an embedding model)
    */
   public record Row(String text, String pair, int label) {}
 
@@ -35,9 +35,16 @@ public final class TextDataset {
    *
    * @param text the text field
    * @param pair the pair field, or null
-   * @param label the label field
+   * @param label the label field, or null for data without labels
    */
   public record Fields(String text, String pair, String label) {
+    /**
+     * @return the same fields, without a label (text pairs for an embedding model)
+     */
+    public Fields withoutLabel() {
+      return new Fields(text, pair, null);
+    }
+
     /**
      * @return text, no pair, label
      */
@@ -85,10 +92,14 @@ public final class TextDataset {
       try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
           CSVParser p =
               CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).get().parse(in)) {
-        for (String k :
-            f.pair() == null
-                ? List.of(f.text(), f.label())
-                : List.of(f.text(), f.pair(), f.label())) {
+        List<String> need = new ArrayList<>(List.of(f.text()));
+        if (f.pair() != null) {
+          need.add(f.pair());
+        }
+        if (f.label() != null) {
+          need.add(f.label());
+        }
+        for (String k : need) {
           if (!p.getHeaderMap().containsKey(k)) {
             throw new IOException(
                 file + ": no column " + k + " (columns: " + p.getHeaderNames() + ")");
@@ -100,7 +111,7 @@ public final class TextDataset {
               new Row(
                   r.get(f.text()),
                   f.pair() == null ? null : r.get(f.pair()),
-                  label(r.get(f.label()), at, f)));
+                  f.label() == null ? -1 : label(r.get(f.label()), at, f)));
         }
       }
       return rows;
@@ -122,7 +133,7 @@ public final class TextDataset {
           new Row(
               string(o, f.text(), at),
               f.pair() == null ? null : string(o, f.pair(), at),
-              label(string(o, f.label(), at), at, f)));
+              f.label() == null ? -1 : label(string(o, f.label(), at), at, f)));
     }
     return rows;
   }

@@ -17,6 +17,9 @@ import java.util.Map;
  * batcher pads). Owns the native tokenizer; close it.
  */
 public final class TextEncoder implements AutoCloseable {
+  /** Prefix of the inputs that carry a pair's second text (embedding models, prepare). */
+  public static final String POSITIVE = "positive_";
+
   static {
     // DJL picks a CUDA build of its tokenizer library when it sees a GPU and downloads it, which
     // fails offline; tokenizing is CPU work and the jar's CPU build is all we need
@@ -62,24 +65,40 @@ public final class TextEncoder implements AutoCloseable {
    * @param rows text rows
    * @param m the model (which inputs it takes)
    * @return one example per row, with input_ids, attention_mask, token_type_ids where the model has
-   *     them, and labels
+   *     them, and labels; for models with {@code positive_*} inputs (embedding models) the pair's
+   *     second text encoded on its own into those
    */
   public List<JsonlDataset.Example> encode(List<TextDataset.Row> rows, Manifest m) {
+    boolean separate = m.inputs().stream().anyMatch(s -> s.name().startsWith(POSITIVE));
     List<JsonlDataset.Example> out = new ArrayList<>();
     for (TextDataset.Row r : rows) {
+      if (separate && r.pair() == null) {
+        throw new IllegalArgumentException(
+            source
+                + ": "
+                + m.id()
+                + " trains on text pairs, each text encoded on its own: name the second text's"
+                + " field with --pair-field");
+      }
+      // an embedding model encodes the two texts separately; a classifier reads them as one pair
       Encoding e =
-          r.pair() == null ? tokenizer.encode(r.text()) : tokenizer.encode(r.text(), r.pair());
+          r.pair() == null || separate
+              ? tokenizer.encode(r.text())
+              : tokenizer.encode(r.text(), r.pair());
+      Encoding second = separate ? tokenizer.encode(r.pair()) : null;
       Map<String, Object> v = new LinkedHashMap<>();
       for (Manifest.IoSpec s : m.inputs()) {
-        switch (s.name()) {
+        boolean pos = s.name().startsWith(POSITIVE);
+        Encoding x = pos ? second : e;
+        switch (pos ? s.name().substring(POSITIVE.length()) : s.name()) {
           case "input_ids":
-            v.put(s.name(), e.getIds());
+            v.put(s.name(), x.getIds());
             break;
           case "attention_mask":
-            v.put(s.name(), e.getAttentionMask());
+            v.put(s.name(), x.getAttentionMask());
             break;
           case "token_type_ids":
-            v.put(s.name(), e.getTypeIds());
+            v.put(s.name(), x.getTypeIds());
             break;
           case "labels":
             v.put(s.name(), new long[] {r.label()});

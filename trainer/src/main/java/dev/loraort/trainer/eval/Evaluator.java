@@ -24,6 +24,11 @@ public final class Evaluator implements AutoCloseable {
   /** The task of contrastive image-text models (CLIP). */
   public static final String CONTRASTIVE = "contrastive";
 
+  /** The task of sentence-embedding models (prepare --task embedding). */
+  public static final String EMBEDDING = "embedding";
+
+  private static final String SENTENCE_EMBEDDING = "sentence_embedding";
+
   private static final String TEXT_EMBEDS = "text_embeds";
   private static final String IMAGE_EMBEDS = "image_embeds";
 
@@ -188,6 +193,9 @@ public final class Evaluator implements AutoCloseable {
       ClassificationMetrics c = zeroShot(p);
       return Map.of("zero_shot_accuracy", c.accuracy(), "f1", c.f1(), "mcc", c.mcc());
     }
+    if (m.task().equals(EMBEDDING)) {
+      return retrieval(p);
+    }
     ClassificationMetrics c = classify(p);
     return Map.of("accuracy", c.accuracy(), "f1", c.f1(), "mcc", c.mcc());
   }
@@ -255,6 +263,72 @@ public final class Evaluator implements AutoCloseable {
       }
     }
     return ClassificationMetrics.of(labels, predicted, classes);
+  }
+
+  /**
+   * Retrieval among the evaluation pairs, as sentence-transformers' InformationRetrievalEvaluator
+   * scores it: each first text's embedding queries every second text's by cosine similarity; its
+   * own pair should rank first.
+   *
+   * @param p the parameters to score (read only)
+   * @return recall_at_1 (the share whose own pair ranks first) and mrr (mean reciprocal rank)
+   */
+  public Map<String, Double> retrieval(LoraParams p) {
+    String pos = dev.loraort.trainer.data.TextEncoder.POSITIVE;
+    List<JsonlDataset.Example> second = new ArrayList<>();
+    for (JsonlDataset.Example e : data) {
+      Map<String, Object> v = new LinkedHashMap<>();
+      e.values().forEach((k, x) -> {
+        if (k.startsWith(pos)) {
+          v.put(k.substring(pos.length()), x);
+        }
+      });
+      if (v.isEmpty()) {
+        throw new IllegalArgumentException(
+            m.id() + ": retrieval evaluation needs text pairs (--pair-field)");
+      }
+      second.add(new JsonlDataset.Example(v));
+    }
+    float[][] q = embed(data, p);
+    float[][] d = embed(second, p);
+    int n = q.length;
+    double hits = 0;
+    double rr = 0;
+    for (int i = 0; i < n; i++) {
+      double own = dot(q[i], d[i]);
+      int rank = 1;
+      for (int j = 0; j < n; j++) {
+        if (j != i && dot(q[i], d[j]) > own) {
+          rank++;
+        }
+      }
+      hits += rank == 1 ? 1 : 0;
+      rr += 1.0 / rank;
+    }
+    return Map.of("recall_at_1", hits / n, "mrr", rr / n);
+  }
+
+  private float[][] embed(List<JsonlDataset.Example> examples, LoraParams p) {
+    Batcher batches = Batcher.inOrder(examples, m, batchSize);
+    float[][] out = new float[examples.size()][];
+    int at = 0;
+    for (int b = 0; b < batches.batchesPerEpoch(); b++) {
+      Tensor t = run(batches.next(), p, SENTENCE_EMBEDDING);
+      int dim = (int) t.shape()[1];
+      float[] v = t.floats();
+      for (int i = 0; i < t.shape()[0]; i++, at++) {
+        out[at] = java.util.Arrays.copyOfRange(v, i * dim, (i + 1) * dim);
+      }
+    }
+    return out;
+  }
+
+  private static double dot(float[] a, float[] b) {
+    double s = 0;
+    for (int k = 0; k < a.length; k++) {
+      s += (double) a[k] * b[k];
+    }
+    return s;
   }
 
   private Tensor logits(Map<String, Tensor> batch, LoraParams p) {
