@@ -237,7 +237,7 @@ public final class Prepare {
     Shapes s = Shapes.infer(g);
     String out;
     if (c.task().equals("embedding")) {
-      String pooled = Heads.pool(g, hidden, maskInput(), Heads.Pooling.MEAN);
+      String pooled = Heads.pool(g, hidden, maskInput(), c.pooling());
       out = Heads.l2Normalize(g, pooled);
     } else if (existingLogits != null) {
       out = existingLogits;
@@ -289,7 +289,8 @@ public final class Prepare {
   /** What the head is, for the manifest's source.weights. */
   private String headNote() {
     if (c.task().equals("embedding")) {
-      return "mean pooling, L2-normalized; no head";
+      return c.pooling().name().toLowerCase(java.util.Locale.ROOT)
+          + " pooling, L2-normalized; no head";
     }
     if (existingLogits != null) {
       return "the model's own classifier";

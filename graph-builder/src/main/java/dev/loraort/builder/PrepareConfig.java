@@ -15,8 +15,8 @@ import java.util.List;
  * @param id the model id written to the manifest
  * @param task {@code seq-cls} or {@code embedding}
  * @param numLabels classes of a new classification head (seq-cls)
- * @param pooling how token states are pooled for a new head (seq-cls) ({@code embedding} always
- *     pools by mean)
+ * @param pooling how token states are pooled (a new seq-cls head; embeddings: mean for
+ *     sentence-transformers models such as MiniLM and E5, cls for BGE)
  * @param head the new classification head's architecture
  * @param targets which linear layers get LoRA; null for PEFT's default for the architecture
  * @param modulesToSave modules of the model trained in full alongside the adapter (PEFT's

@@ -64,7 +64,9 @@ final class PrepareCommand implements Callable<Integer> {
   @Option(
       names = "--pooling",
       defaultValue = "mean",
-      description = "cls or mean: how a new head pools token states (default: ${DEFAULT-VALUE})")
+      description =
+          "cls or mean: how token states are pooled for a new head or an embedding (BGE: cls)"
+              + " (default: ${DEFAULT-VALUE})")
   String pooling;
 
   @Option(
