@@ -119,6 +119,15 @@ class PrepareConformanceTest {
   }
 
   @Test
+  void aPreparedModelShipsAsOrtAdapterAndMergedModel(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws IOException {
+    // its base weights are external data (base.weights): the merged model reads them in
+    Manifest m = prepared("tiny-bert-cls", "model.onnx", List.of("classifier", "pooler"));
+    copyTree(Path.of("../onnx-models/tiny-bert-cls/fixture"), m.dir().resolve("fixture"));
+    AdapterFormatsTest.sameOutputsInEveryShippedForm(m, dir);
+  }
+
+  @Test
   void miniLmByBothRoutesGivesTheSameLossAndGradients() throws IOException {
     Manifest exporter = MiniLm.materialized();
     Path onnx = miniLmOnnx();

@@ -28,8 +28,8 @@ public final class MergedModel {
    * @param out the merged model file (written atomically)
    * @param m the model directory's manifest
    * @param a the adapter
-   * @throws IOException if a base weight is missing, external, of the wrong shape, or a merge is
-   *     not finite
+   * @throws IOException if a base weight is missing, of the wrong shape, or a merge is not finite
+   *     (external base weights are read in: the merged model stands alone)
    */
   public static void write(Path out, Manifest m, AdapterWeights a) throws IOException {
     Path infer = m.graph("infer").orElseThrow();
@@ -42,15 +42,10 @@ public final class MergedModel {
       if (mod.baseWeight() == null) {
         throw new IOException(where + " names no base_weight; this model cannot be merged");
       }
-      if (c.external().contains(mod.baseWeight())) {
-        throw new IOException(
-            infer
-                + ": "
-                + mod.baseWeight()
-                + " is external data; merging models with external"
-                + " base weights is not supported (ship the adapter with infer.onnx instead)");
-      }
-      Tensor w0 = c.initializers().get(mod.baseWeight());
+      Tensor w0 =
+          c.external().contains(mod.baseWeight())
+              ? OnnxFile.initializer(infer, mod.baseWeight())
+              : c.initializers().get(mod.baseWeight());
       if (w0 == null) {
         throw new IOException(infer + ": no initializer " + mod.baseWeight() + " (" + where + ")");
       }

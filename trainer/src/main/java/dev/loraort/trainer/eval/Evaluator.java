@@ -278,11 +278,13 @@ public final class Evaluator implements AutoCloseable {
     List<JsonlDataset.Example> second = new ArrayList<>();
     for (JsonlDataset.Example e : data) {
       Map<String, Object> v = new LinkedHashMap<>();
-      e.values().forEach((k, x) -> {
-        if (k.startsWith(pos)) {
-          v.put(k.substring(pos.length()), x);
-        }
-      });
+      e.values()
+          .forEach(
+              (k, x) -> {
+                if (k.startsWith(pos)) {
+                  v.put(k.substring(pos.length()), x);
+                }
+              });
       if (v.isEmpty()) {
         throw new IllegalArgumentException(
             m.id() + ": retrieval evaluation needs text pairs (--pair-field)");

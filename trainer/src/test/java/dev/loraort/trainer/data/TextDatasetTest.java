@@ -27,6 +27,28 @@ class TextDatasetTest {
   }
 
   @Test
+  void aJsonArrayWithItsOwnFieldNames() throws IOException {
+    Path f = dir.resolve("reviews.json");
+    Files.writeString(f, "[{\"t\": \"good film\", \"s\": 1}, {\"t\": \"dull\", \"s\": 0}]");
+    assertThat(TextDataset.isText(f)).isTrue();
+    List<TextDataset.Row> rows = TextDataset.read(f, new TextDataset.Fields("t", null, "s"));
+    assertThat(rows).extracting(TextDataset.Row::text).containsExactly("good film", "dull");
+    assertThat(rows).extracting(TextDataset.Row::label).containsExactly(1, 0);
+    Files.writeString(f, "[{\"t\": \"x\", \"s\": 1}, 3]");
+    assertThatThrownBy(() -> TextDataset.read(f, new TextDataset.Fields("t", null, "s")))
+        .hasMessageContaining(f + ": element 1: not a JSON object");
+  }
+
+  @Test
+  void pairsWithoutLabelsForEmbeddingModels() throws IOException {
+    Path f = dir.resolve("pairs.jsonl");
+    Files.writeString(f, "{\"text\": \"q\", \"pair\": \"a\"}\n");
+    List<TextDataset.Row> rows =
+        TextDataset.read(f, new TextDataset.Fields("text", "pair", "label").withoutLabel());
+    assertThat(rows).containsExactly(new TextDataset.Row("q", "a", -1));
+  }
+
+  @Test
   void errorsNameFileRowAndField() throws IOException {
     Path f = dir.resolve("d.jsonl");
     Files.writeString(
