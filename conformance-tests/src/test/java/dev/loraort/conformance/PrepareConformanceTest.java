@@ -2,12 +2,15 @@ package dev.loraort.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.artifacts.safetensors.Safetensors;
 import dev.loraort.builder.Prepare;
 import dev.loraort.builder.PrepareConfig;
 import dev.loraort.builder.heads.Heads;
+import dev.loraort.builder.lora.Targets;
 import dev.loraort.trainer.conformance.ConformanceReport;
 import dev.loraort.trainer.conformance.ConformanceRun;
 import dev.loraort.trainer.conformance.GoldenTrace;
@@ -39,34 +42,40 @@ import org.junit.jupiter.params.provider.ValueSource;
 class PrepareConformanceTest {
   private static final Map<String, Manifest> PREPARED = new HashMap<>();
 
-  /** Prepares a plain export once per test run, in a temporary directory. */
-  static synchronized Manifest prepared(String id, String file, List<String> modulesToSave) {
+  /**
+   * Prepares a plain export once per test run, in a temporary directory, as a user would: the task
+   * of its family; BERT's pooler trained with its classifier (as the exporter does: the embedding
+   * exports ship none); Qwen2-VL with its config.json (image token, merge size) and the exporter's
+   * targets.
+   */
+  static synchronized Manifest prepared(String id, String file) {
     return PREPARED.computeIfAbsent(
         id + "/" + file,
         k -> {
           try {
             Path out = Files.createTempDirectory("prepared").resolve(id);
-            PrepareConfig d =
-                PrepareConfig.defaults(
-                    Path.of("../onnx-models", id, "plain", file), out, "seq-cls");
-            Prepare.run(
-                new PrepareConfig(
-                    d.onnx(),
-                    d.origin(),
-                    out,
-                    id,
-                    "seq-cls",
-                    2,
-                    d.pooling(),
-                    d.head(),
-                    null,
-                    modulesToSave,
-                    8,
-                    16,
-                    0,
-                    null,
-                    null,
-                    false));
+            String task =
+                id.endsWith("-lm") || id.equals("tiny-qwen2vl")
+                    ? "causal-lm"
+                    : id.equals("tiny-clip") ? "contrastive" : "seq-cls";
+            PrepareConfig.Builder b =
+                PrepareConfig.defaults(Path.of("../onnx-models", id, "plain", file), out, task)
+                    .toBuilder()
+                    .id(id);
+            if (id.equals("tiny-bert-cls")) {
+              b.modulesToSave(List.of("classifier", "pooler"));
+            }
+            if (id.equals("tiny-qwen2vl")) {
+              Path config = out.resolveSibling("config.json");
+              JsonObject manifest =
+                  JsonParser.parseString(
+                          Files.readString(Path.of("../onnx-models", id, Manifest.FILE)))
+                      .getAsJsonObject();
+              Files.writeString(
+                  config, manifest.getAsJsonObject("source").get("config").toString());
+              b.hfConfig(config).targets(Targets.parse("q_proj,v_proj,qkv", null));
+            }
+            Prepare.run(b.build());
             return Manifest.read(out);
           } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -74,26 +83,29 @@ class PrepareConformanceTest {
         });
   }
 
-  static Stream<Arguments> goldenCases() {
-    return Stream.of("model.onnx", "model_ts.onnx")
-        .flatMap(
-            f ->
-                Stream.of(
-                        "lora",
-                        "lora-sam",
-                        "fmlora",
-                        "eflat-lora",
-                        "bi-lora",
-                        "lora-obar",
-                        "lora-nbar")
-                    .map(m -> Arguments.of(f, m)));
+  static Stream<Arguments> goldenCases() throws IOException {
+    List<Arguments> cases = new ArrayList<>();
+    try (Stream<Path> models = Files.list(GoldenTraceTest.GOLDEN)) {
+      for (Path model : models.sorted().toList()) {
+        try (Stream<Path> methods = Files.list(model)) {
+          for (Path method : methods.sorted().toList()) {
+            for (String file : List.of("model.onnx", "model_ts.onnx")) {
+              cases.add(
+                  Arguments.of(
+                      model.getFileName().toString(), file, method.getFileName().toString()));
+            }
+          }
+        }
+      }
+    }
+    return cases.stream();
   }
 
-  @ParameterizedTest(name = "tiny-roberta-cls/{0} {1}")
+  @ParameterizedTest(name = "{0}/{1} {2}")
   @MethodSource("goldenCases")
-  void goldenTracesHoldThroughPrepare(String file, String method) throws IOException {
-    Manifest m = prepared("tiny-roberta-cls", file, List.of());
-    GoldenTrace g = GoldenTrace.read(GoldenTraceTest.GOLDEN.resolve("tiny-roberta-cls/" + method));
+  void goldenTracesHoldThroughPrepare(String id, String file, String method) throws IOException {
+    Manifest m = prepared(id, file);
+    GoldenTrace g = GoldenTrace.read(GoldenTraceTest.GOLDEN.resolve(id + "/" + method));
     ConformanceReport r = ConformanceRun.run(m, g, Golden.config(g), ExecutionDevice.CPU, 1);
     assertThat(r.conforms()).as(r.render()).isTrue();
   }
@@ -104,17 +116,22 @@ class PrepareConformanceTest {
         "tiny-roberta-cls/model.onnx",
         "tiny-roberta-cls/model_ts.onnx",
         "tiny-bert-cls/model.onnx",
-        "tiny-bert-cls/model_ts.onnx"
+        "tiny-bert-cls/model_ts.onnx",
+        "tiny-gpt2-lm/model.onnx",
+        "tiny-gpt2-lm/model_ts.onnx",
+        "tiny-clip/model.onnx",
+        "tiny-clip/model_ts.onnx",
+        "tiny-qwen2vl/model.onnx",
+        "tiny-qwen2vl/model_ts.onnx"
       })
   void fixtureLossAndGradientsMatchTorch(String model) throws IOException {
     String id = model.substring(0, model.indexOf('/'));
-    // the exporter trains BERT's pooler with its classifier (the embedding exports ship none)
-    List<String> save = id.equals("tiny-bert-cls") ? List.of("classifier", "pooler") : List.of();
-    Manifest m = prepared(id, model.substring(id.length() + 1), save);
+    Manifest m = prepared(id, model.substring(id.length() + 1));
     copyTree(Path.of("../onnx-models", id, "fixture"), m.dir().resolve("fixture"));
     List<FixtureCheck.Row> rows = FixtureCheck.run(m, ExecutionDevice.CPU, 1);
+    // loss, every LoRA gradient (and the heads'), every infer output
     assertThat(rows)
-        .hasSizeGreaterThan(10)
+        .hasSizeGreaterThanOrEqualTo(2 + 2 * m.lora().modules().size())
         .allSatisfy(r -> assertThat(r.ok()).as(r.toString()).isTrue());
   }
 
@@ -122,7 +139,7 @@ class PrepareConformanceTest {
   void aPreparedModelShipsAsOrtAdapterAndMergedModel(@org.junit.jupiter.api.io.TempDir Path dir)
       throws IOException {
     // its base weights are external data (base.weights): the merged model reads them in
-    Manifest m = prepared("tiny-bert-cls", "model.onnx", List.of("classifier", "pooler"));
+    Manifest m = prepared("tiny-bert-cls", "model.onnx");
     copyTree(Path.of("../onnx-models/tiny-bert-cls/fixture"), m.dir().resolve("fixture"));
     AdapterFormatsTest.sameOutputsInEveryShippedForm(m, dir);
   }
@@ -135,23 +152,7 @@ class PrepareConformanceTest {
     PrepareConfig d = PrepareConfig.defaults(onnx, out, "seq-cls");
     // BertForSequenceClassification's head: [CLS] -> pooler dense + tanh -> classifier
     Prepare.run(
-        new PrepareConfig(
-            onnx,
-            d.origin(),
-            out,
-            "minilm",
-            "seq-cls",
-            2,
-            Heads.Pooling.CLS,
-            Heads.Head.DENSE_TANH,
-            null,
-            List.of(),
-            8,
-            16,
-            0,
-            null,
-            null,
-            false));
+        d.toBuilder().id("minilm").pooling(Heads.Pooling.CLS).head(Heads.Head.DENSE_TANH).build());
     Map<String, Tensor> batch =
         Safetensors.read(exporter.dir().resolve("fixture/batch.safetensors")).tensors();
     Map<String, Tensor> params =

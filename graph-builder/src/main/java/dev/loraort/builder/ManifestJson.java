@@ -58,12 +58,12 @@ final class ManifestJson {
     m.addProperty("contract", Manifest.CONTRACT);
     m.addProperty("id", c.id());
     m.addProperty("family", "onnx");
-    m.addProperty("task", c.task());
+    boolean vision = train.batchInputs.contains("pixel_values");
+    m.addProperty("task", c.task().equals("causal-lm") && vision ? "vl-causal-lm" : c.task());
     boolean seqCls = c.task().equals("seq-cls");
     Shapes inferShapes = Shapes.infer(infer);
-    String out = seqCls ? Prepare.LOGITS : Prepare.EMBEDDING;
     if (seqCls) {
-      ValueType logits = inferShapes.type(out);
+      ValueType logits = inferShapes.type(Prepare.LOGITS);
       m.addProperty("num_labels", logits.dim(-1).value());
     }
     JsonObject source = new JsonObject();
@@ -74,8 +74,8 @@ final class ManifestJson {
     source.addProperty("ir_version", src.irVersion());
     source.addProperty("opset", sourceOpset);
     source.addProperty("weights", "from " + c.onnx().getFileName() + "; " + headNote);
-    JsonObject config = new JsonObject();
-    if (c.tokenizer() != null) {
+    JsonObject config = c.hfConfig() == null ? new JsonObject() : readConfig(c.hfConfig());
+    if (c.tokenizer() != null && !config.has("pad_token_id")) {
       Long pad = padTokenId(c.tokenizer());
       if (pad != null) {
         config.addProperty("pad_token_id", pad);
@@ -92,7 +92,10 @@ final class ManifestJson {
     List<String> inferInputs = train.batchInputs.stream().filter(infer::isInput).toList();
     m.add("infer_inputs", ios(infer, inferInputs));
     JsonArray outs = new JsonArray();
-    outs.add(io(out, inferShapes.type(out)));
+    for (ValueInfoProto v : infer.outputs()) {
+      ValueType t = inferShapes.type(v.getName());
+      outs.add(io(v.getName(), t.rank() >= 0 ? t : ValueType.of(v)));
+    }
     m.add("infer_outputs", outs);
     JsonObject lora = new JsonObject();
     lora.addProperty("default_rank", c.rank());
@@ -112,7 +115,19 @@ final class ManifestJson {
     lora.add("modules", mods);
     JsonObject peft = new JsonObject();
     peft.addProperty("prefix", "base_model.model.");
-    peft.addProperty("task_type", seqCls ? "SEQ_CLS" : "FEATURE_EXTRACTION");
+    switch (c.task()) {
+      case "seq-cls":
+        peft.addProperty("task_type", "SEQ_CLS");
+        break;
+      case "causal-lm":
+        peft.addProperty("task_type", "CAUSAL_LM");
+        break;
+      case "embedding":
+        peft.addProperty("task_type", "FEATURE_EXTRACTION");
+        break;
+      default:
+        peft.add("task_type", JsonNull.INSTANCE); // PEFT has none for CLIP
+    }
     JsonArray save = new JsonArray();
     modulesToSave(train.trainables).forEach(save::add);
     peft.add("modules_to_save", save);
@@ -228,6 +243,15 @@ final class ManifestJson {
       return HexFormat.of().formatHex(md.digest());
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
+    }
+  }
+
+  private static JsonObject readConfig(Path file) throws IOException {
+    try {
+      return JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8))
+          .getAsJsonObject();
+    } catch (RuntimeException e) {
+      throw new BuildException(file + ": not a JSON object (a Hugging Face config.json)", e);
     }
   }
 

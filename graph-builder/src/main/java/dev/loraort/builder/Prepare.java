@@ -100,7 +100,7 @@ public final class Prepare {
     base.inputs().forEach(v -> batchInputs.add(v.getName()));
     Shapes s = Shapes.infer(base);
     this.existingLogits = findLogits(s);
-    this.hidden = existingLogits != null ? null : findHidden(s);
+    this.hidden = existingLogits != null || ownOutputs() ? null : findHidden(s);
     List<String> chosen = new ArrayList<>();
     List<String> candidates = new ArrayList<>();
     Set<String> outputLayers = outputLayers(base);
@@ -226,10 +226,18 @@ public final class Prepare {
     return out;
   }
 
+  /** Tasks whose loss reads the model's own outputs (all kept in the infer graph). */
+  private boolean ownOutputs() {
+    return existingLogits != null || c.task().equals("causal-lm") || c.task().equals("contrastive");
+  }
+
   private Built build(Role role) {
     Graph g = base.copy();
-    String keep = existingLogits != null ? existingLogits : hidden;
-    g.outputs().removeIf(v -> !v.getName().equals(keep));
+    if (!ownOutputs()) {
+      g.outputs().removeIf(v -> !v.getName().equals(hidden));
+    } else if (existingLogits != null) {
+      g.outputs().removeIf(v -> !v.getName().equals(existingLogits));
+    }
     g.removeDeadNodes();
     List<LinearLayers.Layer> adapted = layers(g); // named before injection rewires the layers
     LoraInjector.Injected injected = LoraInjector.inject(g, adapted, role == Role.TRAIN_RWP);
@@ -239,30 +247,49 @@ public final class Prepare {
     if (c.task().equals("embedding")) {
       String pooled = Heads.pool(g, hidden, maskInput(), c.pooling());
       out = Heads.l2Normalize(g, pooled);
-    } else if (existingLogits != null) {
-      out = existingLogits;
+    } else if (ownOutputs()) {
+      out = LOGITS;
     } else {
       long width = hiddenSize(s);
       String pooled = Heads.pool(g, hidden, maskInput(), c.pooling());
       out = Heads.classifier(g, pooled, width, c.numLabels(), c.head(), c.seed(), trainables);
     }
+    List<ValueInfoProto> kept = new ArrayList<>(g.outputs());
     g.outputs().clear();
     List<String> inputs = new ArrayList<>(batchInputs);
     if (role == Role.INFER) {
-      String name = c.task().equals("embedding") ? EMBEDDING : LOGITS;
-      output(g, out, name, Shapes.infer(g).type(out));
+      if (ownOutputs()) {
+        g.outputs().addAll(kept);
+      } else {
+        String name = c.task().equals("embedding") ? EMBEDDING : LOGITS;
+        output(g, out, name, Shapes.infer(g).type(out));
+      }
       finish(g);
       return new Built(g, trainables, inputs);
     }
     String loss;
-    if (c.task().equals("embedding")) {
-      loss = Heads.inBatchContrastive(g, out, positives(g, out, inputs), 20);
-    } else {
-      String labels = "labels";
-      g.inputs()
-          .add(new ValueType(DataType.INT64_VALUE, List.of(Dim.sym("batch"))).toValueInfo(labels));
-      inputs.add(labels);
-      loss = Heads.crossEntropy(g, out, labels, classes(s, out));
+    String labels = "labels";
+    switch (c.task()) {
+      case "embedding":
+        loss = Heads.inBatchContrastive(g, out, positives(g, out, inputs), 20);
+        break;
+      case "contrastive":
+        loss = Heads.symmetricContrastive(g, out);
+        break;
+      case "causal-lm":
+        g.inputs()
+            .add(
+                new ValueType(DataType.INT64_VALUE, List.of(Dim.sym("batch"), Dim.sym("seq")))
+                    .toValueInfo(labels));
+        inputs.add(labels);
+        loss = Heads.nextTokenCrossEntropy(g, out, labels);
+        break;
+      default:
+        g.inputs()
+            .add(
+                new ValueType(DataType.INT64_VALUE, List.of(Dim.sym("batch"))).toValueInfo(labels));
+        inputs.add(labels);
+        loss = Heads.crossEntropy(g, out, labels, classes(s, out));
     }
     List<String> wrt = new ArrayList<>();
     for (LinearLayers.Layer l : adapted) {
@@ -295,6 +322,9 @@ public final class Prepare {
     if (existingLogits != null) {
       return "the model's own classifier";
     }
+    if (ownOutputs()) {
+      return "the model's own outputs";
+    }
     return c.pooling().name().toLowerCase(java.util.Locale.ROOT)
         + " pooling; new "
         + c.head().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-')
@@ -316,17 +346,16 @@ public final class Prepare {
   }
 
   /**
-   * Renames the batch inputs' dims: the first {@code batch}, a token input's second {@code seq}.
+   * Names the batch inputs' dims as the contract does: a token input ([batch, seq] integers:
+   * input_ids, attention_mask, token_type_ids) gets {@code batch} and {@code seq}; other inputs are
+   * renamed only where they share a token input's symbols (pixel rows are not the batch).
    */
   private static void renameBatchDims(Graph g) {
     Map<String, String> rename = new HashMap<>();
     for (ValueInfoProto v : g.inputs()) {
       ValueType t = ValueType.of(v);
-      if (t.rank() < 1) {
-        continue;
-      }
-      claim(rename, t.dim(0), "batch");
       if (t.rank() == 2 && !Tensors.isFloat(t.elemType())) {
+        claim(rename, t.dim(0), "batch");
         claim(rename, t.dim(1), "seq");
       }
     }
@@ -335,9 +364,15 @@ public final class Prepare {
       if (t.rank() < 0) {
         continue;
       }
+      boolean token = t.rank() == 2 && !Tensors.isFloat(t.elemType());
       List<Dim> d = new ArrayList<>();
-      for (Dim x : t.dims()) {
-        d.add(!x.known() && rename.containsKey(x.param()) ? Dim.sym(rename.get(x.param())) : x);
+      for (int i = 0; i < t.rank(); i++) {
+        Dim x = t.dim(i);
+        if (token && !x.known()) {
+          d.add(Dim.sym(i == 0 ? "batch" : "seq"));
+        } else {
+          d.add(!x.known() && rename.containsKey(x.param()) ? Dim.sym(rename.get(x.param())) : x);
+        }
       }
       g.inputs().set(k, new ValueType(t.elemType(), d).toValueInfo(g.inputs().get(k).getName()));
     }
@@ -350,9 +385,30 @@ public final class Prepare {
   }
 
   private String findLogits(Shapes s) {
+    if (c.task().equals("causal-lm") || c.task().equals("contrastive")) {
+      int want = c.task().equals("causal-lm") ? 3 : 2;
+      if (base.outputs().stream().noneMatch(v -> v.getName().equals(LOGITS))
+          || s.rank(LOGITS) != want) {
+        throw new BuildException(
+            c.onnx()
+                + ": "
+                + c.task()
+                + " needs an output named logits of rank "
+                + want
+                + (want == 3
+                    ? " [batch, seq, vocab]"
+                    : " [images, texts] (CLIP's logits_per_image)")
+                + "; the model's outputs: "
+                + base.outputs().stream()
+                    .map(v -> v.getName() + " " + s.type(v.getName()))
+                    .toList());
+      }
+      return null;
+    }
     if (!c.task().equals("seq-cls") || c.hiddenOutput() != null) {
       return null;
     }
+
     for (ValueInfoProto v : base.outputs()) {
       if (v.getName().equals(LOGITS) && s.rank(LOGITS) == 2) {
         return LOGITS;

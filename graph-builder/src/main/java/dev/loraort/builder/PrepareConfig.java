@@ -13,7 +13,8 @@ import java.util.List;
  * @param origin where the model came from, for provenance (the file, or the jar it was taken from)
  * @param out the model directory to write
  * @param id the model id written to the manifest
- * @param task {@code seq-cls} or {@code embedding}
+ * @param task {@code seq-cls}, {@code embedding}, {@code causal-lm} (vision-language models too) or
+ *     {@code contrastive} (CLIP)
  * @param numLabels classes of a new classification head (seq-cls)
  * @param pooling how token states are pooled (a new seq-cls head; embeddings: mean for
  *     sentence-transformers models such as MiniLM and E5, cls for BGE)
@@ -27,6 +28,8 @@ import java.util.List;
  * @param hiddenOutput the model output holding token states [batch, seq, hidden], or null to find
  *     it
  * @param tokenizer a tokenizer.json to ship in the directory, or null
+ * @param hfConfig the model's Hugging Face config.json, recorded as the manifest's source.config
+ *     (Qwen2-VL's inputs need its image_token_id and spatial_merge_size), or null
  * @param overwrite replace an existing directory
  */
 public record PrepareConfig(
@@ -45,10 +48,12 @@ public record PrepareConfig(
     long seed,
     String hiddenOutput,
     Path tokenizer,
+    Path hfConfig,
     boolean overwrite) {
 
   /** Tasks prepare builds. */
-  public static final List<String> TASKS = List.of("seq-cls", "embedding");
+  public static final List<String> TASKS =
+      List.of("seq-cls", "embedding", "causal-lm", "contrastive");
 
   /** Validates and copies. */
   public PrepareConfig {
@@ -96,6 +101,199 @@ public record PrepareConfig(
         0,
         null,
         null,
+        null,
         false);
+  }
+
+  /**
+   * @return a builder starting from this configuration
+   */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** Changes some settings of a configuration; {@link #build} validates the result. */
+  public static final class Builder {
+    private Path onnx;
+    private String origin;
+    private Path out;
+    private String id;
+    private String task;
+    private int numLabels;
+    private Heads.Pooling pooling;
+    private Heads.Head head;
+    private Targets targets;
+    private List<String> modulesToSave;
+    private int rank;
+    private double alpha;
+    private long seed;
+    private String hiddenOutput;
+    private Path tokenizer;
+    private Path hfConfig;
+    private boolean overwrite;
+
+    private Builder(PrepareConfig c) {
+      onnx = c.onnx;
+      origin = c.origin;
+      out = c.out;
+      id = c.id;
+      task = c.task;
+      numLabels = c.numLabels;
+      pooling = c.pooling;
+      head = c.head;
+      targets = c.targets;
+      modulesToSave = c.modulesToSave;
+      rank = c.rank;
+      alpha = c.alpha;
+      seed = c.seed;
+      hiddenOutput = c.hiddenOutput;
+      tokenizer = c.tokenizer;
+      hfConfig = c.hfConfig;
+      overwrite = c.overwrite;
+    }
+
+    /**
+     * @param v where the model came from
+     * @return this
+     */
+    public Builder origin(String v) {
+      origin = v;
+      return this;
+    }
+
+    /**
+     * @param v the model id
+     * @return this
+     */
+    public Builder id(String v) {
+      id = v;
+      return this;
+    }
+
+    /**
+     * @param v classes of a new head
+     * @return this
+     */
+    public Builder numLabels(int v) {
+      numLabels = v;
+      return this;
+    }
+
+    /**
+     * @param v the pooling
+     * @return this
+     */
+    public Builder pooling(Heads.Pooling v) {
+      pooling = v;
+      return this;
+    }
+
+    /**
+     * @param v a new head's architecture
+     * @return this
+     */
+    public Builder head(Heads.Head v) {
+      head = v;
+      return this;
+    }
+
+    /**
+     * @param v LoRA targets (null: PEFT's default)
+     * @return this
+     */
+    public Builder targets(Targets v) {
+      targets = v;
+      return this;
+    }
+
+    /**
+     * @param v modules trained in full
+     * @return this
+     */
+    public Builder modulesToSave(List<String> v) {
+      modulesToSave = v;
+      return this;
+    }
+
+    /**
+     * @param r default rank
+     * @param a default alpha
+     * @return this
+     */
+    public Builder rankAlpha(int r, double a) {
+      rank = r;
+      alpha = a;
+      return this;
+    }
+
+    /**
+     * @param v a new head's seed
+     * @return this
+     */
+    public Builder seed(long v) {
+      seed = v;
+      return this;
+    }
+
+    /**
+     * @param v the output holding token states, or null
+     * @return this
+     */
+    public Builder hiddenOutput(String v) {
+      hiddenOutput = v;
+      return this;
+    }
+
+    /**
+     * @param v a tokenizer.json to ship, or null
+     * @return this
+     */
+    public Builder tokenizer(Path v) {
+      tokenizer = v;
+      return this;
+    }
+
+    /**
+     * @param v the model's config.json, or null
+     * @return this
+     */
+    public Builder hfConfig(Path v) {
+      hfConfig = v;
+      return this;
+    }
+
+    /**
+     * @param v replace an existing directory
+     * @return this
+     */
+    public Builder overwrite(boolean v) {
+      overwrite = v;
+      return this;
+    }
+
+    /**
+     * @return the validated configuration
+     * @throws BuildException naming the bad setting
+     */
+    public PrepareConfig build() {
+      return new PrepareConfig(
+          onnx,
+          origin,
+          out,
+          id,
+          task,
+          numLabels,
+          pooling,
+          head,
+          targets,
+          modulesToSave,
+          rank,
+          alpha,
+          seed,
+          hiddenOutput,
+          tokenizer,
+          hfConfig,
+          overwrite);
+    }
   }
 }

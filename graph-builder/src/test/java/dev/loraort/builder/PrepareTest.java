@@ -35,23 +35,7 @@ class PrepareTest {
 
   private PrepareConfig config(Path onnx, String task, Targets targets) {
     PrepareConfig d = PrepareConfig.defaults(onnx, tmp.resolve("out"), task);
-    return new PrepareConfig(
-        d.onnx(),
-        d.origin(),
-        d.out(),
-        d.id(),
-        task,
-        3,
-        d.pooling(),
-        d.head(),
-        targets,
-        List.of(),
-        4,
-        8,
-        0,
-        null,
-        null,
-        false);
+    return d.toBuilder().numLabels(3).targets(targets).rankAlpha(4, 8).build();
   }
 
   @Test

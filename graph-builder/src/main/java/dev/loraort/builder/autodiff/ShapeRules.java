@@ -42,6 +42,23 @@ final class ShapeRules {
     r.put("Slice", ShapeRules::slice);
     r.put("Gather", ShapeRules::gather);
     r.put(
+        "GatherND",
+        (n, g, c) -> {
+          if (n.i("batch_dims", 0) != 0) {
+            throw new BuildException(
+                "node "
+                    + n.name()
+                    + ": GatherND with batch_dims on the gradient path is not supported");
+          }
+          // a few picked rows (CLIP's end-of-text pooling): scatter-add them back into zeros
+          return asList(
+              c.e()
+                  .op(
+                      "ScatterND",
+                      List.of(c.zerosLike(n.in(0)), n.in(1), g.get(0)),
+                      Attr.s("reduction", "add")));
+        });
+    r.put(
         "GatherElements",
         (n, g, c) ->
             asList(

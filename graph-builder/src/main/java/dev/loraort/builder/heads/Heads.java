@@ -206,6 +206,60 @@ public final class Heads {
   }
 
   /**
+   * The next-token cross-entropy of a causal LM (transformers' ForCausalLMLoss): position t
+   * predicts label t + 1, labels of -100 are ignored, the mean is over the predicted tokens.
+   *
+   * @param g the graph
+   * @param logits [batch, seq, vocab]
+   * @param labels [batch, seq] int64
+   * @return the scalar loss
+   */
+  public static String nextTokenCrossEntropy(Graph g, String logits, String labels) {
+    Emitter e = new Emitter(g, "loss");
+    String shifted = e.op("Slice", logits, e.ints(0), e.ints(-1), e.ints(1));
+    String next = e.op("Slice", labels, e.ints(1), e.ints(Long.MAX_VALUE), e.ints(1));
+    String logp = e.op("LogSoftmax", List.of(shifted), Attr.i("axis", -1));
+    String kept = e.op("Not", e.op("Equal", next, e.int64(-100)));
+    String safe = e.op("Where", kept, next, e.int64(0));
+    String picked =
+        e.op(
+            "GatherElements",
+            List.of(logp, e.op("Unsqueeze", safe, e.ints(-1))),
+            Attr.i("axis", -1));
+    String keptF = e.op("Cast", List.of(kept), Attr.i("to", F32));
+    String total =
+        e.op(
+            "ReduceSum",
+            List.of(e.mul(e.op("Squeeze", picked, e.ints(-1)), keptF)),
+            Attr.i("keepdims", 0));
+    String count = e.op("ReduceSum", List.of(keptF), Attr.i("keepdims", 0));
+    return e.neg(e.div(total, e.op("Max", count, e.scalar(1, F32))));
+  }
+
+  /**
+   * CLIP's loss: the mean of the cross-entropies of each image over the texts and of each text over
+   * the images, the i-th of each being the pair.
+   *
+   * @param g the graph
+   * @param logits [images, texts] (logits_per_image: scaled cosine similarities)
+   * @return the scalar loss
+   */
+  public static String symmetricContrastive(Graph g, String logits) {
+    Emitter e = new Emitter(g, "loss");
+    String eye = e.op("EyeLike", logits);
+    String perImage = e.op("LogSoftmax", List.of(logits), Attr.i("axis", 1));
+    String perText = e.op("LogSoftmax", List.of(logits), Attr.i("axis", 0));
+    String sum =
+        e.op("ReduceSum", List.of(e.mul(e.add(perImage, perText), eye)), Attr.i("keepdims", 0));
+    String n =
+        e.op(
+            "Cast",
+            List.of(e.op("Gather", List.of(e.op("Shape", logits), e.int64(0)), Attr.i("axis", 0))),
+            Attr.i("to", F32));
+    return e.neg(e.div(sum, e.mul(n, e.scalar(2, F32))));
+  }
+
+  /**
    * @param trainables tensors
    * @return their names
    */

@@ -191,6 +191,10 @@ class GradRulesTest {
     ok(
         GradCheck.create().in("x", 3, 4).ints("i", new long[] {3, 1}, 1, 3, 0),
         e -> e.op("GatherElements", List.of("x", "i"), Attr.i("axis", 1)));
+    // rows picked by (batch, position) pairs, one twice
+    ok(
+        GradCheck.create().in("x", 2, 5, 3).ints("i", new long[] {3, 2}, 0, 4, 1, 2, 1, 2),
+        e -> e.op("GatherND", "x", "i"));
   }
 
   @Test

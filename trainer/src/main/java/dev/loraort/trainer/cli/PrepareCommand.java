@@ -117,6 +117,14 @@ final class PrepareCommand implements Callable<Integer> {
   @Option(names = "--tokenizer", paramLabel = "FILE", description = "a tokenizer.json to ship")
   Path tokenizer;
 
+  @Option(
+      names = "--hf-config",
+      paramLabel = "FILE",
+      description =
+          "the model's config.json, kept as the manifest's source.config (Qwen2-VL: image token and"
+              + " merge size for its inputs)")
+  Path hfConfig;
+
   @Option(names = "--overwrite", description = "replace an existing directory")
   boolean overwrite;
 
@@ -142,25 +150,25 @@ final class PrepareCommand implements Callable<Integer> {
               : targets != null ? Targets.parse(targets, exclude) : null;
       PrepareConfig d = PrepareConfig.defaults(model, out, task);
       PrepareConfig c =
-          new PrepareConfig(
-              model,
-              onnx.toString().endsWith(".jar")
-                  ? onnx.toAbsolutePath() + "!" + model.getFileName()
-                  : d.origin(),
-              out,
-              id != null ? id : d.id(),
-              task,
-              numLabels,
-              Heads.Pooling.of(pooling),
-              Heads.Head.of(head),
-              t,
-              modulesToSave == null ? List.of() : Arrays.asList(modulesToSave.split(",")),
-              rank,
-              alpha,
-              seed,
-              hiddenOutput,
-              tok,
-              overwrite);
+          d.toBuilder()
+              .origin(
+                  onnx.toString().endsWith(".jar")
+                      ? onnx.toAbsolutePath() + "!" + model.getFileName()
+                      : d.origin())
+              .id(id != null ? id : d.id())
+              .numLabels(numLabels)
+              .pooling(Heads.Pooling.of(pooling))
+              .head(Heads.Head.of(head))
+              .targets(t)
+              .modulesToSave(
+                  modulesToSave == null ? List.of() : Arrays.asList(modulesToSave.split(",")))
+              .rankAlpha(rank, alpha)
+              .seed(seed)
+              .hiddenOutput(hiddenOutput)
+              .tokenizer(tok)
+              .hfConfig(hfConfig)
+              .overwrite(overwrite)
+              .build();
       Prepare.Result r = Prepare.run(c);
       List<String> names = new ArrayList<>();
       for (LinearLayers.Layer l : r.modules()) {
