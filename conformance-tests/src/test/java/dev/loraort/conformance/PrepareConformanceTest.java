@@ -6,11 +6,13 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.artifacts.onnx.proto.Onnx;
 import dev.loraort.artifacts.safetensors.Safetensors;
 import dev.loraort.builder.Prepare;
 import dev.loraort.builder.PrepareConfig;
 import dev.loraort.builder.heads.Heads;
 import dev.loraort.builder.lora.Targets;
+import dev.loraort.trainer.cli.Main;
 import dev.loraort.trainer.conformance.ConformanceReport;
 import dev.loraort.trainer.conformance.ConformanceRun;
 import dev.loraort.trainer.conformance.GoldenTrace;
@@ -133,6 +135,47 @@ class PrepareConformanceTest {
     assertThat(rows)
         .hasSizeGreaterThanOrEqualTo(2 + 2 * m.lora().modules().size())
         .allSatisfy(r -> assertThat(r.ok()).as(r.toString()).isTrue());
+  }
+
+  @Test
+  void theChecksWithoutPyTorchCatchAWrongGradient() throws IOException {
+    Manifest m = prepared("tiny-roberta-cls", "model.onnx");
+    Path fx = Path.of("../onnx-models/tiny-roberta-cls/fixture");
+    copyTree(fx, m.dir().resolve("fixture"));
+    String dir = m.dir().toString();
+    assertThat(Main.run("check", "--model", dir, "--finite-differences", "--threads", "1"))
+        .isZero();
+    assertThat(
+            Main.run(
+                "check",
+                "--model",
+                dir,
+                "--against",
+                "../onnx-models/tiny-roberta-cls",
+                "--threads",
+                "1"))
+        .isZero();
+    // the same graphs with two same-shaped gradients swapped: both checks must fail
+    Path broken = Files.createTempDirectory("broken").resolve("tiny-roberta-cls");
+    copyTree(m.dir(), broken);
+    Path train = broken.resolve("train.onnx");
+    Onnx.ModelProto.Builder model =
+        Onnx.ModelProto.parseFrom(Files.readAllBytes(train)).toBuilder();
+    String q = "grad.roberta.encoder.layer.0.attention.self.query.lora_A.weight";
+    String v = "grad.roberta.encoder.layer.0.attention.self.value.lora_A.weight";
+    for (Onnx.NodeProto.Builder n : model.getGraphBuilder().getNodeBuilderList()) {
+      for (int i = 0; i < n.getOutputCount(); i++) {
+        if (n.getOutput(i).equals(q)) {
+          n.setOutput(i, v);
+        } else if (n.getOutput(i).equals(v)) {
+          n.setOutput(i, q);
+        }
+      }
+    }
+    Files.write(train, model.build().toByteArray());
+    String b = broken.toString();
+    assertThat(Main.run("check", "--model", b, "--finite-differences", "--threads", "1")).isOne();
+    assertThat(Main.run("check", "--model", b, "--against", dir, "--threads", "1")).isOne();
   }
 
   @Test
