@@ -175,9 +175,10 @@ final class PrepareCommand implements Callable<Integer> {
         names.add(l.module());
       }
       System.err.printf(
-          "prepared %s in %.1f s: LoRA on %d modules %s, %d trainable head tensors, nodes %s%n",
+          "prepared %s in %.1f s%s: LoRA on %d modules %s, %d trainable head tensors, nodes %s%n",
           r.dir(),
           r.seconds(),
+          peakRss(),
           names.size(),
           names.size() <= 4 ? names : names.subList(0, 4) + "...",
           r.trainables().size(),
@@ -194,6 +195,21 @@ final class PrepareCommand implements Callable<Integer> {
         }
       }
     }
+  }
+
+  /** ", peak RSS N MiB" from Linux's /proc (the weights are mapped, not copied), else "". */
+  private static String peakRss() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
+          return String.format(java.util.Locale.ROOT, ", peak RSS %d MiB", kb / 1024);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux: the figure is only informative
+    }
+    return "";
   }
 
   private static Path extract(Path jar, String suffix, Path dir) throws IOException {
