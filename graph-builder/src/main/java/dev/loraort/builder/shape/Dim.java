@@ -46,6 +46,13 @@ public final class Dim {
   }
 
   /**
+   * @return true for a dim nothing is known of ({@link #unknown})
+   */
+  public boolean isUnknown() {
+    return syms.size() == 1 && syms.firstKey().startsWith("?");
+  }
+
+  /**
    * @return true for a fixed size
    */
   public boolean known() {

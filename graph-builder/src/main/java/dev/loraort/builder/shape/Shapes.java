@@ -682,7 +682,11 @@ public final class Shapes {
           continue;
         } else if (d.known() && !res.known()) {
           res = d;
-        } else if (!(res.known() && !d.known())) {
+        } else if (res.known() && !d.known()) {
+          continue;
+        } else if (res.isUnknown()) {
+          res = d; // a named dim against one nothing is known of: the named one (as ONNX infers)
+        } else if (!d.isUnknown()) {
           res = Dim.unknown();
         }
       }
