@@ -6,13 +6,15 @@
 # EFlat-LoRA steps on both directories and PyTorch + PEFT (sdpa) on the same step, one process each.
 #   bash scripts/bench/prepared_ab.sh WORK ID export        # start both exports (waits for them)
 #   CP=<trainer classpath> bash scripts/bench/prepared_ab.sh WORK ID run OUT
-# ID: roberta-large-cls (seq-cls) or gpt2-large-lm (causal-lm), as models.sh defines them.
+# ID: roberta-large-cls (seq-cls), gpt2-large-lm (causal-lm), clip-vit-b16 (contrastive) or
+# qwen2vl-2b-l8-lm / qwen2vl-2b-lm (causal-lm with the model's config.json), as models.sh defines them.
 set -uo pipefail
 work=${1:?WORK}; id=${2:?ID}; phase=${3:?export or run}
 here=$(cd "$(dirname "$0")" && pwd); scripts=$(dirname "$here")
 . "$here/models.sh"
 bench_model "$id" || exit 2
-task=seq-cls; [ "$family" = gpt2 ] && task=causal-lm
+case $family in gpt2|qwen2vl) task=causal-lm ;; clip) task=contrastive ;; *) task=seq-cls ;; esac
+extra=""; [ "$family" = qwen2vl ] && extra="--hf-config $work/$id-config/config.json"
 export PYTHONUNBUFFERED=1
 if [ "$phase" = export ]; then
   FP16=0 bash "$here/real_size_models.sh" "$work" "$id" &
@@ -34,7 +36,7 @@ done
 J="java ${ORT_JAVA_OPTS:-} -cp $CP dev.loraort.trainer.cli.Main"
 prepared=$work/$id-prepared
 $J prepare --onnx "$work/$id-plain/model.onnx" --task "$task" --targets "$targets" --rank "$rank" --alpha "$alpha" \
-  --id "$id" --out "$prepared" --overwrite 2>&1 | tee "$out/$id.prepare.txt"
+  $extra --id "$id" --out "$prepared" --overwrite 2>&1 | tee "$out/$id.prepare.txt"
 ln -sf "$work/$id.jsonl" "$prepared.jsonl"
 python3 - "$work/$id" "$prepared" <<'PY' | tee "$out/$id.nodes.txt"
 import json, sys
