@@ -347,8 +347,9 @@ public final class Prepare {
 
   /**
    * Names the batch inputs' dims as the contract does: a token input ([batch, seq] integers:
-   * input_ids, attention_mask, token_type_ids) gets {@code batch} and {@code seq}; other inputs are
-   * renamed only where they share a token input's symbols (pixel rows are not the batch).
+   * input_ids, attention_mask, token_type_ids) gets {@code batch} and {@code seq}, images ([batch,
+   * channels, height, width] floats) {@code batch}; other inputs are renamed only where they share
+   * a token input's symbols (Qwen2-VL's pixel rows are not the batch).
    */
   private static void renameBatchDims(Graph g) {
     Map<String, String> rename = new HashMap<>();
@@ -365,10 +366,13 @@ public final class Prepare {
         continue;
       }
       boolean token = t.rank() == 2 && !Tensors.isFloat(t.elemType());
+      boolean images = t.rank() == 4 && Tensors.isFloat(t.elemType()); // [batch, c, h, w]
       List<Dim> d = new ArrayList<>();
       for (int i = 0; i < t.rank(); i++) {
         Dim x = t.dim(i);
-        if (token && !x.known()) {
+        if (images && i == 0 && !x.known()) {
+          d.add(Dim.sym("batch"));
+        } else if (token && !x.known()) {
           d.add(Dim.sym(i == 0 ? "batch" : "seq"));
         } else {
           d.add(!x.known() && rename.containsKey(x.param()) ? Dim.sym(rename.get(x.param())) : x);
