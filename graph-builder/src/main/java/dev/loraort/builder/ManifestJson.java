@@ -51,6 +51,7 @@ final class ManifestJson {
       String headNote,
       List<LinearLayers.Layer> layers,
       int weightTensors,
+      int[] fused,
       Map<String, Integer> nodes,
       double seconds)
       throws IOException {
@@ -171,6 +172,10 @@ final class ManifestJson {
     prep.addProperty("version", v == null ? "dev" : v);
     prep.addProperty("opset", infer.opset());
     prep.addProperty("weights_file_tensors", weightTensors);
+    JsonObject f = new JsonObject();
+    f.addProperty("layer_norm", fused[0]);
+    f.addProperty("gelu", fused[1]);
+    prep.add("fused", f);
     JsonObject n = new JsonObject();
     nodes.forEach(n::addProperty);
     prep.add("nodes", n);

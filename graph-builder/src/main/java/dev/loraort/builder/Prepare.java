@@ -9,6 +9,7 @@ import dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto;
 import dev.loraort.artifacts.safetensors.Safetensors;
 import dev.loraort.builder.autodiff.Backward;
 import dev.loraort.builder.heads.Heads;
+import dev.loraort.builder.ir.Fusions;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.OnnxModels;
@@ -87,6 +88,7 @@ public final class Prepare {
   private final List<String> batchInputs = new ArrayList<>();
   private final Set<String> modules;
   private final Targets targets;
+  private final int[] fused;
 
   private Prepare(PrepareConfig c) {
     this.c = c;
@@ -97,6 +99,7 @@ public final class Prepare {
     base.sortTopologically();
     renameBatchDims(base);
     OpsetNormalizer.fixLegacySoftmax(base, legacy, Shapes.infer(base)::rank);
+    this.fused = Fusions.apply(base, Shapes.infer(base));
     base.inputs().forEach(v -> batchInputs.add(v.getName()));
     Shapes s = Shapes.infer(base);
     this.existingLogits = findLogits(s);
@@ -197,6 +200,7 @@ public final class Prepare {
               p.headNote(),
               p.layers(p.base),
               weights.size(),
+              p.fused,
               nodes,
               seconds[0]);
         });
