@@ -116,8 +116,21 @@ public final class Prepare {
               + " (names or suffixes), --target-regex or --targets all-linear. Linear layers: "
               + abbreviate(candidates));
     }
+    for (LinearLayers.Layer l : LinearLayers.find(base)) {
+      if (saved(l.module()) && !l.weight().equals(l.module() + ".weight")) {
+        throw new BuildException(
+            c.onnx()
+                + ": modules_to_save takes "
+                + l.module()
+                + ", whose weight this export keeps as an anonymous transposed copy ("
+                + l.weight()
+                + "); it could not be saved under its name. Export with torch.onnx's dynamo"
+                + " exporter (it keeps weight names), or leave the module out");
+      }
+    }
     for (String m : candidates) {
-      if (t.matches(m, outputLayers.contains(m))) {
+      // a module trained in full (modules_to_save) gets no LoRA, as in PEFT
+      if (t.matches(m, outputLayers.contains(m)) && !saved(m)) {
         chosen.add(m);
       }
     }
@@ -497,27 +510,39 @@ public final class Prepare {
     return layers;
   }
 
-  /** PEFT's modules_to_save: the initializers of those modules become trainable graph inputs. */
-  private List<Heads.Trainable> modulesToSave(Graph g) {
-    List<Heads.Trainable> out = new ArrayList<>();
+  /** PEFT's modules_to_save: the given ones, or for a model's own classifier its default. */
+  private List<String> saveList() {
     List<String> save = new ArrayList<>(c.modulesToSave());
     if (save.isEmpty() && existingLogits != null) {
       save.addAll(List.of("classifier", "score")); // PEFT's default for SEQ_CLS
     }
+    return save;
+  }
+
+  /** True if the module or one of its ancestors is saved in full. */
+  private boolean saved(String module) {
+    for (String m = module; !m.isEmpty(); ) {
+      for (String s : saveList()) {
+        if (m.equals(s) || m.endsWith("." + s)) {
+          return true;
+        }
+      }
+      int up = m.lastIndexOf('.');
+      m = up < 0 ? "" : m.substring(0, up);
+    }
+    return false;
+  }
+
+  /** PEFT's modules_to_save: the initializers of those modules become trainable graph inputs. */
+  private List<Heads.Trainable> modulesToSave(Graph g) {
+    List<Heads.Trainable> out = new ArrayList<>();
     for (String name : new ArrayList<>(g.initializers().keySet())) {
       int dot = name.lastIndexOf('.');
       if (dot < 0) {
         continue;
       }
       // PEFT matches the saved module itself: a tensor belongs to it if one of its ancestors is it
-      boolean match = false;
-      for (String module = name.substring(0, dot); !module.isEmpty() && !match; ) {
-        for (String m : save) {
-          match |= module.equals(m) || module.endsWith("." + m);
-        }
-        int up = module.lastIndexOf('.');
-        module = up < 0 ? "" : module.substring(0, up);
-      }
+      boolean match = saved(name.substring(0, dot));
       TensorProto t = g.initializers().get(name);
       if (!match || t.getDataType() != DataType.FLOAT_VALUE) {
         continue;

@@ -102,6 +102,31 @@ class PrepareTest {
   }
 
   @Test
+  void modulesSavedInFullGetNoLoraAndNeedNamedWeights() throws IOException {
+    Path onnx = toy(14, (e, x) -> e.op("Tanh", x));
+    // the toy keeps its weights as anonymous transposed copies, as TorchScript exports do
+    PrepareConfig anonymous =
+        config(onnx, "embedding", Targets.parse("all-linear", null)).toBuilder()
+            .modulesToSave(List.of("enc.value"))
+            .build();
+    assertThatThrownBy(() -> Prepare.run(anonymous))
+        .isInstanceOf(BuildException.class)
+        .hasMessageContaining("enc.value, whose weight this export keeps as an anonymous")
+        .hasMessageContaining("onnx::MatMul_2");
+    PrepareConfig biasOnly =
+        config(onnx, "embedding", Targets.parse("all-linear", null)).toBuilder()
+            .modulesToSave(List.of("embeddings"))
+            .build();
+    Manifest m = Manifest.read(Prepare.run(biasOnly).dir());
+    assertThat(m.lora().modules())
+        .extracting(Manifest.LoraModule::name)
+        .containsExactly("enc.query", "enc.value");
+    assertThat(m.trainable())
+        .extracting(Manifest.TrainableSpec::name)
+        .containsExactly("embeddings.word_embeddings.weight");
+  }
+
+  @Test
   void targetsThatMatchNothingListTheCandidates() {
     Path onnx = toy(14, (e, x) -> e.op("Tanh", x));
     assertThatThrownBy(() -> Prepare.run(config(onnx, "seq-cls", Targets.parse("c_attn", null))))
