@@ -83,8 +83,8 @@ class ImdbPipelineTest {
     }
   }
 
-  @Test
-  void miniLmLearnsImdbSentiment() throws Exception {
+  /** All 50,000 reviews as text rows (label 1 positive). */
+  static List<TextDataset.Row> rows() throws IOException, InterruptedException {
     List<TextDataset.Row> rows = new ArrayList<>();
     try (Reader in = Files.newBufferedReader(reviews(), StandardCharsets.UTF_8)) {
       for (JsonElement e : JsonParser.parseReader(in).getAsJsonArray()) {
@@ -92,6 +92,12 @@ class ImdbPipelineTest {
         rows.add(new TextDataset.Row(o.get("t").getAsString(), null, o.get("s").getAsInt()));
       }
     }
+    return rows;
+  }
+
+  @Test
+  void miniLmLearnsImdbSentiment() throws Exception {
+    List<TextDataset.Row> rows = rows();
     // the file is ordered by label: dedup and split all 50k with a seed, then take small samples
     Split<TextDataset.Row> split =
         Split.of(rows, r -> java.util.Arrays.asList(r.text(), r.pair()), 0.2, 0);

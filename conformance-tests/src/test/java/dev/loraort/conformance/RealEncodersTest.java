@@ -2,15 +2,11 @@ package dev.loraort.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.loraort.trainer.cli.Main;
 import dev.loraort.trainer.data.Split;
 import dev.loraort.trainer.data.TextDataset;
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -54,14 +50,7 @@ class RealEncodersTest {
   void preparedFromItsJarItLearnsImdb(String coords) throws Exception {
     String[] c = coords.split(":");
     Path jar = jar(c[0], c[1]);
-    List<TextDataset.Row> rows = new ArrayList<>();
-    try (Reader in = Files.newBufferedReader(ImdbPipelineTest.reviews(), StandardCharsets.UTF_8)) {
-      for (JsonElement e : JsonParser.parseReader(in).getAsJsonArray()) {
-        JsonObject o = e.getAsJsonObject();
-        rows.add(new TextDataset.Row(o.get("t").getAsString(), null, o.get("s").getAsInt()));
-      }
-    }
-    Split<TextDataset.Row> s = Split.of(rows, TextDataset.Row::text, 0.5, 0);
+    Split<TextDataset.Row> s = Split.of(ImdbPipelineTest.rows(), TextDataset.Row::text, 0.5, 0);
     List<TextDataset.Row> train = s.train().subList(0, 400);
     List<TextDataset.Row> val = s.validation().subList(0, 200);
     Path trainFile = dir.resolve("train.jsonl");
@@ -111,43 +100,25 @@ class RealEncodersTest {
   }
 
   private double accuracy(Path model, Path train, Path val, int steps, String lr) {
-    Path run = dir.resolve("run-" + model.getFileName() + "-" + steps);
-    assertThat(
-            Main.run(
-                "train",
-                "--model",
-                model.toString(),
-                "--data",
-                train.toString(),
-                "--steps",
-                Integer.toString(steps),
-                "--batch-size",
-                "16",
-                "--lr",
-                lr,
-                "--no-progress",
-                "--checkpoint-every",
-                "0",
-                "--out",
-                run.toString()))
-        .isZero();
-    return ImdbPipelineTest.eval(
-            model, run.resolve("adapter.onnx"), val, run.resolve("metrics.json"))
-        .get("accuracy")
-        .getAsDouble();
+    return trainAndEval(model, train, val, steps, lr, "accuracy");
   }
 
   private double recall(Path model, Path train, Path val, int steps, String lr) {
+    return trainAndEval(model, train, val, steps, lr, "recall_at_1", "--pair-field", "pair");
+  }
+
+  /** Trains through the CLI, evaluates the adapter on val, returns one metric. */
+  private double trainAndEval(
+      Path model, Path train, Path val, int steps, String lr, String metric, String... data) {
     Path run = dir.resolve("run-" + model.getFileName() + "-" + steps);
-    assertThat(
-            Main.run(
+    List<String> args =
+        new ArrayList<>(
+            List.of(
                 "train",
                 "--model",
                 model.toString(),
                 "--data",
                 train.toString(),
-                "--pair-field",
-                "pair",
                 "--steps",
                 Integer.toString(steps),
                 "--batch-size",
@@ -158,16 +129,12 @@ class RealEncodersTest {
                 "--checkpoint-every",
                 "0",
                 "--out",
-                run.toString()))
-        .isZero();
+                run.toString()));
+    args.addAll(List.of(data));
+    assertThat(Main.run(args.toArray(new String[0]))).isZero();
     return ImdbPipelineTest.eval(
-            model,
-            run.resolve("adapter.onnx"),
-            val,
-            run.resolve("metrics.json"),
-            "--pair-field",
-            "pair")
-        .get("recall_at_1")
+            model, run.resolve("adapter.onnx"), val, run.resolve("metrics.json"), data)
+        .get(metric)
         .getAsDouble();
   }
 

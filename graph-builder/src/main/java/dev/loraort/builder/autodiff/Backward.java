@@ -79,31 +79,25 @@ public final class Backward {
       }
     }
     for (Node n : active) {
-      if (CONTROL_FLOW.contains(n.op())) {
+      String why =
+          CONTROL_FLOW.contains(n.op())
+              ? ") is control flow on the gradient path %s; prepare differentiates straight-line"
+                  + " graphs only: export the model with its loops unrolled (torch.onnx with"
+                  + " static control flow)"
+              : GradRules.get(n.op()) == null
+                  ? ") is on the gradient path %s, and prepare has no gradient rule for "
+                      + n.op()
+                      + ". Ops with rules: "
+                      + new java.util.TreeSet<>(GradRules.ops())
+                  : null;
+      if (why != null) {
         throw new BuildException(
             g.source()
                 + ": node "
                 + n.name()
                 + " ("
                 + n.op()
-                + ") is control flow on the gradient path "
-                + path(n, producer, varying, wrt)
-                + "; prepare differentiates straight-line graphs only: export the model with its"
-                + " loops unrolled (torch.onnx with static control flow)");
-      }
-      if (GradRules.get(n.op()) == null) {
-        throw new BuildException(
-            g.source()
-                + ": node "
-                + n.name()
-                + " ("
-                + n.op()
-                + ") is on the gradient path "
-                + path(n, producer, varying, wrt)
-                + ", and prepare has no gradient rule for "
-                + n.op()
-                + ". Ops with rules: "
-                + new java.util.TreeSet<>(GradRules.ops()));
+                + String.format(why, path(n, producer, varying, wrt)));
       }
     }
     GradContext c = new GradContext(g, shapes);

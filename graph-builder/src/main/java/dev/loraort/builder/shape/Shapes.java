@@ -328,15 +328,13 @@ public final class Shapes {
       case "Reshape":
         {
           List<Dim> target = value(n.in(1));
-          List<Dim> shapeOfTarget = dims(n.in(1));
-          if (target == null
-              && shapeOfTarget != null
-              && shapeOfTarget.size() == 1
-              && shapeOfTarget.get(0).known()) {
-            set(y, elem, unknowns((int) shapeOfTarget.get(0).value()));
-          } else {
-            set(y, elem, reshape(dims(x), target, n.i("allowzero", 0) != 0));
-          }
+          List<Dim> shape = shapeValue(n.in(1));
+          set(
+              y,
+              elem,
+              target == null && shape != null
+                  ? shape
+                  : reshape(dims(x), target, n.i("allowzero", 0) != 0));
           List<Dim> v = value(x);
           List<Dim> d = dims(y);
           if (v != null && d != null && d.size() <= 1) {
@@ -468,26 +466,17 @@ public final class Shapes {
         return;
       case "Expand":
         {
-          List<Dim> shape = value(n.in(1));
-          List<Dim> len = dims(n.in(1));
-          if (shape == null
-              && len != null
-              && len.size() == 1
-              && len.get(0).known()
-              && dims(x) != null) {
-            shape = unknowns((int) len.get(0).value());
-          }
-          set(y, elem, shape == null ? null : broadcast(List.of(dims(x), shape)));
+          List<Dim> shape = shapeValue(n.in(1));
+          set(
+              y,
+              elem,
+              shape == null || dims(x) == null ? null : broadcast(List.of(dims(x), shape)));
           return;
         }
       case "ConstantOfShape":
         {
           int e = n.has("value") ? n.tensor("value").getDataType() : DataType.FLOAT_VALUE;
-          List<Dim> shape = value(x);
-          List<Dim> len = dims(x);
-          if (shape == null && len != null && len.size() == 1 && len.get(0).known()) {
-            shape = unknowns((int) len.get(0).value());
-          }
+          List<Dim> shape = shapeValue(x);
           set(y, e, shape);
           if (isInt(e)
               && shape != null
@@ -605,6 +594,19 @@ public final class Shapes {
           set(o, 0, null);
         }
     }
+  }
+
+  /**
+   * A shape given as a tensor (Reshape's, Expand's, ConstantOfShape's input): its values, or dims
+   * nothing is known of when only its length is known, or null.
+   */
+  private List<Dim> shapeValue(String v) {
+    List<Dim> val = value(v);
+    List<Dim> len = dims(v);
+    if (val == null && len != null && len.size() == 1 && len.get(0).known()) {
+      return unknowns((int) len.get(0).value());
+    }
+    return val;
   }
 
   private static List<Dim> unknowns(int r) {
