@@ -27,10 +27,11 @@ import picocli.CommandLine.Option;
     sortOptions = false,
     description = {
       "Builds a model directory (train, infer and train_rwp graphs) from any exported model.onnx.",
-      "Reads a plain inference model (torch.onnx, Optimum, the ONNX files in the langchain4j and",
-      "DJL jars; opset 11 or newer, weights inline or as external data), injects LoRA into the",
-      "target layers, adds the task's head and loss, and differentiates it in standard ONNX ops.",
-      "No Python is needed. Every command takes the directory: train (every method), eval, export."
+      "%nReads a plain inference model (torch.onnx, Optimum, the ONNX files in the langchain4j and"
+          + " DJL jars; opset 11 or newer, weights inline or as external data), injects LoRA into"
+          + " the target layers, adds the task's head and loss, and differentiates it in standard"
+          + " ONNX ops. No Python is needed. Every command takes the directory: train (every"
+          + " method), eval, export.%n"
     })
 final class PrepareCommand implements Callable<Integer> {
   @Option(
@@ -45,8 +46,9 @@ final class PrepareCommand implements Callable<Integer> {
       names = "--task",
       required = true,
       description =
-          "seq-cls (classification head + cross-entropy) or embedding (sentence"
-              + " embeddings, in-batch contrastive loss on text pairs)")
+          "seq-cls (classification head + cross-entropy), embedding (sentence embeddings,"
+              + " in-batch contrastive loss on text pairs), causal-lm (next-token cross-entropy;"
+              + " vision-language models too) or contrastive (CLIP's logits_per_image)")
   String task;
 
   @Option(names = "--out", paramLabel = "DIR", required = true, description = "the directory")
