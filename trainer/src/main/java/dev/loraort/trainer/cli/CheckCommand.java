@@ -33,10 +33,10 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-      "Checks a model directory's graphs: against its fixture's PyTorch values (default), against",
-      "finite differences of their own loss (--finite-differences: any directory, prepared ones",
-      "included), or against another directory's train graph of the same model (--against).",
-      "Exit status 1 if a check fails."
+      "Checks a model directory's graphs: against its fixture's PyTorch values (default), against"
+          + " finite differences of their own loss (--finite-differences: any directory, prepared"
+          + " ones included), or against another directory's train graph of the same model"
+          + " (--against). Exit status 1 if a check fails.%n"
     })
 final class CheckCommand implements Callable<Integer> {
   @Option(
