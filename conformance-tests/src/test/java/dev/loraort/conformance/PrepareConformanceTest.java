@@ -184,6 +184,14 @@ class PrepareConformanceTest {
   }
 
   @Test
+  void materializeLeavesAPreparedDirectorysWeightsAlone() throws IOException {
+    Manifest m = prepared("tiny-gpt2-lm", "model.onnx");
+    byte[] before = Files.readAllBytes(m.dir().resolve("base.weights"));
+    assertThat(Main.run("materialize", "--model", m.dir().toString())).isOne();
+    assertThat(Files.readAllBytes(m.dir().resolve("base.weights"))).isEqualTo(before);
+  }
+
+  @Test
   void aPreparedModelShipsAsOrtAdapterAndMergedModel(@org.junit.jupiter.api.io.TempDir Path dir)
       throws IOException {
     // its base weights are external data (base.weights): the merged model reads them in

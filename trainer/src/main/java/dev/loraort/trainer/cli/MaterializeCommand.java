@@ -42,6 +42,14 @@ final class MaterializeCommand implements Callable<Integer> {
                     new IllegalArgumentException(
                         model
                             + ": the manifest has no base_weights; its graphs carry their weights"));
+    if (bw.tensors().isEmpty()) {
+      // prepare writes base.weights itself and lists no tensors: nothing here to rebuild it from
+      throw new IllegalArgumentException(
+          model
+              + ": its base weights were written by prepare (from "
+              + bw.origin().getOrDefault("prepared_from", "a model file")
+              + "); run prepare again to rebuild them");
+    }
     if (from == null && !bw.origin().containsKey("maven")) {
       throw new IllegalArgumentException(
           "the manifest's base_weights.origin names no Maven artifact; pass --from FILE");
