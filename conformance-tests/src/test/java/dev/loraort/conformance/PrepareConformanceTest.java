@@ -187,7 +187,8 @@ class PrepareConformanceTest {
   void materializeLeavesAPreparedDirectorysWeightsAlone() throws IOException {
     Manifest m = prepared("tiny-gpt2-lm", "model.onnx");
     byte[] before = Files.readAllBytes(m.dir().resolve("base.weights"));
-    assertThat(Main.run("materialize", "--model", m.dir().toString())).isOne();
+    String plain = "../onnx-models/tiny-gpt2-lm/plain/model.onnx";
+    assertThat(Main.run("materialize", "--model", m.dir().toString(), "--from", plain)).isOne();
     assertThat(Files.readAllBytes(m.dir().resolve("base.weights"))).isEqualTo(before);
   }
 
