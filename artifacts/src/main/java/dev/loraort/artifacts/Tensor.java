@@ -11,9 +11,9 @@ import java.util.Arrays;
 public final class Tensor {
   /** Element types used by the contract; names are the safetensors ones. */
   public enum DType {
-    F32(4, 1),
-    I64(8, 7),
-    I32(4, 6);
+    F32(4, 1, "float32"),
+    I64(8, 7, "int64"),
+    I32(4, 6, "int32");
 
     /** Bytes per element. */
     public final int size;
@@ -21,9 +21,30 @@ public final class Tensor {
     /** The ONNX TensorProto.DataType code. */
     public final int onnxCode;
 
-    DType(int size, int onnxCode) {
+    /** The name manifest.json gives it (graph-contract.md). */
+    public final String manifestName;
+
+    DType(int size, int onnxCode, String manifestName) {
       this.size = size;
       this.onnxCode = onnxCode;
+      this.manifestName = manifestName;
+    }
+
+    /**
+     * Looks a dtype up by the name manifest.json gives it.
+     *
+     * @param name float32, int64 or int32
+     * @return the dtype
+     * @throws IllegalArgumentException for other names
+     */
+    public static DType ofManifest(String name) {
+      for (DType d : values()) {
+        if (d.manifestName.equals(name)) {
+          return d;
+        }
+      }
+      throw new IllegalArgumentException(
+          "dtype '" + name + "' is not one of float32, int64, int32");
     }
 
     /**

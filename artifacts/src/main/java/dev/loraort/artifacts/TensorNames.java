@@ -14,6 +14,14 @@ public final class TensorNames {
   /** Output of infer graphs. */
   public static final String LOGITS = "logits";
 
+  /**
+   * Output of embedding models' infer graphs: the L2-normalized sentence embedding [batch, dim].
+   */
+  public static final String SENTENCE_EMBEDDING = "sentence_embedding";
+
+  /** Prefix of the inputs that carry a text pair's second text (embedding models' train graphs). */
+  public static final String POSITIVE = "positive_";
+
   private static final String GRAD_PREFIX = "grad.";
 
   private TensorNames() {}

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.TensorNames;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.artifacts.onnx.proto.Onnx;
 import dev.loraort.artifacts.safetensors.Safetensors;
@@ -267,7 +268,8 @@ class PrepareConformanceTest {
     feeds.put("lora_scale", Tensor.scalar(4f));
     Tensor emb;
     try (GraphSession s = GraphSession.open(out.resolve("infer.onnx"), ExecutionDevice.CPU, 1)) {
-      emb = s.run(feeds, List.of(Prepare.EMBEDDING)).get(Prepare.EMBEDDING);
+      emb =
+          s.run(feeds, List.of(TensorNames.SENTENCE_EMBEDDING)).get(TensorNames.SENTENCE_EMBEDDING);
     }
     Tensor hidden;
     try (GraphSession s = GraphSession.open(onnx, ExecutionDevice.CPU, 1)) {

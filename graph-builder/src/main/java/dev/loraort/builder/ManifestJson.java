@@ -7,8 +7,10 @@ import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
+import dev.loraort.artifacts.FileDigest;
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.TensorNames;
 import dev.loraort.artifacts.manifest.Manifest;
-import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto;
 import dev.loraort.builder.heads.Heads;
 import dev.loraort.builder.ir.Graph;
@@ -19,13 +21,9 @@ import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
 import dev.loraort.builder.shape.ValueType;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -64,13 +62,13 @@ final class ManifestJson {
     boolean seqCls = c.task().equals("seq-cls");
     Shapes inferShapes = Shapes.infer(infer);
     if (seqCls) {
-      ValueType logits = inferShapes.type(Prepare.LOGITS);
+      ValueType logits = inferShapes.type(TensorNames.LOGITS);
       m.addProperty("num_labels", logits.dim(-1).value());
     }
     JsonObject source = new JsonObject();
     source.addProperty("hf_class", "");
     source.addProperty("onnx", c.onnx().getFileName().toString());
-    source.addProperty("sha256", sha256(c.onnx()));
+    source.addProperty("sha256", FileDigest.sha256(c.onnx()));
     source.addProperty("producer", src.producer());
     source.addProperty("ir_version", src.irVersion());
     source.addProperty("opset", sourceOpset);
@@ -220,34 +218,12 @@ final class ManifestJson {
   }
 
   private static String dtype(String name, int t) {
-    switch (t) {
-      case DataType.FLOAT_VALUE:
-        return "float32";
-      case DataType.INT64_VALUE:
-        return "int64";
-      case DataType.INT32_VALUE:
-        return "int32";
-      default:
-        throw new BuildException(
-            "input "
-                + name
-                + " has ONNX type "
-                + t
-                + "; the trainer feeds float32, int64 or int32");
-    }
-  }
-
-  static String sha256(Path file) throws IOException {
-    try (InputStream in = Files.newInputStream(file)) {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      byte[] buf = new byte[1 << 20];
-      int n;
-      while ((n = in.read(buf)) > 0) {
-        md.update(buf, 0, n);
-      }
-      return HexFormat.of().formatHex(md.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+    try {
+      return Tensor.DType.ofOnnx(t).manifestName;
+    } catch (IllegalArgumentException e) {
+      throw new BuildException(
+          "input " + name + " has ONNX type " + t + "; the trainer feeds float32, int64 or int32",
+          e);
     }
   }
 

@@ -41,14 +41,6 @@ import java.util.Set;
  * trainable_init.safetensors and manifest.json. The directory appears only once complete.
  */
 public final class Prepare {
-  /** The output holding a new or existing head's logits. */
-  static final String LOGITS = TensorNames.LOGITS;
-
-  /** The infer output of embedding models. */
-  public static final String EMBEDDING = "sentence_embedding";
-
-  /** Prefix of the second text's inputs in embedding train graphs. */
-  public static final String POSITIVE = "positive_";
 
   /** Graph roles, as the manifest names them. */
   enum Role {
@@ -87,6 +79,8 @@ public final class Prepare {
   private final String existingLogits;
   private final List<String> batchInputs = new ArrayList<>();
   private final Set<String> modules;
+  private final List<LinearLayers.Layer> adapted;
+  private final List<String> save;
   private final Targets targets;
   private final int[] fused;
 
@@ -106,8 +100,9 @@ public final class Prepare {
     this.hidden = existingLogits != null || ownOutputs() ? null : findHidden(s);
     List<String> chosen = new ArrayList<>();
     List<String> candidates = new ArrayList<>();
-    Set<String> outputLayers = outputLayers(base);
-    LinearLayers.find(base).forEach(l -> candidates.add(l.module()));
+    List<LinearLayers.Layer> all = LinearLayers.find(base);
+    Set<String> outputLayers = outputLayers(base, all);
+    all.forEach(l -> candidates.add(l.module()));
     Targets t = c.targets() != null ? c.targets() : Targets.peftDefault(candidates);
     if (t == null) {
       throw new BuildException(
@@ -116,7 +111,8 @@ public final class Prepare {
               + " (names or suffixes), --target-regex or --targets all-linear. Linear layers: "
               + abbreviate(candidates));
     }
-    for (LinearLayers.Layer l : LinearLayers.find(base)) {
+    this.save = saveList();
+    for (LinearLayers.Layer l : all) {
       if (saved(l.module()) && !l.weight().equals(l.module() + ".weight")) {
         throw new BuildException(
             c.onnx()
@@ -145,6 +141,7 @@ public final class Prepare {
               + abbreviate(candidates));
     }
     this.targets = t;
+    this.adapted = all.stream().filter(l -> chosen.contains(l.module())).toList();
     this.modules = Set.copyOf(chosen);
   }
 
@@ -211,13 +208,13 @@ public final class Prepare {
               built.get(Role.INFER).g,
               train,
               p.headNote(),
-              p.layers(p.base),
+              p.adapted,
               weights.size(),
               p.fused,
               nodes,
               seconds[0]);
         });
-    return new Result(c.out(), p.layers(p.base), train.trainables, nodes, seconds[0]);
+    return new Result(c.out(), p.adapted, train.trainables, nodes, seconds[0]);
   }
 
   /** One built graph with the trainables its head added. */
@@ -265,7 +262,7 @@ public final class Prepare {
       String pooled = Heads.pool(g, hidden, maskInput(), c.pooling());
       out = Heads.l2Normalize(g, pooled);
     } else if (ownOutputs()) {
-      out = LOGITS;
+      out = TensorNames.LOGITS;
     } else {
       long width = hiddenSize(s);
       String pooled = Heads.pool(g, hidden, maskInput(), c.pooling());
@@ -278,7 +275,8 @@ public final class Prepare {
       if (ownOutputs()) {
         g.outputs().addAll(kept);
       } else {
-        String name = c.task().equals("embedding") ? EMBEDDING : LOGITS;
+        String name =
+            c.task().equals("embedding") ? TensorNames.SENTENCE_EMBEDDING : TensorNames.LOGITS;
         output(g, out, name, Shapes.infer(g).type(out));
       }
       finish(g);
@@ -408,8 +406,8 @@ public final class Prepare {
   private String findLogits(Shapes s) {
     if (c.task().equals("causal-lm") || c.task().equals("contrastive")) {
       int want = c.task().equals("causal-lm") ? 3 : 2;
-      if (base.outputs().stream().noneMatch(v -> v.getName().equals(LOGITS))
-          || s.rank(LOGITS) != want) {
+      if (base.outputs().stream().noneMatch(v -> v.getName().equals(TensorNames.LOGITS))
+          || s.rank(TensorNames.LOGITS) != want) {
         throw new BuildException(
             c.onnx()
                 + ": "
@@ -431,8 +429,8 @@ public final class Prepare {
     }
 
     for (ValueInfoProto v : base.outputs()) {
-      if (v.getName().equals(LOGITS) && s.rank(LOGITS) == 2) {
-        return LOGITS;
+      if (v.getName().equals(TensorNames.LOGITS) && s.rank(TensorNames.LOGITS) == 2) {
+        return TensorNames.LOGITS;
       }
     }
     return null;
@@ -492,12 +490,12 @@ public final class Prepare {
   }
 
   /** The linear layers whose output is a graph output (directly or through a bias Add). */
-  private static Set<String> outputLayers(Graph g) {
+  private static Set<String> outputLayers(Graph g, List<LinearLayers.Layer> all) {
     Set<String> outs = new java.util.HashSet<>();
     g.outputs().forEach(v -> outs.add(v.getName()));
     Map<String, List<Node>> consumers = g.consumers();
     Set<String> layers = new java.util.HashSet<>();
-    for (LinearLayers.Layer l : LinearLayers.find(g)) {
+    for (LinearLayers.Layer l : all) {
       String y = l.output();
       boolean out = outs.contains(y);
       for (Node n : consumers.getOrDefault(y, List.of())) {
@@ -522,7 +520,7 @@ public final class Prepare {
   /** True if the module or one of its ancestors is saved in full. */
   private boolean saved(String module) {
     for (String m = module; !m.isEmpty(); ) {
-      for (String s : saveList()) {
+      for (String s : save) {
         if (m.equals(s) || m.endsWith("." + s)) {
           return true;
         }
@@ -573,13 +571,13 @@ public final class Prepare {
   private String positives(Graph g, String embeddings, List<String> inputs) {
     Map<String, String> rename = new HashMap<>();
     for (String b : batchInputs) {
-      String p = POSITIVE + b;
+      String p = TensorNames.POSITIVE + b;
       rename.put(b, p);
       // the second texts share the batch but not the anchors' sequence length
       ValueType t = ValueType.of(g.input(b));
       List<Dim> d = new ArrayList<>();
       for (Dim x : t.dims()) {
-        d.add(x.equals(Dim.sym("seq")) ? Dim.sym(POSITIVE + "seq") : x);
+        d.add(x.equals(Dim.sym("seq")) ? Dim.sym(TensorNames.POSITIVE + "seq") : x);
       }
       g.inputs().add(new ValueType(t.elemType(), d).toValueInfo(p));
       inputs.add(p);

@@ -367,19 +367,10 @@ public record Manifest(
       String at = what + "[" + i + "].";
       String dt = f.string(o, "dtype", at);
       Tensor.DType dtype;
-      switch (dt) {
-        case "float32":
-          dtype = Tensor.DType.F32;
-          break;
-        case "int64":
-          dtype = Tensor.DType.I64;
-          break;
-        case "int32":
-          dtype = Tensor.DType.I32;
-          break;
-        default:
-          throw new IOException(
-              f.file + ": " + at + "dtype '" + dt + "' is not one of float32, int64, int32");
+      try {
+        dtype = Tensor.DType.ofManifest(dt);
+      } catch (IllegalArgumentException e) {
+        throw new IOException(f.file + ": " + at + e.getMessage(), e);
       }
       List<Dim> shape = new ArrayList<>();
       for (JsonElement d : f.array(o, "shape", at)) {

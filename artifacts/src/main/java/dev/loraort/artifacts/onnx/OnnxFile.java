@@ -137,7 +137,7 @@ public final class OnnxFile {
             Onnx.TensorProto tp = Onnx.TensorProto.parseFrom(payload(field));
             if (tp.getDataLocation() == Onnx.TensorProto.DataLocation.EXTERNAL) {
               // the copy stands alone: its external data comes inline
-              gw.bytes(5, inline(in, tp).toByteArray());
+              gw.bytes(5, ExternalData.resolve(in, tp, -1).toByteArray());
               continue;
             }
           } else if (g.field() == 11 && g.wire() == Protobuf.LEN) {
@@ -180,71 +180,6 @@ public final class OnnxFile {
   }
 
   /**
-   * A tensor of a model with its external data read in (the location taken relative to the model's
-   * directory, checked against the file's size).
-   *
-   * @param model the model file the tensor belongs to
-   * @param t the tensor as the model stores it
-   * @return the tensor with raw_data, or {@code t} if it holds its data already
-   * @throws IOException if the external file is missing, outside the model's directory, or too
-   *     short
-   */
-  static Onnx.TensorProto inline(Path model, Onnx.TensorProto t) throws IOException {
-    if (t.getDataLocation() != Onnx.TensorProto.DataLocation.EXTERNAL) {
-      return t;
-    }
-    Map<String, String> kv = new LinkedHashMap<>();
-    t.getExternalDataList().forEach(e -> kv.put(e.getKey(), e.getValue()));
-    String where = model + ": initializer " + t.getName();
-    Path dir = model.toAbsolutePath().getParent();
-    Path f = dir.resolve(kv.getOrDefault("location", "")).normalize();
-    if (!kv.containsKey("location") || !f.startsWith(dir)) {
-      throw new IOException(
-          where + ": external data location " + kv.get("location") + " is not in " + dir);
-    }
-    long offset;
-    long length;
-    try {
-      offset = Long.parseLong(kv.getOrDefault("offset", "0"));
-      length = Long.parseLong(kv.getOrDefault("length", "-1"));
-    } catch (NumberFormatException e) {
-      throw new IOException(where + ": external data offset/length not a number: " + kv, e);
-    }
-    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f)) {
-      if (length < 0) {
-        length = ch.size() - offset;
-      }
-      if (offset < 0 || length > Integer.MAX_VALUE || offset + length > ch.size()) {
-        throw new IOException(
-            where
-                + ": external data ["
-                + offset
-                + ", "
-                + (offset + length)
-                + ") is not inside "
-                + f
-                + " ("
-                + ch.size()
-                + " bytes; truncated?)");
-      }
-      ByteBuffer b = ByteBuffer.allocate((int) length);
-      while (b.hasRemaining()) {
-        if (ch.read(b, offset + b.position()) < 0) {
-          throw new IOException(where + ": " + f + " ended early");
-        }
-      }
-      b.flip();
-      return t.toBuilder()
-          .clearExternalData()
-          .clearDataLocation()
-          .setRawData(com.google.protobuf.ByteString.copyFrom(b))
-          .build();
-    } catch (java.nio.file.NoSuchFileException e) {
-      throw new IOException(where + ": external data file " + f + " not found", e);
-    }
-  }
-
-  /**
    * Reads one float initializer of a model, external data included.
    *
    * @param model the .onnx file
@@ -256,7 +191,7 @@ public final class OnnxFile {
     Onnx.ModelProto m = Onnx.ModelProto.parseFrom(Files.readAllBytes(model));
     for (Onnx.TensorProto t : m.getGraph().getInitializerList()) {
       if (t.getName().equals(name)) {
-        Onnx.TensorProto full = inline(model, t);
+        Onnx.TensorProto full = ExternalData.resolve(model, t, -1);
         Map<String, Tensor> one = new LinkedHashMap<>();
         readTensor(
             new Protobuf.Reader(full.toByteArray(), 0, full.getSerializedSize(), model.toString()),

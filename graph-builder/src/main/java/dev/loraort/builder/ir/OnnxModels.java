@@ -3,7 +3,7 @@ package dev.loraort.builder.ir;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.UnsafeByteOperations;
+import dev.loraort.artifacts.onnx.ExternalData;
 import dev.loraort.artifacts.onnx.proto.Onnx.GraphProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.ModelProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.NodeProto;
@@ -21,12 +21,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Reads ONNX models into a {@link Graph} and writes graphs back as ONNX files. Large tensors are
@@ -118,11 +115,15 @@ public final class OnnxModels {
     if (g.getSparseInitializerCount() > 0) {
       throw new BuildException(file + ": sparse initializers are not supported");
     }
-    Path dir = file.toAbsolutePath().getParent();
     Map<String, TensorProto> inits = new LinkedHashMap<>();
-    try (ExternalData ext = new ExternalData(file, dir)) {
-      for (TensorProto t : g.getInitializerList()) {
-        inits.put(t.getName(), ext.resolve(t));
+    for (TensorProto t : g.getInitializerList()) {
+      try {
+        // mapped, not copied: multi-GB weights stay off the heap
+        boolean external = t.getDataLocation() == TensorProto.DataLocation.EXTERNAL;
+        long bytes = external ? Tensors.numel(t) * Tensors.elemSize(t.getDataType()) : -1;
+        inits.put(t.getName(), ExternalData.resolve(file, t, bytes));
+      } catch (IOException e) {
+        throw new BuildException(e.getMessage(), e);
       }
     }
     List<Node> nodes = new ArrayList<>();
@@ -199,96 +200,5 @@ public final class OnnxModels {
       return 9;
     }
     return opset <= 22 ? 10 : 11;
-  }
-
-  /** External data files of one model, mapped region by region. */
-  private static final class ExternalData implements AutoCloseable {
-    private final Path model;
-    private final Path dir;
-    private final Map<Path, FileChannel> open = new HashMap<>();
-    private final Set<String> seen = new HashSet<>();
-
-    ExternalData(Path model, Path dir) {
-      this.model = model;
-      this.dir = dir;
-    }
-
-    TensorProto resolve(TensorProto t) {
-      if (t.getDataLocation() != TensorProto.DataLocation.EXTERNAL) {
-        return t;
-      }
-      String where = model + ": initializer " + t.getName();
-      Map<String, String> kv = new HashMap<>();
-      t.getExternalDataList().forEach(e -> kv.put(e.getKey(), e.getValue()));
-      String location = kv.get("location");
-      if (location == null) {
-        throw new BuildException(where + ": external data without a location");
-      }
-      Path f = dir.resolve(location).normalize();
-      if (!f.startsWith(dir)) {
-        throw new BuildException(where + ": external data location " + location + " leaves " + dir);
-      }
-      long expected = Tensors.numel(t) * Tensors.elemSize(t.getDataType());
-      long offset;
-      long length;
-      try {
-        offset = Long.parseLong(kv.getOrDefault("offset", "0"));
-        length = kv.containsKey("length") ? Long.parseLong(kv.get("length")) : expected;
-      } catch (NumberFormatException e) {
-        throw new BuildException(where + ": external data offset/length not a number: " + kv, e);
-      }
-      if (length != expected) {
-        throw new BuildException(
-            where
-                + ": external data length "
-                + length
-                + ", dims "
-                + t.getDimsList()
-                + " need "
-                + expected);
-      }
-      try {
-        FileChannel ch = open.get(f);
-        if (ch == null) {
-          ch = FileChannel.open(f, StandardOpenOption.READ);
-          open.put(f, ch);
-        }
-        if (offset < 0 || offset + length > ch.size()) {
-          throw new BuildException(
-              where
-                  + ": external data ["
-                  + offset
-                  + ", "
-                  + (offset + length)
-                  + ") runs past the end of "
-                  + f
-                  + " ("
-                  + ch.size()
-                  + " bytes; truncated?)");
-        }
-        seen.add(location);
-        MappedByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, offset, length);
-        return t.toBuilder()
-            .clearExternalData()
-            .clearDataLocation()
-            .setRawData(UnsafeByteOperations.unsafeWrap(b))
-            .build();
-      } catch (NoSuchFileException e) {
-        throw new BuildException(where + ": external data file " + f + " not found", e);
-      } catch (IOException e) {
-        throw new BuildException(where + ": cannot read " + f + ": " + e.getMessage(), e);
-      }
-    }
-
-    @Override
-    public void close() {
-      for (FileChannel ch : open.values()) {
-        try {
-          ch.close(); // mappings outlive the channel
-        } catch (IOException e) {
-          // nothing was written; a failed close of a read-only channel loses nothing
-        }
-      }
-    }
   }
 }

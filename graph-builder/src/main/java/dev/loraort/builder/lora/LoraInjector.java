@@ -5,10 +5,13 @@ import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Emitter;
 import dev.loraort.builder.ir.Graph;
+import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.ValueType;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -47,13 +50,12 @@ public final class LoraInjector {
     Emitter e = new Emitter(g, "lora");
     String scale = TensorNames.LORA_SCALE;
     g.inputs().add(new ValueType(DataType.FLOAT_VALUE, List.of()).toValueInfo(scale));
-    String sigmaOverSqrt = null;
     if (rwp) {
       g.inputs()
           .add(new ValueType(DataType.FLOAT_VALUE, List.of()).toValueInfo(TensorNames.RWP_SIGMA));
     }
     List<String> noiseOutputs = new ArrayList<>();
-    Set<String> noises = new java.util.HashSet<>();
+    Set<String> noises = new HashSet<>();
     int index = 0;
     for (LinearLayers.Layer l : layers) {
       String a = TensorNames.loraA(l.module());
@@ -72,13 +74,13 @@ public final class LoraInjector {
       String v = e.mul(e.op("MatMul", l.input(), at), scale);
       String branch = e.op("MatMul", v, bt);
       String sum = e.add(y, branch);
-      dev.loraort.builder.ir.Node readsY = g.nodes().get(g.nodes().size() - 1);
+      Node readsY = g.nodes().get(g.nodes().size() - 1);
       if (rwp) {
         // W' = W0 + s B A in [in, out]: the layout x multiplies, so no transposed copy of W0
         String w0 = l.layout().equals("in_out") ? l.weight() : e.transpose(l.weight(), 1, 0);
         String wp = e.add(w0, e.mul(e.op("MatMul", at, bt), scale));
         String norm = e.op("ReduceL2", List.of(wp, e.ints(0)), Attr.i("keepdims", 1));
-        sigmaOverSqrt =
+        String sigmaOverSqrt =
             e.div(TensorNames.RWP_SIGMA, e.scalar(Math.sqrt(l.in()), DataType.FLOAT_VALUE));
         String noise =
             e.mul(
@@ -87,13 +89,13 @@ public final class LoraInjector {
         sum = e.add(sum, e.op("MatMul", l.input(), noise));
         String out = "rwp_noise." + l.module();
         g.add(
-            new dev.loraort.builder.ir.Node(
+            new Node(
                 "Transpose",
                 "",
                 "",
                 List.of(noise),
                 List.of(out),
-                java.util.Map.of("perm", Attr.ints("perm", 1, 0))));
+                Map.of("perm", Attr.ints("perm", 1, 0))));
         noiseOutputs.add(out);
         noises.add(noise);
       }

@@ -2,6 +2,7 @@ package dev.loraort.trainer.data;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import dev.loraort.artifacts.TensorNames;
 import dev.loraort.artifacts.manifest.Manifest;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -17,8 +18,6 @@ import java.util.Map;
  * batcher pads). Owns the native tokenizer; close it.
  */
 public final class TextEncoder implements AutoCloseable {
-  /** Prefix of the inputs that carry a pair's second text (embedding models, prepare). */
-  public static final String POSITIVE = "positive_";
 
   static {
     // DJL picks a CUDA build of its tokenizer library when it sees a GPU and downloads it, which
@@ -69,7 +68,7 @@ public final class TextEncoder implements AutoCloseable {
    *     second text encoded on its own into those
    */
   public List<JsonlDataset.Example> encode(List<TextDataset.Row> rows, Manifest m) {
-    boolean separate = m.inputs().stream().anyMatch(s -> s.name().startsWith(POSITIVE));
+    boolean separate = m.inputs().stream().anyMatch(s -> s.name().startsWith(TensorNames.POSITIVE));
     List<JsonlDataset.Example> out = new ArrayList<>();
     for (TextDataset.Row r : rows) {
       if (separate && r.pair() == null) {
@@ -88,9 +87,9 @@ public final class TextEncoder implements AutoCloseable {
       Encoding second = separate ? tokenizer.encode(r.pair()) : null;
       Map<String, Object> v = new LinkedHashMap<>();
       for (Manifest.IoSpec s : m.inputs()) {
-        boolean pos = s.name().startsWith(POSITIVE);
+        boolean pos = s.name().startsWith(TensorNames.POSITIVE);
         Encoding x = pos ? second : e;
-        switch (pos ? s.name().substring(POSITIVE.length()) : s.name()) {
+        switch (pos ? s.name().substring(TensorNames.POSITIVE.length()) : s.name()) {
           case "input_ids":
             v.put(s.name(), x.getIds());
             break;

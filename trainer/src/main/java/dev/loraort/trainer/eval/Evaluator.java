@@ -27,8 +27,6 @@ public final class Evaluator implements AutoCloseable {
   /** The task of sentence-embedding models (prepare --task embedding). */
   public static final String EMBEDDING = "embedding";
 
-  private static final String SENTENCE_EMBEDDING = "sentence_embedding";
-
   private static final String TEXT_EMBEDS = "text_embeds";
   private static final String IMAGE_EMBEDS = "image_embeds";
 
@@ -274,7 +272,7 @@ public final class Evaluator implements AutoCloseable {
    * @return recall_at_1 (the share whose own pair ranks first) and mrr (mean reciprocal rank)
    */
   public Map<String, Double> retrieval(LoraParams p) {
-    String pos = dev.loraort.trainer.data.TextEncoder.POSITIVE;
+    String pos = TensorNames.POSITIVE;
     List<JsonlDataset.Example> second = new ArrayList<>();
     for (JsonlDataset.Example e : data) {
       Map<String, Object> v = new LinkedHashMap<>();
@@ -315,7 +313,7 @@ public final class Evaluator implements AutoCloseable {
     float[][] out = new float[examples.size()][];
     int at = 0;
     for (int b = 0; b < batches.batchesPerEpoch(); b++) {
-      Tensor t = run(batches.next(), p, SENTENCE_EMBEDDING);
+      Tensor t = run(batches.next(), p, TensorNames.SENTENCE_EMBEDDING);
       int dim = (int) t.shape()[1];
       float[] v = t.floats();
       for (int i = 0; i < t.shape()[0]; i++, at++) {

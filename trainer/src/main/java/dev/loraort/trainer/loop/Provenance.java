@@ -1,14 +1,11 @@
 package dev.loraort.trainer.loop;
 
+import dev.loraort.artifacts.FileDigest;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.graph.GraphSession;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -55,13 +52,13 @@ public record Provenance(
     for (String role : new String[] {"train", "infer", "train_rwp"}) {
       Path p = m.graph(role).orElse(null);
       if (p != null && Files.exists(p)) {
-        files.put(p.getFileName().toString(), sha256(p));
+        files.put(p.getFileName().toString(), FileDigest.sha256(p));
       }
     }
     if (m.baseWeights().isPresent()) {
       Path p = m.dir().resolve(m.baseWeights().get().file());
       if (Files.exists(p)) {
-        files.put(p.getFileName().toString(), sha256(p));
+        files.put(p.getFileName().toString(), FileDigest.sha256(p));
       }
     }
     String version = Provenance.class.getPackage().getImplementationVersion();
@@ -75,25 +72,6 @@ public record Provenance(
         System.getProperty("java.version"),
         System.getProperty("os.name") + " " + System.getProperty("os.version"),
         System.getProperty("os.arch"));
-  }
-
-  /**
-   * @param p a file
-   * @return its sha256 in hex
-   * @throws IOException if it cannot be read
-   */
-  public static String sha256(Path p) throws IOException {
-    try (InputStream in = Files.newInputStream(p)) {
-      MessageDigest d = MessageDigest.getInstance("SHA-256");
-      byte[] buf = new byte[1 << 16];
-      int n;
-      while ((n = in.read(buf)) > 0) {
-        d.update(buf, 0, n);
-      }
-      return HexFormat.of().formatHex(d.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JVM", e);
-    }
   }
 
   private static String ortVersion() {

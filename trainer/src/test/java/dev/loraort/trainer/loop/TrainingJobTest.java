@@ -92,7 +92,7 @@ class TrainingJobTest {
                 .getAsJsonObject("files")
                 .get("train.onnx")
                 .getAsString())
-        .isEqualTo(Provenance.sha256(TINY.resolve("train.onnx")));
+        .isEqualTo(dev.loraort.artifacts.FileDigest.sha256(TINY.resolve("train.onnx")));
     assertThat(run.getAsJsonObject("config").get("seed").getAsLong()).isZero();
     OnnxFile.Contents adapter = OnnxFile.read(out.resolve(TrainingJob.ADAPTER));
     assertThat(adapter.metadata())
