@@ -197,11 +197,7 @@ public final class Heads {
     String logp = e.op("LogSoftmax", List.of(sim), Attr.i("axis", -1));
     String diag =
         e.op("ReduceSum", List.of(e.mul(logp, e.op("EyeLike", sim))), Attr.i("keepdims", 0));
-    String n =
-        e.op(
-            "Cast",
-            List.of(e.op("Gather", List.of(e.op("Shape", sim), e.int64(0)), Attr.i("axis", 0))),
-            Attr.i("to", F32));
+    String n = rows(e, sim);
     return e.neg(e.div(diag, n));
   }
 
@@ -251,12 +247,14 @@ public final class Heads {
     String perText = e.op("LogSoftmax", List.of(logits), Attr.i("axis", 0));
     String sum =
         e.op("ReduceSum", List.of(e.mul(e.add(perImage, perText), eye)), Attr.i("keepdims", 0));
-    String n =
-        e.op(
-            "Cast",
-            List.of(e.op("Gather", List.of(e.op("Shape", logits), e.int64(0)), Attr.i("axis", 0))),
-            Attr.i("to", F32));
+    String n = rows(e, logits);
     return e.neg(e.div(sum, e.mul(n, e.scalar(2, F32))));
+  }
+
+  /** The number of rows of {@code x} (its first dim), as a float32 scalar. */
+  private static String rows(Emitter e, String x) {
+    String n = e.op("Gather", List.of(e.op("Shape", x), e.int64(0)), Attr.i("axis", 0));
+    return e.op("Cast", List.of(n), Attr.i("to", F32));
   }
 
   /**
