@@ -37,8 +37,9 @@ import java.util.Set;
 /**
  * Builds a lora-graph/1 model directory from a plain inference ONNX model: reads and normalizes it,
  * injects LoRA into the target layers, adds the task's head and loss, differentiates, and writes
- * train.onnx, infer.onnx, train_rwp.onnx (all reading one base.weights file),
- * trainable_init.safetensors and manifest.json. The directory appears only once complete.
+ * train.onnx, train_fused.onnx (the same with fused backward kernels), infer.onnx, train_rwp.onnx
+ * (all reading one base.weights file), trainable_init.safetensors and manifest.json. The directory
+ * appears only once complete.
  */
 public final class Prepare {
 
@@ -46,6 +47,8 @@ public final class Prepare {
   enum Role {
     INFER("infer"),
     TRAIN("train"),
+    /** train.onnx with the fused backward kernels (dev.loraort ops) */
+    TRAIN_FUSED("train_fused"),
     TRAIN_RWP("train_rwp");
 
     final String id;
@@ -313,7 +316,8 @@ public final class Prepare {
     }
     trainables.forEach(t -> wrt.add(t.name()));
     g.sortTopologically();
-    Map<String, String> grads = Backward.build(g, Shapes.infer(g), loss, wrt, injected.noises());
+    Map<String, String> grads =
+        Backward.build(g, Shapes.infer(g), loss, wrt, injected.noises(), role == Role.TRAIN_FUSED);
     output(g, loss, TensorNames.LOSS, new ValueType(DataType.FLOAT_VALUE, List.of()));
     for (String w : wrt) {
       output(g, grads.get(w), TensorNames.grad(w), ValueType.of(g.input(w)));

@@ -37,6 +37,24 @@ public final class Backward {
    */
   public static Map<String, String> build(
       Graph g, Shapes shapes, String loss, List<String> wrt, Set<String> constants) {
+    return build(g, shapes, loss, wrt, constants, false);
+  }
+
+  /**
+   * As {@link #build(Graph, Shapes, String, List, Set)}, with the fused kernels' rules where one
+   * applies ({@link FusedRules}).
+   *
+   * @param g the forward graph (topologically sorted); backward nodes are appended to it
+   * @param shapes the forward graph's shapes
+   * @param loss a scalar float value of g
+   * @param wrt the values to differentiate with respect to (graph inputs)
+   * @param constants values treated as constants: no gradient flows through them
+   * @param fused emit dev.loraort fused kernels for GELU, LayerNormalization and Softmax
+   * @return the gradient value of each of {@code wrt}, in its order
+   * @throws BuildException as the plain build
+   */
+  public static Map<String, String> build(
+      Graph g, Shapes shapes, String loss, List<String> wrt, Set<String> constants, boolean fused) {
     if (shapes.rank(loss) > 0) {
       throw new BuildException(
           g.source() + ": the loss " + loss + " must be a scalar, has shape " + shapes.type(loss));
@@ -123,7 +141,8 @@ public final class Backward {
                 && varying.contains(n.in(i))
                 && GradRules.differentiable(n, i);
       }
-      List<String> in = GradRules.get(n.op()).grads(n, outGrads, c.at(n, needs));
+      GradRule rule = fused ? FusedRules.get(n.op()) : GradRules.get(n.op());
+      List<String> in = rule.grads(n, outGrads, c.at(n, needs));
       for (int i = 0; i < needs.length && i < in.size(); i++) {
         if (needs[i] && in.get(i) != null) {
           contrib.computeIfAbsent(n.in(i), k -> new ArrayList<>()).add(in.get(i));

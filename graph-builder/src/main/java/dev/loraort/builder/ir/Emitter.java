@@ -61,6 +61,19 @@ public final class Emitter {
    * @return the outputs
    */
   public List<String> ops(String type, List<String> inputs, int outputs, AttributeProto... attrs) {
+    return opsIn("", type, inputs, outputs, attrs);
+  }
+
+  /**
+   * @param domain the op's domain ("" for ai.onnx)
+   * @param type op type
+   * @param inputs input values
+   * @param outputs how many outputs
+   * @param attrs attributes
+   * @return the outputs
+   */
+  public List<String> opsIn(
+      String domain, String type, List<String> inputs, int outputs, AttributeProto... attrs) {
     List<String> out = new ArrayList<>();
     for (int i = 0; i < outputs; i++) {
       out.add(g.fresh(prefix + "/" + type));
@@ -69,7 +82,7 @@ public final class Emitter {
     for (AttributeProto x : attrs) {
       a.put(x.getName(), x);
     }
-    g.add(new Node(type, "", "", inputs, out, a));
+    g.add(new Node(type, domain, "", inputs, out, a));
     return out;
   }
 

@@ -20,6 +20,7 @@ public final class Fusions {
   public static final int GELU_OPSET = 20;
 
   private static final double TOL = 1e-6;
+  private static final double GELU_TANH_C = 0.044715;
 
   private Fusions() {}
 
@@ -32,7 +33,7 @@ public final class Fusions {
    */
   public static int[] apply(Graph g, Shapes s) {
     int ln = layerNorms(g, s);
-    int gelu = gelus(g);
+    int gelu = gelus(g) + tanhGelus(g);
     if (gelu > 0 && g.opset() < GELU_OPSET) {
       g.setOpset(GELU_OPSET); // opsets 19 and 20 change nothing these graphs rely on
     }
@@ -138,6 +139,91 @@ public final class Fusions {
       fused++;
     }
     return fused;
+  }
+
+  /**
+   * GELU's tanh approximation as PyTorch writes it (GPT-2's gelu_new): 0.5 x (1 + tanh(k (x + a
+   * x^3))) with k = sqrt(2 / pi), a = 0.044715; the half taken of x first or of the product.
+   */
+  private static int tanhGelus(Graph g) {
+    int fused = 0;
+    for (Node tanh : new ArrayList<>(g.nodes())) {
+      if (!tanh.op().equals("Tanh")) {
+        continue;
+      }
+      Map<String, Node> producer = g.producers();
+      Map<String, List<Node>> uses = uses(g);
+      Node scale = singleUse(producer, uses, tanh.in(0), "Mul");
+      if (scale == null) {
+        continue;
+      }
+      String innerV = constOperand(g, scale, Math.sqrt(2 / Math.PI));
+      Node inner = singleUse(producer, uses, innerV, "Add");
+      if (inner == null) {
+        continue;
+      }
+      Set<Node> pattern = new HashSet<>(List.of(tanh, scale, inner));
+      String x = null;
+      for (int side = 0; side < 2 && x == null; side++) {
+        Node cubic = singleUse(producer, uses, inner.in(side), "Mul");
+        String powV = cubic == null ? null : constOperand(g, cubic, GELU_TANH_C);
+        Node pow = singleUse(producer, uses, powV, "Pow");
+        if (pow != null && isConst(g, pow.in(1), 3) && pow.in(0).equals(inner.in(1 - side))) {
+          pattern.addAll(List.of(cubic, pow));
+          x = pow.in(0);
+        }
+      }
+      Node plus = only(uses, tanh.out(0), "Add");
+      Node out = plus == null ? null : only(uses, plus.out(0), "Mul");
+      if (x == null || out == null || !isConst(g, other(plus, tanh.out(0)), 1)) {
+        continue;
+      }
+      Node half = singleUse(producer, uses, other(out, plus.out(0)), "Mul");
+      Node last;
+      if (half != null && x.equals(constOperand(g, half, 0.5))) {
+        pattern.add(half); // (0.5 x) (1 + t)
+        last = out;
+      } else {
+        Node m2 = only(uses, out.out(0), "Mul"); // ((1 + t) f1) f2 with {f1, f2} = {x, 0.5}
+        List<String> factors =
+            m2 == null
+                ? List.of()
+                : new ArrayList<>(List.of(other(out, plus.out(0)), other(m2, out.out(0))));
+        if (m2 == null
+            || !factors.removeIf(f -> isConst(g, f, 0.5))
+            || !factors.equals(List.of(x))) {
+          continue;
+        }
+        last = m2;
+      }
+      pattern.addAll(List.of(plus, out, last));
+      Node gelu =
+          new Node(
+              "Gelu",
+              "",
+              tanh.rawName(),
+              List.of(x),
+              List.of(last.out(0)),
+              Map.of("approximate", Attr.s("approximate", "tanh")));
+      replace(g, last, gelu, pattern);
+      fused++;
+    }
+    return fused;
+  }
+
+  /** The node making v if it is a {@code op} read only once, else null. */
+  private static Node singleUse(
+      Map<String, Node> producer, Map<String, List<Node>> uses, String v, String op) {
+    Node p = v == null ? null : producer.get(v);
+    return p != null && p.op().equals(op) && single(uses, v) != null ? p : null;
+  }
+
+  /** The other operand of a binary node one of whose operands is the constant c, else null. */
+  private static String constOperand(Graph g, Node n, double c) {
+    if (isConst(g, n.in(1), c)) {
+      return n.in(0);
+    }
+    return isConst(g, n.in(0), c) ? n.in(1) : null;
   }
 
   /** Each value's readers; a graph output counts as one more (its value must survive). */

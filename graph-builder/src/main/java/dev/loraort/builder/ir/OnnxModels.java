@@ -12,6 +12,7 @@ import dev.loraort.artifacts.onnx.proto.Onnx.StringStringEntryProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto;
 import dev.loraort.builder.BuildException;
+import dev.loraort.kernels.FusedKernels;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.MappedByteBuffer;
@@ -180,6 +181,12 @@ public final class OnnxModels {
             .setProducerName(producer)
             .setGraph(gb)
             .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(g.opset()));
+    if (g.nodes().stream().anyMatch(n -> n.domain().equals(FusedKernels.DOMAIN))) {
+      mb.addOpsetImport(
+          OperatorSetIdProto.newBuilder()
+              .setDomain(FusedKernels.DOMAIN)
+              .setVersion(FusedKernels.OPSET));
+    }
     metadata.forEach(
         (k, v) -> mb.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
     try (OutputStream out = Files.newOutputStream(file)) {

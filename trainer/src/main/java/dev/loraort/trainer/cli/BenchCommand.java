@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -76,6 +77,8 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
+  @Mixin KernelsOption kernels = new KernelsOption();
+
   @Option(
       names = "--tf32",
       negatable = true,
@@ -106,7 +109,7 @@ final class BenchCommand implements Callable<Integer> {
     Path dir = model != null ? model : EmbeddedModel.extract();
     Manifest m = Manifest.read(dir);
     List<JsonlDataset.Example> examples = JsonlDataset.read(EmbeddedModel.dataFile(dir, data), m);
-    ExecutionDevice dev = ExecutionDevice.parse(device, tf32);
+    ExecutionDevice dev = kernels.on(ExecutionDevice.parse(device, tf32));
     List<Run> runs = new ArrayList<>();
     methods.forEach(x -> runs.add(new Run(x, false)));
     if (fp16) {

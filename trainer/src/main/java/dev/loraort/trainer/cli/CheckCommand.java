@@ -56,7 +56,9 @@ final class CheckCommand implements Callable<Integer> {
   @Option(
       names = "--against",
       paramLabel = "DIR",
-      description = "compare the loss and every gradient with this directory's train graph")
+      description =
+          "compare the loss and every gradient with this directory's train graph (the same"
+              + " directory with --kernels fused: the fused graph against the plain one)")
   Path against;
 
   @Option(
@@ -83,6 +85,8 @@ final class CheckCommand implements Callable<Integer> {
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
+  @Mixin KernelsOption kernels = new KernelsOption();
+
   @Option(
       names = "--tf32",
       negatable = true,
@@ -97,7 +101,7 @@ final class CheckCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Manifest m = Manifest.read(model);
-    ExecutionDevice dev = ExecutionDevice.parse(device, tf32);
+    ExecutionDevice dev = kernels.on(ExecutionDevice.parse(device, tf32));
     if (!finiteDifferences && against == null) {
       return fixture(m, dev);
     }

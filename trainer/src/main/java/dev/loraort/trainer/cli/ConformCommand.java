@@ -9,6 +9,7 @@ import dev.loraort.trainer.graph.ExecutionDevice;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -41,6 +42,8 @@ final class ConformCommand implements Callable<Integer> {
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
+  @Mixin KernelsOption kernels = new KernelsOption();
+
   @Option(names = "--threads", description = "CPU intra-op threads, 0 = all cores")
   int threads;
 
@@ -49,7 +52,11 @@ final class ConformCommand implements Callable<Integer> {
     GoldenTrace g = GoldenTrace.read(golden);
     ConformanceReport r =
         ConformanceRun.run(
-            Manifest.read(model), g, config(g), ExecutionDevice.parse(device, false), threads);
+            Manifest.read(model),
+            g,
+            config(g),
+            kernels.on(ExecutionDevice.parse(device, false)),
+            threads);
     System.out.print(r.render());
     return r.conforms() ? 0 : 1;
   }

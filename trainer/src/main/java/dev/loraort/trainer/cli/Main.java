@@ -42,6 +42,7 @@ public final class Main {
    */
   public static int run(String... args) {
     CommandLine cl = new CommandLine(new Main());
+    cl.setCaseInsensitiveEnumValuesAllowed(true);
     cl.setExecutionExceptionHandler(
         (e, cmd, parsed) -> {
           // bad input is reported as one clear line; a stack trace only helps for our own bugs

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code lora-trainer train}. */
@@ -101,6 +102,8 @@ final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
+
+  @Mixin KernelsOption kernels = new KernelsOption();
 
   @Option(
       names = "--tf32",
@@ -197,7 +200,7 @@ final class TrainCommand implements Callable<Integer> {
     boolean bar = progress != null ? progress : System.console() != null;
     RunSettings settings =
         new RunSettings(
-            ExecutionDevice.parse(device, tf32).withFp16(fp16),
+            kernels.on(ExecutionDevice.parse(device, tf32).withFp16(fp16)),
             threads,
             out,
             trace,

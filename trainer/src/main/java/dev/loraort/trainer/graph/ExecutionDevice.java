@@ -8,10 +8,23 @@ package dev.loraort.trainer.graph;
  * @param tf32 CUDA only: let cuBLAS use TF32 for fp32 matrix products (the CUDA EP's default)
  * @param fp16 CUDA only: train through the mixed-precision graph (fp16 compute, fp32 LoRA weights,
  *     dynamic loss scaling)
+ * @param kernels whether to train through the fused-kernel graph (train_fused)
  */
-public record ExecutionDevice(boolean cuda, int deviceId, boolean tf32, boolean fp16) {
+public record ExecutionDevice(
+    boolean cuda, int deviceId, boolean tf32, boolean fp16, Kernels kernels) {
   /** The CPU execution provider. */
-  public static final ExecutionDevice CPU = new ExecutionDevice(false, 0, false, false);
+  public static final ExecutionDevice CPU =
+      new ExecutionDevice(false, 0, false, false, Kernels.AUTO);
+
+  /** Which train graph a model directory with a train_fused graph trains through. */
+  public enum Kernels {
+    /** train_fused on CUDA when the fused-kernel library loads (else train, said once) */
+    AUTO,
+    /** always train.onnx: standard ai.onnx ops only */
+    PLAIN,
+    /** train_fused on any device; an error if the library cannot be registered */
+    FUSED
+  }
 
   /** Validates the device id; fp16 needs CUDA (the CPU EP lacks most fp16 kernels). */
   public ExecutionDevice {
@@ -28,7 +41,23 @@ public record ExecutionDevice(boolean cuda, int deviceId, boolean tf32, boolean 
    * @return this device with that setting
    */
   public ExecutionDevice withFp16(boolean on) {
-    return new ExecutionDevice(cuda, deviceId, tf32, on);
+    return new ExecutionDevice(cuda, deviceId, tf32, on, kernels);
+  }
+
+  /**
+   * @param k the kernel choice
+   * @return this device with it
+   */
+  public ExecutionDevice withKernels(Kernels k) {
+    return new ExecutionDevice(cuda, deviceId, tf32, fp16, k);
+  }
+
+  /**
+   * @param hasFusedGraph the model directory has a train_fused graph
+   * @return true if training should go through it (before trying to load the library)
+   */
+  public boolean wantsFused(boolean hasFusedGraph) {
+    return hasFusedGraph && !fp16 && (kernels == Kernels.FUSED || kernels == Kernels.AUTO && cuda);
   }
 
   /**
@@ -45,11 +74,12 @@ public record ExecutionDevice(boolean cuda, int deviceId, boolean tf32, boolean 
       return CPU;
     }
     if (s.equals("cuda")) {
-      return new ExecutionDevice(true, 0, tf32, false);
+      return new ExecutionDevice(true, 0, tf32, false, Kernels.AUTO);
     }
     if (s.startsWith("cuda:")) {
       try {
-        return new ExecutionDevice(true, Integer.parseInt(s.substring(5)), tf32, false);
+        return new ExecutionDevice(
+            true, Integer.parseInt(s.substring(5)), tf32, false, Kernels.AUTO);
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException(
             "--device " + spec + ": expected cpu, cuda or cuda:N", e);

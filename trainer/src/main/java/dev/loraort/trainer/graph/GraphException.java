@@ -1,7 +1,7 @@
 package dev.loraort.trainer.graph;
 
 /** A graph could not be loaded, checked or run; the message names the graph file. */
-public final class GraphException extends RuntimeException {
+public class GraphException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
   /**

@@ -11,6 +11,7 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.providers.OrtCUDAProviderOptions;
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.kernels.FusedKernels;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -80,6 +81,23 @@ public final class GraphSession implements AutoCloseable {
    */
   public static GraphSession open(
       Path path, ExecutionDevice device, int threads, Path profilePrefix) {
+    return open(path, device, threads, profilePrefix, false);
+  }
+
+  /**
+   * Opens a session, registering the fused-kernel library first when the graph uses its ops.
+   *
+   * @param path the graph file
+   * @param device CPU or CUDA EP
+   * @param threads intra-op threads of the CPU EP (0: ONNX Runtime's default)
+   * @param profilePrefix ONNX Runtime's profile prefix, or null for no profiling
+   * @param fusedKernels register the dev.loraort kernels for the device
+   * @return the session
+   * @throws GraphException if the graph cannot be loaded, the CUDA EP is unavailable, or the fused
+   *     kernels cannot be registered ({@link FusedKernelsUnavailable}); the message names the file
+   */
+  public static GraphSession open(
+      Path path, ExecutionDevice device, int threads, Path profilePrefix, boolean fusedKernels) {
     OrtEnvironment env = environment();
     OrtSession.SessionOptions so = new OrtSession.SessionOptions();
     try {
@@ -113,6 +131,9 @@ public final class GraphSession implements AutoCloseable {
               e);
         }
       }
+      if (fusedKernels) {
+        registerFusedKernels(so, path, device);
+      }
       OrtSession s = env.createSession(path.toString(), so);
       return new GraphSession(path, env, so, s, profilePrefix != null);
     } catch (OrtException e) {
@@ -122,6 +143,33 @@ public final class GraphSession implements AutoCloseable {
     } catch (RuntimeException e) {
       so.close();
       throw e;
+    }
+  }
+
+  private static void registerFusedKernels(
+      OrtSession.SessionOptions so, Path path, ExecutionDevice device) {
+    try {
+      Path lib = FusedKernels.library();
+      so.addConfigEntry(FusedKernels.CONFIG_EP, device.cuda() ? "cuda" : "cpu");
+      so.addConfigEntry(FusedKernels.CONFIG_DEVICE, Integer.toString(device.deviceId()));
+      so.registerCustomOpLibrary(lib.toString());
+    } catch (IllegalStateException | OrtException e) {
+      throw new FusedKernelsUnavailable(
+          path
+              + " needs the fused kernels, which are unavailable on "
+              + device
+              + ": "
+              + e.getMessage(),
+          e);
+    }
+  }
+
+  /** The fused-kernel library could not be registered: the plain graph still works. */
+  public static final class FusedKernelsUnavailable extends GraphException {
+    private static final long serialVersionUID = 1L;
+
+    FusedKernelsUnavailable(String message, Throwable cause) {
+      super(message, cause);
     }
   }
 

@@ -14,6 +14,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The sessions of one model directory, checked against its manifest when opened: every input the
@@ -23,6 +24,11 @@ import java.util.Set;
 public final class ModelGraphs implements AutoCloseable {
   /** The manifest's graph role of the mixed-precision train graph. */
   static final String FP16_ROLE = "train_fp16";
+
+  /** The manifest's graph role of the train graph with fused backward kernels. */
+  static final String FUSED_ROLE = "train_fused";
+
+  private static final AtomicBoolean fallbackSaid = new AtomicBoolean();
 
   private final Manifest manifest;
   private final GraphSession train;
@@ -69,15 +75,40 @@ public final class ModelGraphs implements AutoCloseable {
       throw new GraphException(
           m.id() + ": Flat-LoRA's train_rwp graph has no mixed-precision version; drop --fp16");
     }
-    GraphSession t =
-        openChecked(m, device.fp16() ? FP16_ROLE : "train", device, threads, profilePrefix);
+    GraphSession t = openTrain(m, device, threads, profilePrefix);
     try {
-      GraphSession r = withRwp ? openChecked(m, "train_rwp", device, threads, profilePrefix) : null;
+      GraphSession r =
+          withRwp ? openChecked(m, "train_rwp", device, threads, profilePrefix, false) : null;
       return new ModelGraphs(m, t, r, device.fp16() ? new LossScaler() : null);
     } catch (RuntimeException e) {
       t.close();
       throw e;
     }
+  }
+
+  /**
+   * The train graph the device asks for: the mixed-precision one, the fused-kernel one (falling
+   * back to train.onnx under {@link ExecutionDevice.Kernels#AUTO}, said once per process), or
+   * train.onnx.
+   */
+  private static GraphSession openTrain(
+      Manifest m, ExecutionDevice device, int threads, Path profilePrefix) {
+    if (device.fp16()) {
+      return openChecked(m, FP16_ROLE, device, threads, profilePrefix, false);
+    }
+    if (device.wantsFused(m.graph(FUSED_ROLE).isPresent())) {
+      try {
+        return openChecked(m, FUSED_ROLE, device, threads, profilePrefix, true);
+      } catch (GraphSession.FusedKernelsUnavailable e) {
+        if (device.kernels() == ExecutionDevice.Kernels.FUSED) {
+          throw e;
+        }
+        if (!fallbackSaid.getAndSet(true)) {
+          System.err.println(e.getMessage() + "; training through train.onnx instead");
+        }
+      }
+    }
+    return openChecked(m, "train", device, threads, profilePrefix, false);
   }
 
   /**
@@ -90,7 +121,7 @@ public final class ModelGraphs implements AutoCloseable {
    */
   public static GraphSession openInfer(Manifest m, ExecutionDevice device, int threads) {
     requireBaseWeights(m);
-    return openChecked(m, "infer", device, threads, null);
+    return openChecked(m, "infer", device, threads, null, false);
   }
 
   /**
@@ -150,7 +181,12 @@ public final class ModelGraphs implements AutoCloseable {
   }
 
   private static GraphSession openChecked(
-      Manifest m, String role, ExecutionDevice device, int threads, Path profilePrefix) {
+      Manifest m,
+      String role,
+      ExecutionDevice device,
+      int threads,
+      Path profilePrefix,
+      boolean fusedKernels) {
     Path p =
         m.graph(role)
             .orElseThrow(
@@ -166,7 +202,7 @@ public final class ModelGraphs implements AutoCloseable {
     if (!Files.exists(p)) {
       throw new GraphException(p + " not found (manifest.json names it as the " + role + " graph)");
     }
-    GraphSession s = GraphSession.open(p, device, threads, profilePrefix);
+    GraphSession s = GraphSession.open(p, device, threads, profilePrefix, fusedKernels);
     try {
       check(m, role, s);
       return s;

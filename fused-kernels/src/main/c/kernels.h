@@ -1,0 +1,34 @@
+/*
+ * The fused backward kernels of lora-trainer's train_fused graphs (domain dev.loraort, opset 1),
+ * float32, row-major, contiguous:
+ *
+ *   GeluGrad(dY, X) -> dX                      exact (erf) GELU: dX = dY (Phi(X) + X phi(X))
+ *   GeluTanhGrad(dY, X) -> dX                  GELU's tanh approximation (GPT-2's gelu_new):
+ *                                              with t = tanh(k (X + a X^3)),
+ *                                              dX = dY (0.5 (1 + t) + 0.5 X (1 - t^2) k (1 + 3 a X^2))
+ *   LayerNormalizationGrad(dY, X, Scale, Mean, InvStdDev) -> dX
+ *                                              over the last axis, from the forward's Mean and
+ *                                              InvStdDev: with xh = (X - Mean) InvStdDev and
+ *                                              g = dY Scale, dX = InvStdDev (g - mean(g) - xh mean(g xh))
+ *   SoftmaxGrad(dY, Y) -> dX                   over the last axis: dX = Y (dY - sum(dY Y))
+ *
+ * The same math as the ai.onnx decompositions the builder writes into train.onnx, in one pass
+ * over each row instead of one kernel per elementwise op.
+ */
+#ifndef LORAORT_KERNELS_H
+#define LORAORT_KERNELS_H
+
+#include <stdint.h>
+
+/* CPU kernels (kernels_cpu.c). */
+void loraort_gelu_grad_cpu(const float* dy, const float* x, float* dx, int64_t n);
+void loraort_gelu_tanh_grad_cpu(const float* dy, const float* x, float* dx, int64_t n);
+void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* scale,
+                                 const float* mean, const float* inv_std, float* dx, int64_t rows,
+                                 int64_t h);
+void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_t rows, int64_t h);
+
+/* The CUDA C source of the same kernels (kernels_cuda.c), compiled at run time by NVRTC. */
+extern const char* const LORAORT_CUDA_SOURCE;
+
+#endif

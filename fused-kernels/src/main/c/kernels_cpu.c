@@ -1,0 +1,67 @@
+/* CPU versions of the fused kernels: the reference the CUDA ones are tested against, and what a
+ * CPU session of a train_fused graph runs. Row sums in double: the decomposed graph sums in float,
+ * so the two agree to float rounding. */
+#include <math.h>
+
+#include "kernels.h"
+
+#define INV_SQRT2 0.70710678118654752440
+#define INV_SQRT_2PI 0.39894228040143267794
+#define SQRT_2_OVER_PI 0.79788456080286535588
+#define GELU_TANH_C 0.044715
+
+void loraort_gelu_grad_cpu(const float* dy, const float* x, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i];
+    float cdf = 0.5f * (1.0f + erff(v * (float)INV_SQRT2));
+    float pdf = expf(-0.5f * v * v) * (float)INV_SQRT_2PI;
+    dx[i] = dy[i] * (cdf + v * pdf);
+  }
+}
+
+void loraort_gelu_tanh_grad_cpu(const float* dy, const float* x, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i], v2 = v * v;
+    float t = tanhf((float)SQRT_2_OVER_PI * v * (1.0f + (float)GELU_TANH_C * v2));
+    float du = (float)SQRT_2_OVER_PI * (1.0f + 3.0f * (float)GELU_TANH_C * v2);
+    dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+  }
+}
+
+void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* scale,
+                                 const float* mean, const float* inv_std, float* dx, int64_t rows,
+                                 int64_t h) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dyr = dy + r * h;
+    const float* xr = x + r * h;
+    float* dxr = dx + r * h;
+    float mu = mean[r], is = inv_std[r];
+    double s1 = 0, s2 = 0;
+    for (int64_t j = 0; j < h; j++) {
+      float g = dyr[j] * scale[j];
+      s1 += g;
+      s2 += g * ((xr[j] - mu) * is);
+    }
+    float m1 = (float)(s1 / h), m2 = (float)(s2 / h);
+    for (int64_t j = 0; j < h; j++) {
+      float g = dyr[j] * scale[j];
+      dxr[j] = is * (g - m1 - (xr[j] - mu) * is * m2);
+    }
+  }
+}
+
+void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_t rows, int64_t h) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dyr = dy + r * h;
+    const float* yr = y + r * h;
+    float* dxr = dx + r * h;
+    double dot = 0;
+    for (int64_t j = 0; j < h; j++) {
+      dot += dyr[j] * yr[j];
+    }
+    float d = (float)dot;
+    for (int64_t j = 0; j < h; j++) {
+      dxr[j] = yr[j] * (dyr[j] - d);
+    }
+  }
+}

@@ -1,0 +1,498 @@
+/*
+ * libloraort_kernels: the fused kernels as an ONNX Runtime custom-op library (domain dev.loraort).
+ *
+ * ONNX Runtime calls RegisterCustomOps for each session whose options register this library. The
+ * session config entry "loraort.kernels.ep" says which kernels to register: "cpu" (the default)
+ * or "cuda"; for CUDA, "loraort.kernels.device" names the GPU. CUDA kernels are compiled by NVRTC
+ * here, at registration, and launched on ONNX Runtime's compute stream through the CUDA driver
+ * API; both libraries are loaded with dlopen, so building needs no CUDA toolkit, and a machine
+ * without them gets a registration error (the trainer then uses the plain graph).
+ *
+ * The ONNX Runtime declarations below are written from the C API's documentation
+ * (onnxruntime_c_api.h): the API is a table of function pointers that only grows, so each entry
+ * has a fixed index; API_VERSION is the oldest table with every entry used here.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- ONNX Runtime C API: the part used here ---- */
+
+typedef struct OrtStatus OrtStatus;
+typedef struct OrtApi OrtApi;
+typedef struct OrtKernelInfo OrtKernelInfo;
+typedef struct OrtKernelContext OrtKernelContext;
+typedef struct OrtValue OrtValue;
+typedef struct OrtTensorTypeAndShapeInfo OrtTensorTypeAndShapeInfo;
+typedef struct OrtSessionOptions OrtSessionOptions;
+typedef struct OrtCustomOpDomain OrtCustomOpDomain;
+
+typedef struct OrtApiBase {
+  const OrtApi* (*GetApi)(uint32_t version);
+  const char* (*GetVersionString)(void);
+} OrtApiBase;
+
+enum { API_VERSION = 16 };
+enum { ORT_FAIL = 1, ORT_INVALID_ARGUMENT = 2 };      /* OrtErrorCode */
+enum { TENSOR_FLOAT = 1 };                             /* ONNXTensorElementDataType */
+enum { IO_REQUIRED = 0 };                              /* OrtCustomOpInputOutputCharacteristic */
+enum { MEM_DEFAULT = 0 };                              /* OrtMemType */
+
+/* Indices into the OrtApi table. */
+enum {
+  API_CreateStatus = 0,
+  API_CreateCustomOpDomain = 26,
+  API_CustomOpDomain_Add = 27,
+  API_AddCustomOpDomain = 28,
+  API_GetTensorMutableData = 51,
+  API_GetTensorElementType = 60,
+  API_GetDimensionsCount = 61,
+  API_GetDimensions = 62,
+  API_GetTensorTypeAndShape = 65,
+  API_KernelContext_GetInput = 90,
+  API_KernelContext_GetOutput = 91,
+  API_ReleaseTensorTypeAndShapeInfo = 99,
+  API_KernelContext_GetGPUComputeStream = 193,
+  API_HasSessionConfigEntry = 237,
+  API_GetSessionConfigEntry = 238,
+};
+
+typedef OrtStatus* (*CreateStatus_fn)(int code, const char* msg);
+typedef OrtStatus* (*CreateCustomOpDomain_fn)(const char* domain, OrtCustomOpDomain** out);
+typedef OrtStatus* (*CustomOpDomain_Add_fn)(OrtCustomOpDomain* domain, const void* op);
+typedef OrtStatus* (*AddCustomOpDomain_fn)(OrtSessionOptions* options, OrtCustomOpDomain* d);
+typedef OrtStatus* (*GetTensorMutableData_fn)(OrtValue* value, void** out);
+typedef OrtStatus* (*GetTensorTypeAndShape_fn)(const OrtValue* value,
+                                               OrtTensorTypeAndShapeInfo** out);
+typedef OrtStatus* (*GetTensorElementType_fn)(const OrtTensorTypeAndShapeInfo* info, int* out);
+typedef OrtStatus* (*GetDimensionsCount_fn)(const OrtTensorTypeAndShapeInfo* info, size_t* out);
+typedef OrtStatus* (*GetDimensions_fn)(const OrtTensorTypeAndShapeInfo* info, int64_t* dims,
+                                       size_t n);
+typedef void (*ReleaseTensorTypeAndShapeInfo_fn)(OrtTensorTypeAndShapeInfo* info);
+typedef OrtStatus* (*KernelContext_GetInput_fn)(const OrtKernelContext* c, size_t i,
+                                                const OrtValue** out);
+typedef OrtStatus* (*KernelContext_GetOutput_fn)(OrtKernelContext* c, size_t i,
+                                                 const int64_t* dims, size_t n, OrtValue** out);
+typedef OrtStatus* (*HasSessionConfigEntry_fn)(const OrtSessionOptions* o, const char* key,
+                                               int* out);
+typedef OrtStatus* (*GetSessionConfigEntry_fn)(const OrtSessionOptions* o, const char* key,
+                                               char* value, size_t* size);
+typedef OrtStatus* (*KernelContext_GetGPUComputeStream_fn)(const OrtKernelContext* c,
+                                                           void** out);
+
+static const OrtApi* api;
+#define ORT(name) ((name##_fn)(((void* const*)api)[API_##name]))
+
+/* Returns from the calling function if an ONNX Runtime call failed. */
+#define CHECK(call)             \
+  do {                          \
+    OrtStatus* s_ = (call);     \
+    if (s_ != NULL) return s_;  \
+  } while (0)
+
+static OrtStatus* fail(const char* op, const char* message) {
+  char text[1024];
+  snprintf(text, sizeof text, "dev.loraort::%s: %s", op, message);
+  return ORT(CreateStatus)(ORT_INVALID_ARGUMENT, text);
+}
+
+/* OrtCustomOp, through KernelComputeV2 (the fields ONNX Runtime reads for version 16). */
+typedef struct OrtCustomOp {
+  uint32_t version;
+  void* (*CreateKernel)(const struct OrtCustomOp* op, const OrtApi* api, const OrtKernelInfo* i);
+  const char* (*GetName)(const struct OrtCustomOp* op);
+  const char* (*GetExecutionProviderType)(const struct OrtCustomOp* op);
+  int (*GetInputType)(const struct OrtCustomOp* op, size_t index);
+  size_t (*GetInputTypeCount)(const struct OrtCustomOp* op);
+  int (*GetOutputType)(const struct OrtCustomOp* op, size_t index);
+  size_t (*GetOutputTypeCount)(const struct OrtCustomOp* op);
+  void (*KernelCompute)(void* kernel, OrtKernelContext* context);
+  void (*KernelDestroy)(void* kernel);
+  int (*GetInputCharacteristic)(const struct OrtCustomOp* op, size_t index);
+  int (*GetOutputCharacteristic)(const struct OrtCustomOp* op, size_t index);
+  int (*GetInputMemoryType)(const struct OrtCustomOp* op, size_t index);
+  int (*GetVariadicInputMinArity)(const struct OrtCustomOp* op);
+  int (*GetVariadicInputHomogeneity)(const struct OrtCustomOp* op);
+  int (*GetVariadicOutputMinArity)(const struct OrtCustomOp* op);
+  int (*GetVariadicOutputHomogeneity)(const struct OrtCustomOp* op);
+  OrtStatus* (*CreateKernelV2)(const struct OrtCustomOp* op, const OrtApi* api,
+                               const OrtKernelInfo* info, void** kernel);
+  OrtStatus* (*KernelComputeV2)(void* kernel, OrtKernelContext* context);
+} OrtCustomOp;
+
+/* ---- CUDA driver API and NVRTC, loaded at registration ---- */
+
+typedef int CUresult;
+typedef int CUdevice;
+typedef struct CUctx_st* CUcontext;
+typedef struct CUmod_st* CUmodule;
+typedef struct CUfunc_st* CUfunction;
+typedef struct CUstream_st* CUstream;
+typedef struct _nvrtcProgram* nvrtcProgram;
+enum { CC_MAJOR = 75, CC_MINOR = 76 }; /* CUdevice_attribute */
+
+static struct {
+  CUresult (*cuInit)(unsigned flags);
+  CUresult (*cuDeviceGet)(CUdevice* d, int ordinal);
+  CUresult (*cuDeviceGetAttribute)(int* v, int attribute, CUdevice d);
+  CUresult (*cuCtxGetCurrent)(CUcontext* c);
+  CUresult (*cuModuleLoadData)(CUmodule* m, const void* image);
+  CUresult (*cuModuleGetFunction)(CUfunction* f, CUmodule m, const char* name);
+  CUresult (*cuLaunchKernel)(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                             unsigned by, unsigned bz, unsigned shared, CUstream s, void** args,
+                             void** extra);
+  CUresult (*cuGetErrorString)(CUresult r, const char** s);
+  int (*nvrtcCreateProgram)(nvrtcProgram* p, const char* src, const char* name, int n,
+                            const char* const* headers, const char* const* names);
+  int (*nvrtcCompileProgram)(nvrtcProgram p, int n, const char* const* options);
+  int (*nvrtcGetPTXSize)(nvrtcProgram p, size_t* size);
+  int (*nvrtcGetPTX)(nvrtcProgram p, char* ptx);
+  int (*nvrtcGetProgramLogSize)(nvrtcProgram p, size_t* size);
+  int (*nvrtcGetProgramLog)(nvrtcProgram p, char* log);
+  int (*nvrtcDestroyProgram)(nvrtcProgram* p);
+} cu;
+
+enum { GELU, GELU_TANH, LAYER_NORM, SOFTMAX, KERNELS };
+static const char* const KERNEL_NAMES[KERNELS] = {"gelu_grad", "gelu_tanh_grad", "layer_norm_grad",
+                                                  "softmax_grad"};
+
+static pthread_mutex_t cuda_lock = PTHREAD_MUTEX_INITIALIZER;
+static char* ptx;                 /* NVRTC's output, compiled once per process */
+static char cuda_error[2048];     /* why CUDA kernels cannot be registered, when they cannot */
+/* Modules loaded per CUDA context (one per GPU the process uses). */
+static struct {
+  CUcontext ctx;
+  CUfunction fn[KERNELS];
+} modules[16];
+static int module_count;
+
+static void* open_first(const char* const* names, char* tried, size_t tried_size) {
+  for (int i = 0; names[i] != NULL; i++) {
+    if (names[i][0] == '\0') continue;
+    void* h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (h != NULL) return h;
+    size_t used = strlen(tried);
+    snprintf(tried + used, tried_size - used, "%s%s", used ? ", " : "", names[i]);
+  }
+  return NULL;
+}
+
+#define SYM(lib, name)                                                              \
+  do {                                                                              \
+    *(void**)&cu.name = dlsym(lib, #name);                                          \
+    if (cu.name == NULL) {                                                          \
+      snprintf(cuda_error, sizeof cuda_error, "%s has no symbol %s", #lib, #name); \
+      return 0;                                                                     \
+    }                                                                               \
+  } while (0)
+
+/* Loads the driver and NVRTC and compiles the kernels for the given GPU; 0 with cuda_error set
+ * when something is missing. Called with cuda_lock held. */
+static int cuda_init(int device) {
+  if (ptx != NULL) return 1;
+  char tried[1024] = "";
+  const char* driver_names[] = {"libcuda.so.1", "libcuda.so", NULL};
+  void* libcuda = open_first(driver_names, tried, sizeof tried);
+  if (libcuda == NULL) {
+    snprintf(cuda_error, sizeof cuda_error, "no CUDA driver (tried %s)", tried);
+    return 0;
+  }
+  char home_lib[512] = "";
+  const char* home = getenv("CUDA_HOME");
+  if (home != NULL) snprintf(home_lib, sizeof home_lib, "%s/lib64/libnvrtc.so", home);
+  const char* env = getenv("LORAORT_NVRTC");
+  const char* nvrtc_names[] = {env != NULL ? env : "",
+                               "libnvrtc.so",
+                               "libnvrtc.so.13",
+                               "libnvrtc.so.12",
+                               home_lib,
+                               "/usr/local/cuda/lib64/libnvrtc.so",
+                               "/usr/local/cuda/lib64/libnvrtc.so.13",
+                               "/usr/local/cuda/lib64/libnvrtc.so.12",
+                               NULL};
+  tried[0] = '\0';
+  void* libnvrtc = open_first(nvrtc_names, tried, sizeof tried);
+  if (libnvrtc == NULL) {
+    snprintf(cuda_error, sizeof cuda_error,
+             "no NVRTC library (tried %s; set LORAORT_NVRTC to a libnvrtc.so.12 or newer, e.g. "
+             "from the Maven artifact org.bytedeco:cuda-redist)",
+             tried);
+    return 0;
+  }
+  SYM(libcuda, cuInit);
+  SYM(libcuda, cuDeviceGet);
+  SYM(libcuda, cuDeviceGetAttribute);
+  SYM(libcuda, cuCtxGetCurrent);
+  SYM(libcuda, cuModuleLoadData);
+  SYM(libcuda, cuModuleGetFunction);
+  SYM(libcuda, cuLaunchKernel);
+  SYM(libcuda, cuGetErrorString);
+  SYM(libnvrtc, nvrtcCreateProgram);
+  SYM(libnvrtc, nvrtcCompileProgram);
+  SYM(libnvrtc, nvrtcGetPTXSize);
+  SYM(libnvrtc, nvrtcGetPTX);
+  SYM(libnvrtc, nvrtcGetProgramLogSize);
+  SYM(libnvrtc, nvrtcGetProgramLog);
+  SYM(libnvrtc, nvrtcDestroyProgram);
+  CUdevice dev;
+  int major = 0, minor = 0;
+  if (cu.cuInit(0) != 0 || cu.cuDeviceGet(&dev, device) != 0 ||
+      cu.cuDeviceGetAttribute(&major, CC_MAJOR, dev) != 0 ||
+      cu.cuDeviceGetAttribute(&minor, CC_MINOR, dev) != 0) {
+    snprintf(cuda_error, sizeof cuda_error, "CUDA device %d not usable", device);
+    return 0;
+  }
+  char arch[64];
+  snprintf(arch, sizeof arch, "--gpu-arch=compute_%d%d", major, minor);
+  const char* options[] = {arch};
+  nvrtcProgram prog;
+  if (cu.nvrtcCreateProgram(&prog, LORAORT_CUDA_SOURCE, "loraort_kernels.cu", 0, NULL, NULL)) {
+    snprintf(cuda_error, sizeof cuda_error, "nvrtcCreateProgram failed");
+    return 0;
+  }
+  int rc = cu.nvrtcCompileProgram(prog, 1, options);
+  size_t size = 0;
+  if (rc != 0) {
+    cu.nvrtcGetProgramLogSize(prog, &size);
+    char* log = calloc(size + 1, 1);
+    if (log != NULL) cu.nvrtcGetProgramLog(prog, log);
+    snprintf(cuda_error, sizeof cuda_error, "NVRTC could not compile the kernels (%s): %s", arch,
+             log != NULL ? log : "");
+    free(log);
+    cu.nvrtcDestroyProgram(&prog);
+    return 0;
+  }
+  cu.nvrtcGetPTXSize(prog, &size);
+  char* out = malloc(size);
+  if (out == NULL || cu.nvrtcGetPTX(prog, out) != 0) {
+    free(out);
+    cu.nvrtcDestroyProgram(&prog);
+    snprintf(cuda_error, sizeof cuda_error, "nvrtcGetPTX failed");
+    return 0;
+  }
+  cu.nvrtcDestroyProgram(&prog);
+  ptx = out;
+  return 1;
+}
+
+/* The kernels in the calling thread's current context (ONNX Runtime's), loaded on first use. */
+static OrtStatus* cuda_functions(const char* op, CUfunction** out) {
+  CUcontext ctx = NULL;
+  if (cu.cuCtxGetCurrent(&ctx) != 0 || ctx == NULL) {
+    return fail(op, "no current CUDA context in ONNX Runtime's compute thread");
+  }
+  pthread_mutex_lock(&cuda_lock);
+  for (int i = 0; i < module_count; i++) {
+    if (modules[i].ctx == ctx) {
+      *out = modules[i].fn;
+      pthread_mutex_unlock(&cuda_lock);
+      return NULL;
+    }
+  }
+  char message[512] = "";
+  CUmodule m;
+  CUresult r = module_count == 16 ? -1 : cu.cuModuleLoadData(&m, ptx);
+  for (int k = 0; r == 0 && k < KERNELS; k++) {
+    r = cu.cuModuleGetFunction(&modules[module_count].fn[k], m, KERNEL_NAMES[k]);
+  }
+  if (r == 0) {
+    modules[module_count].ctx = ctx;
+    *out = modules[module_count++].fn;
+  } else {
+    const char* s = "too many CUDA contexts";
+    if (r > 0) cu.cuGetErrorString(r, &s);
+    snprintf(message, sizeof message, "loading the NVRTC-compiled kernels failed: %s", s);
+  }
+  pthread_mutex_unlock(&cuda_lock);
+  return message[0] ? fail(op, message) : NULL;
+}
+
+static OrtStatus* launch(const char* op, const OrtKernelContext* context, int kernel,
+                         unsigned blocks, unsigned threads, void** args) {
+  CUfunction* fn;
+  CHECK(cuda_functions(op, &fn));
+  void* stream = NULL;
+  CHECK(ORT(KernelContext_GetGPUComputeStream)(context, &stream));
+  CUresult r = cu.cuLaunchKernel(fn[kernel], blocks, 1, 1, threads, 1, 1, 0, (CUstream)stream,
+                                 args, NULL);
+  if (r != 0) {
+    const char* s = "unknown error";
+    cu.cuGetErrorString(r, &s);
+    return fail(op, s);
+  }
+  return NULL;
+}
+
+/* ---- The ops ---- */
+
+typedef struct Op {
+  OrtCustomOp base; /* first: ONNX Runtime's pointer to the op is a pointer to this */
+  const char* name;
+  int kernel;
+  size_t inputs;
+  int cuda;
+} Op;
+
+typedef struct Input {
+  float* data;
+  int64_t dims[8];
+  size_t rank;
+  int64_t count;
+} Input;
+
+static OrtStatus* input(OrtKernelContext* c, const char* op, size_t i, Input* in) {
+  const OrtValue* v = NULL;
+  CHECK(ORT(KernelContext_GetInput)(c, i, &v));
+  OrtTensorTypeAndShapeInfo* info;
+  CHECK(ORT(GetTensorTypeAndShape)(v, &info));
+  int type = 0;
+  OrtStatus* s = ORT(GetTensorElementType)(info, &type);
+  if (s == NULL) s = ORT(GetDimensionsCount)(info, &in->rank);
+  if (s == NULL && in->rank > 8) s = fail(op, "inputs of rank > 8 are not supported");
+  if (s == NULL) s = ORT(GetDimensions)(info, in->dims, in->rank);
+  ORT(ReleaseTensorTypeAndShapeInfo)(info);
+  if (s != NULL) return s;
+  if (type != TENSOR_FLOAT) return fail(op, "every input must be float32");
+  in->count = 1;
+  for (size_t d = 0; d < in->rank; d++) in->count *= in->dims[d];
+  return ORT(GetTensorMutableData)((OrtValue*)v, (void**)&in->data);
+}
+
+static OrtStatus* compute(void* kernel, OrtKernelContext* c) {
+  const Op* op = kernel;
+  Input in[5];
+  for (size_t i = 0; i < op->inputs; i++) {
+    CHECK(input(c, op->name, i, &in[i]));
+  }
+  int64_t n = in[0].count;
+  int64_t h = in[0].rank > 0 ? in[0].dims[in[0].rank - 1] : 1;
+  int64_t rows = h > 0 ? n / h : 0;
+  if (in[1].count != n) {
+    return fail(op->name, "the first two inputs differ in size");
+  }
+  if (op->kernel == LAYER_NORM && (in[2].count != h || in[3].count != rows || in[4].count != rows)) {
+    return fail(op->name,
+                "Scale must hold one value per element of the last axis, Mean and InvStdDev one "
+                "per row");
+  }
+  OrtValue* out_value;
+  CHECK(ORT(KernelContext_GetOutput)(c, 0, in[0].dims, in[0].rank, &out_value));
+  float* out;
+  CHECK(ORT(GetTensorMutableData)(out_value, (void**)&out));
+  if (n == 0) return NULL;
+  if (!op->cuda) {
+    switch (op->kernel) {
+      case GELU: loraort_gelu_grad_cpu(in[0].data, in[1].data, out, n); break;
+      case GELU_TANH: loraort_gelu_tanh_grad_cpu(in[0].data, in[1].data, out, n); break;
+      case LAYER_NORM:
+        loraort_layer_norm_grad_cpu(in[0].data, in[1].data, in[2].data, in[3].data, in[4].data,
+                                    out, rows, h);
+        break;
+      default: loraort_softmax_grad_cpu(in[0].data, in[1].data, out, rows, h);
+    }
+    return NULL;
+  }
+  if (rows > 0x7fffffff || h > 0x7fffffff) return fail(op->name, "tensor too large");
+  int hi = (int)h;
+  long long nn = n;
+  if (op->kernel == GELU || op->kernel == GELU_TANH) {
+    int64_t blocks = (n + 255) / 256;
+    void* args[] = {&in[0].data, &in[1].data, &out, &nn};
+    return launch(op->name, c, op->kernel, blocks > 65535 ? 65535 : (unsigned)blocks, 256, args);
+  }
+  /* one block per row; whole warps, at most 256 threads (each loops over the rest of its row) */
+  unsigned threads = h >= 256 ? 256 : (unsigned)((h + 31) / 32 * 32);
+  if (op->kernel == LAYER_NORM) {
+    void* args[] = {&in[0].data, &in[1].data, &in[2].data, &in[3].data, &in[4].data, &out, &hi};
+    return launch(op->name, c, LAYER_NORM, (unsigned)rows, threads, args);
+  }
+  void* args[] = {&in[0].data, &in[1].data, &out, &hi};
+  return launch(op->name, c, SOFTMAX, (unsigned)rows, threads, args);
+}
+
+static const char* op_name(const OrtCustomOp* op) { return ((const Op*)op)->name; }
+static const char* op_ep_cpu(const OrtCustomOp* op) { (void)op; return "CPUExecutionProvider"; }
+static const char* op_ep_cuda(const OrtCustomOp* op) { (void)op; return "CUDAExecutionProvider"; }
+static int op_float(const OrtCustomOp* op, size_t i) { (void)op; (void)i; return TENSOR_FLOAT; }
+static size_t op_inputs(const OrtCustomOp* op) { return ((const Op*)op)->inputs; }
+static size_t op_outputs(const OrtCustomOp* op) { (void)op; return 1; }
+static int op_required(const OrtCustomOp* op, size_t i) { (void)op; (void)i; return IO_REQUIRED; }
+static int op_mem(const OrtCustomOp* op, size_t i) { (void)op; (void)i; return MEM_DEFAULT; }
+static int op_arity(const OrtCustomOp* op) { (void)op; return 1; }
+static int op_homogeneous(const OrtCustomOp* op) { (void)op; return 1; }
+static void* op_create(const OrtCustomOp* op, const OrtApi* a, const OrtKernelInfo* i) {
+  (void)a; (void)i;
+  return (void*)op; /* stateless: the op is the kernel */
+}
+static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKernelInfo* i,
+                             void** kernel) {
+  *kernel = op_create(op, a, i);
+  return NULL;
+}
+static void op_destroy(void* kernel) { (void)kernel; }
+
+#define OP(ep, nm, k, n)                                                                        \
+  {{API_VERSION, op_create, op_name, op_ep_##ep, op_float, op_inputs, op_float, op_outputs, NULL, \
+    op_destroy, op_required, op_required, op_mem, op_arity, op_homogeneous, op_arity,             \
+    op_homogeneous, op_create2, compute},                                                         \
+   nm, k, n, 0}
+
+static Op cpu_ops[KERNELS] = {OP(cpu, "GeluGrad", GELU, 2), OP(cpu, "GeluTanhGrad", GELU_TANH, 2),
+                              OP(cpu, "LayerNormalizationGrad", LAYER_NORM, 5),
+                              OP(cpu, "SoftmaxGrad", SOFTMAX, 2)};
+static Op cuda_ops[KERNELS] = {OP(cuda, "GeluGrad", GELU, 2),
+                               OP(cuda, "GeluTanhGrad", GELU_TANH, 2),
+                               OP(cuda, "LayerNormalizationGrad", LAYER_NORM, 5),
+                               OP(cuda, "SoftmaxGrad", SOFTMAX, 2)};
+
+static OrtCustomOpDomain* domains[2]; /* cpu, cuda: made once, shared by every session */
+
+static OrtStatus* config(const OrtSessionOptions* o, const char* key, char* value, size_t size) {
+  int has = 0;
+  value[0] = '\0';
+  CHECK(ORT(HasSessionConfigEntry)(o, key, &has));
+  if (has) {
+    CHECK(ORT(GetSessionConfigEntry)(o, key, value, &size));
+  }
+  return NULL;
+}
+
+EXPORT OrtStatus* RegisterCustomOps(OrtSessionOptions* options, const OrtApiBase* base) {
+  api = base->GetApi(API_VERSION);
+  if (api == NULL) {
+    fprintf(stderr, "libloraort_kernels: ONNX Runtime %s lacks C API version %d\n",
+            base->GetVersionString(), API_VERSION);
+    return NULL; /* no API to report through; the session then fails on the unknown ops */
+  }
+  char ep[32], device[32];
+  CHECK(config(options, "loraort.kernels.ep", ep, sizeof ep));
+  CHECK(config(options, "loraort.kernels.device", device, sizeof device));
+  int cuda = strcmp(ep, "cuda") == 0;
+  if (!cuda && ep[0] != '\0' && strcmp(ep, "cpu") != 0) {
+    return fail("RegisterCustomOps", "loraort.kernels.ep must be cpu or cuda");
+  }
+  pthread_mutex_lock(&cuda_lock);
+  OrtStatus* s = NULL;
+  if (cuda && !cuda_init(device[0] ? atoi(device) : 0)) {
+    s = ORT(CreateStatus)(ORT_FAIL, cuda_error);
+  }
+  if (s == NULL && domains[cuda] == NULL) {
+    OrtCustomOpDomain* d = NULL;
+    s = ORT(CreateCustomOpDomain)("dev.loraort", &d);
+    for (int k = 0; s == NULL && k < KERNELS; k++) {
+      Op* op = cuda ? &cuda_ops[k] : &cpu_ops[k];
+      op->cuda = cuda;
+      s = ORT(CustomOpDomain_Add)(d, op);
+    }
+    if (s == NULL) domains[cuda] = d;
+  }
+  pthread_mutex_unlock(&cuda_lock);
+  if (s != NULL) return s;
+  return ORT(AddCustomOpDomain)(options, domains[cuda]);
+}

@@ -1,0 +1,83 @@
+package dev.loraort.kernels;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+
+/**
+ * The fused backward kernels: the op names train_fused graphs use (domain {@value #DOMAIN}, opset
+ * {@value #OPSET}) and the ONNX Runtime custom-op library that implements them. The library is
+ * built from {@code src/main/c} into this jar (Linux x86-64, when the build machine has a C
+ * compiler); a session registers it with {@code SessionOptions.registerCustomOpLibrary} after
+ * setting the config entries {@value #CONFIG_EP} and {@value #CONFIG_DEVICE}.
+ */
+public final class FusedKernels {
+  /** The ops' domain. */
+  public static final String DOMAIN = "dev.loraort";
+
+  /** The domain's opset version. */
+  public static final int OPSET = 1;
+
+  /** GeluGrad(dY, X) -> dX, exact (erf) GELU. */
+  public static final String GELU_GRAD = "GeluGrad";
+
+  /** GeluTanhGrad(dY, X) -> dX, GELU's tanh approximation (GPT-2's gelu_new). */
+  public static final String GELU_TANH_GRAD = "GeluTanhGrad";
+
+  /** LayerNormalizationGrad(dY, X, Scale, Mean, InvStdDev) -> dX, over the last axis. */
+  public static final String LAYER_NORM_GRAD = "LayerNormalizationGrad";
+
+  /** SoftmaxGrad(dY, Y) -> dX, over the last axis. */
+  public static final String SOFTMAX_GRAD = "SoftmaxGrad";
+
+  /** Session config entry: which kernels the library registers, {@code cpu} or {@code cuda}. */
+  public static final String CONFIG_EP = "loraort.kernels.ep";
+
+  /** Session config entry: the GPU the CUDA kernels are compiled for. */
+  public static final String CONFIG_DEVICE = "loraort.kernels.device";
+
+  private static final String RESOURCE = "/native/linux-x86_64/libloraort_kernels.so";
+  private static Path extracted;
+
+  private FusedKernels() {}
+
+  /**
+   * The library, copied once per process from this jar to a temporary file (ONNX Runtime loads
+   * libraries from paths).
+   *
+   * @return the library's path
+   * @throws IllegalStateException naming why there is none: another platform, or a jar built
+   *     without a C compiler
+   */
+  public static synchronized Path library() {
+    if (extracted != null) {
+      return extracted;
+    }
+    String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
+    String arch = System.getProperty("os.arch");
+    if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+      throw new IllegalStateException(
+          "the fused kernels are built for Linux x86-64 only; this is " + os + " " + arch);
+    }
+    try (InputStream in = FusedKernels.class.getResourceAsStream(RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException(
+            "this build has no fused-kernel library ("
+                + RESOURCE
+                + " is missing from the"
+                + " fused-kernels jar: it was built without a C compiler at /usr/bin/cc)");
+      }
+      Path f = Files.createTempFile("libloraort_kernels", ".so");
+      f.toFile().deleteOnExit();
+      Files.copy(in, f, StandardCopyOption.REPLACE_EXISTING);
+      extracted = f;
+      return f;
+    } catch (IOException e) {
+      throw new IllegalStateException(
+          "cannot copy the fused-kernel library out of its jar: " + e, e);
+    }
+  }
+}
