@@ -18,13 +18,14 @@ bench_model() {
   esac
 }
 
-java_bench() {  # MODEL_DIR [bench options]: MODEL_DIR.jsonl as data, $batch from bench_model, CP = classpath
+java_bench() {  # MODEL_DIR [bench options]: MODEL_DIR.jsonl as data, $batch from bench_model, CP = classpath,
+  # JAVA_BENCH_EXTRA = more options (e.g. --kernels fused) for callers that pass theirs through
   local model=$1
   shift
   # AlwaysPreTouch: the steps' fresh arrays would otherwise first-touch the heap's pages for the whole
   # short run (a long run reuses them after its first young collections); scripts/bench/CopyProbe.java
   java -XX:+AlwaysPreTouch ${ORT_JAVA_OPTS:-} -cp "${CP:?classpath}" dev.loraort.trainer.cli.Main bench \
-    --model "$model" --data "$model.jsonl" --device cuda --tf32 --batch-size "$batch" "$@"
+    --model "$model" --data "$model.jsonl" --device cuda --tf32 --batch-size "$batch" ${JAVA_BENCH_EXTRA:-} "$@"
 }
 
 torch_bench() {  # CONFIG_DIR [torch_peft_bench.py options]: the settings of bench_model

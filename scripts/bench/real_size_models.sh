@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exports the real-size benchmark graphs (real architectures, random init: no model hub on the GPU
 # machine) with random token data beside them, each once: WORK/<id>/ and WORK/<id>.jsonl.
-#   [FP16=0] bash scripts/bench/real_size_models.sh WORK [ID...]     (default: roberta-large-cls gpt2-medium-lm clip-vit-b16; also gpt2-large-lm, qwen2vl-2b-lm, qwen2vl-2b-l8-lm)
+#   [FP16=0] [DATA_ONLY=1] bash scripts/bench/real_size_models.sh WORK [ID...]     (default: roberta-large-cls gpt2-medium-lm clip-vit-b16; also gpt2-large-lm, qwen2vl-2b-lm, qwen2vl-2b-l8-lm)
 # Exports run in parallel (about 8 minutes each on 16 cores); a second call waits for a running
 # export of the same model (flock) instead of starting another, so this can be started in the
 # background ahead of run_gpu_bench.sh.
@@ -77,6 +77,7 @@ export_one() {
     flock 9
     [ -f "$work/$id/manifest.json" ] && exit 0
     prepare "$id" || exit 1
+    [ "${DATA_ONLY:-0}" = 1 ] && exit 0  # the config and token data only (fused_ab.sh exports plain graphs itself)
     t0=$(date +%s)
     python3 "$scripts/export_lora_graph.py" --family "$family" --config "$work/$id-config" --id "$id" \
       --rank "$rank" --alpha "$alpha" --targets "$targets" ${atol:+--check-atol $atol} --external-weights --keep-weights --no-fixture --no-rwp ${fp16_flag} \
