@@ -249,7 +249,7 @@ static int cuda_init(int device) {
     return 0;
   }
   char arch[64];
-  snprintf(arch, sizeof arch, "--gpu-arch=compute_%d%d", major, minor);
+  snprintf(arch, sizeof arch, "--gpu-architecture=compute_%d%d", major, minor);
   const char* options[] = {arch};
   nvrtcProgram prog;
   if (cu.nvrtcCreateProgram(&prog, LORAORT_CUDA_SOURCE, "loraort_kernels.cu", 0, NULL, NULL)) {

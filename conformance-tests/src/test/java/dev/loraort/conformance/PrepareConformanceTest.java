@@ -92,11 +92,12 @@ class PrepareConformanceTest {
       for (Path model : models.sorted().toList()) {
         try (Stream<Path> methods = Files.list(model)) {
           for (Path method : methods.sorted().toList()) {
-            for (String file : List.of("model.onnx", "model_ts.onnx")) {
-              cases.add(
-                  Arguments.of(
-                      model.getFileName().toString(), file, method.getFileName().toString()));
-            }
+            String id = model.getFileName().toString();
+            String name = method.getFileName().toString();
+            cases.add(Arguments.of(id, "model.onnx", name, ExecutionDevice.Kernels.PLAIN));
+            cases.add(Arguments.of(id, "model_ts.onnx", name, ExecutionDevice.Kernels.PLAIN));
+            // train_fused.onnx through the kernel library's CPU kernels
+            cases.add(Arguments.of(id, "model.onnx", name, ExecutionDevice.Kernels.FUSED));
           }
         }
       }
@@ -104,12 +105,14 @@ class PrepareConformanceTest {
     return cases.stream();
   }
 
-  @ParameterizedTest(name = "{0}/{1} {2}")
+  @ParameterizedTest(name = "{0}/{1} {2} {3}")
   @MethodSource("goldenCases")
-  void goldenTracesHoldThroughPrepare(String id, String file, String method) throws IOException {
+  void goldenTracesHoldThroughPrepare(
+      String id, String file, String method, ExecutionDevice.Kernels kernels) throws IOException {
     Manifest m = prepared(id, file);
     GoldenTrace g = GoldenTrace.read(GoldenTraceTest.GOLDEN.resolve(id + "/" + method));
-    ConformanceReport r = ConformanceRun.run(m, g, Golden.config(g), ExecutionDevice.CPU, 1);
+    ConformanceReport r =
+        ConformanceRun.run(m, g, Golden.config(g), ExecutionDevice.CPU.withKernels(kernels), 1);
     assertThat(r.conforms()).as(r.render()).isTrue();
   }
 
@@ -134,13 +137,19 @@ class PrepareConformanceTest {
     List<FixtureCheck.Row> rows = FixtureCheck.run(m, ExecutionDevice.CPU, 1);
     // every broadcast of the backward is reduced over axes known when the graph is built: no
     // NonZero (a reduction decided at run time costs a device-to-host copy per step on the GPU)
-    Onnx.ModelProto train =
-        Onnx.ModelProto.parseFrom(Files.readAllBytes(m.dir().resolve("train.onnx")));
-    assertThat(train.getGraph().getNodeList()).noneMatch(n -> n.getOpType().equals("NonZero"));
+    for (String graph : List.of("train.onnx", "train_fused.onnx")) {
+      Onnx.ModelProto train = Onnx.ModelProto.parseFrom(Files.readAllBytes(m.dir().resolve(graph)));
+      assertThat(train.getGraph().getNodeList()).noneMatch(n -> n.getOpType().equals("NonZero"));
+    }
     // loss, every LoRA gradient (and the heads'), every infer output
     assertThat(rows)
         .hasSizeGreaterThanOrEqualTo(2 + 2 * m.lora().modules().size())
         .allSatisfy(r -> assertThat(r.ok()).as(r.toString()).isTrue());
+    // the same through train_fused.onnx and the kernel library's CPU kernels
+    ExecutionDevice fused = ExecutionDevice.CPU.withKernels(ExecutionDevice.Kernels.FUSED);
+    assertThat(FixtureCheck.run(m, fused, 1))
+        .hasSameSizeAs(rows)
+        .allSatisfy(r -> assertThat(r.ok()).as("train_fused: " + r).isTrue());
   }
 
   @Test

@@ -14,6 +14,7 @@ import dev.loraort.builder.ir.WeightsFile;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
 import dev.loraort.builder.shape.ValueType;
+import dev.loraort.kernels.FusedKernels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -47,6 +48,7 @@ final class GradCheck {
   private int elem = DataType.DOUBLE_VALUE;
   private long seed = 1;
   private double gradScale = 1;
+  private boolean fused;
 
   static GradCheck create() {
     return new GradCheck();
@@ -107,6 +109,36 @@ final class GradCheck {
     return this;
   }
 
+  /** Differentiates with the fused kernels' rules and runs with their library registered. */
+  GradCheck fused() {
+    fused = true;
+    return this;
+  }
+
+  /**
+   * The gradients at the seeded starting point, through the plain and through the fused rules.
+   *
+   * @param f the function under test
+   * @return the worst |fused - plain| over the largest |plain|, over every gradient
+   */
+  double fusedVsPlain(Function<Emitter, String> f) throws IOException, OrtException {
+    fused = false;
+    List<double[]> plain = new ArrayList<>(run(f, false).values());
+    fused = true;
+    List<double[]> withKernels = new ArrayList<>(run(f, false).values());
+    double worst = 0;
+    for (int k = 1; k < plain.size(); k++) { // 0 is the loss
+      double max = 0;
+      double err = 0;
+      for (int j = 0; j < plain.get(k).length; j++) {
+        max = Math.max(max, Math.abs(plain.get(k)[j]));
+        err = Math.max(err, Math.abs(plain.get(k)[j] - withKernels.get(k)[j]));
+      }
+      worst = Math.max(worst, err / Math.max(max, 1e-30));
+    }
+    return worst;
+  }
+
   /**
    * Builds f, differentiates, runs and returns the worst relative error over the inputs.
    *
@@ -114,6 +146,15 @@ final class GradCheck {
    * @return the worst |fd - analytic| / max(|fd|, |analytic|, 1e-3)
    */
   double check(Function<Emitter, String> f) throws IOException, OrtException {
+    return run(f, true).get("worst")[0];
+  }
+
+  /**
+   * Builds f, differentiates and runs: the loss and gradients at the seeded start, and with {@code
+   * finiteDifferences}, the worst error against them (key "worst").
+   */
+  private Map<String, double[]> run(Function<Emitter, String> f, boolean finiteDifferences)
+      throws IOException, OrtException {
     List<dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto> ins = new ArrayList<>();
     for (Input i : inputs) {
       ins.add(new ValueType(elem, i.declared()).toValueInfo(i.name()));
@@ -140,7 +181,7 @@ final class GradCheck {
             e.scalar(1.7, elem));
     String loss = e.op("ReduceSum", List.of(e.mul(y, e.reshape(w, shape))), Attr.i("keepdims", 0));
     Shapes shapes = Shapes.infer(g);
-    Map<String, String> grads = Backward.build(g, shapes, loss, wrt, java.util.Set.of());
+    Map<String, String> grads = Backward.build(g, shapes, loss, wrt, java.util.Set.of(), fused);
     g.outputs().add(shapes.type(loss).toValueInfo(loss));
     List<String> gradOut = new ArrayList<>();
     for (String x : wrt) {
@@ -161,6 +202,10 @@ final class GradCheck {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
       so.setIntraOpNumThreads(1);
+      if (fused) {
+        so.addConfigEntry(FusedKernels.CONFIG_EP, "cpu");
+        so.registerCustomOpLibrary(FusedKernels.library().toString());
+      }
       try (OrtSession s = env.createSession(model.toString(), so)) {
         Map<String, double[]> x0 = new LinkedHashMap<>();
         for (Input i : inputs) {
@@ -172,6 +217,9 @@ final class GradCheck {
           x0.put(i.name(), v);
         }
         Map<String, double[]> at = run(env, s, x0);
+        if (!finiteDifferences) {
+          return at;
+        }
         double worst = 0;
         double h = elem == DataType.DOUBLE_VALUE ? 1e-6 : 1e-2;
         for (int k = 0; k < inputs.size(); k++) {
@@ -195,7 +243,7 @@ final class GradCheck {
               Math.abs(fd - analytic) / Math.max(Math.max(Math.abs(fd), Math.abs(analytic)), 1e-3);
           worst = Math.max(worst, rel);
         }
-        return worst;
+        return Map.of("worst", new double[] {worst});
       }
     } finally {
       for (Path p : List.of(model, dir.resolve("w.bin"), dir)) {

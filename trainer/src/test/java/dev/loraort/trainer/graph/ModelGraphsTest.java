@@ -81,4 +81,16 @@ class ModelGraphsTest {
     assertThatThrownBy(() -> ExecutionDevice.parse("tpu", true))
         .hasMessageContaining("expected cpu, cuda or cuda:N");
   }
+
+  @Test
+  void theFusedGraphIsChosenOnCudaOrWhenAsked() {
+    ExecutionDevice cuda = ExecutionDevice.parse("cuda", true);
+    assertThat(cuda.wantsFused(true)).isTrue();
+    assertThat(cuda.wantsFused(false)).isFalse();
+    assertThat(cuda.withFp16(true).wantsFused(true)).isFalse();
+    assertThat(cuda.withKernels(ExecutionDevice.Kernels.PLAIN).wantsFused(true)).isFalse();
+    assertThat(ExecutionDevice.CPU.wantsFused(true)).isFalse();
+    assertThat(ExecutionDevice.CPU.withKernels(ExecutionDevice.Kernels.FUSED).wantsFused(true))
+        .isTrue();
+  }
 }

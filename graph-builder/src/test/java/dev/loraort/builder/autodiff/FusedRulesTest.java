@@ -1,0 +1,95 @@
+package dev.loraort.builder.autodiff;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.builder.ir.Attr;
+import dev.loraort.builder.ir.Emitter;
+import dev.loraort.builder.ir.Graph;
+import dev.loraort.builder.ir.Node;
+import dev.loraort.builder.shape.Dim;
+import dev.loraort.builder.shape.Shapes;
+import dev.loraort.builder.shape.ValueType;
+import dev.loraort.kernels.FusedKernels;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The fused kernels' rules, run through the kernel library on ONNX Runtime's CPU EP: the same
+ * gradients as the plain rules, finite differences, and which cases they take.
+ */
+class FusedRulesTest {
+  private static final int F = DataType.FLOAT_VALUE;
+
+  /** x -> GELU -> LayerNormalization (scale and bias computed, not trained) -> 2 * . -> Softmax. */
+  private static String block(Emitter e, String approximate, long softmaxAxis) {
+    String h = e.op("Gelu", List.of("x"), Attr.s("approximate", approximate));
+    String idx =
+        e.op("Cast", List.of(e.op("Range", e.int64(0), e.int64(16), e.int64(1))), Attr.i("to", F));
+    String scale = e.add(e.mul(idx, e.scalar(0.05, F)), e.scalar(0.6, F));
+    String ln =
+        e.op(
+            "LayerNormalization",
+            List.of(h, scale, e.mul(scale, e.scalar(0.1, F))),
+            Attr.i("axis", -1),
+            Attr.f("epsilon", 1e-5f));
+    return e.op("Softmax", List.of(e.mul(ln, e.scalar(2, F))), Attr.i("axis", softmaxAxis));
+  }
+
+  private static GradCheck input() {
+    return GradCheck.create().opset(20).float32().inRange("x", -3, 3, 3, 5, 16);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"none", "tanh"})
+  void fusedGradientsEqualThePlainOnes(String approximate) throws Exception {
+    assertThat(input().fusedVsPlain(e -> block(e, approximate, -1))).isLessThan(1e-6);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"none", "tanh"})
+  void fusedGradientsMatchFiniteDifferences(String approximate) throws Exception {
+    assertThat(input().fused().check(e -> block(e, approximate, -1))).isLessThan(3e-3);
+  }
+
+  @Test
+  void aWrongKernelWouldBeSeen() throws Exception {
+    assertThat(input().fused().scaleGradients(1.01).check(e -> block(e, "none", -1)))
+        .isGreaterThan(5e-3);
+  }
+
+  @Test
+  void eachFusedOpReplacesItsDecompositionWhereItFits() {
+    assertThat(fusedOps(-1))
+        .containsExactlyInAnyOrder(
+            FusedKernels.GELU_GRAD, FusedKernels.LAYER_NORM_GRAD, FusedKernels.SOFTMAX_GRAD);
+    // a softmax over another axis than the last keeps its plain rule
+    assertThat(fusedOps(1))
+        .containsExactlyInAnyOrder(FusedKernels.GELU_GRAD, FusedKernels.LAYER_NORM_GRAD);
+  }
+
+  private static Set<String> fusedOps(long softmaxAxis) {
+    List<Dim> d = List.of(Dim.of(3), Dim.of(5), Dim.of(16));
+    Graph g =
+        new Graph(
+            "fused",
+            20,
+            List.of(),
+            Map.of(),
+            List.of(new ValueType(F, d).toValueInfo("x")),
+            List.of());
+    Emitter e = new Emitter(g, "f");
+    String y = block(e, "none", softmaxAxis);
+    String loss = e.op("ReduceSum", List.of(e.mul(y, y)), Attr.i("keepdims", 0));
+    Backward.build(g, Shapes.infer(g), loss, List.of("x"), Set.of(), true);
+    return g.nodes().stream()
+        .filter(n -> n.domain().equals(FusedKernels.DOMAIN))
+        .map(Node::op)
+        .collect(Collectors.toSet());
+  }
+}

@@ -1,0 +1,14 @@
+# golden traces through prepare's graphs on the CUDA EP, plain and fused
+J="java $ORT_JAVA_OPTS -cp $CP dev.loraort.trainer.cli.Main"
+python3 -c "import json;print(json.dumps(json.load(open('onnx-models/tiny-qwen2vl/manifest.json'))['source']['config']))" > /tmp/qcfg.json
+for id in tiny-roberta-cls tiny-gpt2-lm tiny-clip tiny-qwen2vl; do
+  case $id in *-lm|tiny-qwen2vl) t=causal-lm;; tiny-clip) t=contrastive;; *) t=seq-cls;; esac
+  extra=""; [ $id = tiny-qwen2vl ] && extra="--hf-config /tmp/qcfg.json --targets q_proj,v_proj,qkv"
+  $J prepare --onnx onnx-models/$id/plain/model.onnx --task $t --id $id --out /tmp/g/$id $extra > /dev/null 2>&1 || echo "prepare $id failed"
+  for m in conformance-tests/golden/$id/*; do
+    for k in plain fused; do
+      r=$($J conform --model /tmp/g/$id --golden $m --device cuda --kernels $k 2>&1 | grep -E "final tensors|CONFORMS|DIVERGES|error" | tr "\n" " ")
+      echo "$id $(basename $m) $k: $r"
+    done
+  done
+done
