@@ -29,6 +29,7 @@ fi
 out=${1:?OUT}; id=${2:?ID}; : "${CP:?classpath}"
 bench_model "$id" || exit 2
 case $family in gpt2|qwen2vl) task=causal-lm ;; clip) task=contrastive ;; *) task=seq-cls ;; esac
+extra=""; [ "$family" = qwen2vl ] && extra="--hf-config $work/$id-config/config.json"
 mkdir -p "$out"
 prepared=$work/prepared/$id  # beside it: $id.jsonl and $id-config, as java_bench and kernel_times.sh read them
 if [ "$phase" = kernels ]; then
@@ -43,7 +44,7 @@ mkdir -p "$work/prepared"
 ln -sfn "$work/$id-config" "$work/prepared/$id-config"
 ln -sf "$work/$id.jsonl" "$prepared.jsonl"
 $J prepare --onnx "$work/$id-plain/model.onnx" --task "$task" --targets "$targets" --rank "$rank" --alpha "$alpha" \
-  --id "$id" --out "$prepared" --overwrite 2>&1 | tee "$out/$id.prepare.txt"
+  $extra --id "$id" --out "$prepared" --overwrite 2>&1 | tee "$out/$id.prepare.txt"
 $J check --model "$prepared" --kernels fused --against "$prepared" --data "$work/$id.jsonl" --batch-size 2 \
   --device cuda --no-tf32 2>&1 | grep -v "^\[" | tee "$out/$id.fused_vs_plain.txt"
 monitor() {  # GPU memory used (MiB) every 0.2 s, until killed
