@@ -45,6 +45,20 @@ public final class FusedKernels {
   private FusedKernels() {}
 
   /**
+   * @return true if this jar carries the library for this platform (it was built with a C compiler,
+   *     on Linux x86-64); whether ONNX Runtime can register it is another question
+   */
+  public static boolean bundled() {
+    return platformSupported() && FusedKernels.class.getResource(RESOURCE) != null;
+  }
+
+  private static boolean platformSupported() {
+    String arch = System.getProperty("os.arch");
+    return System.getProperty("os.name").toLowerCase(Locale.ROOT).contains("linux")
+        && (arch.equals("amd64") || arch.equals("x86_64"));
+  }
+
+  /**
    * The library, copied once per process from this jar to a temporary file (ONNX Runtime loads
    * libraries from paths).
    *
@@ -56,11 +70,12 @@ public final class FusedKernels {
     if (extracted != null) {
       return extracted;
     }
-    String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
-    String arch = System.getProperty("os.arch");
-    if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+    if (!platformSupported()) {
       throw new IllegalStateException(
-          "the fused kernels are built for Linux x86-64 only; this is " + os + " " + arch);
+          "the fused kernels are built for Linux x86-64 only; this is "
+              + System.getProperty("os.name")
+              + " "
+              + System.getProperty("os.arch"));
     }
     try (InputStream in = FusedKernels.class.getResourceAsStream(RESOURCE)) {
       if (in == null) {

@@ -1,6 +1,7 @@
 package dev.loraort.builder.autodiff;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Attr;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -25,6 +27,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class FusedRulesTest {
   private static final int F = DataType.FLOAT_VALUE;
+
+  @BeforeAll
+  static void libraryBuilt() {
+    // a clone built without a C compiler has no library; everything else still works
+    assumeTrue(FusedKernels.bundled(), "no fused-kernel library in this build (no /usr/bin/cc)");
+  }
 
   /** x -> GELU -> LayerNormalization (scale and bias computed, not trained) -> 2 * . -> Softmax. */
   private static String block(Emitter e, String approximate, long softmaxAxis) {
