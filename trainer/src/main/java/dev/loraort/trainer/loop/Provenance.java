@@ -49,7 +49,8 @@ public record Provenance(
    */
   public static Provenance of(Manifest m, String modelDirLabel) throws IOException {
     Map<String, String> files = new LinkedHashMap<>();
-    for (String role : new String[] {"train", "infer", "train_rwp"}) {
+    // every graph the manifest names (train, train_fused, train_fp16, infer, train_rwp), sorted
+    for (String role : new java.util.TreeSet<>(m.graphs().keySet())) {
       Path p = m.graph(role).orElse(null);
       if (p != null && Files.exists(p)) {
         files.put(p.getFileName().toString(), FileDigest.sha256(p));
