@@ -6,8 +6,10 @@ import dev.loraort.trainer.graph.GraphSession;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Where a run's result came from: the model and the exact graphs (sha256), and the platform, since
@@ -34,9 +36,9 @@ public record Provenance(
     String os,
     String arch) {
 
-  /** Copies the map. */
+  /** Copies the map, sorted by file name: Map.copyOf's order changes from one JVM to the next. */
   public Provenance {
-    files = Map.copyOf(files);
+    files = Collections.unmodifiableMap(new TreeMap<>(files));
   }
 
   /**
@@ -49,8 +51,8 @@ public record Provenance(
    */
   public static Provenance of(Manifest m, String modelDirLabel) throws IOException {
     Map<String, String> files = new LinkedHashMap<>();
-    // every graph the manifest names (train, train_fused, train_fp16, infer, train_rwp), sorted
-    for (String role : new java.util.TreeSet<>(m.graphs().keySet())) {
+    // every graph the manifest names (train, train_fused, train_fp16, infer, train_rwp)
+    for (String role : m.graphs().keySet()) {
       Path p = m.graph(role).orElse(null);
       if (p != null && Files.exists(p)) {
         files.put(p.getFileName().toString(), FileDigest.sha256(p));
