@@ -65,11 +65,18 @@ public final class Examples {
       throw new IOException(
           file + " holds IDX images: name their classes (--class-names fashion-mnist, ...)");
     }
+    List<JsonlDataset.Example> out;
     try (TextEncoder enc = TextEncoder.open(text.tokenizer(), text.maxLength())) {
-      return images
-          ? CaptionedImages.load(file, text.captions(), enc, m)
-          : enc.encode(TextDataset.read(file, fieldsFor(text.fields(), m)), m);
+      out =
+          images
+              ? CaptionedImages.load(file, text.captions(), enc, m)
+              : enc.encode(TextDataset.read(file, fieldsFor(text.fields(), m)), m);
     }
+    InputLimits limits = InputLimits.of(m);
+    for (int i = 0; i < out.size(); i++) {
+      limits.check(out.get(i).values(), file + ": record " + (i + 1));
+    }
+    return out;
   }
 
   /** A model without a labels input (an embedding model) reads no label field. */

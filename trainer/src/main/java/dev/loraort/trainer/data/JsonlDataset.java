@@ -83,6 +83,7 @@ public final class JsonlDataset {
                 .findFirst()
                 .orElseThrow()
                 .fixedElementsPerExample();
+    InputLimits limits = InputLimits.of(m);
     List<Example> out = new ArrayList<>();
     try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       String line;
@@ -103,6 +104,7 @@ public final class JsonlDataset {
         if (vision != null) {
           images(o, v, vision, pixelRow, at);
         }
+        limits.check(v, at);
         out.add(new Example(v));
       }
     }

@@ -15,7 +15,6 @@ class ProvenanceTest {
     files.put("base.weights", "1");
     files.put("train.onnx", "2");
     Provenance p = new Provenance("m", "dir", "c", files, "ort", "v", "17", "os", "arch");
-    assertThat(p.files().keySet())
-        .containsExactly("base.weights", "train.onnx", "train_rwp.onnx");
+    assertThat(p.files().keySet()).containsExactly("base.weights", "train.onnx", "train_rwp.onnx");
   }
 }
