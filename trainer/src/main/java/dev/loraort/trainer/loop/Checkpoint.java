@@ -15,7 +15,8 @@ import java.util.Map;
  * The whole training state after a step: parameters, optimizer state, method state (EMA, auxiliary
  * branch), the loss scale of a mixed-precision run, the step, the data position and the config it
  * belongs to. Written as one safetensors file through a temporary file and a rename, with a sha256
- * of its tensors in the metadata that reading checks; random streams need no saving
+ * over every metadata field and every tensor's name, dtype, shape and bytes, which reading checks
+ * (an edited step or data position is as corrupt as a flipped bit); random streams need no saving
  * (initialization, data order and method streams are derived from the seed, and the data position
  * is stored).
  *
@@ -44,6 +45,12 @@ public record Checkpoint(
   private static final String M = "method.";
   private static final String S = "loss_scaler.";
 
+  /** The metadata fields the checksum covers, in its order. */
+  private static final String[] FIELDS = {"step", "data_epoch", "data_cursor", "config"};
+
+  /** Format 1 summed tensor names and bytes only. */
+  private static final String FORMAT = "2";
+
   /**
    * @param path the file (replaced atomically)
    * @throws IOException if writing fails; an existing checkpoint then stays intact
@@ -59,7 +66,8 @@ public record Checkpoint(
     meta.put("data_epoch", Long.toString(dataPosition[0]));
     meta.put("data_cursor", Long.toString(dataPosition[1]));
     meta.put("config", configJson);
-    meta.put("sha256", digest(all));
+    meta.put("format", FORMAT);
+    meta.put("sha256", digest(meta, all));
     Safetensors.write(path, all, meta);
   }
 
@@ -82,9 +90,25 @@ public record Checkpoint(
             path + ": metadata has no " + k + "; not a checkpoint of this trainer");
       }
     }
-    if (!digest(c.tensors()).equals(meta.get("sha256"))) {
-      throw new IOException(path + ": checksum mismatch; the checkpoint is corrupt");
+    if (!FORMAT.equals(meta.get("format"))) {
+      throw new IOException(
+          path
+              + ": checkpoint format "
+              + meta.getOrDefault("format", "1")
+              + " (its checksum leaves the step and data position out); this trainer resumes"
+              + " format "
+              + FORMAT
+              + " only: finish that run with the trainer that wrote it, or start over");
     }
+    if (!digest(meta, c.tensors()).equals(meta.get("sha256"))) {
+      throw new IOException(
+          path
+              + ": checksum mismatch (it covers the step, data position, config and every"
+              + " tensor's name, dtype, shape and bytes); the checkpoint is corrupt or was edited");
+    }
+    long step = count(path, meta, "step");
+    long epoch = count(path, meta, "data_epoch");
+    long cursor = count(path, meta, "data_cursor");
     Map<String, Tensor> p = new LinkedHashMap<>();
     Map<String, Tensor> o = new LinkedHashMap<>();
     Map<String, Tensor> m = new LinkedHashMap<>();
@@ -102,26 +126,47 @@ public record Checkpoint(
                 s.put(k.substring(S.length()), v);
               }
             });
-    return new Checkpoint(
-        Long.parseLong(meta.get("step")),
-        p,
-        o,
-        m,
-        s,
-        new long[] {
-          Long.parseLong(meta.get("data_epoch")), Long.parseLong(meta.get("data_cursor"))
-        },
-        meta.get("config"));
+    return new Checkpoint(step, p, o, m, s, new long[] {epoch, cursor}, meta.get("config"));
   }
 
-  private static String digest(Map<String, Tensor> tensors) {
+  private static long count(Path path, Map<String, String> meta, String field) throws IOException {
     try {
-      MessageDigest d = MessageDigest.getInstance("SHA-256");
-      for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-        d.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        d.update(Safetensors.toBytes(e.getValue()));
+      long v = Long.parseLong(meta.get(field));
+      if (v >= 0) {
+        return v;
       }
-      return HexFormat.of().formatHex(d.digest());
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IOException(
+        path + ": metadata " + field + " is '" + meta.get(field) + "'; expected a count >= 0");
+  }
+
+  /** sha256 over the metadata fields and every tensor's name, dtype, shape and bytes. */
+  private static String digest(Map<String, String> meta, Map<String, Tensor> tensors) {
+    MessageDigest d = sha256();
+    for (String f : FIELDS) {
+      field(d, f);
+      field(d, meta.get(f));
+    }
+    for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+      field(d, e.getKey());
+      field(d, e.getValue().dtype().name());
+      field(d, java.util.Arrays.toString(e.getValue().shape()));
+      d.update(Safetensors.toBytes(e.getValue()));
+    }
+    return HexFormat.of().formatHex(d.digest());
+  }
+
+  /** A string and a terminator, so that no two field lists hash alike. */
+  private static void field(MessageDigest d, String v) {
+    d.update((v == null ? "" : v).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    d.update((byte) 0);
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 is required of every JVM", e);
     }
