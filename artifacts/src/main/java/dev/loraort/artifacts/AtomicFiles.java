@@ -85,6 +85,24 @@ public final class AtomicFiles {
   }
 
   /**
+   * Removes the temporary files {@link #write} leaves when the process is killed mid-write ({@code
+   * .NAME.RANDOM.tmp} in the target's directory).
+   *
+   * @param dir a directory written through this class
+   * @throws IOException if listing or deleting fails
+   */
+  public static void removeStaleTemporaries(Path dir) throws IOException {
+    try (var files = Files.list(dir)) {
+      for (Path p : files.toList()) {
+        String n = p.getFileName().toString();
+        if (n.startsWith(".") && n.endsWith(".tmp") && Files.isRegularFile(p)) {
+          Files.delete(p);
+        }
+      }
+    }
+  }
+
+  /**
    * Writes {@code target} atomically.
    *
    * @param target the final path

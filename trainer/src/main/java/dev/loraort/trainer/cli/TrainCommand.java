@@ -185,6 +185,12 @@ final class TrainCommand implements Callable<Integer> {
       description = "continue the run in --out from its checkpoint (give the same options)")
   boolean resume;
 
+  @Option(
+      names = "--overwrite",
+      description =
+          "replace the run already in --out (without it, or --resume, a run there is an error)")
+  boolean overwrite;
+
   @Override
   public Integer call() throws Exception {
     Path modelDir = model;
@@ -207,6 +213,7 @@ final class TrainCommand implements Callable<Integer> {
             bar,
             checkpointEvery,
             resume,
+            overwrite,
             evalEvery);
     System.err.printf(
         "training %s (%s) with %s on %s, %d steps -> %s%n",

@@ -14,6 +14,7 @@ import java.nio.file.Path;
  * @param checkpointEvery write out/checkpoint.safetensors every this many steps (and at the end);
  *     0: at the end only
  * @param resume continue from out/checkpoint.safetensors
+ * @param overwrite replace a run already in out (else a run there is an error unless resuming)
  * @param evalEvery with evaluation data: evaluate every this many steps and at the end (0: at the
  *     end)
  */
@@ -25,6 +26,7 @@ public record RunSettings(
     boolean progressBar,
     long checkpointEvery,
     boolean resume,
+    boolean overwrite,
     long evalEvery) {
   /** Validates threads. */
   public RunSettings {
@@ -34,6 +36,10 @@ public record RunSettings(
     }
     if (threads < 0) {
       throw new IllegalArgumentException("threads must be >= 0, got " + threads);
+    }
+    if (resume && overwrite) {
+      throw new IllegalArgumentException(
+          "--resume continues the run in --out; --overwrite replaces it: choose one");
     }
   }
 
@@ -49,6 +55,6 @@ public record RunSettings(
    */
   public static RunSettings of(
       ExecutionDevice device, int threads, Path out, Path trace, boolean progressBar) {
-    return new RunSettings(device, threads, out, trace, progressBar, 0, false, 0);
+    return new RunSettings(device, threads, out, trace, progressBar, 0, false, false, 0);
   }
 }

@@ -16,6 +16,9 @@ import java.util.zip.CRC32C;
  * event names the file version, the rest carry scalar summaries. Owns the stream; close it.
  */
 final class TensorBoardEvents implements AutoCloseable {
+  /** The start of an event file's name, as TensorBoard looks for it. */
+  static final String PREFIX = "events.out.tfevents.";
+
   private final Path path;
   private final OutputStream out;
 
@@ -31,8 +34,7 @@ final class TensorBoardEvents implements AutoCloseable {
       host = "localhost";
     }
     Files.createDirectories(dir);
-    this.path =
-        dir.resolve("events.out.tfevents." + System.currentTimeMillis() / 1000 + "." + host);
+    this.path = dir.resolve(PREFIX + System.currentTimeMillis() / 1000 + "." + host);
     this.out = Files.newOutputStream(path);
     record(event(0).string(3, "brain.Event:2").toByteArray());
   }

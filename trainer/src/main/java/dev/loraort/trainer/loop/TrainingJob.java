@@ -23,6 +23,7 @@ import dev.loraort.trainer.params.LoraParams;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -127,6 +128,7 @@ public final class TrainingJob {
       Inputs in, TrainConfig cfg, RunSettings settings, SharpnessMethod<S> method, PrintStream log)
       throws IOException {
     Manifest m = Manifest.read(in.modelDir());
+    claimRunDirectory(settings);
     SplittableRandom root = new SplittableRandom(cfg.seed());
     SplittableRandom initRng = root.split(); // one stream per purpose: adding one shifts no other
     long shuffleSeed = root.split().nextLong();
@@ -252,6 +254,44 @@ public final class TrainingJob {
     method.addProperty("id", cfg.method().id());
     config.add("method", method);
     return config.toString();
+  }
+
+  /**
+   * A run directory holds one run: an existing one is continued (--resume) or replaced
+   * (--overwrite), never written over silently. Replacing removes only the old run's TensorBoard
+   * events at the start; its adapter, run.json and checkpoint stay until the new run writes its own
+   * (a resume in between continues the old run, which the checkpoint's config then names).
+   * Temporary files a killed run left behind are removed.
+   */
+  private static void claimRunDirectory(RunSettings s) throws IOException {
+    Path out = s.out();
+    if (!Files.isDirectory(out)) {
+      return;
+    }
+    AtomicFiles.removeStaleTemporaries(out);
+    List<String> run = new ArrayList<>();
+    for (String f : new String[] {RUN_JSON, ADAPTER, Checkpoint.FILE}) {
+      if (Files.exists(out.resolve(f))) {
+        run.add(f);
+      }
+    }
+    if (run.isEmpty() || s.resume()) {
+      return;
+    }
+    if (!s.overwrite()) {
+      throw new IOException(
+          out
+              + " holds a run ("
+              + String.join(", ", run)
+              + "): pass --resume to continue it, --overwrite to replace it, or another --out");
+    }
+    try (var files = Files.list(out)) { // TensorBoard would show the old run beside the new
+      for (Path p : files.toList()) {
+        if (p.getFileName().toString().startsWith(TensorBoardEvents.PREFIX)) {
+          Files.delete(p);
+        }
+      }
+    }
   }
 
   private static Checkpoint resumable(Path file, TrainConfig cfg) throws IOException {

@@ -51,9 +51,32 @@ class TrainingJobTest {
     return TrainingJob.run(
         new TrainingJob.Inputs(TINY, TINY.toString(), DATA, init),
         cfg,
-        RunSettings.of(ExecutionDevice.CPU, 2, out, trace, false),
+        new RunSettings(ExecutionDevice.CPU, 2, out, trace, false, 0, false, true, 0),
         new Lora(),
         QUIET);
+  }
+
+  @Test
+  void aRunDirectoryIsNeverWrittenOverWithoutBeingAsked() throws IOException {
+    Path out = dir.resolve("run");
+    train(out, config(2, 0), null, null);
+    byte[] adapter = Files.readAllBytes(out.resolve(TrainingJob.ADAPTER));
+    Path stale = out.resolve(".adapter.onnx.123.tmp"); // what a kill mid-write leaves
+    Files.writeString(stale, "partial");
+    assertThatThrownBy(
+            () ->
+                TrainingJob.run(
+                    new TrainingJob.Inputs(TINY, "x", DATA, null),
+                    config(2, 1),
+                    RunSettings.of(ExecutionDevice.CPU, 1, out, null, false),
+                    new Lora(),
+                    QUIET))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining(out + " holds a run (run.json, adapter.onnx")
+        .hasMessageContaining("--resume")
+        .hasMessageContaining("--overwrite");
+    assertThat(Files.readAllBytes(out.resolve(TrainingJob.ADAPTER))).isEqualTo(adapter);
+    assertThat(stale).doesNotExist();
   }
 
   @Test
@@ -137,7 +160,7 @@ class TrainingJobTest {
                 TrainingJob.run(
                     new TrainingJob.Inputs(TINY, "x", bad, null),
                     config(3, 0),
-                    RunSettings.of(ExecutionDevice.CPU, 1, out, null, false),
+                    new RunSettings(ExecutionDevice.CPU, 1, out, null, false, 0, false, true, 0),
                     new Lora(),
                     QUIET))
         .hasMessageContaining(bad + ":2");
@@ -166,7 +189,7 @@ class TrainingJobTest {
     TrainingJob.run(
         new TrainingJob.Inputs(TINY, "x", data, null, null, null, 0.25, 7),
         config(5, 0),
-        new RunSettings(ExecutionDevice.CPU, 2, out, null, false, 0, false, 0),
+        new RunSettings(ExecutionDevice.CPU, 2, out, null, false, 0, false, false, 0),
         new Lora(),
         QUIET);
     JsonObject d =
