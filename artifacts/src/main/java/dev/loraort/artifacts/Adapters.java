@@ -59,6 +59,42 @@ public final class Adapters {
    * @throws IOException if it is none of these or is malformed; the message names the file
    */
   public static AdapterWeights read(Path in, Manifest m) throws IOException {
+    return checked(in, readAny(in, m));
+  }
+
+  /**
+   * Every LoRA matrix has the adapter's rank (a config whose r disagrees would scale it wrongly)
+   * and every value is finite (a diverged run's NaN would poison whatever starts from it).
+   */
+  private static AdapterWeights checked(Path in, AdapterWeights a) throws IOException {
+    for (Map.Entry<String, Tensor> e : a.tensors().entrySet()) {
+      String name = e.getKey();
+      long[] shape = e.getValue().shape();
+      int rankDim = name.endsWith(".lora_A.weight") ? 0 : name.endsWith(".lora_B.weight") ? 1 : -1;
+      if (rankDim >= 0 && (shape.length != 2 || shape[rankDim] != a.rank())) {
+        throw new IOException(
+            in
+                + ": "
+                + name
+                + " has shape "
+                + java.util.Arrays.toString(shape)
+                + "; the adapter's rank (r) is "
+                + a.rank());
+      }
+      if (e.getValue().dtype() == Tensor.DType.F32) {
+        float[] v = e.getValue().floats();
+        for (int i = 0; i < v.length; i++) {
+          if (!Float.isFinite(v[i])) {
+            throw new IOException(
+                in + ": " + name + " holds " + v[i] + " at element " + i + " (a diverged run?)");
+          }
+        }
+      }
+    }
+    return a;
+  }
+
+  private static AdapterWeights readAny(Path in, Manifest m) throws IOException {
     if (Files.isDirectory(in)) {
       return PeftDirectory.read(in, m);
     }

@@ -113,7 +113,10 @@ public final class PeftDirectory {
     } catch (JsonParseException | IllegalStateException e) {
       throw new IOException(dir.resolve(CONFIG) + ": not a JSON object", e);
     }
-    if (!c.has("r") || !c.has("lora_alpha") || !"LORA".equals(c.get("peft_type").getAsString())) {
+    if (!c.has("r")
+        || !c.has("lora_alpha")
+        || !c.has("peft_type")
+        || !"LORA".equals(c.get("peft_type").getAsString())) {
       throw new IOException(
           dir.resolve(CONFIG) + ": not a LoRA config (needs peft_type LORA, r, lora_alpha)");
     }

@@ -186,6 +186,15 @@ final class TrainCommand implements Callable<Integer> {
   boolean resume;
 
   @Option(
+      names = "--stop-on-loss-spike",
+      paramLabel = "FACTOR",
+      description =
+          "stop when a step's loss exceeds FACTOR times the median of the 20 steps before it (after"
+              + " 10 steps); the last checkpoint stays as the state to resume from (default: off;"
+              + " a NaN or infinite loss always stops)")
+  double lossSpike;
+
+  @Option(
       names = "--overwrite",
       description =
           "replace the run already in --out (without it, or --resume, a run there is an error)")
@@ -214,7 +223,8 @@ final class TrainCommand implements Callable<Integer> {
             checkpointEvery,
             resume,
             overwrite,
-            evalEvery);
+            evalEvery,
+            lossSpike);
     System.err.printf(
         "training %s (%s) with %s on %s, %d steps -> %s%n",
         label, dataFile, cfg.method(), settings.device(), cfg.steps(), out);

@@ -17,6 +17,8 @@ import java.nio.file.Path;
  * @param overwrite replace a run already in out (else a run there is an error unless resuming)
  * @param evalEvery with evaluation data: evaluate every this many steps and at the end (0: at the
  *     end)
+ * @param lossSpike stop when a step's loss exceeds this many times the median of the 20 before it
+ *     (0: off; a loss that is not finite always stops the run)
  */
 public record RunSettings(
     ExecutionDevice device,
@@ -27,7 +29,8 @@ public record RunSettings(
     long checkpointEvery,
     boolean resume,
     boolean overwrite,
-    long evalEvery) {
+    long evalEvery,
+    double lossSpike) {
   /** Validates threads. */
   public RunSettings {
     if (checkpointEvery < 0) {
@@ -55,6 +58,6 @@ public record RunSettings(
    */
   public static RunSettings of(
       ExecutionDevice device, int threads, Path out, Path trace, boolean progressBar) {
-    return new RunSettings(device, threads, out, trace, progressBar, 0, false, false, 0);
+    return new RunSettings(device, threads, out, trace, progressBar, 0, false, false, 0, 0);
   }
 }

@@ -75,7 +75,8 @@ public final class ConformanceRun {
               null,
               null,
               0,
-              null));
+              null,
+              0));
     }
     return ConformanceReport.compare(
         rows, golden.rows(), params.tree().tensors(), golden.finals(), LOSS_RTOL, TENSOR_TOL);

@@ -59,6 +59,8 @@ public final class StepLoop {
    * @param checkpointEvery write one every this many steps (and after the last); 0: only after the
    *     last
    * @param evaluation periodic evaluation of the current parameters, or null
+   * @param lossSpike stop when a step's loss exceeds this many times the median of the steps before
+   *     it ({@link LossSpikes}); 0: only a loss that is not finite stops
    */
   public record Options(
       SplittableRandom methodRng,
@@ -67,7 +69,8 @@ public final class StepLoop {
       Checkpoint resume,
       Path checkpoints,
       long checkpointEvery,
-      Evaluation evaluation) {
+      Evaluation evaluation,
+      double lossSpike) {
     /** Copies collections. */
     public Options {
       methodState = Map.copyOf(methodState);
@@ -80,7 +83,7 @@ public final class StepLoop {
      * @return options without method state, resume or checkpoints
      */
     public static Options of(SplittableRandom methodRng, List<StepListener> listeners) {
-      return new Options(methodRng, Map.of(), listeners, null, null, 0, null);
+      return new Options(methodRng, Map.of(), listeners, null, null, 0, null, 0);
     }
   }
 
@@ -145,6 +148,8 @@ public final class StepLoop {
     List<String> outputs = ModelGraphs.trainOutputs(params.tree().names());
     double firstLoss = Double.NaN;
     double loss = Double.NaN;
+    long saved = o.resume() != null ? start : -1; // the last checkpoint on disk
+    LossSpikes spikes = new LossSpikes(o.lossSpike());
     long started = System.nanoTime();
     try (PrefetchedBatches batches =
         new PrefetchedBatches(data, (total - start) * cfg.gradAccum())) {
@@ -212,7 +217,12 @@ public final class StepLoop {
                   + loss
                   + ", gradient norm "
                   + gradNorm
-                  + " (lower --lr, or clip with --max-grad-norm); nothing was written");
+                  + " (lower --lr, or clip with --max-grad-norm)",
+              saved);
+        }
+        String spike = spikes.check(loss);
+        if (spike != null) {
+          throw new TrainingDiverged("step " + (t + 1) + ": " + spike, saved);
         }
         long o0 = System.nanoTime();
         optState = optimizer.update(grads, optState, params.tree());
@@ -221,6 +231,11 @@ public final class StepLoop {
         long inOptimizer = m1 - o0;
         method.afterUpdate(params, state, step);
         inMethod += System.nanoTime() - m1;
+        String bad = params.tree().firstNonFinite();
+        if (bad != null) {
+          throw new TrainingDiverged(
+              "step " + (t + 1) + ": the update made " + bad + " (lower --lr)", saved);
+        }
         if (t == start) {
           firstLoss = loss;
         }
@@ -262,6 +277,7 @@ public final class StepLoop {
                     batches.position(),
                     TrainingJob.configJson(cfg))
                 .write(o.checkpoints());
+            saved = t + 1;
           } catch (IOException e) {
             throw new UncheckedIOException(o.checkpoints() + ": writing the checkpoint failed", e);
           }

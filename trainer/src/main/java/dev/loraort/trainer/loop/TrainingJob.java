@@ -192,8 +192,12 @@ public final class TrainingJob {
                   resume,
                   checkpoint,
                   settings.checkpointEvery(),
-                  evaluation));
+                  evaluation,
+                  settings.lossSpike()));
       scaler = graphs.lossScaler();
+    } catch (TrainingDiverged e) { // the listeners have closed: curves.png and the logs are written
+      throw new TrainingDiverged(
+          e.getMessage() + ". " + leftOnDisk(settings, e.lastCheckpoint()), e.lastCheckpoint());
     }
     Adapters.write(
         settings.out().resolve(ADAPTER),
@@ -292,6 +296,33 @@ public final class TrainingJob {
         }
       }
     }
+  }
+
+  /** What a stopped run left in its directory, for the message that says it stopped. */
+  private static String leftOnDisk(RunSettings s, long lastCheckpoint) {
+    Path out = s.out();
+    String kept =
+        lastCheckpoint >= 0
+            ? "Kept: "
+                + out.resolve(Checkpoint.FILE)
+                + " from step "
+                + lastCheckpoint
+                + " (--resume continues from it; lower --lr first)"
+            : "No checkpoint of this run was written";
+    String logs =
+        "; "
+            + MetricsLog.PNG
+            + (Files.exists(out.resolve(MetricsLog.CSV)) ? ", " + MetricsLog.CSV : "")
+            + " and the TensorBoard events"
+            + (s.trace() != null ? " and " + s.trace() : "")
+            + " show the steps up to the stop";
+    return kept
+        + logs
+        + ". Not written: "
+        + ADAPTER
+        + " and "
+        + RUN_JSON
+        + " (any from an earlier run stay as they were)";
   }
 
   private static Checkpoint resumable(Path file, TrainConfig cfg) throws IOException {

@@ -122,6 +122,21 @@ public final class ParamTree {
   }
 
   /**
+   * @return "NAME[i] = v" for the first value that is NaN or infinite, or null if all are finite
+   */
+  public String firstNonFinite() {
+    for (Map.Entry<String, float[]> e : values.entrySet()) {
+      float[] v = e.getValue();
+      for (int i = 0; i < v.length; i++) {
+        if (!Float.isFinite(v[i])) {
+          return e.getKey() + "[" + i + "] = " + v[i];
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
    * @return sqrt of the sum of squares over every tensor, accumulated in double
    */
   public double globalNorm() {

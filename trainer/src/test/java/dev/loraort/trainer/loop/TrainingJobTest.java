@@ -27,11 +27,15 @@ class TrainingJobTest {
   @TempDir Path dir;
 
   static TrainConfig config(long steps, long seed) {
+    return config(steps, seed, 5e-3);
+  }
+
+  static TrainConfig config(long steps, long seed, double lr) {
     return new TrainConfig(
         new Lora.Cfg(),
         8,
         16,
-        5e-3,
+        lr,
         Schedule.Kind.COSINE,
         0.03,
         0.01,
@@ -51,7 +55,7 @@ class TrainingJobTest {
     return TrainingJob.run(
         new TrainingJob.Inputs(TINY, TINY.toString(), DATA, init),
         cfg,
-        new RunSettings(ExecutionDevice.CPU, 2, out, trace, false, 0, false, true, 0),
+        new RunSettings(ExecutionDevice.CPU, 2, out, trace, false, 0, false, true, 0, 0),
         new Lora(),
         QUIET);
   }
@@ -160,7 +164,7 @@ class TrainingJobTest {
                 TrainingJob.run(
                     new TrainingJob.Inputs(TINY, "x", bad, null),
                     config(3, 0),
-                    new RunSettings(ExecutionDevice.CPU, 1, out, null, false, 0, false, true, 0),
+                    new RunSettings(ExecutionDevice.CPU, 1, out, null, false, 0, false, true, 0, 0),
                     new Lora(),
                     QUIET))
         .hasMessageContaining(bad + ":2");
@@ -169,10 +173,16 @@ class TrainingJobTest {
         Float.NaN; // a corrupt adapter to start from
     Path nan = dir.resolve("nan.onnx");
     OnnxFile.writeInitializers(nan, start.initializers(), start.metadata(), "test");
+    // a NaN adapter is refused when read, naming the tensor
     assertThatThrownBy(() -> train(out, config(3, 0), null, nan))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining(nan + ": classifier.out_proj.bias holds NaN at element 0");
+    // a learning rate that blows up: stopped, and the message says what is on disk
+    assertThatThrownBy(() -> train(out, config(3, 0, 1e30), null, null))
         .isInstanceOf(TrainingDiverged.class)
-        .hasMessageContaining("step 1: loss NaN")
-        .hasMessageContaining("nothing was written");
+        .hasMessageContaining("step ")
+        .hasMessageContaining("No checkpoint of this run was written")
+        .hasMessageContaining("Not written: adapter.onnx and run.json");
     assertThat(Files.readAllBytes(out.resolve(TrainingJob.ADAPTER))).isEqualTo(adapter);
     assertThat(Files.readAllBytes(out.resolve(TrainingJob.RUN_JSON))).isEqualTo(runJson);
   }
@@ -189,7 +199,7 @@ class TrainingJobTest {
     TrainingJob.run(
         new TrainingJob.Inputs(TINY, "x", data, null, null, null, 0.25, 7),
         config(5, 0),
-        new RunSettings(ExecutionDevice.CPU, 2, out, null, false, 0, false, false, 0),
+        new RunSettings(ExecutionDevice.CPU, 2, out, null, false, 0, false, false, 0, 0),
         new Lora(),
         QUIET);
     JsonObject d =
