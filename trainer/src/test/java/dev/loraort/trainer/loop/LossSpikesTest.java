@@ -15,7 +15,8 @@ class LossSpikesTest {
       assertThat(g.check(1.0 + 0.01 * (i % 3))).isNull();
     }
     assertThat(g.check(2.9)).isNull(); // below 3x the median (1.01)
-    assertThat(g.check(3.5)).contains("loss 3.50000 is 3.5x the median 1.01000 of the 14 steps before");
+    assertThat(g.check(3.5))
+        .contains("loss 3.50000 is 3.5x the median 1.01000 of the 14 steps before");
   }
 
   @Test
