@@ -126,14 +126,24 @@ public final class Adapters {
             .findFirst()
             .orElseThrow(
                 () -> new IOException(in + ": no <module>.lora_A.weight tensor; not an adapter"));
-    double alpha = meta.containsKey(ALPHA) ? Double.parseDouble(meta.get(ALPHA)) : Double.NaN;
+    double alpha = meta.containsKey(ALPHA) ? number(in, meta, ALPHA) : Double.NaN;
     float scale =
-        meta.containsKey(SCALE) ? Float.parseFloat(meta.get(SCALE)) : (float) (alpha / rank);
-    if (!Float.isFinite(scale)) {
-      throw new IOException(in + ": no lora_scale or alpha in its metadata");
+        meta.containsKey(SCALE) ? (float) number(in, meta, SCALE) : (float) (alpha / rank);
+    if (!Float.isFinite(scale) || rank < 1) {
+      throw new IOException(
+          in + ": rank " + rank + ", scale " + scale + " (lora_scale or lora_alpha missing?)");
     }
     return new AdapterWeights(
         tensors, rank, Double.isNaN(alpha) ? scale * rank : alpha, scale, meta);
+  }
+
+  private static double number(Path in, Map<String, String> meta, String key) throws IOException {
+    try {
+      return Double.parseDouble(meta.get(key));
+    } catch (NumberFormatException e) {
+      throw new IOException(
+          in + ": metadata " + key + " is '" + meta.get(key) + "', not a number", e);
+    }
   }
 
   private static Map<String, String> withShape(AdapterWeights a) {

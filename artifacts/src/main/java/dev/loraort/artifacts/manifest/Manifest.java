@@ -224,6 +224,8 @@ public record Manifest(
     } catch (NoSuchFileException e) {
       throw new IOException(
           file + " not found: " + dir + " is not a model directory (graph-contract.md)", e);
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new IOException(file + ": not UTF-8 text", e);
     }
     JsonObject root;
     try {
@@ -231,6 +233,19 @@ public record Manifest(
     } catch (JsonParseException | IllegalStateException e) {
       throw new IOException(file + ": not a JSON object: " + e.getMessage(), e);
     }
+    try {
+      return parse(dir, file, root);
+    } catch (IllegalStateException
+        | UnsupportedOperationException
+        | ClassCastException
+        | IllegalArgumentException // NumberFormatException: a number field that does not parse
+        | NullPointerException
+        | IndexOutOfBoundsException e) {
+      throw new IOException(file + ": a field has the wrong type or form (" + e + ")", e);
+    }
+  }
+
+  private static Manifest parse(Path dir, Path file, JsonObject root) throws IOException {
     Fields f = new Fields(file);
     String contract = f.string(root, "contract");
     if (!CONTRACT.equals(contract)) {

@@ -122,14 +122,14 @@ public final class OrtAdapterFile {
       if (vec < 0) {
         throw new IOException(path + ": no parameters");
       }
-      int n = bb.getInt(vec);
+      int n = count(path, "parameters", bb, vec, 4);
       Map<String, Tensor> tensors = new LinkedHashMap<>();
       for (int i = 0; i < n; i++) {
         int at = vec + 4 + 4 * i;
         int p = at + bb.getInt(at);
         String name = string(bb, indirect(bb, p, 0));
         int dimsAt = indirect(bb, p, 1);
-        long[] dims = new long[dimsAt < 0 ? 0 : bb.getInt(dimsAt)];
+        long[] dims = new long[dimsAt < 0 ? 0 : count(path, name + " dims", bb, dimsAt, 8)];
         for (int d = 0; d < dims.length; d++) {
           dims[d] = bb.getLong(dimsAt + 4 + 8 * d);
         }
@@ -142,8 +142,8 @@ public final class OrtAdapterFile {
         } catch (IllegalArgumentException e) {
           throw new IOException(path + ": parameter " + name + ": " + e.getMessage(), e);
         }
-        long want = Tensor.numel(dims) * dt.size;
-        if (len != want || rawAt + 4 + len > bb.limit()) {
+        long want = Math.multiplyExact(Tensor.numel(dims), (long) dt.size);
+        if (len != want || rawAt + 4L + len > bb.limit()) {
           throw new IOException(
               path
                   + ": parameter "
@@ -171,9 +171,29 @@ public final class OrtAdapterFile {
               .findFirst()
               .orElseThrow(() -> new IOException(path + ": no lora_A tensor"));
       return new AdapterWeights(tensors, rank, rank * FED_SCALE, FED_SCALE, Map.of());
-    } catch (IndexOutOfBoundsException e) {
-      throw new IOException(path + ": truncated or corrupt flatbuffer", e);
+    } catch (IndexOutOfBoundsException | IllegalArgumentException | ArithmeticException e) {
+      // offsets outside the file, negative or overflowing dims
+      throw new IOException(path + ": truncated or corrupt flatbuffer (" + e.getMessage() + ")", e);
     }
+  }
+
+  /**
+   * A vector's length, checked against the bytes left in the file before anything is sized by it.
+   */
+  private static int count(Path path, String what, ByteBuffer bb, int at, int elementBytes)
+      throws IOException {
+    int n = bb.getInt(at);
+    if (n < 0 || n > (bb.limit() - at - 4L) / elementBytes) {
+      throw new IOException(
+          path
+              + ": "
+              + what
+              + " vector claims "
+              + n
+              + " entries; the file holds at most "
+              + Math.max(0, (bb.limit() - at - 4L) / elementBytes));
+    }
+    return n;
   }
 
   private static int fieldOffset(ByteBuffer bb, int table, int field) {

@@ -12,6 +12,7 @@ import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.artifacts.safetensors.Safetensors;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -110,7 +111,7 @@ public final class PeftDirectory {
               .getAsJsonObject();
     } catch (NoSuchFileException e) {
       throw new IOException(dir + " is not a PEFT adapter directory: no " + CONFIG, e);
-    } catch (JsonParseException | IllegalStateException e) {
+    } catch (JsonParseException | IllegalStateException | CharacterCodingException e) {
       throw new IOException(dir.resolve(CONFIG) + ": not a JSON object", e);
     }
     if (!c.has("r")
@@ -120,9 +121,24 @@ public final class PeftDirectory {
       throw new IOException(
           dir.resolve(CONFIG) + ": not a LoRA config (needs peft_type LORA, r, lora_alpha)");
     }
-    int r = c.get("r").getAsInt();
-    double alpha = c.get("lora_alpha").getAsDouble();
-    boolean rs = c.has("use_rslora") && c.get("use_rslora").getAsBoolean();
+    int r;
+    double alpha;
+    boolean rs;
+    try {
+      r = c.get("r").getAsInt();
+      alpha = c.get("lora_alpha").getAsDouble();
+      rs = c.has("use_rslora") && c.get("use_rslora").getAsBoolean();
+    } catch (IllegalStateException | UnsupportedOperationException | NumberFormatException e) {
+      throw new IOException(
+          dir.resolve(CONFIG)
+              + ": r, lora_alpha and use_rslora must be a number, a number and"
+              + " a boolean",
+          e);
+    }
+    if (r < 1 || !(alpha > 0) || Double.isInfinite(alpha)) {
+      throw new IOException(
+          dir.resolve(CONFIG) + ": r " + r + " and lora_alpha " + alpha + "; both must be > 0");
+    }
     String prefix = m.lora().peftPrefix();
     Map<String, Tensor> tensors = new LinkedHashMap<>();
     for (Map.Entry<String, Tensor> e :

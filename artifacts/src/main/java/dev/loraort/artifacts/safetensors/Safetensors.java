@@ -102,8 +102,13 @@ public final class Safetensors {
     for (Map.Entry<String, JsonElement> e : header.entrySet()) {
       String name = e.getKey();
       if (name.equals(METADATA)) {
-        for (Map.Entry<String, JsonElement> m : e.getValue().getAsJsonObject().entrySet()) {
-          metadata.put(m.getKey(), m.getValue().getAsString());
+        try {
+          for (Map.Entry<String, JsonElement> m : e.getValue().getAsJsonObject().entrySet()) {
+            metadata.put(m.getKey(), m.getValue().getAsString());
+          }
+        } catch (IllegalStateException | UnsupportedOperationException x) {
+          throw new IOException(
+              path + ": " + METADATA + " must map names to strings: " + e.getValue(), x);
         }
         continue;
       }
@@ -199,6 +204,7 @@ public final class Safetensors {
       }
     } catch (NullPointerException
         | IllegalStateException
+        | IllegalArgumentException // a number that does not parse, a negative dim
         | UnsupportedOperationException
         | IndexOutOfBoundsException
         | ArithmeticException e) {
