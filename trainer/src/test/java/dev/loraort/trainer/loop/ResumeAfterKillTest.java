@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -106,6 +108,83 @@ class ResumeAfterKillTest {
     assertThat(t).hasSize(300);
     for (int i = 0; i < t.size(); i++) {
       assertThat(t.get(i)).startsWith("{\"step\":" + (i + 1) + ",");
+    }
+  }
+
+  /**
+   * Twenty SIGKILLs at random moments of one run that checkpoints every step, so that many land
+   * inside a checkpoint write; each time it is resumed, and the run finally completes. Its adapter
+   * equals an uninterrupted run's byte for byte, and no temporary file is left in the directory.
+   * Slow (a JVM start per kill): {@code mvn verify -Pslow}.
+   */
+  @Test
+  @Tag("slow")
+  void twentyKillsAtRandomMomentsIncludingMidWrite() throws Exception {
+    Path killed = dir.resolve("killed");
+    List<String> every = args("eflat-lora", killed);
+    every.set(every.indexOf("--checkpoint-every") + 1, "1");
+    every.set(every.indexOf("--steps") + 1, "1000");
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(42);
+    int kills = 0;
+    int midWrite = 0;
+    List<Long> killedAtStep = new ArrayList<>();
+    while (kills < 20) {
+      List<String> cmd =
+          new ArrayList<>(
+              List.of(
+                  Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                  "-cp",
+                  System.getProperty("java.class.path"),
+                  Main.class.getName()));
+      cmd.addAll(every);
+      if (Files.exists(killed.resolve(Checkpoint.FILE))) {
+        cmd.add("--resume");
+      }
+      Process p =
+          new ProcessBuilder(cmd)
+              .redirectErrorStream(true)
+              .redirectOutput(dir.resolve("child.log").toFile())
+              .start();
+      Path trace = killed.resolve("trace.jsonl");
+      long before = Files.exists(trace) ? Files.size(trace) : -1;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while ((Files.exists(trace) ? Files.size(trace) : -1) == before
+          && p.isAlive()
+          && System.nanoTime() < deadline) {
+        Thread.sleep(2); // until it trains
+      }
+      Thread.sleep(rnd.nextInt(5, 400)); // somewhere in the steps and their checkpoint writes
+      if (!p.isAlive()) {
+        break; // finished before the kill: the run is complete
+      }
+      p.destroyForcibly();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      kills++;
+      try (var files = Files.list(killed)) {
+        midWrite += files.anyMatch(f -> f.getFileName().toString().endsWith(".tmp")) ? 1 : 0;
+      }
+      Path ckpt = killed.resolve(Checkpoint.FILE); // none yet when killed before step 1 ended
+      killedAtStep.add(Files.exists(ckpt) ? Checkpoint.read(ckpt).step() : 0);
+    }
+    List<String> finish = new ArrayList<>(every);
+    finish.add("--resume");
+    if (!Files.exists(killed.resolve(TrainingJob.ADAPTER))) {
+      assertThat(Main.run(finish.toArray(new String[0]))).isZero();
+    }
+    Path straight = dir.resolve("straight");
+    List<String> once = args("eflat-lora", straight);
+    once.set(once.indexOf("--checkpoint-every") + 1, "1");
+    once.set(once.indexOf("--steps") + 1, "1000");
+    assertThat(Main.run(once.toArray(new String[0]))).isZero();
+    System.out.printf(
+        "killed %d times, %d of them inside a write (a .tmp file left); checkpoint steps at the"
+            + " kills: %s%n",
+        kills, midWrite, killedAtStep);
+    assertThat(kills).isEqualTo(20);
+    assertThat(Files.readAllBytes(killed.resolve(TrainingJob.ADAPTER)))
+        .isEqualTo(Files.readAllBytes(straight.resolve(TrainingJob.ADAPTER)));
+    try (var files = Files.list(killed)) {
+      assertThat(files.map(f -> f.getFileName().toString())).noneMatch(n -> n.endsWith(".tmp"));
     }
   }
 
