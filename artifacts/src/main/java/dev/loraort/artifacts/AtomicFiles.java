@@ -51,7 +51,11 @@ public final class AtomicFiles {
     Path tmp = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".");
     Path old = abs.resolveSibling("." + abs.getFileName() + ".old");
     try {
-      writer.write(tmp);
+      try {
+        writer.write(tmp);
+      } catch (IOException e) {
+        throw named(target, e);
+      }
       readableByAll(tmp, "rwxr-xr-x");
       deleteTree(old);
       if (Files.exists(abs)) {
@@ -114,23 +118,36 @@ public final class AtomicFiles {
     Files.createDirectories(dir);
     Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
     try {
-      try (FileChannel ch =
-              FileChannel.open(
-                  tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-          OutputStream out = Channels.newOutputStream(ch)) {
-        writer.write(out);
-        out.flush();
-        ch.force(true);
-      }
-      readableByAll(tmp, "rw-r--r--"); // temp files start 0600; an adapter is for others to load
-      try {
-        Files.move(
-            tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-      }
+      writeAndMove(target, tmp, writer);
+    } catch (IOException e) { // a full disk says "No space left on device" and names no file
+      throw named(target, e);
     } finally {
       Files.deleteIfExists(tmp);
     }
+  }
+
+  private static void writeAndMove(Path target, Path tmp, Writer writer) throws IOException {
+    try (FileChannel ch =
+            FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+        OutputStream out = Channels.newOutputStream(ch)) {
+      writer.write(out);
+      out.flush();
+      ch.force(true);
+    }
+    readableByAll(tmp, "rw-r--r--"); // temp files start 0600; an adapter is for others to load
+    try {
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+
+  /** The error with the file it was writing named, if its message does not name it already. */
+  private static IOException named(Path target, IOException e) {
+    String m = String.valueOf(e.getMessage());
+    if (m.contains(target.getFileName().toString())) {
+      return e;
+    }
+    return new IOException(target + ": writing failed (" + m + "); the previous file is intact", e);
   }
 }
