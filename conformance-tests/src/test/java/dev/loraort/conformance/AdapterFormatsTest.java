@@ -211,6 +211,22 @@ class AdapterFormatsTest {
     }
   }
 
+  @Test
+  void aPeftConfigWhoseRankDisagreesWithItsTensorsIsRefused() throws IOException {
+    Manifest m = Manifest.read(Path.of("../onnx-models/tiny-roberta-cls"));
+    Path peft = dir.resolve("peft");
+    Adapters.write(peft, AdapterFormat.PEFT, adapter(m, Fixture.read(m.dir())), m);
+    Path config = peft.resolve("adapter_config.json");
+    String text = Files.readString(config);
+    int r = adapter(m, Fixture.read(m.dir())).rank();
+    // r = 2 * rank would halve the scale (alpha / r) without a word before
+    Files.writeString(config, text.replace("\"r\": " + r + ",", "\"r\": " + 2 * r + ","));
+    assertThat(Files.readString(config)).isNotEqualTo(text);
+    assertThatThrownBy(() -> Adapters.read(peft, m))
+        .hasMessageContaining(peft.toString())
+        .hasMessageContaining("the adapter's rank (r) is " + 2 * r);
+  }
+
   static void assertClose(String what, Tensor got, Tensor want, double tol) {
     assertThat(got.floats()).as(what).hasSameSizeAs(want.floats());
     assertThat(got.maxErrorOfMax(want)).as("%s: max error of max", what).isLessThanOrEqualTo(tol);
