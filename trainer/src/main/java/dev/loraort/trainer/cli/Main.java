@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       ExportCommand.class,
       InferCommand.class,
       EvalCommand.class,
+      PredictCommand.class,
       SharpnessCommand.class,
       CheckCommand.class,
       ConformCommand.class,

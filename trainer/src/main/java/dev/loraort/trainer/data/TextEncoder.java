@@ -113,6 +113,14 @@ public final class TextEncoder implements AutoCloseable {
   }
 
   /**
+   * @param ids token ids
+   * @return their text (special tokens skipped)
+   */
+  public String decode(long[] ids) {
+    return tokenizer.decode(ids, true);
+  }
+
+  /**
    * @param text one text
    * @return its token ids and attention mask, special tokens included
    */
