@@ -53,7 +53,11 @@ public final class Main {
                   || e instanceof dev.loraort.trainer.graph.GraphException
                   || e instanceof dev.loraort.trainer.loop.TrainingDiverged
                   || e instanceof java.io.UncheckedIOException;
-          cmd.getErr().println("error: " + e.getMessage());
+          String message =
+              e instanceof java.nio.file.NoSuchFileException
+                  ? e.getMessage() + ": no such file or directory" // the JDK says only the path
+                  : e.getMessage();
+          cmd.getErr().println("error: " + message);
           if (!expected) {
             e.printStackTrace(cmd.getErr());
           }

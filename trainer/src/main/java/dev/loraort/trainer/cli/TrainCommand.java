@@ -227,7 +227,7 @@ final class TrainCommand implements Callable<Integer> {
             lossSpike);
     System.err.printf(
         "training %s (%s) with %s on %s, %d steps -> %s%n",
-        label, dataFile, cfg.method(), settings.device(), cfg.steps(), out);
+        label, dataFile, cfg.method().id(), settings.device(), cfg.steps(), out);
     StepLoop.Result r =
         TrainingJob.run(
             new TrainingJob.Inputs(

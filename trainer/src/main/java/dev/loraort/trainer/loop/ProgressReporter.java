@@ -56,6 +56,17 @@ public final class ProgressReporter implements StepListener, AutoCloseable {
     }
   }
 
+  @Override
+  public void onEvaluation(long step, java.util.Map<String, Double> metrics) {
+    StringBuilder line = new StringBuilder("eval at step " + step + ":");
+    new java.util.TreeMap<>(metrics)
+        .forEach((k, v) -> line.append(String.format(Locale.ROOT, " %s %.4f", k, v)));
+    if (bar != null) {
+      bar.setExtraMessage(line.toString());
+    }
+    log.println(line); // a line of its own either way: the bar's message is overwritten
+  }
+
   /** Closes the bar; idempotent. */
   @Override
   public void close() {
