@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code lora-trainer compare}: any trainer's trace (and adapter) against a golden trace. */
@@ -53,6 +54,8 @@ final class CompareCommand implements Callable<Integer> {
       description = "final tensors and perturbation norms (default: ${DEFAULT-VALUE})")
   double tensorTol = ConformanceRun.TENSOR_TOL;
 
+  @Mixin ReportFiles reports = new ReportFiles();
+
   @Override
   public Integer call() throws Exception {
     GoldenTrace g = GoldenTrace.read(golden);
@@ -66,6 +69,7 @@ final class CompareCommand implements Callable<Integer> {
         ConformanceReport.compare(
             TraceRow.readJsonl(trace), g.rows(), finals, g.finals(), lossRtol, tensorTol);
     System.out.print(r.render());
+    reports.write(r, golden.getFileName() + " vs " + trace.getFileName());
     return r.conforms() ? 0 : 1;
   }
 }

@@ -44,6 +44,8 @@ final class ConformCommand implements Callable<Integer> {
 
   @Mixin KernelsOption kernels = new KernelsOption();
 
+  @Mixin ReportFiles reports = new ReportFiles();
+
   @Option(names = "--threads", description = "CPU intra-op threads, 0 = all cores")
   int threads;
 
@@ -58,6 +60,7 @@ final class ConformCommand implements Callable<Integer> {
             kernels.on(ExecutionDevice.parse(device, false)),
             threads);
     System.out.print(r.render());
+    reports.write(r, golden.getFileName().toString());
     return r.conforms() ? 0 : 1;
   }
 

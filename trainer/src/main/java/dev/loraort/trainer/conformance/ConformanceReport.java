@@ -168,4 +168,100 @@ public record ConformanceReport(
     sb.append(conforms() ? "CONFORMS" : "DIVERGES").append('\n');
     return sb.toString();
   }
+
+  /**
+   * @return the report as JSON: verdict, first divergence, tolerances, every step and tensor
+   */
+  public String toJson() {
+    com.google.gson.JsonObject o = new com.google.gson.JsonObject();
+    o.addProperty("conforms", conforms());
+    o.addProperty("first_divergence", firstDivergence() < 0 ? null : firstDivergence());
+    o.addProperty("loss_rtol", lossRtol);
+    o.addProperty("tensor_tol", tensorTol);
+    com.google.gson.JsonArray st = new com.google.gson.JsonArray();
+    for (StepDiff d : steps) {
+      com.google.gson.JsonObject x = new com.google.gson.JsonObject();
+      x.addProperty("step", d.step());
+      x.addProperty("loss", d.loss());
+      x.addProperty("golden_loss", d.goldenLoss());
+      x.addProperty("loss_rel_err", d.lossRelErr());
+      if (!Double.isNaN(d.pertRelErr())) {
+        x.addProperty("perturbation_rel_err", d.pertRelErr());
+      }
+      st.add(x);
+    }
+    o.add("steps", st);
+    com.google.gson.JsonArray ts = new com.google.gson.JsonArray();
+    for (TensorDiff t : tensors) {
+      com.google.gson.JsonObject x = new com.google.gson.JsonObject();
+      x.addProperty("name", t.name());
+      x.addProperty("rel_err", t.relErr());
+      ts.add(x);
+    }
+    o.add("tensors", ts);
+    return new com.google.gson.GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(o)
+        + "\n";
+  }
+
+  /**
+   * @param suite the test suite's name (the trace checked)
+   * @return JUnit XML as CI systems read it: one test case per step and per final tensor, failed
+   *     where over tolerance
+   */
+  public String toJUnitXml(String suite) {
+    List<String[]> cases = new java.util.ArrayList<>(); // name, failure message or null
+    for (StepDiff d : steps) {
+      boolean bad = !(d.lossRelErr() <= lossRtol) || d.pertRelErr() > tensorTol;
+      cases.add(
+          new String[] {
+            "step " + d.step(),
+            bad
+                ? String.format(
+                    Locale.ROOT,
+                    "loss %.8g vs golden %.8g: rel.err %.2e (loss rtol %.0e), perturbation %.2e",
+                    d.loss(),
+                    d.goldenLoss(),
+                    d.lossRelErr(),
+                    lossRtol,
+                    d.pertRelErr())
+                : null
+          });
+    }
+    for (TensorDiff t : tensors) {
+      cases.add(
+          new String[] {
+            "final " + t.name(),
+            t.relErr() <= tensorTol
+                ? null
+                : String.format(
+                    Locale.ROOT, "%.2e of its max (tolerance %.0e)", t.relErr(), tensorTol)
+          });
+    }
+    long failures = cases.stream().filter(c -> c[1] != null).count();
+    StringBuilder x = new StringBuilder("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.append(
+        String.format(
+            Locale.ROOT,
+            "<testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"0\">%n",
+            xml(suite),
+            cases.size(),
+            failures));
+    for (String[] c : cases) {
+      x.append("  <testcase classname=\"").append(xml(suite)).append("\" name=\"");
+      x.append(xml(c[0])).append('"');
+      if (c[1] == null) {
+        x.append("/>\n");
+      } else {
+        x.append(">\n    <failure message=\"").append(xml(c[1])).append("\"/>\n  </testcase>\n");
+      }
+    }
+    return x.append("</testsuite>\n").toString();
+  }
+
+  private static String xml(String s) {
+    return s.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\"", "&quot;");
+  }
 }
