@@ -124,6 +124,8 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     }
   }
 
+  private static final int TICKS = 4;
+
   private BufferedImage plot() {
     int w = 900;
     int h = 420;
@@ -143,21 +145,37 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     if (hi == lo) {
       hi = lo + 1;
     }
+    int pw = w - l - r;
+    int ph = h - t - b;
+    // a grid with four divisions each way, each line labelled: steps below, loss left, accuracy
+    // right
+    for (int k = 0; k <= TICKS; k++) {
+      int x = l + pw * k / TICKS;
+      int y = t + ph - ph * k / TICKS;
+      g.setColor(new Color(232, 232, 232));
+      g.drawLine(x, t, x, t + ph);
+      g.drawLine(l, y, l + pw, y);
+      g.setColor(Color.DARK_GRAY);
+      String step = String.valueOf(Math.round(maxStep * k / TICKS));
+      g.drawString(step, x - 4 * step.length(), h - b + 18);
+      g.setColor(new Color(31, 119, 180));
+      g.drawString(String.format(Locale.ROOT, "%.3f", lo + (hi - lo) * k / TICKS), 14, y + 4);
+      if (!accuracy.isEmpty()) {
+        g.setColor(new Color(214, 39, 40));
+        g.drawString(String.format(Locale.ROOT, "%.2f", (double) k / TICKS), w - r + 8, y + 4);
+      }
+    }
     g.setColor(Color.GRAY);
-    g.drawRect(l, t, w - l - r, h - t - b);
+    g.drawRect(l, t, pw, ph);
+    g.setColor(Color.DARK_GRAY);
     g.drawString("step", w / 2 - 15, h - 12);
-    g.drawString("0", l - 4, h - b + 18);
-    g.drawString(String.valueOf((long) maxStep), w - r - 20, h - b + 18);
     g.setColor(new Color(31, 119, 180));
-    g.drawString(String.format(Locale.ROOT, "train loss %.3f", hi), 8, t + 4);
-    g.drawString(String.format(Locale.ROOT, "%.3f", lo), 8, h - b);
+    g.drawString("train loss", 8, t - 10);
     g.setStroke(new BasicStroke(1.5f));
     draw(g, loss, maxStep, lo, hi, l, t, w - l - r, h - t - b);
     if (!accuracy.isEmpty()) {
       g.setColor(new Color(214, 39, 40));
-      g.drawString("validation accuracy", w - r - 130, t - 10);
-      g.drawString("1.0", w - r + 8, t + 4);
-      g.drawString("0.0", w - r + 8, h - b);
+      g.drawString("validation accuracy", w - r - 60, t - 10);
       g.setStroke(new BasicStroke(2.5f));
       draw(g, accuracy, maxStep, 0, 1, l, t, w - l - r, h - t - b);
     }
