@@ -75,7 +75,7 @@ final class TrainCommand implements Callable<Integer> {
 
   @Option(
       names = "--steps",
-      description = "optimizer steps (default: ${DEFAULT-VALUE} unless --epochs)")
+      description = "optimizer steps (default: " + TrainConfig.DEFAULT_STEPS + " unless --epochs)")
   Long steps;
 
   @Option(names = "--epochs", description = "epochs over the data (instead of --steps)")

@@ -59,6 +59,9 @@ public record TrainConfig(
     require(gradAccum >= 1, "gradient accumulation must be >= 1, got " + gradAccum);
   }
 
+  /** Optimizer steps of a run that names neither steps nor epochs. */
+  public static final long DEFAULT_STEPS = 100;
+
   /**
    * @return the defaults (PEFT-style LoRA, AdamW, cosine with 3% warmup)
    */
@@ -75,7 +78,7 @@ public record TrainConfig(
         0.999,
         1e-8,
         1.0,
-        100,
+        DEFAULT_STEPS,
         0,
         16,
         1,
