@@ -186,6 +186,20 @@ final class TrainCommand implements Callable<Integer> {
   boolean resume;
 
   @Option(
+      names = "--save-best",
+      paramLabel = "METRIC",
+      description =
+          "with evaluation data: keep the adapter of the best evaluation by METRIC (accuracy, f1,"
+              + " mcc; nll, perplexity; recall_at_1, mrr) in adapter_best.onnx")
+  String saveBest;
+
+  @Option(
+      names = "--early-stopping",
+      paramLabel = "N",
+      description = "with --save-best: stop after N evaluations without improvement")
+  int earlyStopping;
+
+  @Option(
       names = "--stop-on-loss-spike",
       paramLabel = "FACTOR",
       description =
@@ -224,7 +238,9 @@ final class TrainCommand implements Callable<Integer> {
             resume,
             overwrite,
             evalEvery,
-            lossSpike);
+            lossSpike,
+            saveBest,
+            earlyStopping);
     System.err.printf(
         "training %s (%s) with %s on %s, %d steps -> %s%n",
         label, dataFile, cfg.method().id(), settings.device(), cfg.steps(), out);

@@ -19,6 +19,9 @@ import java.nio.file.Path;
  *     end)
  * @param lossSpike stop when a step's loss exceeds this many times the median of the 20 before it
  *     (0: off; a loss that is not finite always stops the run)
+ * @param saveBest with evaluation data: keep the adapter of the best evaluation by this metric in
+ *     out/adapter_best.onnx (null: none)
+ * @param earlyStopping with saveBest: stop after this many evaluations without improvement (0: off)
  */
 public record RunSettings(
     ExecutionDevice device,
@@ -30,7 +33,9 @@ public record RunSettings(
     boolean resume,
     boolean overwrite,
     long evalEvery,
-    double lossSpike) {
+    double lossSpike,
+    String saveBest,
+    int earlyStopping) {
   /** Validates threads. */
   public RunSettings {
     if (checkpointEvery < 0) {
@@ -39,6 +44,10 @@ public record RunSettings(
     }
     if (threads < 0) {
       throw new IllegalArgumentException("threads must be >= 0, got " + threads);
+    }
+    if (earlyStopping > 0 && saveBest == null) {
+      throw new IllegalArgumentException(
+          "--early-stopping needs --save-best METRIC: the metric whose improvement it waits for");
     }
     if (resume && overwrite) {
       throw new IllegalArgumentException(
@@ -58,6 +67,7 @@ public record RunSettings(
    */
   public static RunSettings of(
       ExecutionDevice device, int threads, Path out, Path trace, boolean progressBar) {
-    return new RunSettings(device, threads, out, trace, progressBar, 0, false, false, 0, 0);
+    return new RunSettings(
+        device, threads, out, trace, progressBar, 0, false, false, 0, 0, null, 0);
   }
 }

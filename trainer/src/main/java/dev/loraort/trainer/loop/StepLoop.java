@@ -263,6 +263,10 @@ public final class StepLoop {
           Map<String, Double> metrics = ev.evaluate().apply(params);
           long done = t + 1;
           o.listeners().forEach(l -> l.onEvaluation(done, metrics));
+          if (!ev.judge().keepGoing(done, metrics, params)) {
+            last = true; // early stopping: this step's checkpoint is the run's last
+            total = done;
+          }
         }
         if (o.checkpoints() != null
             && (last || o.checkpointEvery() > 0 && (t + 1) % o.checkpointEvery() == 0)) {

@@ -45,6 +45,9 @@ public final class TrainingJob {
   /** The run record written into the run directory. */
   public static final String RUN_JSON = "run.json";
 
+  /** The best evaluation's adapter in a run directory (--save-best). */
+  public static final String BEST_ADAPTER = "adapter_best.onnx";
+
   private static final Gson GSON =
       new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
 
@@ -150,6 +153,23 @@ public final class TrainingJob {
     StepLoop.Result result;
     LossScaler scaler;
     List<StepListener> listeners = new ArrayList<>();
+    if (settings.saveBest() != null && examples.validation().isEmpty()) {
+      throw new IllegalArgumentException(
+          "--save-best needs evaluation data: --eval-data FILE or --validation-fraction F");
+    }
+    BestAdapter best =
+        settings.saveBest() == null
+            ? null
+            : new BestAdapter(
+                settings.saveBest(),
+                settings.earlyStopping(),
+                p ->
+                    Adapters.write(
+                        settings.out().resolve(BEST_ADAPTER),
+                        AdapterFormat.ONNX,
+                        adapter(m, p, cfg, provenance),
+                        m),
+                log);
     try (ModelGraphs graphs =
             ModelGraphs.open(m, settings.device(), settings.threads(), method.usesRwpGraph());
         Evaluator evaluator =
@@ -177,7 +197,8 @@ public final class TrainingJob {
               ? null
               : new Evaluation(
                   settings.evalEvery() > 0 ? settings.evalEvery() : Long.MAX_VALUE,
-                  evaluator::metrics);
+                  evaluator::metrics,
+                  best == null ? (step, scores, scored) -> true : best);
       result =
           StepLoop.run(
               graphs,
@@ -205,7 +226,15 @@ public final class TrainingJob {
         adapter(m, result.params(), cfg, provenance),
         m);
     writeRunJson(
-        settings.out().resolve(RUN_JSON), in, examples, cfg, settings, provenance, result, scaler);
+        settings.out().resolve(RUN_JSON),
+        in,
+        examples,
+        cfg,
+        settings,
+        provenance,
+        result,
+        scaler,
+        best);
     return result;
   }
 
@@ -353,7 +382,8 @@ public final class TrainingJob {
       RunSettings s,
       Provenance prov,
       StepLoop.Result r,
-      LossScaler scaler)
+      LossScaler scaler,
+      BestAdapter best)
       throws IOException {
     JsonObject o = new JsonObject();
     o.add("config", JsonParser.parseString(configJson(cfg)));
@@ -384,6 +414,14 @@ public final class TrainingJob {
       res.addProperty("runs_repeated_after_overflow", scaler.overflows());
     }
     res.addProperty("adapter", ADAPTER);
+    if (best != null && best.bestStep() >= 0) {
+      JsonObject b = new JsonObject();
+      b.addProperty("metric", best.metric());
+      b.addProperty("value", best.best());
+      b.addProperty("step", best.bestStep());
+      b.addProperty("adapter", BEST_ADAPTER);
+      res.add("best", b);
+    }
     o.add("result", res);
     byte[] bytes = GSON.toJson(o).getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(path, out -> out.write(bytes));
