@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes a lora-graph/1 model directory (shared graph-contract.md) for one model.
+"""Writes a lora-graph/1 model directory (docs/graph-contract.md) for one model.
 
   python3 scripts/export_lora_graph.py --family roberta --config tiny --id tiny-roberta-cls --out onnx-models/tiny-roberta-cls
   python3 scripts/export_lora_graph.py --family gpt2 --config /path/to/gpt2-medium --weights pretrained --out /data/gpt2-medium
@@ -75,7 +75,7 @@ def make_unique(model, seed):
 def load_langchain4j_bert(model, path):
     """Loads a BERT-family sentence-transformers ONNX export (langchain4j jars, Xenova conversions)
     into a *ForSequenceClassification model: named initializers map directly; anonymous MatMul
-    weights ([in, out]) are named after the bias their MatMul's Add consumes (assets.md)."""
+    weights ([in, out]) are named after the bias their MatMul's Add consumes (docs/assets.md)."""
     import onnx
     from onnx import numpy_helper
     m = onnx.load(path)
@@ -152,7 +152,7 @@ def main(argv=None):
                     help="also write train_fp16.onnx: mixed precision (fp16 autocast) with a loss_scale input")
     ap.add_argument("--no-fixture", action="store_true")
     ap.add_argument("--check-atol", type=float, default=checks.ATOL,
-                    help=f"absolute tolerance of the ORT-vs-torch checks (graph-contract.md: {checks.ATOL}); fp32 "
+                    help=f"absolute tolerance of the ORT-vs-torch checks (docs/graph-contract.md: {checks.ATOL}); fp32 "
                          "rounding grows with depth: gpt2-large's 36 layers differ by 4.5e-5 on gradients up to 1.2. "
                          "The manifest records the value used")
     ap.add_argument("--similarity-tokenizer", help="tokenizer.json: also report sentence similarities (BERT)")
@@ -427,7 +427,7 @@ def main(argv=None):
     )
     if "train_rwp" in graphs:
         manifest["rwp"] = dict(
-            noise="filter-wise Gaussian on W' = W0 + s B A: std_i = rwp_sigma / sqrt(in) * ||W'_i,:|| (methods.md section 5)",
+            noise="filter-wise Gaussian on W' = W0 + s B A: std_i = rwp_sigma / sqrt(in) * ||W'_i,:|| (docs/methods.md section 5)",
             outputs="rwp_noise.<module>: the noise drawn for that layer, [out, in] (for tests; fetch only when needed)",
             generator="one ONNX RandomNormalLike per adapted module, seed attribute 1000 + module index",
             reproducible=("the n-th run of a fresh session repeats on the same execution provider; the noise "
@@ -480,7 +480,7 @@ SENTENCES = ["A man is eating food.", "A man is eating a piece of bread.", "A ma
 
 
 def similarity(infer, tokenizer_path, names, params):
-    """cos(s0, s_i) of mean-pooled, L2-normalised last_hidden_state at zero LoRA (assets.md values)."""
+    """cos(s0, s_i) of mean-pooled, L2-normalised last_hidden_state at zero LoRA (docs/assets.md values)."""
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(tokenizer_path)
     enc = tok.encode_batch(SENTENCES)  # the MiniLM tokenizer pads to a fixed 128: pool by its mask

@@ -21,7 +21,7 @@ if [ $# -ge 3 ]; then
   python3 - "$cfg" <<'PY'
 import sys
 from transformers import BertConfig
-# sentence-transformers/all-MiniLM-L6-v2 (assets.md): 6 x 384, 12 heads, FFN 1536, erf GELU, eps 1e-12
+# sentence-transformers/all-MiniLM-L6-v2 (docs/assets.md): 6 x 384, 12 heads, FFN 1536, erf GELU, eps 1e-12
 BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
            max_position_embeddings=512, type_vocab_size=2, layer_norm_eps=1e-12, hidden_act="gelu", pad_token_id=0,
            num_labels=2).save_pretrained(sys.argv[1])

@@ -1,4 +1,4 @@
-"""Exporter of lora-graph/1 model directories (see shared graph-contract.md).
+"""Exporter of lora-graph/1 model directories (see docs/graph-contract.md).
 
 Modules:
   lora      - the LoRA layer (A/B, scale and RWP noise swapped in as graph inputs) and its injection

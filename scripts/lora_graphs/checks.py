@@ -1,4 +1,4 @@
-"""The contract's checks (graph-contract.md): they run on every export and raise on failure."""
+"""The contract's checks (docs/graph-contract.md section 6): they run on every export and raise on failure."""
 import numpy as np
 
 RTOL, ATOL = 1e-4, 1e-5

@@ -48,7 +48,7 @@ class LoraLinear(nn.Module):
         return y
 
     def _rwp_noise(self, sigma, s):
-        """Flat-LoRA noise (methods.md section 5): eps_ij ~ N(0, sigma^2 / in * ||W'_i,:||^2), i = output
+        """Flat-LoRA noise (docs/methods.md section 5): eps_ij ~ N(0, sigma^2 / in * ||W'_i,:||^2), i = output
         filter, W' = W0 + s B A, returned in [out, in] orientation. The noise is not differentiated
         (the reference adds it to W0 in place under no_grad)."""
         with torch.no_grad():

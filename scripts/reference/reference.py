@@ -6,7 +6,7 @@ trainer and of the ONNX graphs, that writes a golden trace directory for conform
 
 The model is rebuilt exactly as the exporter built it (same config, seed and init; checked
 against the graph's initializers) and runs eagerly with a hand-written LoRA layer
-y = base(x) + s (x A^T) B^T. The methods follow shared docs methods.md, written the plain way:
+y = base(x) + s (x A^T) B^T. The methods follow docs/methods.md, written the plain way:
 FMLoRA and EFlat-LoRA form the full-space estimate G_bar = 1/2 [(1/s) g_B (A^T)^+ + (1/s) (B^T)^+ g_A]
 and E_B = (1/s) rho G_bar/||G_bar|| A^+ with explicit n x m matrices and torch.linalg.pinv (singular
 values at or below 1e-3 of the largest count as zero, the trainer's cutoff), in float64.
@@ -144,7 +144,7 @@ def pinv(x):
 
 
 def flat_eb(P, g, mods, s, rho, scope):
-    """E_B per layer from the full-space estimate (methods.md sections 3, 4)."""
+    """E_B per layer from the full-space estimate (docs/methods.md sections 3, 4)."""
     gbar = {}
     for m in mods:
         A, B = P[m + ".lora_A.weight"].double(), P[m + ".lora_B.weight"].double()
@@ -292,7 +292,7 @@ def main():
             tilde = {k: (v + ema[k] if ema and k in ema else v) for k, v in P.items()}
             pert = norm(ema.values()) if ema else 0.0
             loss, gr = loss_and_grads(tilde)
-            e_t = flat_eb(tilde, gr, mods, s, rho_at(a.rho, rho_sched, t, a.steps), scope)  # with B~ (methods.md 4)
+            e_t = flat_eb(tilde, gr, mods, s, rho_at(a.rho, rho_sched, t, a.steps), scope)  # with B~ (docs/methods.md section 4)
             ema = e_t if ema is None else {k: (1 - a.beta) * ema[k] + a.beta * e_t[k] for k in ema}
         elif a.method == "bi-lora":
             loss, both = loss_and_grads(P, aux)

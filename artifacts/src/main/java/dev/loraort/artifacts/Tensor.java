@@ -21,7 +21,7 @@ public final class Tensor {
     /** The ONNX TensorProto.DataType code. */
     public final int onnxCode;
 
-    /** The name manifest.json gives it (graph-contract.md). */
+    /** The name manifest.json gives it (docs/formats.md section 1). */
     public final String manifestName;
 
     DType(int size, int onnxCode, String manifestName) {

@@ -1,6 +1,6 @@
 package dev.loraort.artifacts;
 
-/** The contract's tensor names (graph-contract.md), built in this one place. */
+/** The contract's tensor names (docs/graph-contract.md section 2), built in this one place. */
 public final class TensorNames {
   /** Input: the LoRA scale s, float32 []. */
   public static final String LORA_SCALE = "lora_scale";

@@ -21,7 +21,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Flat-LoRA's in-graph noise has the statistics of methods.md section 5: eps_ij ~ N(0, std_i^2)
+ * Flat-LoRA's graph noise has the statistics of docs/methods.md section 5: eps_ij ~ N(0, std_i^2)
  * with std_i = sigma / sqrt(in) * ||W'_i,:||, W' = W0 + s B A (rows = output filters, also for
  * GPT-2's Conv1D). Checked on the graph's own rwp_noise outputs over several runs: the normalised
  * noise z = eps / std has mean 0 and variance 1 within 5 standard errors, and no row's sample

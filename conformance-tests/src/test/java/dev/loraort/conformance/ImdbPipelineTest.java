@@ -102,7 +102,7 @@ class ImdbPipelineTest {
     Split<TextDataset.Row> split =
         Split.of(rows, r -> java.util.Arrays.asList(r.text(), r.pair()), 0.2, 0);
     assertThat(split.duplicates())
-        .isPositive(); // IMDB has known duplicates (assets.md: 49,582 unique)
+        .isPositive(); // IMDB has known duplicates (docs/assets.md: 49,582 unique)
     List<TextDataset.Row> trainRows = split.train().subList(0, 400);
     List<TextDataset.Row> valRows = split.validation().subList(0, 200);
     Path train = dir.resolve("train.jsonl");

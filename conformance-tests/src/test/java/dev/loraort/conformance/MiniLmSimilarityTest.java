@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The real all-MiniLM-L6-v2 through our infer.onnx at zero LoRA, tokenized with the jar's bundled
- * tokenizer.json, mean-pooled and L2-normalised: the sentence similarities of assets.md.
+ * tokenizer.json, mean-pooled and L2-normalised: the sentence similarities of docs/assets.md.
  */
 class MiniLmSimilarityTest {
   static final List<String> SENTENCES =
@@ -106,7 +106,7 @@ class MiniLmSimilarityTest {
       }
       System.out.printf(
           java.util.Locale.ROOT,
-          "MiniLM cos(s0, s%d) = %.4f (assets.md: %.3f)%n",
+          "MiniLM cos(s0, s%d) = %.4f (docs/assets.md: %.3f)%n",
           i,
           cos,
           want[i - 1]);

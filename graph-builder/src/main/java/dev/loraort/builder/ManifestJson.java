@@ -28,7 +28,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes the manifest.json of a prepared directory (graph-contract.md's fields) and reads it back
+ * Writes the manifest.json of a prepared directory (docs/formats.md section 1) and reads it back
  * through {@link Manifest#read}, so a directory the trainer cannot read is never written.
  */
 final class ManifestJson {
@@ -157,7 +157,7 @@ final class ManifestJson {
     rwp.addProperty(
         "noise",
         "filter-wise Gaussian on W' = W0 + s B A: std_i = rwp_sigma / sqrt(in) * ||W'_i,:||"
-            + " (methods.md section 5)");
+            + " (docs/methods.md section 5)");
     rwp.addProperty(
         "outputs", "rwp_noise.<module>: the noise drawn for that layer, [out, in] (for tests)");
     rwp.addProperty(

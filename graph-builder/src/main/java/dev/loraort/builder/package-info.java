@@ -1,5 +1,5 @@
 /**
- * Builds lora-graph/1 model directories (graph-contract.md) from plain inference ONNX models: the
+ * Builds lora-graph/1 directories (docs/graph-contract.md) from plain inference ONNX models: the
  * {@code prepare} command's engine. {@link dev.loraort.builder.Prepare} reads a model, injects
  * LoRA, adds a head and loss, differentiates and writes train, infer and train_rwp graphs.
  */

@@ -1,7 +1,7 @@
 package dev.loraort.linalg;
 
 /**
- * The FMLoRA / EFlat-LoRA quantities of one adapted layer without any n x m matrix (methods.md
+ * The FMLoRA / EFlat-LoRA quantities of one adapted layer with no n x m matrix (docs/methods.md
  * section 8).
  *
  * <p>With W = W0 + s B A, the LoRA gradients g_A = s B^T G and g_B = s G A^T give the full-space
@@ -16,9 +16,9 @@ package dev.loraort.linalg;
  *   E_B = (1/s) (rho / ||G_bar||) G_bar A^+ = rho / (s N) * D,   D = U + B Y K_A^+
  * </pre>
  *
- * Cost O((n + m) r^2). Departure from methods.md: the r x r pseudo-inverses come from an
+ * Cost O((n + m) r^2). Departure (docs/methods.md section 8): r x r pseudo-inverses come from an
  * eigendecomposition with a relative cutoff ({@link #CUTOFF}) rather than a jittered Cholesky
- * solve; this is exact pinv semantics for rank-deficient A or B, and makes methods.md's B = 0 guard
+ * solve; this is exact pinv semantics for rank-deficient A or B, and makes the earlier B = 0 guard
  * (V = 0 when lambda_min(K_B) &lt; 1e-6 lambda_max(K_B)) the special case K_B^+ = 0 instead of an
  * all-or-nothing switch.
  */

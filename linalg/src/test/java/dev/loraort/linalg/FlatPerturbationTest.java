@@ -65,7 +65,7 @@ class FlatPerturbationTest {
 
   @Test
   void consistentGradientsGiveTheProjectedGradient() {
-    // g_A = s B^T G, g_B = s G A^T: then 2 G_bar = G P_A + P_B G (methods.md section 3)
+    // g_A = s B^T G, g_B = s G A^T: then 2 G_bar = G P_A + P_B G (docs/methods.md section 3)
     int n = 10;
     int m = 7;
     int r = 3;
@@ -108,7 +108,7 @@ class FlatPerturbationTest {
     for (int i = 0; i < eb.data().length; i++) {
       assertThat(f * d.d().data()[i]).isCloseTo(eb.data()[i], within(tol * scale));
     }
-    // the perturbation applied, s E_B A, stays within the rho-ball (methods.md section 3)
+    // the perturbation applied, s E_B A, stays within the rho-ball (docs/methods.md section 3)
     Matrix applied = Matrix.zeros(n, m);
     Blas.gemm(false, false, S * f, d.d(), a, 0, applied);
     assertThat(Math.sqrt(applied.frobeniusSquared())).isLessThanOrEqualTo(RHO * (1 + 1e-9));

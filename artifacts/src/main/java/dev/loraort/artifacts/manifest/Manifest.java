@@ -223,7 +223,7 @@ public record Manifest(
       text = Files.readString(file, StandardCharsets.UTF_8);
     } catch (NoSuchFileException e) {
       throw new IOException(
-          file + " not found: " + dir + " is not a model directory (graph-contract.md)", e);
+          file + " not found: " + dir + " is not a model directory (docs/graph-contract.md)", e);
     } catch (java.nio.charset.CharacterCodingException e) {
       throw new IOException(file + ": not UTF-8 text", e);
     }

@@ -1,5 +1,5 @@
 /**
- * The model directory's manifest.json (graph-contract.md, lora-graph/1), read into immutable
+ * A model directory's manifest.json (lora-graph/1, docs/formats.md section 1), read into immutable
  * records.
  */
 package dev.loraort.artifacts.manifest;

@@ -16,7 +16,7 @@ import java.util.Map;
  * real weights' origin, so that committed graphs never carry them.
  *
  * <p>Supported origin format {@code sentence-transformers-onnx}: the ONNX exports in the
- * langchain4j embedding jars (assets.md). Named initializers keep their Hugging Face names (without
+ * langchain4j embedding jars (docs/assets.md). Named initializers keep Hugging Face names (without
  * the model prefix, e.g. {@code bert.}); the Linear weights are anonymous and stored [in, out], and
  * each is named after the bias that its MatMul's Add consumes.
  */

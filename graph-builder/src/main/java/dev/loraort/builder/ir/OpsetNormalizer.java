@@ -93,7 +93,7 @@ public final class OpsetNormalizer {
                     + ": node "
                     + n.name()
                     + " reads Dropout's mask; training graphs run"
-                    + " without dropout (graph-contract.md)");
+                    + " without dropout (docs/graph-contract.md)");
           }
         }
       } else if (src < 13 && LEGACY_SOFTMAX.contains(n.op())) {

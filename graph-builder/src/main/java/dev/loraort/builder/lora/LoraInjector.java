@@ -20,7 +20,7 @@ import java.util.Set;
  * contract's names. The scale multiplies the rank-r activation, the smallest tensor on the branch.
  * With random weight perturbation (Flat-LoRA's train_rwp graph), each layer also adds {@code x
  * eps}, where eps is filter-wise Gaussian noise on W' = W0 + s B A with std {@code rwp_sigma /
- * sqrt(in) * ||W'_i,:||} (methods.md section 5), drawn in the graph by one RandomNormalLike per
+ * sqrt(in) * ||W'_i,:||} (docs/methods.md section 5), drawn in the graph by a RandomNormalLike per
  * layer (seed 1000 + layer index) and returned as {@code rwp_noise.<module>} in [out, in].
  */
 public final class LoraInjector {

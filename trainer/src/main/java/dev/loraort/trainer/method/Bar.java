@@ -8,7 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * LoRA-oBAR and LoRA-nBAR (methods.md section 7): after backward and before the optimizer step,
+ * LoRA-oBAR and LoRA-nBAR (docs/methods.md section 7): after backward, before the optimizer step,
  * rescale each layer's A and B by (1 -+ alpha_t eta_t) to pull them towards balance; the optimizer
  * then steps with the original gradients. alpha_t = mu_0 times a decreasing schedule; eta_t is the
  * step's learning rate. No state; invariant to s.

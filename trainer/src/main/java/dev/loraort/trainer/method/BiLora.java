@@ -15,14 +15,14 @@ import java.util.Set;
 import java.util.stream.IntStream;
 
 /**
- * Bi-LoRA (methods.md section 6): an auxiliary branch s (B2 A2) beside the primary s (B1 A1), fed
+ * Bi-LoRA (docs/methods.md section 6): an auxiliary branch s B2 A2 beside the primary s B1 A1, fed
  * as one adapter concatenated along lora_r ([A1; A2], [B1 B2]). One pass gives all four gradients;
  * the primary descends (the run's optimizer), the auxiliary ascends (its own AdamW, maximize,
  * weight decay 0, the run's learning rate), then the auxiliary is clipped to ||s B2 A2|| &lt;= rho
  * over all layers together (or per layer), by sqrt(rho / c) on both factors. The auxiliary branch
  * is discarded after training: adapters hold the primary only.
  *
- * <p>Choices where the paper is silent (methods.md): PEFT init for the auxiliary (B2 = 0, so no
+ * <p>Choices the paper leaves open (docs/methods.md): PEFT init for the auxiliary (B2 = 0, so no
  * perturbation at step 0), its scale s2 = s, constant rho.
  */
 public final class BiLora implements SharpnessMethod<BiLora.State> {

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * EFlat-LoRA (methods.md section 4): one pass at B~ = B + E_hat_{t-1}; the step's E_t comes from
+ * EFlat-LoRA (docs/methods.md section 4): one pass at B~ = B + E_hat_{t-1}; then E_t comes from
  * that pass's gradients with B~ in (B~^T)^+; B is restored from a saved copy; the optimizer steps
  * with the pass's gradients; then E_hat_t = (1 - beta_new) E_hat_{t-1} + beta_new E_t (Eq. 18:
  * beta_new weights the new perturbation), and E_hat_1 = E_1 (the first step runs unperturbed).

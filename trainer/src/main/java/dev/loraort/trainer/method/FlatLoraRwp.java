@@ -7,7 +7,7 @@ import dev.loraort.trainer.params.ParamTree;
 import java.util.Map;
 
 /**
- * Flat-LoRA (Li et al., methods.md section 5): random weight perturbation in the full space, eps_ij
+ * Flat-LoRA (Li et al., docs/methods.md section 5): random weight noise in the whole space, eps_ij
  * ~ N(0, sigma_t^2 / in * ||W'_i,:||^2) with W' = W0 + s B A, drawn inside train_rwp.onnx from its
  * rwp_sigma input; sigma_t = sigma * (1 - cos(pi t / T)) / 2 grows over the run.
  *

@@ -6,7 +6,7 @@ import dev.loraort.trainer.params.ParamTree;
 import java.util.Map;
 
 /**
- * FMLoRA (methods.md section 3, the EFlat paper's two-pass "Flat-LoRA"): pass 1 at (A, B) gives the
+ * FMLoRA (docs/methods.md section 3, EFlat's two-pass "Flat-LoRA"): pass 1 at (A, B) gives the
  * full-space estimate G_bar from pseudo-inverses; E_B = (1/s) rho_t G_bar/||G_bar|| A^+ moves the
  * perturbation onto B; pass 2 at B + E_B gives the gradient; B is restored from a saved copy. The
  * perturbation of W actually applied is G_bar P_A scaled, of norm at most rho (section 3).

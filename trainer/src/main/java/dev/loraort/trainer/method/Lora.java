@@ -5,7 +5,7 @@ import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
 import java.util.Map;
 
-/** Plain LoRA (methods.md section 1): one pass, the gradients as they are. */
+/** Plain LoRA (docs/methods.md section 1): one pass, the gradients as they are. */
 public final class Lora implements SharpnessMethod<Lora.State> {
   /** No settings. */
   public record Cfg() implements MethodConfig {

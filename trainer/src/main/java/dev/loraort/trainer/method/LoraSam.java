@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * LoRA-SAM (methods.md section 2): pass 1 gives g; eps = rho g / (||g|| + 1e-12) over the LoRA
+ * LoRA-SAM (docs/methods.md section 2): pass 1 gives g; eps = rho g / (||g|| + 1e-12) over LoRA
  * tensors (global norm by default); pass 2 at (A, B) + eps gives the gradient the optimizer uses;
  * the weights are then restored from a saved copy, bit for bit.
  */

@@ -48,7 +48,7 @@ public sealed interface MethodConfig
   enum RhoSchedule {
     /** rho throughout. */
     CONSTANT,
-    /** cosine decay from rho to 0.4 rho (methods.md section 4's recommendation). */
+    /** cosine decay from rho to 0.4 rho (docs/methods.md section 4, "rho schedule"). */
     COSINE;
 
     /**

@@ -72,7 +72,7 @@ final class Perturbations {
   }
 
   /**
-   * E_B per layer (methods.md sections 3, 4 and 8): rho / (s N) * D, with N per layer or global.
+   * E_B per layer (docs/methods.md sections 3, 4, 8): rho / (s N) * D, with N per layer or global.
    * Works on r x r and n x r matrices only; no n x m matrix is formed.
    *
    * @param p the parameters (B as the gradients were taken at)

@@ -6,7 +6,7 @@ import dev.loraort.trainer.params.ParamTree;
 import java.util.Map;
 
 /**
- * A training method (methods.md): how many passes a step takes, what each pass feeds, and what is
+ * A training method (docs/methods.md): how many passes a step takes, what each pass feeds, what is
  * done to the gradients. The step loop ({@code StepLoop}) is the only caller; methods never touch
  * sessions or files.
  *

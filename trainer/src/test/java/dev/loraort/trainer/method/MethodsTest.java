@@ -98,7 +98,7 @@ class MethodsTest {
     for (String n : before.names()) {
       assertThat(p.tree().get(n)).as(n).isEqualTo(before.get(n));
     }
-    for (String mod : p.modules()) { // ||s E_B A||_F <= rho per layer (methods.md section 3)
+    for (String mod : p.modules()) { // ||s E_B A||_F <= rho per layer (docs/methods.md section 3)
       float[] eb = s.perturbation().get(TensorNames.loraB(mod));
       float[] a = p.tree().get(TensorNames.loraA(mod));
       int r = p.rank();
