@@ -32,4 +32,15 @@ public record AddDecayedWeights(double weightDecay)
     }
     return s;
   }
+
+  /** Stateless: nothing to save. */
+  @Override
+  public java.util.Map<String, dev.loraort.artifacts.Tensor> save(State state) {
+    return java.util.Map.of();
+  }
+
+  @Override
+  public State load(State fresh, java.util.Map<String, dev.loraort.artifacts.Tensor> tensors) {
+    return fresh;
+  }
 }

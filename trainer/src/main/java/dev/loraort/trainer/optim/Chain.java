@@ -38,24 +38,18 @@ public final class Chain implements GradientTransformation<List<Object>> {
   }
 
   /**
-   * The chain's state as tensors, for checkpoints: per transformation i, its step count as {@code
-   * <i>.count} (int64 []) and Adam's moments as {@code <i>.mu.<name>}, {@code <i>.nu.<name>}.
+   * The chain's state as tensors, for checkpoints: transformation i's tensors under {@code <i>.}
+   * (e.g. {@code 1.count}, {@code 1.mu.<name>} for Adam).
    *
    * @param state a state of this chain
    * @return the tensors (sharing the moment arrays)
    */
+  @Override
   public Map<String, Tensor> save(List<Object> state) {
     Map<String, Tensor> out = new LinkedHashMap<>();
-    for (int i = 0; i < state.size(); i++) {
-      Object s = state.get(i);
-      if (s instanceof ScaleByAdam.State a) {
-        out.put(i + ".count", Tensor.ofLongs(new long[0], new long[] {a.count()}));
-        String at = i + ".";
-        a.mu().tensors().forEach((k, v) -> out.put(at + "mu." + k, v));
-        a.nu().tensors().forEach((k, v) -> out.put(at + "nu." + k, v));
-      } else if (s instanceof ScaleByLearningRate.State l) {
-        out.put(i + ".count", Tensor.ofLongs(new long[0], new long[] {l.count()}));
-      }
+    for (int i = 0; i < parts.size(); i++) {
+      String at = i + ".";
+      parts.get(i).save(state.get(i)).forEach((k, v) -> out.put(at + k, v));
     }
     return out;
   }
@@ -68,45 +62,21 @@ public final class Chain implements GradientTransformation<List<Object>> {
    * @return the restored state
    * @throws IllegalArgumentException if a tensor is missing or has another size
    */
+  @Override
   public List<Object> load(List<Object> fresh, Map<String, Tensor> tensors) {
     List<Object> out = new ArrayList<>();
-    for (int i = 0; i < fresh.size(); i++) {
-      Object s = fresh.get(i);
-      if (s instanceof ScaleByAdam.State a) {
-        copy(tensors, i + ".mu.", a.mu());
-        copy(tensors, i + ".nu.", a.nu());
-        out.add(new ScaleByAdam.State(count(tensors, i), a.mu(), a.nu()));
-      } else if (s instanceof ScaleByLearningRate.State) {
-        out.add(new ScaleByLearningRate.State(count(tensors, i)));
-      } else {
-        out.add(s);
-      }
+    for (int i = 0; i < parts.size(); i++) {
+      String at = i + ".";
+      Map<String, Tensor> mine = new LinkedHashMap<>();
+      tensors.forEach(
+          (k, v) -> {
+            if (k.startsWith(at)) {
+              mine.put(k.substring(at.length()), v);
+            }
+          });
+      out.add(parts.get(i).load(fresh.get(i), mine));
     }
     return List.copyOf(out);
-  }
-
-  private static long count(Map<String, Tensor> t, int i) {
-    Tensor c = t.get(i + ".count");
-    if (c == null) {
-      throw new IllegalArgumentException("optimizer state: no " + i + ".count");
-    }
-    return c.longs()[0];
-  }
-
-  private static void copy(Map<String, Tensor> t, String prefix, ParamTree into) {
-    for (String n : into.names()) {
-      Tensor v = t.get(prefix + n);
-      if (v == null || v.size() != into.get(n).length) {
-        throw new IllegalArgumentException(
-            "optimizer state: "
-                + prefix
-                + n
-                + (v == null
-                    ? " is missing"
-                    : " has " + v.size() + " values, expected " + into.get(n).length));
-      }
-      System.arraycopy(v.floats(), 0, into.get(n), 0, v.size());
-    }
   }
 
   @Override

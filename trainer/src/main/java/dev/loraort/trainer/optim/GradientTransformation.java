@@ -1,6 +1,8 @@
 package dev.loraort.trainer.optim;
 
+import dev.loraort.artifacts.Tensor;
 import dev.loraort.trainer.params.ParamTree;
+import java.util.Map;
 
 /**
  * One step of an optimizer, as in optax: {@code init(params) -> state} and {@code update(updates,
@@ -26,4 +28,23 @@ public interface GradientTransformation<S> {
    * @return the next state
    */
   S update(ParamTree updates, S state, ParamTree params);
+
+  /**
+   * The state as named tensors, for a checkpoint. Every transformation says what it keeps (a
+   * stateless one: nothing), so no state is left out of a checkpoint by omission.
+   *
+   * @param state a state of this transformation
+   * @return its tensors (may share arrays with the state)
+   */
+  Map<String, Tensor> save(S state);
+
+  /**
+   * A state from {@link #save}'s tensors.
+   *
+   * @param fresh a state from {@link #init} for the same parameters (names and shapes)
+   * @param tensors the saved tensors, under the names {@link #save} gives
+   * @return the restored state
+   * @throws IllegalArgumentException naming a tensor that is missing or has another size
+   */
+  S load(S fresh, Map<String, Tensor> tensors);
 }

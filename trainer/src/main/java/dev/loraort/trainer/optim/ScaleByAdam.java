@@ -68,4 +68,24 @@ public record ScaleByAdam(double b1, double b2, double eps)
         });
     return new State(t, s.mu(), s.nu());
   }
+
+  /**
+   * The step count ({@code count}, int64 []) and the moments ({@code mu.<name>}, {@code
+   * nu.<name>}).
+   */
+  @Override
+  public java.util.Map<String, dev.loraort.artifacts.Tensor> save(State state) {
+    java.util.Map<String, dev.loraort.artifacts.Tensor> out = new java.util.LinkedHashMap<>();
+    out.put("count", Counts.tensor(state.count()));
+    state.mu().tensors().forEach((k, v) -> out.put("mu." + k, v));
+    state.nu().tensors().forEach((k, v) -> out.put("nu." + k, v));
+    return out;
+  }
+
+  @Override
+  public State load(State fresh, java.util.Map<String, dev.loraort.artifacts.Tensor> tensors) {
+    Counts.copy(tensors, "mu.", fresh.mu());
+    Counts.copy(tensors, "nu.", fresh.nu());
+    return new State(Counts.read(tensors, "count"), fresh.mu(), fresh.nu());
+  }
 }

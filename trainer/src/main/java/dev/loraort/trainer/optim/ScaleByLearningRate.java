@@ -26,4 +26,15 @@ public record ScaleByLearningRate(Schedule schedule, boolean maximize)
     updates.scale(maximize ? lr : -lr);
     return new State(s.count() + 1);
   }
+
+  /** The step count, as {@code count} (int64 []). */
+  @Override
+  public java.util.Map<String, dev.loraort.artifacts.Tensor> save(State state) {
+    return java.util.Map.of("count", Counts.tensor(state.count()));
+  }
+
+  @Override
+  public State load(State fresh, java.util.Map<String, dev.loraort.artifacts.Tensor> tensors) {
+    return new State(Counts.read(tensors, "count"));
+  }
 }

@@ -89,4 +89,29 @@ class OptimizersTest {
     assertThatThrownBy(() -> c.update(tree(1f), List.of(), tree(1f)))
         .hasMessageContaining("got 0 states");
   }
+
+  @Test
+  void aChainsStateRoundTripsThroughItsTensorsAndAGapIsAnError() {
+    dev.loraort.trainer.params.ParamTree p =
+        dev.loraort.trainer.params.ParamTree.of(
+            java.util.Map.of(
+                "w", dev.loraort.artifacts.Tensor.ofFloats(new long[] {3}, new float[] {1, 2, 3})));
+    Chain opt = Optimizers.adamw(step -> 1e-2, 0.9, 0.999, 1e-8, 0.01, 1.0, false);
+    java.util.List<Object> s = opt.init(p);
+    for (int k = 0; k < 3; k++) {
+      dev.loraort.trainer.params.ParamTree g = p.zerosLike();
+      g.get("w")[k] = 1;
+      s = opt.update(g, s, p);
+    }
+    java.util.Map<String, dev.loraort.artifacts.Tensor> saved = opt.save(s);
+    // clip (stateless), Adam (count and moments), weight decay (stateless), learning rate (count)
+    assertThat(saved.keySet()).containsExactly("1.count", "1.mu.w", "1.nu.w", "3.count");
+    java.util.List<Object> back = opt.load(opt.init(p), saved);
+    assertThat(opt.save(back).get("1.nu.w").floats()).containsExactly(saved.get("1.nu.w").floats());
+    assertThat(opt.save(back).get("3.count").longs()).containsExactly(3);
+    java.util.Map<String, dev.loraort.artifacts.Tensor> gap = new java.util.HashMap<>(saved);
+    gap.remove("1.mu.w");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> opt.load(opt.init(p), gap))
+        .hasMessageContaining("optimizer state: mu.w is missing");
+  }
 }
