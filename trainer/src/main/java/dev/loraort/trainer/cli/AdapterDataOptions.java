@@ -8,6 +8,7 @@ import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.Examples;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.graph.ExecutionDevice;
+import dev.loraort.trainer.loop.TrainingJob;
 import dev.loraort.trainer.params.LoraParams;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -85,7 +86,14 @@ final class AdapterDataOptions {
     return LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
   }
 
+  /** The data; text labels given as names take the names the adapter was trained with. */
   List<JsonlDataset.Example> examples(Manifest m) throws IOException {
+    if (read.labels == null) {
+      String trained = Adapters.read(adapter, m).metadata().get(TrainingJob.LABELS);
+      if (trained != null) {
+        read.labels = List.of(new com.google.gson.Gson().fromJson(trained, String[].class));
+      }
+    }
     return Examples.load(data, m, read.textOptions(model, m, data));
   }
 }

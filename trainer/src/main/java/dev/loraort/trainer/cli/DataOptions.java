@@ -37,6 +37,15 @@ final class DataOptions {
   String labelField = "label";
 
   @Option(
+      names = "--labels",
+      paramLabel = "A,B,...",
+      split = ",",
+      description =
+          "text data: the label field holds these class names (not numbers); their order gives"
+              + " the class numbers. Kept in the adapter's metadata for eval and predict")
+  java.util.List<String> labels;
+
+  @Option(
       names = "--class-names",
       paramLabel = "SPEC",
       description =
@@ -64,7 +73,7 @@ final class DataOptions {
     return new Examples.TextOptions(
         MavenJar.tokenizer(tokenizer, modelDir, m.tokenizer()),
         maxLength,
-        new TextDataset.Fields(textField, pairField, labelField),
+        new TextDataset.Fields(textField, pairField, labelField, labels),
         classNames == null ? null : CaptionedImages.Captions.parse(classNames, caption));
   }
 }

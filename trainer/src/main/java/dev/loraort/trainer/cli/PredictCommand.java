@@ -19,6 +19,7 @@ import dev.loraort.trainer.eval.Evaluator;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.graph.GraphSession;
 import dev.loraort.trainer.graph.ModelGraphs;
+import dev.loraort.trainer.loop.TrainingJob;
 import dev.loraort.trainer.params.LoraParams;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -92,9 +93,14 @@ final class PredictCommand implements Callable<Integer> {
     Examples.TextOptions text = read.textOptions(model, inferOnly, data);
     List<JsonlDataset.Example> examples = Examples.load(data, inferOnly, text);
     LoraParams p;
+    List<String> names = labelNames(m);
     if (adapter != null) {
       AdapterWeights a = Adapters.read(adapter, m);
       p = LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
+      String trained = a.metadata().get(TrainingJob.LABELS); // the names it was trained with
+      if (trained != null) {
+        names = List.of(new Gson().fromJson(trained, String[].class));
+      }
     } else { // B = 0: the base model's outputs
       p =
           LoraParams.init(
@@ -108,7 +114,9 @@ final class PredictCommand implements Callable<Integer> {
           rows = generate(inferOnly, s, p, examples, enc);
         }
       } else {
-        rows = batched(inferOnly, s, p, examples, batchSize);
+        rows =
+            batched(
+                inferOnly, s, p, examples, batchSize, read.labels != null ? read.labels : names);
       }
     }
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
@@ -152,10 +160,10 @@ final class PredictCommand implements Callable<Integer> {
       GraphSession s,
       LoraParams p,
       List<JsonlDataset.Example> examples,
-      int batchSize) {
+      int batchSize,
+      List<String> names) {
     boolean embedding = m.task().equals(Evaluator.EMBEDDING);
     String output = embedding ? TensorNames.SENTENCE_EMBEDDING : TensorNames.LOGITS;
-    List<String> names = labelNames(m);
     Batcher batches = Batcher.inOrder(examples, m, batchSize);
     List<JsonObject> rows = new ArrayList<>();
     for (int b = 0; b < batches.batchesPerEpoch(); b++) {
@@ -273,7 +281,7 @@ final class PredictCommand implements Callable<Integer> {
     return a;
   }
 
-  /** The config's id2label names in class order, or none. */
+  /** The config's id2label names in class order, or none (--labels and the adapter's win). */
   private static List<String> labelNames(Manifest m) {
     JsonObject c = m.hfConfig();
     List<String> names = new ArrayList<>();

@@ -37,13 +37,29 @@ public final class TextDataset {
    * @param text the text field
    * @param pair the pair field, or null
    * @param label the label field, or null for data without labels
+   * @param labelNames the class names in class order, when labels are names rather than class
+   *     numbers (--labels); null for numeric labels
    */
-  public record Fields(String text, String pair, String label) {
+  public record Fields(String text, String pair, String label, List<String> labelNames) {
+    /** Copies the names. */
+    public Fields {
+      labelNames = labelNames == null ? null : List.copyOf(labelNames);
+    }
+
+    /**
+     * @param text the text field
+     * @param pair the pair field, or null
+     * @param label the label field, or null
+     */
+    public Fields(String text, String pair, String label) {
+      this(text, pair, label, null);
+    }
+
     /**
      * @return the same fields, without a label (text pairs for an embedding model)
      */
     public Fields withoutLabel() {
-      return new Fields(text, pair, null);
+      return new Fields(text, pair, null, null);
     }
 
     /**
@@ -168,12 +184,28 @@ public final class TextDataset {
     return e.getAsString();
   }
 
+  /** A class number, or with --labels a class name's position in them. */
   private static int label(String v, String at, Fields f) throws IOException {
+    if (f.labelNames() != null) {
+      int i = f.labelNames().indexOf(v.trim());
+      if (i < 0) {
+        throw new IOException(
+            at + ": label '" + v + "' is not one of --labels " + String.join(",", f.labelNames()));
+      }
+      return i;
+    }
     try {
       return Integer.parseInt(v.trim());
     } catch (NumberFormatException e) {
       throw new IOException(
-          at + ": field " + f.label() + " must be an integer class, found '" + v + "'", e);
+          at
+              + ": field "
+              + f.label()
+              + " holds '"
+              + v
+              + "', not a class number: name the classes with --labels a,b,c (their order gives"
+              + " the class numbers 0, 1, 2)",
+          e);
     }
   }
 }

@@ -45,6 +45,14 @@ public final class TrainingJob {
   /** The run record written into the run directory. */
   public static final String RUN_JSON = "run.json";
 
+  /** The adapter metadata key of the class names (a JSON array), when the data named them. */
+  public static final String LABELS = "labels";
+
+  /** The class names of the run's text data (--labels), or null. */
+  private static List<String> labelNames(Inputs in) {
+    return in.text() == null ? null : in.text().fields().labelNames();
+  }
+
   /** The best evaluation's adapter in a run directory (--save-best). */
   public static final String BEST_ADAPTER = "adapter_best.onnx";
 
@@ -167,7 +175,7 @@ public final class TrainingJob {
                     Adapters.write(
                         settings.out().resolve(BEST_ADAPTER),
                         AdapterFormat.ONNX,
-                        adapter(m, p, cfg, provenance),
+                        adapter(m, p, cfg, provenance, labelNames(in)),
                         m),
                 log);
     try (ModelGraphs graphs =
@@ -223,7 +231,7 @@ public final class TrainingJob {
     Adapters.write(
         settings.out().resolve(ADAPTER),
         AdapterFormat.ONNX,
-        adapter(m, result.params(), cfg, provenance),
+        adapter(m, result.params(), cfg, provenance, labelNames(in)),
         m);
     writeRunJson(
         settings.out().resolve(RUN_JSON),
@@ -265,11 +273,15 @@ public final class TrainingJob {
    * @param prov provenance
    * @return the adapter
    */
-  public static AdapterWeights adapter(Manifest m, LoraParams p, TrainConfig cfg, Provenance prov) {
+  public static AdapterWeights adapter(
+      Manifest m, LoraParams p, TrainConfig cfg, Provenance prov, List<String> labels) {
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("contract", Manifest.CONTRACT);
     meta.put("method", cfg.method().id());
     meta.put("base_model_id", m.id());
+    if (labels != null) {
+      meta.put(LABELS, new com.google.gson.Gson().toJson(labels)); // names in class order
+    }
     prov.files().forEach((f, sha) -> meta.put("sha256:" + f, sha));
     meta.put("trainer", "lora-ort " + prov.trainer());
     return new AdapterWeights(p.tree().tensors(), p.rank(), cfg.alpha(), p.scale(), meta);
@@ -402,6 +414,9 @@ public final class TrainingJob {
     data.addProperty("validation_fraction", in.validationFraction());
     data.addProperty("split_seed", in.splitSeed());
     data.addProperty("duplicates_dropped", examples.duplicates());
+    if (labelNames(in) != null) {
+      data.add(LABELS, GSON.toJsonTree(labelNames(in)));
+    }
     o.add("data", data);
     o.add("provenance", GSON.toJsonTree(prov));
     JsonObject res = new JsonObject();

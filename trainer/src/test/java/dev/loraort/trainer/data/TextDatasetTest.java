@@ -55,7 +55,9 @@ class TextDatasetTest {
         f, "{\"text\": \"ok\", \"label\": 1}\n{\"text\": \"bad\", \"label\": \"pos\"}\n");
     assertThat(TextDataset.isText(f)).isTrue();
     assertThatThrownBy(() -> TextDataset.read(f, TextDataset.Fields.defaults()))
-        .hasMessageContaining(f + ":2: field label must be an integer class, found 'pos'");
+        .hasMessageContaining(
+            f + ":2: field label holds 'pos', not a class number: name the classes")
+        .hasMessageContaining("--labels");
     Path csv = dir.resolve("d.csv");
     Files.writeString(csv, "review,label\nx,1\n");
     assertThatThrownBy(() -> TextDataset.read(csv, TextDataset.Fields.defaults()))
