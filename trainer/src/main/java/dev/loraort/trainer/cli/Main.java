@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       InferCommand.class,
       EvalCommand.class,
       PredictCommand.class,
+      StudyCommand.class,
       SharpnessCommand.class,
       CheckCommand.class,
       ConformCommand.class,

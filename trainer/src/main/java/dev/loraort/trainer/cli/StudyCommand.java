@@ -1,0 +1,431 @@
+package dev.loraort.trainer.cli;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.loraort.artifacts.AtomicFiles;
+import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.trainer.config.RunSettings;
+import dev.loraort.trainer.config.TrainConfig;
+import dev.loraort.trainer.data.Examples;
+import dev.loraort.trainer.data.JsonlDataset;
+import dev.loraort.trainer.eval.ClassificationMetrics;
+import dev.loraort.trainer.eval.Evaluator;
+import dev.loraort.trainer.graph.ExecutionDevice;
+import dev.loraort.trainer.loop.StepLoop;
+import dev.loraort.trainer.loop.TrainingJob;
+import dev.loraort.trainer.method.Methods;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code lora-trainer study}: does a method beat LoRA here? A grid of methods x rho x learning rate
+ * x seeds on one classification model and task, each cell chosen on validation accuracy only, then
+ * reported on the test set as mean and standard deviation over seeds with a paired test against
+ * LoRA.
+ */
+@Command(
+    name = "study",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Trains every method x rho x learning rate on every seed (few-shot: --shots examples per"
+          + " class sampled per seed from --data, as many again for validation; full data: a"
+          + " --validation-fraction split), picks each method's rho and learning rate on mean"
+          + " validation accuracy alone, and reports its test accuracy (mean +- std over seeds)"
+          + " and a paired sign-flip test against LoRA's pick on the same seeds. A finished run is"
+          + " not run again. Writes OUT/runs/*/ (run.json, result.json), OUT/study.csv and"
+          + " OUT/summary.md.%n"
+    })
+final class StudyCommand implements Callable<Integer> {
+  @Option(names = "--model", paramLabel = "DIR", required = true, description = "model directory")
+  Path model;
+
+  @Option(
+      names = "--data",
+      paramLabel = "FILE",
+      required = true,
+      description = "JSONL with labels (token ids or text): the pool to train and validate on")
+  Path data;
+
+  @Option(names = "--test", paramLabel = "FILE", required = true, description = "JSONL test set")
+  Path test;
+
+  @Option(names = "--out", paramLabel = "DIR", required = true, description = "study directory")
+  Path out;
+
+  @Option(names = "--methods", split = ",", description = "default: ${DEFAULT-VALUE}")
+  List<String> methods = List.of("lora", "eflat-lora");
+
+  @Option(
+      names = "--rho",
+      split = ",",
+      description = "the rho grid of the flat-minima methods (default: ${DEFAULT-VALUE})")
+  List<Double> rhos = List.of(0.01, 0.05, 0.2, 0.5);
+
+  @Option(names = "--lr", split = ",", description = "default: ${DEFAULT-VALUE}")
+  List<Double> lrs = List.of(1e-3, 3e-3);
+
+  @Option(names = "--seeds", description = "seeds 0..N-1 (default: ${DEFAULT-VALUE})")
+  int seeds = 5;
+
+  @Option(
+      names = "--shots",
+      description = "examples per class per seed for training (0: all of --data; default: 0)")
+  int shots;
+
+  @Option(
+      names = "--validation-fraction",
+      description = "full data: the share held out for choosing (default: ${DEFAULT-VALUE})")
+  double validationFraction = 0.2;
+
+  @Option(names = "--steps", description = "default: ${DEFAULT-VALUE}")
+  long steps = 100;
+
+  @Option(names = "--batch-size", description = "default: ${DEFAULT-VALUE}")
+  int batchSize = 16;
+
+  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
+  String device = "cpu";
+
+  @Option(names = "--threads", description = "CPU threads, 0 = all (default: ${DEFAULT-VALUE})")
+  int threads;
+
+  @Mixin DataOptions read = new DataOptions();
+
+  /** One cell of the grid on one seed. */
+  record Cell(String method, double rho, double lr, int seed) {
+    String dir() {
+      return String.format(Locale.ROOT, "%s-rho%s-lr%s-seed%d", method, num(rho), num(lr), seed);
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Manifest m = Manifest.read(model);
+    if (!m.task().equals("seq-cls")) {
+      throw new IllegalArgumentException(
+          "study: a classification model (seq-cls), got " + m.task());
+    }
+    if (!methods.contains("lora")) {
+      throw new IllegalArgumentException("study: --methods must include lora, the baseline");
+    }
+    List<Cell> cells = new ArrayList<>();
+    for (int s = 0; s < seeds; s++) {
+      for (String method : methods) {
+        boolean flat = !method.equals("lora") && !method.equals("head-only");
+        for (double rho : flat ? rhos : List.of(0.0)) {
+          for (double lr : lrs) {
+            cells.add(new Cell(method, rho, lr, s));
+          }
+        }
+      }
+    }
+    Files.createDirectories(out.resolve("runs"));
+    ExecutionDevice dev = ExecutionDevice.parse(device, true);
+    List<JsonlDataset.Example> testSet = Examples.load(test, m, read.textOptions(model, m, test));
+    Map<Cell, double[]> results = new LinkedHashMap<>(); // val acc, test acc, s/step
+    int done = 0;
+    for (Cell c : cells) {
+      Path dir = out.resolve("runs").resolve(c.dir());
+      Path result = dir.resolve("result.json");
+      if (!Files.exists(result)) {
+        runCell(m, c, dir, testSet, dev);
+      }
+      JsonObject r = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
+      results.put(
+          c,
+          new double[] {
+            r.get("validation_accuracy").getAsDouble(),
+            r.get("test_accuracy").getAsDouble(),
+            r.get("seconds_per_step").getAsDouble()
+          });
+      done++;
+      System.err.printf(
+          Locale.ROOT,
+          "[%d/%d] %s: validation %.4f, test %.4f%n",
+          done,
+          cells.size(),
+          c.dir(),
+          results.get(c)[0],
+          results.get(c)[1]);
+    }
+    writeTable(results);
+    String summary = summary(results);
+    System.out.print(summary);
+    byte[] b = summary.getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.write(out.resolve("summary.md"), o -> o.write(b));
+    return 0;
+  }
+
+  /** Trains one cell (its data sampled by seed) and scores it on validation and test. */
+  private void runCell(
+      Manifest m, Cell c, Path dir, List<JsonlDataset.Example> testSet, ExecutionDevice dev)
+      throws IOException {
+    Path trainFile = dir.resolve("train.jsonl");
+    Path valFile = dir.resolve("validation.jsonl");
+    Files.createDirectories(dir);
+    sample(c.seed(), trainFile, valFile);
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--method",
+                c.method(),
+                "--lr",
+                num(c.lr()),
+                "--seed",
+                Integer.toString(c.seed()),
+                "--steps",
+                Long.toString(steps),
+                "--batch-size",
+                Integer.toString(batchSize),
+                "--out",
+                dir.resolve("run").toString()));
+    if (c.rho() > 0) {
+      args.addAll(List.of("--rho", num(c.rho())));
+    }
+    TrainCommand t = new TrainCommand();
+    new CommandLine(t).parseArgs(args.toArray(new String[0]));
+    TrainConfig cfg = t.config();
+    Examples.TextOptions text = read.textOptions(model, m, trainFile);
+    RunSettings settings =
+        new RunSettings(
+            dev, threads, dir.resolve("run"), null, false, 0, false, true, 0, 0, null, 0);
+    PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
+    StepLoop.Result r =
+        TrainingJob.run(
+            new TrainingJob.Inputs(model, model.toString(), trainFile, null, text, null, 0, 0),
+            cfg,
+            settings,
+            Methods.create(cfg.method()),
+            quiet);
+    List<JsonlDataset.Example> val = Examples.load(valFile, m, text);
+    ClassificationMetrics v = Evaluator.classify(m, r.params(), val, 64, dev, threads);
+    ClassificationMetrics te = Evaluator.classify(m, r.params(), testSet, 64, dev, threads);
+    JsonObject o = new JsonObject();
+    o.addProperty("validation_accuracy", v.accuracy());
+    o.addProperty("test_accuracy", te.accuracy());
+    o.addProperty("test_f1", te.f1());
+    o.addProperty("seconds_per_step", r.seconds() / Math.max(1, r.steps()));
+    byte[] b = o.toString().getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.write(dir.resolve("result.json"), w -> w.write(b)); // last: it marks the cell done
+  }
+
+  /**
+   * The seed's training and validation lines: with --shots k, k per class each, disjoint, drawn
+   * from --data; otherwise a --validation-fraction split of all of it.
+   */
+  private void sample(int seed, Path train, Path val) throws IOException {
+    List<String> lines = new ArrayList<>();
+    for (String l : Files.readAllLines(data, StandardCharsets.UTF_8)) {
+      if (!l.isBlank()) {
+        lines.add(l);
+      }
+    }
+    SplittableRandom rnd = new SplittableRandom(1000L + seed);
+    for (int i = lines.size() - 1; i > 0; i--) { // a seeded shuffle
+      int j = rnd.nextInt(i + 1);
+      String x = lines.get(i);
+      lines.set(i, lines.get(j));
+      lines.set(j, x);
+    }
+    List<String> tr = new ArrayList<>();
+    List<String> va = new ArrayList<>();
+    if (shots > 0) {
+      Map<String, int[]> taken = new TreeMap<>();
+      for (String l : lines) {
+        int[] n = taken.computeIfAbsent(label(l), k -> new int[2]);
+        if (n[0] < shots) {
+          tr.add(l);
+          n[0]++;
+        } else if (n[1] < shots) {
+          va.add(l);
+          n[1]++;
+        }
+      }
+    } else {
+      int cut = (int) Math.round(lines.size() * (1 - validationFraction));
+      tr.addAll(lines.subList(0, cut));
+      va.addAll(lines.subList(cut, lines.size()));
+    }
+    Files.write(train, tr, StandardCharsets.UTF_8);
+    Files.write(val, va, StandardCharsets.UTF_8);
+  }
+
+  private String label(String line) throws IOException {
+    JsonObject o = JsonParser.parseString(line).getAsJsonObject();
+    JsonElement e = o.has("labels") ? o.get("labels") : o.get(read.labelField);
+    if (e == null) {
+      throw new IOException(data + ": a line without labels or " + read.labelField + ": " + line);
+    }
+    return e.toString();
+  }
+
+  private void writeTable(Map<Cell, double[]> results) throws IOException {
+    StringBuilder b =
+        new StringBuilder(
+            "method,rho,lr,seed,validation_accuracy,test_accuracy,seconds_per_step\n");
+    results.forEach(
+        (c, r) ->
+            b.append(
+                String.format(
+                    Locale.ROOT,
+                    "%s,%s,%s,%d,%.6f,%.6f,%.6f%n",
+                    c.method(),
+                    num(c.rho()),
+                    num(c.lr()),
+                    c.seed(),
+                    r[0],
+                    r[1],
+                    r[2])));
+    byte[] bytes = b.toString().getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.write(out.resolve("study.csv"), o -> o.write(bytes));
+  }
+
+  /** Each method's pick on validation, its test accuracy over seeds, and the paired test. */
+  String summary(Map<Cell, double[]> results) {
+    Map<String, double[]> pick = new LinkedHashMap<>(); // method -> {rho, lr}
+    for (String method : methods) {
+      Map<String, List<Double>> byConfig = new TreeMap<>();
+      results.forEach(
+          (c, r) -> {
+            if (c.method().equals(method)) {
+              byConfig
+                  .computeIfAbsent(num(c.rho()) + "/" + num(c.lr()), k -> new ArrayList<>())
+                  .add(r[0]);
+            }
+          });
+      String best =
+          byConfig.entrySet().stream()
+              .max(Comparator.comparingDouble(e -> mean(e.getValue())))
+              .orElseThrow()
+              .getKey();
+      String[] p = best.split("/");
+      pick.put(method, new double[] {Double.parseDouble(p[0]), Double.parseDouble(p[1])});
+    }
+    double[] lora = testBySeed(results, "lora", pick.get("lora"));
+    StringBuilder s = new StringBuilder();
+    s.append(
+        String.format(
+            Locale.ROOT,
+            "# Study: %s on %s (%s), %d seeds, %d steps%n%n",
+            model.getFileName(),
+            data.getFileName(),
+            shots > 0 ? shots + " examples per class" : "full data",
+            seeds,
+            steps));
+    s.append(
+        "| method | rho | lr | validation acc | test acc (mean +- std) | vs LoRA | p (paired) | s/step |\n");
+    s.append("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for (String method : methods) {
+      double[] c = pick.get(method);
+      double[] t = testBySeed(results, method, c);
+      double[] v = column(results, method, c, 0);
+      double[] sec = column(results, method, c, 2);
+      double[] diff = new double[t.length];
+      for (int i = 0; i < t.length; i++) {
+        diff[i] = t[i] - lora[i];
+      }
+      s.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %s | %s | %.4f | %.4f +- %.4f | %+.4f | %s | %.3f |%n",
+              method,
+              c[0] > 0 ? num(c[0]) : "-",
+              num(c[1]),
+              mean(v),
+              mean(t),
+              std(t),
+              mean(diff),
+              method.equals("lora") ? "-" : String.format(Locale.ROOT, "%.3f", signFlipP(diff)),
+              mean(sec)));
+    }
+    s.append(
+        "\nEach method's rho and learning rate were chosen on mean validation accuracy alone; p is"
+            + " an exact two-sided sign-flip test of the per-seed test differences from LoRA's"
+            + " pick (same seeds, same sampled data).\n");
+    return s.toString();
+  }
+
+  private double[] testBySeed(Map<Cell, double[]> results, String method, double[] pick) {
+    return column(results, method, pick, 1);
+  }
+
+  private double[] column(Map<Cell, double[]> results, String method, double[] pick, int k) {
+    double[] out = new double[seeds];
+    for (int s = 0; s < seeds; s++) {
+      out[s] = results.get(new Cell(method, pick[0], pick[1], s))[k];
+    }
+    return out;
+  }
+
+  /**
+   * The exact two-sided sign-flip (paired permutation) p-value of the mean of the differences: the
+   * share of the 2^n sign assignments whose |mean| is at least the observed one.
+   *
+   * @param d paired differences (n <= 20)
+   * @return the p-value
+   */
+  static double signFlipP(double[] d) {
+    int n = d.length;
+    if (n > 20) {
+      throw new IllegalArgumentException("sign-flip test: at most 20 seeds, got " + n);
+    }
+    double observed = Math.abs(sum(d)) - 1e-12;
+    int extreme = 0;
+    for (int mask = 0; mask < 1 << n; mask++) {
+      double s = 0;
+      for (int i = 0; i < n; i++) {
+        s += (mask >> i & 1) == 1 ? -d[i] : d[i];
+      }
+      extreme += Math.abs(s) >= observed ? 1 : 0;
+    }
+    return (double) extreme / (1 << n);
+  }
+
+  private static double sum(double[] x) {
+    double s = 0;
+    for (double v : x) {
+      s += v;
+    }
+    return s;
+  }
+
+  private static double mean(double[] x) {
+    return sum(x) / x.length;
+  }
+
+  private static double mean(List<Double> x) {
+    return x.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+  }
+
+  private static double std(double[] x) {
+    double m = mean(x);
+    double s = 0;
+    for (double v : x) {
+      s += (v - m) * (v - m);
+    }
+    return x.length > 1 ? Math.sqrt(s / (x.length - 1)) : 0;
+  }
+
+  private static String num(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e9 ? Long.toString((long) v) : Double.toString(v);
+  }
+}
