@@ -158,6 +158,7 @@ public final class TrainingJob {
     Provenance provenance = Provenance.of(m, in.modelLabel());
     Path checkpoint = settings.out().resolve(Checkpoint.FILE);
     Checkpoint resume = settings.resume() ? resumable(checkpoint, cfg) : null;
+    startSegment(settings.out(), resume == null ? 0 : resume.step());
     StepLoop.Result result;
     LossScaler scaler;
     List<StepListener> listeners = new ArrayList<>();
@@ -330,6 +331,7 @@ public final class TrainingJob {
               + String.join(", ", run)
               + "): pass --resume to continue it, --overwrite to replace it, or another --out");
     }
+    Files.deleteIfExists(out.resolve(SEGMENTS)); // the old run's log of invocations
     try (var files = Files.list(out)) { // TensorBoard would show the old run beside the new
       for (Path p : files.toList()) {
         if (p.getFileName().toString().startsWith(TensorBoardEvents.PREFIX)) {
@@ -337,6 +339,50 @@ public final class TrainingJob {
         }
       }
     }
+  }
+
+  /** The run's log of its invocations: one line per start (a resumed or killed run has several). */
+  static final String SEGMENTS = "segments.jsonl";
+
+  /** Appends this invocation's start to the run's segment log. */
+  private static void startSegment(Path out, long fromStep) throws IOException {
+    Files.createDirectories(out);
+    JsonObject o = new JsonObject();
+    o.addProperty("from_step", fromStep);
+    o.addProperty("started", java.time.Instant.now().toString());
+    Files.writeString(
+        out.resolve(SEGMENTS),
+        o + "\n",
+        StandardCharsets.UTF_8,
+        java.nio.file.StandardOpenOption.CREATE,
+        java.nio.file.StandardOpenOption.APPEND);
+  }
+
+  /**
+   * Every invocation that trained this run, from the segment log: where each began, and where it
+   * ended (the next one's start: a killed invocation's steps after its last checkpoint are redone).
+   */
+  private static com.google.gson.JsonArray segments(Path out, StepLoop.Result r)
+      throws IOException {
+    List<JsonObject> starts = new ArrayList<>();
+    for (String line : Files.readAllLines(out.resolve(SEGMENTS), StandardCharsets.UTF_8)) {
+      if (!line.isBlank()) {
+        starts.add(JsonParser.parseString(line).getAsJsonObject());
+      }
+    }
+    com.google.gson.JsonArray a = new com.google.gson.JsonArray();
+    for (int i = 0; i < starts.size(); i++) {
+      JsonObject s = starts.get(i).deepCopy();
+      long from = s.get("from_step").getAsLong();
+      boolean last = i == starts.size() - 1;
+      s.addProperty(
+          "to_step", last ? from + r.steps() : starts.get(i + 1).get("from_step").getAsLong());
+      if (last) {
+        s.addProperty("seconds", r.seconds());
+      }
+      a.add(s);
+    }
+    return a;
   }
 
   /** What a stopped run left in its directory, for the message that says it stopped. */
@@ -421,6 +467,7 @@ public final class TrainingJob {
     o.add("provenance", GSON.toJsonTree(prov));
     JsonObject res = new JsonObject();
     res.addProperty("steps", r.steps());
+    res.add("segments", segments(s.out(), r));
     res.addProperty("first_loss", r.firstLoss());
     res.addProperty("last_loss", r.lastLoss());
     res.addProperty("seconds", r.seconds());

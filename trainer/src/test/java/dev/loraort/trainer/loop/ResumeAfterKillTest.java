@@ -98,6 +98,18 @@ class ResumeAfterKillTest {
             .get("steps")
             .getAsLong();
     assertThat(resumedSteps).isEqualTo(300 - checkpointStep);
+    // run.json keeps both invocations: the killed one up to its checkpoint, the resumed one after
+    com.google.gson.JsonArray segments =
+        com.google.gson.JsonParser.parseString(
+                Files.readString(killed.resolve(TrainingJob.RUN_JSON)))
+            .getAsJsonObject()
+            .getAsJsonObject("result")
+            .getAsJsonArray("segments");
+    assertThat(segments).hasSize(2);
+    assertThat(segments.get(0).getAsJsonObject().get("from_step").getAsLong()).isZero();
+    assertThat(segments.get(0).getAsJsonObject().get("to_step").getAsLong())
+        .isEqualTo(checkpointStep);
+    assertThat(segments.get(1).getAsJsonObject().get("to_step").getAsLong()).isEqualTo(300);
     Path straight = dir.resolve("straight");
     assertThat(Main.run(args(method, straight).toArray(new String[0]))).isZero();
 
