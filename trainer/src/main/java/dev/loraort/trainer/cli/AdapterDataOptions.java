@@ -89,10 +89,7 @@ final class AdapterDataOptions {
   /** The data; text labels given as names take the names the adapter was trained with. */
   List<JsonlDataset.Example> examples(Manifest m) throws IOException {
     if (read.labels == null) {
-      String trained = Adapters.read(adapter, m).metadata().get(TrainingJob.LABELS);
-      if (trained != null) {
-        read.labels = List.of(new com.google.gson.Gson().fromJson(trained, String[].class));
-      }
+      read.labels = TrainingJob.labelNames(Adapters.read(adapter, m));
     }
     return Examples.load(data, m, read.textOptions(model, m, data));
   }

@@ -17,8 +17,6 @@ import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.data.TextEncoder;
 import dev.loraort.trainer.eval.Evaluator;
 import dev.loraort.trainer.graph.ExecutionDevice;
-import dev.loraort.trainer.graph.GraphSession;
-import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.loop.TrainingJob;
 import dev.loraort.trainer.params.LoraParams;
 import java.io.ByteArrayOutputStream;
@@ -97,9 +95,9 @@ final class PredictCommand implements Callable<Integer> {
     if (adapter != null) {
       AdapterWeights a = Adapters.read(adapter, m);
       p = LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
-      String trained = a.metadata().get(TrainingJob.LABELS); // the names it was trained with
+      List<String> trained = TrainingJob.labelNames(a); // the names it was trained with
       if (trained != null) {
-        names = List.of(new Gson().fromJson(trained, String[].class));
+        names = trained;
       }
     } else { // B = 0: the base model's outputs
       p =
@@ -107,7 +105,8 @@ final class PredictCommand implements Callable<Integer> {
               m, m.lora().defaultRank(), m.lora().defaultAlpha(), new SplittableRandom(0));
     }
     List<JsonObject> rows;
-    try (GraphSession s = ModelGraphs.openInfer(m, ExecutionDevice.parse(device, true), 0)) {
+    try (Evaluator s =
+        Evaluator.open(m, examples, batchSize, ExecutionDevice.parse(device, true), 0)) {
       if (m.task().contains("causal-lm")) {
         try (TextEncoder enc =
             text == null ? null : TextEncoder.open(text.tokenizer(), read.maxLength)) {
@@ -157,7 +156,7 @@ final class PredictCommand implements Callable<Integer> {
   /** Classifiers and embedding models: one infer run per batch. */
   private static List<JsonObject> batched(
       Manifest m,
-      GraphSession s,
+      Evaluator s,
       LoraParams p,
       List<JsonlDataset.Example> examples,
       int batchSize,
@@ -167,7 +166,7 @@ final class PredictCommand implements Callable<Integer> {
     Batcher batches = Batcher.inOrder(examples, m, batchSize);
     List<JsonObject> rows = new ArrayList<>();
     for (int b = 0; b < batches.batchesPerEpoch(); b++) {
-      Tensor t = run(m, s, p, batches.next(), output);
+      Tensor t = s.run(batches.next(), p, output);
       int width = (int) t.shape()[1];
       float[] v = t.floats();
       for (int i = 0; i < t.shape()[0]; i++) {
@@ -200,11 +199,7 @@ final class PredictCommand implements Callable<Integer> {
 
   /** Greedy decoding, one example at a time, the whole sequence re-run per token (no cache). */
   private List<JsonObject> generate(
-      Manifest m,
-      GraphSession s,
-      LoraParams p,
-      List<JsonlDataset.Example> examples,
-      TextEncoder enc) {
+      Manifest m, Evaluator s, LoraParams p, List<JsonlDataset.Example> examples, TextEncoder enc) {
     long maxLength = InputLimits.of(m).maxLength();
     long eos = eosToken(m);
     List<JsonObject> rows = new ArrayList<>();
@@ -221,7 +216,7 @@ final class PredictCommand implements Callable<Integer> {
         Map<String, Tensor> batch = new LinkedHashMap<>();
         batch.put("input_ids", Tensor.ofLongs(new long[] {1, x.length}, x));
         batch.put("attention_mask", Tensor.ofLongs(new long[] {1, x.length}, mask));
-        Tensor logits = run(m, s, p, batch, TensorNames.LOGITS);
+        Tensor logits = s.run(batch, p, TensorNames.LOGITS);
         int vocab = (int) logits.shape()[2];
         float[] l = logits.floats();
         int last = (x.length - 1) * vocab;
@@ -246,14 +241,6 @@ final class PredictCommand implements Callable<Integer> {
       rows.add(o);
     }
     return rows;
-  }
-
-  private static Tensor run(
-      Manifest m, GraphSession s, LoraParams p, Map<String, Tensor> batch, String output) {
-    Map<String, Tensor> feeds = new LinkedHashMap<>();
-    m.inferInputs().forEach(spec -> feeds.put(spec.name(), batch.get(spec.name())));
-    feeds.putAll(p.feeds());
-    return s.run(feeds, List.of(output)).get(output);
   }
 
   private static double[] softmax(float[] logits) {

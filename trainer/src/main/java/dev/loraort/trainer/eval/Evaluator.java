@@ -335,7 +335,15 @@ public final class Evaluator implements AutoCloseable {
     return run(batch, p, TensorNames.LOGITS);
   }
 
-  private Tensor run(Map<String, Tensor> batch, LoraParams p, String output) {
+  /**
+   * One infer run on a batch.
+   *
+   * @param batch the batch (its infer inputs are fed)
+   * @param p the adapter's parameters
+   * @param output the output to fetch
+   * @return that output
+   */
+  public Tensor run(Map<String, Tensor> batch, LoraParams p, String output) {
     Map<String, Tensor> feeds = new LinkedHashMap<>();
     m.inferInputs().forEach(spec -> feeds.put(spec.name(), batch.get(spec.name())));
     feeds.putAll(p.feeds());

@@ -48,6 +48,15 @@ public final class TrainingJob {
   /** The adapter metadata key of the class names (a JSON array), when the data named them. */
   public static final String LABELS = "labels";
 
+  /**
+   * @param a an adapter
+   * @return the class names it was trained with (--labels), or null
+   */
+  public static List<String> labelNames(AdapterWeights a) {
+    String json = a.metadata().get(LABELS);
+    return json == null ? null : List.of(new com.google.gson.Gson().fromJson(json, String[].class));
+  }
+
   /** The class names of the run's text data (--labels), or null. */
   private static List<String> labelNames(Inputs in) {
     return in.text() == null ? null : in.text().fields().labelNames();

@@ -8,8 +8,7 @@ import dev.loraort.trainer.params.ParamTree;
  *
  * @param weightDecay wd
  */
-public record AddDecayedWeights(double weightDecay)
-    implements GradientTransformation<AddDecayedWeights.State> {
+public record AddDecayedWeights(double weightDecay) implements Stateless<AddDecayedWeights.State> {
   /** Validates wd. */
   public AddDecayedWeights {
     if (!(weightDecay >= 0)) {
@@ -31,16 +30,5 @@ public record AddDecayedWeights(double weightDecay)
       updates.addScaled(weightDecay, params);
     }
     return s;
-  }
-
-  /** Stateless: nothing to save. */
-  @Override
-  public java.util.Map<String, dev.loraort.artifacts.Tensor> save(State state) {
-    return java.util.Map.of();
-  }
-
-  @Override
-  public State load(State fresh, java.util.Map<String, dev.loraort.artifacts.Tensor> tensors) {
-    return fresh;
   }
 }

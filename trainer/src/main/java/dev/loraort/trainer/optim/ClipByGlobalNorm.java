@@ -7,8 +7,7 @@ import dev.loraort.trainer.params.ParamTree;
  *
  * @param maxNorm the largest global norm let through
  */
-public record ClipByGlobalNorm(double maxNorm)
-    implements GradientTransformation<ClipByGlobalNorm.State> {
+public record ClipByGlobalNorm(double maxNorm) implements Stateless<ClipByGlobalNorm.State> {
   /** Validates maxNorm. */
   public ClipByGlobalNorm {
     if (!(maxNorm > 0)) {
@@ -31,16 +30,5 @@ public record ClipByGlobalNorm(double maxNorm)
       updates.scale(maxNorm / norm);
     }
     return s;
-  }
-
-  /** Stateless: nothing to save. */
-  @Override
-  public java.util.Map<String, dev.loraort.artifacts.Tensor> save(State state) {
-    return java.util.Map.of();
-  }
-
-  @Override
-  public State load(State fresh, java.util.Map<String, dev.loraort.artifacts.Tensor> tensors) {
-    return fresh;
   }
 }
