@@ -3,6 +3,8 @@ package dev.loraort.trainer.cli;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.loraort.artifacts.AdapterWeights;
+import dev.loraort.artifacts.Adapters;
 import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.config.RunSettings;
@@ -11,10 +13,12 @@ import dev.loraort.trainer.data.Examples;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.eval.ClassificationMetrics;
 import dev.loraort.trainer.eval.Evaluator;
+import dev.loraort.trainer.eval.Sharpness;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.loop.StepLoop;
 import dev.loraort.trainer.loop.TrainingJob;
 import dev.loraort.trainer.method.Methods;
+import dev.loraort.trainer.params.LoraParams;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -108,6 +112,15 @@ final class StudyCommand implements Callable<Integer> {
   @Option(names = "--threads", description = "CPU threads, 0 = all (default: ${DEFAULT-VALUE})")
   int threads;
 
+  @Option(
+      names = "--sharpness",
+      description =
+          "also measure each final adapter's sharpness on its validation set (the sharpness"
+              + " command's adversarial and random-direction loss increase, rho 0.05, 3 steps, 8"
+              + " directions), for finished cells too, and report Kendall's tau between sharpness"
+              + " and test accuracy over all runs")
+  boolean sharpness;
+
   @Mixin DataOptions read = new DataOptions();
 
   /** One cell of the grid on one seed. */
@@ -150,12 +163,17 @@ final class StudyCommand implements Callable<Integer> {
         runCell(m, c, dir, testSet, dev);
       }
       JsonObject r = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
+      if (sharpness && !r.has("sharpness_adversarial")) {
+        r = measureSharpness(m, dir, r, dev);
+      }
       results.put(
           c,
           new double[] {
             r.get("validation_accuracy").getAsDouble(),
             r.get("test_accuracy").getAsDouble(),
-            r.get("seconds_per_step").getAsDouble()
+            r.get("seconds_per_step").getAsDouble(),
+            number(r, "sharpness_adversarial"),
+            number(r, "sharpness_random")
           });
       done++;
       System.err.printf(
@@ -228,6 +246,30 @@ final class StudyCommand implements Callable<Integer> {
     AtomicFiles.write(dir.resolve("result.json"), w -> w.write(b)); // last: it marks the cell done
   }
 
+  private static double number(JsonObject r, String key) {
+    return r.has(key) ? r.get(key).getAsDouble() : Double.NaN;
+  }
+
+  /** Adds the final adapter's sharpness on the cell's validation set to its result.json. */
+  private JsonObject measureSharpness(Manifest m, Path dir, JsonObject r, ExecutionDevice dev)
+      throws IOException {
+    Path valFile = dir.resolve("validation.jsonl");
+    Path adapter = dir.resolve("run").resolve(TrainingJob.ADAPTER);
+    AdapterWeights a = Adapters.read(adapter, m);
+    LoraParams p = LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
+    List<JsonlDataset.Example> val = Examples.load(valFile, m, read.textOptions(model, m, valFile));
+    // strict fp32 on CUDA: the increases are small differences of losses
+    ExecutionDevice strict =
+        new ExecutionDevice(dev.cuda(), dev.deviceId(), false, false, dev.kernels());
+    Sharpness sh = Sharpness.measure(m, p, val, 64, 0.05, 3, 8, 0, strict, threads);
+    JsonObject out = r.deepCopy();
+    out.addProperty("sharpness_adversarial", sh.adversarialIncrease());
+    out.addProperty("sharpness_random", sh.randomMeanIncrease());
+    byte[] b = out.toString().getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.write(dir.resolve("result.json"), w -> w.write(b));
+    return out;
+  }
+
   /**
    * The seed's training and validation lines: with --shots k, k per class each, disjoint, drawn
    * from --data; otherwise a --validation-fraction split of all of it.
@@ -281,20 +323,23 @@ final class StudyCommand implements Callable<Integer> {
   private void writeTable(Map<Cell, double[]> results) throws IOException {
     StringBuilder b =
         new StringBuilder(
-            "method,rho,lr,seed,validation_accuracy,test_accuracy,seconds_per_step\n");
+            "method,rho,lr,seed,validation_accuracy,test_accuracy,seconds_per_step,"
+                + "sharpness_adversarial,sharpness_random\n");
     results.forEach(
         (c, r) ->
             b.append(
                 String.format(
                     Locale.ROOT,
-                    "%s,%s,%s,%d,%.6f,%.6f,%.6f%n",
+                    "%s,%s,%s,%d,%.6f,%.6f,%.6f,%.6g,%.6g%n",
                     c.method(),
                     num(c.rho()),
                     num(c.lr()),
                     c.seed(),
                     r[0],
                     r[1],
-                    r[2])));
+                    r[2],
+                    r[3],
+                    r[4])));
     byte[] bytes = b.toString().getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(out.resolve("study.csv"), o -> o.write(bytes));
   }
@@ -361,6 +406,33 @@ final class StudyCommand implements Callable<Integer> {
         "\nEach method's rho and learning rate were chosen on mean validation accuracy alone; p is"
             + " an exact two-sided sign-flip test of the per-seed test differences from LoRA's"
             + " pick (same seeds, same sampled data).\n");
+    List<double[]> pairs = new ArrayList<>();
+    for (double[] r : results.values()) {
+      if (!Double.isNaN(r[3])) {
+        pairs.add(new double[] {r[3], r[1]});
+      }
+    }
+    if (!pairs.isEmpty()) {
+      s.append(
+          "\nSharpness on validation (adversarial / random-direction loss increase, rho 0.05):");
+      for (String method : methods) {
+        double[] c = pick.get(method);
+        s.append(
+            String.format(
+                Locale.ROOT,
+                " %s %.4g / %.4g;",
+                method,
+                mean(column(results, method, c, 3)),
+                mean(column(results, method, c, 4))));
+      }
+      s.append(
+          String.format(
+              Locale.ROOT,
+              "%nKendall's tau between adversarial sharpness and test accuracy over all %d runs:"
+                  + " %.3f%n",
+              pairs.size(),
+              kendallTau(pairs)));
+    }
     return s.toString();
   }
 
@@ -398,6 +470,38 @@ final class StudyCommand implements Callable<Integer> {
       extreme += Math.abs(s) >= observed ? 1 : 0;
     }
     return (double) extreme / (1 << n);
+  }
+
+  /**
+   * Kendall's tau-b of (x, y) pairs.
+   *
+   * @param xy the pairs
+   * @return tau in [-1, 1] (NaN if every pair ties)
+   */
+  static double kendallTau(List<double[]> xy) {
+    long concordant = 0;
+    long discordant = 0;
+    long tiesX = 0;
+    long tiesY = 0;
+    for (int i = 0; i < xy.size(); i++) {
+      for (int j = i + 1; j < xy.size(); j++) {
+        double dx = Math.signum(xy.get(i)[0] - xy.get(j)[0]);
+        double dy = Math.signum(xy.get(i)[1] - xy.get(j)[1]);
+        if (dx == 0 && dy == 0) {
+          continue;
+        } else if (dx == 0) {
+          tiesX++;
+        } else if (dy == 0) {
+          tiesY++;
+        } else if (dx == dy) {
+          concordant++;
+        } else {
+          discordant++;
+        }
+      }
+    }
+    double n = concordant + discordant;
+    return (concordant - discordant) / Math.sqrt((n + tiesX) * (n + tiesY));
   }
 
   private static double sum(double[] x) {

@@ -74,4 +74,59 @@ class StudyCommandTest {
     assertThat(StudyCommand.signFlipP(new double[] {0.01, 0.02, 0.01, 0.03, 0.02}))
         .isEqualTo(2.0 / 32);
   }
+
+  @Test
+  void kendallsTauOnHandCases() {
+    assertThat(
+            StudyCommand.kendallTau(
+                List.of(new double[] {1, 10}, new double[] {2, 20}, new double[] {3, 30})))
+        .isEqualTo(1.0);
+    assertThat(
+            StudyCommand.kendallTau(
+                List.of(new double[] {1, 30}, new double[] {2, 20}, new double[] {3, 10})))
+        .isEqualTo(-1.0);
+    // one concordant, one discordant, one tie in y: (1 - 1) / sqrt(2 * 3)
+    assertThat(
+            StudyCommand.kendallTau(
+                List.of(new double[] {1, 1}, new double[] {2, 2}, new double[] {3, 1})))
+        .isEqualTo(0.0);
+  }
+
+  @Test
+  void sharpnessIsAddedToFinishedCellsAndCorrelated() throws Exception {
+    Path out = dir.resolve("study");
+    assertThat(study(out)).isZero();
+    assertThat(Files.readString(out.resolve("summary.md"))).doesNotContain("Kendall");
+    assertThat(
+            Main.run(
+                "study",
+                "--model",
+                TINY,
+                "--data",
+                DATA,
+                "--test",
+                DATA,
+                "--shots",
+                "8",
+                "--seeds",
+                "2",
+                "--methods",
+                "lora,eflat-lora",
+                "--rho",
+                "0.05,0.2",
+                "--lr",
+                "5e-3",
+                "--steps",
+                "5",
+                "--threads",
+                "1",
+                "--sharpness",
+                "--out",
+                out.toString()))
+        .isZero();
+    assertThat(Files.readString(out.resolve("runs/lora-rho0-lr0.005-seed0/result.json")))
+        .contains("sharpness_adversarial");
+    assertThat(Files.readString(out.resolve("summary.md")))
+        .contains("Kendall's tau between adversarial sharpness and test accuracy over all 6 runs");
+  }
 }
