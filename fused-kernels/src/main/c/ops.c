@@ -8,9 +8,7 @@
  * API; both libraries are loaded with dlopen, so building needs no CUDA toolkit, and a machine
  * without them gets a registration error (the trainer then uses the plain graph).
  *
- * The ONNX Runtime declarations below are written from the C API's documentation
- * (onnxruntime_c_api.h): the API is a table of function pointers that only grows, so each entry
- * has a fixed index; API_VERSION is the oldest table with every entry used here.
+ * The ONNX Runtime declarations are in ort_api.h.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -19,75 +17,9 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "ort_api.h"
 
 #define EXPORT __attribute__((visibility("default")))
-
-/* ---- ONNX Runtime C API: the part used here ---- */
-
-typedef struct OrtStatus OrtStatus;
-typedef struct OrtApi OrtApi;
-typedef struct OrtKernelInfo OrtKernelInfo;
-typedef struct OrtKernelContext OrtKernelContext;
-typedef struct OrtValue OrtValue;
-typedef struct OrtTensorTypeAndShapeInfo OrtTensorTypeAndShapeInfo;
-typedef struct OrtSessionOptions OrtSessionOptions;
-typedef struct OrtCustomOpDomain OrtCustomOpDomain;
-
-typedef struct OrtApiBase {
-  const OrtApi* (*GetApi)(uint32_t version);
-  const char* (*GetVersionString)(void);
-} OrtApiBase;
-
-enum { API_VERSION = 16 };
-enum { ORT_FAIL = 1, ORT_INVALID_ARGUMENT = 2 };      /* OrtErrorCode */
-enum { TENSOR_FLOAT = 1 };                             /* ONNXTensorElementDataType */
-enum { IO_REQUIRED = 0 };                              /* OrtCustomOpInputOutputCharacteristic */
-enum { MEM_DEFAULT = 0 };                              /* OrtMemType */
-
-/* Indices into the OrtApi table. */
-enum {
-  API_CreateStatus = 0,
-  API_CreateCustomOpDomain = 26,
-  API_CustomOpDomain_Add = 27,
-  API_AddCustomOpDomain = 28,
-  API_GetTensorMutableData = 51,
-  API_GetTensorElementType = 60,
-  API_GetDimensionsCount = 61,
-  API_GetDimensions = 62,
-  API_GetTensorTypeAndShape = 65,
-  API_KernelContext_GetInput = 90,
-  API_KernelContext_GetOutput = 91,
-  API_ReleaseTensorTypeAndShapeInfo = 99,
-  API_KernelContext_GetGPUComputeStream = 193,
-  API_HasSessionConfigEntry = 237,
-  API_GetSessionConfigEntry = 238,
-};
-
-typedef OrtStatus* (*CreateStatus_fn)(int code, const char* msg);
-typedef OrtStatus* (*CreateCustomOpDomain_fn)(const char* domain, OrtCustomOpDomain** out);
-typedef OrtStatus* (*CustomOpDomain_Add_fn)(OrtCustomOpDomain* domain, const void* op);
-typedef OrtStatus* (*AddCustomOpDomain_fn)(OrtSessionOptions* options, OrtCustomOpDomain* d);
-typedef OrtStatus* (*GetTensorMutableData_fn)(OrtValue* value, void** out);
-typedef OrtStatus* (*GetTensorTypeAndShape_fn)(const OrtValue* value,
-                                               OrtTensorTypeAndShapeInfo** out);
-typedef OrtStatus* (*GetTensorElementType_fn)(const OrtTensorTypeAndShapeInfo* info, int* out);
-typedef OrtStatus* (*GetDimensionsCount_fn)(const OrtTensorTypeAndShapeInfo* info, size_t* out);
-typedef OrtStatus* (*GetDimensions_fn)(const OrtTensorTypeAndShapeInfo* info, int64_t* dims,
-                                       size_t n);
-typedef void (*ReleaseTensorTypeAndShapeInfo_fn)(OrtTensorTypeAndShapeInfo* info);
-typedef OrtStatus* (*KernelContext_GetInput_fn)(const OrtKernelContext* c, size_t i,
-                                                const OrtValue** out);
-typedef OrtStatus* (*KernelContext_GetOutput_fn)(OrtKernelContext* c, size_t i,
-                                                 const int64_t* dims, size_t n, OrtValue** out);
-typedef OrtStatus* (*HasSessionConfigEntry_fn)(const OrtSessionOptions* o, const char* key,
-                                               int* out);
-typedef OrtStatus* (*GetSessionConfigEntry_fn)(const OrtSessionOptions* o, const char* key,
-                                               char* value, size_t* size);
-typedef OrtStatus* (*KernelContext_GetGPUComputeStream_fn)(const OrtKernelContext* c,
-                                                           void** out);
-
-static const OrtApi* api;
-#define ORT(name) ((name##_fn)(((void* const*)api)[API_##name]))
 
 /* Returns from the calling function if an ONNX Runtime call failed. */
 #define CHECK(call)             \

@@ -77,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
-  @Mixin KernelsOption kernels = new KernelsOption();
+  @Mixin TrainGraphOptions trainGraph = new TrainGraphOptions();
 
   @Option(
       names = "--tf32",
@@ -109,7 +109,7 @@ final class BenchCommand implements Callable<Integer> {
     Path dir = model != null ? model : EmbeddedModel.extract();
     Manifest m = Manifest.read(dir);
     List<JsonlDataset.Example> examples = JsonlDataset.read(EmbeddedModel.dataFile(dir, data), m);
-    ExecutionDevice dev = kernels.on(ExecutionDevice.parse(device, tf32));
+    ExecutionDevice dev = trainGraph.on(ExecutionDevice.parse(device, tf32));
     List<Run> runs = new ArrayList<>();
     methods.forEach(x -> runs.add(new Run(x, false)));
     if (fp16) {

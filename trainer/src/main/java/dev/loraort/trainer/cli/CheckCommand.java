@@ -85,7 +85,7 @@ final class CheckCommand implements Callable<Integer> {
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
-  @Mixin KernelsOption kernels = new KernelsOption();
+  @Mixin TrainGraphOptions trainGraph = new TrainGraphOptions();
 
   @Option(
       names = "--tf32",
@@ -101,7 +101,7 @@ final class CheckCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Manifest m = Manifest.read(model);
-    ExecutionDevice dev = kernels.on(ExecutionDevice.parse(device, tf32));
+    ExecutionDevice dev = trainGraph.on(ExecutionDevice.parse(device, tf32));
     if (!finiteDifferences && against == null) {
       return fixture(m, dev);
     }

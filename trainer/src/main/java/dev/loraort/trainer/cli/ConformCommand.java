@@ -42,7 +42,7 @@ final class ConformCommand implements Callable<Integer> {
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
-  @Mixin KernelsOption kernels = new KernelsOption();
+  @Mixin TrainGraphOptions trainGraph = new TrainGraphOptions();
 
   @Mixin ReportFiles reports = new ReportFiles();
 
@@ -57,7 +57,7 @@ final class ConformCommand implements Callable<Integer> {
             Manifest.read(model),
             g,
             config(g),
-            kernels.on(ExecutionDevice.parse(device, false)),
+            trainGraph.on(ExecutionDevice.parse(device, false)),
             threads);
     System.out.print(r.render());
     reports.write(r, golden.getFileName().toString());

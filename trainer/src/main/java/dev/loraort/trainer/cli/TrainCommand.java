@@ -103,7 +103,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
   String device = "cpu";
 
-  @Mixin KernelsOption kernels = new KernelsOption();
+  @Mixin TrainGraphOptions trainGraph = new TrainGraphOptions();
 
   @Option(
       names = "--tf32",
@@ -229,7 +229,7 @@ final class TrainCommand implements Callable<Integer> {
     boolean bar = progress != null ? progress : System.console() != null;
     RunSettings settings =
         new RunSettings(
-            kernels.on(ExecutionDevice.parse(device, tf32).withFp16(fp16)),
+            trainGraph.on(ExecutionDevice.parse(device, tf32).withFp16(fp16)),
             threads,
             out,
             trace,

@@ -9,12 +9,13 @@ package dev.loraort.trainer.graph;
  * @param fp16 CUDA only: train through the mixed-precision graph (fp16 compute, fp32 LoRA weights,
  *     dynamic loss scaling)
  * @param kernels whether to train through the fused-kernel graph (train_fused)
+ * @param io how the train graph's inputs and outputs reach the device
  */
 public record ExecutionDevice(
-    boolean cuda, int deviceId, boolean tf32, boolean fp16, Kernels kernels) {
+    boolean cuda, int deviceId, boolean tf32, boolean fp16, Kernels kernels, Io io) {
   /** The CPU execution provider. */
   public static final ExecutionDevice CPU =
-      new ExecutionDevice(false, 0, false, false, Kernels.AUTO);
+      new ExecutionDevice(false, 0, false, false, Kernels.AUTO, Io.AUTO);
 
   /** Which train graph a model directory with a train_fused graph trains through. */
   public enum Kernels {
@@ -26,6 +27,18 @@ public record ExecutionDevice(
     FUSED
   }
 
+  /** How the train graph's inputs and outputs reach the execution provider. */
+  public enum Io {
+    /** CUDA_GRAPH on CUDA (BOUND where the graph cannot be captured, said once), COPY on CPU */
+    AUTO,
+    /** ONNX Runtime's Java API: every run copies each input in and each output out */
+    COPY,
+    /** bound once to fixed memory (IoBinding): one copy in and one out per run */
+    BOUND,
+    /** BOUND, and the CUDA EP captures the run as a CUDA graph and replays it (CUDA only) */
+    CUDA_GRAPH
+  }
+
   /** Validates the device id; fp16 needs CUDA (the CPU EP lacks most fp16 kernels). */
   public ExecutionDevice {
     if (deviceId < 0) {
@@ -34,6 +47,9 @@ public record ExecutionDevice(
     if (fp16 && !cuda) {
       throw new IllegalArgumentException("--fp16 needs --device cuda");
     }
+    if (io == Io.CUDA_GRAPH && !cuda) {
+      throw new IllegalArgumentException("--io cuda-graph needs --device cuda");
+    }
   }
 
   /**
@@ -41,7 +57,7 @@ public record ExecutionDevice(
    * @return this device with that setting
    */
   public ExecutionDevice withFp16(boolean on) {
-    return new ExecutionDevice(cuda, deviceId, tf32, on, kernels);
+    return new ExecutionDevice(cuda, deviceId, tf32, on, kernels, io);
   }
 
   /**
@@ -49,7 +65,25 @@ public record ExecutionDevice(
    * @return this device with it
    */
   public ExecutionDevice withKernels(Kernels k) {
-    return new ExecutionDevice(cuda, deviceId, tf32, fp16, k);
+    return new ExecutionDevice(cuda, deviceId, tf32, fp16, k, io);
+  }
+
+  /**
+   * @param how the input/output choice
+   * @return this device with it
+   */
+  public ExecutionDevice withIo(Io how) {
+    return new ExecutionDevice(cuda, deviceId, tf32, fp16, kernels, how);
+  }
+
+  /**
+   * @return the input/output mode the train graph opens with, AUTO resolved
+   */
+  public Io trainIo() {
+    if (io != Io.AUTO) {
+      return io;
+    }
+    return cuda ? Io.CUDA_GRAPH : Io.COPY;
   }
 
   /**
@@ -74,12 +108,12 @@ public record ExecutionDevice(
       return CPU;
     }
     if (s.equals("cuda")) {
-      return new ExecutionDevice(true, 0, tf32, false, Kernels.AUTO);
+      return new ExecutionDevice(true, 0, tf32, false, Kernels.AUTO, Io.AUTO);
     }
     if (s.startsWith("cuda:")) {
       try {
         return new ExecutionDevice(
-            true, Integer.parseInt(s.substring(5)), tf32, false, Kernels.AUTO);
+            true, Integer.parseInt(s.substring(5)), tf32, false, Kernels.AUTO, Io.AUTO);
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException(
             "--device " + spec + ": expected cpu, cuda or cuda:N", e);

@@ -11,7 +11,10 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.providers.OrtCUDAProviderOptions;
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.kernels.BoundRun;
 import dev.loraort.kernels.FusedKernels;
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -29,6 +32,13 @@ import java.util.Set;
  * One ONNX Runtime session over one graph file. Owns its session options, session and the native
  * feed buffers it reuses across runs; every ONNX Runtime value lives only inside {@link #run}. One
  * thread at a time: runs share the feed buffers. Close it once; a second close is a no-op.
+ *
+ * <p>With {@link ExecutionDevice.Io#BOUND} or {@link ExecutionDevice.Io#CUDA_GRAPH}, the first run
+ * of each signature (input names, types and shapes; the outputs fetched) goes through the Java API
+ * and tells the output shapes; the signature is then bound ({@link BoundRun}) and its later runs go
+ * through the binding: under CUDA_GRAPH, each bound signature is its own captured CUDA graph (run
+ * config {@value #GRAPH_ID}), and every unbound run says {@code -1} so that it is never replaced by
+ * a replay.
  */
 public final class GraphSession implements AutoCloseable {
   private final Path path;
@@ -40,18 +50,44 @@ public final class GraphSession implements AutoCloseable {
   private long copyNanos;
   private final Map<String, ByteBuffer> feedBuffers = new HashMap<>();
 
+  /** The CUDA EP's run config key that names the captured graph a run replays; -1: none. */
+  static final String GRAPH_ID = "gpu_graph_id";
+
+  /** Bound signatures per session: a train step has one, a two-pass method at most two. */
+  private static final int MAX_BOUND = 4;
+
+  private final ExecutionDevice.Io io;
+  private final int cudaDevice;
+  private final Map<String, Bound> bound = new HashMap<>();
+  private final OrtSession.RunOptions unboundOptions;
+
   private GraphSession(
       Path path,
       OrtEnvironment env,
       OrtSession.SessionOptions options,
       OrtSession session,
-      boolean profiling) {
+      boolean profiling,
+      ExecutionDevice.Io io,
+      int cudaDevice)
+      throws OrtException {
     this.path = path;
     this.env = env;
     this.options = options;
     this.session = session;
     this.profiling = profiling;
+    this.io = io;
+    this.cudaDevice = cudaDevice;
+    if (io == ExecutionDevice.Io.CUDA_GRAPH) {
+      unboundOptions = new OrtSession.RunOptions();
+      unboundOptions.addRunConfigEntry(GRAPH_ID, "-1");
+    } else {
+      unboundOptions = null;
+    }
   }
+
+  /** A bound signature: its binding, the run options that name its graph, its tensor order. */
+  private record Bound(
+      BoundRun run, OrtSession.RunOptions options, List<String> inputs, List<String> outputs) {}
 
   /**
    * Opens a session.
@@ -98,6 +134,46 @@ public final class GraphSession implements AutoCloseable {
    */
   public static GraphSession open(
       Path path, ExecutionDevice device, int threads, Path profilePrefix, boolean fusedKernels) {
+    return open(path, device, threads, profilePrefix, fusedKernels, ExecutionDevice.Io.COPY);
+  }
+
+  /**
+   * Opens a session whose runs reach the device as {@code io} says.
+   *
+   * @param path the graph file
+   * @param device CPU or CUDA EP
+   * @param threads intra-op threads of the CPU EP (0: ONNX Runtime's default)
+   * @param profilePrefix ONNX Runtime's profile prefix, or null for no profiling
+   * @param fusedKernels register the dev.loraort kernels for the device
+   * @param io COPY, BOUND or CUDA_GRAPH (not AUTO: the caller resolves it)
+   * @return the session
+   * @throws GraphException if the graph cannot be loaded, the CUDA EP is unavailable, the fused
+   *     kernels cannot be registered ({@link FusedKernelsUnavailable}), or the binding library is
+   *     unavailable or the graph cannot be captured ({@link BindingUnavailable}); the message names
+   *     the file
+   */
+  public static GraphSession open(
+      Path path,
+      ExecutionDevice device,
+      int threads,
+      Path profilePrefix,
+      boolean fusedKernels,
+      ExecutionDevice.Io io) {
+    if (io == ExecutionDevice.Io.AUTO) {
+      throw new IllegalArgumentException("resolve Io.AUTO before opening " + path);
+    }
+    if (io != ExecutionDevice.Io.COPY) {
+      String why = BoundRun.unavailableReason();
+      if (why != null) {
+        throw new BindingUnavailable(
+            path
+                + ": --io "
+                + io.name().toLowerCase(java.util.Locale.ROOT)
+                + " is unavailable: "
+                + why,
+            null);
+      }
+    }
     OrtEnvironment env = environment();
     OrtSession.SessionOptions so = new OrtSession.SessionOptions();
     try {
@@ -114,6 +190,9 @@ public final class GraphSession implements AutoCloseable {
           // grow the arena by what is asked, not to the next power of two: the default more
           // than doubled the memory held at real sizes (17 GB for a 5.7 GB PyTorch step)
           cuda.add("arena_extend_strategy", "kSameAsRequested");
+          if (io == ExecutionDevice.Io.CUDA_GRAPH) {
+            cuda.add("enable_cuda_graph", "1");
+          }
           so.addCUDA(cuda);
           // the memory pattern (one block per run, planned from the first run) held 11.95 GB on
           // roberta-large 32 x 128 against 7.0 GB without it, at the same step time (70 ms)
@@ -134,8 +213,23 @@ public final class GraphSession implements AutoCloseable {
       if (fusedKernels) {
         registerFusedKernels(so, path, device);
       }
-      OrtSession s = env.createSession(path.toString(), so);
-      return new GraphSession(path, env, so, s, profilePrefix != null);
+      OrtSession s;
+      try {
+        s = env.createSession(path.toString(), so);
+      } catch (OrtException e) {
+        if (io == ExecutionDevice.Io.CUDA_GRAPH) {
+          throw new BindingUnavailable(
+              path + ": the CUDA EP cannot capture this graph: " + e.getMessage(), e);
+        }
+        throw e;
+      }
+      try {
+        return new GraphSession(
+            path, env, so, s, profilePrefix != null, io, device.cuda() ? device.deviceId() : -1);
+      } catch (OrtException e) {
+        s.close();
+        throw e;
+      }
     } catch (OrtException e) {
       so.close();
       throw new GraphException(
@@ -169,6 +263,15 @@ public final class GraphSession implements AutoCloseable {
     private static final long serialVersionUID = 1L;
 
     FusedKernelsUnavailable(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /** The binding library is missing or the CUDA EP cannot capture the graph: COPY still works. */
+  public static final class BindingUnavailable extends GraphException {
+    private static final long serialVersionUID = 1L;
+
+    BindingUnavailable(String message, Throwable cause) {
       super(message, cause);
     }
   }
@@ -226,9 +329,129 @@ public final class GraphSession implements AutoCloseable {
   public Map<String, Tensor> run(Map<String, Tensor> feeds, List<String> outputs) {
     checkClosed();
     try {
-      return runWith(feeds, outputs, null);
+      if (io == ExecutionDevice.Io.COPY) {
+        return runWith(feeds, outputs, null);
+      }
+      String key = signature(feeds, outputs);
+      Bound b = bound.get(key);
+      if (b != null) {
+        return runBound(b, feeds);
+      }
+      Map<String, Tensor> out = runWith(feeds, outputs, unboundOptions);
+      if (bound.size() < MAX_BOUND) {
+        bound.put(key, bind(feeds, out, bound.size()));
+      }
+      return out;
     } catch (OrtException e) {
       throw new GraphException(path + ": run failed: " + e.getMessage(), e);
+    } catch (IllegalStateException e) {
+      throw new GraphException(path + ": bound run failed: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * @return how many run signatures are bound (0 under COPY)
+   */
+  int boundSignatures() {
+    return bound.size();
+  }
+
+  private static String signature(Map<String, Tensor> feeds, List<String> outputs) {
+    StringBuilder k = new StringBuilder();
+    feeds.forEach(
+        (n, t) ->
+            k.append(n)
+                .append(':')
+                .append(t.dtype())
+                .append(java.util.Arrays.toString(t.shape()))
+                .append(';'));
+    return k.append("->").append(outputs).toString();
+  }
+
+  /** Binds a signature from its first run's feeds and outputs. */
+  private Bound bind(Map<String, Tensor> feeds, Map<String, Tensor> outs, int graphId)
+      throws OrtException {
+    List<BoundRun.Spec> in = new ArrayList<>();
+    feeds.forEach((n, t) -> in.add(new BoundRun.Spec(n, elementType(t), t.shape())));
+    List<BoundRun.Spec> out = new ArrayList<>();
+    outs.forEach((n, t) -> out.add(new BoundRun.Spec(n, elementType(t), t.shape())));
+    OrtSession.RunOptions ro = new OrtSession.RunOptions();
+    try {
+      if (io == ExecutionDevice.Io.CUDA_GRAPH) {
+        ro.addRunConfigEntry(GRAPH_ID, Integer.toString(graphId));
+      }
+      BoundRun r =
+          BoundRun.create(
+              nativeHandle(session), nativeHandle(ro), cudaDevice, List.copyOf(in), out);
+      return new Bound(r, ro, List.copyOf(feeds.keySet()), List.copyOf(outs.keySet()));
+    } catch (RuntimeException e) {
+      ro.close();
+      throw e;
+    }
+  }
+
+  private Map<String, Tensor> runBound(Bound b, Map<String, Tensor> feeds) {
+    long c0 = System.nanoTime();
+    for (int i = 0; i < b.inputs().size(); i++) {
+      Tensor t = feeds.get(b.inputs().get(i));
+      ByteBuffer buf = b.run().input(i);
+      switch (t.dtype()) {
+        case F32 -> buf.asFloatBuffer().put(t.floats());
+        case I64 -> buf.asLongBuffer().put(t.longs());
+        default -> buf.asIntBuffer().put(t.ints());
+      }
+    }
+    copyNanos += System.nanoTime() - c0;
+    b.run().run();
+    long c1 = System.nanoTime();
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (int i = 0; i < b.outputs().size(); i++) {
+      ByteBuffer buf = b.run().output(i);
+      String name = b.outputs().get(i);
+      long[] shape = b.run().outputShape(i);
+      if (b.run().outputType(i) == BoundRun.FLOAT) {
+        float[] a = new float[buf.remaining() / Float.BYTES];
+        buf.asFloatBuffer().get(a);
+        out.put(name, Tensor.ofFloats(shape, a));
+      } else {
+        long[] a = new long[buf.remaining() / Long.BYTES];
+        buf.asLongBuffer().get(a);
+        out.put(name, Tensor.ofLongs(shape, a));
+      }
+    }
+    copyNanos += System.nanoTime() - c1;
+    return out;
+  }
+
+  private int elementType(Tensor t) {
+    return switch (t.dtype()) {
+      case F32 -> BoundRun.FLOAT;
+      case I64 -> BoundRun.INT64;
+      default -> BoundRun.INT32;
+    };
+  }
+
+  /**
+   * The native pointer behind an ONNX Runtime Java object: the Java API keeps it in a private field
+   * (sessions) or a package-private getter (run options) and offers no IoBinding.
+   */
+  private long nativeHandle(Object ortObject) {
+    try {
+      if (ortObject instanceof OrtSession) {
+        Field f = OrtSession.class.getDeclaredField("nativeHandle");
+        f.setAccessible(true);
+        return f.getLong(ortObject);
+      }
+      Method m = ortObject.getClass().getDeclaredMethod("getNativeHandle");
+      m.setAccessible(true);
+      return (long) m.invoke(ortObject);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      throw new BindingUnavailable(
+          path
+              + ": this ONNX Runtime Java API keeps its native handles elsewhere ("
+              + e
+              + "); use --io copy",
+          e);
     }
   }
 
@@ -366,6 +589,13 @@ public final class GraphSession implements AutoCloseable {
     }
     closed = true;
     List<String> errors = new ArrayList<>();
+    for (Bound b : bound.values()) {
+      b.run().close();
+      b.options().close();
+    }
+    if (unboundOptions != null) {
+      unboundOptions.close();
+    }
     if (profiling) {
       try {
         session.endProfiling();

@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -29,6 +30,7 @@ public final class ModelGraphs implements AutoCloseable {
   static final String FUSED_ROLE = "train_fused";
 
   private static final AtomicBoolean fallbackSaid = new AtomicBoolean();
+  private static final AtomicBoolean bindingFallbackSaid = new AtomicBoolean();
 
   private final Manifest manifest;
   private final GraphSession train;
@@ -78,7 +80,10 @@ public final class ModelGraphs implements AutoCloseable {
     GraphSession t = openTrain(m, device, threads, profilePrefix);
     try {
       GraphSession r =
-          withRwp ? openChecked(m, "train_rwp", device, threads, profilePrefix, false) : null;
+          withRwp
+              ? openChecked(
+                  m, "train_rwp", device, threads, profilePrefix, false, ExecutionDevice.Io.COPY)
+              : null;
       return new ModelGraphs(m, t, r, device.fp16() ? new LossScaler() : null);
     } catch (RuntimeException e) {
       t.close();
@@ -93,12 +98,35 @@ public final class ModelGraphs implements AutoCloseable {
    */
   private static GraphSession openTrain(
       Manifest m, ExecutionDevice device, int threads, Path profilePrefix) {
+    ExecutionDevice.Io io = device.trainIo();
+    while (true) {
+      try {
+        return openTrain(m, device, threads, profilePrefix, io);
+      } catch (GraphSession.BindingUnavailable e) {
+        if (device.io() != ExecutionDevice.Io.AUTO) {
+          throw e;
+        }
+        // AUTO steps down: a graph the CUDA EP cannot capture still binds; no library: copy
+        io =
+            io == ExecutionDevice.Io.CUDA_GRAPH
+                ? ExecutionDevice.Io.BOUND
+                : ExecutionDevice.Io.COPY;
+        if (!bindingFallbackSaid.getAndSet(true)) {
+          System.err.println(
+              e.getMessage() + "; running with --io " + io.name().toLowerCase(Locale.ROOT));
+        }
+      }
+    }
+  }
+
+  private static GraphSession openTrain(
+      Manifest m, ExecutionDevice device, int threads, Path profilePrefix, ExecutionDevice.Io io) {
     if (device.fp16()) {
-      return openChecked(m, FP16_ROLE, device, threads, profilePrefix, false);
+      return openChecked(m, FP16_ROLE, device, threads, profilePrefix, false, io);
     }
     if (device.wantsFused(m.graph(FUSED_ROLE).isPresent())) {
       try {
-        return openChecked(m, FUSED_ROLE, device, threads, profilePrefix, true);
+        return openChecked(m, FUSED_ROLE, device, threads, profilePrefix, true, io);
       } catch (GraphSession.FusedKernelsUnavailable e) {
         if (device.kernels() == ExecutionDevice.Kernels.FUSED) {
           throw e;
@@ -108,7 +136,7 @@ public final class ModelGraphs implements AutoCloseable {
         }
       }
     }
-    return openChecked(m, "train", device, threads, profilePrefix, false);
+    return openChecked(m, "train", device, threads, profilePrefix, false, io);
   }
 
   /**
@@ -121,7 +149,7 @@ public final class ModelGraphs implements AutoCloseable {
    */
   public static GraphSession openInfer(Manifest m, ExecutionDevice device, int threads) {
     requireBaseWeights(m);
-    return openChecked(m, "infer", device, threads, null, false);
+    return openChecked(m, "infer", device, threads, null, false, ExecutionDevice.Io.COPY);
   }
 
   /**
@@ -186,7 +214,8 @@ public final class ModelGraphs implements AutoCloseable {
       ExecutionDevice device,
       int threads,
       Path profilePrefix,
-      boolean fusedKernels) {
+      boolean fusedKernels,
+      ExecutionDevice.Io io) {
     Path p =
         m.graph(role)
             .orElseThrow(
@@ -202,7 +231,7 @@ public final class ModelGraphs implements AutoCloseable {
     if (!Files.exists(p)) {
       throw new GraphException(p + " not found (manifest.json names it as the " + role + " graph)");
     }
-    GraphSession s = GraphSession.open(p, device, threads, profilePrefix, fusedKernels);
+    GraphSession s = GraphSession.open(p, device, threads, profilePrefix, fusedKernels, io);
     try {
       check(m, role, s);
       return s;

@@ -76,7 +76,9 @@ class ModelGraphsTest {
   @Test
   void deviceSpecsParse() {
     assertThat(ExecutionDevice.parse("cuda:1", false))
-        .isEqualTo(new ExecutionDevice(true, 1, false, false, ExecutionDevice.Kernels.AUTO));
+        .isEqualTo(
+            new ExecutionDevice(
+                true, 1, false, false, ExecutionDevice.Kernels.AUTO, ExecutionDevice.Io.AUTO));
     assertThat(ExecutionDevice.parse("CPU", true)).isEqualTo(ExecutionDevice.CPU);
     assertThatThrownBy(() -> ExecutionDevice.parse("tpu", true))
         .hasMessageContaining("expected cpu, cuda or cuda:N");
