@@ -2,8 +2,10 @@
 # The fused backward kernels at real size on the GPU: a plain dynamo export of each model, `prepare`
 # (train.onnx and train_fused.onnx), the fused graph checked against the plain one on the CUDA EP with
 # TF32 off (loss and every gradient on one batch), then, one process each and TF32 on: the trainer's
-# LoRA and EFlat-LoRA steps through train.onnx and through train_fused.onnx, with each process's peak
+# LoRA and EFlat-LoRA steps in each of VARIANTS (KERNELS:IO pairs, default: train.onnx copied,
+# train_fused.onnx copied, train_fused.onnx replayed as a CUDA graph), with each process's peak
 # GPU memory (nvidia-smi), and PyTorch + PEFT's LoRA step eager (sdpa) and torch.compile'd.
+# NO_CHECK=1 skips the check, NO_TORCH=1 the PyTorch steps.
 #   bash scripts/bench/fused_ab.sh WORK export ID...          # config, token data, plain export (waits)
 #   CP=<trainer classpath> bash scripts/bench/fused_ab.sh WORK run OUT ID
 #   CP=<trainer classpath> bash scripts/bench/fused_ab.sh WORK kernels OUT ID   # kernel_times.sh on train_fused
@@ -45,20 +47,23 @@ ln -sfn "$work/$id-config" "$work/prepared/$id-config"
 ln -sf "$work/$id.jsonl" "$prepared.jsonl"
 $J prepare --onnx "$work/$id-plain/model.onnx" --task "$task" --targets "$targets" --rank "$rank" --alpha "$alpha" \
   $extra --id "$id" --out "$prepared" --overwrite 2>&1 | tee "$out/$id.prepare.txt"
-$J check --model "$prepared" --kernels fused --against "$prepared" --data "$work/$id.jsonl" --batch-size 2 \
-  --device cuda --no-tf32 2>&1 | grep -v "^\[" | tee "$out/$id.fused_vs_plain.txt"
+[ -n "${NO_CHECK:-}" ] || $J check --model "$prepared" --kernels fused --against "$prepared" \
+  --data "$work/$id.jsonl" --batch-size 2 --device cuda --no-tf32 2>&1 | grep -v "^\[" \
+  | tee "$out/$id.fused_vs_plain.txt"
 monitor() {  # GPU memory used (MiB) every 0.2 s, until killed
   while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; sleep 0.2; done
 }
-for k in plain fused; do
-  monitor > "$out/$id.mem_$k.txt" &
+for v in ${VARIANTS:-plain:copy fused:copy fused:cuda-graph}; do
+  k=${v%%:*}; io=${v#*:}; name=${k}_$io
+  monitor > "$out/$id.mem_$name.txt" &
   mon=$!
-  java_bench "$prepared" --kernels $k --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora 2>&1 \
-    | grep -v "^\[" | tee "$out/$id.bench_$k.txt"
+  java_bench "$prepared" --kernels $k --io $io --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora \
+    2>&1 | grep -v "^\[" | tee "$out/$id.bench_$name.txt"
   kill $mon
-  echo "java --kernels $k peak GPU memory (MiB, nvidia-smi): $(sort -n "$out/$id.mem_$k.txt" | tail -1)" \
-    | tee -a "$out/$id.bench_$k.txt"
+  echo "java --kernels $k --io $io peak GPU memory (MiB, nvidia-smi):" \
+    "$(sort -n "$out/$id.mem_$name.txt" | tail -1)" | tee -a "$out/$id.bench_$name.txt"
 done
+[ -n "${NO_TORCH:-}" ] && exit 0
 torch_bench "$work/$id-config" --attn sdpa --methods lora 2>&1 | grep '^{' | tee "$out/$id.torch.txt"
 torch_bench "$work/$id-config" --attn sdpa --methods lora --compile --warmup 10 2>&1 | grep '^{' \
   | tee -a "$out/$id.torch.txt"
