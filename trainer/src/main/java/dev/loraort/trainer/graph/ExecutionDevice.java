@@ -29,14 +29,12 @@ public record ExecutionDevice(
 
   /** How the train graph's inputs and outputs reach the execution provider. */
   public enum Io {
-    /** CUDA_GRAPH on CUDA (BOUND where the graph cannot be captured, said once), COPY on CPU */
+    /** BOUND on CUDA (COPY when the binding library is unavailable, said once), COPY on CPU */
     AUTO,
     /** ONNX Runtime's Java API: every run copies each input in and each output out */
     COPY,
     /** bound once to fixed memory (IoBinding): one copy in and one out per run */
-    BOUND,
-    /** BOUND, and the CUDA EP captures the run as a CUDA graph and replays it (CUDA only) */
-    CUDA_GRAPH
+    BOUND
   }
 
   /** Validates the device id; fp16 needs CUDA (the CPU EP lacks most fp16 kernels). */
@@ -46,9 +44,6 @@ public record ExecutionDevice(
     }
     if (fp16 && !cuda) {
       throw new IllegalArgumentException("--fp16 needs --device cuda");
-    }
-    if (io == Io.CUDA_GRAPH && !cuda) {
-      throw new IllegalArgumentException("--io cuda-graph needs --device cuda");
     }
   }
 
@@ -83,7 +78,7 @@ public record ExecutionDevice(
     if (io != Io.AUTO) {
       return io;
     }
-    return cuda ? Io.CUDA_GRAPH : Io.COPY;
+    return cuda ? Io.BOUND : Io.COPY;
   }
 
   /**

@@ -14,7 +14,6 @@ import dev.loraort.artifacts.Tensor;
 import dev.loraort.kernels.BoundRun;
 import dev.loraort.kernels.FusedKernels;
 import java.lang.reflect.Field;
-import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -33,12 +32,9 @@ import java.util.Set;
  * feed buffers it reuses across runs; every ONNX Runtime value lives only inside {@link #run}. One
  * thread at a time: runs share the feed buffers. Close it once; a second close is a no-op.
  *
- * <p>With {@link ExecutionDevice.Io#BOUND} or {@link ExecutionDevice.Io#CUDA_GRAPH}, the first run
- * of each signature (input names, types and shapes; the outputs fetched) goes through the Java API
- * and tells the output shapes; the signature is then bound ({@link BoundRun}) and its later runs go
- * through the binding: under CUDA_GRAPH, each bound signature is its own captured CUDA graph (run
- * config {@value #GRAPH_ID}), and every unbound run says {@code -1} so that it is never replaced by
- * a replay.
+ * <p>With {@link ExecutionDevice.Io#BOUND}, the first run of each signature (input names, types and
+ * shapes; the outputs fetched) goes through the Java API and tells the output shapes; the signature
+ * is then bound ({@link BoundRun}) and its later runs go through the binding.
  */
 public final class GraphSession implements AutoCloseable {
   private final Path path;
@@ -50,16 +46,12 @@ public final class GraphSession implements AutoCloseable {
   private long copyNanos;
   private final Map<String, ByteBuffer> feedBuffers = new HashMap<>();
 
-  /** The CUDA EP's run config key that names the captured graph a run replays; -1: none. */
-  static final String GRAPH_ID = "gpu_graph_id";
-
   /** Bound signatures per session: a train step has one, a two-pass method at most two. */
   private static final int MAX_BOUND = 4;
 
   private final ExecutionDevice.Io io;
   private final int cudaDevice;
   private final Map<String, Bound> bound = new HashMap<>();
-  private final OrtSession.RunOptions unboundOptions;
 
   private GraphSession(
       Path path,
@@ -68,8 +60,7 @@ public final class GraphSession implements AutoCloseable {
       OrtSession session,
       boolean profiling,
       ExecutionDevice.Io io,
-      int cudaDevice)
-      throws OrtException {
+      int cudaDevice) {
     this.path = path;
     this.env = env;
     this.options = options;
@@ -77,17 +68,10 @@ public final class GraphSession implements AutoCloseable {
     this.profiling = profiling;
     this.io = io;
     this.cudaDevice = cudaDevice;
-    if (io == ExecutionDevice.Io.CUDA_GRAPH) {
-      unboundOptions = new OrtSession.RunOptions();
-      unboundOptions.addRunConfigEntry(GRAPH_ID, "-1");
-    } else {
-      unboundOptions = null;
-    }
   }
 
-  /** A bound signature: its binding, the run options that name its graph, its tensor order. */
-  private record Bound(
-      BoundRun run, OrtSession.RunOptions options, List<String> inputs, List<String> outputs) {}
+  /** A bound signature: its binding and its tensor order. */
+  private record Bound(BoundRun run, List<String> inputs, List<String> outputs) {}
 
   /**
    * Opens a session.
@@ -145,7 +129,7 @@ public final class GraphSession implements AutoCloseable {
    * @param threads intra-op threads of the CPU EP (0: ONNX Runtime's default)
    * @param profilePrefix ONNX Runtime's profile prefix, or null for no profiling
    * @param fusedKernels register the dev.loraort kernels for the device
-   * @param io COPY, BOUND or CUDA_GRAPH (not AUTO: the caller resolves it)
+   * @param io COPY or BOUND (not AUTO: the caller resolves it)
    * @return the session
    * @throws GraphException if the graph cannot be loaded, the CUDA EP is unavailable, the fused
    *     kernels cannot be registered ({@link FusedKernelsUnavailable}), or the binding library is
@@ -190,9 +174,6 @@ public final class GraphSession implements AutoCloseable {
           // grow the arena by what is asked, not to the next power of two: the default more
           // than doubled the memory held at real sizes (17 GB for a 5.7 GB PyTorch step)
           cuda.add("arena_extend_strategy", "kSameAsRequested");
-          if (io == ExecutionDevice.Io.CUDA_GRAPH) {
-            cuda.add("enable_cuda_graph", "1");
-          }
           so.addCUDA(cuda);
           // the memory pattern (one block per run, planned from the first run) held 11.95 GB on
           // roberta-large 32 x 128 against 7.0 GB without it, at the same step time (70 ms)
@@ -213,23 +194,9 @@ public final class GraphSession implements AutoCloseable {
       if (fusedKernels) {
         registerFusedKernels(so, path, device);
       }
-      OrtSession s;
-      try {
-        s = env.createSession(path.toString(), so);
-      } catch (OrtException e) {
-        if (io == ExecutionDevice.Io.CUDA_GRAPH) {
-          throw new BindingUnavailable(
-              path + ": the CUDA EP cannot capture this graph: " + e.getMessage(), e);
-        }
-        throw e;
-      }
-      try {
-        return new GraphSession(
-            path, env, so, s, profilePrefix != null, io, device.cuda() ? device.deviceId() : -1);
-      } catch (OrtException e) {
-        s.close();
-        throw e;
-      }
+      OrtSession s = env.createSession(path.toString(), so);
+      return new GraphSession(
+          path, env, so, s, profilePrefix != null, io, device.cuda() ? device.deviceId() : -1);
     } catch (OrtException e) {
       so.close();
       throw new GraphException(
@@ -337,9 +304,9 @@ public final class GraphSession implements AutoCloseable {
       if (b != null) {
         return runBound(b, feeds);
       }
-      Map<String, Tensor> out = runWith(feeds, outputs, unboundOptions);
+      Map<String, Tensor> out = runWith(feeds, outputs, null);
       if (bound.size() < MAX_BOUND) {
-        bound.put(key, bind(feeds, out, bound.size()));
+        bound.put(key, bind(feeds, out));
       }
       return out;
     } catch (OrtException e) {
@@ -369,25 +336,13 @@ public final class GraphSession implements AutoCloseable {
   }
 
   /** Binds a signature from its first run's feeds and outputs. */
-  private Bound bind(Map<String, Tensor> feeds, Map<String, Tensor> outs, int graphId)
-      throws OrtException {
+  private Bound bind(Map<String, Tensor> feeds, Map<String, Tensor> outs) {
     List<BoundRun.Spec> in = new ArrayList<>();
     feeds.forEach((n, t) -> in.add(new BoundRun.Spec(n, elementType(t), t.shape())));
     List<BoundRun.Spec> out = new ArrayList<>();
     outs.forEach((n, t) -> out.add(new BoundRun.Spec(n, elementType(t), t.shape())));
-    OrtSession.RunOptions ro = new OrtSession.RunOptions();
-    try {
-      if (io == ExecutionDevice.Io.CUDA_GRAPH) {
-        ro.addRunConfigEntry(GRAPH_ID, Integer.toString(graphId));
-      }
-      BoundRun r =
-          BoundRun.create(
-              nativeHandle(session), nativeHandle(ro), cudaDevice, List.copyOf(in), out);
-      return new Bound(r, ro, List.copyOf(feeds.keySet()), List.copyOf(outs.keySet()));
-    } catch (RuntimeException e) {
-      ro.close();
-      throw e;
-    }
+    BoundRun r = BoundRun.create(sessionHandle(), cudaDevice, in, out);
+    return new Bound(r, List.copyOf(feeds.keySet()), List.copyOf(outs.keySet()));
   }
 
   private Map<String, Tensor> runBound(Bound b, Map<String, Tensor> feeds) {
@@ -432,23 +387,18 @@ public final class GraphSession implements AutoCloseable {
   }
 
   /**
-   * The native pointer behind an ONNX Runtime Java object: the Java API keeps it in a private field
-   * (sessions) or a package-private getter (run options) and offers no IoBinding.
+   * The OrtSession* behind the Java session: the Java API keeps it in a private field and offers no
+   * IoBinding.
    */
-  private long nativeHandle(Object ortObject) {
+  private long sessionHandle() {
     try {
-      if (ortObject instanceof OrtSession) {
-        Field f = OrtSession.class.getDeclaredField("nativeHandle");
-        f.setAccessible(true);
-        return f.getLong(ortObject);
-      }
-      Method m = ortObject.getClass().getDeclaredMethod("getNativeHandle");
-      m.setAccessible(true);
-      return (long) m.invoke(ortObject);
+      Field f = OrtSession.class.getDeclaredField("nativeHandle");
+      f.setAccessible(true);
+      return f.getLong(session);
     } catch (ReflectiveOperationException | RuntimeException e) {
       throw new BindingUnavailable(
           path
-              + ": this ONNX Runtime Java API keeps its native handles elsewhere ("
+              + ": this ONNX Runtime Java API keeps its session handle elsewhere ("
               + e
               + "); use --io copy",
           e);
@@ -589,13 +539,7 @@ public final class GraphSession implements AutoCloseable {
     }
     closed = true;
     List<String> errors = new ArrayList<>();
-    for (Bound b : bound.values()) {
-      b.run().close();
-      b.options().close();
-    }
-    if (unboundOptions != null) {
-      unboundOptions.close();
-    }
+    bound.values().forEach(b -> b.run().close());
     if (profiling) {
       try {
         session.endProfiling();
