@@ -1,6 +1,6 @@
 package dev.loraort.conformance;
 
-import dev.loraort.trainer.cli.TrainOptions;
+import dev.loraort.trainer.cli.TrainArgs;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.conformance.GoldenTrace;
 import dev.loraort.trainer.method.MethodConfig;
@@ -10,7 +10,7 @@ final class Golden {
   private Golden() {}
 
   static TrainConfig config(GoldenTrace g) {
-    return TrainOptions.parse(g.args());
+    return TrainArgs.parse(g.args());
   }
 
   static TrainConfig withMethod(TrainConfig c, MethodConfig m) {

@@ -1,6 +1,7 @@
 package dev.loraort.trainer.cli;
 
 import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.trainer.api.BundledModel;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.Batcher;
 import dev.loraort.trainer.data.JsonlDataset;
@@ -106,9 +107,9 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Path dir = model != null ? model : EmbeddedModel.extract();
+    Path dir = model != null ? model : BundledModel.extract();
     Manifest m = Manifest.read(dir);
-    List<JsonlDataset.Example> examples = JsonlDataset.read(EmbeddedModel.dataFile(dir, data), m);
+    List<JsonlDataset.Example> examples = JsonlDataset.read(BundledModel.dataFile(dir, data), m);
     ExecutionDevice dev = trainGraph.on(ExecutionDevice.parse(device, tf32));
     List<Run> runs = new ArrayList<>();
     methods.forEach(x -> runs.add(new Run(x, false)));
@@ -126,7 +127,7 @@ final class BenchCommand implements Callable<Integer> {
         String id = run.method();
         MethodConfig mc = Methods.defaults(id);
         TrainConfig cfg =
-            TrainOptions.parse(
+            TrainArgs.parse(
                 List.of(
                     "--method",
                     id,

@@ -69,6 +69,6 @@ final class ConformCommand implements Callable<Integer> {
    * @return the golden run's configuration, parsed with the train command's own options
    */
   static TrainConfig config(GoldenTrace g) {
-    return TrainOptions.parse(g.args());
+    return TrainArgs.parse(g.args());
   }
 }

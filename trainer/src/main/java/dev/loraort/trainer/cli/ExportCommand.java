@@ -1,14 +1,9 @@
 package dev.loraort.trainer.cli;
 
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.loraort.artifacts.AdapterFormat;
 import dev.loraort.artifacts.AdapterWeights;
-import dev.loraort.artifacts.Adapters;
-import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.trainer.api.LoraTrainer;
 import dev.loraort.trainer.loop.TrainingJob;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -62,24 +57,20 @@ final class ExportCommand implements Callable<Integer> {
     if ((run == null) == (adapterIn == null)) {
       throw new IllegalArgumentException("give --run DIR or --adapter PATH (with --model)");
     }
-    Path dir = model;
-    if (dir == null && adapterIn != null) {
+    if (model == null && adapterIn != null) {
       throw new IllegalArgumentException("--adapter needs --model DIR");
     }
-    if (dir == null) {
-      JsonObject runJson =
-          JsonParser.parseString(
-                  Files.readString(run.resolve(TrainingJob.RUN_JSON), StandardCharsets.UTF_8))
-              .getAsJsonObject();
-      String label = runJson.getAsJsonObject("provenance").get("modelDir").getAsString();
-      dir = label.startsWith("embedded:") ? EmbeddedModel.extract() : Path.of(label);
-    }
-    Manifest m = Manifest.read(dir);
+    Path dir = model != null ? model : LoraTrainer.modelOf(run);
     AdapterWeights a =
-        Adapters.read(adapterIn != null ? adapterIn : run.resolve(TrainingJob.ADAPTER), m);
-    Adapters.write(out, f, a, m);
+        LoraTrainer.export(
+            adapterIn != null ? adapterIn : run.resolve(TrainingJob.ADAPTER), dir, f, out);
     System.err.printf(
-        "wrote %s (%s, rank %d, scale %s) for %s%n", out, f.cli, a.rank(), a.scale(), m.id());
+        "wrote %s (%s, rank %d, scale %s) for %s%n",
+        out,
+        f.cli,
+        a.rank(),
+        a.scale(),
+        a.metadata().getOrDefault("base_model_id", dir.toString()));
     return 0;
   }
 }

@@ -1,6 +1,7 @@
 package dev.loraort.trainer.cli;
 
 import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.trainer.api.BundledModel;
 import dev.loraort.trainer.config.RunSettings;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.graph.ExecutionDevice;
@@ -219,12 +220,12 @@ final class TrainCommand implements Callable<Integer> {
     Path modelDir = model;
     String label;
     if (modelDir == null) {
-      modelDir = EmbeddedModel.extract();
-      label = "embedded:tiny-roberta-cls";
+      modelDir = BundledModel.extract();
+      label = BundledModel.LABEL;
     } else {
       label = modelDir.toString();
     }
-    Path dataFile = EmbeddedModel.dataFile(modelDir, data);
+    Path dataFile = BundledModel.dataFile(modelDir, data);
     TrainConfig cfg = config();
     boolean bar = progress != null ? progress : System.console() != null;
     RunSettings settings =

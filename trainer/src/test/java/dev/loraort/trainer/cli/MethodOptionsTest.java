@@ -12,7 +12,7 @@ class MethodOptionsTest {
   @Test
   void aMethodTakesItsOwnOptionsOverItsDefaults() {
     MethodConfig c =
-        TrainOptions.parse(List.of("--method", "eflat-lora", "--beta", "0.5", "--rho", "0.1"))
+        TrainArgs.parse(List.of("--method", "eflat-lora", "--beta", "0.5", "--rho", "0.1"))
             .method();
     assertThat(c).isInstanceOf(EFlatLora.Cfg.class);
     EFlatLora.Cfg e = (EFlatLora.Cfg) c;
@@ -23,12 +23,12 @@ class MethodOptionsTest {
 
   @Test
   void optionsAMethodDoesNotTakeAreNamedInOneError() {
-    assertThatThrownBy(() -> TrainOptions.parse(List.of("--method", "lora", "--rho", "0.1")))
+    assertThatThrownBy(() -> TrainArgs.parse(List.of("--method", "lora", "--rho", "0.1")))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("--rho does not apply to --method lora");
     assertThatThrownBy(
             () ->
-                TrainOptions.parse(
+                TrainArgs.parse(
                     List.of("--method", "lora-sam", "--sigma", "0.1", "--bar-mu", "0.3")))
         .hasMessage("--sigma, --bar-mu do not apply to --method lora-sam");
   }

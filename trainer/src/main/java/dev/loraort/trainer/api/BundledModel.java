@@ -1,4 +1,4 @@
-package dev.loraort.trainer.cli;
+package dev.loraort.trainer.api;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -12,43 +12,53 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The default model bundled in the jar (onnx-models/tiny-roberta-cls with its sample data), copied
- * to a temporary directory when {@code --model} is not given.
+ * The model bundled in the trainer jar: {@code onnx-models/tiny-roberta-cls} (a 2-layer, 64-wide
+ * RoBERTa classifier) with its synthetic sample data. It is what {@code lora-trainer train} trains
+ * without {@code --model}, and what {@link TrainOptions} trains when no model is given.
  */
-final class EmbeddedModel {
-  static final String ROOT = "/default-model/";
-  static final String SAMPLE_DATA = "sample/train.jsonl";
+public final class BundledModel {
+  /** The model's id (its manifest's {@code id}). */
+  public static final String ID = "tiny-roberta-cls";
 
-  private EmbeddedModel() {}
+  /** How run.json's provenance names the bundled model, since its extracted copy is temporary. */
+  public static final String LABEL = "embedded:" + ID;
+
+  /** The sample data inside a model directory, relative to it. */
+  public static final String SAMPLE_DATA = "sample/train.jsonl";
+
+  private static final String ROOT = "/default-model/";
+
+  private BundledModel() {}
 
   /**
-   * The data a command reads: {@code data} when given, else the model's sample data.
+   * The data a run reads: {@code data} when given, else the model directory's {@value #SAMPLE_DATA}
+   * (the bundled model has one).
    *
    * @param modelDir the model directory
-   * @param data the --data option, or null
+   * @param data the data file, or null for the model's sample data
    * @return the data file
    * @throws IllegalArgumentException if the file does not exist; the message says which and why
    */
-  static Path dataFile(Path modelDir, Path data) {
+  public static Path dataFile(Path modelDir, Path data) {
     Path file = data != null ? data : modelDir.resolve(SAMPLE_DATA);
     if (!Files.exists(file)) {
       throw new IllegalArgumentException(
           file
               + " not found"
               + (data == null
-                  ? " (no --data given and the model has no " + SAMPLE_DATA + ")"
+                  ? " (no data file given and the model has no " + SAMPLE_DATA + ")"
                   : ""));
     }
     return file;
   }
 
   /**
-   * Copies the bundled model directory out of the jar.
+   * Copies the bundled model directory out of the jar into a new temporary directory.
    *
-   * @return the directory (deleted when the JVM exits)
-   * @throws IOException if the jar has no bundled model
+   * @return the model directory (lora-graph/1), deleted when the JVM exits
+   * @throws IOException if this build bundles no model, or the copy cannot be written
    */
-  static Path extract() throws IOException {
+  public static Path extract() throws IOException {
     Path dir = Files.createTempDirectory("lora-trainer-default-model");
     List<String> files =
         new ArrayList<>(List.of("manifest.json", "trainable_init.safetensors", SAMPLE_DATA));
@@ -78,10 +88,10 @@ final class EmbeddedModel {
   }
 
   private static InputStream open(String f) throws IOException {
-    InputStream in = EmbeddedModel.class.getResourceAsStream(ROOT + f);
+    InputStream in = BundledModel.class.getResourceAsStream(ROOT + f);
     if (in == null) {
       throw new IOException(
-          "this build bundles no default model (" + ROOT + f + " missing); pass --model DIR");
+          "this build bundles no default model (" + ROOT + f + " missing); pass a model directory");
     }
     return in;
   }

@@ -9,8 +9,8 @@ import picocli.CommandLine;
  * {@code train} options to a {@link TrainConfig}, with the train command's own definitions and
  * defaults.
  */
-public final class TrainOptions {
-  private TrainOptions() {}
+public final class TrainArgs {
+  private TrainArgs() {}
 
   /**
    * @param args train options (those that make the config; --out, --model and --data are not

@@ -1,0 +1,37 @@
+package dev.loraort.trainer.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class BundledModelTest {
+  @Test
+  void dataDefaultsToTheSampleAndAMissingFileSaysWhichAndWhy() {
+    Path withSample = Path.of("../onnx-models/tiny-roberta-cls");
+    assertThat(BundledModel.dataFile(withSample, null))
+        .isEqualTo(withSample.resolve("sample/train.jsonl"));
+    Path given = Path.of("../onnx-models/tiny-gpt2-lm/manifest.json");
+    assertThat(BundledModel.dataFile(withSample, given)).isEqualTo(given);
+
+    Path noSample = Path.of("../onnx-models/tiny-clip");
+    assertThatThrownBy(() -> BundledModel.dataFile(noSample, null))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            noSample.resolve("sample/train.jsonl")
+                + " not found (no data file given and the model has no sample/train.jsonl)");
+    Path missing = Path.of("no-such-dir/data.jsonl");
+    assertThatThrownBy(() -> BundledModel.dataFile(withSample, missing))
+        .hasMessage("no-such-dir/data.jsonl not found");
+  }
+
+  @Test
+  void theExtractedCopyIsTheCommittedModel() throws Exception {
+    Path dir = BundledModel.extract();
+    Path committed = Path.of("../onnx-models/tiny-roberta-cls");
+    for (String f : new String[] {"manifest.json", "train.onnx", BundledModel.SAMPLE_DATA}) {
+      assertThat(dir.resolve(f)).as(f).hasSameBinaryContentAs(committed.resolve(f));
+    }
+  }
+}
