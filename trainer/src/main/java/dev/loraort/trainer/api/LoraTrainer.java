@@ -28,9 +28,8 @@ import java.nio.file.Path;
  * AdapterWeights adapter = LoraTrainer.loadAdapter(Path.of("runs/tiny/peft"), run.modelDir());
  * }</pre>
  *
- * <p>Every method is stateless and safe to call from several threads on different run directories
- * (training on one device at once is up to the caller). ONNX Runtime sessions and native buffers
- * are opened and closed within each call.
+ * <p>The class holds no state: each call opens the ONNX Runtime sessions and native buffers it
+ * needs and closes them before it returns.
  */
 public final class LoraTrainer {
   private LoraTrainer() {}

@@ -3,8 +3,9 @@ package dev.loraort.trainer.api;
 import java.nio.file.Path;
 
 /**
- * The outcome of {@link LoraTrainer#train}. Losses are the model's training loss of one optimizer
- * step (the mean over its micro-batches; cross-entropy in nats for the classifiers and LMs).
+ * The outcome of {@link LoraTrainer#train}. A loss is the training graph's loss at one optimizer
+ * step, the mean over its micro-batches (in nats: cross-entropy for classifiers and causal LMs, the
+ * in-batch contrastive loss for embedding models).
  *
  * @param runDir the run directory, with run.json (config, provenance, result)
  * @param adapter the trained adapter, {@code runDir/adapter.onnx}
