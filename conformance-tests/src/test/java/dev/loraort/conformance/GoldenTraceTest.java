@@ -11,6 +11,8 @@ import dev.loraort.trainer.conformance.GoldenTrace;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.method.EFlatLora;
 import dev.loraort.trainer.method.FlatLoraRwp;
+import dev.loraort.trainer.method.MethodSpec;
+import dev.loraort.trainer.method.Methods;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -27,20 +29,15 @@ import org.junit.jupiter.params.provider.MethodSource;
 class GoldenTraceTest {
   static final Path GOLDEN = Path.of("golden");
 
+  /** Every registered method with a golden trace, on the two models that have them all. */
   static Stream<Arguments> traces() {
     Stream<Arguments> all =
         Stream.of("tiny-roberta-cls", "tiny-gpt2-lm")
             .flatMap(
                 m ->
-                    Stream.of(
-                            "lora",
-                            "lora-sam",
-                            "fmlora",
-                            "eflat-lora",
-                            "bi-lora",
-                            "lora-obar",
-                            "lora-nbar")
-                        .map(x -> Arguments.of(m, x)));
+                    Methods.ALL.stream()
+                        .filter(MethodSpec::goldenTrace)
+                        .map(x -> Arguments.of(m, x.id())));
     return Stream.concat(
         all,
         Stream.of("tiny-clip", "tiny-qwen2vl")

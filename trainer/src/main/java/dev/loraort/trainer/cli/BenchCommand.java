@@ -10,7 +10,6 @@ import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.loop.StepListener;
 import dev.loraort.trainer.loop.StepLoop;
 import dev.loraort.trainer.loop.StepRecord;
-import dev.loraort.trainer.method.MethodConfig;
 import dev.loraort.trainer.method.Methods;
 import dev.loraort.trainer.method.SharpnessMethod;
 import dev.loraort.trainer.params.LoraParams;
@@ -125,7 +124,6 @@ final class BenchCommand implements Callable<Integer> {
       for (int i = 0; i < runs.size(); i++) {
         Run run = runs.get((i + round) % runs.size()); // rotate the order each round
         String id = run.method();
-        MethodConfig mc = Methods.defaults(id);
         TrainConfig cfg =
             TrainArgs.parse(
                 List.of(
@@ -135,7 +133,7 @@ final class BenchCommand implements Callable<Integer> {
                     Integer.toString(warmup + steps),
                     "--batch-size",
                     Integer.toString(batchSize)));
-        SharpnessMethod<?> method = Methods.create(mc);
+        SharpnessMethod<?> method = Methods.create(cfg.method());
         LoraParams p = LoraParams.init(m, cfg.rank(), cfg.alpha(), new SplittableRandom(round));
         Path profile = null;
         if (ortProfile != null) {

@@ -1,144 +1,98 @@
 package dev.loraort.trainer.cli;
 
-import dev.loraort.trainer.method.Bar;
-import dev.loraort.trainer.method.BiLora;
-import dev.loraort.trainer.method.EFlatLora;
-import dev.loraort.trainer.method.FlatLoraRwp;
-import dev.loraort.trainer.method.FmLora;
-import dev.loraort.trainer.method.LoraSam;
+import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.method.MethodConfig;
+import dev.loraort.trainer.method.MethodSetting;
+import dev.loraort.trainer.method.MethodSpec;
 import dev.loraort.trainer.method.Methods;
-import dev.loraort.trainer.optim.Schedule;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.IModelTransformer;
+import picocli.CommandLine.Model.ArgGroupSpec;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /**
- * The methods' settings on the command line. Each method starts from its documented defaults (the
- * {@code defaults()} of its Cfg); an option given for a method that has no such setting is an
- * error, not silently ignored.
+ * The methods' settings on the command line, made from the registry ({@link Methods}): {@code
+ * --method} and every setting a registered method takes, under "Method settings", each with the
+ * methods that take it and their defaults in its help. Each method starts from its registered
+ * defaults; a setting given for a method that does not take it is an error, not silently ignored.
+ *
+ * <p>A command gets these options by naming this class as its {@code modelTransformer}, and reads
+ * them back with {@link #config}.
  */
-final class MethodOptions {
-  @Option(
-      names = "--method",
-      description = "training method: ${COMPLETION-CANDIDATES} (default: lora)",
-      completionCandidates = TrainCommand.MethodIds.class)
-  String method = "lora";
+final class MethodOptions implements IModelTransformer {
+  private static final String METHOD = "--method";
+  private static final String DEFAULT_METHOD = TrainConfig.defaults().method().id();
 
-  @Option(
-      names = "--rho",
-      description =
-          "perturbation radius (lora-sam, fmlora, eflat-lora: rho_0; bi-lora); default 0.05")
-  Double rho;
-
-  @Option(
-      names = "--rho-schedule",
-      description = "fmlora, eflat-lora: constant or cosine (to 0.4 rho; default)")
-  String rhoSchedule;
-
-  @Option(
-      names = "--beta",
-      description = "eflat-lora: EMA weight of the new perturbation, beta_new (default 0.9)")
-  Double beta;
-
-  @Option(
-      names = "--norm-scope",
-      description =
-          "per-layer or global (lora-sam, bi-lora: global; fmlora, eflat-lora: per-layer)")
-  String normScope;
-
-  @Option(names = "--sigma", description = "flat-lora: final noise scale sigma (default 0.05)")
-  Double sigma;
-
-  @Option(names = "--aux-rank", description = "bi-lora: rank of the auxiliary branch (default 8)")
-  Integer auxRank;
-
-  @Option(names = "--bar-mu", description = "lora-obar, lora-nbar: mu_0 (default 0.5)")
-  Double barMu;
-
-  @Option(
-      names = "--bar-schedule",
-      description =
-          "lora-obar, lora-nbar: constant, linear or cosine decay of alpha_t (default cosine)")
-  String barSchedule;
+  /** Called by picocli when it builds the command: adds the options. */
+  @Override
+  public CommandSpec transform(CommandSpec command) {
+    ArgGroupSpec.Builder group =
+        ArgGroupSpec.builder().exclusive(false).multiplicity("0..1").heading("Method settings%n");
+    group.addArg(
+        OptionSpec.builder(METHOD)
+            .type(String.class)
+            .paramLabel("<method>")
+            .completionCandidates(Methods.IDS)
+            .description(
+                "training method: ${COMPLETION-CANDIDATES} (default: " + DEFAULT_METHOD + ")")
+            .build());
+    for (MethodSetting<?> s : Methods.SETTINGS) {
+      group.addArg(
+          OptionSpec.builder(s.flag())
+              .type(String.class)
+              .paramLabel(paramLabel(s.flag()))
+              .description(s.help() + " (" + defaultsOf(s) + ")")
+              .build());
+    }
+    command.addArgGroup(group.build());
+    return command;
+  }
 
   /**
-   * @return the chosen method's settings
-   * @throws IllegalArgumentException for an unknown method or an option it does not take
+   * @param command a parsed command that has these options
+   * @return the chosen method's config
+   * @throws IllegalArgumentException for an unknown method, a bad value, or a setting the method
+   *     does not take
    */
-  MethodConfig build() {
-    MethodConfig d = Methods.defaults(method);
-    MethodConfig c;
-    Set<String> takes; // the options this method reads; any other one given is an error
-    if (d instanceof LoraSam.Cfg x) {
-      c = new LoraSam.Cfg(or(rho, x.rho()), scope(x.normScope()));
-      takes = Set.of("--rho", "--norm-scope");
-    } else if (d instanceof FmLora.Cfg x) {
-      c = new FmLora.Cfg(or(rho, x.rho()), sched(x.rhoSchedule()), scope(x.normScope()));
-      takes = Set.of("--rho", "--rho-schedule", "--norm-scope");
-    } else if (d instanceof EFlatLora.Cfg x) {
-      c =
-          new EFlatLora.Cfg(
-              or(rho, x.rho()),
-              sched(x.rhoSchedule()),
-              or(beta, x.betaNew()),
-              scope(x.normScope()));
-      takes = Set.of("--rho", "--rho-schedule", "--beta", "--norm-scope");
-    } else if (d instanceof FlatLoraRwp.Cfg x) {
-      c = new FlatLoraRwp.Cfg(or(sigma, x.sigma()));
-      takes = Set.of("--sigma");
-    } else if (d instanceof BiLora.Cfg x) {
-      c =
-          new BiLora.Cfg(
-              or(rho, x.rho()), auxRank != null ? auxRank : x.auxRank(), scope(x.normScope()));
-      takes = Set.of("--rho", "--aux-rank", "--norm-scope");
-    } else if (d instanceof Bar.Cfg x) {
-      Schedule.Kind k =
-          barSchedule == null
-              ? x.schedule()
-              : Schedule.Kind.valueOf(barSchedule.toUpperCase(Locale.ROOT));
-      c = new Bar.Cfg(x.variant(), or(barMu, x.mu0()), k);
-      takes = Set.of("--bar-mu", "--bar-schedule");
-    } else {
-      c = d;
-      takes = Set.of();
+  static MethodConfig config(CommandSpec command) {
+    Map<String, String> given = new LinkedHashMap<>();
+    for (MethodSetting<?> s : Methods.SETTINGS) {
+      String text = command.findOption(s.flag()).getValue();
+      if (text != null) {
+        given.put(s.flag(), text);
+      }
     }
-    Map<String, Object> given = new LinkedHashMap<>();
-    given.put("--rho", rho);
-    given.put("--rho-schedule", rhoSchedule);
-    given.put("--beta", beta);
-    given.put("--norm-scope", normScope);
-    given.put("--sigma", sigma);
-    given.put("--aux-rank", auxRank);
-    given.put("--bar-mu", barMu);
-    given.put("--bar-schedule", barSchedule);
-    List<String> unused =
-        given.entrySet().stream()
-            .filter(e -> e.getValue() != null && !takes.contains(e.getKey()))
-            .map(Map.Entry::getKey)
-            .toList();
-    if (!unused.isEmpty()) {
-      throw new IllegalArgumentException(
-          String.join(", ", unused)
-              + (unused.size() == 1 ? " does" : " do")
-              + " not apply to --method "
-              + method);
+    String method = command.findOption(METHOD).getValue();
+    // picocli gives an option in a group its default only when the group is matched: apply it here
+    return Methods.byId(method != null ? method : DEFAULT_METHOD).config(given);
+  }
+
+  /** "lora-sam, bi-lora: global; fmlora, eflat-lora: per-layer": methods grouped by default. */
+  private static String defaultsOf(MethodSetting<?> s) {
+    Map<String, List<String>> byDefault = new LinkedHashMap<>();
+    for (MethodSpec<?> m : Methods.ALL) {
+      for (MethodSetting.Default<?> d : m.settings()) {
+        if (d.setting() == s) {
+          byDefault.computeIfAbsent(d.shown(), v -> new ArrayList<>()).add(m.id());
+        }
+      }
     }
-    return c;
+    List<String> parts = new ArrayList<>();
+    byDefault.forEach((value, ids) -> parts.add(String.join(", ", ids) + ": " + value));
+    return String.join("; ", parts);
   }
 
-  private MethodConfig.NormScope scope(MethodConfig.NormScope d) {
-    return normScope == null ? d : MethodConfig.NormScope.parse(normScope);
-  }
-
-  private MethodConfig.RhoSchedule sched(MethodConfig.RhoSchedule d) {
-    return rhoSchedule == null ? d : MethodConfig.RhoSchedule.parse(rhoSchedule);
-  }
-
-  private static double or(Double v, double d) {
-    return v != null ? v : d;
+  /** --rho-schedule to {@code <rhoSchedule>}, as picocli labels an annotated field. */
+  private static String paramLabel(String flag) {
+    String[] words = flag.substring(2).split("-");
+    StringBuilder b = new StringBuilder("<").append(words[0]);
+    for (int i = 1; i < words.length; i++) {
+      b.append(Character.toUpperCase(words[i].charAt(0))).append(words[i].substring(1));
+    }
+    return b.append('>').toString();
   }
 }

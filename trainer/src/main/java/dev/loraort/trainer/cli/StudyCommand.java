@@ -17,6 +17,7 @@ import dev.loraort.trainer.eval.Sharpness;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.loop.StepLoop;
 import dev.loraort.trainer.loop.TrainingJob;
+import dev.loraort.trainer.method.MethodSetting;
 import dev.loraort.trainer.method.Methods;
 import dev.loraort.trainer.params.LoraParams;
 import java.io.IOException;
@@ -81,7 +82,7 @@ final class StudyCommand implements Callable<Integer> {
   @Option(
       names = "--rho",
       split = ",",
-      description = "the rho grid of the flat-minima methods (default: ${DEFAULT-VALUE})")
+      description = "the rho grid of the methods that take --rho (default: ${DEFAULT-VALUE})")
   List<Double> rhos = List.of(0.01, 0.05, 0.2, 0.5);
 
   @Option(names = "--lr", split = ",", description = "default: ${DEFAULT-VALUE}")
@@ -143,8 +144,7 @@ final class StudyCommand implements Callable<Integer> {
     List<Cell> cells = new ArrayList<>();
     for (int s = 0; s < seeds; s++) {
       for (String method : methods) {
-        boolean flat = !method.equals("lora") && !method.equals("head-only");
-        for (double rho : flat ? rhos : List.of(0.0)) {
+        for (double rho : takesRho(method) ? rhos : List.of(0.0)) {
           for (double lr : lrs) {
             cells.add(new Cell(method, rho, lr, s));
           }
@@ -244,6 +244,13 @@ final class StudyCommand implements Callable<Integer> {
     o.addProperty("seconds_per_step", r.seconds() / Math.max(1, r.steps()));
     byte[] b = o.toString().getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(dir.resolve("result.json"), w -> w.write(b)); // last: it marks the cell done
+  }
+
+  /**
+   * Whether the method has a radius to search over: lora, BAR, Flat-LoRA and head-only have none.
+   */
+  private static boolean takesRho(String method) {
+    return Methods.byId(method).settings().stream().anyMatch(d -> d.setting() == MethodSetting.RHO);
   }
 
   private static double number(JsonObject r, String key) {

@@ -14,13 +14,16 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code lora-trainer train}. */
 @Command(
     name = "train",
     mixinStandardHelpOptions = true,
     sortOptions = false,
+    modelTransformer = MethodOptions.class,
     description = {
       "Trains a LoRA adapter and writes the run directory: adapter.onnx and run.json.",
       "Without --model and --data it trains the bundled tiny RoBERTa on its sample data, on the CPU."
@@ -42,8 +45,7 @@ final class TrainCommand implements Callable<Integer> {
               + " model's sample/train.jsonl")
   Path data;
 
-  @picocli.CommandLine.ArgGroup(exclusive = false, heading = "Method settings%n")
-  MethodOptions methodOptions = new MethodOptions();
+  @Spec CommandSpec spec; // carries the method options MethodOptions adds
 
   @Option(names = "--rank", description = "LoRA rank r (default: ${DEFAULT-VALUE})")
   int rank = D.rank();
@@ -290,7 +292,7 @@ final class TrainCommand implements Callable<Integer> {
           "--schedule " + schedule + ": expected constant, linear or cosine", e);
     }
     return new TrainConfig(
-        methodOptions.build(),
+        MethodOptions.config(spec),
         rank,
         alpha,
         lr,
@@ -306,14 +308,5 @@ final class TrainCommand implements Callable<Integer> {
         batchSize,
         gradAccum,
         seed);
-  }
-
-  /** Completion candidates for --method. */
-  static final class MethodIds extends java.util.ArrayList<String> {
-    private static final long serialVersionUID = 1L;
-
-    MethodIds() {
-      super(Methods.IDS);
-    }
   }
 }

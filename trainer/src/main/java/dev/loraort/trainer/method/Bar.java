@@ -2,9 +2,10 @@ package dev.loraort.trainer.method;
 
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
+import dev.loraort.trainer.optim.Schedule;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
-import java.util.Locale;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -14,12 +15,44 @@ import java.util.Map;
  * step's learning rate. No state; invariant to s.
  */
 public final class Bar implements SharpnessMethod<Bar.State> {
+  /** mu_0, alpha_t's start. */
+  public static final MethodSetting<Double> MU = MethodSetting.number("--bar-mu", "mu_0");
+
+  /** How alpha_t decays from mu_0. */
+  public static final MethodSetting<Schedule.Kind> SCHEDULE =
+      MethodSetting.choice(
+          "--bar-schedule",
+          "decay of alpha_t to 0: constant, linear or cosine",
+          Schedule.Kind.class);
+
   /** The two algorithms. */
   public enum Variant {
     /** Alg. 3: shrink the larger of ||B|| and ||A||. */
-    OBAR,
+    OBAR("lora-obar"),
     /** Alg. 2: grow the factor whose gradient is larger. */
-    NBAR
+    NBAR("lora-nbar");
+
+    private final String id;
+
+    Variant(String id) {
+      this.id = id;
+    }
+  }
+
+  /** LoRA-oBAR's registration. */
+  public static final MethodSpec<Cfg> OBAR = spec(Variant.OBAR);
+
+  /** LoRA-nBAR's registration. */
+  public static final MethodSpec<Cfg> NBAR = spec(Variant.NBAR);
+
+  /** mu_0 0.5 (the middle of the papers' RoBERTa grids), cosine decay; one summary, one row. */
+  private static MethodSpec<Cfg> spec(Variant variant) {
+    return MethodSpec.of(
+        variant.id,
+        "BAR's rescaling of A and B towards balance",
+        List.of(MU.defaultsTo(0.5), SCHEDULE.defaultsTo(Schedule.Kind.COSINE)),
+        v -> new Cfg(variant, v.get(MU), v.get(SCHEDULE)),
+        Bar::new);
   }
 
   /**
@@ -27,26 +60,16 @@ public final class Bar implements SharpnessMethod<Bar.State> {
    * @param mu0 alpha_0
    * @param schedule alpha_t / mu_0 over the run: constant, linear or cosine decay to 0
    */
-  public record Cfg(Variant variant, double mu0, dev.loraort.trainer.optim.Schedule.Kind schedule)
-      implements MethodConfig {
+  public record Cfg(Variant variant, double mu0, Schedule.Kind schedule) implements MethodConfig {
     /** Validates mu_0. */
     public Cfg {
       MethodConfig.require(
-          mu0 >= 0 && Double.isFinite(mu0),
-          "lora-" + variant.name().toLowerCase(Locale.ROOT) + ": bar-mu must be >= 0, got " + mu0);
-    }
-
-    /**
-     * @param variant oBAR or nBAR
-     * @return mu_0 0.5 (the middle of the papers' RoBERTa grids), cosine decay
-     */
-    public static Cfg defaults(Variant variant) {
-      return new Cfg(variant, 0.5, dev.loraort.trainer.optim.Schedule.Kind.COSINE);
+          mu0 >= 0 && Double.isFinite(mu0), variant.id + ": bar-mu must be >= 0, got " + mu0);
     }
 
     @Override
     public String id() {
-      return "lora-" + variant.name().toLowerCase(Locale.ROOT);
+      return variant.id;
     }
   }
 
@@ -84,20 +107,15 @@ public final class Bar implements SharpnessMethod<Bar.State> {
 
   @Override
   public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
-    double alpha =
-        cfg.mu0()
-            * dev.loraort.trainer.optim.Schedule.of(cfg.schedule(), 1.0, 0, t.total())
-                .at(t.index());
+    double alpha = cfg.mu0() * Schedule.of(cfg.schedule(), 1.0, 0, t.total()).at(t.index());
     double f = alpha * t.lr();
     for (String m : p.modules()) {
       String a = TensorNames.loraA(m);
       String b = TensorNames.loraB(m);
       boolean growB =
           cfg.variant() == Variant.NBAR
-              ? Perturbations.norm(g, java.util.List.of(b))
-                  >= Perturbations.norm(g, java.util.List.of(a))
-              : Perturbations.norm(p.tree(), java.util.List.of(b))
-                  < Perturbations.norm(p.tree(), java.util.List.of(a));
+              ? Perturbations.norm(g, List.of(b)) >= Perturbations.norm(g, List.of(a))
+              : Perturbations.norm(p.tree(), List.of(b)) < Perturbations.norm(p.tree(), List.of(a));
       scale(p.tree().get(b), growB ? 1 + f : 1 - f);
       scale(p.tree().get(a), growB ? 1 - f : 1 + f);
     }

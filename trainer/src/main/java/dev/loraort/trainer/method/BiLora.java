@@ -1,9 +1,13 @@
 package dev.loraort.trainer.method;
 
+import static dev.loraort.trainer.method.MethodSetting.NORM_SCOPE;
+import static dev.loraort.trainer.method.MethodSetting.RHO;
+
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.linalg.Blas;
 import dev.loraort.linalg.Matrix;
+import dev.loraort.trainer.method.MethodConfig.NormScope;
 import dev.loraort.trainer.optim.Chain;
 import dev.loraort.trainer.optim.Optimizers;
 import dev.loraort.trainer.params.LoraParams;
@@ -26,6 +30,22 @@ import java.util.stream.IntStream;
  * perturbation at step 0), its scale s2 = s, constant rho.
  */
 public final class BiLora implements SharpnessMethod<BiLora.State> {
+  /** r2, the auxiliary branch's rank. */
+  public static final MethodSetting<Integer> AUX_RANK =
+      MethodSetting.integer("--aux-rank", "rank of the auxiliary branch");
+
+  /** The registration: rho 0.05, r2 = 8, global clip (the paper's best). */
+  public static final MethodSpec<Cfg> SPEC =
+      MethodSpec.of(
+          "bi-lora",
+          "an auxiliary branch trained by ascent, clipped to ||s B2 A2|| <= rho",
+          List.of(
+              RHO.defaultsTo(0.05),
+              AUX_RANK.defaultsTo(8),
+              NORM_SCOPE.defaultsTo(NormScope.GLOBAL)),
+          v -> new Cfg(v.get(RHO), v.get(AUX_RANK), v.get(NORM_SCOPE)),
+          BiLora::new);
+
   /**
    * @param rho the radius of the auxiliary branch
    * @param auxRank r2
@@ -38,16 +58,9 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
       MethodConfig.require(auxRank >= 1, "bi-lora: aux-rank must be >= 1, got " + auxRank);
     }
 
-    /**
-     * @return rho 0.05, r2 = 8, global clip
-     */
-    public static Cfg defaults() {
-      return new Cfg(0.05, 8, NormScope.GLOBAL);
-    }
-
     @Override
     public String id() {
-      return "bi-lora";
+      return SPEC.id();
     }
   }
 

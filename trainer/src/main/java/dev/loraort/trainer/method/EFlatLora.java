@@ -1,6 +1,12 @@
 package dev.loraort.trainer.method;
 
+import static dev.loraort.trainer.method.MethodSetting.NORM_SCOPE;
+import static dev.loraort.trainer.method.MethodSetting.RHO;
+import static dev.loraort.trainer.method.MethodSetting.RHO_SCHEDULE;
+
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.trainer.method.MethodConfig.NormScope;
+import dev.loraort.trainer.method.MethodConfig.RhoSchedule;
 import dev.loraort.trainer.params.Chunks;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
@@ -15,6 +21,23 @@ import java.util.Map;
  * beta_new weights the new perturbation), and E_hat_1 = E_1 (the first step runs unperturbed).
  */
 public final class EFlatLora implements SharpnessMethod<EFlatLora.State> {
+  /** beta_new, the EMA weight of the new perturbation. */
+  public static final MethodSetting<Double> BETA =
+      MethodSetting.number("--beta", "EMA weight of the new perturbation, beta_new");
+
+  /** The registration: rho 0.05 with cosine decay to 0.02, beta_new 0.9, per-layer norm. */
+  public static final MethodSpec<Cfg> SPEC =
+      MethodSpec.of(
+          "eflat-lora",
+          "FMLoRA's perturbation from an EMA of past steps (beta_new weights the new one)",
+          List.of(
+              RHO.defaultsTo(0.05),
+              RHO_SCHEDULE.defaultsTo(RhoSchedule.COSINE),
+              BETA.defaultsTo(0.9),
+              NORM_SCOPE.defaultsTo(NormScope.PER_LAYER)),
+          v -> new Cfg(v.get(RHO), v.get(RHO_SCHEDULE), v.get(BETA), v.get(NORM_SCOPE)),
+          EFlatLora::new);
+
   /**
    * @param rho the initial radius rho_0
    * @param rhoSchedule constant, or cosine decay to 0.4 rho_0 (default)
@@ -32,16 +55,9 @@ public final class EFlatLora implements SharpnessMethod<EFlatLora.State> {
           "eflat-lora: beta (beta_new) must be in (0, 1], got " + betaNew);
     }
 
-    /**
-     * @return rho 0.05 with cosine decay to 0.02, beta_new 0.9, per-layer
-     */
-    public static Cfg defaults() {
-      return new Cfg(0.05, RhoSchedule.COSINE, 0.9, NormScope.PER_LAYER);
-    }
-
     @Override
     public String id() {
-      return "eflat-lora";
+      return SPEC.id();
     }
   }
 

@@ -4,6 +4,7 @@ import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -17,6 +18,23 @@ import java.util.Map;
  * counts optimizer steps, not micro-batches.
  */
 public final class FlatLoraRwp implements SharpnessMethod<FlatLoraRwp.State> {
+  /** sigma, the noise scale sigma_t grows to. */
+  public static final MethodSetting<Double> SIGMA =
+      MethodSetting.number("--sigma", "final noise scale sigma");
+
+  /**
+   * The registration: sigma 0.05 (T5 GLUE and Llama-2 in the paper). No golden trace: the noise is
+   * drawn inside the graph; GoldenTraceTest checks that sigma = 0 gives the lora trace.
+   */
+  public static final MethodSpec<Cfg> SPEC =
+      MethodSpec.of(
+              "flat-lora",
+              "random filter-wise weight noise in the full space, drawn in `train_rwp.onnx`",
+              List.of(SIGMA.defaultsTo(0.05)),
+              v -> new Cfg(v.get(SIGMA)),
+              FlatLoraRwp::new)
+          .withoutGoldenTrace();
+
   /**
    * @param sigma the final noise scale
    */
@@ -27,16 +45,9 @@ public final class FlatLoraRwp implements SharpnessMethod<FlatLoraRwp.State> {
           sigma >= 0 && Double.isFinite(sigma), "flat-lora: sigma must be >= 0, got " + sigma);
     }
 
-    /**
-     * @return sigma 0.05 (T5 GLUE and Llama-2 in the paper)
-     */
-    public static Cfg defaults() {
-      return new Cfg(0.05);
-    }
-
     @Override
     public String id() {
-      return "flat-lora";
+      return SPEC.id();
     }
   }
 

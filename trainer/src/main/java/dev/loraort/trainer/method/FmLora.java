@@ -1,8 +1,15 @@
 package dev.loraort.trainer.method;
 
+import static dev.loraort.trainer.method.MethodSetting.NORM_SCOPE;
+import static dev.loraort.trainer.method.MethodSetting.RHO;
+import static dev.loraort.trainer.method.MethodSetting.RHO_SCHEDULE;
+
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.trainer.method.MethodConfig.NormScope;
+import dev.loraort.trainer.method.MethodConfig.RhoSchedule;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -12,6 +19,18 @@ import java.util.Map;
  * perturbation of W actually applied is G_bar P_A scaled, of norm at most rho (section 3).
  */
 public final class FmLora implements SharpnessMethod<SecondPassPerturbation> {
+  /** The registration: rho 0.05 with cosine decay to 0.02, per-layer norm. */
+  public static final MethodSpec<Cfg> SPEC =
+      MethodSpec.of(
+          "fmlora",
+          "full-space estimate G_bar from pseudo-inverses, perturbation moved onto B",
+          List.of(
+              RHO.defaultsTo(0.05),
+              RHO_SCHEDULE.defaultsTo(RhoSchedule.COSINE),
+              NORM_SCOPE.defaultsTo(NormScope.PER_LAYER)),
+          v -> new Cfg(v.get(RHO), v.get(RHO_SCHEDULE), v.get(NORM_SCOPE)),
+          FmLora::new);
+
   /**
    * @param rho the initial radius rho_0
    * @param rhoSchedule constant, or cosine decay to 0.4 rho_0
@@ -24,16 +43,9 @@ public final class FmLora implements SharpnessMethod<SecondPassPerturbation> {
       MethodConfig.require(rho > 0 && Double.isFinite(rho), "fmlora: rho must be > 0, got " + rho);
     }
 
-    /**
-     * @return rho 0.05, cosine to 0.02, per-layer
-     */
-    public static Cfg defaults() {
-      return new Cfg(0.05, RhoSchedule.COSINE, NormScope.PER_LAYER);
-    }
-
     @Override
     public String id() {
-      return "fmlora";
+      return SPEC.id();
     }
   }
 

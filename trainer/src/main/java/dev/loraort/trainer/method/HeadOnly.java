@@ -5,6 +5,7 @@ import dev.loraort.artifacts.TensorNames;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -13,11 +14,24 @@ import java.util.Map;
  * changes nothing in the backbone. Not a flat-minima method; there to compare against.
  */
 public final class HeadOnly implements SharpnessMethod<HeadOnly.State> {
+  /**
+   * The registration: no settings. No golden trace: the PyTorch reference has no head-only run;
+   * {@code MethodsTest} checks that A and B stay as they were.
+   */
+  public static final MethodSpec<Cfg> SPEC =
+      MethodSpec.of(
+              "head-only",
+              "the baseline: only the heads train, on the frozen backbone (LoRA gradients zeroed)",
+              List.of(),
+              v -> new Cfg(),
+              c -> new HeadOnly())
+          .withoutGoldenTrace();
+
   /** No settings. */
   public record Cfg() implements MethodConfig {
     @Override
     public String id() {
-      return "head-only";
+      return SPEC.id();
     }
   }
 

@@ -1,6 +1,10 @@
 package dev.loraort.trainer.method;
 
+import static dev.loraort.trainer.method.MethodSetting.NORM_SCOPE;
+import static dev.loraort.trainer.method.MethodSetting.RHO;
+
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.trainer.method.MethodConfig.NormScope;
 import dev.loraort.trainer.params.Chunks;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
@@ -15,6 +19,15 @@ import java.util.Map;
  * the weights are then restored from a saved copy, bit for bit.
  */
 public final class LoraSam implements SharpnessMethod<SecondPassPerturbation> {
+  /** The registration: rho 0.05, global norm (SAM's). */
+  public static final MethodSpec<Cfg> SPEC =
+      MethodSpec.of(
+          "lora-sam",
+          "SAM on A, B: eps = rho g / ||g||, gradient at (A, B) + eps",
+          List.of(RHO.defaultsTo(0.05), NORM_SCOPE.defaultsTo(NormScope.GLOBAL)),
+          v -> new Cfg(v.get(RHO), v.get(NORM_SCOPE)),
+          LoraSam::new);
+
   /**
    * @param rho the radius
    * @param normScope global (SAM) or per-layer
@@ -26,16 +39,9 @@ public final class LoraSam implements SharpnessMethod<SecondPassPerturbation> {
           rho > 0 && Double.isFinite(rho), "lora-sam: rho must be > 0, got " + rho);
     }
 
-    /**
-     * @return rho 0.05, global norm
-     */
-    public static Cfg defaults() {
-      return new Cfg(0.05, NormScope.GLOBAL);
-    }
-
     @Override
     public String id() {
-      return "lora-sam";
+      return SPEC.id();
     }
   }
 

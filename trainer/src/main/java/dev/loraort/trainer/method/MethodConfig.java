@@ -1,20 +1,10 @@
 package dev.loraort.trainer.method;
 
-import java.util.Locale;
-
 /**
- * A method's settings: immutable records validated on construction, one per method, each with its
- * documented defaults in one place ({@code defaults()}).
+ * A method's settings: immutable records validated on construction, one per method; their defaults
+ * live in the method's registration ({@link MethodSpec}), and only there.
  */
-public sealed interface MethodConfig
-    permits Lora.Cfg,
-        HeadOnly.Cfg,
-        LoraSam.Cfg,
-        FmLora.Cfg,
-        EFlatLora.Cfg,
-        FlatLoraRwp.Cfg,
-        BiLora.Cfg,
-        Bar.Cfg {
+public interface MethodConfig {
   /**
    * @return the --method value
    */
@@ -25,23 +15,7 @@ public sealed interface MethodConfig
     /** ||.|| of each layer (EFlat code, FMLoRA). */
     PER_LAYER,
     /** sqrt of the sum over layers (SAM). */
-    GLOBAL;
-
-    /**
-     * @param s per-layer or global
-     * @return the scope
-     */
-    public static NormScope parse(String s) {
-      switch (s.toLowerCase(Locale.ROOT)) {
-        case "per-layer":
-          return PER_LAYER;
-        case "global":
-          return GLOBAL;
-        default:
-          throw new IllegalArgumentException(
-              "--norm-scope " + s + ": expected per-layer or global");
-      }
-    }
+    GLOBAL
   }
 
   /** How rho changes over the run. */
@@ -63,19 +37,6 @@ public sealed interface MethodConfig
       }
       double rhoMin = 0.4 * rho0;
       return rhoMin + (rho0 - rhoMin) * 0.5 * (1 + Math.cos(Math.PI * step / Math.max(1, total)));
-    }
-
-    /**
-     * @param s constant or cosine
-     * @return the schedule
-     */
-    public static RhoSchedule parse(String s) {
-      try {
-        return valueOf(s.toUpperCase(Locale.ROOT));
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(
-            "--rho-schedule " + s + ": expected constant or cosine", e);
-      }
     }
   }
 

@@ -1,53 +1,49 @@
 package dev.loraort.trainer.method;
 
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
-/** The --method values and the classes behind them. */
+/**
+ * The registry: every method's registration, in the order the CLI and the README list them. Adding
+ * a method is its class (with its {@code SPEC}) and one line here.
+ */
 public final class Methods {
-  /** Every method id, in the order the CLI lists them. */
-  public static final List<String> IDS =
+  /** Every registration, in --method order. */
+  public static final List<MethodSpec<?>> ALL =
       List.of(
-          "lora",
-          "lora-sam",
-          "fmlora",
-          "eflat-lora",
-          "flat-lora",
-          "bi-lora",
-          "lora-obar",
-          "lora-nbar",
-          "head-only");
+          Lora.SPEC,
+          LoraSam.SPEC,
+          FmLora.SPEC,
+          EFlatLora.SPEC,
+          FlatLoraRwp.SPEC,
+          BiLora.SPEC,
+          Bar.OBAR,
+          Bar.NBAR,
+          HeadOnly.SPEC);
+
+  /** Every method id, in --method order. */
+  public static final List<String> IDS = ALL.stream().map(MethodSpec::id).toList();
+
+  /** Every setting any method takes, once each, in the order they first appear in {@link #ALL}. */
+  public static final List<MethodSetting<?>> SETTINGS = settingsOf(ALL);
 
   private Methods() {}
 
   /**
    * @param id a --method value
-   * @return its default settings
+   * @return its registration
    * @throws IllegalArgumentException for unknown ids, listing the known ones
    */
-  public static MethodConfig defaults(String id) {
-    switch (id) {
-      case "lora":
-        return new Lora.Cfg();
-      case "lora-sam":
-        return LoraSam.Cfg.defaults();
-      case "fmlora":
-        return FmLora.Cfg.defaults();
-      case "eflat-lora":
-        return EFlatLora.Cfg.defaults();
-      case "flat-lora":
-        return FlatLoraRwp.Cfg.defaults();
-      case "bi-lora":
-        return BiLora.Cfg.defaults();
-      case "lora-obar":
-        return Bar.Cfg.defaults(Bar.Variant.OBAR);
-      case "lora-nbar":
-        return Bar.Cfg.defaults(Bar.Variant.NBAR);
-      case "head-only":
-        return new HeadOnly.Cfg();
-      default:
-        throw new IllegalArgumentException(
-            "--method " + id + " is unknown; expected one of " + IDS);
+  public static MethodSpec<?> byId(String id) {
+    for (MethodSpec<?> m : ALL) {
+      if (m.id().equals(id)) {
+        return m;
+      }
     }
+    throw new IllegalArgumentException("--method " + id + " is unknown; expected one of " + IDS);
   }
 
   /**
@@ -55,22 +51,29 @@ public final class Methods {
    * @return the method
    */
   public static SharpnessMethod<?> create(MethodConfig cfg) {
-    if (cfg instanceof Lora.Cfg) {
-      return new Lora();
-    } else if (cfg instanceof HeadOnly.Cfg) {
-      return new HeadOnly();
-    } else if (cfg instanceof LoraSam.Cfg c) {
-      return new LoraSam(c);
-    } else if (cfg instanceof FmLora.Cfg c) {
-      return new FmLora(c);
-    } else if (cfg instanceof EFlatLora.Cfg c) {
-      return new EFlatLora(c);
-    } else if (cfg instanceof FlatLoraRwp.Cfg c) {
-      return new FlatLoraRwp(c);
-    } else if (cfg instanceof BiLora.Cfg c) {
-      return new BiLora(c);
-    } else {
-      return new Bar((Bar.Cfg) cfg);
+    return byId(cfg.id()).create(cfg);
+  }
+
+  /**
+   * @param specs registrations
+   * @return their settings, once each, in order of first appearance
+   * @throws IllegalStateException if two registrations share an id, or declare one flag twice
+   */
+  static List<MethodSetting<?>> settingsOf(List<MethodSpec<?>> specs) {
+    Set<String> ids = new HashSet<>();
+    Map<String, MethodSetting<?>> byFlag = new LinkedHashMap<>();
+    for (MethodSpec<?> m : specs) {
+      if (!ids.add(m.id())) {
+        throw new IllegalStateException("method " + m.id() + " is registered twice");
+      }
+      for (MethodSetting.Default<?> d : m.settings()) {
+        MethodSetting<?> s = byFlag.putIfAbsent(d.setting().flag(), d.setting());
+        if (s != null && s != d.setting()) { // one flag, one meaning: share the constant
+          throw new IllegalStateException(
+              m.id() + " declares " + s.flag() + " again; use the existing setting");
+        }
+      }
     }
+    return List.copyOf(byFlag.values());
   }
 }
