@@ -158,14 +158,14 @@ public final class TrainOptions {
      * @throws IllegalArgumentException for an unknown id; the message lists the known ones
      */
     public Builder method(String id) {
-      this.method = Methods.defaults(id);
+      this.method = Methods.byId(id).defaults();
       return this;
     }
 
     /**
      * The method with its settings, e.g. {@code new EFlatLora.Cfg(0.1, RhoSchedule.COSINE, 0.9,
-     * NormScope.PER_LAYER)} (each method's {@code Cfg} validates itself and has {@code
-     * defaults()}).
+     * NormScope.PER_LAYER)} (each method's {@code Cfg} validates itself; {@code
+     * Methods.byId(id).defaults()} gives its defaults).
      *
      * @param cfg the method's settings
      * @return this builder

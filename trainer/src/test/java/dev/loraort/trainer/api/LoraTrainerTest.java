@@ -133,7 +133,7 @@ class LoraTrainerTest {
     TrainOptions defaults = TrainOptions.builder(dir).build();
     assertThat(defaults.config()).isEqualTo(TrainConfig.defaults());
     assertThat(
-            TrainOptions.builder(dir).method(EFlatLora.Cfg.defaults()).epochs(2).build().config())
+            TrainOptions.builder(dir).method(EFlatLora.SPEC.defaults()).epochs(2).build().config())
         .extracting(TrainConfig::steps, TrainConfig::epochs)
         .containsExactly(0L, 2);
     assertThatThrownBy(() -> TrainOptions.builder(dir).rank(0).build())

@@ -39,9 +39,8 @@ class MethodOptionsTest {
 
   @Test
   void withoutMethodOptionsTheRunIsLora() {
-    assertThat(TrainOptions.parse(List.of("--steps", "3")).method())
-        .isEqualTo(Lora.SPEC.defaults());
-    assertThat(TrainOptions.parse(List.of("--sigma", "0.1", "--method", "flat-lora")).method())
+    assertThat(TrainArgs.parse(List.of("--steps", "3")).method()).isEqualTo(Lora.SPEC.defaults());
+    assertThat(TrainArgs.parse(List.of("--sigma", "0.1", "--method", "flat-lora")).method())
         .isEqualTo(new FlatLoraRwp.Cfg(0.1));
   }
 
