@@ -41,7 +41,7 @@ public class SessionOptionsProbe {
     Manifest m = Manifest.read(dir);
     Map<String, Tensor> feeds =
         new LinkedHashMap<>(new Batcher(JsonlDataset.read(Path.of(a[2]), m), m, 32, 0).next());
-    feeds.putAll(LoraParams.init(m, 8, 16, new SplittableRandom(0)).feeds());
+    feeds.putAll(LoraParams.init(m, 8, 2f, new SplittableRandom(0)).feeds());
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions();
         OrtCUDAProviderOptions cuda = new OrtCUDAProviderOptions(0)) {

@@ -18,6 +18,7 @@ final class Golden {
         m,
         c.rank(),
         c.alpha(),
+        c.rsLora(),
         c.lr(),
         c.schedule(),
         c.warmupRatio(),

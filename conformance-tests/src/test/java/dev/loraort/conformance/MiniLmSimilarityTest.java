@@ -65,7 +65,7 @@ class MiniLmSimilarityTest {
     feeds.put("input_ids", Tensor.ofLongs(shape, flatIds));
     feeds.put("attention_mask", Tensor.ofLongs(shape, flatMask));
     feeds.put("token_type_ids", Tensor.ofLongs(shape, new long[n * seq]));
-    LoraParams zero = LoraParams.init(m, 8, 16, new SplittableRandom(0));
+    LoraParams zero = LoraParams.init(m, 8, 2f, new SplittableRandom(0));
     m.lora()
         .modules()
         .forEach(mod -> java.util.Arrays.fill(zero.tree().get(TensorNames.loraA(mod.name())), 0f));

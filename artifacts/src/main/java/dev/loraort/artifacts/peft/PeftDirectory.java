@@ -78,20 +78,23 @@ public final class PeftDirectory {
     c.add("target_modules", t);
     c.addProperty("fan_in_fan_out", fanInFanOut);
     c.addProperty("bias", "none");
-    c.addProperty("use_rslora", false);
+    c.addProperty("use_rslora", rsLora(a));
     c.addProperty("use_dora", false);
     c.addProperty("init_lora_weights", true);
     JsonArray save = new JsonArray();
     m.lora().modulesToSave().forEach(save::add);
     c.add("modules_to_save", m.trainable().isEmpty() ? null : save);
     byte[] config = GSON.toJson(c).getBytes(StandardCharsets.UTF_8);
-    double expected = a.alpha() / a.rank();
-    if (Math.abs(expected - a.scale()) > 1e-6 * expected) {
+    double plain = a.alpha() / a.rank();
+    double stabilized = a.alpha() / Math.sqrt(a.rank());
+    if (!close(a.scale(), plain) && !close(a.scale(), stabilized)) {
       throw new IOException(
           dir
               + ": PEFT computes the scale as lora_alpha / r = "
-              + expected
-              + ", the adapter's is "
+              + plain
+              + " (or lora_alpha / sqrt(r) = "
+              + stabilized
+              + " with use_rslora), the adapter's is "
               + a.scale()
               + "; it cannot be written as a PEFT adapter unchanged");
     }
@@ -101,6 +104,16 @@ public final class PeftDirectory {
           Files.write(tmp.resolve(CONFIG), config);
           Safetensors.write(tmp.resolve(WEIGHTS), out, Map.of("format", "pt"));
         });
+  }
+
+  /** rsLoRA when the scale is alpha / sqrt(r) and not alpha / r (at r = 1 they agree). */
+  private static boolean rsLora(AdapterWeights a) {
+    return !close(a.scale(), a.alpha() / a.rank())
+        && close(a.scale(), a.alpha() / Math.sqrt(a.rank()));
+  }
+
+  private static boolean close(double scale, double expected) {
+    return Math.abs(expected - scale) <= 1e-6 * expected;
   }
 
   /**

@@ -92,6 +92,7 @@ public final class TrainOptions {
     private MethodConfig method;
     private int rank;
     private double alpha;
+    private boolean rsLora;
     private double lr;
     private long steps;
     private int epochs;
@@ -194,6 +195,15 @@ public final class TrainOptions {
     }
 
     /**
+     * @param on rank-stabilized LoRA (PEFT's use_rslora): the scale is alpha / sqrt(r)
+     * @return this builder
+     */
+    public Builder rsLora(boolean on) {
+      this.rsLora = on;
+      return this;
+    }
+
+    /**
      * @param lr the peak learning rate of AdamW (after warmup)
      * @return this builder
      */
@@ -259,6 +269,7 @@ public final class TrainOptions {
       this.method = cfg.method();
       this.rank = cfg.rank();
       this.alpha = cfg.alpha();
+      this.rsLora = cfg.rsLora();
       this.lr = cfg.lr();
       this.steps = cfg.steps();
       this.epochs = cfg.epochs();
@@ -339,6 +350,7 @@ public final class TrainOptions {
               method,
               rank,
               alpha,
+              rsLora,
               lr,
               base.schedule(),
               base.warmupRatio(),

@@ -100,9 +100,7 @@ final class PredictCommand implements Callable<Integer> {
         names = trained;
       }
     } else { // B = 0: the base model's outputs
-      p =
-          LoraParams.init(
-              m, m.lora().defaultRank(), m.lora().defaultAlpha(), new SplittableRandom(0));
+      p = LoraParams.init(m, m.lora().defaultRank(), 1f, new SplittableRandom(0)); // s: B = 0
     }
     List<JsonObject> rows;
     try (Evaluator s =

@@ -55,6 +55,13 @@ final class TrainCommand implements Callable<Integer> {
       description = "LoRA alpha; scale s = alpha / r (default: ${DEFAULT-VALUE})")
   double alpha = D.alpha();
 
+  @Option(
+      names = "--use-rslora",
+      description =
+          "rank-stabilized LoRA (PEFT's use_rslora): scale s = alpha / sqrt(r), so the update's"
+              + " size does not shrink as the rank grows")
+  boolean rsLora = D.rsLora();
+
   @Option(names = "--lr", description = "peak learning rate (default: ${DEFAULT-VALUE})")
   double lr = D.lr();
 
@@ -295,6 +302,7 @@ final class TrainCommand implements Callable<Integer> {
         MethodOptions.config(spec),
         rank,
         alpha,
+        rsLora,
         lr,
         kind,
         warmup,

@@ -11,6 +11,7 @@ import dev.loraort.trainer.optim.Schedule;
  * @param method the method and its settings
  * @param rank LoRA r
  * @param alpha LoRA alpha (s = alpha / r)
+ * @param rsLora rank-stabilized LoRA (PEFT's use_rslora): s = alpha / sqrt(r)
  * @param lr peak learning rate
  * @param schedule schedule shape after warmup
  * @param warmupRatio warmup as a fraction of the steps
@@ -29,6 +30,7 @@ public record TrainConfig(
     MethodConfig method,
     int rank,
     double alpha,
+    boolean rsLora,
     double lr,
     Schedule.Kind schedule,
     double warmupRatio,
@@ -70,6 +72,7 @@ public record TrainConfig(
         new Lora.Cfg(),
         8,
         16,
+        false,
         2e-3,
         Schedule.Kind.COSINE,
         0.03,
@@ -83,6 +86,13 @@ public record TrainConfig(
         16,
         1,
         0);
+  }
+
+  /**
+   * @return s, the factor of B A: alpha / r, or alpha / sqrt(r) under rsLoRA
+   */
+  public float scale() {
+    return (float) (rsLora ? alpha / Math.sqrt(rank) : alpha / rank);
   }
 
   /**

@@ -45,11 +45,7 @@ public final class ConformanceRun {
           golden.dir() + " was made for " + golden.model() + ", not " + m.id());
     }
     LoraParams params =
-        LoraParams.of(
-            m,
-            golden.init(),
-            (float) (cfg.alpha() / cfg.rank()),
-            golden.dir() + "/init.safetensors");
+        LoraParams.of(m, golden.init(), cfg.scale(), golden.dir() + "/init.safetensors");
     Map<String, Tensor> methodState = new LinkedHashMap<>();
     golden
         .init()

@@ -39,7 +39,12 @@ public final class TrainGraphChecks {
    */
   public static Map<String, Tensor> params(Manifest m, long seed) throws IOException {
     SplittableRandom rng = new SplittableRandom(seed);
-    LoraParams p = LoraParams.init(m, m.lora().defaultRank(), m.lora().defaultAlpha(), rng);
+    LoraParams p =
+        LoraParams.init(
+            m,
+            m.lora().defaultRank(),
+            (float) (m.lora().defaultAlpha() / m.lora().defaultRank()),
+            rng);
     Map<String, Tensor> feeds = new LinkedHashMap<>(p.feeds());
     for (Manifest.LoraModule mod : m.lora().modules()) {
       String b = TensorNames.loraB(mod.name());

@@ -155,7 +155,7 @@ public final class TrainingJob {
     SplittableRandom methodRng = root.split();
     LoraParams params =
         in.init() == null
-            ? LoraParams.init(m, cfg.rank(), cfg.alpha(), initRng)
+            ? LoraParams.init(m, cfg.rank(), cfg.scale(), initRng)
             : startFrom(m, in.init(), cfg);
     Data examples = Data.load(in, m);
     if (examples.duplicates() > 0 || !examples.validation().isEmpty()) {
@@ -261,7 +261,7 @@ public final class TrainingJob {
    *
    * @param m the manifest
    * @param file the adapter
-   * @param cfg the config (its alpha gives the scale; its rank must match the file's)
+   * @param cfg the config (it gives the scale; its rank must match the file's)
    * @return the parameters
    * @throws IOException if the file is unreadable or does not fit the model
    */
@@ -271,7 +271,7 @@ public final class TrainingJob {
       throw new IOException(
           file + ": the adapter has rank " + a.rank() + " but --rank is " + cfg.rank());
     }
-    return LoraParams.of(m, a.tensors(), (float) (cfg.alpha() / cfg.rank()), file.toString());
+    return LoraParams.of(m, a.tensors(), cfg.scale(), file.toString());
   }
 
   /**

@@ -34,12 +34,12 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
    *
    * @param m the manifest
    * @param rank r
-   * @param alpha alpha; s = alpha / r
+   * @param scale s (alpha / r, or alpha / sqrt(r) under rsLoRA)
    * @param rng the initialization stream (split from the run seed)
    * @return fresh parameters
    * @throws IOException if trainable_init.safetensors is missing or does not match the manifest
    */
-  public static LoraParams init(Manifest m, int rank, double alpha, SplittableRandom rng)
+  public static LoraParams init(Manifest m, int rank, float scale, SplittableRandom rng)
       throws IOException {
     if (rank < 1) {
       throw new IllegalArgumentException("rank must be >= 1, got " + rank);
@@ -61,7 +61,7 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
         ParamTree.of(t),
         m.lora().modules().stream().map(Manifest.LoraModule::name).toList(),
         rank,
-        (float) (alpha / rank));
+        scale);
   }
 
   /**

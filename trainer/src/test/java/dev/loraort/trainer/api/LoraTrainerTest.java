@@ -104,6 +104,61 @@ class LoraTrainerTest {
     assertThat(Files.size(merged)).isGreaterThan(Files.size(TINY.resolve("infer.onnx")) / 2);
   }
 
+  @Test
+  void rsLoraScalesByTheSquareRootOfTheRankAndSaysSoInPeft() throws IOException {
+    TrainResult rs =
+        LoraTrainer.train(
+            TrainOptions.builder(dir.resolve("rs"))
+                .model(TINY)
+                .rank(4)
+                .alpha(16)
+                .rsLora(true)
+                .steps(3)
+                .threads(1)
+                .build());
+    Path cli = dir.resolve("cli");
+    assertThat(
+            Main.run(
+                "train",
+                "--model",
+                TINY.toString(),
+                "--rank",
+                "4",
+                "--alpha",
+                "16",
+                "--use-rslora",
+                "--steps",
+                "3",
+                "--threads",
+                "1",
+                "--no-progress",
+                "--out",
+                cli.toString()))
+        .isZero();
+    assertThat(rs.adapter()).hasSameBinaryContentAs(cli.resolve("adapter.onnx"));
+    assertThat(LoraTrainer.loadAdapter(rs.adapter(), TINY).scale()).isEqualTo(8f); // 16 / sqrt(4)
+    Path peft = dir.resolve("peft");
+    LoraTrainer.export(rs.adapter(), TINY, AdapterFormat.PEFT, peft);
+    assertThat(Files.readString(peft.resolve("adapter_config.json")))
+        .contains("\"use_rslora\": true");
+    assertThat(LoraTrainer.loadAdapter(peft, TINY).scale()).isEqualTo(8f);
+
+    TrainResult plain =
+        LoraTrainer.train(
+            TrainOptions.builder(dir.resolve("plain"))
+                .model(TINY)
+                .rank(4)
+                .alpha(16)
+                .steps(3)
+                .threads(1)
+                .build());
+    assertThat(LoraTrainer.loadAdapter(plain.adapter(), TINY).scale()).isEqualTo(4f);
+    Path plainPeft = dir.resolve("plain-peft");
+    LoraTrainer.export(plain.adapter(), TINY, AdapterFormat.PEFT, plainPeft);
+    assertThat(Files.readString(plainPeft.resolve("adapter_config.json")))
+        .contains("\"use_rslora\": false");
+  }
+
   /**
    * A tensor as it acts in the model: s B for a LoRA B, since an .onnx_adapter folds s into B
    * (docs/formats.md), the tensor itself otherwise.

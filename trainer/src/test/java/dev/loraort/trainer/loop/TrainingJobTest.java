@@ -35,6 +35,7 @@ class TrainingJobTest {
         new Lora.Cfg(),
         8,
         16,
+        false,
         lr,
         Schedule.Kind.COSINE,
         0.03,

@@ -18,7 +18,7 @@ class LoraParamsTest {
   @Test
   void peftInitIsKaimingUniformAAndZeroB() throws IOException {
     Manifest m = Manifest.read(TINY);
-    LoraParams p = LoraParams.init(m, 8, 16, new SplittableRandom(7));
+    LoraParams p = LoraParams.init(m, 8, 2f, new SplittableRandom(7));
     assertThat(p.scale()).isEqualTo(2f);
     for (Manifest.LoraModule mod : m.lora().modules()) {
       float[] a = p.tree().get(TensorNames.loraA(mod.name()));
@@ -34,8 +34,8 @@ class LoraParamsTest {
       assertThat(p.tree().get(TensorNames.loraB(mod.name()))).containsOnly(0f);
     }
     assertThat(p.tree().names()).contains("classifier.out_proj.weight");
-    LoraParams same = LoraParams.init(m, 8, 16, new SplittableRandom(7));
-    LoraParams other = LoraParams.init(m, 8, 16, new SplittableRandom(8));
+    LoraParams same = LoraParams.init(m, 8, 2f, new SplittableRandom(7));
+    LoraParams other = LoraParams.init(m, 8, 2f, new SplittableRandom(8));
     String a0 = TensorNames.loraA(m.lora().modules().get(0).name());
     assertThat(same.tree().get(a0)).isEqualTo(p.tree().get(a0));
     assertThat(other.tree().get(a0)).isNotEqualTo(p.tree().get(a0));
@@ -44,7 +44,7 @@ class LoraParamsTest {
   @Test
   void givenTensorsMustFitTheModel() throws IOException {
     Manifest m = Manifest.read(TINY);
-    Map<String, Tensor> t = LoraParams.init(m, 4, 8, new SplittableRandom(1)).tree().tensors();
+    Map<String, Tensor> t = LoraParams.init(m, 4, 2f, new SplittableRandom(1)).tree().tensors();
     String b0 = TensorNames.loraB(m.lora().modules().get(0).name());
     t.put(b0, Tensor.ofFloats(new long[] {64, 5}, new float[64 * 5]));
     assertThatThrownBy(() -> LoraParams.of(m, t, 2f, "x.onnx"))
