@@ -2,7 +2,6 @@ package dev.loraort.trainer.data;
 
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.manifest.Manifest;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,9 +10,9 @@ import java.util.SplittableRandom;
 /**
  * Cycles through examples in a seeded order that is reshuffled every epoch, and pads each batch
  * along its sequence dim to the batch's longest example: input_ids with the pad token, labels with
- * -100 (ignored by the loss), everything else with 0. The last batch of an epoch may be smaller.
- * Qwen2-VL: the examples' image patches are concatenated and the positions and patch offsets
- * computed ({@link Qwen2VlInputs}).
+ * -100 (ignored by the loss), everything else with 0. The last batch of an epoch may be smaller. A
+ * family's own inputs are added by its {@link FamilyInputs} (Qwen2-VL: the image patches
+ * concatenated, the positions and patch offsets computed).
  */
 public final class Batcher implements BatchSource {
   private final List<JsonlDataset.Example> data;
@@ -21,7 +20,7 @@ public final class Batcher implements BatchSource {
   private final int batchSize;
   private final long shuffleSeed;
   private final boolean shuffle;
-  private final Qwen2VlInputs vision;
+  private final FamilyInputs family;
   private int[] order;
   private int epoch = -1;
   private int cursor;
@@ -63,7 +62,7 @@ public final class Batcher implements BatchSource {
     this.batchSize = batchSize;
     this.shuffleSeed = shuffleSeed;
     this.shuffle = shuffle;
-    this.vision = Qwen2VlInputs.appliesTo(manifest) ? Qwen2VlInputs.of(manifest) : null;
+    this.family = FamilyInputs.of(manifest);
   }
 
   @Override
@@ -92,12 +91,8 @@ public final class Batcher implements BatchSource {
   private Map<String, Tensor> collate(JsonlDataset.Example[] batch) {
     Map<String, Tensor> out = new LinkedHashMap<>();
     for (Manifest.IoSpec s : manifest.inputs()) {
-      if (vision != null && Qwen2VlInputs.COMPUTED.contains(s.name())) {
-        continue; // from the collated tokens, below
-      }
-      if (vision != null && s.name().equals(Qwen2VlInputs.PIXELS)) {
-        out.put(s.name(), patches(batch, s.fixedElementsPerExample()));
-        continue;
+      if (family.builds(s.name())) {
+        continue; // below, from the examples and the collated tokens
       }
       long have =
           java.util.Arrays.stream(batch).filter(e -> e.values().get(s.name()) != null).count();
@@ -151,47 +146,8 @@ public final class Batcher implements BatchSource {
         }
       }
     }
-    if (vision != null) {
-      addVisionInputs(batch, out);
-    }
+    family.collate(batch, out);
     return out;
-  }
-
-  private static Tensor patches(JsonlDataset.Example[] batch, long row) {
-    int total = 0;
-    for (JsonlDataset.Example e : batch) {
-      total += ((float[]) e.values().get(Qwen2VlInputs.PIXELS)).length;
-    }
-    float[] a = new float[total];
-    int at = 0;
-    for (JsonlDataset.Example e : batch) {
-      float[] p = (float[]) e.values().get(Qwen2VlInputs.PIXELS);
-      System.arraycopy(p, 0, a, at, p.length);
-      at += p.length;
-    }
-    return Tensor.ofFloats(new long[] {total / row, row}, a);
-  }
-
-  private void addVisionInputs(JsonlDataset.Example[] batch, Map<String, Tensor> out) {
-    List<List<long[]>> perExample = new ArrayList<>();
-    List<long[]> all = new ArrayList<>();
-    for (JsonlDataset.Example e : batch) {
-      List<long[]> grids = Qwen2VlInputs.grids((long[]) e.values().get(Qwen2VlInputs.GRIDS));
-      perExample.add(grids);
-      all.addAll(grids);
-    }
-    Tensor ids = out.get("input_ids");
-    int seq = (int) ids.shape()[1];
-    out.put(
-        "mrope_position_ids",
-        Tensor.ofLongs(
-            new long[] {3, batch.length, seq},
-            vision.mropePositions(
-                ids.longs(), out.get("attention_mask").longs(), seq, perExample)));
-    long[] positions = vision.visionPositions(all);
-    out.put("vision_position_ids", Tensor.ofLongs(new long[] {positions.length / 2, 2}, positions));
-    int[] cu = Qwen2VlInputs.cuSeqlens(all);
-    out.put("cu_seqlens", Tensor.ofInts(new long[] {cu.length}, cu));
   }
 
   @Override

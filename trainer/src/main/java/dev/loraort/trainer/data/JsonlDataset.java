@@ -23,11 +23,9 @@ import java.util.Map;
  * batch dimension ({@code {"input_ids": [0, 31, 2], "labels": 1}}). {@code attention_mask} defaults
  * to ones, and a causal LM's {@code labels} to its input_ids.
  *
- * <p>Qwen2-VL: a line also holds its images' patches, {@code pixel_values} ([patches, values] as
- * the model's image processor makes them), and {@code image_grid_thw}, one (t, h, w) per image,
- * with each image's t h w / merge^2 image tokens already in input_ids; the positions and patch
- * offsets are computed when batching ({@link Qwen2VlInputs}), and default labels ignore the image
- * tokens.
+ * <p>A family's own inputs are read by its {@link FamilyInputs}: a Qwen2-VL line also holds its
+ * images' patches, {@code pixel_values}, and {@code image_grid_thw}, one (t, h, w) per image, with
+ * each image's t h w / merge^2 image tokens already in input_ids ({@link Qwen2VlBatches}).
  */
 public final class JsonlDataset {
   /**
@@ -54,16 +52,9 @@ public final class JsonlDataset {
    *     file, the line and the field
    */
   public static List<Example> read(Path file, Manifest m) throws IOException {
-    Qwen2VlInputs vision = Qwen2VlInputs.appliesTo(m) ? Qwen2VlInputs.of(m) : null;
+    FamilyInputs family = FamilyInputs.of(m);
     List<Manifest.IoSpec> specs =
-        vision == null
-            ? m.inputs()
-            : m.inputs().stream()
-                .filter(
-                    s ->
-                        !Qwen2VlInputs.COMPUTED.contains(s.name())
-                            && !s.name().equals(Qwen2VlInputs.PIXELS))
-                .toList();
+        m.inputs().stream().filter(s -> !family.builds(s.name())).toList();
     for (Manifest.IoSpec s : specs) {
       if (s.shape().isEmpty() || !"batch".equals(s.shape().get(0).symbol())) {
         throw new IOException(
@@ -75,14 +66,6 @@ public final class JsonlDataset {
                 + "; JSONL data feeds only batch-major inputs ([batch, ...]). Feed this model from its fixture or code.");
       }
     }
-    long pixelRow = // values per image patch
-        vision == null
-            ? 0
-            : m.inputs().stream()
-                .filter(s -> s.name().equals(Qwen2VlInputs.PIXELS))
-                .findFirst()
-                .orElseThrow()
-                .fixedElementsPerExample();
     InputLimits limits = InputLimits.of(m);
     List<Example> out = new ArrayList<>();
     try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
@@ -101,9 +84,7 @@ public final class JsonlDataset {
           throw new IOException(at + ": not a JSON object", e);
         }
         Map<String, Object> v = example(o, specs, m, at);
-        if (vision != null) {
-          images(o, v, vision, pixelRow, at);
-        }
+        family.read(o, v, at);
         limits.check(v, at);
         out.add(new Example(v));
       }
@@ -165,84 +146,7 @@ public final class JsonlDataset {
     return v;
   }
 
-  /** Reads and checks a Qwen2-VL line's patches and grids against its image tokens. */
-  private static void images(
-      JsonObject o, Map<String, Object> v, Qwen2VlInputs vision, long row, String at)
-      throws IOException {
-    long[] grids =
-        integers(
-            numbers(field(o, Qwen2VlInputs.GRIDS, at), Qwen2VlInputs.GRIDS, at),
-            Qwen2VlInputs.GRIDS,
-            at);
-    if (grids.length == 0 || grids.length % 3 != 0) {
-      throw new IOException(
-          at + ": field " + Qwen2VlInputs.GRIDS + " must hold one (t, h, w) per image");
-    }
-    long patches = 0;
-    long tokens = 0;
-    List<long[]> perImage = Qwen2VlInputs.grids(grids);
-    for (long[] g : perImage) {
-      if (g[0] < 1
-          || g[1] < 1
-          || g[2] < 1
-          || g[1] % vision.merge() != 0
-          || g[2] % vision.merge() != 0) {
-        throw new IOException(
-            at
-                + ": "
-                + Qwen2VlInputs.GRIDS
-                + " "
-                + Arrays.toString(g)
-                + " must be positive with h and w multiples of spatial_merge_size "
-                + vision.merge());
-      }
-      patches += Qwen2VlInputs.patches(g);
-      tokens += vision.tokens(g);
-    }
-    long[] ids = (long[]) v.get("input_ids");
-    long imageTokens = Arrays.stream(ids).filter(x -> x == vision.imageToken()).count();
-    if (imageTokens != tokens) {
-      throw new IOException(
-          at
-              + ": input_ids has "
-              + imageTokens
-              + " image tokens ("
-              + vision.imageToken()
-              + "); the image grids need "
-              + tokens);
-    }
-    try { // the layout the batcher relies on: each image's tokens in one attended run
-      vision.mropePositions(ids, (long[]) v.get("attention_mask"), ids.length, List.of(perImage));
-    } catch (IllegalArgumentException e) {
-      throw new IOException(at + ": " + e.getMessage(), e);
-    }
-    List<Double> flat = numbers(field(o, Qwen2VlInputs.PIXELS, at), Qwen2VlInputs.PIXELS, at);
-    if (flat.size() != patches * row) {
-      throw new IOException(
-          at
-              + ": field "
-              + Qwen2VlInputs.PIXELS
-              + " has "
-              + flat.size()
-              + " values; the image grids need "
-              + patches
-              + " patches of "
-              + row);
-    }
-    v.put(Qwen2VlInputs.PIXELS, floats(flat));
-    v.put(Qwen2VlInputs.GRIDS, grids);
-    if (!o.has("labels")) { // defaulted to input_ids: image tokens are not predicted
-      long[] labels = ((long[]) v.get("labels")).clone();
-      for (int i = 0; i < labels.length; i++) {
-        if (ids[i] == vision.imageToken()) {
-          labels[i] = -100;
-        }
-      }
-      v.put("labels", labels);
-    }
-  }
-
-  private static JsonElement field(JsonObject o, String name, String at) throws IOException {
+  static JsonElement field(JsonObject o, String name, String at) throws IOException {
     JsonElement e = o.get(name);
     if (e == null) {
       throw new IOException(at + ": missing field " + name);
@@ -250,7 +154,7 @@ public final class JsonlDataset {
     return e;
   }
 
-  private static List<Double> numbers(JsonElement e, String name, String at) throws IOException {
+  static List<Double> numbers(JsonElement e, String name, String at) throws IOException {
     List<Double> flat = new ArrayList<>();
     try {
       flatten(e, flat);
@@ -261,7 +165,7 @@ public final class JsonlDataset {
     return flat;
   }
 
-  private static float[] floats(List<Double> flat) {
+  static float[] floats(List<Double> flat) {
     float[] a = new float[flat.size()];
     for (int i = 0; i < a.length; i++) {
       a[i] = flat.get(i).floatValue();
@@ -269,7 +173,7 @@ public final class JsonlDataset {
     return a;
   }
 
-  private static long[] integers(List<Double> flat, String name, String at) throws IOException {
+  static long[] integers(List<Double> flat, String name, String at) throws IOException {
     long[] a = new long[flat.size()];
     for (int i = 0; i < a.length; i++) {
       double d = flat.get(i);
