@@ -130,6 +130,16 @@ final class ManifestJson {
     JsonArray save = new JsonArray();
     modulesToSave(train.trainables).forEach(save::add);
     peft.add("modules_to_save", save);
+    if (!c.layers().layers().isEmpty()) { // PEFT's own fields, copied into adapter_config.json
+      JsonArray indices = new JsonArray();
+      c.layers().layers().forEach(indices::add);
+      peft.add("layers_to_transform", indices);
+      if (!c.layers().patterns().isEmpty()) {
+        JsonArray patterns = new JsonArray();
+        c.layers().patterns().forEach(patterns::add);
+        peft.add("layers_pattern", patterns);
+      }
+    }
     lora.add("peft", peft);
     m.add("lora", lora);
     JsonArray trainable = new JsonArray();

@@ -129,7 +129,7 @@ public final class Prepare {
     }
     for (String m : candidates) {
       // a module trained in full (modules_to_save) gets no LoRA, as in PEFT
-      if (t.matches(m, outputLayers.contains(m)) && !saved(m)) {
+      if (t.matches(m, outputLayers.contains(m)) && c.layers().accepts(m) && !saved(m)) {
         chosen.add(m);
       }
     }
@@ -138,6 +138,7 @@ public final class Prepare {
           c.onnx()
               + ": LoRA targets "
               + t
+              + (c.layers().layers().isEmpty() ? "" : " in " + c.layers())
               + " match none of the model's "
               + candidates.size()
               + " linear layers: "

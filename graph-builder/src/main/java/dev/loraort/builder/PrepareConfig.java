@@ -1,6 +1,7 @@
 package dev.loraort.builder;
 
 import dev.loraort.builder.heads.Heads;
+import dev.loraort.builder.lora.LayerFilter;
 import dev.loraort.builder.lora.Targets;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,6 +21,7 @@ import java.util.List;
  *     sentence-transformers models such as MiniLM and E5, cls for BGE)
  * @param head the new classification head's architecture
  * @param targets which linear layers get LoRA; null for PEFT's default for the architecture
+ * @param layers which layers of the targets keep it (PEFT's layers_to_transform)
  * @param modulesToSave modules of the model trained in full alongside the adapter (PEFT's
  *     modules_to_save); for a model that already outputs logits, its classifier
  * @param rank default LoRA rank written to the manifest (the graphs take any)
@@ -42,6 +44,7 @@ public record PrepareConfig(
     Heads.Pooling pooling,
     Heads.Head head,
     Targets targets,
+    LayerFilter layers,
     List<String> modulesToSave,
     int rank,
     double alpha,
@@ -58,6 +61,9 @@ public record PrepareConfig(
   /** Validates and copies. */
   public PrepareConfig {
     modulesToSave = List.copyOf(modulesToSave);
+    if (layers == null) {
+      throw new BuildException("prepare: layers is null; LayerFilter.ALL adapts every layer");
+    }
     if (!TASKS.contains(task)) {
       throw new BuildException("prepare: task must be one of " + TASKS + ", got '" + task + "'");
     }
@@ -95,6 +101,7 @@ public record PrepareConfig(
         Heads.Pooling.MEAN,
         Heads.Head.LINEAR,
         null,
+        LayerFilter.ALL,
         List.of(),
         8,
         16,
@@ -123,6 +130,7 @@ public record PrepareConfig(
     private Heads.Pooling pooling;
     private Heads.Head head;
     private Targets targets;
+    private LayerFilter layers;
     private List<String> modulesToSave;
     private int rank;
     private double alpha;
@@ -142,6 +150,7 @@ public record PrepareConfig(
       pooling = c.pooling;
       head = c.head;
       targets = c.targets;
+      layers = c.layers;
       modulesToSave = c.modulesToSave;
       rank = c.rank;
       alpha = c.alpha;
@@ -194,6 +203,15 @@ public record PrepareConfig(
      */
     public Builder head(Heads.Head v) {
       head = v;
+      return this;
+    }
+
+    /**
+     * @param v which layers of the targets keep their LoRA
+     * @return this builder
+     */
+    public Builder layers(LayerFilter v) {
+      layers = v;
       return this;
     }
 
@@ -286,6 +304,7 @@ public record PrepareConfig(
           pooling,
           head,
           targets,
+          layers,
           modulesToSave,
           rank,
           alpha,

@@ -145,6 +145,8 @@ public record Manifest(
    * @param peftPrefix key prefix of PEFT files
    * @param peftTaskType PEFT task_type, may be null
    * @param modulesToSave PEFT modules_to_save
+   * @param layersToTransform PEFT layers_to_transform (empty: every layer)
+   * @param layersPattern PEFT layers_pattern (empty: any)
    */
   public record LoraSpec(
       int defaultRank,
@@ -152,11 +154,15 @@ public record Manifest(
       List<LoraModule> modules,
       String peftPrefix,
       String peftTaskType,
-      List<String> modulesToSave) {
+      List<String> modulesToSave,
+      List<Integer> layersToTransform,
+      List<String> layersPattern) {
     /** Copies the lists. */
     public LoraSpec {
       modules = List.copyOf(modules);
       modulesToSave = List.copyOf(modulesToSave);
+      layersToTransform = List.copyOf(layersToTransform);
+      layersPattern = List.copyOf(layersPattern);
     }
   }
 
@@ -291,7 +297,9 @@ public record Manifest(
             modules,
             peft.has("prefix") ? peft.get("prefix").getAsString() : "base_model.model.",
             optString(peft, "task_type"),
-            toSave);
+            toSave,
+            f.integers(peft, "layers_to_transform", "lora.peft."),
+            f.strings(peft, "layers_pattern", "lora.peft."));
     List<TrainableSpec> trainable = new ArrayList<>();
     if (root.has("trainable")) {
       JsonArray tr = root.getAsJsonArray("trainable");
@@ -486,6 +494,39 @@ public record Manifest(
         throw new IOException(file + ": field " + at + k + " must be an array, found " + e);
       }
       return e.getAsJsonArray();
+    }
+
+    /** An optional array of non-negative integers; absent: empty. */
+    List<Integer> integers(JsonObject o, String k, String at) throws IOException {
+      List<Integer> out = new ArrayList<>();
+      if (o.has(k) && !o.get(k).isJsonNull()) {
+        for (JsonElement e : array(o, k, at)) {
+          if (!e.isJsonPrimitive()
+              || !e.getAsJsonPrimitive().isNumber()
+              || e.getAsDouble() != Math.rint(e.getAsDouble())
+              || e.getAsDouble() < 0
+              || e.getAsDouble() > Integer.MAX_VALUE) {
+            throw new IOException(
+                file + ": field " + at + k + " must hold non-negative integers, found " + e);
+          }
+          out.add(e.getAsInt());
+        }
+      }
+      return out;
+    }
+
+    /** An optional array of strings; absent: empty. */
+    List<String> strings(JsonObject o, String k, String at) throws IOException {
+      List<String> out = new ArrayList<>();
+      if (o.has(k) && !o.get(k).isJsonNull()) {
+        for (JsonElement e : array(o, k, at)) {
+          if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
+            throw new IOException(file + ": field " + at + k + " must hold strings, found " + e);
+          }
+          out.add(e.getAsString());
+        }
+      }
+      return out;
     }
   }
 }

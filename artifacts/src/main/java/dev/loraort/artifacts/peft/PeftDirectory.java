@@ -76,6 +76,14 @@ public final class PeftDirectory {
     JsonArray t = new JsonArray();
     targets.forEach(t::add);
     c.add("target_modules", t);
+    if (!m.lora().layersToTransform().isEmpty()) {
+      JsonArray layers = new JsonArray();
+      m.lora().layersToTransform().forEach(layers::add);
+      c.add("layers_to_transform", layers);
+      JsonArray patterns = new JsonArray();
+      m.lora().layersPattern().forEach(patterns::add);
+      c.add("layers_pattern", patterns.isEmpty() ? null : patterns);
+    }
     c.addProperty("fan_in_fan_out", fanInFanOut);
     c.addProperty("bias", "none");
     c.addProperty("use_rslora", rsLora(a));

@@ -4,6 +4,7 @@ import dev.loraort.builder.BuildException;
 import dev.loraort.builder.Prepare;
 import dev.loraort.builder.PrepareConfig;
 import dev.loraort.builder.heads.Heads;
+import dev.loraort.builder.lora.LayerFilter;
 import dev.loraort.builder.lora.LinearLayers;
 import dev.loraort.builder.lora.Targets;
 import java.io.IOException;
@@ -94,6 +95,22 @@ final class PrepareCommand implements Callable<Integer> {
       names = "--exclude-modules",
       description = "modules to leave out, as --targets names them")
   String exclude;
+
+  @Option(
+      names = "--layers-to-transform",
+      paramLabel = "I,J,...",
+      description =
+          "PEFT's layers_to_transform: only these layer indices of the targets get LoRA (the"
+              + " number after a module name's layer list, e.g. layer.3. or h.3.)")
+  String layersToTransform;
+
+  @Option(
+      names = "--layers-pattern",
+      paramLabel = "NAME,...",
+      description =
+          "PEFT's layers_pattern: the name of the layer list whose index --layers-to-transform"
+              + " reads (e.g. layer, h, layers; default: the last .NAME.INDEX. of the module name)")
+  String layersPattern;
 
   @Option(
       names = "--modules-to-save",
@@ -195,6 +212,7 @@ final class PrepareCommand implements Callable<Integer> {
               .pooling(Heads.Pooling.of(pooling))
               .head(Heads.Head.of(head))
               .targets(t)
+              .layers(LayerFilter.parse(layersToTransform, layersPattern))
               .modulesToSave(
                   modulesToSave == null ? List.of() : Arrays.asList(modulesToSave.split(",")))
               .rankAlpha(rank, alpha)
