@@ -290,10 +290,20 @@ public record Manifest(
     if (peft.has("modules_to_save")) {
       peft.getAsJsonArray("modules_to_save").forEach(e -> toSave.add(e.getAsString()));
     }
+    int defaultRank = f.integer(lora, "default_rank", "lora.");
+    double defaultAlpha = f.number(lora, "default_alpha", "lora.");
+    if (defaultRank < 1 || !(defaultAlpha > 0)) {
+      throw new IOException(
+          file
+              + ": lora.default_rank must be >= 1 and lora.default_alpha > 0, found "
+              + defaultRank
+              + " and "
+              + defaultAlpha);
+    }
     LoraSpec loraSpec =
         new LoraSpec(
-            f.integer(lora, "default_rank", "lora."),
-            f.number(lora, "default_alpha", "lora."),
+            defaultRank,
+            defaultAlpha,
             modules,
             peft.has("prefix") ? peft.get("prefix").getAsString() : "base_model.model.",
             optString(peft, "task_type"),
