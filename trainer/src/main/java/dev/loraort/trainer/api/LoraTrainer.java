@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The trainer as a library: train an adapter, export it, load it back. Each call does what the
@@ -59,7 +60,7 @@ public final class LoraTrainer {
                 modelDir, label, BundledModel.dataFile(modelDir, options.data), options.init),
             options.config,
             new RunSettings(
-                options.device,
+                List.of(options.device),
                 options.threads,
                 options.runDir,
                 options.trace,

@@ -225,7 +225,7 @@ final class StudyCommand implements Callable<Integer> {
     Examples.TextOptions text = read.textOptions(model, m, trainFile);
     RunSettings settings =
         new RunSettings(
-            dev, threads, dir.resolve("run"), null, false, 0, false, true, 0, 0, null, 0);
+            List.of(dev), threads, dir.resolve("run"), null, false, 0, false, true, 0, 0, null, 0);
     PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
     StepLoop.Result r =
         TrainingJob.run(

@@ -10,6 +10,7 @@ import dev.loraort.trainer.loop.TrainingJob;
 import dev.loraort.trainer.method.Methods;
 import dev.loraort.trainer.optim.Schedule;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -110,8 +111,18 @@ final class TrainCommand implements Callable<Integer> {
       description = "start from this adapter (adapter.onnx or .safetensors, contract names)")
   Path init;
 
-  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
-  String device = "cpu";
+  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: cpu)")
+  String device;
+
+  @Option(
+      names = "--devices",
+      paramLabel = "D1,D2,...",
+      split = ",",
+      description =
+          "instead of --device: data-parallel training, one session per device (cuda:0,cuda:1;"
+              + " cpu,cpu), each batch split between them and their gradients combined into the"
+              + " whole batch's; seq-cls and causal-lm models")
+  List<String> devices;
 
   @Mixin TrainGraphOptions trainGraph = new TrainGraphOptions();
 
@@ -239,7 +250,7 @@ final class TrainCommand implements Callable<Integer> {
     boolean bar = progress != null ? progress : System.console() != null;
     RunSettings settings =
         new RunSettings(
-            trainGraph.on(ExecutionDevice.parse(device, tf32).withFp16(fp16)),
+            executionDevices(),
             threads,
             out,
             trace,
@@ -253,7 +264,7 @@ final class TrainCommand implements Callable<Integer> {
             earlyStopping);
     System.err.printf(
         "training %s (%s) with %s on %s, %d steps -> %s%n",
-        label, dataFile, cfg.method().id(), settings.device(), cfg.steps(), out);
+        label, dataFile, cfg.method().id(), TrainingJob.devices(settings), cfg.steps(), out);
     StepLoop.Result r =
         TrainingJob.run(
             new TrainingJob.Inputs(
@@ -279,6 +290,21 @@ final class TrainCommand implements Callable<Integer> {
         out.resolve(TrainingJob.ADAPTER),
         out.resolve(TrainingJob.RUN_JSON));
     return 0;
+  }
+
+  /**
+   * @return --devices, or --device (cpu unless given), with the precision and graph options
+   * @throws IllegalArgumentException if both are given or a device is not cpu, cuda or cuda:N
+   */
+  private List<ExecutionDevice> executionDevices() {
+    if (devices != null && device != null) {
+      throw new IllegalArgumentException(
+          "give --device or --devices, not both (--devices " + String.join(",", devices) + ")");
+    }
+    List<String> specs = devices != null ? devices : List.of(device != null ? device : "cpu");
+    return specs.stream()
+        .map(d -> trainGraph.on(ExecutionDevice.parse(d, tf32).withFp16(fp16)))
+        .toList();
   }
 
   /**

@@ -2,12 +2,14 @@ package dev.loraort.trainer.config;
 
 import dev.loraort.trainer.graph.ExecutionDevice;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Where and how a run executes; never written into adapter metadata.
  *
- * @param device CPU or CUDA EP
- * @param threads CPU intra-op threads (0: all cores)
+ * @param devices where the train graph runs: one device, or several that split each batch between
+ *     them (data-parallel); evaluation runs on the first
+ * @param threads CPU intra-op threads of each session (0: all cores)
  * @param out the run directory
  * @param trace JSONL trace file, or null
  * @param progressBar draw a progress bar (terminals) instead of plain log lines
@@ -24,7 +26,7 @@ import java.nio.file.Path;
  * @param earlyStopping with saveBest: stop after this many evaluations without improvement (0: off)
  */
 public record RunSettings(
-    ExecutionDevice device,
+    List<ExecutionDevice> devices,
     int threads,
     Path out,
     Path trace,
@@ -36,8 +38,12 @@ public record RunSettings(
     double lossSpike,
     String saveBest,
     int earlyStopping) {
-  /** Validates threads. */
+  /** Validates the settings and copies the device list. */
   public RunSettings {
+    devices = List.copyOf(devices);
+    if (devices.isEmpty()) {
+      throw new IllegalArgumentException("at least one device is needed");
+    }
     if (checkpointEvery < 0) {
       throw new IllegalArgumentException(
           "checkpoint interval must be >= 0, got " + checkpointEvery);
@@ -56,7 +62,7 @@ public record RunSettings(
   }
 
   /**
-   * Settings with checkpoints only at the end and no resume.
+   * Settings on one device with checkpoints only at the end and no resume.
    *
    * @param device CPU or CUDA EP
    * @param threads CPU intra-op threads
@@ -68,6 +74,6 @@ public record RunSettings(
   public static RunSettings of(
       ExecutionDevice device, int threads, Path out, Path trace, boolean progressBar) {
     return new RunSettings(
-        device, threads, out, trace, progressBar, 0, false, false, 0, 0, null, 0);
+        List.of(device), threads, out, trace, progressBar, 0, false, false, 0, 0, null, 0);
   }
 }

@@ -36,7 +36,7 @@ import java.util.Set;
  * shapes; the outputs fetched) goes through the Java API and tells the output shapes; the signature
  * is then bound ({@link BoundRun}) and its later runs go through the binding.
  */
-public final class GraphSession implements AutoCloseable {
+public final class GraphSession implements TrainGraph {
   private final Path path;
   private final OrtEnvironment env;
   private final OrtSession.SessionOptions options;
@@ -254,9 +254,7 @@ public final class GraphSession implements AutoCloseable {
     return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "lora-trainer");
   }
 
-  /**
-   * @return the graph file
-   */
+  @Override
   public Path path() {
     return path;
   }
@@ -267,6 +265,7 @@ public final class GraphSession implements AutoCloseable {
    * @param outputs true for outputs
    * @return tensor infos by name, in graph order
    */
+  @Override
   public Map<String, TensorInfo> io(boolean outputs) {
     checkClosed();
     try {
@@ -293,6 +292,7 @@ public final class GraphSession implements AutoCloseable {
    * @return the outputs by name, in the order requested
    * @throws GraphException if ONNX Runtime rejects the feeds or fails; the message names the file
    */
+  @Override
   public Map<String, Tensor> run(Map<String, Tensor> feeds, List<String> outputs) {
     checkClosed();
     try {
@@ -409,6 +409,7 @@ public final class GraphSession implements AutoCloseable {
    * @return nanoseconds that the runs have spent, since the session opened, copying feeds into ONNX
    *     Runtime tensors and outputs back to Java arrays (host time inside a run)
    */
+  @Override
   public long copyNanos() {
     return copyNanos;
   }

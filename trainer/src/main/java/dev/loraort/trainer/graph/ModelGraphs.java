@@ -32,11 +32,11 @@ public final class ModelGraphs implements AutoCloseable {
   private static final AtomicBoolean bindingFallbackSaid = new AtomicBoolean();
 
   private final Manifest manifest;
-  private final GraphSession train;
-  private final GraphSession rwp;
+  private final TrainGraph train;
+  private final TrainGraph rwp;
   private final LossScaler scaler;
 
-  private ModelGraphs(Manifest manifest, GraphSession train, GraphSession rwp, LossScaler scaler) {
+  private ModelGraphs(Manifest manifest, TrainGraph train, TrainGraph rwp, LossScaler scaler) {
     this.manifest = manifest;
     this.train = train;
     this.rwp = rwp;
@@ -72,10 +72,7 @@ public final class ModelGraphs implements AutoCloseable {
   public static ModelGraphs open(
       Manifest m, ExecutionDevice device, int threads, boolean withRwp, Path profilePrefix) {
     requireBaseWeights(m);
-    if (device.fp16() && withRwp) {
-      throw new GraphException(
-          m.id() + ": Flat-LoRA's train_rwp graph has no mixed-precision version; drop --fp16");
-    }
+    refuseMixedPrecisionRwp(m, device, withRwp);
     GraphSession t = openTrain(m, device, threads, profilePrefix);
     try {
       GraphSession r =
@@ -87,6 +84,55 @@ public final class ModelGraphs implements AutoCloseable {
     } catch (RuntimeException e) {
       t.close();
       throw e;
+    }
+  }
+
+  /**
+   * Opens the train graph (and train_rwp when asked) on each device, for data-parallel training:
+   * every run splits its batch between them ({@link DataParallelGraph}). One device is {@link
+   * #open(Manifest, ExecutionDevice, int, boolean)}.
+   *
+   * @param m the manifest
+   * @param devices where the sessions run, one session per entry (the same device may repeat)
+   * @param threads CPU intra-op threads of each session (0 = ORT default)
+   * @param withRwp also open train_rwp.onnx
+   * @return the sessions
+   * @throws GraphException if a graph is missing, fails to load or disagrees with the manifest, or
+   *     the model's loss or inputs do not split along the batch (the message names the task or the
+   *     input)
+   */
+  public static ModelGraphs open(
+      Manifest m, List<ExecutionDevice> devices, int threads, boolean withRwp) {
+    if (devices.size() == 1) {
+      return open(m, devices.get(0), threads, withRwp);
+    }
+    if (devices.isEmpty()) {
+      throw new IllegalArgumentException(m.id() + ": no device to train on");
+    }
+    requireBaseWeights(m);
+    ExecutionDevice first = devices.get(0);
+    refuseMixedPrecisionRwp(m, first, withRwp);
+    DataParallelGraph t = DataParallelGraph.open(m, devices, d -> openTrain(m, d, threads, null));
+    try {
+      DataParallelGraph r =
+          withRwp
+              ? DataParallelGraph.open(
+                  m,
+                  devices,
+                  d ->
+                      openChecked(m, "train_rwp", d, threads, null, false, ExecutionDevice.Io.COPY))
+              : null;
+      return new ModelGraphs(m, t, r, first.fp16() ? new LossScaler() : null);
+    } catch (RuntimeException e) {
+      t.close();
+      throw e;
+    }
+  }
+
+  private static void refuseMixedPrecisionRwp(Manifest m, ExecutionDevice device, boolean withRwp) {
+    if (device.fp16() && withRwp) {
+      throw new GraphException(
+          m.id() + ": Flat-LoRA's train_rwp graph has no mixed-precision version; drop --fp16");
     }
   }
 
@@ -144,9 +190,10 @@ public final class ModelGraphs implements AutoCloseable {
   }
 
   /**
-   * @return the checked train session (the mixed-precision graph with an fp16 device)
+   * @return the checked train graph (the mixed-precision graph with an fp16 device), on one device
+   *     or split between several
    */
-  public GraphSession train() {
+  public TrainGraph train() {
     return train;
   }
 
@@ -158,10 +205,10 @@ public final class ModelGraphs implements AutoCloseable {
   }
 
   /**
-   * @return the train_rwp session
+   * @return the train_rwp graph, on one device or split between several
    * @throws IllegalStateException if it was not opened
    */
-  public GraphSession rwp() {
+  public TrainGraph rwp() {
     if (rwp == null) {
       throw new IllegalStateException(manifest.dir() + ": train_rwp was not opened");
     }

@@ -72,7 +72,7 @@ public final class TrainGraphChecks {
    *     quotient by (100 ulp(L) / h, at least 1e-3)
    */
   public static List<Row> finiteDifferences(
-      GraphSession train, Map<String, Tensor> feeds, List<String> params, double h, long seed) {
+      TrainGraph train, Map<String, Tensor> feeds, List<String> params, double h, long seed) {
     SplittableRandom rng = new SplittableRandom(seed);
     List<String> outs = new ArrayList<>(List.of(TensorNames.LOSS));
     params.forEach(p -> outs.add(TensorNames.grad(p)));
@@ -108,7 +108,7 @@ public final class TrainGraphChecks {
   }
 
   private static double loss(
-      GraphSession train, Map<String, Tensor> feeds, String p, double[] d, double h) {
+      TrainGraph train, Map<String, Tensor> feeds, String p, double[] d, double h) {
     Map<String, Tensor> f = new LinkedHashMap<>(feeds);
     Tensor t = feeds.get(p).copy();
     float[] v = t.floats();
@@ -129,7 +129,7 @@ public final class TrainGraphChecks {
    * @return per output: the reference's largest |value| and the largest difference relative to it
    */
   public static List<Row> agreement(
-      GraphSession a, GraphSession b, Map<String, Tensor> feeds, List<String> outputs) {
+      TrainGraph a, TrainGraph b, Map<String, Tensor> feeds, List<String> outputs) {
     Map<String, Tensor> x = a.run(feeds, outputs);
     Map<String, Tensor> y = b.run(feeds, outputs);
     List<Row> rows = new ArrayList<>();

@@ -5,9 +5,9 @@ import dev.loraort.artifacts.TensorNames;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.BatchSource;
 import dev.loraort.trainer.data.PrefetchedBatches;
-import dev.loraort.trainer.graph.GraphSession;
 import dev.loraort.trainer.graph.LossScaler;
 import dev.loraort.trainer.graph.ModelGraphs;
+import dev.loraort.trainer.graph.TrainGraph;
 import dev.loraort.trainer.method.SharpnessMethod;
 import dev.loraort.trainer.method.Step;
 import dev.loraort.trainer.optim.Chain;
@@ -134,7 +134,7 @@ public final class StepLoop {
     private final Chain optimizer;
     private final S state;
     private final LossScaler scaler; // null in fp32
-    private final GraphSession graph;
+    private final TrainGraph graph;
     private final List<String> outputs;
     private final LossSpikes spikes;
     private final long start;

@@ -188,8 +188,19 @@ public final class TrainingJob {
                         adapter(m, p, cfg, provenance, labelNames(in)),
                         m),
                 log);
+    if (settings.devices().size() > cfg.batchSize()) {
+      throw new IllegalArgumentException(
+          "--batch-size "
+              + cfg.batchSize()
+              + " is smaller than the "
+              + settings.devices().size()
+              + " devices "
+              + settings.devices()
+              + ": each device trains on a share of every batch, so it needs at least one example;"
+              + " raise --batch-size or give fewer devices");
+    }
     try (ModelGraphs graphs =
-            ModelGraphs.open(m, settings.device(), settings.threads(), method.usesRwpGraph());
+            ModelGraphs.open(m, settings.devices(), settings.threads(), method.usesRwpGraph());
         Evaluator evaluator =
             examples.validation().isEmpty()
                 ? null
@@ -197,7 +208,7 @@ public final class TrainingJob {
                     m,
                     examples.validation(),
                     cfg.batchSize(),
-                    settings.device(),
+                    settings.devices().get(0),
                     settings.threads());
         MetricsLog metrics = new MetricsLog(settings.out());
         ProgressReporter progress = new ProgressReporter(settings.progressBar(), log);
@@ -441,6 +452,14 @@ public final class TrainingJob {
     return c;
   }
 
+  /**
+   * @param s the settings
+   * @return the devices as run.json and the log name them: one, or several joined by commas
+   */
+  public static String devices(RunSettings s) {
+    return String.join(",", s.devices().stream().map(Object::toString).toList());
+  }
+
   private static void writeRunJson(
       Path path,
       Inputs in,
@@ -455,7 +474,7 @@ public final class TrainingJob {
     JsonObject o = new JsonObject();
     o.add("config", JsonParser.parseString(configJson(cfg)));
     JsonObject settings = new JsonObject();
-    settings.addProperty("device", s.device().toString());
+    settings.addProperty("device", devices(s));
     settings.addProperty("threads", s.threads());
     settings.addProperty("out", s.out().toString());
     settings.addProperty("trace", s.trace() == null ? null : s.trace().toString());

@@ -56,7 +56,8 @@ class TrainingJobTest {
     return TrainingJob.run(
         new TrainingJob.Inputs(TINY, TINY.toString(), DATA, init),
         cfg,
-        new RunSettings(ExecutionDevice.CPU, 2, out, trace, false, 0, false, true, 0, 0, null, 0),
+        new RunSettings(
+            List.of(ExecutionDevice.CPU), 2, out, trace, false, 0, false, true, 0, 0, null, 0),
         new Lora(),
         QUIET);
   }
@@ -166,7 +167,18 @@ class TrainingJobTest {
                     new TrainingJob.Inputs(TINY, "x", bad, null),
                     config(3, 0),
                     new RunSettings(
-                        ExecutionDevice.CPU, 1, out, null, false, 0, false, true, 0, 0, null, 0),
+                        List.of(ExecutionDevice.CPU),
+                        1,
+                        out,
+                        null,
+                        false,
+                        0,
+                        false,
+                        true,
+                        0,
+                        0,
+                        null,
+                        0),
                     new Lora(),
                     QUIET))
         .hasMessageContaining(bad + ":2");
@@ -201,7 +213,8 @@ class TrainingJobTest {
     TrainingJob.run(
         new TrainingJob.Inputs(TINY, "x", data, null, null, null, 0.25, 7),
         config(5, 0),
-        new RunSettings(ExecutionDevice.CPU, 2, out, null, false, 0, false, false, 0, 0, null, 0),
+        new RunSettings(
+            List.of(ExecutionDevice.CPU), 2, out, null, false, 0, false, false, 0, 0, null, 0),
         new Lora(),
         QUIET);
     JsonObject d =
