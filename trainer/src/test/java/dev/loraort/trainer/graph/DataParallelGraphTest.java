@@ -45,7 +45,8 @@ class DataParallelGraphTest {
     Map<String, Tensor> one;
     Map<String, Tensor> first;
     Map<String, Tensor> second;
-    try (ModelGraphs g = ModelGraphs.open(m, ExecutionDevice.CPU, 1, false)) {
+    try (ModelGraphs g = ModelGraphs.open(m, List.of(ExecutionDevice.CPU), 1, false)) {
+      assertThat(g.train()).isInstanceOf(GraphSession.class); // one device: the plain session
       one = g.train().run(feeds, outputs);
       first = g.train().run(rowsOf(m, feeds, 0, 4), outputs);
       second = g.train().run(rowsOf(m, feeds, 4, 8), outputs);
