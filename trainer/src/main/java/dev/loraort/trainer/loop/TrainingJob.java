@@ -148,6 +148,17 @@ public final class TrainingJob {
       Inputs in, TrainConfig cfg, RunSettings settings, SharpnessMethod<S> method, PrintStream log)
       throws IOException {
     Manifest m = Manifest.read(in.modelDir());
+    if (settings.devices().size() > cfg.batchSize()) {
+      throw new IllegalArgumentException(
+          "--batch-size "
+              + cfg.batchSize()
+              + " is smaller than the "
+              + settings.devices().size()
+              + " devices "
+              + settings.devices()
+              + ": each device trains on a share of every batch, so it needs at least one example;"
+              + " raise --batch-size or give fewer devices");
+    }
     claimRunDirectory(settings);
     SplittableRandom root = new SplittableRandom(cfg.seed());
     SplittableRandom initRng = root.split(); // one stream per purpose: adding one shifts no other
@@ -188,17 +199,6 @@ public final class TrainingJob {
                         adapter(m, p, cfg, provenance, labelNames(in)),
                         m),
                 log);
-    if (settings.devices().size() > cfg.batchSize()) {
-      throw new IllegalArgumentException(
-          "--batch-size "
-              + cfg.batchSize()
-              + " is smaller than the "
-              + settings.devices().size()
-              + " devices "
-              + settings.devices()
-              + ": each device trains on a share of every batch, so it needs at least one example;"
-              + " raise --batch-size or give fewer devices");
-    }
     try (ModelGraphs graphs =
             ModelGraphs.open(m, settings.devices(), settings.threads(), method.usesRwpGraph());
         Evaluator evaluator =
