@@ -106,6 +106,7 @@ class DataParallelTrainingTest {
         Methods.byId(method).defaults(),
         4,
         8,
+        false,
         5e-3,
         Schedule.Kind.COSINE,
         0,
@@ -137,7 +138,7 @@ class DataParallelTrainingTest {
         m.task().equals("causal-lm")
             ? JsonlDataset.read(LmExamples.write(dir.resolve("lm.jsonl"), 40, 3), m)
             : JsonlDataset.read(m.dir().resolve("sample/train.jsonl"), m);
-    LoraParams params = LoraParams.init(m, cfg.rank(), cfg.alpha(), new SplittableRandom(1));
+    LoraParams params = LoraParams.init(m, cfg.rank(), cfg.scale(), new SplittableRandom(1));
     SharpnessMethod<?> method = Methods.create(cfg.method());
     try (ModelGraphs graphs = ModelGraphs.open(m, devices, 1, method.usesRwpGraph())) {
       StepLoop.run(
