@@ -7,6 +7,8 @@ import dev.loraort.artifacts.AdapterWeights;
 import dev.loraort.artifacts.Adapters;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.config.RunSettings;
+import dev.loraort.trainer.data.Examples;
+import dev.loraort.trainer.data.MavenJar;
 import dev.loraort.trainer.graph.GraphException;
 import dev.loraort.trainer.loop.StepLoop;
 import dev.loraort.trainer.loop.TrainingDiverged;
@@ -54,10 +56,18 @@ public final class LoraTrainer {
   public static TrainResult train(TrainOptions options) throws IOException {
     Path modelDir = options.model != null ? options.model : BundledModel.extract();
     String label = options.model != null ? modelDir.toString() : BundledModel.LABEL;
+    Path data = BundledModel.dataFile(modelDir, options.data);
     StepLoop.Result r =
         TrainingJob.run(
             new TrainingJob.Inputs(
-                modelDir, label, BundledModel.dataFile(modelDir, options.data), options.init),
+                modelDir,
+                label,
+                data,
+                options.init,
+                textOptions(options, modelDir, data),
+                null,
+                0,
+                0),
             options.config,
             new RunSettings(
                 List.of(options.device),
@@ -82,6 +92,17 @@ public final class LoraTrainer {
         r.lastLoss(),
         r.steps(),
         r.seconds());
+  }
+
+  /** How to read text data with the model's own tokenizer; null for pre-tokenized JSONL. */
+  private static Examples.TextOptions textOptions(TrainOptions o, Path modelDir, Path data)
+      throws IOException {
+    if (!Examples.needsTokenizer(data)) {
+      return null;
+    }
+    Manifest m = Manifest.read(modelDir);
+    return new Examples.TextOptions(
+        MavenJar.tokenizer(null, modelDir, m.tokenizer()), o.maxLength, o.textFields, null);
   }
 
   /**

@@ -1,6 +1,7 @@
 package dev.loraort.trainer.api;
 
 import dev.loraort.trainer.config.TrainConfig;
+import dev.loraort.trainer.data.TextDataset;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.method.MethodConfig;
 import dev.loraort.trainer.method.Methods;
@@ -28,6 +29,8 @@ import java.nio.file.Path;
 public final class TrainOptions {
   final Path model;
   final Path data;
+  final TextDataset.Fields textFields;
+  final int maxLength;
   final Path runDir;
   final Path init;
   final TrainConfig config;
@@ -40,6 +43,8 @@ public final class TrainOptions {
   private TrainOptions(Builder b, TrainConfig config) {
     this.model = b.model;
     this.data = b.data;
+    this.textFields = b.textFields;
+    this.maxLength = b.maxLength;
     this.runDir = b.runDir;
     this.init = b.init;
     this.config = config;
@@ -88,6 +93,8 @@ public final class TrainOptions {
     private final Path runDir;
     private Path model;
     private Path data;
+    private TextDataset.Fields textFields = new TextDataset.Fields("text", null, "label");
+    private int maxLength = 128;
     private Path init;
     private MethodConfig method;
     private int rank;
@@ -127,14 +134,38 @@ public final class TrainOptions {
 
     /**
      * The training data: JSONL with one example a line and a field per batch input of the model
-     * without the batch dimension ({@code {"input_ids": [0, 31, 7, 2], "labels": 1}}). Default: the
-     * model directory's {@value BundledModel#SAMPLE_DATA}.
+     * without the batch dimension ({@code {"input_ids": [0, 31, 7, 2], "labels": 1}}), or text
+     * (JSONL with a text field, or CSV; see {@link #textFields}). Default: the model directory's
+     * {@value BundledModel#SAMPLE_DATA}.
      *
      * @param file the JSONL file
      * @return this builder
      */
     public Builder data(Path file) {
       this.data = file;
+      return this;
+    }
+
+    /**
+     * How text data is read (JSONL without input_ids, or CSV): which fields hold the text, an
+     * optional second text of a pair, and the label, and the class names when labels are names. The
+     * model's tokenizer (its manifest's) encodes the text. Default: {@code text} and {@code label},
+     * integer labels.
+     *
+     * @param fields the fields (TextDataset.Fields)
+     * @return this builder
+     */
+    public Builder textFields(TextDataset.Fields fields) {
+      this.textFields = fields;
+      return this;
+    }
+
+    /**
+     * @param tokens tokens per text example (longer texts are cut; default 128)
+     * @return this builder
+     */
+    public Builder maxLength(int tokens) {
+      this.maxLength = tokens;
       return this;
     }
 
@@ -338,6 +369,12 @@ public final class TrainOptions {
      * @throws IllegalArgumentException naming the first invalid setting and its value
      */
     public TrainOptions build() {
+      if (maxLength < 1) {
+        throw new IllegalArgumentException("maxLength must be >= 1, got " + maxLength);
+      }
+      if (textFields == null) {
+        throw new IllegalArgumentException("textFields is null; give the text and label fields");
+      }
       if (threads < 0) {
         throw new IllegalArgumentException("threads must be >= 0, got " + threads);
       }

@@ -3,6 +3,7 @@ package dev.loraort.trainer.cli;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.CaptionedImages;
 import dev.loraort.trainer.data.Examples;
+import dev.loraort.trainer.data.MavenJar;
 import dev.loraort.trainer.data.TextDataset;
 import java.io.IOException;
 import java.nio.file.Path;

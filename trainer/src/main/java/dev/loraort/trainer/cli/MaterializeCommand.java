@@ -2,6 +2,7 @@ package dev.loraort.trainer.cli;
 
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.artifacts.onnx.BaseWeightsWriter;
+import dev.loraort.trainer.data.MavenJar;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -58,8 +58,8 @@ public final class Examples {
     if (text == null) {
       throw new IOException(
           file
-              + " holds text or images to caption: give the model a tokenizer (manifest tokenizer,"
-              + " or --tokenizer)");
+              + " holds text or images to caption, and no text options were given (the tokenizer,"
+              + " the text and label fields)");
     }
     if (images && text.captions() == null) {
       throw new IOException(

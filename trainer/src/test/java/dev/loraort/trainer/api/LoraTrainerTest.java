@@ -8,10 +8,13 @@ import dev.loraort.artifacts.AdapterFormat;
 import dev.loraort.artifacts.AdapterWeights;
 import dev.loraort.trainer.cli.Main;
 import dev.loraort.trainer.config.TrainConfig;
+import dev.loraort.trainer.data.TextDataset;
+import dev.loraort.trainer.loop.TrainingJob;
 import dev.loraort.trainer.method.EFlatLora;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -157,6 +160,68 @@ class LoraTrainerTest {
     LoraTrainer.export(plain.adapter(), TINY, AdapterFormat.PEFT, plainPeft);
     assertThat(Files.readString(plainPeft.resolve("adapter_config.json")))
         .contains("\"use_rslora\": false");
+  }
+
+  @Test
+  void textDataIsReadWithTheModelsTokenizerAsTheCliReadsIt() throws IOException {
+    // tiny RoBERTa with a word-level tokenizer (tiny CLIP's: ids below RoBERTa's 1,000)
+    Path model = dir.resolve("model");
+    Files.createDirectories(model);
+    try (var files = Files.list(TINY)) {
+      for (Path f : files.filter(Files::isRegularFile).toList()) {
+        Files.copy(f, model.resolve(f.getFileName()));
+      }
+    }
+    Files.copy(Path.of("../onnx-models/tiny-clip/tokenizer.json"), model.resolve("tokenizer.json"));
+    Files.writeString(
+        model.resolve("manifest.json"),
+        Files.readString(TINY.resolve("manifest.json"))
+            .replace("\"tokenizer\": null", "\"tokenizer\": \"tokenizer.json\""));
+    StringBuilder jsonl = new StringBuilder();
+    String[] texts = {"a photo of a cat", "a drawing of a dog", "the small bag", "a dark coat"};
+    for (int i = 0; i < 32; i++) {
+      jsonl.append(
+          String.format(
+              "{\"review\": \"%s\", \"kind\": \"%s\"}%n",
+              texts[i % 4], i % 2 == 0 ? "photo" : "other"));
+    }
+    Path data = Files.writeString(dir.resolve("text.jsonl"), jsonl);
+    TrainOptions.Builder b =
+        TrainOptions.builder(dir.resolve("api"))
+            .model(model)
+            .data(data)
+            .textFields(new TextDataset.Fields("review", null, "kind", List.of("other", "photo")))
+            .maxLength(16)
+            .steps(4)
+            .threads(1);
+    TrainResult api = LoraTrainer.train(b.build());
+    Path cli = dir.resolve("cli");
+    assertThat(
+            Main.run(
+                "train",
+                "--model",
+                model.toString(),
+                "--data",
+                data.toString(),
+                "--text-field",
+                "review",
+                "--label-field",
+                "kind",
+                "--labels",
+                "other,photo",
+                "--max-length",
+                "16",
+                "--steps",
+                "4",
+                "--threads",
+                "1",
+                "--no-progress",
+                "--out",
+                cli.toString()))
+        .isZero();
+    assertThat(api.adapter()).hasSameBinaryContentAs(cli.resolve("adapter.onnx"));
+    assertThat(LoraTrainer.loadAdapter(api.adapter(), model).metadata())
+        .containsEntry(TrainingJob.LABELS, "[\"other\",\"photo\"]");
   }
 
   /**

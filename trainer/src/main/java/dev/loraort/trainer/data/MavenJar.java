@@ -1,4 +1,4 @@
-package dev.loraort.trainer.cli;
+package dev.loraort.trainer.data;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,7 +12,7 @@ import java.util.zip.ZipFile;
  * Files that manifests locate in Maven artifacts ({@code maven} + {@code entry}), from the local
  * repository.
  */
-final class MavenJar {
+public final class MavenJar {
   private MavenJar() {}
 
   /**
@@ -22,7 +22,7 @@ final class MavenJar {
    * @return the jar path
    * @throws IllegalArgumentException if it is not there, with the command that fetches it
    */
-  static Path local(String coords) {
+  public static Path local(String coords) {
     String[] p = coords.split(":");
     Path repo =
         Path.of(
@@ -49,7 +49,7 @@ final class MavenJar {
    * @return the bytes
    * @throws IOException if the file or entry is missing
    */
-  static byte[] bytes(Path origin, String entry) throws IOException {
+  public static byte[] bytes(Path origin, String entry) throws IOException {
     if (!Files.exists(origin)) {
       throw new IOException(origin + " not found");
     }
@@ -77,7 +77,8 @@ final class MavenJar {
    * @return a tokenizer.json path
    * @throws IOException if none can be found
    */
-  static Path tokenizer(Path given, Path modelDir, Map<String, String> spec) throws IOException {
+  public static Path tokenizer(Path given, Path modelDir, Map<String, String> spec)
+      throws IOException {
     if (given != null) {
       return given;
     }
