@@ -65,6 +65,24 @@ public final class Examples {
       throw new IOException(
           file + " holds IDX images: name their classes (--class-names fashion-mnist, ...)");
     }
+    InputLimits limits = InputLimits.of(m);
+    List<String> names = text.fields() == null ? null : text.fields().labelNames();
+    if (names != null && limits.classes() > 0 && names.size() != limits.classes()) {
+      throw new IOException(
+          file
+              + ": --labels names "
+              + names.size()
+              + " classes "
+              + names
+              + ", the model "
+              + m.id()
+              + " has "
+              + limits.classes()
+              + " (a classification head of another size: prepare the model again with"
+              + " --num-labels "
+              + names.size()
+              + ")");
+    }
     List<JsonlDataset.Example> out;
     try (TextEncoder enc = TextEncoder.open(text.tokenizer(), text.maxLength())) {
       out =
@@ -72,7 +90,6 @@ public final class Examples {
               ? CaptionedImages.load(file, text.captions(), enc, m)
               : enc.encode(TextDataset.read(file, fieldsFor(text.fields(), m)), m);
     }
-    InputLimits limits = InputLimits.of(m);
     for (int i = 0; i < out.size(); i++) {
       limits.check(out.get(i).values(), file + ": record " + (i + 1));
     }

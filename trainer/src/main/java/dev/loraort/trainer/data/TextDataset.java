@@ -171,15 +171,24 @@ public final class TextDataset {
 
   private static Row row(JsonObject o, Fields f, String at) throws IOException {
     return new Row(
-        string(o, f.text(), at),
-        f.pair() == null ? null : string(o, f.pair(), at),
-        f.label() == null ? -1 : label(string(o, f.label(), at), at, f));
+        string(o, f.text(), "--text-field", at),
+        f.pair() == null ? null : string(o, f.pair(), "--pair-field", at),
+        f.label() == null ? -1 : label(string(o, f.label(), "--label-field", at), at, f));
   }
 
-  private static String string(JsonObject o, String k, String at) throws IOException {
+  private static String string(JsonObject o, String k, String option, String at)
+      throws IOException {
     JsonElement e = o.get(k);
     if (e == null || e.isJsonNull()) {
-      throw new IOException(at + ": missing field " + k);
+      throw new IOException(
+          at
+              + ": missing field "
+              + k
+              + " (the line has "
+              + o.keySet()
+              + "; "
+              + option
+              + " names the field to read)");
     }
     return e.getAsString();
   }

@@ -183,14 +183,16 @@ class LoraTrainerTest {
       jsonl.append(
           String.format(
               "{\"review\": \"%s\", \"kind\": \"%s\"}%n",
-              texts[i % 4], i % 2 == 0 ? "photo" : "other"));
+              texts[i % 4], i % 4 == 1 ? "drawing" : i % 2 == 0 ? "photo" : "other"));
     }
     Path data = Files.writeString(dir.resolve("text.jsonl"), jsonl);
     TrainOptions.Builder b =
         TrainOptions.builder(dir.resolve("api"))
             .model(model)
             .data(data)
-            .textFields(new TextDataset.Fields("review", null, "kind", List.of("other", "photo")))
+            .textFields(
+                new TextDataset.Fields(
+                    "review", null, "kind", List.of("other", "photo", "drawing")))
             .maxLength(16)
             .steps(4)
             .threads(1);
@@ -208,7 +210,7 @@ class LoraTrainerTest {
                 "--label-field",
                 "kind",
                 "--labels",
-                "other,photo",
+                "other,photo,drawing",
                 "--max-length",
                 "16",
                 "--steps",
@@ -221,7 +223,17 @@ class LoraTrainerTest {
         .isZero();
     assertThat(api.adapter()).hasSameBinaryContentAs(cli.resolve("adapter.onnx"));
     assertThat(LoraTrainer.loadAdapter(api.adapter(), model).metadata())
-        .containsEntry(TrainingJob.LABELS, "[\"other\",\"photo\"]");
+        .containsEntry(TrainingJob.LABELS, "[\"other\",\"photo\",\"drawing\"]");
+    // names for another number of classes than the head has: refused before training
+    TrainOptions twoNames =
+        b.textFields(new TextDataset.Fields("review", null, "kind", List.of("other", "photo")))
+            .overwrite(true)
+            .build();
+    assertThatThrownBy(() -> LoraTrainer.train(twoNames))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("--labels names 2 classes")
+        .hasMessageContaining("has 3")
+        .hasMessageContaining("--num-labels 2");
   }
 
   /**

@@ -62,6 +62,10 @@ class TextDatasetTest {
     Files.writeString(csv, "review,label\nx,1\n");
     assertThatThrownBy(() -> TextDataset.read(csv, TextDataset.Fields.defaults()))
         .hasMessageContaining("no column text");
+    Path other = dir.resolve("t.jsonl");
+    Files.writeString(other, "{\"t\": \"great\", \"s\": 1}\n");
+    assertThatThrownBy(() -> TextDataset.read(other, TextDataset.Fields.defaults()))
+        .hasMessageContaining(other + ":1: missing field text (the line has [t, s]; --text-field");
     Path ids = dir.resolve("ids.jsonl");
     Files.writeString(ids, "{\"input_ids\": [0, 5, 2], \"labels\": 1}\n");
     assertThat(TextDataset.isText(ids)).isFalse();
