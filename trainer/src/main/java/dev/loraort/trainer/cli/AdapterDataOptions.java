@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.SplittableRandom;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -32,8 +33,9 @@ final class AdapterDataOptions {
   @Option(
       names = "--adapter",
       paramLabel = "PATH",
-      required = true,
-      description = "the adapter, any format")
+      description =
+          "the adapter, any format (default: none, the model as shipped: B = 0 and the heads'"
+              + " initial values)")
   Path adapter;
 
   @Option(
@@ -82,13 +84,23 @@ final class AdapterDataOptions {
   }
 
   LoraParams params(Manifest m) throws IOException {
+    if (adapter == null) { // B = 0: the LoRA branch adds nothing, whatever A and the scale are
+      return LoraParams.init(m, m.lora().defaultRank(), 1f, new SplittableRandom(0));
+    }
     AdapterWeights a = Adapters.read(adapter, m);
     return LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
   }
 
+  /**
+   * @return what is scored, for the printed line
+   */
+  String scored() {
+    return adapter != null ? adapter.toString() : model + " as shipped (no adapter)";
+  }
+
   /** The data; text labels given as names take the names the adapter was trained with. */
   List<JsonlDataset.Example> examples(Manifest m) throws IOException {
-    if (read.labels == null) {
+    if (read.labels == null && adapter != null) {
       read.labels = TrainingJob.labelNames(Adapters.read(adapter, m));
     }
     return Examples.load(data, m, read.textOptions(model, m, data));

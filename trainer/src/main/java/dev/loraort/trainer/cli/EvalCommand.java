@@ -38,7 +38,7 @@ final class EvalCommand implements Callable<Integer> {
         System.out.printf(
             Locale.ROOT,
             "%s on %s: %d tokens, nll %.5f, perplexity %.3f%n",
-            in.adapter,
+            in.scored(),
             in.data,
             (long) ppl[2],
             ppl[0],
@@ -49,7 +49,7 @@ final class EvalCommand implements Callable<Integer> {
         System.out.printf(
             Locale.ROOT,
             "%s on %s: n %d pairs, recall@1 %.4f, mrr %.4f%n",
-            in.adapter,
+            in.scored(),
             in.data,
             examples.size(),
             r.get("recall_at_1"),
@@ -61,7 +61,7 @@ final class EvalCommand implements Callable<Integer> {
         System.out.printf(
             Locale.ROOT,
             "%s on %s: n %d, %saccuracy %.4f, f1 %.4f, mcc %.4f%n",
-            in.adapter,
+            in.scored(),
             in.data,
             r.n(),
             zeroShot ? "zero-shot " : "",

@@ -65,7 +65,7 @@ final class SharpnessCommand implements Callable<Integer> {
     System.out.printf(
         Locale.ROOT,
         "%s: loss %.5f, adversarial increase %.5f (rho %.3g, %d steps), random mean increase %.5f (%d directions)%n",
-        in.adapter,
+        in.scored(),
         s.cleanLoss(),
         s.adversarialIncrease(),
         s.rho(),

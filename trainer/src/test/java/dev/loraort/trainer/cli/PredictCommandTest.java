@@ -82,6 +82,29 @@ class PredictCommandTest {
   }
 
   @Test
+  void withoutAnAdapterEvalAndPredictScoreTheModelAsShipped() throws IOException {
+    Path base = dir.resolve("base.json");
+    Path pred = dir.resolve("base.jsonl");
+    assertThat(Main.run("eval", "--model", TINY, "--data", DATA, "--out", base.toString()))
+        .isZero();
+    assertThat(Main.run("predict", "--model", TINY, "--data", DATA, "--out", pred.toString()))
+        .isZero();
+    List<String> lines = Files.readAllLines(Path.of(DATA));
+    List<JsonObject> p = rows(pred);
+    int right = 0;
+    for (int i = 0; i < p.size(); i++) {
+      long label = JsonParser.parseString(lines.get(i)).getAsJsonObject().get("labels").getAsLong();
+      right += p.get(i).get("label").getAsLong() == label ? 1 : 0;
+    }
+    double accuracy =
+        JsonParser.parseString(Files.readString(base))
+            .getAsJsonObject()
+            .get("accuracy")
+            .getAsDouble();
+    assertThat((double) right / p.size()).isEqualTo(accuracy); // the same base model, B = 0
+  }
+
+  @Test
   void aCausalLmContinuesEachPromptGreedily() throws IOException {
     Path prompts = dir.resolve("prompts.jsonl");
     Files.writeString(prompts, "{\"input_ids\": [5, 6, 7]}\n{\"input_ids\": [9]}\n");
