@@ -1,5 +1,6 @@
 package dev.loraort.trainer.cli;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -20,6 +21,9 @@ import dev.loraort.trainer.loop.TrainingJob;
 import dev.loraort.trainer.method.MethodSetting;
 import dev.loraort.trainer.method.Methods;
 import dev.loraort.trainer.params.LoraParams;
+import dev.loraort.trainer.plot.Chart;
+import java.awt.Color;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -57,7 +61,8 @@ import picocli.CommandLine.Option;
           + " validation accuracy alone, and reports its test accuracy (mean +- std over seeds)"
           + " and a paired sign-flip test against LoRA's pick on the same seeds. A finished run is"
           + " not run again. Writes OUT/runs/*/ (run.json, result.json), OUT/study.csv and"
-          + " OUT/summary.md.%n"
+          + " OUT/summary.md (with macro-F1 on the test set) and OUT/study.png (test accuracy"
+          + " per method and rho).%n"
     })
 final class StudyCommand implements Callable<Integer> {
   @Option(names = "--model", paramLabel = "DIR", required = true, description = "model directory")
@@ -163,6 +168,9 @@ final class StudyCommand implements Callable<Integer> {
         runCell(m, c, dir, testSet, dev);
       }
       JsonObject r = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
+      if (!r.has("test_macro_f1")) { // a cell of an older build: score its adapter again
+        r = addTestMacroF1(m, dir, r, testSet, dev);
+      }
       if (sharpness && !r.has("sharpness_adversarial")) {
         r = measureSharpness(m, dir, r, dev);
       }
@@ -173,7 +181,8 @@ final class StudyCommand implements Callable<Integer> {
             r.get("test_accuracy").getAsDouble(),
             r.get("seconds_per_step").getAsDouble(),
             number(r, "sharpness_adversarial"),
-            number(r, "sharpness_random")
+            number(r, "sharpness_random"),
+            r.get("test_macro_f1").getAsDouble()
           });
       done++;
       System.err.printf(
@@ -190,6 +199,8 @@ final class StudyCommand implements Callable<Integer> {
     System.out.print(summary);
     byte[] b = summary.getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(out.resolve("summary.md"), o -> o.write(b));
+    List<Column> cols = plotColumns(results, methods, seeds);
+    Chart.writeOrWarn(out.resolve("study.png"), () -> plot(cols), "study.csv and summary.md");
     return 0;
   }
 
@@ -241,6 +252,7 @@ final class StudyCommand implements Callable<Integer> {
     o.addProperty("validation_accuracy", v.accuracy());
     o.addProperty("test_accuracy", te.accuracy());
     o.addProperty("test_f1", te.f1());
+    putTestScores(o, te);
     o.addProperty("seconds_per_step", r.seconds() / Math.max(1, r.steps()));
     byte[] b = o.toString().getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(dir.resolve("result.json"), w -> w.write(b)); // last: it marks the cell done
@@ -253,6 +265,47 @@ final class StudyCommand implements Callable<Integer> {
     return Methods.byId(method).settings().stream().anyMatch(d -> d.setting() == MethodSetting.RHO);
   }
 
+  /** Test macro F1 and the confusion matrix (counts[true][predicted]) in a result. */
+  private static void putTestScores(JsonObject o, ClassificationMetrics te) {
+    o.addProperty("test_macro_f1", te.macroF1());
+    JsonArray rows = new JsonArray();
+    for (long[] row : te.confusion()) {
+      JsonArray a = new JsonArray();
+      for (long v : row) {
+        a.add(v);
+      }
+      rows.add(a);
+    }
+    o.add("test_confusion", rows);
+  }
+
+  /** Scores a finished cell's adapter on the test set again and adds macro F1 to result.json. */
+  private JsonObject addTestMacroF1(
+      Manifest m, Path dir, JsonObject r, List<JsonlDataset.Example> testSet, ExecutionDevice dev)
+      throws IOException {
+    LoraParams p = finalAdapter(m, dir);
+    ClassificationMetrics te = Evaluator.classify(m, p, testSet, 64, dev, threads);
+    if (Math.abs(te.accuracy() - r.get("test_accuracy").getAsDouble()) > 1e-9) {
+      System.err.printf(
+          Locale.ROOT,
+          "warning: %s: test accuracy %.6f now, %.6f in result.json%n",
+          dir,
+          te.accuracy(),
+          r.get("test_accuracy").getAsDouble());
+    }
+    JsonObject out = r.deepCopy();
+    putTestScores(out, te);
+    byte[] b = out.toString().getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.write(dir.resolve("result.json"), w -> w.write(b));
+    return out;
+  }
+
+  private static LoraParams finalAdapter(Manifest m, Path dir) throws IOException {
+    Path adapter = dir.resolve("run").resolve(TrainingJob.ADAPTER);
+    AdapterWeights a = Adapters.read(adapter, m);
+    return LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
+  }
+
   private static double number(JsonObject r, String key) {
     return r.has(key) ? r.get(key).getAsDouble() : Double.NaN;
   }
@@ -261,9 +314,7 @@ final class StudyCommand implements Callable<Integer> {
   private JsonObject measureSharpness(Manifest m, Path dir, JsonObject r, ExecutionDevice dev)
       throws IOException {
     Path valFile = dir.resolve("validation.jsonl");
-    Path adapter = dir.resolve("run").resolve(TrainingJob.ADAPTER);
-    AdapterWeights a = Adapters.read(adapter, m);
-    LoraParams p = LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
+    LoraParams p = finalAdapter(m, dir);
     List<JsonlDataset.Example> val = Examples.load(valFile, m, read.textOptions(model, m, valFile));
     // strict fp32 on CUDA: the increases are small differences of losses
     ExecutionDevice strict =
@@ -330,20 +381,21 @@ final class StudyCommand implements Callable<Integer> {
   private void writeTable(Map<Cell, double[]> results) throws IOException {
     StringBuilder b =
         new StringBuilder(
-            "method,rho,lr,seed,validation_accuracy,test_accuracy,seconds_per_step,"
-                + "sharpness_adversarial,sharpness_random\n");
+            "method,rho,lr,seed,validation_accuracy,test_accuracy,test_macro_f1,"
+                + "seconds_per_step,sharpness_adversarial,sharpness_random\n");
     results.forEach(
         (c, r) ->
             b.append(
                 String.format(
                     Locale.ROOT,
-                    "%s,%s,%s,%d,%.6f,%.6f,%.6f,%.6g,%.6g%n",
+                    "%s,%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6g%n",
                     c.method(),
                     num(c.rho()),
                     num(c.lr()),
                     c.seed(),
                     r[0],
                     r[1],
+                    r[5],
                     r[2],
                     r[3],
                     r[4])));
@@ -353,25 +405,7 @@ final class StudyCommand implements Callable<Integer> {
 
   /** Each method's pick on validation, its test accuracy over seeds, and the paired test. */
   String summary(Map<Cell, double[]> results) {
-    Map<String, double[]> pick = new LinkedHashMap<>(); // method -> {rho, lr}
-    for (String method : methods) {
-      Map<String, List<Double>> byConfig = new TreeMap<>();
-      results.forEach(
-          (c, r) -> {
-            if (c.method().equals(method)) {
-              byConfig
-                  .computeIfAbsent(num(c.rho()) + "/" + num(c.lr()), k -> new ArrayList<>())
-                  .add(r[0]);
-            }
-          });
-      String best =
-          byConfig.entrySet().stream()
-              .max(Comparator.comparingDouble(e -> mean(e.getValue())))
-              .orElseThrow()
-              .getKey();
-      String[] p = best.split("/");
-      pick.put(method, new double[] {Double.parseDouble(p[0]), Double.parseDouble(p[1])});
-    }
+    Map<String, double[]> pick = picks(results, methods);
     double[] lora = testBySeed(results, "lora", pick.get("lora"));
     StringBuilder s = new StringBuilder();
     s.append(
@@ -384,13 +418,15 @@ final class StudyCommand implements Callable<Integer> {
             seeds,
             steps));
     s.append(
-        "| method | rho | lr | validation acc | test acc (mean +- std) | vs LoRA | p (paired) | s/step |\n");
-    s.append("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        "| method | rho | lr | validation acc | test acc (mean +- std) | vs LoRA | p (paired)"
+            + " | test macro-F1 (mean +- std) | s/step |\n");
+    s.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (String method : methods) {
       double[] c = pick.get(method);
       double[] t = testBySeed(results, method, c);
       double[] v = column(results, method, c, 0);
       double[] sec = column(results, method, c, 2);
+      double[] f1 = column(results, method, c, 5);
       double[] diff = new double[t.length];
       for (int i = 0; i < t.length; i++) {
         diff[i] = t[i] - lora[i];
@@ -398,7 +434,7 @@ final class StudyCommand implements Callable<Integer> {
       s.append(
           String.format(
               Locale.ROOT,
-              "| %s | %s | %s | %.4f | %.4f +- %.4f | %+.4f | %s | %.3f |%n",
+              "| %s | %s | %s | %.4f | %.4f +- %.4f | %+.4f | %s | %.4f +- %.4f | %.3f |%n",
               method,
               c[0] > 0 ? num(c[0]) : "-",
               num(c[1]),
@@ -407,12 +443,15 @@ final class StudyCommand implements Callable<Integer> {
               std(t),
               mean(diff),
               method.equals("lora") ? "-" : String.format(Locale.ROOT, "%.3f", signFlipP(diff)),
+              mean(f1),
+              std(f1),
               mean(sec)));
     }
     s.append(
         "\nEach method's rho and learning rate were chosen on mean validation accuracy alone; p is"
             + " an exact two-sided sign-flip test of the per-seed test differences from LoRA's"
-            + " pick (same seeds, same sampled data).\n");
+            + " pick (same seeds, same sampled data). Macro-F1 is the unweighted mean of the"
+            + " classes' F1 on the test set, for the same picks.\n");
     List<double[]> pairs = new ArrayList<>();
     for (double[] r : results.values()) {
       if (!Double.isNaN(r[3])) {
@@ -441,6 +480,143 @@ final class StudyCommand implements Callable<Integer> {
               kendallTau(pairs)));
     }
     return s.toString();
+  }
+
+  /**
+   * Each method's rho and learning rate with the highest mean validation accuracy over seeds (ties:
+   * the first in the order of their "rho/lr" strings).
+   *
+   * @return method -> {rho, lr}, in the order of methods
+   */
+  static Map<String, double[]> picks(Map<Cell, double[]> results, List<String> methods) {
+    Map<String, double[]> pick = new LinkedHashMap<>();
+    for (String method : methods) {
+      pick.put(method, bestOnValidation(results, method, Double.NaN));
+    }
+    return pick;
+  }
+
+  /**
+   * The {rho, lr} of a method's cells with the highest mean validation accuracy, among all its
+   * cells (rho NaN) or those at one rho.
+   */
+  private static double[] bestOnValidation(Map<Cell, double[]> results, String method, double rho) {
+    Map<String, List<Double>> byConfig = new TreeMap<>();
+    results.forEach(
+        (c, r) -> {
+          if (c.method().equals(method) && (Double.isNaN(rho) || c.rho() == rho)) {
+            byConfig
+                .computeIfAbsent(num(c.rho()) + "/" + num(c.lr()), k -> new ArrayList<>())
+                .add(r[0]);
+          }
+        });
+    String best =
+        byConfig.entrySet().stream()
+            .max(Comparator.comparingDouble(e -> mean(e.getValue())))
+            .orElseThrow(() -> new IllegalStateException("study: no cells of " + method))
+            .getKey();
+    String[] p = best.split("/");
+    return new double[] {Double.parseDouble(p[0]), Double.parseDouble(p[1])};
+  }
+
+  /**
+   * One column of study.png: a method at one rho, at the learning rate that did best at that rho on
+   * mean validation accuracy, with its per-seed test accuracies.
+   *
+   * @param method the method
+   * @param rho its rho (0 for LoRA)
+   * @param lr the learning rate chosen at this rho
+   * @param test test accuracy by seed
+   * @param picked whether this is the method's pick in the summary
+   */
+  record Column(String method, double rho, double lr, double[] test, boolean picked) {
+    double mean() {
+      return StudyCommand.mean(test);
+    }
+
+    double std() {
+      return StudyCommand.std(test);
+    }
+  }
+
+  /**
+   * The plot's columns: every method in order, and within it every rho of the grid in increasing
+   * order.
+   *
+   * @param results cell -> {validation acc, test acc, ...}
+   * @param methods the methods, LoRA among them
+   * @param seeds the number of seeds
+   * @return the columns
+   */
+  static List<Column> plotColumns(Map<Cell, double[]> results, List<String> methods, int seeds) {
+    Map<String, double[]> pick = picks(results, methods);
+    List<Column> cols = new ArrayList<>();
+    for (String method : methods) {
+      TreeMap<Double, Boolean> rhoSet = new TreeMap<>();
+      results.keySet().stream()
+          .filter(c -> c.method().equals(method))
+          .forEach(c -> rhoSet.put(c.rho(), true));
+      for (double rho : rhoSet.keySet()) {
+        double[] best = bestOnValidation(results, method, rho);
+        double[] test = new double[seeds];
+        for (int s = 0; s < seeds; s++) {
+          test[s] = results.get(new Cell(method, best[0], best[1], s))[1];
+        }
+        double[] p = pick.get(method);
+        cols.add(new Column(method, rho, best[1], test, p[0] == best[0] && p[1] == best[1]));
+      }
+    }
+    return cols;
+  }
+
+  /** study.png: test accuracy per method and rho, each seed a grey dot, mean +- std in colour. */
+  private BufferedImage plot(List<Column> cols) {
+    double lo = Double.POSITIVE_INFINITY;
+    double hi = Double.NEGATIVE_INFINITY;
+    for (Column c : cols) {
+      for (double v : c.test()) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+      lo = Math.min(lo, c.mean() - c.std());
+      hi = Math.max(hi, c.mean() + c.std());
+    }
+    double pad = Math.max(0.01, (hi - lo) * 0.08);
+    Chart.Axis acc =
+        new Chart.Axis(
+            "test accuracy",
+            Math.max(0, Math.floor((lo - pad) * 100) / 100),
+            Math.min(1, Math.ceil((hi + pad) * 100) / 100),
+            "%.3f",
+            Color.DARK_GRAY);
+    int n = cols.size();
+    Chart chart = new Chart(Math.max(640, 150 * n + 140), 460, -0.5, n - 0.5, acc, null);
+    List<Chart.Tick> ticks = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      Column c = cols.get(i);
+      String second =
+          (c.rho() > 0 ? "rho " + num(c.rho()) : "")
+              + (lrs.size() > 1 ? (c.rho() > 0 ? ", " : "") + "lr " + num(c.lr()) : "");
+      ticks.add(new Chart.Tick(i, c.method() + (c.picked() ? " *" : "") + "\n" + second));
+    }
+    chart.grid(ticks, "* the method's pick on validation; dashed: its mean for LoRA");
+    chart.caption(
+        String.format(Locale.ROOT, "mean +- std over %d seeds; grey dots: each seed", seeds));
+    cols.stream()
+        .filter(c -> c.method().equals("lora") && c.picked())
+        .forEach(c -> chart.dashedLevel(c.mean(), acc, Chart.PALETTE.get(0)));
+    Color grey = new Color(150, 150, 150);
+    for (int i = 0; i < n; i++) {
+      Column c = cols.get(i);
+      Color color = Chart.PALETTE.get(methods.indexOf(c.method()) % Chart.PALETTE.size());
+      for (int s = 0; s < seeds; s++) {
+        double dx = seeds > 1 ? 0.3 * ((double) s / (seeds - 1) - 0.5) : 0;
+        chart.point(i + dx, c.test()[s], acc, grey, 5);
+      }
+      chart.errorBar(i, c.mean() - c.std(), c.mean() + c.std(), acc, color);
+      chart.point(i, c.mean(), acc, color, 10);
+    }
+    return chart.image();
   }
 
   private double[] testBySeed(Map<Cell, double[]> results, String method, double[] pick) {

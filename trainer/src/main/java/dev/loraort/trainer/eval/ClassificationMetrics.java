@@ -5,7 +5,8 @@ package dev.loraort.trainer.eval;
  *
  * @param n examples
  * @param accuracy fraction correct
- * @param f1 binary tasks: F1 of class 1; more classes: macro F1
+ * @param f1 binary tasks: F1 of class 1; more classes: macro F1 (over all classes; {@link
+ *     #macroF1()} is macro F1 for any number of classes)
  * @param mcc Matthews correlation coefficient (Gorodkin's R_K for more than two classes); 0 when
  *     undefined
  * @param confusion counts[true][predicted]
@@ -72,6 +73,34 @@ public record ClassificationMetrics(
     double den = Math.sqrt(((double) n * n - pp) * ((double) n * n - tt));
     double mcc = den == 0 ? 0 : ((double) correct * n - pt) / den;
     return new ClassificationMetrics(n, (double) correct / n, f1, mcc, c);
+  }
+
+  /**
+   * Macro-averaged F1: the unweighted mean of each class's one-vs-rest F1, for two classes as for
+   * more (where {@link #f1()} of a binary task is class 1's F1 alone). As in scikit-learn's {@code
+   * f1_score(average="macro")} without {@code labels}, the mean runs over the classes that occur
+   * among the true labels or the predictions; a class that is neither is left out rather than
+   * counted as 0.
+   *
+   * @return macro F1 in [0, 1]
+   */
+  public double macroF1() {
+    int k = confusion.length;
+    double sum = 0;
+    int counted = 0;
+    for (int c = 0; c < k; c++) {
+      long actual = 0;
+      long predicted = 0;
+      for (int j = 0; j < k; j++) {
+        actual += confusion[c][j];
+        predicted += confusion[j][c];
+      }
+      if (actual + predicted > 0) {
+        sum += f1(confusion[c][c], predicted, actual);
+        counted++;
+      }
+    }
+    return sum / counted;
   }
 
   private static double f1(long tp, long predictedPositive, long actualPositive) {

@@ -1,10 +1,16 @@
 package dev.loraort.trainer.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -50,7 +56,10 @@ class StudyCommandTest {
     assertThat(rows).hasSize(1 + 2 * 3);
     assertThat(Files.readString(out.resolve("summary.md")))
         .contains("| lora | - | 0.005 |")
-        .contains("| eflat-lora |");
+        .contains("| eflat-lora |")
+        .contains("test macro-F1 (mean +- std)");
+    assertThat(rows.get(0)).contains(",test_accuracy,test_macro_f1,");
+    assertThat(ImageIO.read(out.resolve("study.png").toFile()).getWidth()).isEqualTo(640);
     // each seed's few-shot sample: 8 per class for training, 8 for validation (3 classes)
     Path cell = out.resolve("runs/lora-rho0-lr0.005-seed1");
     assertThat(Files.readAllLines(cell.resolve("train.jsonl"))).hasSize(24);
@@ -128,5 +137,100 @@ class StudyCommandTest {
         .contains("sharpness_adversarial");
     assertThat(Files.readString(out.resolve("summary.md")))
         .contains("Kendall's tau between adversarial sharpness and test accuracy over all 6 runs");
+  }
+
+  @Test
+  void aCellOfAnOlderBuildGetsItsMacroF1FromItsAdapter() throws Exception {
+    Path out = dir.resolve("study");
+    assertThat(study(out)).isZero();
+    Path result = out.resolve("runs/eflat-lora-rho0.2-lr0.005-seed1/result.json");
+    JsonObject r = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
+    double f1 = r.get("test_macro_f1").getAsDouble();
+    // the confusion matrix of the 3-class test set: its rows add up to the file's 24 lines
+    long n = 0;
+    for (var row : r.getAsJsonArray("test_confusion")) {
+      for (var v : row.getAsJsonArray()) {
+        n += v.getAsLong();
+      }
+    }
+    assertThat(n)
+        .isEqualTo(Files.readAllLines(Path.of(DATA)).stream().filter(l -> !l.isBlank()).count());
+    r.remove("test_macro_f1");
+    r.remove("test_confusion");
+    Files.writeString(result, r.toString());
+    assertThat(study(out)).isZero();
+    JsonObject again = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
+    assertThat(again.get("test_macro_f1").getAsDouble()).isEqualTo(f1);
+    assertThat(again.has("test_confusion")).isTrue();
+  }
+
+  /** Results of a hand-made 2-seed grid: {validation acc, test acc, s/step, -, -, macro F1}. */
+  private static Map<StudyCommand.Cell, double[]> handGrid() {
+    Map<StudyCommand.Cell, double[]> r = new LinkedHashMap<>();
+    put(r, "lora", 0, 0.001, 0.60, 0.70, 0.50, 0.70, 0.60, 0.80);
+    put(r, "lora", 0, 0.003, 0.70, 0.75, 0.60, 0.65, 0.50, 0.60);
+    // rho 0.05: lr 0.003 better on validation; rho 0.2: lr 0.001, and the best of all on validation
+    put(r, "eflat-lora", 0.05, 0.001, 0.50, 0.50, 0.90, 0.90, 0.90, 0.90);
+    put(r, "eflat-lora", 0.05, 0.003, 0.60, 0.60, 0.60, 0.70, 0.60, 0.70);
+    put(r, "eflat-lora", 0.2, 0.001, 0.80, 0.80, 0.66, 0.74, 0.30, 0.50);
+    put(r, "eflat-lora", 0.2, 0.003, 0.70, 0.70, 0.95, 0.95, 0.95, 0.95);
+    return r;
+  }
+
+  /** One grid point on seeds 0 and 1: validation, test and macro F1 by seed. */
+  private static void put(
+      Map<StudyCommand.Cell, double[]> r,
+      String method,
+      double rho,
+      double lr,
+      double v0,
+      double v1,
+      double t0,
+      double t1,
+      double f0,
+      double f1) {
+    r.put(
+        new StudyCommand.Cell(method, rho, lr, 0),
+        new double[] {v0, t0, 0.5, Double.NaN, Double.NaN, f0});
+    r.put(
+        new StudyCommand.Cell(method, rho, lr, 1),
+        new double[] {v1, t1, 0.5, Double.NaN, Double.NaN, f1});
+  }
+
+  @Test
+  void thePlotsColumnsTakeEachRhosBestLearningRateOnValidation() {
+    List<StudyCommand.Column> cols =
+        StudyCommand.plotColumns(handGrid(), List.of("lora", "eflat-lora"), 2);
+    assertThat(cols).hasSize(3);
+    assertThat(cols.get(0).method()).isEqualTo("lora");
+    assertThat(cols.get(0).lr()).isEqualTo(0.003); // validation 0.725 against 0.65
+    assertThat(cols.get(0).test()).containsExactly(0.60, 0.65);
+    assertThat(cols.get(0).picked()).isTrue();
+    assertThat(cols.get(1).rho()).isEqualTo(0.05);
+    assertThat(cols.get(1).lr()).isEqualTo(0.003); // 0.65 against 0.5, though its test is lower
+    assertThat(cols.get(1).picked()).isFalse();
+    assertThat(cols.get(2).rho()).isEqualTo(0.2);
+    assertThat(cols.get(2).lr()).isEqualTo(0.001);
+    assertThat(cols.get(2).picked()).isTrue(); // 0.8 is eflat's best mean validation
+    // test 0.66, 0.74: mean 0.70, sample std sqrt(2 * 0.04^2) = 0.0566
+    assertThat(cols.get(2).mean()).isCloseTo(0.70, within(1e-12));
+    assertThat(cols.get(2).std()).isCloseTo(Math.sqrt(2 * 0.04 * 0.04), within(1e-12));
+  }
+
+  @Test
+  void theSummaryGivesMacroF1OfEachPick() {
+    StudyCommand c = new StudyCommand();
+    c.model = Path.of("m");
+    c.data = Path.of("d.jsonl");
+    c.seeds = 2;
+    c.lrs = List.of(0.001, 0.003);
+    String s = c.summary(handGrid());
+    // LoRA's pick lr 0.003: macro F1 0.5, 0.6 -> 0.55 +- 0.0707; EFlat's rho 0.2 lr 0.001: 0.3, 0.5
+    // -> 0.40 +- 0.1414; test differences 0.06, 0.09 -> +0.075, p = 2/4
+    assertThat(s)
+        .contains(
+            "| lora | - | 0.003 | 0.7250 | 0.6250 +- 0.0354 | +0.0000 | - | 0.5500 +- 0.0707 |")
+        .contains(
+            "| eflat-lora | 0.2 | 0.001 | 0.8000 | 0.7000 +- 0.0566 | +0.0750 | 0.500 | 0.4000 +- 0.1414 |");
   }
 }

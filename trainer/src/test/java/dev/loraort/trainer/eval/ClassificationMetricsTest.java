@@ -34,4 +34,28 @@ class ClassificationMetricsTest {
     assertThatThrownBy(() -> ClassificationMetrics.of(new int[] {3}, new int[] {0}, 3))
         .hasMessageContaining("outside");
   }
+
+  @Test
+  void macroF1AveragesEveryClassBinaryIncluded() {
+    // the binary case above: class 1 F1 = 6/9; class 0: tp 4, predicted 5, actual 6 -> 8/11
+    int[] y = {1, 1, 1, 1, 0, 0, 0, 0, 0, 0};
+    int[] p = {1, 1, 1, 0, 1, 1, 0, 0, 0, 0};
+    assertThat(ClassificationMetrics.of(y, p, 2).macroF1())
+        .isCloseTo((6.0 / 9 + 8.0 / 11) / 2, within(1e-12));
+    // a constant predictor: class 1 F1 = 4/5, class 0 never predicted -> 0; macro 0.4, not 0.8
+    ClassificationMetrics constant =
+        ClassificationMetrics.of(new int[] {0, 1, 1}, new int[] {1, 1, 1}, 2);
+    assertThat(constant.f1()).isCloseTo(0.8, within(1e-12));
+    assertThat(constant.macroF1()).isCloseTo(0.4, within(1e-12));
+    // three classes: per-class F1 1, 0, 0.5, as f1() gives
+    assertThat(
+            ClassificationMetrics.of(new int[] {0, 1, 2, 2}, new int[] {0, 2, 2, 1}, 3).macroF1())
+        .isCloseTo(0.5, within(1e-12));
+    // a fourth class that is neither true nor predicted is left out (scikit-learn's macro), where
+    // f1() counts it as 0: 1.5 / 4
+    ClassificationMetrics four =
+        ClassificationMetrics.of(new int[] {0, 1, 2, 2}, new int[] {0, 2, 2, 1}, 4);
+    assertThat(four.macroF1()).isCloseTo(0.5, within(1e-12));
+    assertThat(four.f1()).isCloseTo(0.375, within(1e-12));
+  }
 }
