@@ -581,16 +581,10 @@ final class StudyCommand implements Callable<Integer> {
       lo = Math.min(lo, c.mean() - c.std());
       hi = Math.max(hi, c.mean() + c.std());
     }
-    double pad = Math.max(0.01, (hi - lo) * 0.08);
-    Chart.Axis acc =
-        new Chart.Axis(
-            "test accuracy",
-            Math.max(0, Math.floor((lo - pad) * 100) / 100),
-            Math.min(1, Math.ceil((hi + pad) * 100) / 100),
-            "%.3f",
-            Color.DARK_GRAY);
+    double[] range = roundRange(lo, hi);
+    Chart.Axis acc = new Chart.Axis("test accuracy", range[0], range[1], "%.3f", Color.DARK_GRAY);
     int n = cols.size();
-    Chart chart = new Chart(Math.max(640, 150 * n + 140), 460, -0.5, n - 0.5, acc, null);
+    Chart chart = new Chart(Math.max(640, 150 * n + 140), 480, 2, -0.5, n - 0.5, acc, null);
     List<Chart.Tick> ticks = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       Column c = cols.get(i);
@@ -599,7 +593,7 @@ final class StudyCommand implements Callable<Integer> {
               + (lrs.size() > 1 ? (c.rho() > 0 ? ", " : "") + "lr " + num(c.lr()) : "");
       ticks.add(new Chart.Tick(i, c.method() + (c.picked() ? " *" : "") + "\n" + second));
     }
-    chart.grid(ticks, "* the method's pick on validation; dashed: its mean for LoRA");
+    chart.grid(ticks, "* each method's pick on validation; dashed: the mean of LoRA's pick");
     chart.caption(
         String.format(Locale.ROOT, "mean +- std over %d seeds; grey dots: each seed", seeds));
     cols.stream()
@@ -617,6 +611,25 @@ final class StudyCommand implements Callable<Integer> {
       chart.point(i, c.mean(), acc, color, 10);
     }
     return chart.image();
+  }
+
+  /**
+   * A y range of {@link Chart#TICKS} equal divisions of a round size (0.005, 0.01, 0.02, 0.025,
+   * 0.05, 0.1 or 0.25) that holds [lo, hi] with some room, within [0, 1] where it can.
+   *
+   * @return {bottom, top}
+   */
+  static double[] roundRange(double lo, double hi) {
+    for (double step : new double[] {0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.25}) {
+      double bottom = Math.floor((lo - step / 4) / step) * step;
+      if (bottom < 0 && lo >= 0) {
+        bottom = 0;
+      }
+      if (bottom + Chart.TICKS * step >= hi + step / 4) {
+        return new double[] {bottom, bottom + Chart.TICKS * step};
+      }
+    }
+    return new double[] {0, 1};
   }
 
   private double[] testBySeed(Map<Cell, double[]> results, String method, double[] pick) {

@@ -36,7 +36,7 @@ public final class Chart {
   private static final int LEFT = 70;
   private static final int RIGHT = 70;
   private static final int TOP = 40;
-  private static final int BOTTOM = 50;
+  private static final int LINE = 15;
 
   /**
    * A y axis.
@@ -73,11 +73,12 @@ public final class Chart {
   private final Axis right;
   private final int width;
   private final int height;
+  private final int bottom;
   private final int pw;
   private final int ph;
 
   /**
-   * A white canvas with its axes' ranges; nothing is drawn on it yet.
+   * A white canvas with its axes' ranges and room for one line of x tick labels.
    *
    * @param width pixels
    * @param height pixels
@@ -88,7 +89,25 @@ public final class Chart {
    * @throws IllegalArgumentException if xlo is not below xhi or the plot area would be empty
    */
   public Chart(int width, int height, double xlo, double xhi, Axis left, Axis right) {
-    if (!(xhi > xlo) || width <= LEFT + RIGHT || height <= TOP + BOTTOM) {
+    this(width, height, 1, xlo, xhi, left, right);
+  }
+
+  /**
+   * A white canvas with its axes' ranges; nothing is drawn on it yet.
+   *
+   * @param width pixels
+   * @param height pixels
+   * @param xLabelLines lines of the x tick labels the bottom margin must hold (1 or more)
+   * @param xlo x at the left edge of the plot area
+   * @param xhi x at the right edge
+   * @param left the left y axis
+   * @param right the right y axis, or null for none
+   * @throws IllegalArgumentException if xlo is not below xhi or the plot area would be empty
+   */
+  public Chart(
+      int width, int height, int xLabelLines, double xlo, double xhi, Axis left, Axis right) {
+    this.bottom = 35 + LINE * Math.max(1, xLabelLines); // the labels, then the x title
+    if (!(xhi > xlo) || width <= LEFT + RIGHT || height <= TOP + bottom) {
       throw new IllegalArgumentException(
           "chart: needs xlo < xhi and room for the plot area, got x ["
               + xlo
@@ -107,7 +126,7 @@ public final class Chart {
     this.left = left;
     this.right = right;
     this.pw = width - LEFT - RIGHT;
-    this.ph = height - TOP - BOTTOM;
+    this.ph = height - TOP - bottom;
     this.img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
     this.g = img.createGraphics();
     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
@@ -148,7 +167,7 @@ public final class Chart {
       g.setColor(Color.DARK_GRAY);
       String[] lines = tick.label().split("\n");
       for (int i = 0; i < lines.length; i++) {
-        g.drawString(lines[i], x - 4 * lines[i].length(), height - BOTTOM + 18 + 15 * i);
+        g.drawString(lines[i], x - 4 * lines[i].length(), TOP + ph + 18 + LINE * i);
       }
     }
     for (int k = 0; k <= TICKS; k++) {

@@ -233,4 +233,16 @@ class StudyCommandTest {
         .contains(
             "| eflat-lora | 0.2 | 0.001 | 0.8000 | 0.7000 +- 0.0566 | +0.0750 | 0.500 | 0.4000 +- 0.1414 |");
   }
+
+  @Test
+  void thePlotsRangeHasRoundDivisions() {
+    // 0.61 to 0.69: a 0.025 step from 0.6 (0.02 from 0.6 reaches only 0.68 < 0.69 + 0.005)
+    assertThat(StudyCommand.roundRange(0.61, 0.69)[0]).isCloseTo(0.6, within(1e-12));
+    assertThat(StudyCommand.roundRange(0.61, 0.69)[1]).isCloseTo(0.7, within(1e-12));
+    // 0.30 to 0.38: 0.02 from 0.28 reaches 0.36; 0.025 from 0.275 reaches 0.375; 0.05 from 0.25
+    assertThat(StudyCommand.roundRange(0.30, 0.38)[0]).isCloseTo(0.25, within(1e-12));
+    assertThat(StudyCommand.roundRange(0.30, 0.38)[1]).isCloseTo(0.45, within(1e-12));
+    // nothing round holds 0.02 to 0.99 with room: all of [0, 1]
+    assertThat(StudyCommand.roundRange(0.02, 0.99)).containsExactly(0.0, 1.0);
+  }
 }
