@@ -42,23 +42,15 @@ public record LayerFilter(List<Integer> layers, List<String> patterns) {
    */
   public static LayerFilter parse(String layers, String patterns) {
     if (layers == null || layers.isBlank()) {
-      return new LayerFilter(List.of(), patterns == null ? List.of() : split(patterns));
+      return new LayerFilter(List.of(), Targets.split(patterns));
     }
     try {
       return new LayerFilter(
-          split(layers).stream().map(Integer::valueOf).toList(),
-          patterns == null ? List.of() : split(patterns));
+          Targets.split(layers).stream().map(Integer::valueOf).toList(), Targets.split(patterns));
     } catch (NumberFormatException e) {
       throw new BuildException(
           "--layers-to-transform " + layers + ": expected layer indices such as 0,1,2", e);
     }
-  }
-
-  private static List<String> split(String s) {
-    return java.util.Arrays.stream(s.split(","))
-        .map(String::trim)
-        .filter(x -> !x.isEmpty())
-        .toList();
   }
 
   /**

@@ -88,7 +88,8 @@ public record Targets(List<String> names, String regex, boolean allLinear, List<
     return new Targets(List.of(), regex, false, split(exclude));
   }
 
-  private static List<String> split(String s) {
+  /** Comma-separated names, trimmed, blanks dropped; null: none. */
+  static List<String> split(String s) {
     List<String> out = new ArrayList<>();
     if (s != null) {
       for (String p : s.split(",")) {

@@ -8,7 +8,6 @@ import dev.loraort.artifacts.Adapters;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.config.RunSettings;
 import dev.loraort.trainer.data.Examples;
-import dev.loraort.trainer.data.MavenJar;
 import dev.loraort.trainer.graph.GraphException;
 import dev.loraort.trainer.loop.StepLoop;
 import dev.loraort.trainer.loop.TrainingDiverged;
@@ -97,12 +96,8 @@ public final class LoraTrainer {
   /** How to read text data with the model's own tokenizer; null for pre-tokenized JSONL. */
   private static Examples.TextOptions textOptions(TrainOptions o, Path modelDir, Path data)
       throws IOException {
-    if (!Examples.needsTokenizer(data)) {
-      return null;
-    }
-    Manifest m = Manifest.read(modelDir);
-    return new Examples.TextOptions(
-        MavenJar.tokenizer(null, modelDir, m.tokenizer()), o.maxLength, o.textFields, null);
+    return Examples.TextOptions.forData(
+        data, modelDir, Manifest.read(modelDir), null, o.maxLength, o.textFields, null);
   }
 
   /**

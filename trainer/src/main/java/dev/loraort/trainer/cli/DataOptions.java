@@ -3,7 +3,6 @@ package dev.loraort.trainer.cli;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.CaptionedImages;
 import dev.loraort.trainer.data.Examples;
-import dev.loraort.trainer.data.MavenJar;
 import dev.loraort.trainer.data.TextDataset;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -68,11 +67,11 @@ final class DataOptions {
    * @throws IOException if the data or the tokenizer cannot be read
    */
   Examples.TextOptions textOptions(Path modelDir, Manifest m, Path data) throws IOException {
-    if (!Examples.needsTokenizer(data)) {
-      return null;
-    }
-    return new Examples.TextOptions(
-        MavenJar.tokenizer(tokenizer, modelDir, m.tokenizer()),
+    return Examples.TextOptions.forData(
+        data,
+        modelDir,
+        m,
+        tokenizer,
         maxLength,
         new TextDataset.Fields(textField, pairField, labelField, labels),
         classNames == null ? null : CaptionedImages.Captions.parse(classNames, caption));

@@ -24,10 +24,39 @@ public final class Examples {
    * @param captions class names and caption template for IDX images, or null
    */
   public record TextOptions(
-      Path tokenizer,
-      int maxLength,
-      TextDataset.Fields fields,
-      CaptionedImages.Captions captions) {}
+      Path tokenizer, int maxLength, TextDataset.Fields fields, CaptionedImages.Captions captions) {
+
+    /**
+     * How to read a data file: null when it is pre-tokenized JSONL, else these options with the
+     * tokenizer the caller gives or, without one, the model's own (its manifest's file or Maven
+     * entry).
+     *
+     * @param data the data file
+     * @param modelDir the model directory
+     * @param m its manifest
+     * @param tokenizer a tokenizer.json, or null for the manifest's
+     * @param maxLength tokens per example
+     * @param fields which fields hold text, pair and label
+     * @param captions class names and caption template for IDX images, or null
+     * @return the options, or null
+     * @throws IOException if the data cannot be read or no tokenizer can be found
+     */
+    public static TextOptions forData(
+        Path data,
+        Path modelDir,
+        Manifest m,
+        Path tokenizer,
+        int maxLength,
+        TextDataset.Fields fields,
+        CaptionedImages.Captions captions)
+        throws IOException {
+      if (!needsTokenizer(data)) {
+        return null;
+      }
+      return new TextOptions(
+          MavenJar.tokenizer(tokenizer, modelDir, m.tokenizer()), maxLength, fields, captions);
+    }
+  }
 
   private Examples() {}
 

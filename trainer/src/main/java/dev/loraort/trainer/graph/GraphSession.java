@@ -338,9 +338,9 @@ public final class GraphSession implements TrainGraph {
   /** Binds a signature from its first run's feeds and outputs. */
   private Bound bind(Map<String, Tensor> feeds, Map<String, Tensor> outs) {
     List<BoundRun.Spec> in = new ArrayList<>();
-    feeds.forEach((n, t) -> in.add(new BoundRun.Spec(n, elementType(t), t.shape())));
+    feeds.forEach((n, t) -> in.add(new BoundRun.Spec(n, t.dtype().onnxCode, t.shape())));
     List<BoundRun.Spec> out = new ArrayList<>();
-    outs.forEach((n, t) -> out.add(new BoundRun.Spec(n, elementType(t), t.shape())));
+    outs.forEach((n, t) -> out.add(new BoundRun.Spec(n, t.dtype().onnxCode, t.shape())));
     BoundRun r = BoundRun.create(sessionHandle(), cudaDevice, in, out);
     return new Bound(r, List.copyOf(feeds.keySet()), List.copyOf(outs.keySet()));
   }
@@ -376,14 +376,6 @@ public final class GraphSession implements TrainGraph {
     }
     copyNanos += System.nanoTime() - c1;
     return out;
-  }
-
-  private int elementType(Tensor t) {
-    return switch (t.dtype()) {
-      case F32 -> BoundRun.FLOAT;
-      case I64 -> BoundRun.INT64;
-      default -> BoundRun.INT32;
-    };
   }
 
   /**
