@@ -2,7 +2,7 @@
 # Every golden trace through prepare's graphs of the tiny plain exports on the CUDA EP, through train.onnx and
 # train_fused.onnx (run from the repo root; CP = the trainer's classpath, ORT_JAVA_OPTS as env.sh sets it),
 # with each --io of IOS (default: copy):
-#   CP=... [KERNELS="plain fused"] [IOS="copy bound"] bash scripts/bench/conform_fused.sh
+#   CP=... [KERNELS="plain fused"] [IOS="copy cuda-graph"] bash scripts/bench/conform_fused.sh
 J="java $ORT_JAVA_OPTS -cp $CP dev.loraort.trainer.cli.Main"
 python3 -c "import json;print(json.dumps(json.load(open('onnx-models/tiny-qwen2vl/manifest.json'))['source']['config']))" > /tmp/qcfg.json
 for id in tiny-roberta-cls tiny-gpt2-lm tiny-clip tiny-qwen2vl; do

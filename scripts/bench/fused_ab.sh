@@ -3,7 +3,7 @@
 # (train.onnx and train_fused.onnx), the fused graph checked against the plain one on the CUDA EP with
 # TF32 off (loss and every gradient on one batch), then, one process each and TF32 on: the trainer's
 # LoRA and EFlat-LoRA steps in each of VARIANTS (KERNELS:IO pairs, default: train.onnx copied,
-# train_fused.onnx copied, train_fused.onnx bound once), with each process's peak
+# train_fused.onnx copied, train_fused.onnx replayed as a CUDA graph), with each process's peak
 # GPU memory (nvidia-smi), and PyTorch + PEFT's LoRA step eager (sdpa) and torch.compile'd.
 # NO_CHECK=1 skips the check, NO_TORCH=1 the PyTorch steps.
 #   bash scripts/bench/fused_ab.sh WORK export ID...          # config, token data, plain export (waits)
@@ -53,7 +53,7 @@ $J prepare --onnx "$work/$id-plain/model.onnx" --task "$task" --targets "$target
 monitor() {  # GPU memory used (MiB) every 0.2 s, until killed
   while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; sleep 0.2; done
 }
-for v in ${VARIANTS:-plain:copy fused:copy fused:bound}; do
+for v in ${VARIANTS:-plain:copy fused:copy fused:cuda-graph}; do
   k=${v%%:*}; io=${v#*:}; name=${k}_$io
   monitor > "$out/$id.mem_$name.txt" &
   mon=$!

@@ -2,11 +2,12 @@
  * Device-bound runs of an ONNX Runtime session for Java (JNI, class dev.loraort.kernels.BoundRun).
  *
  * ONNX Runtime's Java API has no IoBinding: every OrtSession.run copies each input from a Java
- * buffer to the GPU and each output back, one transfer per tensor, and allocates its outputs.
- * This file binds every input and output of one run signature once: one pinned host block and
- * one device block for the inputs, the same for the outputs, each tensor a 256-byte-aligned
- * slice. A run is then one host-to-device copy, OrtApi::RunWithBinding and one device-to-host
- * copy. On the CPU EP the host blocks are bound directly: no copy at all.
+ * buffer to the GPU and each output back, and the CUDA EP's CUDA-graph mode (which needs inputs
+ * and outputs at fixed device addresses) cannot be used. This file binds every input and output
+ * of one run signature once: one pinned host block and one device block for the inputs, the same
+ * for the outputs, each tensor a 256-byte-aligned slice. A run is then one host-to-device copy,
+ * OrtApi::RunWithBinding (which replays the captured CUDA graph when the session enabled it) and
+ * one device-to-host copy. On the CPU EP the host blocks are bound directly: no copy at all.
  *
  * The ONNX Runtime library is the one the Java API loaded (found among the process's loaded
  * libraries); the CUDA driver is loaded with dlopen, so building needs only a C compiler and the
@@ -150,6 +151,7 @@ typedef struct Side {
 
 typedef struct Bound {
   OrtSession* session;
+  OrtRunOptions* run_options;
   OrtIoBinding* binding;
   OrtMemoryInfo* memory;
   int cuda;
@@ -256,7 +258,7 @@ static int make_side(JNIEnv* env, Bound* b, Side* s, jobjectArray names, jintArr
 }
 
 JNIEXPORT jlong JNICALL Java_dev_loraort_kernels_BoundRun_create(
-    JNIEnv* env, jclass cls, jlong session, jint device,
+    JNIEnv* env, jclass cls, jlong session, jlong run_options, jint device,
     jobjectArray input_names, jintArray input_types, jobjectArray input_shapes,
     jobjectArray output_names, jintArray output_types, jobjectArray output_shapes) {
   (void)cls;
@@ -267,6 +269,7 @@ JNIEXPORT jlong JNICALL Java_dev_loraort_kernels_BoundRun_create(
     return 0;
   }
   b->session = (OrtSession*)(intptr_t)session;
+  b->run_options = (OrtRunOptions*)(intptr_t)run_options;
   b->cuda = device >= 0;
   OrtStatus* s;
   if (b->cuda) {
@@ -322,7 +325,7 @@ JNIEXPORT void JNICALL Java_dev_loraort_kernels_BoundRun_run(JNIEnv* env, jclass
       return;
     }
   }
-  if (ort_failed(env, "run", ORT(RunWithBinding)(b->session, NULL, b->binding))) return;
+  if (ort_failed(env, "run", ORT(RunWithBinding)(b->session, b->run_options, b->binding))) return;
   if (b->cuda) {
     /* ONNX Runtime's stream does not synchronize with the default stream: wait for all */
     if (cuda_failed(env, "waiting for the run", drv.cuCtxSynchronize()) ||

@@ -8,8 +8,9 @@ import java.util.List;
  * One run signature of an ONNX Runtime session (its input names, types and shapes, and the outputs
  * it fetches) with every tensor bound once to fixed memory through the C API's IoBinding, which
  * ONNX Runtime's Java API lacks. On the CUDA EP the tensors live in one device block per side,
- * staged through pinned host blocks: a run is one copy in, {@code RunWithBinding} and one copy out.
- * On the CPU EP the host blocks are the bound tensors.
+ * staged through pinned host blocks: a run is one copy in, {@code RunWithBinding} (a CUDA-graph
+ * replay when the session enabled the CUDA EP's graph mode) and one copy out. On the CPU EP the
+ * host blocks are the bound tensors.
  *
  * <p>Write the inputs into {@link #input}'s buffers, {@link #run}, read {@link #output}'s. The
  * buffers stay valid until {@link #close}. One thread at a time.
@@ -78,7 +79,8 @@ public final class BoundRun implements AutoCloseable {
   /**
    * Binds a run signature of a session.
    *
-   * @param session the OrtSession* of an open session (runs use default run options)
+   * @param session the OrtSession* of an open session
+   * @param runOptions the OrtRunOptions* every run uses (kept open by the caller while this lives)
    * @param cudaDevice the GPU of the session's CUDA EP, or -1 for the CPU EP
    * @param in every graph input
    * @param out the outputs each run fetches
@@ -86,7 +88,8 @@ public final class BoundRun implements AutoCloseable {
    * @throws IllegalStateException if the library is unavailable, or ONNX Runtime or CUDA refuses a
    *     step (the message names the tensor)
    */
-  public static BoundRun create(long session, int cudaDevice, List<Spec> in, List<Spec> out) {
+  public static BoundRun create(
+      long session, long runOptions, int cudaDevice, List<Spec> in, List<Spec> out) {
     String why = unavailableReason();
     if (why != null) {
       throw new IllegalStateException(why);
@@ -94,6 +97,7 @@ public final class BoundRun implements AutoCloseable {
     long h =
         create(
             session,
+            runOptions,
             cudaDevice,
             in.stream().map(Spec::name).toArray(String[]::new),
             in.stream().mapToInt(Spec::elementType).toArray(),
@@ -165,6 +169,7 @@ public final class BoundRun implements AutoCloseable {
 
   private static native long create(
       long session,
+      long runOptions,
       int cudaDevice,
       String[] inputNames,
       int[] inputTypes,

@@ -47,6 +47,7 @@ final class ManifestJson {
       Graph infer,
       Prepare.Built train,
       String headNote,
+      boolean hfHead,
       List<LinearLayers.Layer> layers,
       int weightTensors,
       int[] fused,
@@ -116,7 +117,11 @@ final class ManifestJson {
     peft.addProperty("prefix", "base_model.model.");
     switch (c.task()) {
       case "seq-cls":
-        peft.addProperty("task_type", "SEQ_CLS");
+        // a head no transformers class holds (mean pooling, a bare linear layer): PEFT's SEQ_CLS
+        // class would load the LoRA onto XForSequenceClassification, whose names carry the base
+        // model's prefix, and miss every tensor; FEATURE_EXTRACTION loads onto the bare model,
+        // whose names these are (the head's tensors stay in the file, for the caller's own head)
+        peft.addProperty("task_type", hfHead ? "SEQ_CLS" : "FEATURE_EXTRACTION");
         break;
       case "causal-lm":
         peft.addProperty("task_type", "CAUSAL_LM");

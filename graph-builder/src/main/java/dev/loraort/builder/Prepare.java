@@ -9,6 +9,7 @@ import dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto;
 import dev.loraort.artifacts.safetensors.Safetensors;
 import dev.loraort.builder.autodiff.Backward;
 import dev.loraort.builder.heads.Heads;
+import dev.loraort.builder.ir.CudaRewrites;
 import dev.loraort.builder.ir.Fusions;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
@@ -87,6 +88,15 @@ public final class Prepare {
   private final Targets targets;
   private final int[] fused;
 
+  /**
+   * What the Hugging Face class that matches the prepared model calls the exported model, prefixed
+   * to every module name so that adapters and PEFT directories load onto that class: {@code bert.}
+   * for a bare BERT encoder (the langchain4j and DJL exports of MiniLM, BGE, E5) under BERT's own
+   * head (cls pooling, dense-tanh pooler, classifier: BertForSequenceClassification); empty
+   * otherwise.
+   */
+  private final String hfPrefix;
+
   private Prepare(PrepareConfig c) {
     this.c = c;
     this.src = OnnxModels.read(c.onnx());
@@ -97,13 +107,15 @@ public final class Prepare {
     renameBatchDims(base);
     OpsetNormalizer.fixLegacySoftmax(base, legacy, Shapes.infer(base)::rank);
     this.fused = Fusions.apply(base, Shapes.infer(base));
+    CudaRewrites.apply(base, Shapes.infer(base));
     base.inputs().forEach(v -> batchInputs.add(v.getName()));
     Shapes s = Shapes.infer(base);
     this.existingLogits = findLogits(s);
     this.hidden = existingLogits != null || ownOutputs() ? null : findHidden(s);
     List<String> chosen = new ArrayList<>();
     List<String> candidates = new ArrayList<>();
-    List<LinearLayers.Layer> all = LinearLayers.find(base);
+    this.hfPrefix = bertBase(base) ? "bert." : "";
+    List<LinearLayers.Layer> all = named(LinearLayers.find(base));
     Set<String> outputLayers = outputLayers(base, all);
     all.forEach(l -> candidates.add(l.module()));
     Targets t = c.targets() != null ? c.targets() : Targets.peftDefault(candidates);
@@ -212,6 +224,7 @@ public final class Prepare {
               built.get(Role.INFER).g,
               train,
               p.headNote(),
+              p.hfHead(),
               p.adapted,
               weights.size(),
               p.fused,
@@ -236,7 +249,7 @@ public final class Prepare {
 
   private List<LinearLayers.Layer> layers(Graph g) {
     List<LinearLayers.Layer> out = new ArrayList<>();
-    for (LinearLayers.Layer l : LinearLayers.find(g)) {
+    for (LinearLayers.Layer l : named(LinearLayers.find(g))) {
       if (modules.contains(l.module())) {
         out.add(l);
       }
@@ -270,7 +283,9 @@ public final class Prepare {
     } else {
       long width = hiddenSize(s);
       String pooled = Heads.pool(g, hidden, maskInput(), c.pooling());
-      out = Heads.classifier(g, pooled, width, c.numLabels(), c.head(), c.seed(), trainables);
+      out =
+          Heads.classifier(
+              g, pooled, width, c.numLabels(), c.head(), hfPrefix, c.seed(), trainables);
     }
     List<ValueInfoProto> kept = new ArrayList<>(g.outputs());
     g.outputs().clear();
@@ -331,6 +346,49 @@ public final class Prepare {
     }
     finish(g);
     return new Built(g, trainables, inputs);
+  }
+
+  /**
+   * True for a bare BERT encoder (module names from {@code encoder.}, a token_type_ids input, no
+   * head of its own) trained under BERT's classification head with no other modules to save.
+   */
+  private boolean bertBase(Graph g) {
+    if (!c.task().equals("seq-cls")
+        || existingLogits != null
+        || c.head() != Heads.Head.DENSE_TANH
+        || c.pooling() != Heads.Pooling.CLS
+        || !c.modulesToSave().isEmpty()
+        || g.inputs().stream().noneMatch(v -> v.getName().equals("token_type_ids"))) {
+      return false;
+    }
+    List<LinearLayers.Layer> all = LinearLayers.find(g);
+    return !all.isEmpty() && all.stream().allMatch(l -> l.module().startsWith("encoder."));
+  }
+
+  /** The layers under the names the matching Hugging Face class gives them. */
+  private List<LinearLayers.Layer> named(List<LinearLayers.Layer> layers) {
+    if (hfPrefix.isEmpty()) {
+      return layers;
+    }
+    return layers.stream()
+        .map(
+            l ->
+                new LinearLayers.Layer(
+                    l.node(),
+                    hfPrefix + l.module(),
+                    l.weight(),
+                    l.layout(),
+                    l.in(),
+                    l.out(),
+                    l.fanInFanOut()))
+        .toList();
+  }
+
+  /**
+   * @return whether PEFT's SEQ_CLS classes hold the head: the model's own, or BERT's under its name
+   */
+  boolean hfHead() {
+    return existingLogits != null || !hfPrefix.isEmpty();
   }
 
   /** What the head is, for the manifest's source.weights. */

@@ -94,17 +94,25 @@ public final class Heads {
    * @param hidden the hidden size
    * @param labels the number of classes
    * @param head the architecture
+   * @param poolerPrefix what the pooler's name starts with ({@code bert.} under BERT's class)
    * @param seed initial values: normal(0, 0.02) weights, zero biases (transformers' init)
    * @param out the trainable tensors added, in input order
    * @return logits [batch, labels]
    */
   public static String classifier(
-      Graph g, String pooled, long hidden, int labels, Head head, long seed, List<Trainable> out) {
+      Graph g,
+      String pooled,
+      long hidden,
+      int labels,
+      Head head,
+      String poolerPrefix,
+      long seed,
+      List<Trainable> out) {
     Emitter e = new Emitter(g, "head");
     SplittableRandom rnd = new SplittableRandom(seed);
     String x = pooled;
     if (head == Head.DENSE_TANH) {
-      x = e.op("Tanh", linear(g, e, x, "pooler.dense", hidden, hidden, rnd, out));
+      x = e.op("Tanh", linear(g, e, x, poolerPrefix + "pooler.dense", hidden, hidden, rnd, out));
     }
     return linear(g, e, x, "classifier", hidden, labels, rnd, out);
   }

@@ -1,6 +1,8 @@
 package dev.loraort.trainer.cli;
 
 import dev.loraort.trainer.graph.ExecutionDevice;
+import java.util.Locale;
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 
 /**
@@ -20,16 +22,31 @@ final class TrainGraphOptions {
 
   @Option(
       names = "--io",
-      paramLabel = "auto|copy|bound",
+      paramLabel = "auto|copy|bound|cuda-graph",
+      converter = IoConverter.class,
       description =
           "how the train graph's inputs and outputs reach the device. copy: ONNX Runtime's Java"
               + " API, every tensor copied in and out on each run; bound: bound once to fixed"
               + " memory (IoBinding through the native library), one copy in and one out per"
-              + " run; auto: bound on CUDA (copy when the library cannot load, said once), copy"
-              + " on CPU (default: auto)")
+              + " run; cuda-graph: bound, and the CUDA EP captures the step once and replays it"
+              + " as a CUDA graph (no launch gaps); auto: cuda-graph on CUDA (bound where the"
+              + " graph cannot be captured, said once), copy on CPU (default: auto)")
   ExecutionDevice.Io io = ExecutionDevice.Io.AUTO;
 
   ExecutionDevice on(ExecutionDevice d) {
     return d.withKernels(kernels).withIo(io);
+  }
+
+  /** Reads cuda-graph as CUDA_GRAPH. */
+  static final class IoConverter implements ITypeConverter<ExecutionDevice.Io> {
+    @Override
+    public ExecutionDevice.Io convert(String value) {
+      try {
+        return ExecutionDevice.Io.valueOf(value.trim().replace('-', '_').toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "--io " + value + ": expected auto, copy, bound or cuda-graph", e);
+      }
+    }
   }
 }

@@ -29,12 +29,14 @@ public record ExecutionDevice(
 
   /** How the train graph's inputs and outputs reach the execution provider. */
   public enum Io {
-    /** BOUND on CUDA (COPY when the binding library is unavailable, said once), COPY on CPU */
+    /** CUDA_GRAPH on CUDA (BOUND where the graph cannot be captured, said once), COPY on CPU */
     AUTO,
     /** ONNX Runtime's Java API: every run copies each input in and each output out */
     COPY,
     /** bound once to fixed memory (IoBinding): one copy in and one out per run */
-    BOUND
+    BOUND,
+    /** BOUND, and the CUDA EP captures the run as a CUDA graph and replays it (CUDA only) */
+    CUDA_GRAPH
   }
 
   /** Validates the device id; fp16 needs CUDA (the CPU EP lacks most fp16 kernels). */
@@ -44,6 +46,9 @@ public record ExecutionDevice(
     }
     if (fp16 && !cuda) {
       throw new IllegalArgumentException("--fp16 needs --device cuda");
+    }
+    if (io == Io.CUDA_GRAPH && !cuda) {
+      throw new IllegalArgumentException("--io cuda-graph needs --device cuda");
     }
   }
 
@@ -78,7 +83,7 @@ public record ExecutionDevice(
     if (io != Io.AUTO) {
       return io;
     }
-    return cuda ? Io.BOUND : Io.COPY;
+    return cuda ? Io.CUDA_GRAPH : Io.COPY;
   }
 
   /**

@@ -14,6 +14,7 @@ import dev.loraort.artifacts.Tensor;
 import dev.loraort.kernels.BoundRun;
 import dev.loraort.kernels.FusedKernels;
 import java.lang.reflect.Field;
+import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -32,9 +33,12 @@ import java.util.Set;
  * feed buffers it reuses across runs; every ONNX Runtime value lives only inside {@link #run}. One
  * thread at a time: runs share the feed buffers. Close it once; a second close is a no-op.
  *
- * <p>With {@link ExecutionDevice.Io#BOUND}, the first run of each signature (input names, types and
- * shapes; the outputs fetched) goes through the Java API and tells the output shapes; the signature
- * is then bound ({@link BoundRun}) and its later runs go through the binding.
+ * <p>With {@link ExecutionDevice.Io#BOUND} or {@link ExecutionDevice.Io#CUDA_GRAPH}, the first run
+ * of each signature (input names, types and shapes; the outputs fetched) goes through the Java API
+ * and tells the output shapes; the signature is then bound ({@link BoundRun}) and its later runs go
+ * through the binding: under CUDA_GRAPH, each bound signature is its own captured CUDA graph (run
+ * config {@value #GRAPH_ID}), and every unbound run says {@code -1} so that it is never replaced by
+ * a replay.
  */
 public final class GraphSession implements TrainGraph {
   private final Path path;
@@ -46,12 +50,16 @@ public final class GraphSession implements TrainGraph {
   private long copyNanos;
   private final Map<String, ByteBuffer> feedBuffers = new HashMap<>();
 
+  /** The CUDA EP's run config key that names the captured graph a run replays; -1: none. */
+  static final String GRAPH_ID = "gpu_graph_id";
+
   /** Bound signatures per session: a train step has one, a two-pass method at most two. */
   private static final int MAX_BOUND = 4;
 
   private final ExecutionDevice.Io io;
   private final int cudaDevice;
   private final Map<String, Bound> bound = new HashMap<>();
+  private final OrtSession.RunOptions unboundOptions;
 
   private GraphSession(
       Path path,
@@ -60,7 +68,8 @@ public final class GraphSession implements TrainGraph {
       OrtSession session,
       boolean profiling,
       ExecutionDevice.Io io,
-      int cudaDevice) {
+      int cudaDevice)
+      throws OrtException {
     this.path = path;
     this.env = env;
     this.options = options;
@@ -68,10 +77,17 @@ public final class GraphSession implements TrainGraph {
     this.profiling = profiling;
     this.io = io;
     this.cudaDevice = cudaDevice;
+    if (io == ExecutionDevice.Io.CUDA_GRAPH) {
+      unboundOptions = new OrtSession.RunOptions();
+      unboundOptions.addRunConfigEntry(GRAPH_ID, "-1");
+    } else {
+      unboundOptions = null;
+    }
   }
 
-  /** A bound signature: its binding and its tensor order. */
-  private record Bound(BoundRun run, List<String> inputs, List<String> outputs) {}
+  /** A bound signature: its binding, the run options that name its graph, its tensor order. */
+  private record Bound(
+      BoundRun run, OrtSession.RunOptions options, List<String> inputs, List<String> outputs) {}
 
   /**
    * Opens a session.
@@ -129,7 +145,7 @@ public final class GraphSession implements TrainGraph {
    * @param threads intra-op threads of the CPU EP (0: ONNX Runtime's default)
    * @param profilePrefix ONNX Runtime's profile prefix, or null for no profiling
    * @param fusedKernels register the dev.loraort kernels for the device
-   * @param io COPY or BOUND (not AUTO: the caller resolves it)
+   * @param io COPY, BOUND or CUDA_GRAPH (not AUTO: the caller resolves it)
    * @return the session
    * @throws GraphException if the graph cannot be loaded, the CUDA EP is unavailable, the fused
    *     kernels cannot be registered ({@link FusedKernelsUnavailable}), or the binding library is
@@ -174,6 +190,9 @@ public final class GraphSession implements TrainGraph {
           // grow the arena by what is asked, not to the next power of two: the default more
           // than doubled the memory held at real sizes (17 GB for a 5.7 GB PyTorch step)
           cuda.add("arena_extend_strategy", "kSameAsRequested");
+          if (io == ExecutionDevice.Io.CUDA_GRAPH) {
+            cuda.add("enable_cuda_graph", "1");
+          }
           so.addCUDA(cuda);
           // the memory pattern (one block per run, planned from the first run) held 11.95 GB on
           // roberta-large 32 x 128 against 7.0 GB without it, at the same step time (70 ms)
@@ -194,9 +213,23 @@ public final class GraphSession implements TrainGraph {
       if (fusedKernels) {
         registerFusedKernels(so, path, device);
       }
-      OrtSession s = env.createSession(path.toString(), so);
-      return new GraphSession(
-          path, env, so, s, profilePrefix != null, io, device.cuda() ? device.deviceId() : -1);
+      OrtSession s;
+      try {
+        s = env.createSession(path.toString(), so);
+      } catch (OrtException e) {
+        if (io == ExecutionDevice.Io.CUDA_GRAPH) {
+          throw new BindingUnavailable(
+              path + ": the CUDA EP cannot capture this graph: " + e.getMessage(), e);
+        }
+        throw e;
+      }
+      try {
+        return new GraphSession(
+            path, env, so, s, profilePrefix != null, io, device.cuda() ? device.deviceId() : -1);
+      } catch (OrtException e) {
+        s.close();
+        throw e;
+      }
     } catch (OrtException e) {
       so.close();
       throw new GraphException(
@@ -304,9 +337,9 @@ public final class GraphSession implements TrainGraph {
       if (b != null) {
         return runBound(b, feeds);
       }
-      Map<String, Tensor> out = runWith(feeds, outputs, null);
+      Map<String, Tensor> out = runWith(feeds, outputs, unboundOptions);
       if (bound.size() < MAX_BOUND) {
-        bound.put(key, bind(feeds, out));
+        bound.put(key, bind(feeds, out, bound.size()));
       }
       return out;
     } catch (OrtException e) {
@@ -336,13 +369,25 @@ public final class GraphSession implements TrainGraph {
   }
 
   /** Binds a signature from its first run's feeds and outputs. */
-  private Bound bind(Map<String, Tensor> feeds, Map<String, Tensor> outs) {
+  private Bound bind(Map<String, Tensor> feeds, Map<String, Tensor> outs, int graphId)
+      throws OrtException {
     List<BoundRun.Spec> in = new ArrayList<>();
     feeds.forEach((n, t) -> in.add(new BoundRun.Spec(n, t.dtype().onnxCode, t.shape())));
     List<BoundRun.Spec> out = new ArrayList<>();
     outs.forEach((n, t) -> out.add(new BoundRun.Spec(n, t.dtype().onnxCode, t.shape())));
-    BoundRun r = BoundRun.create(sessionHandle(), cudaDevice, in, out);
-    return new Bound(r, List.copyOf(feeds.keySet()), List.copyOf(outs.keySet()));
+    OrtSession.RunOptions ro = new OrtSession.RunOptions();
+    try {
+      if (io == ExecutionDevice.Io.CUDA_GRAPH) {
+        ro.addRunConfigEntry(GRAPH_ID, Integer.toString(graphId));
+      }
+      BoundRun r =
+          BoundRun.create(
+              nativeHandle(session), nativeHandle(ro), cudaDevice, List.copyOf(in), out);
+      return new Bound(r, ro, List.copyOf(feeds.keySet()), List.copyOf(outs.keySet()));
+    } catch (RuntimeException e) {
+      ro.close();
+      throw e;
+    }
   }
 
   private Map<String, Tensor> runBound(Bound b, Map<String, Tensor> feeds) {
@@ -379,18 +424,23 @@ public final class GraphSession implements TrainGraph {
   }
 
   /**
-   * The OrtSession* behind the Java session: the Java API keeps it in a private field and offers no
-   * IoBinding.
+   * The native pointer behind an ONNX Runtime Java object: the Java API keeps it in a private field
+   * (sessions) or a package-private getter (run options) and offers no IoBinding.
    */
-  private long sessionHandle() {
+  private long nativeHandle(Object ortObject) {
     try {
-      Field f = OrtSession.class.getDeclaredField("nativeHandle");
-      f.setAccessible(true);
-      return f.getLong(session);
+      if (ortObject instanceof OrtSession) {
+        Field f = OrtSession.class.getDeclaredField("nativeHandle");
+        f.setAccessible(true);
+        return f.getLong(ortObject);
+      }
+      Method m = ortObject.getClass().getDeclaredMethod("getNativeHandle");
+      m.setAccessible(true);
+      return (long) m.invoke(ortObject);
     } catch (ReflectiveOperationException | RuntimeException e) {
       throw new BindingUnavailable(
           path
-              + ": this ONNX Runtime Java API keeps its session handle elsewhere ("
+              + ": this ONNX Runtime Java API keeps its native handles elsewhere ("
               + e
               + "); use --io copy",
           e);
@@ -532,7 +582,13 @@ public final class GraphSession implements TrainGraph {
     }
     closed = true;
     List<String> errors = new ArrayList<>();
-    bound.values().forEach(b -> b.run().close());
+    for (Bound b : bound.values()) {
+      b.run().close();
+      b.options().close();
+    }
+    if (unboundOptions != null) {
+      unboundOptions.close();
+    }
     if (profiling) {
       try {
         session.endProfiling();

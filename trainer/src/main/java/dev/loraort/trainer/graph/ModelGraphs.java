@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -143,16 +144,24 @@ public final class ModelGraphs implements AutoCloseable {
    */
   private static GraphSession openTrain(
       Manifest m, ExecutionDevice device, int threads, Path profilePrefix) {
-    try {
-      return openTrain(m, device, threads, profilePrefix, device.trainIo());
-    } catch (GraphSession.BindingUnavailable e) {
-      if (device.io() != ExecutionDevice.Io.AUTO) {
-        throw e;
+    ExecutionDevice.Io io = device.trainIo();
+    while (true) {
+      try {
+        return openTrain(m, device, threads, profilePrefix, io);
+      } catch (GraphSession.BindingUnavailable e) {
+        if (device.io() != ExecutionDevice.Io.AUTO) {
+          throw e;
+        }
+        // AUTO steps down: a graph the CUDA EP cannot capture still binds; no library: copy
+        io =
+            io == ExecutionDevice.Io.CUDA_GRAPH
+                ? ExecutionDevice.Io.BOUND
+                : ExecutionDevice.Io.COPY;
+        if (!bindingFallbackSaid.getAndSet(true)) {
+          System.err.println(
+              e.getMessage() + "; running with --io " + io.name().toLowerCase(Locale.ROOT));
+        }
       }
-      if (!bindingFallbackSaid.getAndSet(true)) {
-        System.err.println(e.getMessage() + "; running with --io copy");
-      }
-      return openTrain(m, device, threads, profilePrefix, ExecutionDevice.Io.COPY);
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.loraort.trainer.graph;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.loraort.artifacts.Tensor;
@@ -47,6 +48,13 @@ class GraphSessionIoTest {
       bound.run(first, outputs.subList(0, 1));
       assertThat(bound.boundSignatures()).isEqualTo(2);
     }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"cuda-graph"})
+  void cudaGraphNeedsCuda(String io) {
+    assertThatThrownBy(() -> ExecutionDevice.CPU.withIo(ExecutionDevice.Io.CUDA_GRAPH))
+        .hasMessageContaining("--io " + io + " needs --device cuda");
   }
 
   /** The feeds with every float input (the LoRA matrices, the scale) multiplied by {@code f}. */

@@ -1,0 +1,142 @@
+package dev.loraort.builder.ir;
+
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.builder.shape.Dim;
+import dev.loraort.builder.shape.Shapes;
+import dev.loraort.builder.shape.ValueType;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Rewrites two ops that exporters write into equivalents the CUDA execution provider runs on the
+ * GPU and can capture in a CUDA graph, so that a prepared step replays as one graph:
+ *
+ * <ul>
+ *   <li>GatherND (transformers' attention-mask code in every family; CLIP's end-of-text pooling):
+ *       ONNX Runtime's CUDA kernel stages the slice sizes through a host buffer that a replayed
+ *       graph reads after it is freed. It becomes Gather on the data flattened over the indexed
+ *       axes, at the flat index {@code sum_i idx_i * stride_i}, each component first taken modulo
+ *       its dim as GatherND's negative indices are. Gather's gradient is a ScatterElements, which
+ *       also captures.
+ *   <li>ArgMax over integers (CLIP's end-of-text position): the CUDA EP has float kernels only, so
+ *       the node ran on the CPU and the graph could not be captured. Its input is cast to double
+ *       first, exact for every type narrower than 64 bits; int64 inputs are left alone.
+ * </ul>
+ *
+ * The values are the same on every execution provider; the CPU EP runs the rewritten graph too. No
+ * value computed in host memory (Shape's output on the CUDA EP) feeds a device kernel: ONNX Runtime
+ * refuses to capture a graph with copy nodes.
+ */
+public final class CudaRewrites {
+  private static final Set<Integer> EXACT_IN_DOUBLE =
+      Set.of(
+          DataType.BOOL_VALUE,
+          DataType.INT8_VALUE,
+          DataType.UINT8_VALUE,
+          DataType.INT16_VALUE,
+          DataType.UINT16_VALUE,
+          DataType.INT32_VALUE,
+          DataType.UINT32_VALUE);
+
+  private CudaRewrites() {}
+
+  /**
+   * Rewrites in place.
+   *
+   * @param g a normalized graph (opset 13 or newer)
+   * @param s its shapes
+   * @return how many GatherND and ArgMax nodes were rewritten
+   */
+  public static int[] apply(Graph g, Shapes s) {
+    int gathers = 0;
+    int argmaxes = 0;
+    for (Node n : new ArrayList<>(g.nodes())) {
+      if (n.op().equals("GatherND") && n.domain().isEmpty() && gatherNd(g, s, n)) {
+        gathers++;
+      } else if (n.op().equals("ArgMax")
+          && n.domain().isEmpty()
+          && EXACT_IN_DOUBLE.contains(s.elemType(n.in(0)))) {
+        Emitter e = new Emitter(g, n.out(0) + "/cuda");
+        n.setInput(0, e.op("Cast", List.of(n.in(0)), Attr.i("to", DataType.DOUBLE_VALUE)));
+        argmaxes++;
+      }
+    }
+    if (gathers + argmaxes > 0) {
+      g.sortTopologically();
+    }
+    return new int[] {gathers, argmaxes};
+  }
+
+  /** Replaces one GatherND by Reshape + Gather; false where its form is not the plain one. */
+  private static boolean gatherNd(Graph g, Shapes s, Node n) {
+    String data = n.in(0);
+    String idx = n.in(1);
+    int r = s.rank(data);
+    ValueType it = s.type(idx);
+    if (n.i("batch_dims", 0) != 0 || r < 1 || it == null || it.rank() < 1) {
+      return false;
+    }
+    Dim last = it.dim(it.rank() - 1);
+    if (!last.known() || last.value() < 1 || last.value() > r) {
+      return false;
+    }
+    int k = (int) last.value();
+    Emitter e = new Emitter(g, n.out(0) + "/cuda");
+    List<Dim> shape = s.type(data).dims();
+    String dataShape = e.op("Shape", data);
+    List<String> dims = new ArrayList<>(); // dims 0..k-1 of data, each a 0-d int64
+    for (int i = 0; i < k; i++) {
+      Dim d = shape.get(i);
+      dims.add(d.known() ? e.int64(d.value()) : deviceDim(e, dataShape, i));
+    }
+    String flat = null;
+    String stride = null; // product of dims i+1..k-1
+    for (int i = k - 1; i >= 0; i--) {
+      String c = e.op("Gather", List.of(idx, e.int64(i)), Attr.i("axis", -1));
+      // GatherND reads -1 as the last position along its axis; Gather on the flat axis would not
+      c = e.op("Where", e.op("Less", c, e.int64(0)), e.add(c, dims.get(i)), c);
+      String term = stride == null ? c : e.mul(c, stride);
+      flat = flat == null ? term : e.add(flat, term);
+      stride = stride == null ? dims.get(i) : e.mul(stride, dims.get(i));
+    }
+    String flatShape =
+        k == r
+            ? e.ints(-1)
+            : e.op(
+                "Concat",
+                List.of(e.ints(-1), e.op("Slice", dataShape, e.ints(k), e.ints(r), e.ints(0))),
+                Attr.i("axis", 0));
+    String flatData = e.reshape(data, flatShape);
+    g.nodes().remove(n);
+    g.add(
+        new Node(
+            "Gather",
+            "",
+            n.name(),
+            List.of(flatData, flat),
+            List.of(n.out(0)),
+            Map.of("axis", Attr.i("axis", 0))));
+    return true;
+  }
+
+  /**
+   * Dim {@code i} of a shape as a 0-d int64 computed on the device. Shape's output lives in host
+   * memory on the CUDA EP, and a host value read by a device kernel needs a copy node, which keeps
+   * ONNX Runtime from capturing the graph; a vector of ones of that length (ConstantOfShape reads
+   * its shape from the host) summed on the device is the dim, exact below 2^24.
+   */
+  private static String deviceDim(Emitter e, String shape, int i) {
+    String ones =
+        e.op(
+            "ConstantOfShape",
+            List.of(e.op("Slice", shape, e.ints(i), e.ints(i + 1), e.ints(0))),
+            Attr.t(
+                "value", Tensors.floats(e.graph().fresh("one"), new long[] {1}, new float[] {1})));
+    return e.op(
+        "Cast",
+        List.of(e.op("ReduceSum", List.of(ones, e.ints(0)), Attr.i("keepdims", 0))),
+        Attr.i("to", DataType.INT64_VALUE));
+  }
+}
