@@ -74,6 +74,38 @@ class GoldenTraceTest {
     assertThat(r.render()).contains("first divergence: step 3").contains("DIVERGES");
   }
 
+  /**
+   * At the default mu_0 (0.5) the two BAR variants make the same choice at every step of the
+   * tiny-gpt2-lm trace (B stays smaller than A, and its gradient larger), so those traces are
+   * byte-identical; at mu_0 = 10 they part: their final tensors differ by 32% of the largest, each
+   * variant conforms to its own trace and the other variant's run diverges from it.
+   */
+  @ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"lora-obar", "lora-nbar"})
+  void barVariantsAreToldApart(String variant) throws IOException {
+    String other = variant.equals("lora-obar") ? "lora-nbar" : "lora-obar";
+    GoldenTrace own = GoldenTrace.read(GOLDEN.resolve("tiny-gpt2-lm/" + variant + "-mu10"));
+    GoldenTrace theirs = GoldenTrace.read(GOLDEN.resolve("tiny-gpt2-lm/" + other + "-mu10"));
+    double apart = 0;
+    for (var e : own.finals().entrySet()) {
+      float[] a = e.getValue().floats();
+      float[] b = theirs.finals().get(e.getKey()).floats();
+      double max = 0;
+      double diff = 0;
+      for (int i = 0; i < a.length; i++) {
+        max = Math.max(max, Math.abs(a[i]));
+        diff = Math.max(diff, Math.abs(a[i] - b[i]));
+      }
+      apart = Math.max(apart, diff / max);
+    }
+    assertThat(apart).isGreaterThan(0.1);
+    TrainConfig cfg = Golden.config(own);
+    assertThat(cfg.method().id()).isEqualTo(variant);
+    ConformanceReport r = run("tiny-gpt2-lm", own, cfg);
+    assertThat(r.conforms()).as(r.render()).isTrue();
+    assertThat(run("tiny-gpt2-lm", own, Golden.config(theirs)).conforms()).isFalse();
+  }
+
   @Test
   void flatLoraAtSigmaZeroIsLora() throws IOException {
     GoldenTrace g = GoldenTrace.read(GOLDEN.resolve("tiny-roberta-cls/lora"));
