@@ -13,6 +13,9 @@ import dev.loraort.artifacts.safetensors.Safetensors;
 import dev.loraort.builder.Prepare;
 import dev.loraort.builder.PrepareConfig;
 import dev.loraort.builder.heads.Heads;
+import dev.loraort.builder.ir.CudaRewrites;
+import dev.loraort.builder.ir.Graph;
+import dev.loraort.builder.ir.OnnxModels;
 import dev.loraort.builder.lora.Targets;
 import dev.loraort.kernels.FusedKernels;
 import dev.loraort.trainer.cli.Main;
@@ -148,6 +151,9 @@ class PrepareConformanceTest {
       assertThat(train.getGraph().getNodeList())
           .extracting(Onnx.NodeProto::getOpType)
           .doesNotContain("NonZero", "GatherND", "ScatterND");
+      // and no device kernel reads a host-computed value (a copy node: no capture either)
+      Graph g = OnnxModels.read(m.dir().resolve(graph)).graph();
+      assertThat(CudaRewrites.hostReads(g)).as(graph).isEmpty();
     }
     // loss, every LoRA gradient (and the heads'), every infer output
     assertThat(rows)
@@ -237,6 +243,9 @@ class PrepareConformanceTest {
         .extracting(Manifest.LoraModule::name)
         .isEqualTo(exporter.lora().modules().stream().map(Manifest.LoraModule::name).toList());
     assertThat(prepared.lora().peftTaskType()).isEqualTo("SEQ_CLS");
+    // the opset-11 export's shape arithmetic leaves no host value for a device kernel to read
+    assertThat(CudaRewrites.hostReads(OnnxModels.read(out.resolve("train.onnx")).graph()))
+        .isEmpty();
     Map<String, Tensor> batch =
         Safetensors.read(exporter.dir().resolve("fixture/batch.safetensors")).tensors();
     Map<String, Tensor> params =

@@ -413,6 +413,8 @@ public final class Prepare {
   private static void finish(Graph g) {
     g.removeDeadNodes();
     g.sortTopologically();
+    CudaRewrites.moveDimsToDevice(g);
+    g.removeDeadNodes();
   }
 
   /** Exposes {@code value} as graph output {@code name} (through Identity when they differ). */

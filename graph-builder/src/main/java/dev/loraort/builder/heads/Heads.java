@@ -203,10 +203,9 @@ public final class Heads {
     Emitter e = new Emitter(g, "loss");
     String sim = e.mul(e.op("MatMul", anchors, e.transpose(positives, 1, 0)), e.scalar(scale, F32));
     String logp = e.op("LogSoftmax", List.of(sim), Attr.i("axis", -1));
-    String diag =
-        e.op("ReduceSum", List.of(e.mul(logp, e.op("EyeLike", sim))), Attr.i("keepdims", 0));
-    String n = rows(e, sim);
-    return e.neg(e.div(diag, n));
+    String eye = e.op("EyeLike", sim);
+    String diag = e.op("ReduceSum", List.of(e.mul(logp, eye)), Attr.i("keepdims", 0));
+    return e.neg(e.div(diag, rows(e, eye)));
   }
 
   /**
@@ -255,14 +254,16 @@ public final class Heads {
     String perText = e.op("LogSoftmax", List.of(logits), Attr.i("axis", 0));
     String sum =
         e.op("ReduceSum", List.of(e.mul(e.add(perImage, perText), eye)), Attr.i("keepdims", 0));
-    String n = rows(e, logits);
-    return e.neg(e.div(sum, e.mul(n, e.scalar(2, F32))));
+    return e.neg(e.div(sum, e.mul(rows(e, eye), e.scalar(2, F32))));
   }
 
-  /** The number of rows of {@code x} (its first dim), as a float32 scalar. */
-  private static String rows(Emitter e, String x) {
-    String n = e.op("Gather", List.of(e.op("Shape", x), e.int64(0)), Attr.i("axis", 0));
-    return e.op("Cast", List.of(n), Attr.i("to", F32));
+  /**
+   * The number of rows of a square identity, as a float32 scalar computed on the device: its sum.
+   * (The row count from Shape would be a host value, and a device kernel reading it needs a copy
+   * node, which keeps the CUDA EP from capturing the step as a CUDA graph.)
+   */
+  private static String rows(Emitter e, String eye) {
+    return e.op("ReduceSum", List.of(eye), Attr.i("keepdims", 0));
   }
 
   /**

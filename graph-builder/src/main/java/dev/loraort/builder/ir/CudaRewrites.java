@@ -5,6 +5,7 @@ import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
 import dev.loraort.builder.shape.ValueType;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -118,6 +119,188 @@ public final class CudaRewrites {
             List.of(flatData, flat),
             List.of(n.out(0)),
             Map.of("axis", Attr.i("axis", 0))));
+    return true;
+  }
+
+  /** Inputs the CUDA EP reads from host memory (shapes, axes, pads, ranges), by op. */
+  private static final Map<String, Set<Integer>> HOST_INPUTS =
+      Map.ofEntries(
+          Map.entry("Reshape", Set.of(1)),
+          Map.entry("Expand", Set.of(1)),
+          Map.entry("Slice", Set.of(1, 2, 3, 4)),
+          Map.entry("ConstantOfShape", Set.of(0)),
+          Map.entry("Tile", Set.of(1)),
+          Map.entry("Range", Set.of(0, 1, 2)),
+          Map.entry("Unsqueeze", Set.of(1)),
+          Map.entry("Squeeze", Set.of(1)),
+          Map.entry("Pad", Set.of(1, 3)),
+          Map.entry("ReduceSum", Set.of(1)),
+          Map.entry("ReduceMean", Set.of(1)),
+          Map.entry("ReduceMax", Set.of(1)),
+          Map.entry("ReduceMin", Set.of(1)),
+          Map.entry("ReduceProd", Set.of(1)),
+          Map.entry("Split", Set.of(1)),
+          Map.entry("TopK", Set.of(1)),
+          Map.entry("Trilu", Set.of(1)),
+          Map.entry("OneHot", Set.of(1)));
+
+  /** Small integer ops that ONNX Runtime places on the host when they only compute shapes. */
+  private static final Set<String> SHAPE_ARITHMETIC =
+      Set.of(
+          "Gather",
+          "Slice",
+          "Concat",
+          "Unsqueeze",
+          "Squeeze",
+          "Cast",
+          "Add",
+          "Sub",
+          "Mul",
+          "Div",
+          "ReduceProd",
+          "Identity",
+          "Equal",
+          "Where",
+          "Max",
+          "Min",
+          "Neg",
+          "Reshape",
+          "Range",
+          "Less",
+          "Greater",
+          "Not",
+          "Mod",
+          "Expand",
+          "Floor",
+          "Ceil",
+          "ConstantOfShape");
+
+  /**
+   * Nodes that read a host value where the CUDA EP wants device memory, so that ONNX Runtime must
+   * copy it to the device, and refuses to capture a graph with copy nodes. Host values are Shape's
+   * and Size's outputs and the shape arithmetic whose every use is a host input (a shape, axes,
+   * pads), as ONNX Runtime places them; the tests assert that no prepared graph has such a read.
+   *
+   * @param g a topologically sorted graph
+   * @return "op name reads value" for each such read; empty when nothing needs a copy
+   */
+  public static List<String> hostReads(Graph g) {
+    List<String> out = new ArrayList<>();
+    for (Read r : placement(g).reads()) {
+      out.add(r.node().op() + " " + r.node().name() + " reads " + r.node().in(r.input()));
+    }
+    return out;
+  }
+
+  /**
+   * Moves every dim that a device kernel reads from the host onto the device, where {@link
+   * #deviceDim} computes it: a Gather of a Shape at a constant index whose value feeds device
+   * kernels (TorchScript's position and mask arithmetic). Its host readers keep the Gather. Other
+   * host reads are left for {@link #hostReads} to name.
+   *
+   * @param g a topologically sorted graph
+   * @return how many dims were moved
+   */
+  public static int moveDimsToDevice(Graph g) {
+    Placement p = placement(g);
+    Map<String, Node> producers = g.producers();
+    Map<String, List<Node>> consumers = g.consumers();
+    int n = 0;
+    for (Read r : p.reads()) {
+      Node gather = r.node();
+      Node shape = producers.get(gather.in(0));
+      double[] index = gather.op().equals("Gather") ? constant(g, gather.in(1)) : null;
+      if (r.input() != 0
+          || shape == null
+          || !shape.op().equals("Shape")
+          || shape.has("start")
+          || index == null
+          || index.length != 1
+          || index[0] < 0) {
+        continue;
+      }
+      Emitter e = new Emitter(g, gather.out(0) + "/cuda");
+      String dim = deviceDim(e, shape.out(0), (int) index[0]);
+      if (g.initializers().get(gather.in(1)).getDimsCount() == 1) { // [i] gathers a [1] vector
+        dim = e.op("Unsqueeze", dim, e.ints(0));
+      }
+      for (Node c : consumers.getOrDefault(gather.out(0), List.of())) {
+        Set<Integer> hostIn = HOST_INPUTS.getOrDefault(c.op(), Set.of());
+        for (int i = 0; i < c.inputs().size(); i++) {
+          if (c.in(i).equals(gather.out(0)) && !p.host().contains(c) && !hostIn.contains(i)) {
+            c.setInput(i, dim);
+          }
+        }
+      }
+      n++;
+    }
+    if (n > 0) {
+      g.sortTopologically();
+      g.removeDeadNodes();
+    }
+    return n;
+  }
+
+  /** Input {@code input} of {@code node} is a host value read on the device. */
+  private record Read(Node node, int input) {}
+
+  /** The nodes ONNX Runtime runs on the host, and the device reads of their values. */
+  private record Placement(Set<Node> host, List<Read> reads) {}
+
+  private static Placement placement(Graph g) {
+    Map<String, List<Node>> consumers = g.consumers();
+    Set<String> outputs = new HashSet<>();
+    g.outputs().forEach(v -> outputs.add(v.getName()));
+    Set<Node> host = new HashSet<>();
+    List<Node> nodes = g.nodes();
+    for (int k = nodes.size() - 1; k >= 0; k--) {
+      Node n = nodes.get(k);
+      boolean onHost = n.op().equals("Shape") || n.op().equals("Size");
+      if (!onHost && SHAPE_ARITHMETIC.contains(n.op())) {
+        onHost = true;
+        for (String v : n.outputs()) {
+          List<Node> uses = consumers.getOrDefault(v, List.of());
+          onHost &= !outputs.contains(v) && !uses.isEmpty();
+          for (Node c : uses) {
+            onHost &= host.contains(c) || readsOnHost(c, v);
+          }
+        }
+      }
+      if (onHost) {
+        host.add(n);
+      }
+    }
+    Map<String, Node> producers = g.producers();
+    List<Read> reads = new ArrayList<>();
+    for (Node n : nodes) {
+      if (host.contains(n)) {
+        continue;
+      }
+      for (int i = 0; i < n.inputs().size(); i++) {
+        Node p = producers.get(n.in(i));
+        boolean hostInput = HOST_INPUTS.getOrDefault(n.op(), Set.of()).contains(i);
+        if (p != null && host.contains(p) && !hostInput) {
+          reads.add(new Read(n, i));
+        }
+      }
+    }
+    return new Placement(host, reads);
+  }
+
+  /** The values of a constant (an initializer), or null. */
+  private static double[] constant(Graph g, String v) {
+    var t = g.initializers().get(v);
+    return t == null ? null : Tensors.doubles(t);
+  }
+
+  /** Whether every input of {@code c} that is {@code v} is one the CUDA EP reads on the host. */
+  private static boolean readsOnHost(Node c, String v) {
+    Set<Integer> hostIn = HOST_INPUTS.getOrDefault(c.op(), Set.of());
+    for (int i = 0; i < c.inputs().size(); i++) {
+      if (c.in(i).equals(v) && !hostIn.contains(i)) {
+        return false;
+      }
+    }
     return true;
   }
 

@@ -98,6 +98,57 @@ class CudaRewritesTest {
     assertThat(CudaRewrites.apply(g, Shapes.infer(g))).containsExactly(0, 0);
   }
 
+  @Test
+  void aHostValueReadByADeviceKernelIsNamedAndADimMovesToTheDevice() throws Exception {
+    Graph g =
+        new Graph(
+            "host",
+            18,
+            List.of(),
+            Map.of(),
+            List.of(
+                new ValueType(DataType.FLOAT_VALUE, List.of(Dim.sym("b"), Dim.of(4)))
+                    .toValueInfo("x")),
+            List.of());
+    Emitter e = new Emitter(g, "t");
+    // a shape read as a shape stays on the host: fine
+    String flat = e.reshape("x", e.op("Shape", "x"));
+    assertThat(CudaRewrites.hostReads(g)).isEmpty();
+    // the batch size as a float divisor: a device kernel reads a host value
+    String n =
+        e.op(
+            "Cast",
+            List.of(e.op("Gather", List.of(e.op("Shape", "x"), e.int64(0)), Attr.i("axis", 0))),
+            Attr.i("to", DataType.FLOAT_VALUE));
+    String y = e.div(flat, n);
+    g.add(new Node("Identity", "", "", List.of(y), List.of("y"), Map.of()));
+    g.outputs().add(new ValueType(DataType.FLOAT_VALUE, null).toValueInfo("y"));
+    assertThat(CudaRewrites.hostReads(g)).singleElement().asString().startsWith("Gather ");
+    // the dim moves to the device, with the same values
+    Graph before = copyOf(g);
+    assertThat(CudaRewrites.moveDimsToDevice(g)).isEqualTo(1);
+    assertThat(CudaRewrites.hostReads(g)).isEmpty();
+    float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    assertThat(floats(g, "after", x)).containsExactly(floats(before, "before", x));
+  }
+
+  private static Graph copyOf(Graph g) {
+    return g.copy();
+  }
+
+  private float[] floats(Graph g, String name, float[] x) throws Exception {
+    try (OrtSession s = session(g, name);
+        OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {3, 4});
+        OrtSession.Result out = s.run(Map.of("x", in))) {
+      float[][] y = (float[][]) out.get(0).getValue();
+      float[] flat = new float[12];
+      for (int i = 0; i < 3; i++) {
+        System.arraycopy(y[i], 0, flat, 4 * i, 4);
+      }
+      return flat;
+    }
+  }
+
   private static Graph gatherNd(long[] ds, long[] is, int type, boolean symbolic) {
     List<Dim> d = new ArrayList<>();
     for (int i = 0; i < ds.length; i++) {
