@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from lora_graphs import CONTRACT, checks, graph_rewrites, tracing  # noqa: E402
+from lora_graphs import CONTRACT, checks, graph_rewrites, schema, tracing  # noqa: E402
 from lora_graphs.tracing import progress  # noqa: E402
 from lora_graphs.families import FAMILIES, tiny_config  # noqa: E402
 from lora_graphs.lora import Shared, inject  # noqa: E402
@@ -442,6 +442,8 @@ def main(argv=None):
         manifest["base_weights"] = dict(file=BASE_WEIGHTS_FILE,
                                         origin=json.loads(a.base_weights_origin) if a.base_weights_origin else {},
                                         tensors=sorted(base_entries.values(), key=lambda e: e["offset"]))
+    # the schema Java's reader and prepare's writer are held to (docs/schema/manifest.schema.json)
+    schema.check(json.loads(json.dumps(manifest)), os.path.join(a.out, "manifest.json"))
     with open(os.path.join(a.out, "manifest.json"), "w") as fh:
         json.dump(manifest, fh, indent=1)
     shutil.rmtree(work, ignore_errors=True)
