@@ -8,6 +8,18 @@ public final class TensorNames {
   /** Input of train_rwp graphs: sigma_t of the filter-wise noise, float32 []. */
   public static final String RWP_SIGMA = "rwp_sigma";
 
+  /**
+   * Input of train graphs prepared with LoRA dropout: the probability p of zeroing an element of a
+   * LoRA branch's input, float32 [] (0: no dropout).
+   */
+  public static final String LORA_DROPOUT = "lora_dropout";
+
+  /**
+   * Input of train graphs prepared with LoRA dropout: the step's mask seed, int64 [] in [0,
+   * 2^31-1).
+   */
+  public static final String LORA_DROPOUT_SEED = "lora_dropout_seed";
+
   /** Output of train graphs: the mean loss, float32 []. */
   public static final String LOSS = "loss";
 

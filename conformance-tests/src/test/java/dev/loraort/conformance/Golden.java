@@ -19,6 +19,7 @@ final class Golden {
         c.rank(),
         c.alpha(),
         c.rsLora(),
+        c.loraDropout(),
         c.lr(),
         c.schedule(),
         c.warmupRatio(),

@@ -113,6 +113,9 @@ final class ManifestJson {
       mods.add(o);
     }
     lora.add("modules", mods);
+    if (c.loraDropout() != null) { // the train graphs take lora_dropout and lora_dropout_seed
+      lora.addProperty("dropout", c.loraDropout());
+    }
     JsonObject peft = new JsonObject();
     peft.addProperty("prefix", "base_model.model.");
     switch (c.task()) {

@@ -271,7 +271,9 @@ public final class Prepare {
     }
     g.removeDeadNodes();
     List<LinearLayers.Layer> adapted = layers(g); // named before injection rewires the layers
-    LoraInjector.Injected injected = LoraInjector.inject(g, adapted, role == Role.TRAIN_RWP);
+    LoraInjector.Injected injected =
+        LoraInjector.inject(
+            g, adapted, role == Role.TRAIN_RWP, role != Role.INFER && c.loraDropout() != null);
     List<Heads.Trainable> trainables = new ArrayList<>(modulesToSave(g));
     Shapes s = Shapes.infer(g);
     String out;

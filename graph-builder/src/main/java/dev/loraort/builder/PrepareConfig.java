@@ -26,6 +26,9 @@ import java.util.List;
  *     modules_to_save); for a model that already outputs logits, its classifier
  * @param rank default LoRA rank written to the manifest (the graphs take any)
  * @param alpha default LoRA alpha
+ * @param loraDropout the train graphs drop elements of each LoRA branch's input (PEFT's
+ *     lora_dropout, fed at train time); this value is the manifest's default; null: no dropout
+ *     branch (the graphs stay as fast as without)
  * @param seed seed of a new head's initial values
  * @param hiddenOutput the model output holding token states [batch, seq, hidden], or null to find
  *     it
@@ -48,6 +51,7 @@ public record PrepareConfig(
     List<String> modulesToSave,
     int rank,
     double alpha,
+    Double loraDropout,
     long seed,
     String hiddenOutput,
     Path tokenizer,
@@ -75,6 +79,9 @@ public record PrepareConfig(
     }
     if (!(alpha > 0)) {
       throw new BuildException("prepare: --alpha must be > 0, got " + alpha);
+    }
+    if (loraDropout != null && !(loraDropout >= 0 && loraDropout < 1)) {
+      throw new BuildException("prepare: --lora-dropout must be in [0, 1), got " + loraDropout);
     }
     if (id == null || id.isBlank()) {
       throw new BuildException("prepare: the model id is empty");
@@ -105,6 +112,7 @@ public record PrepareConfig(
         List.of(),
         8,
         16,
+        null,
         0,
         null,
         null,
@@ -134,6 +142,7 @@ public record PrepareConfig(
     private List<String> modulesToSave;
     private int rank;
     private double alpha;
+    private Double loraDropout;
     private long seed;
     private String hiddenOutput;
     private Path tokenizer;
@@ -154,6 +163,7 @@ public record PrepareConfig(
       modulesToSave = c.modulesToSave;
       rank = c.rank;
       alpha = c.alpha;
+      loraDropout = c.loraDropout;
       seed = c.seed;
       hiddenOutput = c.hiddenOutput;
       tokenizer = c.tokenizer;
@@ -245,6 +255,15 @@ public record PrepareConfig(
     }
 
     /**
+     * @param v LoRA dropout's default p (the graphs get the dropout branch), or null for none
+     * @return this
+     */
+    public Builder loraDropout(Double v) {
+      loraDropout = v;
+      return this;
+    }
+
+    /**
      * @param v a new head's seed
      * @return this
      */
@@ -308,6 +327,7 @@ public record PrepareConfig(
           modulesToSave,
           rank,
           alpha,
+          loraDropout,
           seed,
           hiddenOutput,
           tokenizer,

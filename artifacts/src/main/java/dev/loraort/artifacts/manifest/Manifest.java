@@ -147,6 +147,8 @@ public record Manifest(
    * @param modulesToSave PEFT modules_to_save
    * @param layersToTransform PEFT layers_to_transform (empty: every layer)
    * @param layersPattern PEFT layers_pattern (empty: any)
+   * @param dropout LoRA dropout's default p when the train graphs have the dropout inputs ({@code
+   *     lora_dropout}, {@code lora_dropout_seed}); null when they have none
    */
   public record LoraSpec(
       int defaultRank,
@@ -156,7 +158,8 @@ public record Manifest(
       String peftTaskType,
       List<String> modulesToSave,
       List<Integer> layersToTransform,
-      List<String> layersPattern) {
+      List<String> layersPattern,
+      Double dropout) {
     /** Copies the lists. */
     public LoraSpec {
       modules = List.copyOf(modules);
@@ -309,7 +312,8 @@ public record Manifest(
             optString(peft, "task_type"),
             toSave,
             f.integers(peft, "layers_to_transform", "lora.peft."),
-            f.strings(peft, "layers_pattern", "lora.peft."));
+            f.strings(peft, "layers_pattern", "lora.peft."),
+            dropout(file, lora));
     List<TrainableSpec> trainable = new ArrayList<>();
     if (root.has("trainable")) {
       JsonArray tr = root.getAsJsonArray("trainable");
@@ -435,6 +439,23 @@ public record Manifest(
       v[i] = a.get(i).getAsLong();
     }
     return v;
+  }
+
+  /** lora.dropout: a probability in [0, 1), or null when absent. */
+  private static Double dropout(Path file, JsonObject lora) throws IOException {
+    if (!lora.has("dropout") || lora.get("dropout").isJsonNull()) {
+      return null;
+    }
+    double p;
+    try {
+      p = lora.get("dropout").getAsDouble();
+    } catch (RuntimeException e) {
+      throw new IOException(file + ": lora.dropout must be a number, found " + lora.get("dropout"));
+    }
+    if (!(p >= 0 && p < 1)) {
+      throw new IOException(file + ": lora.dropout must be in [0, 1), found " + p);
+    }
+    return p;
   }
 
   private static String optString(JsonObject o, String k) {

@@ -72,7 +72,8 @@ public final class PeftDirectory {
     c.addProperty("inference_mode", true);
     c.addProperty("r", a.rank());
     c.addProperty("lora_alpha", a.alpha());
-    c.addProperty("lora_dropout", 0.0);
+    // the dropout the adapter was trained with (its metadata), as PEFT records its LoraConfig's
+    c.addProperty("lora_dropout", loraDropout(a));
     JsonArray t = new JsonArray();
     targets.forEach(t::add);
     c.add("target_modules", t);
@@ -180,5 +181,16 @@ public final class PeftDirectory {
     }
     return new AdapterWeights(
         tensors, r, alpha, (float) (rs ? alpha / Math.sqrt(r) : alpha / r), Map.of());
+  }
+
+  /**
+   * lora_dropout from an adapter's metadata (written by the trainer); 0 when absent or unreadable.
+   */
+  private static double loraDropout(AdapterWeights a) {
+    try {
+      return Double.parseDouble(a.metadata().getOrDefault("lora_dropout", "0"));
+    } catch (NumberFormatException e) {
+      return 0;
+    }
   }
 }

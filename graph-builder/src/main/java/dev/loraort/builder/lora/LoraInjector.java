@@ -44,15 +44,27 @@ public final class LoraInjector {
    * @param g the graph (the layers' nodes belong to it)
    * @param layers the layers to adapt
    * @param rwp also add the random weight perturbation and its noise outputs
+   * @param dropout drop elements of each branch's input (PEFT's lora_dropout), with the {@code
+   *     lora_dropout} and {@code lora_dropout_seed} inputs ({@link Dropout})
    * @return the noise outputs and values (empty without rwp)
    */
-  public static Injected inject(Graph g, List<LinearLayers.Layer> layers, boolean rwp) {
+  public static Injected inject(
+      Graph g, List<LinearLayers.Layer> layers, boolean rwp, boolean dropout) {
     Emitter e = new Emitter(g, "lora");
     String scale = TensorNames.LORA_SCALE;
     g.inputs().add(new ValueType(DataType.FLOAT_VALUE, List.of()).toValueInfo(scale));
     if (rwp) {
       g.inputs()
           .add(new ValueType(DataType.FLOAT_VALUE, List.of()).toValueInfo(TensorNames.RWP_SIGMA));
+    }
+    if (dropout) {
+      g.inputs()
+          .add(
+              new ValueType(DataType.FLOAT_VALUE, List.of()).toValueInfo(TensorNames.LORA_DROPOUT));
+      g.inputs()
+          .add(
+              new ValueType(DataType.INT64_VALUE, List.of())
+                  .toValueInfo(TensorNames.LORA_DROPOUT_SEED));
     }
     List<String> noiseOutputs = new ArrayList<>();
     Set<String> noises = new HashSet<>();
@@ -71,7 +83,8 @@ public final class LoraInjector {
       String y = l.output();
       String at = e.transpose(a, 1, 0);
       String bt = e.transpose(b, 1, 0);
-      String v = e.mul(e.op("MatMul", l.input(), at), scale);
+      String x = dropout ? Dropout.apply(e, l.input(), index) : l.input();
+      String v = e.mul(e.op("MatMul", x, at), scale);
       String branch = e.op("MatMul", v, bt);
       String sum = e.add(y, branch);
       Node readsY = g.nodes().get(g.nodes().size() - 1);

@@ -100,6 +100,7 @@ public final class TrainOptions {
     private int rank;
     private double alpha;
     private boolean rsLora;
+    private Double loraDropout;
     private double lr;
     private long steps;
     private int epochs;
@@ -235,6 +236,16 @@ public final class TrainOptions {
     }
 
     /**
+     * @param p PEFT's lora_dropout for a model prepared with the dropout branch, or null for the
+     *     value its manifest records
+     * @return this builder
+     */
+    public Builder loraDropout(Double p) {
+      this.loraDropout = p;
+      return this;
+    }
+
+    /**
      * @param lr the peak learning rate of AdamW (after warmup)
      * @return this builder
      */
@@ -301,6 +312,7 @@ public final class TrainOptions {
       this.rank = cfg.rank();
       this.alpha = cfg.alpha();
       this.rsLora = cfg.rsLora();
+      this.loraDropout = cfg.loraDropout();
       this.lr = cfg.lr();
       this.steps = cfg.steps();
       this.epochs = cfg.epochs();
@@ -388,6 +400,7 @@ public final class TrainOptions {
               rank,
               alpha,
               rsLora,
+              loraDropout,
               lr,
               base.schedule(),
               base.warmupRatio(),

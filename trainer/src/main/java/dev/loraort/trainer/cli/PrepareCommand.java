@@ -125,6 +125,16 @@ final class PrepareCommand implements Callable<Integer> {
   @Option(names = "--alpha", defaultValue = "16", description = "default LoRA alpha (default: 16)")
   double alpha;
 
+  @Option(
+      names = "--lora-dropout",
+      paramLabel = "P",
+      description =
+          "PEFT's lora_dropout: the train graphs drop elements of each LoRA branch's input (a"
+              + " mask from the step's seed, so a resumed run draws the same ones); P is recorded"
+              + " as train's default, which --lora-dropout there overrides. Without it the"
+              + " graphs have no dropout branch and cost nothing for it")
+  Double loraDropout;
+
   @Option(names = "--seed", defaultValue = "0", description = "a new head's init (default: 0)")
   long seed;
 
@@ -216,6 +226,7 @@ final class PrepareCommand implements Callable<Integer> {
               .modulesToSave(
                   modulesToSave == null ? List.of() : Arrays.asList(modulesToSave.split(",")))
               .rankAlpha(rank, alpha)
+              .loraDropout(loraDropout)
               .seed(seed)
               .hiddenOutput(hiddenOutput)
               .tokenizer(tok)

@@ -57,6 +57,15 @@ final class TrainCommand implements Callable<Integer> {
   double alpha = D.alpha();
 
   @Option(
+      names = "--lora-dropout",
+      paramLabel = "P",
+      description =
+          "PEFT's lora_dropout: zero each element of a LoRA branch's input with probability P"
+              + " while training (the branch's input scaled by 1/(1-P)); for models prepared with"
+              + " prepare --lora-dropout (default: the value prepare recorded, 0 without)")
+  Double loraDropout;
+
+  @Option(
       names = "--use-rslora",
       description =
           "rank-stabilized LoRA (PEFT's use_rslora): scale s = alpha / sqrt(r), so the update's"
@@ -329,6 +338,7 @@ final class TrainCommand implements Callable<Integer> {
         rank,
         alpha,
         rsLora,
+        loraDropout,
         lr,
         kind,
         warmup,

@@ -12,6 +12,9 @@ import dev.loraort.trainer.optim.Schedule;
  * @param rank LoRA r
  * @param alpha LoRA alpha (s = alpha / r)
  * @param rsLora rank-stabilized LoRA (PEFT's use_rslora): s = alpha / sqrt(r)
+ * @param loraDropout PEFT's lora_dropout: the probability of zeroing an element of a LoRA branch's
+ *     input during training, for models prepared with the dropout branch; null: the model's default
+ *     (the manifest's lora.dropout, or none)
  * @param lr peak learning rate
  * @param schedule schedule shape after warmup
  * @param warmupRatio warmup as a fraction of the steps
@@ -31,6 +34,7 @@ public record TrainConfig(
     int rank,
     double alpha,
     boolean rsLora,
+    Double loraDropout,
     double lr,
     Schedule.Kind schedule,
     double warmupRatio,
@@ -50,6 +54,9 @@ public record TrainConfig(
     require(method != null, "method is required");
     require(rank >= 1, "rank must be >= 1, got " + rank);
     require(alpha > 0, "alpha must be > 0, got " + alpha);
+    require(
+        loraDropout == null || (loraDropout >= 0 && loraDropout < 1),
+        "lora dropout must be in [0, 1), got " + loraDropout);
     require(lr >= 0 && Double.isFinite(lr), "lr must be >= 0, got " + lr);
     require(warmupRatio >= 0 && warmupRatio < 1, "warmup must be in [0, 1), got " + warmupRatio);
     require(weightDecay >= 0, "weight decay must be >= 0, got " + weightDecay);
@@ -73,6 +80,7 @@ public record TrainConfig(
         8,
         16,
         false,
+        null,
         2e-3,
         Schedule.Kind.COSINE,
         0.03,
@@ -86,6 +94,32 @@ public record TrainConfig(
         16,
         1,
         0);
+  }
+
+  /**
+   * @param p LoRA dropout's probability, or null for the model's default
+   * @return this configuration with that dropout
+   */
+  public TrainConfig withLoraDropout(Double p) {
+    return new TrainConfig(
+        method,
+        rank,
+        alpha,
+        rsLora,
+        p,
+        lr,
+        schedule,
+        warmupRatio,
+        weightDecay,
+        beta1,
+        beta2,
+        eps,
+        maxGradNorm,
+        steps,
+        epochs,
+        batchSize,
+        gradAccum,
+        seed);
   }
 
   /**

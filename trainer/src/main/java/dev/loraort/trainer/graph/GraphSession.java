@@ -11,6 +11,7 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.providers.OrtCUDAProviderOptions;
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.TensorNames;
 import dev.loraort.kernels.BoundRun;
 import dev.loraort.kernels.FusedKernels;
 import java.lang.reflect.Field;
@@ -58,6 +59,7 @@ public final class GraphSession implements TrainGraph {
 
   private final ExecutionDevice.Io io;
   private final int cudaDevice;
+  private final boolean dropoutInputs;
   private final Map<String, Bound> bound = new HashMap<>();
   private final OrtSession.RunOptions unboundOptions;
 
@@ -77,6 +79,7 @@ public final class GraphSession implements TrainGraph {
     this.profiling = profiling;
     this.io = io;
     this.cudaDevice = cudaDevice;
+    this.dropoutInputs = session.getInputNames().contains(TensorNames.LORA_DROPOUT);
     if (io == ExecutionDevice.Io.CUDA_GRAPH) {
       unboundOptions = new OrtSession.RunOptions();
       unboundOptions.addRunConfigEntry(GRAPH_ID, "-1");
@@ -328,6 +331,7 @@ public final class GraphSession implements TrainGraph {
   @Override
   public Map<String, Tensor> run(Map<String, Tensor> feeds, List<String> outputs) {
     checkClosed();
+    feeds = withDropoutOff(feeds);
     try {
       if (io == ExecutionDevice.Io.COPY) {
         return runWith(feeds, outputs, null);
@@ -347,6 +351,20 @@ public final class GraphSession implements TrainGraph {
     } catch (IllegalStateException e) {
       throw new GraphException(path + ": bound run failed: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * A graph prepared with LoRA dropout takes its probability and seed on every run; a caller that
+   * does not train with dropout (a check, an evaluation, a method's extra pass) gets it off.
+   */
+  private Map<String, Tensor> withDropoutOff(Map<String, Tensor> feeds) {
+    if (!dropoutInputs || feeds.containsKey(TensorNames.LORA_DROPOUT)) {
+      return feeds;
+    }
+    Map<String, Tensor> f = new LinkedHashMap<>(feeds);
+    f.put(TensorNames.LORA_DROPOUT, Tensor.scalar(0f));
+    f.put(TensorNames.LORA_DROPOUT_SEED, Tensor.ofLongs(new long[0], new long[] {0}));
+    return f;
   }
 
   /**

@@ -351,6 +351,12 @@ public final class ModelGraphs implements AutoCloseable {
       expect(g, "input", in, TensorNames.RWP_SIGMA, Tensor.DType.F32, new long[0], "[]");
       explained.add(TensorNames.RWP_SIGMA);
     }
+    if (!infer && m.lora().dropout() != null) { // prepare --lora-dropout
+      expect(g, "input", in, TensorNames.LORA_DROPOUT, Tensor.DType.F32, new long[0], "[]");
+      expect(g, "input", in, TensorNames.LORA_DROPOUT_SEED, Tensor.DType.I64, new long[0], "[]");
+      explained.add(TensorNames.LORA_DROPOUT);
+      explained.add(TensorNames.LORA_DROPOUT_SEED);
+    }
     if (role.equals(FP16_ROLE)) {
       expect(g, "input", in, LossScaler.INPUT, Tensor.DType.F32, new long[0], "[]");
       explained.add(LossScaler.INPUT);

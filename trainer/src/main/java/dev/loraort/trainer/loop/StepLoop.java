@@ -2,6 +2,7 @@ package dev.loraort.trainer.loop;
 
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
+import dev.loraort.builder.lora.Dropout;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.BatchSource;
 import dev.loraort.trainer.data.PrefetchedBatches;
@@ -248,7 +249,7 @@ public final class StepLoop {
         long m0 = System.nanoTime();
         Map<String, Tensor> extra = method.beforePass(pass, params, state, step);
         clock.method += System.nanoTime() - m0;
-        Gradients g = meanGradients(micro, extra, clock);
+        Gradients g = meanGradients(micro, extra, step, clock);
         if (pass == 0) {
           loss = g.loss();
         }
@@ -261,12 +262,20 @@ public final class StepLoop {
 
     /** One graph run per micro-batch; the mean loss and the mean gradients. */
     private Gradients meanGradients(
-        List<Map<String, Tensor>> micro, Map<String, Tensor> extra, Clock clock) {
+        List<Map<String, Tensor>> micro, Map<String, Tensor> extra, Step step, Clock clock) {
       ParamTree sum = null; // shaped by the graph's outputs: Bi-LoRA feeds a wider rank
       double lossSum = 0;
-      for (Map<String, Tensor> batch : micro) {
+      for (int m = 0; m < micro.size(); m++) {
         long g0 = System.nanoTime();
-        Map<String, Tensor> feeds = ModelGraphs.feeds(batch, params.feeds(), extra);
+        Map<String, Tensor> feeds = ModelGraphs.feeds(micro.get(m), params.feeds(), extra);
+        if (cfg.loraDropout() != null && cfg.loraDropout() > 0) {
+          // the mask is a function of (seed, step, micro-batch): a resumed run draws the same ones,
+          // and every pass of a two-pass method sees the step's masks
+          feeds.put(TensorNames.LORA_DROPOUT, Tensor.scalar(cfg.loraDropout().floatValue()));
+          feeds.put(
+              TensorNames.LORA_DROPOUT_SEED,
+              Tensor.ofLongs(new long[0], new long[] {Dropout.seed(cfg.seed(), step.index(), m)}));
+        }
         Map<String, Tensor> out =
             scaler == null
                 ? graph.run(feeds, outputs)

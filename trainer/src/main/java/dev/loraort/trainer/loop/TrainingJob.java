@@ -148,6 +148,37 @@ public final class TrainingJob {
       Inputs in, TrainConfig cfg, RunSettings settings, SharpnessMethod<S> method, PrintStream log)
       throws IOException {
     Manifest m = Manifest.read(in.modelDir());
+    return train(in, m, withModelDropout(cfg, m), settings, method, log);
+  }
+
+  /**
+   * The run's LoRA dropout: the one asked for, else the one the model was prepared with (none for
+   * graphs without the dropout branch, which cannot drop anything).
+   */
+  static TrainConfig withModelDropout(TrainConfig cfg, Manifest m) {
+    Double prepared = m.lora().dropout();
+    if (cfg.loraDropout() == null) {
+      return prepared == null ? cfg : cfg.withLoraDropout(prepared);
+    }
+    if (cfg.loraDropout() > 0 && prepared == null) {
+      throw new IllegalArgumentException(
+          "--lora-dropout "
+              + cfg.loraDropout()
+              + ": the train graphs of "
+              + m.dir()
+              + " have no dropout branch; prepare the model with prepare --lora-dropout P");
+    }
+    return cfg;
+  }
+
+  private static <S> StepLoop.Result train(
+      Inputs in,
+      Manifest m,
+      TrainConfig cfg,
+      RunSettings settings,
+      SharpnessMethod<S> method,
+      PrintStream log)
+      throws IOException {
     if (settings.devices().size() > cfg.batchSize()) {
       throw new IllegalArgumentException(
           "--batch-size "
@@ -299,6 +330,9 @@ public final class TrainingJob {
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("contract", Manifest.CONTRACT);
     meta.put("method", cfg.method().id());
+    if (cfg.loraDropout() != null) {
+      meta.put("lora_dropout", cfg.loraDropout().toString());
+    }
     meta.put("base_model_id", m.id());
     if (labels != null) {
       meta.put(LABELS, new com.google.gson.Gson().toJson(labels)); // names in class order

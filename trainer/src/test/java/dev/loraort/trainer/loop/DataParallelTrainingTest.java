@@ -107,6 +107,7 @@ class DataParallelTrainingTest {
         4,
         8,
         false,
+        null,
         5e-3,
         Schedule.Kind.COSINE,
         0,

@@ -36,6 +36,7 @@ class TrainingJobTest {
         8,
         16,
         false,
+        null,
         lr,
         Schedule.Kind.COSINE,
         0.03,
