@@ -66,6 +66,8 @@ public final class Prepare {
    * @param modules the adapted modules
    * @param trainables the non-LoRA trainable tensors
    * @param nodes node count of each graph by role
+   * @param hostReads the reads of host values by device kernels left in train.onnx ({@link
+   *     CudaRewrites#hostReads}): empty when the CUDA EP can replay the step as a CUDA graph
    * @param seconds wall time
    */
   public record Result(
@@ -73,6 +75,7 @@ public final class Prepare {
       List<LinearLayers.Layer> modules,
       List<Heads.Trainable> trainables,
       Map<String, Integer> nodes,
+      List<String> hostReads,
       double seconds) {}
 
   private final PrepareConfig c;
@@ -231,7 +234,8 @@ public final class Prepare {
               nodes,
               seconds[0]);
         });
-    return new Result(c.out(), p.adapted, train.trainables, nodes, seconds[0]);
+    return new Result(
+        c.out(), p.adapted, train.trainables, nodes, CudaRewrites.hostReads(train.g), seconds[0]);
   }
 
   /** One built graph with the trainables its head added. */

@@ -183,14 +183,13 @@ public final class PeftDirectory {
         tensors, r, alpha, (float) (rs ? alpha / Math.sqrt(r) : alpha / r), Map.of());
   }
 
-  /**
-   * lora_dropout from an adapter's metadata (written by the trainer); 0 when absent or unreadable.
-   */
-  private static double loraDropout(AdapterWeights a) {
+  /** lora_dropout from an adapter's metadata (written by the trainer); 0 when absent. */
+  private static double loraDropout(AdapterWeights a) throws IOException {
+    String v = a.metadata().getOrDefault("lora_dropout", "0");
     try {
-      return Double.parseDouble(a.metadata().getOrDefault("lora_dropout", "0"));
+      return Double.parseDouble(v);
     } catch (NumberFormatException e) {
-      return 0;
+      throw new IOException("adapter metadata lora_dropout is not a number: " + v, e);
     }
   }
 }

@@ -247,6 +247,12 @@ final class PrepareCommand implements Callable<Integer> {
           names.size() <= 4 ? names : names.subList(0, 4) + "...",
           r.trainables().size(),
           r.nodes());
+      if (!r.hostReads().isEmpty()) {
+        System.err.printf(
+            "note: on CUDA this model's step cannot be replayed as a CUDA graph (%d device"
+                + " kernels read values computed on the host, first: %s); it runs bound%n",
+            r.hostReads().size(), r.hostReads().get(0));
+      }
       return 0;
     } catch (BuildException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
