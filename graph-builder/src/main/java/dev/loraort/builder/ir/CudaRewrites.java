@@ -11,24 +11,25 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Rewrites two ops that exporters write into equivalents the CUDA execution provider runs on the
- * GPU and can capture in a CUDA graph, so that a prepared step replays as one graph:
+ * Rewrites what keeps the CUDA execution provider from capturing a prepared step as a CUDA graph
+ * into equivalents it can capture, so that the step replays as one graph:
  *
  * <ul>
  *   <li>GatherND (transformers' attention-mask code in every family; CLIP's end-of-text pooling):
  *       ONNX Runtime's CUDA kernel stages the slice sizes through a host buffer that a replayed
  *       graph reads after it is freed. It becomes Gather on the data flattened over the indexed
- *       axes, at the flat index {@code sum_i idx_i * stride_i}, each component first taken modulo
- *       its dim as GatherND's negative indices are. Gather's gradient is a ScatterElements, which
- *       also captures.
- *   <li>ArgMax over integers (CLIP's end-of-text position): the CUDA EP has float kernels only, so
- *       the node ran on the CPU and the graph could not be captured. Its input is cast to double
- *       first, exact for every type narrower than 64 bits; int64 inputs are left alone.
+ *       axes, at the flat index {@code sum_i idx_i * stride_i}, a negative component first moved up
+ *       by its dim as GatherND reads it. Gather's gradient is a ScatterElements, which also
+ *       captures.
+ *   <li>ArgMax over integers (CLIP's end-of-text position): the CUDA EP's ArgMax takes floating
+ *       types only, so the node ran on the CPU. Its input is cast to double first, exact for every
+ *       type narrower than 64 bits; int64 inputs are left alone.
+ *   <li>A dim that a device kernel reads from a Shape ({@link #moveDimsToDevice}): Shape's output
+ *       lives in host memory on the CUDA EP, and ONNX Runtime refuses to capture a graph whose
+ *       kernels need a host value copied in. {@link #hostReads} names the reads that remain.
  * </ul>
  *
- * The values are the same on every execution provider; the CPU EP runs the rewritten graph too. No
- * value computed in host memory (Shape's output on the CUDA EP) feeds a device kernel: ONNX Runtime
- * refuses to capture a graph with copy nodes.
+ * The values are the same on every execution provider; the CPU EP runs the rewritten graph too.
  */
 public final class CudaRewrites {
   private static final Set<Integer> EXACT_IN_DOUBLE =
