@@ -420,7 +420,6 @@ public final class Prepare {
     g.removeDeadNodes();
     g.sortTopologically();
     CudaRewrites.moveDimsToDevice(g);
-    g.removeDeadNodes();
   }
 
   /** Exposes {@code value} as graph output {@code name} (through Identity when they differ). */

@@ -1,5 +1,6 @@
 package dev.loraort.builder.ir;
 
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
@@ -210,7 +211,8 @@ public final class CudaRewrites {
     for (Read r : p.reads()) {
       Node gather = r.node();
       Node shape = producers.get(gather.in(0));
-      double[] index = gather.op().equals("Gather") ? constant(g, gather.in(1)) : null;
+      TensorProto at = g.initializers().get(gather.in(1));
+      long[] index = gather.op().equals("Gather") && at != null ? Tensors.longs(at) : null;
       if (r.input() != 0
           || shape == null
           || !shape.op().equals("Shape")
@@ -221,8 +223,8 @@ public final class CudaRewrites {
         continue;
       }
       Emitter e = new Emitter(g, gather.out(0) + "/cuda");
-      String dim = deviceDim(e, shape.out(0), (int) index[0]);
-      if (g.initializers().get(gather.in(1)).getDimsCount() == 1) { // [i] gathers a [1] vector
+      String dim = deviceDim(e, shape.out(0), Math.toIntExact(index[0]));
+      if (at.getDimsCount() == 1) { // [i] gathers a [1] vector
         dim = e.op("Unsqueeze", dim, e.ints(0));
       }
       for (Node c : consumers.getOrDefault(gather.out(0), List.of())) {
@@ -286,12 +288,6 @@ public final class CudaRewrites {
       }
     }
     return new Placement(host, reads);
-  }
-
-  /** The values of a constant (an initializer), or null. */
-  private static double[] constant(Graph g, String v) {
-    var t = g.initializers().get(v);
-    return t == null ? null : Tensors.doubles(t);
   }
 
   /** Whether every input of {@code c} that is {@code v} is one the CUDA EP reads on the host. */
