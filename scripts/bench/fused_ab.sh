@@ -64,6 +64,16 @@ for v in ${VARIANTS:-plain:copy fused:copy fused:cuda-graph}; do
     "$(sort -n "$out/$id.mem_$name.txt" | tail -1)" | tee -a "$out/$id.bench_$name.txt"
 done
 [ -n "${NO_TORCH:-}" ] && exit 0
+monitor > "$out/$id.mem_torch.txt" &
+mon=$!
 torch_bench "$work/$id-config" --attn sdpa --methods lora 2>&1 | grep '^{' | tee "$out/$id.torch.txt"
+kill $mon
+echo "torch eager peak GPU memory (MiB, nvidia-smi): $(sort -n "$out/$id.mem_torch.txt" | tail -1)" \
+  | tee -a "$out/$id.torch.txt"
+monitor > "$out/$id.mem_torch_compile.txt" &
+mon=$!
 torch_bench "$work/$id-config" --attn sdpa --methods lora --compile --warmup 10 2>&1 | grep '^{' \
+  | tee -a "$out/$id.torch.txt"
+kill $mon
+echo "torch compiled peak GPU memory (MiB, nvidia-smi): $(sort -n "$out/$id.mem_torch_compile.txt" | tail -1)" \
   | tee -a "$out/$id.torch.txt"

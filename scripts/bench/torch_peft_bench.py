@@ -10,6 +10,7 @@ the way public code does it). Prints median step ms over --steps after --warmup,
 and the ratios to LoRA, as JSON lines.
 """
 import argparse
+import collections
 import json
 import math
 import os
@@ -67,6 +68,9 @@ def main():
     ap.add_argument("--methods", default="lora,lora-sam,fmlora,eflat-lora")
     ap.add_argument("--compile", action="store_true",
                     help="torch.compile (default mode) the PEFT model's forward; the warm-up steps absorb compilation")
+    ap.add_argument("--saved-tensors", action="store_true",
+                    help="instead of timing: the bytes autograd saves for the backward in one forward (unique"
+                         " storages, parameters excluded), by shape, for comparison with memory_at_peak.py")
     ap.add_argument("--amp", default="none", choices=["none", "fp16", "bf16"],
                     help="torch.autocast around the forward (fp16 with GradScaler); lora and eflat-lora only")
     a = ap.parse_args()
@@ -80,7 +84,15 @@ def main():
             getattr(cfg, sub)._attn_implementation = a.attn
     fam = FAMILIES[a.family](cfg)
     torch.manual_seed(0)
+
+    def device_used_gib():  # the whole device, as nvidia-smi and the trainer's bench read it
+        free, total = torch.cuda.mem_get_info()
+        return (total - free) / 2 ** 30
+
+    torch.zeros(1, device="cuda")  # creates the CUDA context
+    context_gib = device_used_gib()
     model = fam.build().cuda()
+    weights_gib = torch.cuda.memory_allocated() / 2 ** 30
     model.train()
     for m in model.modules():  # dropout off, as in the exported graphs
         if isinstance(m, torch.nn.Dropout):
@@ -163,6 +175,9 @@ def main():
             scaler.update()
         opt.zero_grad(set_to_none=True)
 
+    if a.saved_tensors:
+        saved_tensors(model, loss_fn)
+        return
     rows = {}
     for method in a.methods.split(","):
         ema[0] = None
@@ -180,12 +195,41 @@ def main():
         rows[method] = dict(median_ms=1e3 * times[len(times) // 2],
                             peak_gib=torch.cuda.max_memory_allocated() / 2 ** 30,
                             # what the caching allocator held: comparable with nvidia-smi's view of a process
-                            peak_reserved_gib=torch.cuda.max_memory_reserved() / 2 ** 30)
+                            peak_reserved_gib=torch.cuda.max_memory_reserved() / 2 ** 30,
+                            # like for like with the trainer's bench: the context, the base model
+                            # on the device, and everything in use after the steps
+                            context_gib=context_gib, weights_gib=weights_gib,
+                            device_used_gib=device_used_gib())
     for m, r in rows.items():
         r["vs_lora"] = r["median_ms"] / rows["lora"]["median_ms"] if "lora" in rows else math.nan
         print(json.dumps(dict(framework=f"torch {torch.__version__} + peft, attn {a.attn}, amp {a.amp}"
                               + (", torch.compile" if a.compile else ""), family=a.family,
                               batch=a.batch, seq=a.seq, method=m, **r)), flush=True)
+
+
+def saved_tensors(model, loss_fn):
+    """Prints what one forward keeps for the backward: unique storages, the weights excluded."""
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen, by_shape = {}, collections.Counter()
+
+    def pack(t):
+        st = t.untyped_storage()
+        if t.is_cuda and st.data_ptr() not in weights and st.data_ptr() not in seen:
+            seen[st.data_ptr()] = st.nbytes()
+            by_shape[(str(t.dtype).replace("torch.", ""), tuple(t.shape))] += st.nbytes()
+        return t
+
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = loss_fn()
+    torch.cuda.synchronize()
+    after = torch.cuda.memory_allocated()
+    loss.backward()
+    print(json.dumps(dict(saved_mib=sum(seen.values()) / 2 ** 20, saved_storages=len(seen),
+                          allocated_by_forward_mib=(after - before) / 2 ** 20,
+                          largest=[dict(dtype=k[0], shape=list(k[1]), mib=v / 2 ** 20)
+                                   for k, v in by_shape.most_common(12)])), flush=True)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ static struct {
   CUresult (*cuMemcpyHtoD_v2)(CUdeviceptr dst, const void* src, size_t bytes);
   CUresult (*cuMemcpyDtoH_v2)(void* dst, CUdeviceptr src, size_t bytes);
   CUresult (*cuGetErrorString)(CUresult r, const char** s);
+  CUresult (*cuMemGetInfo_v2)(size_t* free, size_t* total);
 } drv;
 static int drv_loaded;
 
@@ -132,9 +133,28 @@ static int load_driver(JNIEnv* env) {
   DRV(h, cuMemcpyHtoD_v2);
   DRV(h, cuMemcpyDtoH_v2);
   DRV(h, cuGetErrorString);
+  DRV(h, cuMemGetInfo_v2);
   if (cuda_failed(env, "cuInit", drv.cuInit(0))) return 0;
   drv_loaded = 1;
   return 1;
+}
+
+/* ---- the device's memory in use (whole device, every process: what nvidia-smi shows) ---- */
+JNIEXPORT jlong JNICALL Java_dev_loraort_kernels_BoundRun_deviceMemoryUsedNative(JNIEnv* env, jclass cls,
+                                                                          jint device) {
+  (void)cls;
+  CUdevice d;
+  CUcontext ctx;
+  size_t free_bytes, total_bytes;
+  /* the primary context is the one ONNX Runtime's CUDA EP runs in: retaining it here creates it
+     if no session has yet, so a reading before any session already counts the context */
+  if (!load_driver(env) || cuda_failed(env, "cuDeviceGet", drv.cuDeviceGet(&d, device)) ||
+      cuda_failed(env, "cuDevicePrimaryCtxRetain", drv.cuDevicePrimaryCtxRetain(&ctx, d)) ||
+      cuda_failed(env, "cuCtxSetCurrent", drv.cuCtxSetCurrent(ctx)) ||
+      cuda_failed(env, "cuMemGetInfo", drv.cuMemGetInfo_v2(&free_bytes, &total_bytes))) {
+    return -1;
+  }
+  return (jlong)(total_bytes - free_bytes);
 }
 
 /* ---- one bound run signature ---- */

@@ -109,6 +109,23 @@ public final class BoundRun implements AutoCloseable {
   }
 
   /**
+   * The GPU memory in use on a device, by every process (the CUDA driver's total minus free, what
+   * nvidia-smi shows): for memory reports that split a run's footprint into its phases. The first
+   * reading in a process creates the CUDA context, so it already counts it.
+   *
+   * @param cudaDevice the GPU index
+   * @return bytes in use
+   * @throws IllegalStateException if the library or the CUDA driver is unavailable
+   */
+  public static long deviceMemoryUsed(int cudaDevice) {
+    String why = unavailableReason();
+    if (why != null) {
+      throw new IllegalStateException(why);
+    }
+    return deviceMemoryUsedNative(cudaDevice);
+  }
+
+  /**
    * @param i the input's index in the signature
    * @return its bound host buffer (native byte order), position 0
    */
@@ -177,6 +194,8 @@ public final class BoundRun implements AutoCloseable {
       String[] outputNames,
       int[] outputTypes,
       long[][] outputShapes);
+
+  private static native long deviceMemoryUsedNative(int device);
 
   private static native ByteBuffer input(long handle, int i);
 

@@ -1,6 +1,7 @@
 package dev.loraort.trainer.cli;
 
 import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.kernels.BoundRun;
 import dev.loraort.trainer.api.BundledModel;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.Batcher;
@@ -101,7 +102,9 @@ final class BenchCommand implements Callable<Integer> {
       paramLabel = "DIR",
       description =
           "write ONNX Runtime's profile of every session here (JSON per method and round; large:"
-              + " use few steps)")
+              + " use few steps), and beside each the graph ONNX Runtime ran after its"
+              + " optimizations (the profile's node names are that graph's; weights in a file"
+              + " beside it)")
   Path ortProfile;
 
   @Override
@@ -119,6 +122,8 @@ final class BenchCommand implements Callable<Integer> {
     Map<Run, List<StepRecord>> firstRound = new LinkedHashMap<>();
     Map<Run, Double> gcSeconds = new LinkedHashMap<>();
     Map<Run, String> scales = new LinkedHashMap<>();
+    Map<Run, long[]> memory = new LinkedHashMap<>(); // round 0: before, open, after the steps
+    String noMemory = !dev.cuda() ? "" : BoundRun.unavailableReason();
     runs.forEach(x -> timed.put(x, new ArrayList<>()));
     for (int round = 0; round < rounds; round++) {
       for (int i = 0; i < runs.size(); i++) {
@@ -140,9 +145,17 @@ final class BenchCommand implements Callable<Integer> {
           Files.createDirectories(ortProfile);
           profile = ortProfile.resolve(run.label().replace(' ', '-') + "-round" + round);
         }
+        long[] mem = new long[3];
+        boolean readMemory = round == 0 && noMemory == null;
+        if (readMemory) {
+          mem[0] = BoundRun.deviceMemoryUsed(dev.deviceId());
+        }
         try (ModelGraphs g =
             ModelGraphs.open(
                 m, dev.withFp16(run.fp16()), threads, method.usesRwpGraph(), profile)) {
+          if (readMemory) {
+            mem[1] = BoundRun.deviceMemoryUsed(dev.deviceId());
+          }
           List<StepRecord> rec = new ArrayList<>();
           long[] gcAtWarm = new long[1];
           StepListener gcMark =
@@ -163,6 +176,10 @@ final class BenchCommand implements Callable<Integer> {
             firstRound.put(run, rec);
           }
           gcSeconds.merge(run, (gcMillis() - gcAtWarm[0]) / 1e3, Double::sum);
+          if (readMemory) {
+            mem[2] = BoundRun.deviceMemoryUsed(dev.deviceId());
+            memory.put(run, mem);
+          }
           if (run.fp16()) {
             scales.put(
                 run,
@@ -223,6 +240,25 @@ final class BenchCommand implements Callable<Integer> {
         "host = outside ONNX Runtime's run calls; gc = JVM collection pauses during the timed"
             + " steps; data = waiting for the step's batches (built ahead on another thread);"
             + " phases are medians, so they need not add up to the total");
+    if (!memory.isEmpty()) {
+      System.out.println(
+          "GPU memory in use on the device, MiB (the CUDA driver's view, as nvidia-smi's; round"
+              + " 0): before the session (the first includes the CUDA context), + opening it"
+              + " (weights, kernel modules, handles), + the steps (activations, workspaces, bound"
+              + " buffers, CUDA graphs) = at the end");
+      memory.forEach(
+          (run, v) ->
+              System.out.printf(
+                  Locale.ROOT,
+                  "  %-11s %8.0f + %8.0f + %8.0f = %8.0f%n",
+                  run.label(),
+                  v[0] / MIB,
+                  (v[1] - v[0]) / MIB,
+                  (v[2] - v[1]) / MIB,
+                  v[2] / MIB));
+    } else if (noMemory != null && !noMemory.isEmpty()) {
+      System.out.println("GPU memory not read: " + noMemory);
+    }
     if (fp16) {
       // round 0 of both precisions starts from the same parameters and batches: how far apart
       System.out.println("fp16 mixed precision vs fp32 (round 0, same start and batches):");
@@ -250,6 +286,8 @@ final class BenchCommand implements Callable<Integer> {
     }
     return 0;
   }
+
+  private static final double MIB = 1 << 20;
 
   /** One timed configuration: a method in fp32 (TF32 per --tf32) or in fp16 mixed precision. */
   private record Run(String method, boolean fp16) {

@@ -1,13 +1,15 @@
 package dev.loraort.trainer.cli;
 
 import dev.loraort.trainer.graph.ExecutionDevice;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 
 /**
- * {@code --kernels} and {@code --io}: which train graph runs and how, for the commands that run
- * one.
+ * {@code --kernels}, {@code --io} and {@code --cuda-option}: which train graph runs and how, for
+ * the commands that run one.
  */
 final class TrainGraphOptions {
   @Option(
@@ -33,8 +35,18 @@ final class TrainGraphOptions {
               + " graph cannot be captured, said once), copy on CPU (default: auto)")
   ExecutionDevice.Io io = ExecutionDevice.Io.AUTO;
 
+  @Option(
+      names = "--cuda-option",
+      paramLabel = "KEY=VALUE",
+      description =
+          "an ONNX Runtime CUDA execution provider option, as its provider_options take it"
+              + " (repeatable; e.g. gpu_mem_limit=8589934592, cudnn_conv_use_max_workspace=0);"
+              + " it overrides the trainer's own (arena_extend_strategy=kSameAsRequested,"
+              + " use_tf32 from --no-tf32, enable_cuda_graph from --io)")
+  Map<String, String> cudaOptions = new LinkedHashMap<>();
+
   ExecutionDevice on(ExecutionDevice d) {
-    return d.withKernels(kernels).withIo(io);
+    return d.withKernels(kernels).withIo(io).withCudaOptions(cudaOptions);
   }
 
   /** Reads cuda-graph as CUDA_GRAPH. */

@@ -1,5 +1,9 @@
 package dev.loraort.trainer.graph;
 
+import java.util.Collections;
+import java.util.Map;
+import java.util.TreeMap;
+
 /**
  * Where graphs run: the CPU execution provider, or the CUDA EP on one GPU.
  *
@@ -10,12 +14,20 @@ package dev.loraort.trainer.graph;
  *     dynamic loss scaling)
  * @param kernels whether to train through the fused-kernel graph (train_fused)
  * @param io how the train graph's inputs and outputs reach the device
+ * @param cudaOptions CUDA only: ONNX Runtime CUDA EP provider options (as its Python API's
+ *     provider_options take them, e.g. gpu_mem_limit), applied after the trainer's own
  */
 public record ExecutionDevice(
-    boolean cuda, int deviceId, boolean tf32, boolean fp16, Kernels kernels, Io io) {
+    boolean cuda,
+    int deviceId,
+    boolean tf32,
+    boolean fp16,
+    Kernels kernels,
+    Io io,
+    Map<String, String> cudaOptions) {
   /** The CPU execution provider. */
   public static final ExecutionDevice CPU =
-      new ExecutionDevice(false, 0, false, false, Kernels.AUTO, Io.AUTO);
+      new ExecutionDevice(false, 0, false, false, Kernels.AUTO, Io.AUTO, Map.of());
 
   /** Which train graph a model directory with a train_fused graph trains through. */
   public enum Kernels {
@@ -39,8 +51,16 @@ public record ExecutionDevice(
     CUDA_GRAPH
   }
 
-  /** Validates the device id; fp16 needs CUDA (the CPU EP lacks most fp16 kernels). */
+  /**
+   * Validates the device id; fp16, CUDA graphs and CUDA options need CUDA (the CPU EP lacks most
+   * fp16 kernels); keeps the options sorted.
+   */
   public ExecutionDevice {
+    cudaOptions = Collections.unmodifiableMap(new TreeMap<>(cudaOptions));
+    if (!cuda && !cudaOptions.isEmpty()) {
+      throw new IllegalArgumentException(
+          "--cuda-option " + cudaOptions.keySet() + " needs --device cuda");
+    }
     if (deviceId < 0) {
       throw new IllegalArgumentException("device id must be >= 0, got " + deviceId);
     }
@@ -57,7 +77,7 @@ public record ExecutionDevice(
    * @return this device with that setting
    */
   public ExecutionDevice withFp16(boolean on) {
-    return new ExecutionDevice(cuda, deviceId, tf32, on, kernels, io);
+    return new ExecutionDevice(cuda, deviceId, tf32, on, kernels, io, cudaOptions);
   }
 
   /**
@@ -65,7 +85,7 @@ public record ExecutionDevice(
    * @return this device with it
    */
   public ExecutionDevice withKernels(Kernels k) {
-    return new ExecutionDevice(cuda, deviceId, tf32, fp16, k, io);
+    return new ExecutionDevice(cuda, deviceId, tf32, fp16, k, io, cudaOptions);
   }
 
   /**
@@ -73,7 +93,23 @@ public record ExecutionDevice(
    * @return this device with it
    */
   public ExecutionDevice withIo(Io how) {
-    return new ExecutionDevice(cuda, deviceId, tf32, fp16, kernels, how);
+    return new ExecutionDevice(cuda, deviceId, tf32, fp16, kernels, how, cudaOptions);
+  }
+
+  /**
+   * @param on let cuBLAS use TF32
+   * @return this device with that setting
+   */
+  public ExecutionDevice withTf32(boolean on) {
+    return new ExecutionDevice(cuda, deviceId, on, fp16, kernels, io, cudaOptions);
+  }
+
+  /**
+   * @param options CUDA EP provider options
+   * @return this device with them (replacing any it had)
+   */
+  public ExecutionDevice withCudaOptions(Map<String, String> options) {
+    return new ExecutionDevice(cuda, deviceId, tf32, fp16, kernels, io, options);
   }
 
   /**
@@ -108,12 +144,12 @@ public record ExecutionDevice(
       return CPU;
     }
     if (s.equals("cuda")) {
-      return new ExecutionDevice(true, 0, tf32, false, Kernels.AUTO, Io.AUTO);
+      return new ExecutionDevice(true, 0, tf32, false, Kernels.AUTO, Io.AUTO, Map.of());
     }
     if (s.startsWith("cuda:")) {
       try {
         return new ExecutionDevice(
-            true, Integer.parseInt(s.substring(5)), tf32, false, Kernels.AUTO, Io.AUTO);
+            true, Integer.parseInt(s.substring(5)), tf32, false, Kernels.AUTO, Io.AUTO, Map.of());
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException(
             "--device " + spec + ": expected cpu, cuda or cuda:N", e);
@@ -129,6 +165,7 @@ public record ExecutionDevice(
     }
     return "cuda:"
         + deviceId
-        + (fp16 ? " (fp16 mixed precision)" : tf32 ? " (tf32)" : " (fp32, tf32 off)");
+        + (fp16 ? " (fp16 mixed precision)" : tf32 ? " (tf32)" : " (fp32, tf32 off)")
+        + (cudaOptions.isEmpty() ? "" : " " + cudaOptions);
   }
 }

@@ -8,6 +8,7 @@ import dev.loraort.artifacts.manifest.Manifest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -78,10 +79,29 @@ class ModelGraphsTest {
     assertThat(ExecutionDevice.parse("cuda:1", false))
         .isEqualTo(
             new ExecutionDevice(
-                true, 1, false, false, ExecutionDevice.Kernels.AUTO, ExecutionDevice.Io.AUTO));
+                true,
+                1,
+                false,
+                false,
+                ExecutionDevice.Kernels.AUTO,
+                ExecutionDevice.Io.AUTO,
+                Map.of()));
     assertThat(ExecutionDevice.parse("CPU", true)).isEqualTo(ExecutionDevice.CPU);
     assertThatThrownBy(() -> ExecutionDevice.parse("tpu", true))
         .hasMessageContaining("expected cpu, cuda or cuda:N");
+  }
+
+  @Test
+  void cudaOptionsNeedCudaAndAreKeptSorted() {
+    assertThatThrownBy(
+            () -> ExecutionDevice.CPU.withCudaOptions(Map.of("gpu_mem_limit", "1073741824")))
+        .hasMessageContaining("--cuda-option [gpu_mem_limit] needs --device cuda");
+    ExecutionDevice d =
+        ExecutionDevice.parse("cuda", true)
+            .withCudaOptions(Map.of("z_option", "1", "a_option", "2"))
+            .withIo(ExecutionDevice.Io.BOUND);
+    assertThat(d.cudaOptions().keySet()).containsExactly("a_option", "z_option");
+    assertThat(d.toString()).isEqualTo("cuda:0 (tf32) {a_option=2, z_option=1}");
   }
 
   @Test
