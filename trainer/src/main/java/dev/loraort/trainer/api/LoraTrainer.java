@@ -66,7 +66,8 @@ public final class LoraTrainer {
                 textOptions(options, modelDir, data),
                 null,
                 0,
-                0),
+                0,
+                options.padToMultipleOf),
             options.config,
             new RunSettings(
                 List.of(options.device),

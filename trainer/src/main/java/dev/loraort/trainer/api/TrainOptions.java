@@ -31,6 +31,7 @@ public final class TrainOptions {
   final Path data;
   final TextDataset.Fields textFields;
   final int maxLength;
+  final int padToMultipleOf;
   final Path runDir;
   final Path init;
   final TrainConfig config;
@@ -45,6 +46,7 @@ public final class TrainOptions {
     this.data = b.data;
     this.textFields = b.textFields;
     this.maxLength = b.maxLength;
+    this.padToMultipleOf = b.padToMultipleOf;
     this.runDir = b.runDir;
     this.init = b.init;
     this.config = config;
@@ -95,6 +97,7 @@ public final class TrainOptions {
     private Path data;
     private TextDataset.Fields textFields = new TextDataset.Fields("text", null, "label");
     private int maxLength = 128;
+    private int padToMultipleOf = 1;
     private Path init;
     private MethodConfig method;
     private int rank;
@@ -167,6 +170,17 @@ public final class TrainOptions {
      */
     public Builder maxLength(int tokens) {
       this.maxLength = tokens;
+      return this;
+    }
+
+    /**
+     * @param multiple training batches' sequence lengths are rounded up to a multiple of this
+     *     (default 1: each batch's longest example). Give the max length to make every text batch
+     *     one shape, which a CUDA graph can replay
+     * @return this builder
+     */
+    public Builder padToMultipleOf(int multiple) {
+      this.padToMultipleOf = multiple;
       return this;
     }
 
@@ -383,6 +397,9 @@ public final class TrainOptions {
     public TrainOptions build() {
       if (maxLength < 1) {
         throw new IllegalArgumentException("maxLength must be >= 1, got " + maxLength);
+      }
+      if (padToMultipleOf < 1) {
+        throw new IllegalArgumentException("padToMultipleOf must be >= 1, got " + padToMultipleOf);
       }
       if (textFields == null) {
         throw new IllegalArgumentException("textFields is null; give the text and label fields");

@@ -240,7 +240,7 @@ final class StudyCommand implements Callable<Integer> {
     PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
     StepLoop.Result r =
         TrainingJob.run(
-            new TrainingJob.Inputs(model, model.toString(), trainFile, null, text, null, 0, 0),
+            new TrainingJob.Inputs(model, model.toString(), trainFile, null, text, null, 0, 0, 1),
             cfg,
             settings,
             Methods.create(cfg.method()),

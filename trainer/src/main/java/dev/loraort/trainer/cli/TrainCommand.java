@@ -184,6 +184,17 @@ final class TrainCommand implements Callable<Integer> {
   double validationFraction;
 
   @Option(
+      names = "--pad-to-multiple-of",
+      paramLabel = "N",
+      description =
+          "round each training batch's sequence length up to a multiple of N (Hugging Face's"
+              + " pad_to_multiple_of; never past the model's positions). Real text otherwise makes"
+              + " a new batch shape per length, and on CUDA only the first four shapes run bound"
+              + " and replayed as CUDA graphs: give --max-length here for one shape"
+              + " (default: ${DEFAULT-VALUE}, each batch's longest example)")
+  int padToMultipleOf = 1;
+
+  @Option(
       names = "--split-seed",
       description = "the seed of that split, apart from --seed (default: ${DEFAULT-VALUE})")
   long splitSeed;
@@ -284,7 +295,8 @@ final class TrainCommand implements Callable<Integer> {
                 read.textOptions(modelDir, Manifest.read(modelDir), dataFile),
                 evalData,
                 validationFraction,
-                splitSeed),
+                splitSeed,
+                padToMultipleOf),
             cfg,
             settings,
             Methods.create(cfg.method()),

@@ -9,10 +9,13 @@ import java.util.SplittableRandom;
 
 /**
  * Cycles through examples in a seeded order that is reshuffled every epoch, and pads each batch
- * along its sequence dim to the batch's longest example: input_ids with the pad token, labels with
- * -100 (ignored by the loss), everything else with 0. The last batch of an epoch may be smaller. A
- * family's own inputs are added by its {@link FamilyInputs} (Qwen2-VL: the image patches
- * concatenated, the positions and patch offsets computed).
+ * along its sequence dim to the batch's longest example, rounded up to a multiple of {@code
+ * padToMultipleOf} (as Hugging Face's collators' pad_to_multiple_of; never past the model's
+ * positions): input_ids with the pad token, labels with -100 (ignored by the loss), everything else
+ * with 0. Rounding up gives real text a few batch shapes instead of one per length, which CUDA
+ * graphs need. The last batch of an epoch may be smaller. A family's own inputs are added by its
+ * {@link FamilyInputs} (Qwen2-VL: the image patches concatenated, the positions and patch offsets
+ * computed).
  */
 public final class Batcher implements BatchSource {
   private final List<JsonlDataset.Example> data;
@@ -21,6 +24,8 @@ public final class Batcher implements BatchSource {
   private final long shuffleSeed;
   private final boolean shuffle;
   private final FamilyInputs family;
+  private final int padToMultipleOf;
+  private final long positions;
   private int[] order;
   private int epoch = -1;
   private int cursor;
@@ -33,7 +38,23 @@ public final class Batcher implements BatchSource {
    */
   public Batcher(
       List<JsonlDataset.Example> data, Manifest manifest, int batchSize, long shuffleSeed) {
-    this(data, manifest, batchSize, shuffleSeed, true);
+    this(data, manifest, batchSize, shuffleSeed, true, 1);
+  }
+
+  /**
+   * @param data the examples
+   * @param manifest their model's manifest (inputs, pad token)
+   * @param batchSize examples per batch
+   * @param shuffleSeed the data-order stream's seed
+   * @param padToMultipleOf sequence lengths are rounded up to a multiple of this (1: the longest)
+   */
+  public Batcher(
+      List<JsonlDataset.Example> data,
+      Manifest manifest,
+      int batchSize,
+      long shuffleSeed,
+      int padToMultipleOf) {
+    this(data, manifest, batchSize, shuffleSeed, true, padToMultipleOf);
   }
 
   /**
@@ -45,7 +66,7 @@ public final class Batcher implements BatchSource {
    * @return the batcher
    */
   public static Batcher inOrder(List<JsonlDataset.Example> data, Manifest manifest, int batchSize) {
-    return new Batcher(data, manifest, batchSize, 0, false);
+    return new Batcher(data, manifest, batchSize, 0, false, 1);
   }
 
   private Batcher(
@@ -53,9 +74,14 @@ public final class Batcher implements BatchSource {
       Manifest manifest,
       int batchSize,
       long shuffleSeed,
-      boolean shuffle) {
+      boolean shuffle,
+      int padToMultipleOf) {
     if (data.isEmpty()) {
       throw new IllegalArgumentException("no examples");
+    }
+    if (padToMultipleOf < 1) {
+      throw new IllegalArgumentException(
+          "--pad-to-multiple-of must be >= 1, got " + padToMultipleOf);
     }
     this.data = List.copyOf(data);
     this.manifest = manifest;
@@ -63,6 +89,8 @@ public final class Batcher implements BatchSource {
     this.shuffleSeed = shuffleSeed;
     this.shuffle = shuffle;
     this.family = FamilyInputs.of(manifest);
+    this.padToMultipleOf = padToMultipleOf;
+    this.positions = padToMultipleOf > 1 ? InputLimits.of(manifest).maxLength() : 0;
   }
 
   @Override
@@ -108,6 +136,9 @@ public final class Batcher implements BatchSource {
       int longest = 0;
       for (JsonlDataset.Example e : batch) {
         longest = Math.max(longest, length(e.values().get(s.name())));
+      }
+      if (variable) {
+        longest = (int) (padded(longest / fixed) * fixed);
       }
       long[] shape = new long[s.shape().size()];
       shape[0] = batch.length;
@@ -165,6 +196,12 @@ public final class Batcher implements BatchSource {
             ? null
             : permutation(
                 data.size(), new SplittableRandom(shuffleSeed + 0x9E3779B97F4A7C15L * epoch));
+  }
+
+  /** A sequence length rounded up to the multiple, within the positions when they are known. */
+  private long padded(long length) {
+    long up = (length + padToMultipleOf - 1) / padToMultipleOf * padToMultipleOf;
+    return positions > 0 ? Math.max(length, Math.min(up, positions)) : up;
   }
 
   private long padValue(Manifest.IoSpec s) {

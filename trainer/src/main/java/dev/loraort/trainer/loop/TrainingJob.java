@@ -82,6 +82,8 @@ public final class TrainingJob {
    *     evaluation, 0 for none
    * @param splitSeed the seed of that split (apart from the run seed, so every run of a comparison
    *     sees the same split)
+   * @param padToMultipleOf training batches' sequence lengths are rounded up to a multiple of this
+   *     (1: each batch's longest example)
    */
   public record Inputs(
       Path modelDir,
@@ -91,12 +93,17 @@ public final class TrainingJob {
       Examples.TextOptions text,
       Path evalData,
       double validationFraction,
-      long splitSeed) {
+      long splitSeed,
+      int padToMultipleOf) {
     /** Checks that the validation comes from one place. */
     public Inputs {
       if (evalData != null && validationFraction > 0) {
         throw new IllegalArgumentException(
             "give evaluation data or a validation fraction, not both");
+      }
+      if (padToMultipleOf < 1) {
+        throw new IllegalArgumentException(
+            "--pad-to-multiple-of must be >= 1, got " + padToMultipleOf);
       }
     }
 
@@ -109,7 +116,7 @@ public final class TrainingJob {
      * @param init an adapter to start from, or null
      */
     public Inputs(Path modelDir, String modelLabel, Path data, Path init) {
-      this(modelDir, modelLabel, data, init, null, null, 0, 0);
+      this(modelDir, modelLabel, data, init, null, null, 0, 0, 1);
     }
   }
 
@@ -205,7 +212,8 @@ public final class TrainingJob {
           "data: %d training, %d validation examples (%d duplicates dropped)%n",
           examples.train().size(), examples.validation().size(), examples.duplicates());
     }
-    Batcher data = new Batcher(examples.train(), m, cfg.batchSize(), shuffleSeed);
+    Batcher data =
+        new Batcher(examples.train(), m, cfg.batchSize(), shuffleSeed, in.padToMultipleOf());
     Provenance provenance = Provenance.of(m, in.modelLabel());
     Path checkpoint = settings.out().resolve(Checkpoint.FILE);
     Checkpoint resume = settings.resume() ? resumable(checkpoint, cfg) : null;
@@ -522,6 +530,7 @@ public final class TrainingJob {
     data.addProperty("validation_fraction", in.validationFraction());
     data.addProperty("split_seed", in.splitSeed());
     data.addProperty("duplicates_dropped", examples.duplicates());
+    data.addProperty("pad_to_multiple_of", in.padToMultipleOf());
     if (labelNames(in) != null) {
       data.add(LABELS, GSON.toJsonTree(labelNames(in)));
     }

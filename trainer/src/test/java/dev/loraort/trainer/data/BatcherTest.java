@@ -49,6 +49,31 @@ class BatcherTest {
   }
 
   @Test
+  void padsUpToAMultipleWithinThePositions() throws IOException {
+    Manifest m = Manifest.read(Path.of("../onnx-models/tiny-gpt2-lm"));
+    Path f = dir.resolve("d.jsonl");
+    Files.writeString(f, "{\"input_ids\": [5, 6, 7, 8, 9]}\n{\"input_ids\": [8]}\n");
+    List<JsonlDataset.Example> data = JsonlDataset.read(f, m);
+    Map<String, Tensor> batch = new Batcher(data, m, 2, 0, 4).next();
+    for (String name : List.of("input_ids", "attention_mask", "labels")) {
+      assertThat(batch.get(name).shape()).as(name).containsExactly(2, 8);
+    }
+    long ones = 0;
+    for (long x : batch.get("attention_mask").longs()) {
+      ones += x;
+    }
+    assertThat(ones).isEqualTo(6); // the padding is masked out
+    assertThat(java.util.Arrays.stream(batch.get("labels").longs()).filter(x -> x == -100))
+        .hasSize(10);
+    // a multiple past the 128 positions of tiny GPT-2 stops at them
+    assertThat(new Batcher(data, m, 2, 0, 1000).next().get("input_ids").shape())
+        .containsExactly(2, 128);
+    assertThat(new Batcher(data, m, 2, 0, 1).next().get("input_ids").shape()).containsExactly(2, 5);
+    assertThatThrownBy(() -> new Batcher(data, m, 2, 0, 0))
+        .hasMessageContaining("--pad-to-multiple-of must be >= 1, got 0");
+  }
+
+  @Test
   void badLinesNameFileLineAndField() throws IOException {
     Manifest m = Manifest.read(Path.of("../onnx-models/tiny-roberta-cls"));
     Path f = dir.resolve("bad.jsonl");

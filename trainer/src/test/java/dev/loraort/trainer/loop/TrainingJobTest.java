@@ -64,6 +64,41 @@ class TrainingJobTest {
   }
 
   @Test
+  void paddingToAMultipleChangesShapesNotResults() throws IOException {
+    StepLoop.Result[] r = new StepLoop.Result[2];
+    int[] multiples = {1, 1000}; // 1000: every batch as long as the positions (78)
+    for (int i = 0; i < 2; i++) {
+      Path out = dir.resolve("pad" + multiples[i]);
+      r[i] =
+          TrainingJob.run(
+              new TrainingJob.Inputs(
+                  TINY, TINY.toString(), DATA, null, null, null, 0, 0, multiples[i]),
+              config(4, 0),
+              new RunSettings(
+                  List.of(ExecutionDevice.CPU), 2, out, null, false, 0, false, true, 0, 0, null, 0),
+              new Lora(),
+              QUIET);
+      JsonObject run =
+          JsonParser.parseString(Files.readString(out.resolve(TrainingJob.RUN_JSON)))
+              .getAsJsonObject();
+      assertThat(run.getAsJsonObject("data").get("pad_to_multiple_of").getAsInt())
+          .isEqualTo(multiples[i]);
+    }
+    // the padding is masked out: the same losses and parameters up to float rounding
+    assertThat(r[1].firstLoss())
+        .isCloseTo(r[0].firstLoss(), org.assertj.core.data.Offset.offset(1e-5));
+    assertThat(r[1].lastLoss())
+        .isCloseTo(r[0].lastLoss(), org.assertj.core.data.Offset.offset(1e-5));
+    for (String name : r[0].params().tree().names()) {
+      float[] a = r[0].params().tree().get(name);
+      float[] b = r[1].params().tree().get(name);
+      for (int k = 0; k < a.length; k++) {
+        assertThat(b[k]).as(name).isCloseTo(a[k], org.assertj.core.data.Offset.offset(1e-5f));
+      }
+    }
+  }
+
+  @Test
   void aRunDirectoryIsNeverWrittenOverWithoutBeingAsked() throws IOException {
     Path out = dir.resolve("run");
     train(out, config(2, 0), null, null);
@@ -212,7 +247,7 @@ class TrainingJobTest {
     Files.write(data, lines);
     Path out = dir.resolve("run");
     TrainingJob.run(
-        new TrainingJob.Inputs(TINY, "x", data, null, null, null, 0.25, 7),
+        new TrainingJob.Inputs(TINY, "x", data, null, null, null, 0.25, 7, 1),
         config(5, 0),
         new RunSettings(
             List.of(ExecutionDevice.CPU), 2, out, null, false, 0, false, false, 0, 0, null, 0),
@@ -229,7 +264,7 @@ class TrainingJobTest {
     List<String> metrics = Files.readAllLines(out.resolve("metrics.csv"));
     assertThat(metrics.get(0)).contains("accuracy");
     assertThat(metrics).hasSize(2); // evaluated once, at the end
-    assertThatThrownBy(() -> new TrainingJob.Inputs(TINY, "x", data, null, null, DATA, 0.25, 7))
+    assertThatThrownBy(() -> new TrainingJob.Inputs(TINY, "x", data, null, null, DATA, 0.25, 7, 1))
         .hasMessageContaining("not both");
   }
 }
