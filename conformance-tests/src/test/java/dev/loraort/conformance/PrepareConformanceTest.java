@@ -152,6 +152,13 @@ class PrepareConformanceTest {
       assertThat(g.nodes()).extracting(Node::op).doesNotContain("NonZero", "GatherND", "ScatterND");
       // and no device kernel reads a host-computed value (a copy node: no capture either)
       assertThat(CudaRewrites.hostReads(g)).as(graph).isEmpty();
+      // no weight read both as stored and transposed (ONNX Runtime would hold both copies)
+      Map<String, List<Node>> readers = g.consumers();
+      for (Node n : g.nodes()) {
+        if (n.op().equals("Transpose") && g.initializers().containsKey(n.in(0))) {
+          assertThat(readers.get(n.in(0))).as(graph + ": readers of " + n.in(0)).hasSize(1);
+        }
+      }
     }
     // loss, every LoRA gradient (and the heads'), every infer output
     assertThat(rows)

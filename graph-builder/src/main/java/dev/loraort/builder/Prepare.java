@@ -15,6 +15,7 @@ import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.OnnxModels;
 import dev.loraort.builder.ir.OpsetNormalizer;
+import dev.loraort.builder.ir.SharedWeights;
 import dev.loraort.builder.ir.Tensors;
 import dev.loraort.builder.ir.WeightsFile;
 import dev.loraort.builder.lora.LinearLayers;
@@ -111,6 +112,7 @@ public final class Prepare {
     OpsetNormalizer.fixLegacySoftmax(base, legacy, Shapes.infer(base)::rank);
     this.fused = Fusions.apply(base, Shapes.infer(base));
     CudaRewrites.apply(base, Shapes.infer(base));
+    SharedWeights.apply(base, Shapes.infer(base));
     base.inputs().forEach(v -> batchInputs.add(v.getName()));
     Shapes s = Shapes.infer(base);
     this.existingLogits = findLogits(s);

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.artifacts.onnx.proto.Onnx.AttributeProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.GraphProto;
+import dev.loraort.artifacts.onnx.proto.Onnx.ModelProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.NodeProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Emitter;
@@ -75,6 +76,17 @@ class PrepareTest {
     }
     // the embedding table (2 KiB) is stored once, for all three graphs
     assertThat(Files.size(r.dir().resolve("base.weights"))).isLessThan(3 * 4096);
+    // every node named, once: ONNX Runtime's profiles name nodes by it
+    for (String f : List.of("train.onnx", "infer.onnx", "train_rwp.onnx")) {
+      List<String> names =
+          ModelProto.parseFrom(Files.readAllBytes(r.dir().resolve(f)))
+              .getGraph()
+              .getNodeList()
+              .stream()
+              .map(NodeProto::getName)
+              .toList();
+      assertThat(names).as(f).doesNotContain("").doesNotHaveDuplicates();
+    }
   }
 
   @Test

@@ -22,9 +22,11 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Reads ONNX models into a {@link Graph} and writes graphs back as ONNX files. Large tensors are
@@ -168,8 +170,21 @@ public final class OnnxModels {
   public static void write(
       Graph g, Path file, WeightsFile weights, Map<String, String> metadata, String producer) {
     GraphProto.Builder gb = GraphProto.newBuilder().setName(g.source());
+    // every node named: ONNX Runtime's profiles and errors otherwise call an unnamed node by its
+    // op type and an index of its own, which no file holds; the first output names it uniquely
+    Set<String> names = new HashSet<>();
+    g.nodes().forEach(n -> names.add(n.name()));
     for (Node n : g.nodes()) {
-      gb.addNode(n.toProto());
+      NodeProto p = n.toProto();
+      if (p.getName().isEmpty()) {
+        String base = p.getOpType() + "_" + (p.getOutputCount() > 0 ? p.getOutput(0) : "");
+        String name = base;
+        for (int k = 1; !names.add(name); k++) {
+          name = base + "_" + k;
+        }
+        p = p.toBuilder().setName(name).build();
+      }
+      gb.addNode(p);
     }
     for (Map.Entry<String, TensorProto> e : g.initializers().entrySet()) {
       gb.addInitializer(weights.place(e.getValue()));
