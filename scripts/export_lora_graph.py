@@ -30,6 +30,7 @@ from lora_graphs import CONTRACT, checks, graph_rewrites, schema, tracing  # noq
 from lora_graphs.tracing import progress  # noqa: E402
 from lora_graphs.families import FAMILIES, tiny_config  # noqa: E402
 from lora_graphs.lora import Shared, inject  # noqa: E402
+from lora_graphs.targets import Targets  # noqa: E402
 
 BASE_WEIGHTS_FILE = "base.weights"
 ALIGN = 4096  # external data offsets on 4 KiB boundaries, so the file can be memory-mapped
@@ -137,7 +138,12 @@ def main(argv=None):
                     "langchain4j-onnx:PATH (BERT family)")
     ap.add_argument("--id", required=True, help="model id written to manifest.json")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--targets", help="comma-separated LoRA target module names (family default otherwise)")
+    ap.add_argument("--targets", help="LoRA targets as PEFT's target_modules: comma-separated module names or dotted "
+                    "suffixes (attn.c_attn), or all-linear (family default otherwise)")
+    ap.add_argument("--target-regex", help="instead of --targets: a regex the whole module name must match")
+    ap.add_argument("--exclude-modules", help="comma-separated module names or suffixes to leave out (PEFT's exclude_modules)")
+    ap.add_argument("--layers-to-transform", help="comma-separated layer indices to adapt (PEFT's layers_to_transform)")
+    ap.add_argument("--layers-pattern", help="comma-separated names of the layer lists (PEFT's layers_pattern)")
     ap.add_argument("--rank", type=int, default=8, help="default rank written to the manifest (graphs take any)")
     ap.add_argument("--alpha", type=float, default=16.0)
     ap.add_argument("--num-labels", type=int, help="classification heads: number of labels")
@@ -187,8 +193,15 @@ def main(argv=None):
     TRACE_B, TRACE_S, TRACE_R = 5, 13, 7  # collide with no weight dim: torch unifies equal sizes
     TEST_B, TEST_S = 3, 21 if a.family != "qwen2vl" else 25
     shared = Shared()
-    targets = set(a.targets.split(",")) if a.targets else set(fam.targets)
-    modules = inject(model, targets, fam.keep, TRACE_R, shared)
+    try:
+        targets = Targets.parse(a.targets or ",".join(fam.targets), regex=a.target_regex, exclude=a.exclude_modules,
+                                layers=a.layers_to_transform, layers_pattern=a.layers_pattern)
+    except ValueError as e:
+        ap.error(str(e))
+    # all-linear leaves out the output embedding and the heads trained in full, as PEFT leaves its output layer
+    heads, out_emb = set(fam.trainable(model)), model.get_output_embeddings()
+    modules = inject(model, targets, fam.keep, TRACE_R, shared,
+                     lambda path, m: m is out_emb or any(h.startswith(path + ".") for h in heads))
     named = dict(model.named_modules())
     params_of = dict(model.named_parameters())
     trainables = fam.trainable(model)
@@ -414,9 +427,11 @@ def main(argv=None):
         inputs=batch_inputs,
         infer_inputs=[r for r in batch_inputs if r["name"] in infer_batch_names],
         infer_outputs=io(protos["infer"], "output"),
-        lora=dict(default_rank=a.rank, default_alpha=a.alpha, targets=sorted(targets), modules=lora_modules,
+        lora=dict(default_rank=a.rank, default_alpha=a.alpha, targets=targets.to_peft(), modules=lora_modules,
                   peft=dict(prefix="base_model.model.", task_type=fam.peft_task_type,
-                            modules_to_save=fam.modules_to_save())),
+                            modules_to_save=fam.modules_to_save(),
+                            **(dict(layers_to_transform=targets.layers) if targets.layers else {}),
+                            **(dict(layers_pattern=targets.layers_pattern) if targets.layers_pattern else {}))),
         trainable=[dict(name=t, shape=list(params_of[t].shape)) for t in trainables],
         dropout="off",
         tokenizer=json.loads(a.tokenizer) if a.tokenizer and a.tokenizer.startswith("{") else a.tokenizer,

@@ -58,20 +58,21 @@ class LoraLinear(nn.Module):
             return torch.randn_like(w_prime) * std
 
 
-def inject(model, targets, keep, rank, shared):
-    """Replaces every child named in `targets` (nn.Linear or Conv1D) whose full path passes `keep`.
-    Returns the adapted module paths in model order."""
+def inject(model, targets, keep, rank, shared, is_output=lambda path, module: False):
+    """Replaces every linear child (nn.Linear or Conv1D) that `targets` (lora_graphs.targets.Targets, PEFT's
+    rules) matches and whose full path passes `keep`; `is_output(path, module)` names the output layers that
+    all-linear leaves out. Returns the adapted module paths in model order."""
     todo = []
     for name, mod in model.named_modules():
         for cname, child in mod.named_children():
             full = f"{name}.{cname}" if name else cname
             is_linear = isinstance(child, nn.Linear) or type(child).__name__ == "Conv1D"
-            if cname in targets and is_linear and keep(full):
+            if is_linear and keep(full) and targets.matches(full, is_output(full, child)):
                 todo.append((mod, cname, full))
     for mod, cname, full in todo:
         layer = LoraLinear(getattr(mod, cname), rank, shared)
         layer.path = full
         setattr(mod, cname, layer)
     if not todo:
-        raise ValueError(f"no module matched the LoRA targets {sorted(targets)}")
+        raise ValueError(f"no module matched the LoRA targets {targets.to_peft()}")
     return [full for _, _, full in todo]
