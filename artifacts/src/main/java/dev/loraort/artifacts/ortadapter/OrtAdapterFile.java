@@ -3,6 +3,7 @@ package dev.loraort.artifacts.ortadapter;
 import com.google.flatbuffers.FlatBufferBuilder;
 import dev.loraort.artifacts.AdapterWeights;
 import dev.loraort.artifacts.AtomicFiles;
+import dev.loraort.artifacts.LoraPatterns;
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.safetensors.Safetensors;
 import java.io.IOException;
@@ -25,7 +26,8 @@ import java.util.Map;
  * <p>The file holds every LoRA tensor and head under the contract names, with the scale s folded
  * into each B (as Olive's converter does): ONNX Runtime refuses 0-d adapter parameters, so {@code
  * lora_scale} cannot travel in the file. With the adapter active, feed the batch and {@code
- * lora_scale = 1} ({@link #FED_SCALE}), whatever r and alpha were.
+ * lora_scale = 1} ({@link #FED_SCALE}), whatever r and alpha were, per module too: each B carries
+ * its own module's s (rank_pattern / alpha_pattern).
  */
 public final class OrtAdapterFile {
   /** The only format version ONNX Runtime accepts. */
@@ -46,8 +48,15 @@ public final class OrtAdapterFile {
    */
   public static void write(Path path, AdapterWeights a, int adapterVersion) throws IOException {
     Map<String, Tensor> params = new LinkedHashMap<>();
-    a.tensors()
-        .forEach((k, v) -> params.put(k, k.endsWith(".lora_B.weight") ? scaled(v, a.scale()) : v));
+    String suffix = ".lora_B.weight";
+    a.tensors() // each module's own s: its rank and alpha may come from the patterns
+        .forEach(
+            (k, v) ->
+                params.put(
+                    k,
+                    k.endsWith(suffix)
+                        ? scaled(v, a.scale(k.substring(0, k.length() - suffix.length())))
+                        : v));
     FlatBufferBuilder b = new FlatBufferBuilder(1024);
     List<Integer> offsets = new ArrayList<>();
     for (Map.Entry<String, Tensor> e : params.entrySet()) {
@@ -99,8 +108,9 @@ public final class OrtAdapterFile {
    * Reads an adapter file.
    *
    * @param path the file
-   * @return the adapter, with scale 1 (s is folded into B) and alpha = rank; the rank comes from
-   *     the A tensors
+   * @return the adapter, with scale 1 for every module (s is folded into B) and alpha = rank; the
+   *     rank comes from the first A tensor, a module whose A has another gets it through an
+   *     exact-name rank_pattern (and alpha_pattern) key
    * @throws IOException if the file is not a valid format-1 adapter; the message names the file and
    *     the parameter
    */
@@ -164,13 +174,35 @@ public final class OrtAdapterFile {
         data.asFloatBuffer().get(v);
         tensors.put(name, Tensor.ofFloats(dims, v));
       }
-      int rank =
-          tensors.entrySet().stream()
-              .filter(e -> e.getKey().endsWith(".lora_A.weight"))
-              .mapToInt(e -> (int) e.getValue().shape()[0])
-              .findFirst()
-              .orElseThrow(() -> new IOException(path + ": no lora_A tensor"));
-      return new AdapterWeights(tensors, rank, rank * FED_SCALE, FED_SCALE, Map.of());
+      // every module's scale is 1 (alpha = r); a module whose A has another rank than the first
+      // gets it, and the same alpha, under an exact-name key
+      Map<String, Integer> ranks = new LinkedHashMap<>();
+      Map<String, Double> alphas = new LinkedHashMap<>();
+      int rank = -1;
+      String suffix = ".lora_A.weight";
+      for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+        if (e.getKey().endsWith(suffix)) {
+          int r = (int) e.getValue().shape()[0];
+          rank = rank < 0 ? r : rank;
+          if (r != rank) {
+            String key =
+                LoraPatterns.exact(e.getKey().substring(0, e.getKey().length() - suffix.length()));
+            ranks.put(key, r);
+            alphas.put(key, r * (double) FED_SCALE);
+          }
+        }
+      }
+      if (rank < 0) {
+        throw new IOException(path + ": no lora_A tensor");
+      }
+      return new AdapterWeights(
+          tensors,
+          rank,
+          rank * FED_SCALE,
+          FED_SCALE,
+          false,
+          new LoraPatterns(ranks, alphas),
+          Map.of());
     } catch (IndexOutOfBoundsException | IllegalArgumentException | ArithmeticException e) {
       // offsets outside the file, negative or overflowing dims
       throw new IOException(path + ": truncated or corrupt flatbuffer (" + e.getMessage() + ")", e);
