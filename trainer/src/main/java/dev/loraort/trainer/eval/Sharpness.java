@@ -139,10 +139,10 @@ public record Sharpness(
 
     /** Mean loss at W + E; if {@code grad} is given, fills it with dL/dW per layer ([out, in]). */
     double loss(Map<String, float[]> e, Map<String, float[]> grad) {
-      Map<String, Tensor> feeds = new LinkedHashMap<>(p.feeds());
-      int r = p.rank();
-      float s = p.scale();
+      Map<String, Tensor> wide = new LinkedHashMap<>();
       for (Manifest.LoraModule mod : m.lora().modules()) {
+        int r = p.rank(mod.name());
+        float s = p.scale(mod.name());
         int in = mod.in();
         int out = mod.out();
         float[] a = p.tree().get(TensorNames.loraA(mod.name()));
@@ -160,9 +160,10 @@ public record Sharpness(
             bp[i * (r + in) + r + j] = ew[i * in + j] / s;
           }
         }
-        feeds.put(TensorNames.loraA(mod.name()), Tensor.ofFloats(new long[] {r + in, in}, ap));
-        feeds.put(TensorNames.loraB(mod.name()), Tensor.ofFloats(new long[] {out, r + in}, bp));
+        wide.put(TensorNames.loraA(mod.name()), Tensor.ofFloats(new long[] {r + in, in}, ap));
+        wide.put(TensorNames.loraB(mod.name()), Tensor.ofFloats(new long[] {out, r + in}, bp));
       }
+      Map<String, Tensor> feeds = p.feeds(wide); // B' folded by s_m / s like B
       List<String> outs = new ArrayList<>();
       outs.add(TensorNames.LOSS);
       if (grad != null) {
@@ -176,9 +177,12 @@ public record Sharpness(
         Map<String, Tensor> f = new LinkedHashMap<>(batch);
         f.putAll(feeds);
         Map<String, Tensor> o = g.train().run(f, outs);
+        p.trueGradients(o);
         total += o.get(TensorNames.LOSS).floats()[0];
         if (grad != null) {
           for (Manifest.LoraModule mod : m.lora().modules()) {
+            int r = p.rank(mod.name());
+            float s = p.scale(mod.name());
             float[] gb = o.get(TensorNames.grad(TensorNames.loraB(mod.name()))).floats();
             float[] acc = grad.get(mod.name());
             for (int i = 0; i < mod.out(); i++) {

@@ -267,7 +267,8 @@ public final class StepLoop {
       double lossSum = 0;
       for (int m = 0; m < micro.size(); m++) {
         long g0 = System.nanoTime();
-        Map<String, Tensor> feeds = ModelGraphs.feeds(micro.get(m), params.feeds(), extra);
+        // the method's feeds replace the parameters' before the scales are folded in (LoraParams)
+        Map<String, Tensor> feeds = ModelGraphs.feeds(micro.get(m), params.feeds(extra), Map.of());
         if (cfg.loraDropout() != null && cfg.loraDropout() > 0) {
           // the mask is a function of (seed, step, micro-batch): a resumed run draws the same ones,
           // and every pass of a two-pass method sees the step's masks
@@ -281,6 +282,7 @@ public final class StepLoop {
                 ? graph.run(feeds, outputs)
                 : scaler.run(f -> graph.run(f, outputs), feeds);
         clock.graph += System.nanoTime() - g0;
+        params.trueGradients(out);
         lossSum += out.get(TensorNames.LOSS).floats()[0];
         if (sum == null) {
           Map<String, Tensor> g = new LinkedHashMap<>();

@@ -1,5 +1,6 @@
 package dev.loraort.trainer.params;
 
+import dev.loraort.artifacts.LoraScaling;
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.artifacts.manifest.Manifest;
@@ -15,22 +16,51 @@ import java.util.SplittableRandom;
 
 /**
  * The trainable state fed to a graph: LoRA A/B per adapted module (contract names), other trainable
- * tensors (heads), and the LoRA scale s.
+ * tensors (heads), and the LoRA scales.
+ *
+ * <p>Modules may have their own rank and scale (PEFT's rank_pattern / alpha_pattern), while the
+ * graphs have one {@code lora_scale} input. The scale is folded in at the graph boundary, here and
+ * only here: {@link #feeds} gives {@code lora_scale = s} and, for a module whose s_m differs, B_m
+ * times c_m = s_m / s (the graph's s c_m B_m A_m is s_m B_m A_m); {@link #trueGradients} multiplies
+ * the graph's gradient of that B by c_m (chain rule). Methods, optimizer and files see B_m itself.
+ * Every exporter and {@code prepare} use lora_scale only in s B A (the forward branch and
+ * Flat-LoRA's W' = W0 + s B A), so the fold is exact there. A symbolic {@code lora_r} shared by all
+ * inputs does not make ONNX Runtime require equal ranks at run time ({@code LoraParamsTest}).
  *
  * @param tree A, B per module in manifest order, then the trainables
  * @param modules the adapted modules' paths
- * @param rank r
- * @param scale s (alpha / r for plain LoRA)
+ * @param rank r, the default rank
+ * @param scale s (alpha / r for plain LoRA): the lora_scale fed to the graphs
+ * @param scales each module's s_m (those at the default equal {@code scale})
  */
-public record LoraParams(ParamTree tree, List<String> modules, int rank, float scale) {
-  /** Copies the module list. */
+public record LoraParams(
+    ParamTree tree, List<String> modules, int rank, float scale, Map<String, Float> scales) {
+  /** Copies the module list and the scales; every module needs its scale. */
   public LoraParams {
     modules = List.copyOf(modules);
+    scales = Map.copyOf(scales);
+    for (String m : modules) {
+      if (!scales.containsKey(m)) {
+        throw new IllegalArgumentException("no scale for module " + m);
+      }
+    }
   }
 
   /**
-   * PEFT's initialization: A ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0,
-   * trainables from {@code trainable_init.safetensors}.
+   * Parameters with one scale for every module.
+   *
+   * @param tree A, B per module, then the trainables
+   * @param modules the adapted modules' paths
+   * @param rank r
+   * @param scale s of every module
+   */
+  public LoraParams(ParamTree tree, List<String> modules, int rank, float scale) {
+    this(tree, modules, rank, scale, uniform(modules, scale));
+  }
+
+  /**
+   * PEFT's initialization with one rank and scale: see {@link #init(Manifest, LoraScaling,
+   * SplittableRandom)}.
    *
    * @param m the manifest
    * @param rank r
@@ -41,11 +71,29 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
    */
   public static LoraParams init(Manifest m, int rank, float scale, SplittableRandom rng)
       throws IOException {
-    if (rank < 1) {
-      throw new IllegalArgumentException("rank must be >= 1, got " + rank);
-    }
+    return init(m, LoraScaling.uniform(rank, scale), rng);
+  }
+
+  /**
+   * PEFT's initialization: A ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0,
+   * each module at its own rank; trainables from {@code trainable_init.safetensors}.
+   *
+   * @param m the manifest
+   * @param ranks each module's rank and scale
+   * @param rng the initialization stream (split from the run seed)
+   * @return fresh parameters
+   * @throws IOException if trainable_init.safetensors is missing or does not match the manifest
+   */
+  public static LoraParams init(Manifest m, LoraScaling ranks, SplittableRandom rng)
+      throws IOException {
     Map<String, Tensor> t = new LinkedHashMap<>();
+    Map<String, Float> scales = new LinkedHashMap<>();
     for (Manifest.LoraModule mod : m.lora().modules()) {
+      int rank = ranks.rank(mod.name());
+      if (rank < 1) {
+        throw new IllegalArgumentException("rank must be >= 1, got " + rank + " for " + mod.name());
+      }
+      scales.put(mod.name(), ranks.scale(mod.name()));
       float[] a = new float[rank * mod.in()];
       double bound = 1.0 / Math.sqrt(mod.in()); // gain sqrt(2/(1+5)) * sqrt(3/in)
       for (int i = 0; i < a.length; i++) {
@@ -57,17 +105,12 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
           Tensor.ofFloats(new long[] {mod.out(), rank}, new float[mod.out() * rank]));
     }
     t.putAll(trainableInit(m));
-    return new LoraParams(
-        ParamTree.of(t),
-        m.lora().modules().stream().map(Manifest.LoraModule::name).toList(),
-        rank,
-        scale);
+    return new LoraParams(ParamTree.of(t), names(m), ranks.rank(), ranks.scale(), scales);
   }
 
   /**
-   * Parameters from given tensors (an adapter to continue from, a fixture): every LoRA tensor of
-   * the manifest must be there with a consistent rank; trainables missing from {@code given} come
-   * from {@code trainable_init.safetensors}.
+   * Parameters from given tensors with one scale: the rank is the first A's, and every module must
+   * have it (a fixture, an adapter of one rank).
    *
    * @param m the manifest
    * @param given tensors by contract name
@@ -78,16 +121,34 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
    */
   public static LoraParams of(Manifest m, Map<String, Tensor> given, float scale, String source)
       throws IOException {
+    String first = TensorNames.loraA(m.lora().modules().get(0).name());
+    int rank = (int) require(given, first, source).shape()[0];
+    return of(m, given, LoraScaling.uniform(rank, scale), source);
+  }
+
+  /**
+   * Parameters from given tensors (an adapter to continue from, a fixture): every LoRA tensor of
+   * the manifest must be there at its module's rank; trainables missing from {@code given} come
+   * from {@code trainable_init.safetensors}.
+   *
+   * @param m the manifest
+   * @param given tensors by contract name
+   * @param ranks each module's rank and scale
+   * @param source what the tensors came from, for error messages
+   * @return the parameters (copies of the given arrays)
+   * @throws IOException if a tensor is missing or has the wrong shape; the message names it
+   */
+  public static LoraParams of(
+      Manifest m, Map<String, Tensor> given, LoraScaling ranks, String source) throws IOException {
     Map<String, Tensor> t = new LinkedHashMap<>();
-    int rank = -1;
+    Map<String, Float> scales = new LinkedHashMap<>();
     for (Manifest.LoraModule mod : m.lora().modules()) {
+      int rank = ranks.rank(mod.name());
       Tensor a = require(given, TensorNames.loraA(mod.name()), source);
       Tensor b = require(given, TensorNames.loraB(mod.name()), source);
       long[] as = a.shape();
       long[] bs = b.shape();
-      if (rank < 0) {
-        rank = (int) as[0];
-      }
+      String why = rank == ranks.rank() ? "" : " (its rank_pattern rank)";
       if (as.length != 2 || as[0] != rank || as[1] != mod.in()) {
         throw new IOException(
             source
@@ -99,7 +160,8 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
                 + rank
                 + ", "
                 + mod.in()
-                + "]");
+                + "]"
+                + why);
       }
       if (bs.length != 2 || bs[0] != mod.out() || bs[1] != rank) {
         throw new IOException(
@@ -112,10 +174,12 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
                 + mod.out()
                 + ", "
                 + rank
-                + "]");
+                + "]"
+                + why);
       }
       t.put(TensorNames.loraA(mod.name()), a.copy());
       t.put(TensorNames.loraB(mod.name()), b.copy());
+      scales.put(mod.name(), ranks.scale(mod.name()));
     }
     Map<String, Tensor> init = trainableInit(m);
     for (Manifest.TrainableSpec spec : m.trainable()) {
@@ -132,27 +196,106 @@ public record LoraParams(ParamTree tree, List<String> modules, int rank, float s
       }
       t.put(spec.name(), v.copy());
     }
-    return new LoraParams(
-        ParamTree.of(t),
-        m.lora().modules().stream().map(Manifest.LoraModule::name).toList(),
-        rank,
-        scale);
+    return new LoraParams(ParamTree.of(t), names(m), ranks.rank(), ranks.scale(), scales);
+  }
+
+  private static List<String> names(Manifest m) {
+    return m.lora().modules().stream().map(Manifest.LoraModule::name).toList();
   }
 
   /**
    * @return a deep copy
    */
   public LoraParams copy() {
-    return new LoraParams(tree.copy(), modules, rank, scale);
+    return new LoraParams(tree.copy(), modules, rank, scale, scales);
   }
 
   /**
-   * @return the graph feeds for these parameters: every tensor of the tree plus lora_scale
+   * @param module an adapted module
+   * @return its rank (the rows of its A)
+   */
+  public int rank(String module) {
+    return (int) tree.shape(TensorNames.loraA(module))[0];
+  }
+
+  /**
+   * @param module an adapted module
+   * @return its scale s_m
+   * @throws IllegalArgumentException for a module these parameters do not adapt
+   */
+  public float scale(String module) {
+    Float s = scales.get(module);
+    if (s == null) {
+      throw new IllegalArgumentException("no adapted module " + module + "; there are " + modules);
+    }
+    return s;
+  }
+
+  /**
+   * @return the graph feeds for these parameters: every tensor of the tree plus lora_scale, each B
+   *     folded ({@link #feeds(Map)})
    */
   public Map<String, Tensor> feeds() {
+    return feeds(Map.of());
+  }
+
+  /**
+   * The graph feeds: every tensor of the tree, replaced or joined by {@code overrides} (true
+   * coordinates, e.g. Bi-LoRA's B concatenated with its auxiliary branch, or other inputs such as
+   * rwp_sigma), then lora_scale = s and each B of a module with s_m != s multiplied by s_m / s (a
+   * copy; the other B are fed as they are).
+   *
+   * @param overrides tensors fed instead of the tree's, or besides them
+   * @return the feeds
+   */
+  public Map<String, Tensor> feeds(Map<String, Tensor> overrides) {
     Map<String, Tensor> f = tree.tensors();
+    f.putAll(overrides);
+    for (String m : modules) {
+      double c = fold(m);
+      if (c != 1) {
+        String b = TensorNames.loraB(m);
+        Tensor t = f.get(b);
+        float[] v = t.floats().clone();
+        for (int i = 0; i < v.length; i++) {
+          v[i] = (float) (c * v[i]);
+        }
+        f.put(b, Tensor.ofFloats(t.shape(), v));
+      }
+    }
     f.put(TensorNames.LORA_SCALE, Tensor.scalar(scale));
     return f;
+  }
+
+  /**
+   * Turns a graph run's gradients of the folded B (fed as c_m B_m by {@link #feeds(Map)}) into
+   * gradients of B_m: dL/dB = c_m dL/d(c_m B), in place. Outputs of other tensors are left alone.
+   *
+   * @param outputs a train graph's outputs by name ({@code grad.<B>} among them)
+   */
+  public void trueGradients(Map<String, Tensor> outputs) {
+    for (String m : modules) {
+      double c = fold(m);
+      Tensor g = outputs.get(TensorNames.grad(TensorNames.loraB(m)));
+      if (c != 1 && g != null) {
+        float[] v = g.floats();
+        for (int i = 0; i < v.length; i++) {
+          v[i] = (float) (c * v[i]);
+        }
+      }
+    }
+  }
+
+  /** c_m = s_m / s: 1 for a module at the default scale. */
+  private double fold(String module) {
+    float s = scale(module);
+    return s == scale ? 1 : (double) s / scale;
+  }
+
+  private static Map<String, Float> uniform(List<String> modules, float scale) {
+    Map<String, Float> s = new LinkedHashMap<>();
+    modules.forEach(m -> s.put(m, scale));
+    return s;
   }
 
   private static Tensor require(Map<String, Tensor> given, String name, String source)

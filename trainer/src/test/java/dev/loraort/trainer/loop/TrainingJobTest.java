@@ -17,6 +17,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,6 +37,8 @@ class TrainingJobTest {
         8,
         16,
         false,
+        Map.of(),
+        Map.of(),
         null,
         lr,
         Schedule.Kind.COSINE,
