@@ -1,0 +1,227 @@
+package dev.loraort.trainer.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.loraort.artifacts.AdapterFormat;
+import dev.loraort.artifacts.AdapterWeights;
+import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.TensorNames;
+import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.artifacts.ortadapter.OrtAdapterFile;
+import dev.loraort.trainer.cli.Main;
+import dev.loraort.trainer.graph.ExecutionDevice;
+import dev.loraort.trainer.graph.Fixture;
+import dev.loraort.trainer.graph.GraphSession;
+import dev.loraort.trainer.graph.ModelGraphs;
+import dev.loraort.trainer.params.LoraParams;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * PEFT's rank_pattern and alpha_pattern end to end on the bundled tiny RoBERTa: r = 4, alpha = 8 (s
+ * = 2), layer 0's query at rank 2 (s = 4), both values at rank 6 (s = 4/3), layer 1's query at
+ * alpha 32 (s = 8).
+ */
+class RankPatternTest {
+  static final Path TINY = LoraTrainerTest.TINY;
+  static final String Q0 = "roberta.encoder.layer.0.attention.self.query";
+  static final String V0 = "roberta.encoder.layer.0.attention.self.value";
+  static final String Q1 = "roberta.encoder.layer.1.attention.self.query";
+  @TempDir Path dir;
+
+  static Map<String, Integer> ranks() {
+    Map<String, Integer> r = new LinkedHashMap<>();
+    r.put("layer.0.attention.self.query", 2);
+    r.put("value", 6);
+    return r;
+  }
+
+  static TrainResult train(Path run) throws IOException {
+    return LoraTrainer.train(
+        TrainOptions.builder(run)
+            .model(TINY)
+            .rank(4)
+            .alpha(8)
+            .rankPattern(ranks())
+            .alphaPattern(Map.of("layer.1.attention.self.query", 32.0))
+            .steps(10)
+            .lr(2e-2)
+            .threads(1)
+            .build());
+  }
+
+  @Test
+  void theApiAndTheCliTrainEachModuleAtItsRankAndScale() throws IOException {
+    TrainResult api = train(dir.resolve("api"));
+    Path cli = dir.resolve("cli");
+    assertThat(
+            Main.run(
+                "train",
+                "--model",
+                TINY.toString(),
+                "--rank",
+                "4",
+                "--alpha",
+                "8",
+                "--rank-pattern",
+                "layer.0.attention.self.query=2,value=6",
+                "--alpha-pattern",
+                "layer.1.attention.self.query=32",
+                "--steps",
+                "10",
+                "--lr",
+                "2e-2",
+                "--threads",
+                "1",
+                "--no-progress",
+                "--out",
+                cli.toString()))
+        .isZero();
+    assertThat(api.adapter()).hasSameBinaryContentAs(cli.resolve("adapter.onnx"));
+    AdapterWeights a = LoraTrainer.loadAdapter(api.adapter(), TINY);
+    assertThat(a.tensors().get(TensorNames.loraA(Q0)).shape()).containsExactly(2, 64);
+    assertThat(a.tensors().get(TensorNames.loraB(Q0)).shape()).containsExactly(64, 2);
+    assertThat(a.tensors().get(TensorNames.loraA(V0)).shape()).containsExactly(6, 64);
+    assertThat(a.tensors().get(TensorNames.loraB(Q1)).shape()).containsExactly(64, 4);
+    assertThat(a.scale()).isEqualTo(2f);
+    assertThat(a.scale(Q0)).isEqualTo(4f);
+    assertThat(a.scale(V0)).isEqualTo(8f / 6);
+    assertThat(a.scale(Q1)).isEqualTo(8f);
+    float[] b0 = a.tensors().get(TensorNames.loraB(Q0)).floats();
+    assertThat(b0).as("trained: B moved from 0").isNotEqualTo(new float[b0.length]);
+    JsonObject config =
+        JsonParser.parseString(Files.readString(api.runDir().resolve("run.json")))
+            .getAsJsonObject()
+            .getAsJsonObject("config");
+    assertThat(config.getAsJsonObject("rankPattern").toString())
+        .isEqualTo("{\"layer.0.attention.self.query\":2,\"value\":6}");
+    assertThat(config.getAsJsonObject("alphaPattern").toString())
+        .isEqualTo("{\"layer.1.attention.self.query\":32.0}");
+  }
+
+  /**
+   * The infer graph fed the adapter's tensors (each B folded as the trainer feeds it) gives the
+   * logits of every export read back, of the .onnx_adapter active in ONNX Runtime with lora_scale =
+   * 1, and of the merged model (1e-5 of the max); one scale for all modules would give others.
+   */
+  @Test
+  void everyFormatGivesEachModuleItsScaleBack() throws IOException {
+    TrainResult r = train(dir.resolve("run"));
+    Manifest m = Manifest.read(TINY);
+    Fixture fx = Fixture.read(TINY);
+    Map<String, Tensor> batch = new LinkedHashMap<>();
+    m.inferInputs().forEach(s -> batch.put(s.name(), fx.batch().get(s.name())));
+    AdapterWeights a = LoraTrainer.loadAdapter(r.adapter(), TINY);
+    LoraParams p = LoraParams.of(m, a.tensors(), a, "adapter.onnx");
+    List<String> logits = List.of("logits");
+    Path ort = dir.resolve("a.onnx_adapter");
+    LoraTrainer.export(r.adapter(), TINY, AdapterFormat.ORT_ADAPTER, ort);
+    try (GraphSession inf = ModelGraphs.openInfer(m, ExecutionDevice.CPU, 1)) {
+      Tensor want = inf.run(with(batch, p.feeds()), logits).get("logits");
+      LoraParams oneScale = new LoraParams(p.tree(), p.modules(), p.rank(), p.scale());
+      assertThat(inf.run(with(batch, oneScale.feeds()), logits).get("logits").maxErrorOfMax(want))
+          .as("the patterns' scales change the logits")
+          .isGreaterThan(1e-3);
+      Map<String, Tensor> scaleOne = new LinkedHashMap<>(batch);
+      scaleOne.put(TensorNames.LORA_SCALE, Tensor.scalar(OrtAdapterFile.FED_SCALE));
+      assertThat(inf.run(scaleOne, logits, ort).get("logits").maxErrorOfMax(want))
+          .as(".onnx_adapter active, lora_scale = 1")
+          .isLessThan(1e-5);
+      Map<AdapterFormat, String> names =
+          Map.of(
+              AdapterFormat.ONNX, "b.onnx",
+              AdapterFormat.ORT_ADAPTER, "b.onnx_adapter",
+              AdapterFormat.PEFT, "peft",
+              AdapterFormat.SAFETENSORS, "b.safetensors");
+      for (Map.Entry<AdapterFormat, String> f : names.entrySet()) {
+        Path out = dir.resolve(f.getValue());
+        LoraTrainer.export(r.adapter(), TINY, f.getKey(), out);
+        AdapterWeights back = LoraTrainer.loadAdapter(out, TINY);
+        LoraParams q = LoraParams.of(m, back.tensors(), back, out.toString());
+        assertThat(inf.run(with(batch, q.feeds()), logits).get("logits").maxErrorOfMax(want))
+            .as(f.getKey().cli + " read back")
+            .isLessThan(1e-5);
+      }
+    }
+    Path merged = dir.resolve("merged.onnx");
+    LoraTrainer.export(r.adapter(), TINY, AdapterFormat.MERGED, merged);
+    try (GraphSession mg = GraphSession.open(merged, ExecutionDevice.CPU, 1)) {
+      Tensor got = mg.run(batch, logits).get("logits");
+      try (GraphSession inf = ModelGraphs.openInfer(m, ExecutionDevice.CPU, 1)) {
+        Tensor want = inf.run(with(batch, p.feeds()), logits).get("logits");
+        assertThat(got.maxErrorOfMax(want)).as("merged").isLessThan(1e-5);
+      }
+    }
+    JsonObject c =
+        JsonParser.parseString(Files.readString(dir.resolve("peft").resolve("adapter_config.json")))
+            .getAsJsonObject();
+    assertThat(c.get("r").getAsInt()).isEqualTo(4);
+    assertThat(c.get("lora_alpha").getAsDouble()).isEqualTo(8);
+    assertThat(c.get("use_rslora").getAsBoolean()).isFalse();
+    assertThat(c.getAsJsonObject("rank_pattern").toString())
+        .isEqualTo("{\"layer.0.attention.self.query\":2,\"value\":6}");
+    assertThat(c.getAsJsonObject("alpha_pattern").toString())
+        .isEqualTo("{\"layer.1.attention.self.query\":32.0}");
+  }
+
+  @Test
+  void rsLoraScalesEachModuleByTheSquareRootOfItsRank() throws IOException {
+    TrainResult r =
+        LoraTrainer.train(
+            TrainOptions.builder(dir.resolve("rs"))
+                .model(TINY)
+                .rank(1)
+                .alpha(8)
+                .rsLora(true)
+                .rankPattern(Map.of("value", 4))
+                .steps(2)
+                .threads(1)
+                .build());
+    // at r = 1 alpha / r = alpha / sqrt(r): only the stored use_rslora tells the values' scale
+    for (Path p : List.of(r.adapter(), dir.resolve("peft"))) {
+      if (!p.equals(r.adapter())) {
+        LoraTrainer.export(r.adapter(), TINY, AdapterFormat.PEFT, p);
+      }
+      AdapterWeights a = LoraTrainer.loadAdapter(p, TINY);
+      assertThat(a.scale(Q0)).as(p.toString()).isEqualTo(8f);
+      assertThat(a.scale(V0)).as(p.toString()).isEqualTo(4f); // 8 / sqrt(4)
+    }
+  }
+
+  @Test
+  void patternsThatMatchNoModuleOrBadValuesAreRefused() {
+    assertThatThrownBy(
+            () ->
+                LoraTrainer.train(
+                    TrainOptions.builder(dir.resolve("typo"))
+                        .model(TINY)
+                        .rankPattern(Map.of("valeu", 4))
+                        .steps(1)
+                        .build()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("rank_pattern valeu matches no adapted module")
+        .hasMessageContaining(Q0);
+    assertThat(dir.resolve("typo")).doesNotExist();
+    assertThatThrownBy(() -> TrainOptions.builder(dir).rankPattern(Map.of("value", 0)).build())
+        .hasMessageContaining("rank_pattern value: a rank must be >= 1, got 0");
+    assertThatThrownBy(() -> TrainOptions.builder(dir).alphaPattern(Map.of("value", 0.0)).build())
+        .hasMessageContaining("alpha_pattern value: an alpha must be > 0");
+    assertThat(Main.run("train", "--rank-pattern", "value", "--out", dir.resolve("x").toString()))
+        .isNotZero();
+  }
+
+  private static Map<String, Tensor> with(Map<String, Tensor> batch, Map<String, Tensor> params) {
+    Map<String, Tensor> f = new LinkedHashMap<>(batch);
+    f.putAll(params);
+    return f;
+  }
+}
