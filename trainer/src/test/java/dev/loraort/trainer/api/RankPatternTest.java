@@ -16,6 +16,8 @@ import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.graph.Fixture;
 import dev.loraort.trainer.graph.GraphSession;
 import dev.loraort.trainer.graph.ModelGraphs;
+import dev.loraort.trainer.method.MethodSpec;
+import dev.loraort.trainer.method.Methods;
 import dev.loraort.trainer.params.LoraParams;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -171,6 +173,39 @@ class RankPatternTest {
         .isEqualTo("{\"layer.0.attention.self.query\":2,\"value\":6}");
     assertThat(c.getAsJsonObject("alpha_pattern").toString())
         .isEqualTo("{\"layer.1.attention.self.query\":32.0}");
+  }
+
+  /**
+   * Every method trains with modules at different ranks and scales: Bi-LoRA joins its auxiliary
+   * branch to each module's own rank, FMLoRA and EFlat-LoRA divide by each module's s, Flat-LoRA's
+   * graph reads lora_scale only in W' = W0 + s B A, which the fold keeps exact.
+   */
+  @Test
+  void everyMethodTrainsWithPerModuleRanks() throws IOException {
+    for (MethodSpec<?> spec : Methods.ALL) {
+      TrainResult r =
+          LoraTrainer.train(
+              TrainOptions.builder(dir.resolve(spec.id()))
+                  .model(TINY)
+                  .method(spec.id())
+                  .rank(4)
+                  .alpha(8)
+                  .rankPattern(ranks())
+                  .alphaPattern(Map.of("layer.1.attention.self.query", 32.0))
+                  .steps(3)
+                  .lr(1e-2)
+                  .threads(1)
+                  .build());
+      assertThat(r.lastLoss()).as(spec.id()).isFinite();
+      AdapterWeights a = LoraTrainer.loadAdapter(r.adapter(), TINY);
+      assertThat(a.tensors().get(TensorNames.loraB(Q0)).shape())
+          .as(spec.id())
+          .containsExactly(64, 2);
+      assertThat(a.tensors().get(TensorNames.loraA(V0)).shape())
+          .as(spec.id())
+          .containsExactly(6, 64);
+      assertThat(a.metadata()).containsEntry("method", spec.id());
+    }
   }
 
   @Test

@@ -3,6 +3,8 @@ package dev.loraort.trainer.method;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.loraort.artifacts.AdapterWeights;
+import dev.loraort.artifacts.LoraPatterns;
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.artifacts.manifest.Manifest;
@@ -21,6 +23,8 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Each method's invariant and a hand-computable case, on tiny-roberta-cls's real gradients. */
 class MethodsTest {
@@ -49,6 +53,7 @@ class MethodsTest {
   static ParamTree grads(LoraParams p, Map<String, Tensor> extra) {
     Map<String, Tensor> feeds = ModelGraphs.feeds(fx.batch(), p.feeds(), extra);
     Map<String, Tensor> out = graphs.train().run(feeds, ModelGraphs.trainOutputs(p.tree().names()));
+    p.trueGradients(out); // as the step loop does: gradients of B, not of s_m / s B
     Map<String, Tensor> g = new LinkedHashMap<>();
     p.tree().names().forEach(n -> g.put(n, out.get(TensorNames.grad(n))));
     return ParamTree.of(g);
@@ -85,9 +90,29 @@ class MethodsTest {
     assertThat(g.get(b0)).isNotEqualTo(clean.get(b0));
   }
 
-  @Test
-  void fmloraAppliesAtMostRhoInWeightSpaceAndRestores() throws IOException {
-    LoraParams p = params();
+  /**
+   * The fixture's tensors with the values at alpha 48 (s = 6 against the queries' 2, PEFT's
+   * alpha_pattern): the queries are fed as they are, the values' B folded by 3.
+   */
+  static LoraParams paramsWithAlphaPattern() throws IOException {
+    return LoraParams.of(
+        m,
+        fx.params(),
+        new AdapterWeights(
+            Map.of(),
+            8,
+            16,
+            2f,
+            false,
+            new LoraPatterns(Map.of(), Map.of("value", 48.0)),
+            Map.of()),
+        "fixture");
+  }
+
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void fmloraAppliesAtMostRhoInWeightSpaceAndRestores(boolean alphaPattern) throws IOException {
+    LoraParams p = alphaPattern ? paramsWithAlphaPattern() : params();
     ParamTree before = p.tree().copy();
     FmLora fm =
         new FmLora(
@@ -101,7 +126,8 @@ class MethodsTest {
     for (String mod : p.modules()) { // ||s E_B A||_F <= rho per layer (docs/methods.md section 3)
       float[] eb = s.perturbation().get(TensorNames.loraB(mod));
       float[] a = p.tree().get(TensorNames.loraA(mod));
-      int r = p.rank();
+      int r = p.rank(mod);
+      double sm = p.scale(mod);
       int out = eb.length / r;
       int in = a.length / r;
       double sq = 0;
@@ -111,7 +137,7 @@ class MethodsTest {
           for (int k = 0; k < r; k++) {
             v += eb[i * r + k] * a[k * in + j];
           }
-          sq += p.scale() * p.scale() * v * v;
+          sq += sm * sm * v * v;
         }
       }
       assertThat(Math.sqrt(sq)).as(mod).isLessThanOrEqualTo(0.05 * (1 + 1e-5)).isGreaterThan(0.0);
