@@ -198,9 +198,10 @@ class MethodsTest {
         .isEqualTo(0.1f);
   }
 
-  @Test
-  void biLoraClipsTheAuxiliaryBranchToRhoGlobally() throws IOException {
-    LoraParams p = params();
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void biLoraClipsTheAuxiliaryBranchToRhoGlobally(boolean alphaPattern) throws IOException {
+    LoraParams p = alphaPattern ? paramsWithAlphaPattern() : params();
     BiLora bi = new BiLora(new BiLora.Cfg(1e-3, 4, MethodConfig.NormScope.GLOBAL));
     BiLora.State s = bi.init(p, setup());
     for (int t = 0; t < 3; t++) {
@@ -211,6 +212,23 @@ class MethodsTest {
       bi.afterUpdate(p, s, STEP);
     }
     assertThat(bi.perturbationNorm(s)).isLessThanOrEqualTo(1e-3 * (1 + 1e-9)).isGreaterThan(0.9e-3);
+    double sq = 0; // sum over layers of ||s_m B2 A2||_F^2, formed naively
+    for (String mod : p.modules()) {
+      float[] a2 = s.aux().get(TensorNames.loraA(mod));
+      float[] b2 = s.aux().get(TensorNames.loraB(mod));
+      int in = a2.length / 4;
+      int out = b2.length / 4;
+      for (int i = 0; i < out; i++) {
+        for (int j = 0; j < in; j++) {
+          double v = 0;
+          for (int k = 0; k < 4; k++) {
+            v += (double) b2[i * 4 + k] * a2[k * in + j];
+          }
+          sq += Math.pow(p.scale(mod) * v, 2);
+        }
+      }
+    }
+    assertThat(Math.sqrt(sq)).isCloseTo(bi.perturbationNorm(s), within(1e-6 * 1e-3));
     assertThat(s.aux().get(TensorNames.loraB(p.modules().get(0)))).isNotEqualTo(new float[64 * 4]);
   }
 
