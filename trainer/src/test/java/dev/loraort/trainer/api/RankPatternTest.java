@@ -233,6 +233,39 @@ class RankPatternTest {
   }
 
   @Test
+  void anAdapterToStartFromNeedsTheRanksOfThePatterns() throws IOException {
+    TrainResult first = train(dir.resolve("first"));
+    TrainResult again =
+        LoraTrainer.train(
+            TrainOptions.builder(dir.resolve("again"))
+                .model(TINY)
+                .init(first.adapter())
+                .rank(4)
+                .alpha(8)
+                .rankPattern(ranks())
+                .steps(1)
+                .lr(0)
+                .threads(1)
+                .build());
+    // lr 0: the tensors come back as they went in, at their ranks
+    String b0 = TensorNames.loraB(Q0);
+    assertThat(LoraTrainer.loadAdapter(again.adapter(), TINY).tensors().get(b0).floats())
+        .isEqualTo(LoraTrainer.loadAdapter(first.adapter(), TINY).tensors().get(b0).floats());
+    assertThatThrownBy(
+            () ->
+                LoraTrainer.train(
+                    TrainOptions.builder(dir.resolve("plain"))
+                        .model(TINY)
+                        .init(first.adapter())
+                        .rank(4)
+                        .steps(1)
+                        .threads(1)
+                        .build()))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("the adapter has rank 2 at " + Q0 + " but --rank 4 give 4");
+  }
+
+  @Test
   void patternsThatMatchNoModuleOrBadValuesAreRefused() {
     assertThatThrownBy(
             () ->
