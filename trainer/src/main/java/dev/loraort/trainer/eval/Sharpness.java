@@ -22,8 +22,9 @@ import java.util.SplittableRandom;
  *
  * <p>The graphs take only LoRA inputs, so E enters through the shared {@code lora_r}: A' = [A; I],
  * B' = [B, E / s] gives s B' A' = s B A + E, and the gradient of B''s last columns is s dL/dW, the
- * full-space gradient. This diagnostic forms n x m matrices on the host (E and dL/dW per layer);
- * the training methods never do.
+ * full-space gradient (s is each module's own, B' fed folded like B: {@link LoraParams#feeds}).
+ * This diagnostic forms n x m matrices on the host (E and dL/dW per layer); the training methods
+ * never do.
  *
  * @param cleanLoss mean loss over the examples at the adapter
  * @param adversarialIncrease largest loss increase found within the ball
@@ -117,7 +118,7 @@ public record Sharpness(
     }
   }
 
-  /** Runs the train graph with A' = [A; I], B' = [B, E / s] per adapted layer. */
+  /** Runs the train graph with A' = [A; I], B' = [B, E / s_m] per adapted layer. */
   static final class Probe {
     private final Manifest m;
     private final LoraParams p;
