@@ -164,7 +164,7 @@ public record Sharpness(
         wide.put(TensorNames.loraA(mod.name()), Tensor.ofFloats(new long[] {r + in, in}, ap));
         wide.put(TensorNames.loraB(mod.name()), Tensor.ofFloats(new long[] {out, r + in}, bp));
       }
-      Map<String, Tensor> feeds = p.feeds(wide); // B' folded by s_m / s like B
+      Map<String, Tensor> feeds = p.feeds(wide); // B' folded by s_m / s like B, and padded
       List<String> outs = new ArrayList<>();
       outs.add(TensorNames.LOSS);
       if (grad != null) {
@@ -177,8 +177,7 @@ public record Sharpness(
       for (Map<String, Tensor> batch : batches) {
         Map<String, Tensor> f = new LinkedHashMap<>(batch);
         f.putAll(feeds);
-        Map<String, Tensor> o = g.train().run(f, outs);
-        p.trueGradients(o);
+        Map<String, Tensor> o = p.trueGradients(g.train().run(f, outs), wide);
         total += o.get(TensorNames.LOSS).floats()[0];
         if (grad != null) {
           for (Manifest.LoraModule mod : m.lora().modules()) {

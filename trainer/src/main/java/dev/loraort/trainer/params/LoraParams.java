@@ -233,7 +233,7 @@ public record LoraParams(
 
   /**
    * @return the graph feeds for these parameters: every tensor of the tree plus lora_scale, each B
-   *     folded ({@link #feeds(Map)})
+   *     folded and each module padded to the widest rank ({@link #feeds(Map)})
    */
   public Map<String, Tensor> feeds() {
     return feeds(Map.of());
@@ -242,8 +242,10 @@ public record LoraParams(
   /**
    * The graph feeds: every tensor of the tree, replaced or joined by {@code overrides} (true
    * coordinates, e.g. Bi-LoRA's B concatenated with its auxiliary branch, or other inputs such as
-   * rwp_sigma), then lora_scale = s and each B of a module with s_m != s multiplied by s_m / s (a
-   * copy; the other B are fed as they are).
+   * rwp_sigma), then lora_scale = s, each B of a module with s_m != s multiplied by s_m / s, and
+   * every module narrower than the widest zero-padded to it (A's last rows, B's last columns: B A
+   * is unchanged). Modules at the default scale and the widest rank are fed as they are, without a
+   * copy.
    *
    * @param overrides tensors fed instead of the tree's, or besides them
    * @return the feeds
@@ -251,16 +253,22 @@ public record LoraParams(
   public Map<String, Tensor> feeds(Map<String, Tensor> overrides) {
     Map<String, Tensor> f = tree.tensors();
     f.putAll(overrides);
+    int width = width(f);
     for (String m : modules) {
+      String a = TensorNames.loraA(m);
+      String b = TensorNames.loraB(m);
+      int r = (int) f.get(a).shape()[0];
       double c = fold(m);
-      if (c != 1) {
-        String b = TensorNames.loraB(m);
-        Tensor t = f.get(b);
-        float[] v = t.floats().clone();
-        for (int i = 0; i < v.length; i++) {
-          v[i] = (float) (c * v[i]);
-        }
-        f.put(b, Tensor.ofFloats(t.shape(), v));
+      if (r < width) {
+        long[] as = f.get(a).shape();
+        f.put(
+            a,
+            Tensor.ofFloats(
+                new long[] {width, as[1]},
+                Arrays.copyOf(f.get(a).floats(), (int) (width * as[1]))));
+      }
+      if (c != 1 || r < width) {
+        f.put(b, columns(f.get(b), r, width, c));
       }
     }
     f.put(TensorNames.LORA_SCALE, Tensor.scalar(scale));
@@ -268,22 +276,61 @@ public record LoraParams(
   }
 
   /**
-   * Turns a graph run's gradients of the folded B (fed as c_m B_m by {@link #feeds(Map)}) into
-   * gradients of B_m: dL/dB = c_m dL/d(c_m B), in place. Outputs of other tensors are left alone.
+   * A train graph's outputs as gradients of what {@link #feeds(Map)} was given: each padded A and B
+   * gradient cut back to the module's rank, and each folded B's gradient multiplied by c_m = s_m /
+   * s (chain rule: dL/dB = c_m dL/d(c_m B)). Other outputs are passed on as they are.
    *
-   * @param outputs a train graph's outputs by name ({@code grad.<B>} among them)
+   * @param outputs a train graph's outputs by name ({@code grad.<A>}, {@code grad.<B>} among them)
+   * @param overrides the overrides the feeds were built with
+   * @return the outputs in true coordinates (the input map is not changed)
    */
-  public void trueGradients(Map<String, Tensor> outputs) {
+  public Map<String, Tensor> trueGradients(
+      Map<String, Tensor> outputs, Map<String, Tensor> overrides) {
+    Map<String, Tensor> out = new LinkedHashMap<>(outputs);
     for (String m : modules) {
+      String a = TensorNames.loraA(m);
+      String b = TensorNames.loraB(m);
+      int r = (int) (overrides.containsKey(a) ? overrides.get(a) : tree.tensor(a)).shape()[0];
       double c = fold(m);
-      Tensor g = outputs.get(TensorNames.grad(TensorNames.loraB(m)));
-      if (c != 1 && g != null) {
-        float[] v = g.floats();
-        for (int i = 0; i < v.length; i++) {
-          v[i] = (float) (c * v[i]);
-        }
+      Tensor ga = out.get(TensorNames.grad(a));
+      if (ga != null && ga.shape()[0] != r) {
+        long in = ga.shape()[1];
+        out.put(
+            TensorNames.grad(a),
+            Tensor.ofFloats(new long[] {r, in}, Arrays.copyOf(ga.floats(), (int) (r * in))));
+      }
+      Tensor gb = out.get(TensorNames.grad(b));
+      if (gb != null && (c != 1 || gb.shape()[1] != r)) {
+        out.put(TensorNames.grad(b), columns(gb, (int) gb.shape()[1], r, c));
       }
     }
+    return out;
+  }
+
+  /** The widest module's rank among the fed A tensors. */
+  private int width(Map<String, Tensor> feeds) {
+    int w = 0;
+    for (String m : modules) {
+      w = Math.max(w, (int) feeds.get(TensorNames.loraA(m)).shape()[0]);
+    }
+    return w;
+  }
+
+  /**
+   * c times the first min(from, to) columns of an [out, from] matrix, as [out, to] (zeros beyond):
+   * a B widened for the feeds, or a B gradient cut back.
+   */
+  private static Tensor columns(Tensor t, int from, int to, double c) {
+    int rows = (int) t.shape()[0];
+    float[] v = t.floats();
+    float[] w = new float[rows * to];
+    int n = Math.min(from, to);
+    for (int i = 0; i < rows; i++) {
+      for (int k = 0; k < n; k++) {
+        w[i * to + k] = (float) (c * v[i * from + k]);
+      }
+    }
+    return Tensor.ofFloats(new long[] {rows, to}, w);
   }
 
   /** c_m = s_m / s: 1 for a module at the default scale. */

@@ -51,9 +51,11 @@ class MethodsTest {
   }
 
   static ParamTree grads(LoraParams p, Map<String, Tensor> extra) {
-    Map<String, Tensor> feeds = ModelGraphs.feeds(fx.batch(), p.feeds(), extra);
-    Map<String, Tensor> out = graphs.train().run(feeds, ModelGraphs.trainOutputs(p.tree().names()));
-    p.trueGradients(out); // as the step loop does: gradients of B, not of s_m / s B
+    Map<String, Tensor> feeds = ModelGraphs.feeds(fx.batch(), p.feeds(extra), Map.of());
+    // as the step loop does: gradients of B at its rank, not of s_m / s B padded
+    Map<String, Tensor> out =
+        p.trueGradients(
+            graphs.train().run(feeds, ModelGraphs.trainOutputs(p.tree().names())), extra);
     Map<String, Tensor> g = new LinkedHashMap<>();
     p.tree().names().forEach(n -> g.put(n, out.get(TensorNames.grad(n))));
     return ParamTree.of(g);
