@@ -19,13 +19,17 @@ import java.util.SplittableRandom;
  * tensors (heads), and the LoRA scales.
  *
  * <p>Modules may have their own rank and scale (PEFT's rank_pattern / alpha_pattern), while the
- * graphs have one {@code lora_scale} input. The scale is folded in at the graph boundary, here and
- * only here: {@link #feeds} gives {@code lora_scale = s} and, for a module whose s_m differs, B_m
- * times c_m = s_m / s (the graph's s c_m B_m A_m is s_m B_m A_m); {@link #trueGradients} multiplies
- * the graph's gradient of that B by c_m (chain rule). Methods, optimizer and files see B_m itself.
- * Every exporter and {@code prepare} use lora_scale only in s B A (the forward branch and
- * Flat-LoRA's W' = W0 + s B A), so the fold is exact there. A symbolic {@code lora_r} shared by all
- * inputs does not make ONNX Runtime require equal ranks at run time ({@code LoraParamsTest}).
+ * graphs have one {@code lora_scale} input and one symbolic rank {@code lora_r}. Both are handled
+ * at the graph boundary, here and only here. {@link #feeds} gives {@code lora_scale = s} and, for a
+ * module whose s_m differs, B_m times c_m = s_m / s (the graph's s c_m B_m A_m is s_m B_m A_m);
+ * {@link #trueGradients} multiplies the graph's gradient of that B by c_m (chain rule). Every
+ * exporter and {@code prepare} use lora_scale only in s B A (the forward branch and Flat-LoRA's W'
+ * = W0 + s B A), so the fold is exact there. And every module is fed at the widest rank,
+ * zero-padded: ONNX Runtime's memory planner takes inputs that share a dim name to have that dim
+ * equal, so with ranks that differ a reused buffer can be too small ("Shape mismatch attempting to
+ * re-use buffer", seen on tiny-gpt2-lm's infer graph); zero rows of A and columns of B leave B A,
+ * and the gradients of the true rows and columns, as they are. Methods, the optimizer and files see
+ * each A_m and B_m at its own rank and unscaled.
  *
  * @param tree A, B per module in manifest order, then the trainables
  * @param modules the adapted modules' paths
