@@ -11,6 +11,7 @@ import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.artifacts.ortadapter.OrtAdapterFile;
+import dev.loraort.artifacts.safetensors.Safetensors;
 import dev.loraort.trainer.cli.Main;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.graph.Fixture;
@@ -27,6 +28,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * PEFT's rank_pattern and alpha_pattern end to end on the bundled tiny RoBERTa: r = 4, alpha = 8 (s
@@ -247,6 +250,70 @@ class RankPatternTest {
           .as("merged")
           .isLessThan(1e-5);
     }
+  }
+
+  /**
+   * Adapters the peft library itself wrote with rank_pattern and alpha_pattern (peft 0.21.0,
+   * scripts/make_peft_rank_pattern_fixture.py: a regex key on RoBERTa; GPT-2's Conv1D under rsLoRA
+   * at ranks 2 and 4) load with PEFT's per-module ranks and scales and give PEFT's logits (1e-5 of
+   * the max); one scale for all modules would not.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"tiny-roberta-cls", "tiny-gpt2-lm"})
+  void adaptersPeftWroteGivePeftsLogits(String id) throws IOException {
+    Path model = Path.of("../onnx-models", id);
+    Path fixture = Path.of("src/test/resources/peft-rank-pattern", id);
+    Manifest m = Manifest.read(model);
+    Fixture fx = Fixture.read(model);
+    Map<String, Tensor> batch = new LinkedHashMap<>();
+    m.inferInputs().forEach(s -> batch.put(s.name(), fx.batch().get(s.name())));
+    AdapterWeights a = LoraTrainer.loadAdapter(fixture.resolve("peft"), model);
+    if (id.equals("tiny-roberta-cls")) { // PEFT printed r 4, 16, 8, 16 and scaling 4, 1, 2, 4
+      assertThat(a.rank(Q0)).isEqualTo(4);
+      assertThat(a.scale(Q0)).isEqualTo(4f);
+      assertThat(a.scale(V0)).isEqualTo(1f);
+      assertThat(a.scale(Q1)).isEqualTo(2f);
+      assertThat(a.scale("roberta.encoder.layer.1.attention.self.value")).isEqualTo(4f);
+    }
+    LoraParams p = LoraParams.of(m, a.tensors(), a, "peft");
+    Tensor want =
+        Safetensors.read(
+                fixture.resolve(
+                    id.equals("tiny-gpt2-lm")
+                        ? "peft_logits_head.safetensors"
+                        : "peft_outputs.safetensors"))
+            .tensors()
+            .get("logits");
+    List<String> logits = List.of("logits");
+    try (GraphSession inf = ModelGraphs.openInfer(m, ExecutionDevice.CPU, 1)) {
+      Tensor got = leading(inf.run(with(batch, p.feeds()), logits).get("logits"), want.shape());
+      assertThat(got.maxErrorOfMax(want)).as(id).isLessThan(1e-5);
+      LoraParams oneScale = new LoraParams(p.tree(), p.modules(), p.rank(), p.scale());
+      Tensor wrong =
+          leading(inf.run(with(batch, oneScale.feeds()), logits).get("logits"), want.shape());
+      assertThat(wrong.maxErrorOfMax(want)).as(id + " with one scale").isGreaterThan(1e-4);
+    }
+  }
+
+  /** The tensor, or the leading block of a [d0, d1, d2] one with the given smaller shape. */
+  private static Tensor leading(Tensor t, long[] shape) {
+    long[] full = t.shape();
+    if (java.util.Arrays.equals(full, shape)) {
+      return t;
+    }
+    float[] v = t.floats();
+    float[] w = new float[(int) (shape[0] * shape[1] * shape[2])];
+    for (int i = 0; i < shape[0]; i++) {
+      for (int j = 0; j < shape[1]; j++) {
+        System.arraycopy(
+            v,
+            (int) ((i * full[1] + j) * full[2]),
+            w,
+            (int) ((i * shape[1] + j) * shape[2]),
+            (int) shape[2]);
+      }
+    }
+    return Tensor.ofFloats(shape, w);
   }
 
   @Test
