@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -19,6 +20,7 @@ public final class Adapters {
   private static final String RANK = "rank";
   private static final String ALPHA = "alpha";
   private static final String SCALE = "lora_scale";
+  private static final String RS_LORA = "use_rslora";
 
   private Adapters() {}
 
@@ -63,23 +65,27 @@ public final class Adapters {
   }
 
   /**
-   * Every LoRA matrix has the adapter's rank (a config whose r disagrees would scale it wrongly)
-   * and every value is finite (a diverged run's NaN would poison whatever starts from it).
+   * Every LoRA matrix has its module's rank (a config whose r disagrees would scale it wrongly) and
+   * every value is finite (a diverged run's NaN would poison whatever starts from it).
    */
   private static AdapterWeights checked(Path in, AdapterWeights a) throws IOException {
     for (Map.Entry<String, Tensor> e : a.tensors().entrySet()) {
       String name = e.getKey();
       long[] shape = e.getValue().shape();
       int rankDim = name.endsWith(".lora_A.weight") ? 0 : name.endsWith(".lora_B.weight") ? 1 : -1;
-      if (rankDim >= 0 && (shape.length != 2 || shape[rankDim] != a.rank())) {
+      int r =
+          rankDim < 0 ? 0 : a.rank(name.substring(0, name.length() - ".lora_A.weight".length()));
+      if (rankDim >= 0 && (shape.length != 2 || shape[rankDim] != r)) {
         throw new IOException(
             in
                 + ": "
                 + name
                 + " has shape "
                 + java.util.Arrays.toString(shape)
-                + "; the adapter's rank (r) is "
-                + a.rank());
+                + "; the adapter's rank (r"
+                + (a.patterns().rankPattern().isEmpty() ? "" : ", after rank_pattern")
+                + ") is "
+                + r);
       }
       if (e.getValue().dtype() == Tensor.DType.F32) {
         float[] v = e.getValue().floats();
@@ -119,13 +125,19 @@ public final class Adapters {
       tensors = c.initializers();
       meta = c.metadata();
     }
+    // with patterns the first A may have its own rank: the default is the metadata's; files
+    // without patterns have one rank, read from the first A as always
+    LoraPatterns patterns = LoraPatterns.fromMetadata(meta, in.toString());
     int rank =
-        tensors.entrySet().stream()
-            .filter(e -> e.getKey().endsWith(".lora_A.weight"))
-            .mapToInt(e -> (int) e.getValue().shape()[0])
-            .findFirst()
-            .orElseThrow(
-                () -> new IOException(in + ": no <module>.lora_A.weight tensor; not an adapter"));
+        !patterns.isEmpty() && meta.containsKey(RANK)
+            ? (int) number(in, meta, RANK)
+            : tensors.entrySet().stream()
+                .filter(e -> e.getKey().endsWith(".lora_A.weight"))
+                .mapToInt(e -> (int) e.getValue().shape()[0])
+                .findFirst()
+                .orElseThrow(
+                    () ->
+                        new IOException(in + ": no <module>.lora_A.weight tensor; not an adapter"));
     double alpha = meta.containsKey(ALPHA) ? number(in, meta, ALPHA) : Double.NaN;
     float scale =
         meta.containsKey(SCALE) ? (float) number(in, meta, SCALE) : (float) (alpha / rank);
@@ -133,8 +145,18 @@ public final class Adapters {
       throw new IOException(
           in + ": rank " + rank + ", scale " + scale + " (lora_scale or lora_alpha missing?)");
     }
-    return new AdapterWeights(
-        tensors, rank, Double.isNaN(alpha) ? scale * rank : alpha, scale, meta);
+    AdapterWeights plain =
+        new AdapterWeights(tensors, rank, Double.isNaN(alpha) ? scale * rank : alpha, scale, meta);
+    if (patterns.isEmpty()) {
+      return plain;
+    }
+    boolean rs =
+        meta.containsKey(RS_LORA) ? Boolean.parseBoolean(meta.get(RS_LORA)) : plain.rsLora();
+    try {
+      return new AdapterWeights(tensors, rank, plain.alpha(), scale, rs, patterns, meta);
+    } catch (IllegalArgumentException e) {
+      throw new IOException(in + ": " + e.getMessage(), e);
+    }
   }
 
   private static double number(Path in, Map<String, String> meta, String key) throws IOException {
@@ -148,9 +170,16 @@ public final class Adapters {
 
   private static Map<String, String> withShape(AdapterWeights a) {
     Map<String, String> meta = new LinkedHashMap<>(a.metadata());
+    // the adapter's own fields, not what metadata read from another file said
+    meta.keySet()
+        .removeAll(List.of(RS_LORA, LoraPatterns.RANK_PATTERN, LoraPatterns.ALPHA_PATTERN));
     meta.put(RANK, Integer.toString(a.rank()));
     meta.put(ALPHA, Double.toString(a.alpha()));
     meta.put(SCALE, Float.toString(a.scale()));
+    if (!a.patterns().isEmpty()) { // a module's scale comes from its r, alpha and use_rslora
+      meta.put(RS_LORA, Boolean.toString(a.rsLora()));
+      meta.putAll(a.patterns().toMetadata());
+    }
     return meta;
   }
 }

@@ -19,6 +19,8 @@ final class Golden {
         c.rank(),
         c.alpha(),
         c.rsLora(),
+        c.rankPattern(),
+        c.alphaPattern(),
         c.loraDropout(),
         c.lr(),
         c.schedule(),

@@ -68,7 +68,8 @@ public final class MergedModel {
       float[] aw = require(a, TensorNames.loraA(mod.name())).floats();
       float[] bw = require(a, TensorNames.loraB(mod.name())).floats();
       float[] w = w0.floats().clone(); // never modify the source
-      int r = a.rank();
+      int r = a.rank(mod.name()); // rank_pattern / alpha_pattern: each module its own r and s
+      double s = a.scale(mod.name());
       for (int i = 0; i < mod.out(); i++) {
         for (int j = 0; j < mod.in(); j++) {
           double d = 0;
@@ -76,7 +77,7 @@ public final class MergedModel {
             d += (double) bw[i * r + k] * aw[k * mod.in() + j];
           }
           int at = inOut ? j * mod.out() + i : i * mod.in() + j;
-          float v = (float) (w[at] + a.scale() * d);
+          float v = (float) (w[at] + s * d);
           if (!Float.isFinite(v)) {
             throw new IOException(
                 "merging " + mod.name() + " gives a non-finite weight at [" + i + ", " + j + "]");
@@ -99,7 +100,13 @@ public final class MergedModel {
     add.put(TensorNames.LORA_SCALE, Tensor.scalar(a.scale()));
     dropInputs.add(TensorNames.LORA_SCALE);
     Map<String, String> meta = new LinkedHashMap<>(a.metadata());
-    meta.put("merged", "s B A folded into W0; rank " + a.rank() + ", scale " + a.scale());
+    meta.put(
+        "merged",
+        "s B A folded into W0; rank "
+            + a.rank()
+            + ", scale "
+            + a.scale()
+            + (a.patterns().isEmpty() ? "" : ", per module by " + a.patterns().toJson()));
     OnnxFile.rewrite(infer, out, replace, add, dropInputs, meta);
   }
 

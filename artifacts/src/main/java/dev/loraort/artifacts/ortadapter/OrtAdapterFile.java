@@ -3,6 +3,7 @@ package dev.loraort.artifacts.ortadapter;
 import com.google.flatbuffers.FlatBufferBuilder;
 import dev.loraort.artifacts.AdapterWeights;
 import dev.loraort.artifacts.AtomicFiles;
+import dev.loraort.artifacts.LoraPatterns;
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.safetensors.Safetensors;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +27,10 @@ import java.util.Map;
  * <p>The file holds every LoRA tensor and head under the contract names, with the scale s folded
  * into each B (as Olive's converter does): ONNX Runtime refuses 0-d adapter parameters, so {@code
  * lora_scale} cannot travel in the file. With the adapter active, feed the batch and {@code
- * lora_scale = 1} ({@link #FED_SCALE}), whatever r and alpha were.
+ * lora_scale = 1} ({@link #FED_SCALE}), whatever r and alpha were, per module too: each B carries
+ * its own module's s (rank_pattern / alpha_pattern). Modules of different ranks are written at the
+ * widest, zero-padded (B A unchanged): ONNX Runtime plans memory as if inputs that share the dim
+ * lora_r had one rank, and can fail on an adapter whose ranks differ.
  */
 public final class OrtAdapterFile {
   /** The only format version ONNX Runtime accepts. */
@@ -35,6 +40,8 @@ public final class OrtAdapterFile {
   public static final float FED_SCALE = 1f;
 
   private static final String IDENTIFIER = "TORT";
+  private static final String A = ".lora_A.weight";
+  private static final String B = ".lora_B.weight";
 
   private OrtAdapterFile() {}
 
@@ -45,9 +52,26 @@ public final class OrtAdapterFile {
    * @throws IOException if writing fails
    */
   public static void write(Path path, AdapterWeights a, int adapterVersion) throws IOException {
+    // each module's own s in its B, and every module at the widest rank (zero rows of A, zero
+    // columns of B): ONNX Runtime's memory planner takes inputs sharing lora_r to have one rank
+    int width = 0;
+    for (Map.Entry<String, Tensor> e : a.tensors().entrySet()) {
+      if (e.getKey().endsWith(A)) {
+        width = Math.max(width, (int) e.getValue().shape()[0]);
+      }
+    }
     Map<String, Tensor> params = new LinkedHashMap<>();
-    a.tensors()
-        .forEach((k, v) -> params.put(k, k.endsWith(".lora_B.weight") ? scaled(v, a.scale()) : v));
+    for (Map.Entry<String, Tensor> e : a.tensors().entrySet()) {
+      String k = e.getKey();
+      Tensor v = e.getValue();
+      if (k.endsWith(A)) {
+        long in = v.shape()[1];
+        v = Tensor.ofFloats(new long[] {width, in}, Arrays.copyOf(v.floats(), (int) (width * in)));
+      } else if (k.endsWith(B)) {
+        v = widened(v, width, a.scale(k.substring(0, k.length() - B.length())));
+      }
+      params.put(k, v);
+    }
     FlatBufferBuilder b = new FlatBufferBuilder(1024);
     List<Integer> offsets = new ArrayList<>();
     for (Map.Entry<String, Tensor> e : params.entrySet()) {
@@ -87,20 +111,27 @@ public final class OrtAdapterFile {
     AtomicFiles.write(path, out -> out.write(bytes));
   }
 
-  private static Tensor scaled(Tensor t, float s) {
-    float[] v = t.floats().clone();
-    for (int i = 0; i < v.length; i++) {
-      v[i] *= s;
+  /** s B, with zero columns up to {@code width}. */
+  private static Tensor widened(Tensor t, int width, float s) {
+    int out = (int) t.shape()[0];
+    int r = (int) t.shape()[1];
+    float[] v = t.floats();
+    float[] w = new float[out * width];
+    for (int i = 0; i < out; i++) {
+      for (int k = 0; k < r; k++) {
+        w[i * width + k] = v[i * r + k] * s;
+      }
     }
-    return Tensor.ofFloats(t.shape(), v);
+    return Tensor.ofFloats(new long[] {out, width}, w);
   }
 
   /**
    * Reads an adapter file.
    *
    * @param path the file
-   * @return the adapter, with scale 1 (s is folded into B) and alpha = rank; the rank comes from
-   *     the A tensors
+   * @return the adapter, with scale 1 for every module (s is folded into B) and alpha = rank; the
+   *     rank comes from the first A tensor, a module whose A has another gets it through an
+   *     exact-name rank_pattern (and alpha_pattern) key
    * @throws IOException if the file is not a valid format-1 adapter; the message names the file and
    *     the parameter
    */
@@ -164,13 +195,35 @@ public final class OrtAdapterFile {
         data.asFloatBuffer().get(v);
         tensors.put(name, Tensor.ofFloats(dims, v));
       }
-      int rank =
-          tensors.entrySet().stream()
-              .filter(e -> e.getKey().endsWith(".lora_A.weight"))
-              .mapToInt(e -> (int) e.getValue().shape()[0])
-              .findFirst()
-              .orElseThrow(() -> new IOException(path + ": no lora_A tensor"));
-      return new AdapterWeights(tensors, rank, rank * FED_SCALE, FED_SCALE, Map.of());
+      // every module's scale is 1 (alpha = r); a module whose A has another rank than the first
+      // (a file another tool wrote: ours are padded to one rank) gets it, and the same alpha,
+      // under an exact-name key
+      Map<String, Integer> ranks = new LinkedHashMap<>();
+      Map<String, Double> alphas = new LinkedHashMap<>();
+      int rank = -1;
+      for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+        if (e.getKey().endsWith(A)) {
+          int r = (int) e.getValue().shape()[0];
+          rank = rank < 0 ? r : rank;
+          if (r != rank) {
+            String key =
+                LoraPatterns.exact(e.getKey().substring(0, e.getKey().length() - A.length()));
+            ranks.put(key, r);
+            alphas.put(key, r * (double) FED_SCALE);
+          }
+        }
+      }
+      if (rank < 0) {
+        throw new IOException(path + ": no lora_A tensor");
+      }
+      return new AdapterWeights(
+          tensors,
+          rank,
+          rank * FED_SCALE,
+          FED_SCALE,
+          false,
+          new LoraPatterns(ranks, alphas),
+          Map.of());
     } catch (IndexOutOfBoundsException | IllegalArgumentException | ArithmeticException e) {
       // offsets outside the file, negative or overflowing dims
       throw new IOException(path + ": truncated or corrupt flatbuffer (" + e.getMessage() + ")", e);

@@ -8,6 +8,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.loraort.artifacts.AdapterWeights;
 import dev.loraort.artifacts.AtomicFiles;
+import dev.loraort.artifacts.LoraPatterns;
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.artifacts.safetensors.Safetensors;
@@ -25,7 +26,9 @@ import java.util.TreeSet;
  * A PEFT LoRA adapter directory, as {@code PeftModel.from_pretrained} loads it: keys {@code
  * base_model.model.<module>.lora_A.weight} ([r, in]) and {@code .lora_B.weight} ([out, r]), trained
  * heads under {@code base_model.model.<name>} with their modules in {@code modules_to_save}, {@code
- * fan_in_fan_out} for GPT-2's Conv1D, and {@code __metadata__ {"format": "pt"}}.
+ * fan_in_fan_out} for GPT-2's Conv1D, {@code rank_pattern} / {@code alpha_pattern} for modules with
+ * their own r and alpha (keys matched against the module names PEFT sees, which are the manifest's
+ * under the prefix {@code base_model.model.}), and {@code __metadata__ {"format": "pt"}}.
  */
 public final class PeftDirectory {
   /** The config file. */
@@ -33,6 +36,9 @@ public final class PeftDirectory {
 
   /** The weights file. */
   public static final String WEIGHTS = "adapter_model.safetensors";
+
+  /** The prefix under which PEFT's key of a module's tensor is {@code prefix + module name}. */
+  private static final String PEFT_PREFIX = "base_model.model.";
 
   private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeNulls().create();
 
@@ -85,9 +91,14 @@ public final class PeftDirectory {
       m.lora().layersPattern().forEach(patterns::add);
       c.add("layers_pattern", patterns.isEmpty() ? null : patterns);
     }
+    // PEFT matches these keys against its module names: ours, behind what the prefix adds
+    JsonObject patterns = a.patterns().toJson();
+    c.add(LoraPatterns.RANK_PATTERN, patterns.get(LoraPatterns.RANK_PATTERN));
+    c.add(LoraPatterns.ALPHA_PATTERN, patterns.get(LoraPatterns.ALPHA_PATTERN));
+    requirePeftNames(dir.resolve(CONFIG), a.patterns(), m);
     c.addProperty("fan_in_fan_out", fanInFanOut);
     c.addProperty("bias", "none");
-    c.addProperty("use_rslora", rsLora(a));
+    c.addProperty("use_rslora", a.rsLora());
     c.addProperty("use_dora", false);
     c.addProperty("init_lora_weights", true);
     JsonArray save = new JsonArray();
@@ -96,7 +107,7 @@ public final class PeftDirectory {
     byte[] config = GSON.toJson(c).getBytes(StandardCharsets.UTF_8);
     double plain = a.alpha() / a.rank();
     double stabilized = a.alpha() / Math.sqrt(a.rank());
-    if (!close(a.scale(), plain) && !close(a.scale(), stabilized)) {
+    if (!AdapterWeights.close(a.scale(), plain) && !AdapterWeights.close(a.scale(), stabilized)) {
       throw new IOException(
           dir
               + ": PEFT computes the scale as lora_alpha / r = "
@@ -115,14 +126,25 @@ public final class PeftDirectory {
         });
   }
 
-  /** rsLoRA when the scale is alpha / sqrt(r) and not alpha / r (at r = 1 they agree). */
-  private static boolean rsLora(AdapterWeights a) {
-    return !close(a.scale(), a.alpha() / a.rank())
-        && close(a.scale(), a.alpha() / Math.sqrt(a.rank()));
-  }
-
-  private static boolean close(double scale, double expected) {
-    return Math.abs(expected - scale) <= 1e-6 * expected;
+  /**
+   * PEFT matches rank_pattern / alpha_pattern keys against the base model's module names: {@code
+   * base_model.model.} + name is the key of our tensors, so with that prefix PEFT's names are ours.
+   * Under another prefix the keys could match other modules there: refused.
+   */
+  private static void requirePeftNames(Path config, LoraPatterns patterns, Manifest m)
+      throws IOException {
+    if (!patterns.isEmpty() && !PEFT_PREFIX.equals(m.lora().peftPrefix())) {
+      throw new IOException(
+          config
+              + ": rank_pattern / alpha_pattern are matched against PEFT's module names, and the"
+              + " manifest's PEFT prefix "
+              + m.lora().peftPrefix()
+              + " makes them differ from "
+              + m.id()
+              + "'s ("
+              + PEFT_PREFIX
+              + " + name); not supported");
+    }
   }
 
   /**
@@ -179,8 +201,10 @@ public final class PeftDirectory {
       }
       tensors.put(e.getKey().substring(prefix.length()), e.getValue());
     }
+    LoraPatterns patterns = LoraPatterns.fromJson(c, dir.resolve(CONFIG).toString());
+    requirePeftNames(dir.resolve(CONFIG), patterns, m);
     return new AdapterWeights(
-        tensors, r, alpha, (float) (rs ? alpha / Math.sqrt(r) : alpha / r), Map.of());
+        tensors, r, alpha, LoraPatterns.scale(r, alpha, rs), rs, patterns, Map.of());
   }
 
   /** lora_dropout from an adapter's metadata (written by the trainer); 0 when absent. */

@@ -8,6 +8,7 @@ import dev.loraort.trainer.method.Methods;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * What {@link LoraTrainer#train} trains, on what and where: immutable, built with {@link
@@ -103,6 +104,8 @@ public final class TrainOptions {
     private int rank;
     private double alpha;
     private boolean rsLora;
+    private Map<String, Integer> rankPattern;
+    private Map<String, Double> alphaPattern;
     private Double loraDropout;
     private double lr;
     private long steps;
@@ -250,6 +253,31 @@ public final class TrainOptions {
     }
 
     /**
+     * PEFT's rank_pattern: modules whose name matches a key (the name equals it, or ends with '.'
+     * and it, read as a regex; the first matching key in order wins) get that rank instead of r.
+     * Default: none.
+     *
+     * @param pattern module-name pattern to rank, in match order (a LinkedHashMap keeps it)
+     * @return this builder
+     */
+    public Builder rankPattern(Map<String, Integer> pattern) {
+      this.rankPattern = pattern;
+      return this;
+    }
+
+    /**
+     * PEFT's alpha_pattern: as {@link #rankPattern}, for alpha; a module's scale is its alpha over
+     * its rank (or its square root under rsLoRA). Default: none.
+     *
+     * @param pattern module-name pattern to alpha, in match order
+     * @return this builder
+     */
+    public Builder alphaPattern(Map<String, Double> pattern) {
+      this.alphaPattern = pattern;
+      return this;
+    }
+
+    /**
      * @param p PEFT's lora_dropout for a model prepared with the dropout branch, or null for the
      *     value its manifest records
      * @return this builder
@@ -326,6 +354,8 @@ public final class TrainOptions {
       this.rank = cfg.rank();
       this.alpha = cfg.alpha();
       this.rsLora = cfg.rsLora();
+      this.rankPattern = cfg.rankPattern();
+      this.alphaPattern = cfg.alphaPattern();
       this.loraDropout = cfg.loraDropout();
       this.lr = cfg.lr();
       this.steps = cfg.steps();
@@ -410,6 +440,10 @@ public final class TrainOptions {
       if (log == null) {
         throw new IllegalArgumentException("log is null; pass a PrintStream");
       }
+      if (rankPattern == null || alphaPattern == null) {
+        throw new IllegalArgumentException(
+            (rankPattern == null ? "rankPattern" : "alphaPattern") + " is null; pass Map.of()");
+      }
       return new TrainOptions(
           this,
           new TrainConfig(
@@ -417,6 +451,8 @@ public final class TrainOptions {
               rank,
               alpha,
               rsLora,
+              rankPattern,
+              alphaPattern,
               loraDropout,
               lr,
               base.schedule(),

@@ -88,7 +88,7 @@ final class AdapterDataOptions {
       return LoraParams.init(m, m.lora().defaultRank(), 1f, new SplittableRandom(0));
     }
     AdapterWeights a = Adapters.read(adapter, m);
-    return LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
+    return LoraParams.of(m, a.tensors(), a, adapter.toString());
   }
 
   /**

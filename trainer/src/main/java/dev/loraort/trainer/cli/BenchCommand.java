@@ -139,7 +139,7 @@ final class BenchCommand implements Callable<Integer> {
                     "--batch-size",
                     Integer.toString(batchSize)));
         SharpnessMethod<?> method = Methods.create(cfg.method());
-        LoraParams p = LoraParams.init(m, cfg.rank(), cfg.scale(), new SplittableRandom(round));
+        LoraParams p = LoraParams.init(m, cfg, new SplittableRandom(round));
         Path profile = null;
         if (ortProfile != null) {
           Files.createDirectories(ortProfile);

@@ -65,11 +65,12 @@ final class ExportCommand implements Callable<Integer> {
         LoraTrainer.export(
             adapterIn != null ? adapterIn : run.resolve(TrainingJob.ADAPTER), dir, f, out);
     System.err.printf(
-        "wrote %s (%s, rank %d, scale %s) for %s%n",
+        "wrote %s (%s, rank %d, scale %s%s) for %s%n",
         out,
         f.cli,
         a.rank(),
         a.scale(),
+        a.patterns().isEmpty() ? "" : ", per module by " + a.patterns().toJson(),
         a.metadata().getOrDefault("base_model_id", dir.toString()));
     return 0;
   }

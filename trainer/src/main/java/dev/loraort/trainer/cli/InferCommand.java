@@ -62,7 +62,7 @@ final class InferCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Manifest m = Manifest.read(model);
     AdapterWeights a = Adapters.read(adapter, m);
-    LoraParams p = LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
+    LoraParams p = LoraParams.of(m, a.tensors(), a, adapter.toString());
     Map<String, Tensor> given = Safetensors.read(batch).tensors();
     Map<String, Tensor> feeds = new LinkedHashMap<>();
     for (Manifest.IoSpec s : m.inferInputs()) {

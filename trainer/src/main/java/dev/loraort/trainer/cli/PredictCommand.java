@@ -94,7 +94,7 @@ final class PredictCommand implements Callable<Integer> {
     List<String> names = labelNames(m);
     if (adapter != null) {
       AdapterWeights a = Adapters.read(adapter, m);
-      p = LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
+      p = LoraParams.of(m, a.tensors(), a, adapter.toString());
       List<String> trained = TrainingJob.labelNames(a); // the names it was trained with
       if (trained != null) {
         names = trained;

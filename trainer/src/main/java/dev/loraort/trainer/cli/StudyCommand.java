@@ -303,7 +303,7 @@ final class StudyCommand implements Callable<Integer> {
   private static LoraParams finalAdapter(Manifest m, Path dir) throws IOException {
     Path adapter = dir.resolve("run").resolve(TrainingJob.ADAPTER);
     AdapterWeights a = Adapters.read(adapter, m);
-    return LoraParams.of(m, a.tensors(), a.scale(), adapter.toString());
+    return LoraParams.of(m, a.tensors(), a, adapter.toString());
   }
 
   private static double number(JsonObject r, String key) {

@@ -72,6 +72,23 @@ final class TrainCommand implements Callable<Integer> {
               + " size does not shrink as the rank grows")
   boolean rsLora = D.rsLora();
 
+  @Option(
+      names = "--rank-pattern",
+      paramLabel = "KEY=R[,KEY=R...]",
+      description =
+          "PEFT's rank_pattern: a module whose name is KEY or ends with .KEY (KEY read as a regex,"
+              + " as PEFT does; the first matching KEY wins) gets rank R instead of --rank;"
+              + " repeatable. A KEY that matches no adapted module is an error")
+  List<String> rankPattern;
+
+  @Option(
+      names = "--alpha-pattern",
+      paramLabel = "KEY=A[,KEY=A...]",
+      description =
+          "PEFT's alpha_pattern: as --rank-pattern, for alpha; each module's scale is its alpha"
+              + " over its rank (its square root with --use-rslora)")
+  List<String> alphaPattern;
+
   @Option(names = "--lr", description = "peak learning rate (default: ${DEFAULT-VALUE})")
   double lr = D.lr();
 
@@ -350,6 +367,8 @@ final class TrainCommand implements Callable<Integer> {
         rank,
         alpha,
         rsLora,
+        PatternOption.parse("--rank-pattern", rankPattern, Integer::valueOf),
+        PatternOption.parse("--alpha-pattern", alphaPattern, Double::valueOf),
         loraDropout,
         lr,
         kind,

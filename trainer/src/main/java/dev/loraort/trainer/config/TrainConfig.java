@@ -1,8 +1,11 @@
 package dev.loraort.trainer.config;
 
+import dev.loraort.artifacts.LoraPatterns;
+import dev.loraort.artifacts.LoraScaling;
 import dev.loraort.trainer.method.Lora;
 import dev.loraort.trainer.method.MethodConfig;
 import dev.loraort.trainer.optim.Schedule;
+import java.util.Map;
 
 /**
  * What a run trains and how: saved in run.json and in adapter metadata. Validated on construction;
@@ -12,6 +15,10 @@ import dev.loraort.trainer.optim.Schedule;
  * @param rank LoRA r
  * @param alpha LoRA alpha (s = alpha / r)
  * @param rsLora rank-stabilized LoRA (PEFT's use_rslora): s = alpha / sqrt(r)
+ * @param rankPattern PEFT's rank_pattern: module-name pattern to r, first match wins ({@link
+ *     LoraPatterns}); empty: every module has rank
+ * @param alphaPattern PEFT's alpha_pattern: module-name pattern to alpha; empty: every module has
+ *     alpha
  * @param loraDropout PEFT's lora_dropout: the probability of zeroing an element of a LoRA branch's
  *     input during training, for models prepared with the dropout branch; null: the model's default
  *     (the manifest's lora.dropout, or none)
@@ -34,6 +41,8 @@ public record TrainConfig(
     int rank,
     double alpha,
     boolean rsLora,
+    Map<String, Integer> rankPattern,
+    Map<String, Double> alphaPattern,
     Double loraDropout,
     double lr,
     Schedule.Kind schedule,
@@ -47,13 +56,17 @@ public record TrainConfig(
     int epochs,
     int batchSize,
     int gradAccum,
-    long seed) {
+    long seed)
+    implements LoraScaling {
 
-  /** Validates every field, quoting the bad value. */
+  /** Validates every field, quoting the bad value; copies the patterns in order. */
   public TrainConfig {
     require(method != null, "method is required");
     require(rank >= 1, "rank must be >= 1, got " + rank);
     require(alpha > 0, "alpha must be > 0, got " + alpha);
+    LoraPatterns p = new LoraPatterns(rankPattern, alphaPattern); // validates ranks and alphas
+    rankPattern = p.rankPattern();
+    alphaPattern = p.alphaPattern();
     require(
         loraDropout == null || (loraDropout >= 0 && loraDropout < 1),
         "lora dropout must be in [0, 1), got " + loraDropout);
@@ -80,6 +93,8 @@ public record TrainConfig(
         8,
         16,
         false,
+        Map.of(),
+        Map.of(),
         null,
         2e-3,
         Schedule.Kind.COSINE,
@@ -106,6 +121,8 @@ public record TrainConfig(
         rank,
         alpha,
         rsLora,
+        rankPattern,
+        alphaPattern,
         p,
         lr,
         schedule,
@@ -123,10 +140,29 @@ public record TrainConfig(
   }
 
   /**
-   * @return s, the factor of B A: alpha / r, or alpha / sqrt(r) under rsLoRA
+   * @return s, the factor of B A of modules at the default rank and alpha: alpha / r, or alpha /
+   *     sqrt(r) under rsLoRA
    */
+  @Override
   public float scale() {
-    return (float) (rsLora ? alpha / Math.sqrt(rank) : alpha / rank);
+    return LoraPatterns.scale(rank, alpha, rsLora);
+  }
+
+  /**
+   * @return rank_pattern and alpha_pattern
+   */
+  public LoraPatterns patterns() {
+    return new LoraPatterns(rankPattern, alphaPattern);
+  }
+
+  @Override
+  public int rank(String module) {
+    return patterns().rank(module, rank);
+  }
+
+  @Override
+  public float scale(String module) {
+    return patterns().scale(module, rank, alpha, rsLora, scale());
   }
 
   /**

@@ -44,8 +44,7 @@ public final class ConformanceRun {
       throw new IllegalArgumentException(
           golden.dir() + " was made for " + golden.model() + ", not " + m.id());
     }
-    LoraParams params =
-        LoraParams.of(m, golden.init(), cfg.scale(), golden.dir() + "/init.safetensors");
+    LoraParams params = LoraParams.of(m, golden.init(), cfg, golden.dir() + "/init.safetensors");
     Map<String, Tensor> methodState = new LinkedHashMap<>();
     golden
         .init()

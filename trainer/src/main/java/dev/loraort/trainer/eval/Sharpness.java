@@ -22,8 +22,9 @@ import java.util.SplittableRandom;
  *
  * <p>The graphs take only LoRA inputs, so E enters through the shared {@code lora_r}: A' = [A; I],
  * B' = [B, E / s] gives s B' A' = s B A + E, and the gradient of B''s last columns is s dL/dW, the
- * full-space gradient. This diagnostic forms n x m matrices on the host (E and dL/dW per layer);
- * the training methods never do.
+ * full-space gradient (s is each module's own, B' fed folded like B: {@link LoraParams#feeds}).
+ * This diagnostic forms n x m matrices on the host (E and dL/dW per layer); the training methods
+ * never do.
  *
  * @param cleanLoss mean loss over the examples at the adapter
  * @param adversarialIncrease largest loss increase found within the ball
@@ -117,7 +118,7 @@ public record Sharpness(
     }
   }
 
-  /** Runs the train graph with A' = [A; I], B' = [B, E / s] per adapted layer. */
+  /** Runs the train graph with A' = [A; I], B' = [B, E / s_m] per adapted layer. */
   static final class Probe {
     private final Manifest m;
     private final LoraParams p;
@@ -139,10 +140,10 @@ public record Sharpness(
 
     /** Mean loss at W + E; if {@code grad} is given, fills it with dL/dW per layer ([out, in]). */
     double loss(Map<String, float[]> e, Map<String, float[]> grad) {
-      Map<String, Tensor> feeds = new LinkedHashMap<>(p.feeds());
-      int r = p.rank();
-      float s = p.scale();
+      Map<String, Tensor> wide = new LinkedHashMap<>();
       for (Manifest.LoraModule mod : m.lora().modules()) {
+        int r = p.rank(mod.name());
+        float s = p.scale(mod.name());
         int in = mod.in();
         int out = mod.out();
         float[] a = p.tree().get(TensorNames.loraA(mod.name()));
@@ -160,9 +161,10 @@ public record Sharpness(
             bp[i * (r + in) + r + j] = ew[i * in + j] / s;
           }
         }
-        feeds.put(TensorNames.loraA(mod.name()), Tensor.ofFloats(new long[] {r + in, in}, ap));
-        feeds.put(TensorNames.loraB(mod.name()), Tensor.ofFloats(new long[] {out, r + in}, bp));
+        wide.put(TensorNames.loraA(mod.name()), Tensor.ofFloats(new long[] {r + in, in}, ap));
+        wide.put(TensorNames.loraB(mod.name()), Tensor.ofFloats(new long[] {out, r + in}, bp));
       }
+      Map<String, Tensor> feeds = p.feeds(wide); // B' folded by s_m / s like B, and padded
       List<String> outs = new ArrayList<>();
       outs.add(TensorNames.LOSS);
       if (grad != null) {
@@ -175,10 +177,12 @@ public record Sharpness(
       for (Map<String, Tensor> batch : batches) {
         Map<String, Tensor> f = new LinkedHashMap<>(batch);
         f.putAll(feeds);
-        Map<String, Tensor> o = g.train().run(f, outs);
+        Map<String, Tensor> o = p.trueGradients(g.train().run(f, outs), wide);
         total += o.get(TensorNames.LOSS).floats()[0];
         if (grad != null) {
           for (Manifest.LoraModule mod : m.lora().modules()) {
+            int r = p.rank(mod.name());
+            float s = p.scale(mod.name());
             float[] gb = o.get(TensorNames.grad(TensorNames.loraB(mod.name()))).floats();
             float[] acc = grad.get(mod.name());
             for (int i = 0; i < mod.out(); i++) {

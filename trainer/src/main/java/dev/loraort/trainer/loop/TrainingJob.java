@@ -197,15 +197,17 @@ public final class TrainingJob {
               + ": each device trains on a share of every batch, so it needs at least one example;"
               + " raise --batch-size or give fewer devices");
     }
+    cfg.patterns()
+        .requireMatches(
+            m.lora().modules().stream().map(Manifest.LoraModule::name).toList(),
+            m.dir().toString());
     claimRunDirectory(settings);
     SplittableRandom root = new SplittableRandom(cfg.seed());
     SplittableRandom initRng = root.split(); // one stream per purpose: adding one shifts no other
     long shuffleSeed = root.split().nextLong();
     SplittableRandom methodRng = root.split();
     LoraParams params =
-        in.init() == null
-            ? LoraParams.init(m, cfg.rank(), cfg.scale(), initRng)
-            : startFrom(m, in.init(), cfg);
+        in.init() == null ? LoraParams.init(m, cfg, initRng) : startFrom(m, in.init(), cfg);
     Data examples = Data.load(in, m);
     if (examples.duplicates() > 0 || !examples.validation().isEmpty()) {
       log.printf(
@@ -311,17 +313,29 @@ public final class TrainingJob {
    *
    * @param m the manifest
    * @param file the adapter
-   * @param cfg the config (it gives the scale; its rank must match the file's)
+   * @param cfg the config (it gives the scales; its ranks, --rank-pattern's included, must match
+   *     the file's)
    * @return the parameters
    * @throws IOException if the file is unreadable or does not fit the model
    */
   public static LoraParams startFrom(Manifest m, Path file, TrainConfig cfg) throws IOException {
     AdapterWeights a = Adapters.read(file, m);
-    if (a.rank() != cfg.rank()) {
-      throw new IOException(
-          file + ": the adapter has rank " + a.rank() + " but --rank is " + cfg.rank());
+    for (Manifest.LoraModule mod : m.lora().modules()) {
+      if (a.rank(mod.name()) != cfg.rank(mod.name())) {
+        throw new IOException(
+            file
+                + ": the adapter has rank "
+                + a.rank(mod.name())
+                + " at "
+                + mod.name()
+                + " but --rank "
+                + cfg.rank()
+                + (cfg.rankPattern().isEmpty() ? "" : " and --rank-pattern " + cfg.rankPattern())
+                + " give "
+                + cfg.rank(mod.name()));
+      }
     }
-    return LoraParams.of(m, a.tensors(), cfg.scale(), file.toString());
+    return LoraParams.of(m, a.tensors(), cfg, file.toString());
   }
 
   /**
@@ -347,7 +361,8 @@ public final class TrainingJob {
     }
     prov.files().forEach((f, sha) -> meta.put("sha256:" + f, sha));
     meta.put("trainer", "lora-ort " + prov.trainer());
-    return new AdapterWeights(p.tree().tensors(), p.rank(), cfg.alpha(), p.scale(), meta);
+    return new AdapterWeights(
+        p.tree().tensors(), p.rank(), cfg.alpha(), p.scale(), cfg.rsLora(), cfg.patterns(), meta);
   }
 
   /**
@@ -358,6 +373,12 @@ public final class TrainingJob {
    */
   public static String configJson(TrainConfig cfg) {
     JsonObject config = GSON.toJsonTree(cfg).getAsJsonObject();
+    // without patterns the JSON is what it was before they existed: older checkpoints resume
+    for (String k : new String[] {"rankPattern", "alphaPattern"}) {
+      if (config.getAsJsonObject(k).size() == 0) {
+        config.remove(k);
+      }
+    }
     JsonObject method = GSON.toJsonTree(cfg.method()).getAsJsonObject();
     method.addProperty("id", cfg.method().id());
     config.add("method", method);
@@ -478,10 +499,13 @@ public final class TrainingJob {
     Checkpoint c = Checkpoint.read(file);
     JsonObject saved = JsonParser.parseString(c.configJson()).getAsJsonObject();
     JsonObject now = JsonParser.parseString(configJson(cfg)).getAsJsonObject();
-    if (!saved.equals(now)) {
+    // compared as text: the patterns' order is part of them (the first matching key wins)
+    if (!saved.toString().equals(now.toString())) {
       List<String> diff = new ArrayList<>();
-      for (String k : saved.keySet()) {
-        if (!saved.get(k).equals(now.get(k))) {
+      java.util.Set<String> keys = new java.util.LinkedHashSet<>(saved.keySet());
+      keys.addAll(now.keySet());
+      for (String k : keys) {
+        if (!String.valueOf(saved.get(k)).equals(String.valueOf(now.get(k)))) {
           diff.add(k + " " + saved.get(k) + " -> " + now.get(k));
         }
       }

@@ -128,7 +128,6 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
     List<String> modules = p.modules();
     Tensor[] as = new Tensor[modules.size()];
     Tensor[] bs = new Tensor[modules.size()];
-    int r1 = p.rank();
     int r2 = cfg.auxRank();
     IntStream.range(0, modules.size()) // modules are independent: one task each, same result
         .parallel()
@@ -136,6 +135,7 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
             k -> {
               String a = TensorNames.loraA(modules.get(k));
               String b = TensorNames.loraB(modules.get(k));
+              int r1 = p.rank(modules.get(k)); // rank_pattern: r1 per module, r2 for all
               float[] a1 = p.tree().get(a);
               float[] a2 = s.aux.get(a);
               long in = p.tree().shape(a)[1];
@@ -165,7 +165,6 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
   public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
     ParamTree primary = p.tree().zerosLike();
     s.auxGrads = s.aux.zerosLike();
-    int r1 = p.rank();
     int r2 = cfg.auxRank();
     Set<String> auxNames = Set.copyOf(s.aux.names());
     primary.names().parallelStream() // tensors are independent: one task each, same result
@@ -180,6 +179,7 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
                 System.arraycopy(src, dst.length, s.auxGrads.get(n), 0, s.auxGrads.get(n).length);
               } else {
                 float[] aux = s.auxGrads.get(n);
+                int r1 = (int) p.tree().shape(n)[1];
                 int out = dst.length / r1;
                 for (int i = 0; i < out; i++) {
                   System.arraycopy(src, i * (r1 + r2), dst, i * r1, r1);
@@ -211,7 +211,8 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
               Blas.gemm(true, false, 1, b2, b2, 0, kb); // B2^T B2
               Matrix ka = Matrix.zeros(r2, r2);
               Blas.gemm(false, true, 1, a2, a2, 0, ka); // A2 A2^T
-              c2[i] = (double) p.scale() * p.scale() * kb.dot(ka); // ||s B2 A2||_F^2, not formed
+              double s2 = p.scale(modules.get(i)); // the branch is fed with its module's s
+              c2[i] = s2 * s2 * kb.dot(ka); // ||s B2 A2||_F^2, not formed
             });
     double total = 0;
     for (double v : c2) {

@@ -101,7 +101,7 @@ final class Perturbations {
                       Matrix.ofFloats((int) bs[0], r, p.tree().get(b)),
                       Matrix.ofFloats(r, (int) as[1], g.get(a)),
                       Matrix.ofFloats((int) bs[0], r, g.get(b)),
-                      p.scale());
+                      p.scale(modules.get(i)));
             });
     double global = 0;
     for (FlatPerturbation.Direction d : dirs) {
@@ -115,7 +115,7 @@ final class Perturbations {
             i -> {
               double n =
                   scope == MethodConfig.NormScope.GLOBAL ? globalN : Math.sqrt(dirs[i].nSquared());
-              double f = n > 0 ? rho / (p.scale() * n) : 0;
+              double f = n > 0 ? rho / (p.scale(modules.get(i)) * n) : 0;
               double[] d = dirs[i].d().data();
               float[] e = new float[d.length];
               for (int k = 0; k < d.length; k++) {

@@ -107,6 +107,8 @@ class DataParallelTrainingTest {
         4,
         8,
         false,
+        Map.of(),
+        Map.of(),
         null,
         5e-3,
         Schedule.Kind.COSINE,

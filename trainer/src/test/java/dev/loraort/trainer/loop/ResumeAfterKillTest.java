@@ -48,8 +48,17 @@ class ResumeAfterKillTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"eflat-lora", "bi-lora"})
-  void killedAndResumedEqualsUninterrupted(String method) throws Exception {
+  @ValueSource(
+      strings = {
+        "eflat-lora",
+        "bi-lora",
+        // per-module ranks and scales: the checkpoint holds A, B at their ranks, the config the
+        // patterns, and Bi-LoRA's branches are fed folded by s_m / s
+        "bi-lora --rank-pattern layer.0.attention.self.query=2 --alpha-pattern value=32"
+      })
+  void killedAndResumedEqualsUninterrupted(String setting) throws Exception {
+    String method = setting.split(" ")[0];
+    List<String> extra = List.of(setting.split(" ")).subList(1, setting.split(" ").length);
     Path killed = dir.resolve("killed");
     List<String> cmd =
         new ArrayList<>(
@@ -59,6 +68,7 @@ class ResumeAfterKillTest {
                 System.getProperty("java.class.path"),
                 Main.class.getName()));
     cmd.addAll(args(method, killed));
+    cmd.addAll(extra);
     Process p =
         new ProcessBuilder(cmd)
             .redirectErrorStream(true)
@@ -87,6 +97,7 @@ class ResumeAfterKillTest {
     long checkpointStep = Checkpoint.read(killed.resolve(Checkpoint.FILE)).step();
     assertThat(checkpointStep).isPositive().isLessThan(300);
     List<String> resume = args(method, killed);
+    resume.addAll(extra);
     resume.add("--resume");
     assertThat(Main.run(resume.toArray(new String[0]))).isZero();
     // it continued: this call took only the steps after the checkpoint
@@ -111,7 +122,9 @@ class ResumeAfterKillTest {
         .isEqualTo(checkpointStep);
     assertThat(segments.get(1).getAsJsonObject().get("to_step").getAsLong()).isEqualTo(300);
     Path straight = dir.resolve("straight");
-    assertThat(Main.run(args(method, straight).toArray(new String[0]))).isZero();
+    List<String> uninterrupted = args(method, straight);
+    uninterrupted.addAll(extra);
+    assertThat(Main.run(uninterrupted.toArray(new String[0]))).isZero();
 
     assertThat(Files.readAllBytes(killed.resolve(TrainingJob.ADAPTER)))
         .as("%s: killed after %d traced steps, resumed", method, killedAt)

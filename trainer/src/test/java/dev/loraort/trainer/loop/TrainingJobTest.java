@@ -16,7 +16,9 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,6 +38,8 @@ class TrainingJobTest {
         8,
         16,
         false,
+        Map.of(),
+        Map.of(),
         null,
         lr,
         Schedule.Kind.COSINE,
@@ -266,5 +270,75 @@ class TrainingJobTest {
     assertThat(metrics).hasSize(2); // evaluated once, at the end
     assertThatThrownBy(() -> new TrainingJob.Inputs(TINY, "x", data, null, null, DATA, 0.25, 7, 1))
         .hasMessageContaining("not both");
+  }
+
+  /**
+   * alpha_pattern's order decides which key a module takes (the first that matches): a resume with
+   * the same keys in another order would train layer 1's query at another scale, so it is refused,
+   * though the two configs are equal as JSON objects.
+   */
+  @Test
+  void aResumeWithThePatternsInAnotherOrderIsRefused() throws IOException {
+    Map<String, Double> first = new LinkedHashMap<>();
+    first.put("query", 32.0);
+    first.put("layer.1.attention.self.query", 64.0);
+    Map<String, Double> reversed = new LinkedHashMap<>();
+    reversed.put("layer.1.attention.self.query", 64.0);
+    reversed.put("query", 32.0);
+    Path out = dir.resolve("run");
+    RunSettings once =
+        new RunSettings(
+            List.of(ExecutionDevice.CPU), 1, out, null, false, 1, false, false, 0, 0, null, 0);
+    TrainingJob.run(
+        new TrainingJob.Inputs(TINY, "x", DATA, null), withAlphas(first), once, new Lora(), QUIET);
+    RunSettings resume =
+        new RunSettings(
+            List.of(ExecutionDevice.CPU), 1, out, null, false, 1, true, false, 0, 0, null, 0);
+    assertThat(
+            TrainingJob.run(
+                    new TrainingJob.Inputs(TINY, "x", DATA, null),
+                    withAlphas(first),
+                    resume,
+                    new Lora(),
+                    QUIET)
+                .steps())
+        .as("the same patterns resume (nothing left to do)")
+        .isZero();
+    assertThatThrownBy(
+            () ->
+                TrainingJob.run(
+                    new TrainingJob.Inputs(TINY, "x", DATA, null),
+                    withAlphas(reversed),
+                    resume,
+                    new Lora(),
+                    QUIET))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("belongs to a run with other settings")
+        .hasMessageContaining("alphaPattern {\"query\":32.0,");
+  }
+
+  private static TrainConfig withAlphas(Map<String, Double> alphas) {
+    TrainConfig c = config(2, 0);
+    return new TrainConfig(
+        c.method(),
+        c.rank(),
+        c.alpha(),
+        c.rsLora(),
+        Map.of(),
+        alphas,
+        c.loraDropout(),
+        c.lr(),
+        c.schedule(),
+        c.warmupRatio(),
+        c.weightDecay(),
+        c.beta1(),
+        c.beta2(),
+        c.eps(),
+        c.maxGradNorm(),
+        c.steps(),
+        c.epochs(),
+        c.batchSize(),
+        c.gradAccum(),
+        c.seed());
   }
 }

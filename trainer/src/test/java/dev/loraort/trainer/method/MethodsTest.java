@@ -3,6 +3,8 @@ package dev.loraort.trainer.method;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.loraort.artifacts.AdapterWeights;
+import dev.loraort.artifacts.LoraPatterns;
 import dev.loraort.artifacts.Tensor;
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.artifacts.manifest.Manifest;
@@ -21,6 +23,8 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Each method's invariant and a hand-computable case, on tiny-roberta-cls's real gradients. */
 class MethodsTest {
@@ -47,8 +51,11 @@ class MethodsTest {
   }
 
   static ParamTree grads(LoraParams p, Map<String, Tensor> extra) {
-    Map<String, Tensor> feeds = ModelGraphs.feeds(fx.batch(), p.feeds(), extra);
-    Map<String, Tensor> out = graphs.train().run(feeds, ModelGraphs.trainOutputs(p.tree().names()));
+    Map<String, Tensor> feeds = ModelGraphs.feeds(fx.batch(), p.feeds(extra), Map.of());
+    // as the step loop does: gradients of B at its rank, not of s_m / s B padded
+    Map<String, Tensor> out =
+        p.trueGradients(
+            graphs.train().run(feeds, ModelGraphs.trainOutputs(p.tree().names())), extra);
     Map<String, Tensor> g = new LinkedHashMap<>();
     p.tree().names().forEach(n -> g.put(n, out.get(TensorNames.grad(n))));
     return ParamTree.of(g);
@@ -85,9 +92,29 @@ class MethodsTest {
     assertThat(g.get(b0)).isNotEqualTo(clean.get(b0));
   }
 
-  @Test
-  void fmloraAppliesAtMostRhoInWeightSpaceAndRestores() throws IOException {
-    LoraParams p = params();
+  /**
+   * The fixture's tensors with the values at alpha 48 (s = 6 against the queries' 2, PEFT's
+   * alpha_pattern): the queries are fed as they are, the values' B folded by 3.
+   */
+  static LoraParams paramsWithAlphaPattern() throws IOException {
+    return LoraParams.of(
+        m,
+        fx.params(),
+        new AdapterWeights(
+            Map.of(),
+            8,
+            16,
+            2f,
+            false,
+            new LoraPatterns(Map.of(), Map.of("value", 48.0)),
+            Map.of()),
+        "fixture");
+  }
+
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void fmloraAppliesAtMostRhoInWeightSpaceAndRestores(boolean alphaPattern) throws IOException {
+    LoraParams p = alphaPattern ? paramsWithAlphaPattern() : params();
     ParamTree before = p.tree().copy();
     FmLora fm =
         new FmLora(
@@ -101,7 +128,8 @@ class MethodsTest {
     for (String mod : p.modules()) { // ||s E_B A||_F <= rho per layer (docs/methods.md section 3)
       float[] eb = s.perturbation().get(TensorNames.loraB(mod));
       float[] a = p.tree().get(TensorNames.loraA(mod));
-      int r = p.rank();
+      int r = p.rank(mod);
+      double sm = p.scale(mod);
       int out = eb.length / r;
       int in = a.length / r;
       double sq = 0;
@@ -111,7 +139,7 @@ class MethodsTest {
           for (int k = 0; k < r; k++) {
             v += eb[i * r + k] * a[k * in + j];
           }
-          sq += p.scale() * p.scale() * v * v;
+          sq += sm * sm * v * v;
         }
       }
       assertThat(Math.sqrt(sq)).as(mod).isLessThanOrEqualTo(0.05 * (1 + 1e-5)).isGreaterThan(0.0);
@@ -172,9 +200,10 @@ class MethodsTest {
         .isEqualTo(0.1f);
   }
 
-  @Test
-  void biLoraClipsTheAuxiliaryBranchToRhoGlobally() throws IOException {
-    LoraParams p = params();
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void biLoraClipsTheAuxiliaryBranchToRhoGlobally(boolean alphaPattern) throws IOException {
+    LoraParams p = alphaPattern ? paramsWithAlphaPattern() : params();
     BiLora bi = new BiLora(new BiLora.Cfg(1e-3, 4, MethodConfig.NormScope.GLOBAL));
     BiLora.State s = bi.init(p, setup());
     for (int t = 0; t < 3; t++) {
@@ -185,6 +214,23 @@ class MethodsTest {
       bi.afterUpdate(p, s, STEP);
     }
     assertThat(bi.perturbationNorm(s)).isLessThanOrEqualTo(1e-3 * (1 + 1e-9)).isGreaterThan(0.9e-3);
+    double sq = 0; // sum over layers of ||s_m B2 A2||_F^2, formed naively
+    for (String mod : p.modules()) {
+      float[] a2 = s.aux().get(TensorNames.loraA(mod));
+      float[] b2 = s.aux().get(TensorNames.loraB(mod));
+      int in = a2.length / 4;
+      int out = b2.length / 4;
+      for (int i = 0; i < out; i++) {
+        for (int j = 0; j < in; j++) {
+          double v = 0;
+          for (int k = 0; k < 4; k++) {
+            v += (double) b2[i * 4 + k] * a2[k * in + j];
+          }
+          sq += Math.pow(p.scale(mod) * v, 2);
+        }
+      }
+    }
+    assertThat(Math.sqrt(sq)).isCloseTo(bi.perturbationNorm(s), within(1e-6 * 1e-3));
     assertThat(s.aux().get(TensorNames.loraB(p.modules().get(0)))).isNotEqualTo(new float[64 * 4]);
   }
 
