@@ -51,7 +51,7 @@ public final class TrainOptions {
     this.runDir = b.runDir;
     this.init = b.init;
     this.config = config;
-    this.device = b.device;
+    this.device = b.device.withCudaOptions(b.cudaOptions);
     this.threads = b.threads;
     this.overwrite = b.overwrite;
     this.trace = b.trace;
@@ -114,6 +114,7 @@ public final class TrainOptions {
     private long seed;
     private TrainConfig base;
     private ExecutionDevice device = ExecutionDevice.CPU;
+    private final java.util.Map<String, String> cudaOptions = new java.util.TreeMap<>();
     private int threads;
     private boolean overwrite;
     private Path trace;
@@ -375,6 +376,20 @@ public final class TrainOptions {
      */
     public Builder device(String spec) {
       this.device = ExecutionDevice.parse(spec, true);
+      return this;
+    }
+
+    /**
+     * An ONNX Runtime CUDA execution provider option, as {@code --cuda-option} passes it (e.g.
+     * {@code gpu_mem_limit}); applied after the trainer's own. Needs a CUDA device, set before or
+     * after.
+     *
+     * @param key the provider option's name
+     * @param value its value
+     * @return this builder
+     */
+    public Builder cudaOption(String key, String value) {
+      cudaOptions.put(key, value);
       return this;
     }
 

@@ -275,5 +275,16 @@ class LoraTrainerTest {
         .hasMessageContaining("--method sam is unknown; expected one of [lora, lora-sam");
     assertThatThrownBy(() -> TrainOptions.builder(dir).device("tpu"))
         .hasMessageContaining("expected cpu, cuda or cuda:N");
+    assertThatThrownBy(() -> TrainOptions.builder(dir).cudaOption("gpu_mem_limit", "1").build())
+        .hasMessageContaining("--cuda-option [gpu_mem_limit] needs --device cuda");
+    // options set before the device are kept: the session gets them after the trainer's own
+    assertThat(
+            TrainOptions.builder(dir)
+                .cudaOption("gpu_mem_limit", "1073741824")
+                .device("cuda:1")
+                .build()
+                .device
+                .cudaOptions())
+        .containsExactly(java.util.Map.entry("gpu_mem_limit", "1073741824"));
   }
 }
