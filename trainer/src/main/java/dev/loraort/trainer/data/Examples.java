@@ -50,6 +50,7 @@ public final class Examples {
         TextDataset.Fields fields,
         CaptionedImages.Captions captions)
         throws IOException {
+      requireFile(data);
       if (!needsTokenizer(data)) {
         return null;
       }
@@ -70,6 +71,14 @@ public final class Examples {
     return IdxFile.isIdx(file) || TextDataset.isText(file);
   }
 
+  /** Reading a directory fails with a bare "Is a directory" that names no file. */
+  private static void requireFile(Path data) throws IOException {
+    if (java.nio.file.Files.isDirectory(data)) {
+      throw new IOException(
+          data + " is a directory; the data is one file: JSONL, CSV/TSV/text, or IDX images");
+    }
+  }
+
   /**
    * @param file the data
    * @param m the model
@@ -80,6 +89,7 @@ public final class Examples {
    */
   public static List<JsonlDataset.Example> load(Path file, Manifest m, TextOptions text)
       throws IOException {
+    requireFile(file);
     boolean images = IdxFile.isIdx(file);
     if (!images && !TextDataset.isText(file)) {
       return JsonlDataset.read(file, m);

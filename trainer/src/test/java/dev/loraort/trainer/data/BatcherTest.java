@@ -74,6 +74,15 @@ class BatcherTest {
   }
 
   @Test
+  void aDirectoryGivenAsDataIsNamed() throws IOException {
+    Manifest m = Manifest.read(Path.of("../onnx-models/tiny-gpt2-lm"));
+    assertThatThrownBy(() -> Examples.load(dir, m, null))
+        .isInstanceOf(IOException.class)
+        .hasMessage(
+            dir + " is a directory; the data is one file: JSONL, CSV/TSV/text, or IDX images");
+  }
+
+  @Test
   void badLinesNameFileLineAndField() throws IOException {
     Manifest m = Manifest.read(Path.of("../onnx-models/tiny-roberta-cls"));
     Path f = dir.resolve("bad.jsonl");
