@@ -225,7 +225,7 @@ public final class GraphSession implements TrainGraph {
                       ? ""
                       : ". Check --cuda-option "
                           + device.cudaOptions()
-                          + ": a key or value the CUDA EP does not take fails here")
+                          + ": ONNX Runtime's CUDA EP takes its own option names and values")
                   + ". It needs the onnxruntime_gpu natives with CUDA 12 (cuBLAS, cudart) and"
                   + " cuDNN 9 on the library path, and an NVIDIA GPU; use --device cpu otherwise",
               e);
