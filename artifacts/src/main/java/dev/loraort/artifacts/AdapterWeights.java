@@ -70,7 +70,8 @@ public record AdapterWeights(
         rank,
         alpha,
         scale,
-        !close(scale, alpha / rank) && close(scale, alpha / Math.sqrt(rank)),
+        !close(scale, LoraPatterns.scale(rank, alpha, false))
+            && close(scale, LoraPatterns.scale(rank, alpha, true)),
         LoraPatterns.NONE,
         metadata);
   }

@@ -112,9 +112,11 @@ public final class Prepare {
     OpsetNormalizer.fixLegacySoftmax(base, legacy, Shapes.infer(base)::rank);
     this.fused = Fusions.apply(base, Shapes.infer(base));
     CudaRewrites.apply(base, Shapes.infer(base));
-    SharedWeights.apply(base, Shapes.infer(base));
-    base.inputs().forEach(v -> batchInputs.add(v.getName()));
     Shapes s = Shapes.infer(base);
+    if (SharedWeights.apply(base, s) > 0) {
+      s = Shapes.infer(base); // only a rewrite changes what the rest reads
+    }
+    base.inputs().forEach(v -> batchInputs.add(v.getName()));
     this.existingLogits = findLogits(s);
     this.hidden = existingLogits != null || ownOutputs() ? null : findHidden(s);
     List<String> chosen = new ArrayList<>();

@@ -105,8 +105,8 @@ public final class PeftDirectory {
     m.lora().modulesToSave().forEach(save::add);
     c.add("modules_to_save", m.trainable().isEmpty() ? null : save);
     byte[] config = GSON.toJson(c).getBytes(StandardCharsets.UTF_8);
-    double plain = a.alpha() / a.rank();
-    double stabilized = a.alpha() / Math.sqrt(a.rank());
+    double plain = LoraPatterns.scale(a.rank(), a.alpha(), false);
+    double stabilized = LoraPatterns.scale(a.rank(), a.alpha(), true);
     if (!AdapterWeights.close(a.scale(), plain) && !AdapterWeights.close(a.scale(), stabilized)) {
       throw new IOException(
           dir

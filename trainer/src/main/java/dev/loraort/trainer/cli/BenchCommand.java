@@ -123,7 +123,7 @@ final class BenchCommand implements Callable<Integer> {
     Map<Run, Double> gcSeconds = new LinkedHashMap<>();
     Map<Run, String> scales = new LinkedHashMap<>();
     Map<Run, long[]> memory = new LinkedHashMap<>(); // round 0: before, open, after the steps
-    String noMemory = !dev.cuda() ? "" : BoundRun.unavailableReason();
+    String noMemory = dev.cuda() ? BoundRun.unavailableReason() : null; // null: read (or CPU)
     runs.forEach(x -> timed.put(x, new ArrayList<>()));
     for (int round = 0; round < rounds; round++) {
       for (int i = 0; i < runs.size(); i++) {
@@ -146,7 +146,7 @@ final class BenchCommand implements Callable<Integer> {
           profile = ortProfile.resolve(run.label().replace(' ', '-') + "-round" + round);
         }
         long[] mem = new long[3];
-        boolean readMemory = round == 0 && noMemory == null;
+        boolean readMemory = round == 0 && dev.cuda() && noMemory == null;
         if (readMemory) {
           mem[0] = BoundRun.deviceMemoryUsed(dev.deviceId());
         }
@@ -256,7 +256,7 @@ final class BenchCommand implements Callable<Integer> {
                   (v[1] - v[0]) / MIB,
                   (v[2] - v[1]) / MIB,
                   v[2] / MIB));
-    } else if (noMemory != null && !noMemory.isEmpty()) {
+    } else if (noMemory != null) {
       System.out.println("GPU memory not read: " + noMemory);
     }
     if (fp16) {
