@@ -24,6 +24,7 @@ import dev.loraort.trainer.conformance.ConformanceReport;
 import dev.loraort.trainer.conformance.ConformanceRun;
 import dev.loraort.trainer.conformance.GoldenTrace;
 import dev.loraort.trainer.graph.ExecutionDevice;
+import dev.loraort.trainer.graph.Fixture;
 import dev.loraort.trainer.graph.FixtureCheck;
 import dev.loraort.trainer.graph.GraphSession;
 import java.io.IOException;
@@ -32,9 +33,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -171,6 +174,116 @@ class PrepareConformanceTest {
           .hasSameSizeAs(rows)
           .allSatisfy(r -> assertThat(r.ok()).as("train_fused: " + r).isTrue());
     }
+  }
+
+  /**
+   * train_bf16 and train_fused_bf16 against train.onnx on the fixture's batch. The CPU EP has no
+   * bfloat16 MatMul, so each product of the bf16 graphs is run as the CUDA EP runs it, emulated:
+   * its bfloat16 operands widened, multiplied in float32, the result rounded to bfloat16 (cuBLAS
+   * accumulates bf16 products in float32 too). Every cast, the data movement on bfloat16 values and
+   * the float32 rest run as written, so a product fed the wrong operand, or not lowered (a type
+   * error at load), fails here. The loss and gradients must stay within bf16's rounding of
+   * float32's, and must differ from them (else the graph computed nothing in bf16).
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(
+      strings = {"tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl"})
+  void bf16GraphsStayWithinBf16RoundingOfFp32(String id) throws IOException {
+    Manifest m = prepared(id, "model.onnx");
+    Fixture fx = Fixture.read(Path.of("../onnx-models", id));
+    List<String> outs = new ArrayList<>();
+    outs.add(TensorNames.LOSS);
+    fx.expected().keySet().stream().filter(k -> k.startsWith("grad.")).forEach(outs::add);
+    Map<String, Tensor> fp32;
+    try (GraphSession s =
+        GraphSession.open(m.dir().resolve("train.onnx"), ExecutionDevice.CPU, 1)) {
+      fp32 = s.run(fx.trainFeeds(), outs);
+    }
+    List<String> graphs = new ArrayList<>(List.of("train_bf16"));
+    if (FusedKernels.bundled()) {
+      graphs.add("train_fused_bf16");
+    }
+    for (String graph : graphs) {
+      Path emulated = emulateBf16Products(m.dir().resolve(graph + ".onnx"));
+      Map<String, Tensor> bf16;
+      try (GraphSession s =
+          GraphSession.open(emulated, ExecutionDevice.CPU, 1, null, graph.contains("fused"))) {
+        bf16 = s.run(fx.trainFeeds(), outs);
+      }
+      double worst = 0;
+      for (String o : outs) {
+        double rel = relToMax(bf16.get(o).floats(), fp32.get(o).floats());
+        worst = Math.max(worst, rel);
+        // bf16 keeps 8 significant bits (0.4% per rounding, a few per layer); the measured worst:
+        // loss 6.2e-3 (tiny CLIP: a logit scale of 100 on rounded embeddings), gradients 7.0e-2
+        // (tiny RoBERTa's classifier bias, a sum over the batch that cancels)
+        assertThat(rel).as(graph + " " + o).isLessThan(o.equals(TensorNames.LOSS) ? 1e-2 : 1e-1);
+      }
+      assertThat(worst).as(graph + ": no output differs from float32's").isGreaterThan(1e-5);
+    }
+  }
+
+  /**
+   * Writes, beside a bf16 graph, a copy whose MatMul and Gemm nodes read float32 widened from their
+   * bfloat16 operands and round their float32 result to bfloat16.
+   */
+  private static Path emulateBf16Products(Path graph) throws IOException {
+    Onnx.ModelProto.Builder model =
+        Onnx.ModelProto.parseFrom(Files.readAllBytes(graph)).toBuilder();
+    Onnx.GraphProto.Builder g = model.getGraphBuilder();
+    List<Onnx.NodeProto> nodes = new ArrayList<>();
+    Set<String> widened = new HashSet<>();
+    int products = 0;
+    for (Onnx.NodeProto n : g.getNodeList()) {
+      if (!n.getOpType().equals("MatMul") && !n.getOpType().equals("Gemm")) {
+        nodes.add(n);
+        continue;
+      }
+      Onnx.NodeProto.Builder wide = n.toBuilder().clearInput().clearOutput();
+      for (int i = 0; i < n.getInputCount(); i++) {
+        String in = n.getInput(i);
+        String f = in + "/emulated";
+        if (widened.add(in)) {
+          nodes.add(cast(in, f, Onnx.TensorProto.DataType.FLOAT_VALUE));
+        }
+        wide.addInput(f);
+      }
+      wide.addOutput(n.getOutput(0) + "/emulated");
+      nodes.add(wide.build());
+      nodes.add(cast(n.getOutput(0) + "/emulated", n.getOutput(0), 16)); // bfloat16
+      products++;
+    }
+    assertThat(products).as(graph + ": matrix products").isPositive();
+    g.clearNode().addAllNode(nodes);
+    Path out =
+        graph.resolveSibling(graph.getFileName().toString().replace(".onnx", "_emulated.onnx"));
+    Files.write(out, model.build().toByteArray());
+    return out;
+  }
+
+  private static Onnx.NodeProto cast(String from, String to, int type) {
+    return Onnx.NodeProto.newBuilder()
+        .setOpType("Cast")
+        .setName(to + "/cast")
+        .addInput(from)
+        .addOutput(to)
+        .addAttribute(
+            Onnx.AttributeProto.newBuilder()
+                .setName("to")
+                .setType(Onnx.AttributeProto.AttributeType.INT)
+                .setI(type))
+        .build();
+  }
+
+  private static double relToMax(float[] got, float[] want) {
+    double maxAbs = 0;
+    double refMax = 0;
+    for (int i = 0; i < got.length; i++) {
+      assertThat(Float.isFinite(got[i])).isTrue();
+      maxAbs = Math.max(maxAbs, Math.abs((double) got[i] - want[i]));
+      refMax = Math.max(refMax, Math.abs(want[i]));
+    }
+    return maxAbs / (refMax + 1e-30);
   }
 
   @Test

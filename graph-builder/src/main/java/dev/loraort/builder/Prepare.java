@@ -12,6 +12,7 @@ import dev.loraort.builder.heads.Heads;
 import dev.loraort.builder.ir.CudaRewrites;
 import dev.loraort.builder.ir.Fusions;
 import dev.loraort.builder.ir.Graph;
+import dev.loraort.builder.ir.MixedPrecision;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.OnnxModels;
 import dev.loraort.builder.ir.OpsetNormalizer;
@@ -39,9 +40,9 @@ import java.util.Set;
 /**
  * Builds a lora-graph/1 model directory from a plain inference ONNX model: reads and normalizes it,
  * injects LoRA into the target layers, adds the task's head and loss, differentiates, and writes
- * train.onnx, train_fused.onnx (the same with fused backward kernels), infer.onnx, train_rwp.onnx
- * (all reading one base.weights file), trainable_init.safetensors and manifest.json. The directory
- * appears only once complete.
+ * train.onnx, train_fused.onnx (the same with fused backward kernels), infer.onnx, train_rwp.onnx,
+ * train_bf16.onnx and train_fused_bf16.onnx (bf16 mixed precision; all reading one base.weights
+ * file), trainable_init.safetensors and manifest.json. The directory appears only once complete.
  */
 public final class Prepare {
 
@@ -51,12 +52,24 @@ public final class Prepare {
     TRAIN("train"),
     /** train.onnx with the fused backward kernels (dev.loraort ops) */
     TRAIN_FUSED("train_fused"),
-    TRAIN_RWP("train_rwp");
+    TRAIN_RWP("train_rwp"),
+    /** train.onnx in bf16 mixed precision ({@link MixedPrecision}) */
+    TRAIN_BF16("train_bf16", TRAIN),
+    /** train_fused.onnx in bf16 mixed precision */
+    TRAIN_FUSED_BF16("train_fused_bf16", TRAIN_FUSED);
 
     final String id;
 
+    /** the role whose graph this one rewrites in bf16, or null for a graph built from the model */
+    final Role fp32;
+
     Role(String id) {
+      this(id, null);
+    }
+
+    Role(String id, Role fp32) {
       this.id = id;
+      this.fp32 = fp32;
     }
   }
 
@@ -190,7 +203,7 @@ public final class Prepare {
     Prepare p = new Prepare(c);
     Map<Role, Built> built = new LinkedHashMap<>();
     for (Role r : Role.values()) {
-      built.put(r, p.build(r));
+      built.put(r, r.fp32 == null ? p.build(r) : built.get(r.fp32).bf16());
     }
     Map<String, Integer> nodes = new LinkedHashMap<>();
     built.forEach((r, b) -> nodes.put(r.id, b.g.nodes().size()));
@@ -252,6 +265,13 @@ public final class Prepare {
       this.g = g;
       this.trainables = List.copyOf(trainables);
       this.batchInputs = List.copyOf(batchInputs);
+    }
+
+    /** The same graph in bf16 mixed precision. */
+    Built bf16() {
+      Graph low = g.copy();
+      MixedPrecision.bf16(low);
+      return new Built(low, trainables, batchInputs);
     }
   }
 

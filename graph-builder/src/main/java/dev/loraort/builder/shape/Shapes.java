@@ -6,6 +6,7 @@ import dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.Tensors;
+import dev.loraort.kernels.FusedKernels;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -218,6 +219,10 @@ public final class Shapes {
     String x = n.in(0);
     String y = n.out(0);
     int elem = elemType(x);
+    if (n.domain().equals(FusedKernels.DOMAIN)) {
+      set(y, elem, dims(x)); // each fused gradient kernel returns one tensor like its input g
+      return;
+    }
     if (!n.domain().isEmpty()) {
       for (String o : n.outputs()) {
         set(o, 0, null);

@@ -7,6 +7,7 @@ import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.Batcher;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.graph.ExecutionDevice;
+import dev.loraort.trainer.graph.ExecutionDevice.Precision;
 import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.loop.StepListener;
 import dev.loraort.trainer.loop.StepLoop;
@@ -94,6 +95,13 @@ final class BenchCommand implements Callable<Integer> {
           "CUDA: also time each method in fp16 mixed precision (the model's train_fp16 graph)")
   boolean fp16;
 
+  @Option(
+      names = "--bf16",
+      description =
+          "CUDA: also time each method in bf16 mixed precision (the model's train_bf16 graph, which"
+              + " prepare writes)")
+  boolean bf16;
+
   @Option(names = "--threads", description = "CPU intra-op threads, 0 = all cores")
   int threads;
 
@@ -113,11 +121,15 @@ final class BenchCommand implements Callable<Integer> {
     Manifest m = Manifest.read(dir);
     List<JsonlDataset.Example> examples = JsonlDataset.read(BundledModel.dataFile(dir, data), m);
     ExecutionDevice dev = trainGraph.on(ExecutionDevice.parse(device, tf32));
-    List<Run> runs = new ArrayList<>();
-    methods.forEach(x -> runs.add(new Run(x, false)));
+    List<Precision> precisions = new ArrayList<>(List.of(Precision.FP32));
     if (fp16) {
-      methods.forEach(x -> runs.add(new Run(x, true)));
+      precisions.add(Precision.FP16);
     }
+    if (bf16) {
+      precisions.add(Precision.BF16);
+    }
+    List<Run> runs = new ArrayList<>();
+    precisions.forEach(p -> methods.forEach(x -> runs.add(new Run(x, p))));
     Map<Run, List<StepRecord>> timed = new LinkedHashMap<>();
     Map<Run, List<StepRecord>> firstRound = new LinkedHashMap<>();
     Map<Run, Double> gcSeconds = new LinkedHashMap<>();
@@ -152,7 +164,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         try (ModelGraphs g =
             ModelGraphs.open(
-                m, dev.withFp16(run.fp16()), threads, method.usesRwpGraph(), profile)) {
+                m, dev.withPrecision(run.precision()), threads, method.usesRwpGraph(), profile)) {
           if (readMemory) {
             mem[1] = BoundRun.deviceMemoryUsed(dev.deviceId());
           }
@@ -180,7 +192,7 @@ final class BenchCommand implements Callable<Integer> {
             mem[2] = BoundRun.deviceMemoryUsed(dev.deviceId());
             memory.put(run, mem);
           }
-          if (run.fp16()) {
+          if (g.lossScaler() != null) {
             scales.put(
                 run,
                 String.format(
@@ -203,7 +215,7 @@ final class BenchCommand implements Callable<Integer> {
         warmup);
     System.out.printf(
         Locale.ROOT,
-        "%-11s %9s %8s %6s %6s | host ms: %7s %7s %7s %7s %7s %7s%n",
+        "%-16s %9s %8s %6s %6s | host ms: %7s %7s %7s %7s %7s %7s%n",
         "method",
         "step ms",
         "vs lora",
@@ -218,12 +230,12 @@ final class BenchCommand implements Callable<Integer> {
     for (Map.Entry<Run, List<StepRecord>> e : timed.entrySet()) {
       List<StepRecord> r = e.getValue();
       double s = median(r, StepRecord::seconds);
-      Run base = new Run("lora", e.getKey().fp16()); // ratios within one precision
+      Run base = new Run("lora", e.getKey().precision()); // ratios within one precision
       double lora =
           timed.containsKey(base) ? median(timed.get(base), StepRecord::seconds) : Double.NaN;
       System.out.printf(
           Locale.ROOT,
-          "%-11s %9.2f %7.2fx %5.1f%% %5.1f%% | %17.2f %7.2f %7.2f %7.2f %7.2f %7.2f%n",
+          "%-16s %9.2f %7.2fx %5.1f%% %5.1f%% | %17.2f %7.2f %7.2f %7.2f %7.2f %7.2f%n",
           e.getKey().label(),
           s * 1e3,
           s / lora,
@@ -250,7 +262,7 @@ final class BenchCommand implements Callable<Integer> {
           (run, v) ->
               System.out.printf(
                   Locale.ROOT,
-                  "  %-11s %8.0f + %8.0f + %8.0f = %8.0f%n",
+                  "  %-16s %8.0f + %8.0f + %8.0f = %8.0f%n",
                   run.label(),
                   v[0] / MIB,
                   (v[1] - v[0]) / MIB,
@@ -259,17 +271,18 @@ final class BenchCommand implements Callable<Integer> {
     } else if (noMemory != null) {
       System.out.println("GPU memory not read: " + noMemory);
     }
-    if (fp16) {
-      // round 0 of both precisions starts from the same parameters and batches: how far apart
-      System.out.println("fp16 mixed precision vs fp32 (round 0, same start and batches):");
+    for (Precision mixed : precisions.subList(1, precisions.size())) {
+      // round 0 of every precision starts from the same parameters and batches: how far apart
+      String label = mixed.name().toLowerCase(Locale.ROOT);
+      System.out.println(label + " mixed precision vs fp32 (round 0, same start and batches):");
       for (String id : methods) {
-        List<StepRecord> a = firstRound.get(new Run(id, false));
-        List<StepRecord> b = firstRound.get(new Run(id, true));
+        List<StepRecord> a = firstRound.get(new Run(id, Precision.FP32));
+        List<StepRecord> b = firstRound.get(new Run(id, mixed));
         StepRecord a1 = a.get(0);
         StepRecord b1 = b.get(0);
         System.out.printf(
             Locale.ROOT,
-            "  %-11s step 1: loss %.6f vs %.6f (rel %.1e), grad norm %.5g vs %.5g (rel %.1e);"
+            "  %-16s step 1: loss %.6f vs %.6f (rel %.1e), grad norm %.5g vs %.5g (rel %.1e);"
                 + " step %d loss %.5f vs %.5f; %s%n",
             id,
             b1.loss(),
@@ -281,7 +294,7 @@ final class BenchCommand implements Callable<Integer> {
             a.size(),
             b.get(b.size() - 1).loss(),
             a.get(a.size() - 1).loss(),
-            scales.get(new Run(id, true)));
+            scales.getOrDefault(new Run(id, mixed), "no loss scaling"));
       }
     }
     return 0;
@@ -289,10 +302,12 @@ final class BenchCommand implements Callable<Integer> {
 
   private static final double MIB = 1 << 20;
 
-  /** One timed configuration: a method in fp32 (TF32 per --tf32) or in fp16 mixed precision. */
-  private record Run(String method, boolean fp16) {
+  /** One timed configuration: a method in fp32 (TF32 per --tf32) or in mixed precision. */
+  private record Run(String method, Precision precision) {
     String label() {
-      return fp16 ? method + " fp16" : method;
+      return precision == Precision.FP32
+          ? method
+          : method + " " + precision.name().toLowerCase(Locale.ROOT);
     }
   }
 

@@ -317,7 +317,7 @@ final class StudyCommand implements Callable<Integer> {
     LoraParams p = finalAdapter(m, dir);
     List<JsonlDataset.Example> val = Examples.load(valFile, m, read.textOptions(model, m, valFile));
     // strict fp32 on CUDA: the increases are small differences of losses
-    ExecutionDevice strict = dev.withTf32(false).withFp16(false);
+    ExecutionDevice strict = dev.withTf32(false).withPrecision(ExecutionDevice.Precision.FP32);
     Sharpness sh = Sharpness.measure(m, p, val, 64, 0.05, 3, 8, 0, strict, threads);
     JsonObject out = r.deepCopy();
     out.addProperty("sharpness_adversarial", sh.adversarialIncrease());

@@ -168,6 +168,14 @@ final class TrainCommand implements Callable<Integer> {
   boolean fp16;
 
   @Option(
+      names = "--bf16",
+      description =
+          "CUDA: bf16 mixed precision through the model's train_bf16 graph, which prepare writes"
+              + " (bf16 matrix products; norms, softmax, loss, LoRA weights and optimizer float32;"
+              + " no loss scaling)")
+  boolean bf16;
+
+  @Option(
       names = "--threads",
       description = "CPU intra-op threads, 0 = all cores (default: ${DEFAULT-VALUE})")
   int threads;
@@ -341,8 +349,17 @@ final class TrainCommand implements Callable<Integer> {
     }
     List<String> specs = devices != null ? devices : List.of(device != null ? device : "cpu");
     return specs.stream()
-        .map(d -> trainGraph.on(ExecutionDevice.parse(d, tf32).withFp16(fp16)))
+        .map(d -> trainGraph.on(ExecutionDevice.parse(d, tf32).withPrecision(precision())))
         .toList();
+  }
+
+  private ExecutionDevice.Precision precision() {
+    if (fp16 && bf16) {
+      throw new IllegalArgumentException("--fp16 and --bf16: choose one");
+    }
+    return fp16
+        ? ExecutionDevice.Precision.FP16
+        : bf16 ? ExecutionDevice.Precision.BF16 : ExecutionDevice.Precision.FP32;
   }
 
   /**

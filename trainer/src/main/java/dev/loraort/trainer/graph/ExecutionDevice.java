@@ -10,8 +10,7 @@ import java.util.TreeMap;
  * @param cuda true for the CUDA execution provider
  * @param deviceId the GPU index (0 for CPU)
  * @param tf32 CUDA only: let cuBLAS use TF32 for fp32 matrix products (the CUDA EP's default)
- * @param fp16 CUDA only: train through the mixed-precision graph (fp16 compute, fp32 LoRA weights,
- *     dynamic loss scaling)
+ * @param precision CUDA only for FP16 and BF16: the precision of the train graph's matrix products
  * @param kernels whether to train through the fused-kernel graph (train_fused)
  * @param io how the train graph's inputs and outputs reach the device
  * @param cudaOptions CUDA only: ONNX Runtime CUDA EP provider options (as its Python API's
@@ -21,13 +20,37 @@ public record ExecutionDevice(
     boolean cuda,
     int deviceId,
     boolean tf32,
-    boolean fp16,
+    Precision precision,
     Kernels kernels,
     Io io,
     Map<String, String> cudaOptions) {
   /** The CPU execution provider. */
   public static final ExecutionDevice CPU =
-      new ExecutionDevice(false, 0, false, false, Kernels.AUTO, Io.AUTO, Map.of());
+      new ExecutionDevice(false, 0, false, Precision.FP32, Kernels.AUTO, Io.AUTO, Map.of());
+
+  /** Which train graph's precision: the matrix products' (the LoRA weights are float32 always). */
+  public enum Precision {
+    /** train (train_fused): float32, TF32 matrix products when {@code tf32} */
+    FP32("train", "train_fused"),
+    /**
+     * train_fp16: fp16 autocast with dynamic loss scaling (the exporter's {@code --fp16}; it has no
+     * fused version)
+     */
+    FP16("train_fp16", null),
+    /** train_bf16 (train_fused_bf16): bf16 matrix products, the rest float32; written by prepare */
+    BF16("train_bf16", "train_fused_bf16");
+
+    /** the manifest's role of the train graph in this precision */
+    public final String role;
+
+    /** the role of its fused-kernel version, or null */
+    public final String fusedRole;
+
+    Precision(String role, String fusedRole) {
+      this.role = role;
+      this.fusedRole = fusedRole;
+    }
+  }
 
   /** Which train graph a model directory with a train_fused graph trains through. */
   public enum Kernels {
@@ -52,8 +75,8 @@ public record ExecutionDevice(
   }
 
   /**
-   * Validates the device id; fp16, CUDA graphs and CUDA options need CUDA (the CPU EP lacks most
-   * fp16 kernels); keeps the options sorted.
+   * Validates the device id; fp16, bf16, CUDA graphs and CUDA options need CUDA (the CPU EP lacks
+   * most fp16 kernels and any bf16 MatMul); keeps the options sorted.
    */
   public ExecutionDevice {
     cudaOptions = Collections.unmodifiableMap(new TreeMap<>(cudaOptions));
@@ -64,8 +87,12 @@ public record ExecutionDevice(
     if (deviceId < 0) {
       throw new IllegalArgumentException("device id must be >= 0, got " + deviceId);
     }
-    if (fp16 && !cuda) {
-      throw new IllegalArgumentException("--fp16 needs --device cuda");
+    if (precision != Precision.FP32 && !cuda) {
+      throw new IllegalArgumentException(
+          "--"
+              + precision.name().toLowerCase(java.util.Locale.ROOT)
+              + " needs --device cuda (ONNX Runtime's CPU provider has no "
+              + (precision == Precision.BF16 ? "bfloat16 MatMul)" : "fp16 kernels for most ops)"));
     }
     if (io == Io.CUDA_GRAPH && !cuda) {
       throw new IllegalArgumentException("--io cuda-graph needs --device cuda");
@@ -73,11 +100,11 @@ public record ExecutionDevice(
   }
 
   /**
-   * @param on train in mixed precision
-   * @return this device with that setting
+   * @param p the train graph's precision
+   * @return this device with it
    */
-  public ExecutionDevice withFp16(boolean on) {
-    return new ExecutionDevice(cuda, deviceId, tf32, on, kernels, io, cudaOptions);
+  public ExecutionDevice withPrecision(Precision p) {
+    return new ExecutionDevice(cuda, deviceId, tf32, p, kernels, io, cudaOptions);
   }
 
   /**
@@ -85,7 +112,7 @@ public record ExecutionDevice(
    * @return this device with it
    */
   public ExecutionDevice withKernels(Kernels k) {
-    return new ExecutionDevice(cuda, deviceId, tf32, fp16, k, io, cudaOptions);
+    return new ExecutionDevice(cuda, deviceId, tf32, precision, k, io, cudaOptions);
   }
 
   /**
@@ -93,7 +120,7 @@ public record ExecutionDevice(
    * @return this device with it
    */
   public ExecutionDevice withIo(Io how) {
-    return new ExecutionDevice(cuda, deviceId, tf32, fp16, kernels, how, cudaOptions);
+    return new ExecutionDevice(cuda, deviceId, tf32, precision, kernels, how, cudaOptions);
   }
 
   /**
@@ -101,7 +128,7 @@ public record ExecutionDevice(
    * @return this device with that setting
    */
   public ExecutionDevice withTf32(boolean on) {
-    return new ExecutionDevice(cuda, deviceId, on, fp16, kernels, io, cudaOptions);
+    return new ExecutionDevice(cuda, deviceId, on, precision, kernels, io, cudaOptions);
   }
 
   /**
@@ -109,7 +136,7 @@ public record ExecutionDevice(
    * @return this device with them (replacing any it had)
    */
   public ExecutionDevice withCudaOptions(Map<String, String> options) {
-    return new ExecutionDevice(cuda, deviceId, tf32, fp16, kernels, io, options);
+    return new ExecutionDevice(cuda, deviceId, tf32, precision, kernels, io, options);
   }
 
   /**
@@ -123,11 +150,13 @@ public record ExecutionDevice(
   }
 
   /**
-   * @param hasFusedGraph the model directory has a train_fused graph
+   * @param hasFusedGraph the model directory has the fused version of this precision's graph
    * @return true if training should go through it (before trying to load the library)
    */
   public boolean wantsFused(boolean hasFusedGraph) {
-    return hasFusedGraph && !fp16 && (kernels == Kernels.FUSED || kernels == Kernels.AUTO && cuda);
+    return hasFusedGraph
+        && precision.fusedRole != null
+        && (kernels == Kernels.FUSED || kernels == Kernels.AUTO && cuda);
   }
 
   /**
@@ -144,12 +173,18 @@ public record ExecutionDevice(
       return CPU;
     }
     if (s.equals("cuda")) {
-      return new ExecutionDevice(true, 0, tf32, false, Kernels.AUTO, Io.AUTO, Map.of());
+      return new ExecutionDevice(true, 0, tf32, Precision.FP32, Kernels.AUTO, Io.AUTO, Map.of());
     }
     if (s.startsWith("cuda:")) {
       try {
         return new ExecutionDevice(
-            true, Integer.parseInt(s.substring(5)), tf32, false, Kernels.AUTO, Io.AUTO, Map.of());
+            true,
+            Integer.parseInt(s.substring(5)),
+            tf32,
+            Precision.FP32,
+            Kernels.AUTO,
+            Io.AUTO,
+            Map.of());
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException(
             "--device " + spec + ": expected cpu, cuda or cuda:N", e);
@@ -165,7 +200,11 @@ public record ExecutionDevice(
     }
     return "cuda:"
         + deviceId
-        + (fp16 ? " (fp16 mixed precision)" : tf32 ? " (tf32)" : " (fp32, tf32 off)")
+        + switch (precision) {
+          case FP16 -> " (fp16 mixed precision)";
+          case BF16 -> " (bf16 mixed precision)";
+          case FP32 -> tf32 ? " (tf32)" : " (fp32, tf32 off)";
+        }
         + (cudaOptions.isEmpty() ? "" : " " + cudaOptions);
   }
 }

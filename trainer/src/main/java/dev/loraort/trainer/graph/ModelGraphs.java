@@ -23,12 +23,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * every gradient output exists, and the graph has no input the manifest does not explain.
  */
 public final class ModelGraphs implements AutoCloseable {
-  /** The manifest's graph role of the mixed-precision train graph. */
-  static final String FP16_ROLE = "train_fp16";
-
-  /** The manifest's graph role of the train graph with fused backward kernels. */
-  static final String FUSED_ROLE = "train_fused";
-
   private static final AtomicBoolean fallbackSaid = new AtomicBoolean();
   private static final AtomicBoolean bindingFallbackSaid = new AtomicBoolean();
 
@@ -81,7 +75,7 @@ public final class ModelGraphs implements AutoCloseable {
               ? openChecked(
                   m, "train_rwp", device, threads, profilePrefix, false, ExecutionDevice.Io.COPY)
               : null;
-      return new ModelGraphs(m, t, r, device.fp16() ? new LossScaler() : null);
+      return new ModelGraphs(m, t, r, scaler(device));
     } catch (RuntimeException e) {
       t.close();
       throw e;
@@ -123,24 +117,32 @@ public final class ModelGraphs implements AutoCloseable {
                   d ->
                       openChecked(m, "train_rwp", d, threads, null, false, ExecutionDevice.Io.COPY))
               : null;
-      return new ModelGraphs(m, t, r, first.fp16() ? new LossScaler() : null);
+      return new ModelGraphs(m, t, r, scaler(first));
     } catch (RuntimeException e) {
       t.close();
       throw e;
     }
   }
 
+  /** fp16 needs loss scaling; bf16 has float32's exponent range and does not. */
+  private static LossScaler scaler(ExecutionDevice device) {
+    return device.precision() == ExecutionDevice.Precision.FP16 ? new LossScaler() : null;
+  }
+
   private static void refuseMixedPrecisionRwp(Manifest m, ExecutionDevice device, boolean withRwp) {
-    if (device.fp16() && withRwp) {
+    ExecutionDevice.Precision p = device.precision();
+    if (p != ExecutionDevice.Precision.FP32 && withRwp) {
       throw new GraphException(
-          m.id() + ": Flat-LoRA's train_rwp graph has no mixed-precision version; drop --fp16");
+          m.id()
+              + ": Flat-LoRA's train_rwp graph has no mixed-precision version; drop --"
+              + p.name().toLowerCase(Locale.ROOT));
     }
   }
 
   /**
-   * The train graph the device asks for: the mixed-precision one, the fused-kernel one (falling
-   * back to train.onnx under {@link ExecutionDevice.Kernels#AUTO}, said once per process), or
-   * train.onnx.
+   * The train graph the device asks for: in its precision, the fused-kernel one (falling back to
+   * the plain one under {@link ExecutionDevice.Kernels#AUTO}, said once per process) or the plain
+   * one.
    */
   private static GraphSession openTrain(
       Manifest m, ExecutionDevice device, int threads, Path profilePrefix) {
@@ -167,22 +169,20 @@ public final class ModelGraphs implements AutoCloseable {
 
   private static GraphSession openTrain(
       Manifest m, ExecutionDevice device, int threads, Path profilePrefix, ExecutionDevice.Io io) {
-    if (device.fp16()) {
-      return openChecked(m, FP16_ROLE, device, threads, profilePrefix, false, io);
-    }
-    if (device.wantsFused(m.graph(FUSED_ROLE).isPresent())) {
+    ExecutionDevice.Precision p = device.precision();
+    if (device.wantsFused(p.fusedRole != null && m.graph(p.fusedRole).isPresent())) {
       try {
-        return openChecked(m, FUSED_ROLE, device, threads, profilePrefix, true, io);
+        return openChecked(m, p.fusedRole, device, threads, profilePrefix, true, io);
       } catch (GraphSession.FusedKernelsUnavailable e) {
         if (device.kernels() == ExecutionDevice.Kernels.FUSED) {
           throw e;
         }
         if (!fallbackSaid.getAndSet(true)) {
-          System.err.println(e.getMessage() + "; training through train.onnx instead");
+          System.err.println(e.getMessage() + "; training through " + p.role + ".onnx instead");
         }
       }
     }
-    return openChecked(m, "train", device, threads, profilePrefix, false, io);
+    return openChecked(m, p.role, device, threads, profilePrefix, false, io);
   }
 
   /**
@@ -272,9 +272,7 @@ public final class ModelGraphs implements AutoCloseable {
                             + ": graphs has no '"
                             + role
                             + "' entry"
-                            + (role.equals(FP16_ROLE)
-                                ? " (export the model with export_lora_graph.py --fp16)"
-                                : "")));
+                            + howToWrite(role)));
     if (!Files.exists(p)) {
       throw new GraphException(p + " not found (manifest.json names it as the " + role + " graph)");
     }
@@ -286,6 +284,16 @@ public final class ModelGraphs implements AutoCloseable {
       s.close();
       throw e;
     }
+  }
+
+  private static String howToWrite(String role) {
+    if (role.equals(ExecutionDevice.Precision.FP16.role)) {
+      return " (export the model with export_lora_graph.py --fp16)";
+    }
+    if (role.equals(ExecutionDevice.Precision.BF16.role)) {
+      return " (lora-trainer prepare writes it: prepare the model again from its inference ONNX)";
+    }
+    return "";
   }
 
   /**
@@ -357,7 +365,7 @@ public final class ModelGraphs implements AutoCloseable {
       explained.add(TensorNames.LORA_DROPOUT);
       explained.add(TensorNames.LORA_DROPOUT_SEED);
     }
-    if (role.equals(FP16_ROLE)) {
+    if (role.equals(ExecutionDevice.Precision.FP16.role)) {
       expect(g, "input", in, LossScaler.INPUT, Tensor.DType.F32, new long[0], "[]");
       explained.add(LossScaler.INPUT);
     }

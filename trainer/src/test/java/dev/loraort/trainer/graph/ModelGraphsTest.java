@@ -82,7 +82,7 @@ class ModelGraphsTest {
                 true,
                 1,
                 false,
-                false,
+                ExecutionDevice.Precision.FP32,
                 ExecutionDevice.Kernels.AUTO,
                 ExecutionDevice.Io.AUTO,
                 Map.of()));
@@ -109,10 +109,28 @@ class ModelGraphsTest {
     ExecutionDevice cuda = ExecutionDevice.parse("cuda", true);
     assertThat(cuda.wantsFused(true)).isTrue();
     assertThat(cuda.wantsFused(false)).isFalse();
-    assertThat(cuda.withFp16(true).wantsFused(true)).isFalse();
+    assertThat(cuda.withPrecision(ExecutionDevice.Precision.FP16).wantsFused(true)).isFalse();
+    assertThat(cuda.withPrecision(ExecutionDevice.Precision.BF16).wantsFused(true)).isTrue();
     assertThat(cuda.withKernels(ExecutionDevice.Kernels.PLAIN).wantsFused(true)).isFalse();
     assertThat(ExecutionDevice.CPU.wantsFused(true)).isFalse();
     assertThat(ExecutionDevice.CPU.withKernels(ExecutionDevice.Kernels.FUSED).wantsFused(true))
         .isTrue();
+  }
+
+  @Test
+  void mixedPrecisionNeedsCudaAndItsGraph() {
+    assertThatThrownBy(() -> ExecutionDevice.CPU.withPrecision(ExecutionDevice.Precision.BF16))
+        .hasMessageContaining("--bf16 needs --device cuda")
+        .hasMessageContaining("no bfloat16 MatMul");
+    ExecutionDevice bf16 =
+        ExecutionDevice.parse("cuda", true).withPrecision(ExecutionDevice.Precision.BF16);
+    assertThat(bf16.toString()).isEqualTo("cuda:0 (bf16 mixed precision)");
+    // the exporter's directory has no bf16 graph: named before any session is opened
+    assertThatThrownBy(() -> ModelGraphs.open(Manifest.read(TINY), bf16, 1, false))
+        .isInstanceOf(GraphException.class)
+        .hasMessageContaining("graphs has no 'train_bf16' entry")
+        .hasMessageContaining("lora-trainer prepare writes it");
+    assertThatThrownBy(() -> ModelGraphs.open(Manifest.read(TINY), bf16, 1, true))
+        .hasMessageContaining("no mixed-precision version; drop --bf16");
   }
 }

@@ -1,0 +1,137 @@
+package dev.loraort.builder.ir;
+
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.builder.shape.Shapes;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * bf16 mixed precision as torch.autocast(bfloat16) does it: matrix products (MatMul, Gemm; forward
+ * and backward alike) read bfloat16 operands and write a bfloat16 result; everything else
+ * (LayerNorm, softmax, GELU, residual adds, the loss, the fused kernels) stays float32, and so do
+ * the graph's inputs and outputs: the LoRA matrices are float32 master weights, their gradients
+ * come out float32. bfloat16 keeps float32's exponent range, so no loss scaling is needed (unlike
+ * fp16).
+ *
+ * <p>Each float value a product reads is cast once however many products read it (the backward
+ * reuses the forward's cast: the activations saved for it are bfloat16). A product's result feeds
+ * the next product without a round trip, also across data movement (Reshape, Transpose and the
+ * like, exact in any type), which then runs on half the bytes; a value moved only for products is
+ * cast before the movement, for the same reason. Frozen weights are cast in the graph: ONNX Runtime
+ * folds the cast of an initializer at load, so the device holds them once, in bfloat16.
+ */
+public final class MixedPrecision {
+  private static final Set<String> PRODUCTS = Set.of("MatMul", "Gemm");
+
+  /** Ops whose output holds the input's elements, rearranged: exact in bfloat16. */
+  private static final Set<String> MOVES =
+      Set.of("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity");
+
+  private final Graph g;
+  private final Shapes s;
+  private final Map<String, Node> producers;
+  private final Map<String, List<Node>> consumers;
+
+  /** Each float value's bfloat16 twin, once made. */
+  private final Map<String, String> low = new HashMap<>();
+
+  /** The nodes in their new order. */
+  private final List<Node> out = new ArrayList<>();
+
+  private MixedPrecision(Graph g) {
+    this.g = g;
+    this.s = Shapes.infer(g);
+    this.producers = g.producers();
+    this.consumers = g.consumers();
+  }
+
+  /**
+   * Rewrites a float32 graph in place.
+   *
+   * @param g a topologically sorted graph
+   * @return how many matrix products now run in bfloat16
+   */
+  public static int bf16(Graph g) {
+    return new MixedPrecision(g).run();
+  }
+
+  private int run() {
+    int lowered = 0;
+    for (Node n : g.nodes()) {
+      if (!n.domain().isEmpty() || !PRODUCTS.contains(n.op()) || !allFloat(n)) {
+        out.add(n);
+        continue;
+      }
+      List<String> in = new ArrayList<>();
+      for (String v : n.inputs()) {
+        in.add(v.isEmpty() ? v : lowOf(v));
+      }
+      String y = n.out(0);
+      String yLow = g.fresh(y + "/bf16");
+      out.add(new Node(n.op(), "", n.rawName(), in, List.of(yLow), n.attrs()));
+      // the float result keeps its name for the float ops that read it (dead code where none do)
+      out.add(cast(yLow, y, DataType.FLOAT_VALUE));
+      low.put(y, yLow); // bf16 -> float -> bf16 is exact: a later product reads yLow directly
+      lowered++;
+    }
+    g.nodes().clear();
+    g.nodes().addAll(out);
+    g.removeDeadNodes();
+    return lowered;
+  }
+
+  private boolean allFloat(Node n) {
+    return n.inputs().stream().allMatch(v -> v.isEmpty() || s.elemType(v) == DataType.FLOAT_VALUE);
+  }
+
+  /**
+   * The bfloat16 version of a float value. Data movement is repeated on bfloat16 rather than cast
+   * after: where its input already has a bfloat16 version (no cast at all), or where only products
+   * read its result (the cast moves before it, and it moves half the bytes).
+   */
+  private String lowOf(String v) {
+    String l = low.get(v);
+    if (l != null) {
+      return l;
+    }
+    Node p = producers.get(v);
+    l = g.fresh(v + "/bf16");
+    if (isMove(p) && (hasLowSource(p.in(0)) || onlyProductsRead(v))) {
+      List<String> in = new ArrayList<>(p.inputs());
+      in.set(0, lowOf(p.in(0)));
+      out.add(new Node(p.op(), "", g.fresh(p.name() + "/bf16"), in, List.of(l), p.attrs()));
+    } else {
+      out.add(cast(v, l, DataType.BFLOAT16_VALUE));
+    }
+    low.put(v, l);
+    return l;
+  }
+
+  /** Whether {@code v} has a bfloat16 version, or follows from one by data movement alone. */
+  private boolean hasLowSource(String v) {
+    Node p = producers.get(v);
+    return low.containsKey(v) || isMove(p) && hasLowSource(p.in(0));
+  }
+
+  private boolean onlyProductsRead(String v) {
+    return consumers.getOrDefault(v, List.of()).stream()
+        .allMatch(n -> n.domain().isEmpty() && PRODUCTS.contains(n.op()));
+  }
+
+  private static boolean isMove(Node p) {
+    return p != null && p.domain().isEmpty() && MOVES.contains(p.op());
+  }
+
+  private Node cast(String from, String to, int type) {
+    return new Node(
+        "Cast",
+        "",
+        g.fresh(to + "/cast"),
+        List.of(from),
+        List.of(to),
+        Map.of("to", Attr.i("to", type)));
+  }
+}
