@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bf16 mixed precision at real size on the GPU, one process per framework: `prepare` (which writes
 # train_bf16.onnx and train_fused_bf16.onnx beside the float32 graphs), then the trainer's LoRA and
-# EFlat-LoRA steps in TF32 and in bf16 (fused kernels, replayed as a CUDA graph; `bench --bf16` also
+# EFlat-LoRA steps in TF32 and in bf16 (fused kernels, replayed as a CUDA graph where it captures; `bench --bf16` also
 # prints how far bf16's first step and its last loss are from fp32's on the same start and batches),
 # then PyTorch + PEFT's LoRA step under bf16 autocast, eager (sdpa) and torch.compile'd, each with its
 # peak GPU memory (nvidia-smi).
@@ -21,7 +21,7 @@ monitor() {  # GPU memory used (MiB) every 0.2 s, until killed
 peak() { sort -n "$1" | tail -1; }
 monitor > "$out/$id.mem_java.txt" &
 mon=$!
-java_bench "$work/prepared/$id" --kernels fused --io cuda-graph --bf16 --steps 30 --warmup 5 --rounds 1 \
+java_bench "$work/prepared/$id" --kernels fused --bf16 --steps 30 --warmup 5 --rounds 1 \
   --methods lora,eflat-lora 2>&1 | grep -v "^\[" | tee "$out/$id.bench_bf16.txt"
 kill $mon
 echo "java (tf32 and bf16 sessions, one after the other) peak GPU memory (MiB, nvidia-smi): $(peak "$out/$id.mem_java.txt")" \

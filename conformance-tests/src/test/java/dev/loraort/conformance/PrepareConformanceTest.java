@@ -233,25 +233,39 @@ class PrepareConformanceTest {
     Onnx.GraphProto.Builder g = model.getGraphBuilder();
     List<Onnx.NodeProto> nodes = new ArrayList<>();
     Set<String> widened = new HashSet<>();
+    Set<String> bf16 = new HashSet<>(); // the values the graph computes in bfloat16
     int products = 0;
     for (Onnx.NodeProto n : g.getNodeList()) {
-      if (!n.getOpType().equals("MatMul") && !n.getOpType().equals("Gemm")) {
+      String op = n.getOpType();
+      boolean product = op.equals("MatMul") || op.equals("Gemm");
+      boolean lowStep =
+          List.of("Add", "Sub", "Mul", "Div").contains(op)
+              && n.getInputList().stream().anyMatch(bf16::contains);
+      if (!product && !lowStep) {
+        boolean move =
+            List.of("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity")
+                .contains(op);
+        if (op.equals("Cast") && n.getAttribute(0).getI() == 16
+            || move && bf16.contains(n.getInput(0))) {
+          bf16.add(n.getOutput(0));
+        }
         nodes.add(n);
         continue;
       }
       Onnx.NodeProto.Builder wide = n.toBuilder().clearInput().clearOutput();
       for (int i = 0; i < n.getInputCount(); i++) {
         String in = n.getInput(i);
-        String f = in + "/emulated";
+        String f = in + "/widened";
         if (widened.add(in)) {
           nodes.add(cast(in, f, Onnx.TensorProto.DataType.FLOAT_VALUE));
         }
         wide.addInput(f);
       }
-      wide.addOutput(n.getOutput(0) + "/emulated");
+      wide.addOutput(n.getOutput(0) + "/float32");
       nodes.add(wide.build());
-      nodes.add(cast(n.getOutput(0) + "/emulated", n.getOutput(0), 16)); // bfloat16
-      products++;
+      nodes.add(cast(n.getOutput(0) + "/float32", n.getOutput(0), 16)); // bfloat16
+      bf16.add(n.getOutput(0));
+      products += product ? 1 : 0;
     }
     assertThat(products).as(graph + ": matrix products").isPositive();
     g.clearNode().addAllNode(nodes);

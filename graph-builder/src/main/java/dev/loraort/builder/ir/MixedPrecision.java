@@ -19,12 +19,16 @@ import java.util.Set;
  * <p>Each float value a product reads is cast once however many products read it (the backward
  * reuses the forward's cast: the activations saved for it are bfloat16). A product's result feeds
  * the next product without a round trip, also across data movement (Reshape, Transpose and the
- * like, exact in any type), which then runs on half the bytes; a value moved only for products is
- * cast before the movement, for the same reason. Frozen weights are cast in the graph: ONNX Runtime
- * folds the cast of an initializer at load, so the device holds them once, in bfloat16.
+ * like, exact in any type), which then runs on half the bytes, and across elementwise steps between
+ * products (a bias, LoRA's sum and scale: rounded to bfloat16 as torch.autocast rounds them); a
+ * value moved only for products is cast before the movement, for the same reason. Frozen weights
+ * are cast in the graph: ONNX Runtime folds the cast of an initializer at load, so the device holds
+ * them once, in bfloat16.
  */
 public final class MixedPrecision {
   private static final Set<String> PRODUCTS = Set.of("MatMul", "Gemm");
+
+  private static final Set<String> ELEMENTWISE = Set.of("Add", "Sub", "Mul", "Div");
 
   /** Ops whose output holds the input's elements, rearranged: exact in bfloat16. */
   private static final Set<String> MOVES =
@@ -61,7 +65,14 @@ public final class MixedPrecision {
   private int run() {
     int lowered = 0;
     for (Node n : g.nodes()) {
-      if (!n.domain().isEmpty() || !PRODUCTS.contains(n.op()) || !allFloat(n)) {
+      if (n.op().equals("Shape") && low.containsKey(n.in(0))) {
+        // a shape is the same in either type: read the bfloat16 value, the float one may be dead
+        out.add(
+            new Node("Shape", "", n.rawName(), List.of(low.get(n.in(0))), n.outputs(), n.attrs()));
+        continue;
+      }
+      boolean product = PRODUCTS.contains(n.op());
+      if (!n.domain().isEmpty() || !allFloat(n) || !product && !isLowStep(n)) {
         out.add(n);
         continue;
       }
@@ -75,12 +86,88 @@ public final class MixedPrecision {
       // the float result keeps its name for the float ops that read it (dead code where none do)
       out.add(cast(yLow, y, DataType.FLOAT_VALUE));
       low.put(y, yLow); // bf16 -> float -> bf16 is exact: a later product reads yLow directly
-      lowered++;
+      lowered += product ? 1 : 0;
     }
     g.nodes().clear();
     g.nodes().addAll(out);
     g.removeDeadNodes();
     return lowered;
+  }
+
+  /**
+   * An elementwise step between products, run in bfloat16 as torch.autocast runs it: a linear
+   * layer's bias, LoRA's sum with the base layer and its scale, attention's scale. Its operands are
+   * bfloat16 results or cheap to cast (weights, folded at load; scalar inputs), and only products
+   * read its result (directly, through data movement or through such steps), so running it in
+   * bfloat16 saves a cast to float before it and one back after it.
+   */
+  private boolean isLowStep(Node n) {
+    return ELEMENTWISE.contains(n.op()) && computable(n.out(0)) && feedsOnlyProducts(n.out(0));
+  }
+
+  private final Map<String, Boolean> computable = new HashMap<>();
+  private final Map<String, Boolean> feedsOnly = new HashMap<>();
+
+  /** Whether {@code v} comes from products through data movement and elementwise steps only. */
+  private boolean computable(String v) {
+    Boolean known = computable.get(v);
+    if (known != null) {
+      return known;
+    }
+    Node p = producers.get(v);
+    boolean c;
+    if (p == null || !p.domain().isEmpty()) {
+      c = false;
+    } else if (PRODUCTS.contains(p.op())) {
+      c = true;
+    } else if (isMove(p)) {
+      c = computable(p.in(0));
+    } else if (ELEMENTWISE.contains(p.op()) && p.inputs().size() == 2) {
+      c =
+          p.inputs().stream().allMatch(x -> computable(x) || cheap(x))
+              && p.inputs().stream().anyMatch(this::computable);
+    } else {
+      c = false;
+    }
+    computable.put(v, c);
+    return c;
+  }
+
+  /** A weight (its cast is folded at load) or a scalar graph input (cast in no time). */
+  private boolean cheap(String v) {
+    return g.initializers().containsKey(v) || g.isInput(v) && s.rank(v) == 0;
+  }
+
+  /**
+   * Whether only products read {@code v}: directly, through data movement, or through steps that
+   * run in bfloat16 themselves; its shape may be read too.
+   */
+  private boolean feedsOnlyProducts(String v) {
+    Boolean known = feedsOnly.get(v);
+    if (known != null) {
+      return known;
+    }
+    feedsOnly.put(v, false); // a DAG has no cycle; this only guards the recursion
+    List<Node> readers = consumers.getOrDefault(v, List.of());
+    boolean f =
+        g.outputs().stream().noneMatch(o -> o.getName().equals(v))
+            && !readers.isEmpty()
+            && readers.stream().allMatch(r -> readsOnlyForProducts(r, v));
+    feedsOnly.put(v, f);
+    return f;
+  }
+
+  private boolean readsOnlyForProducts(Node r, String v) {
+    if (!r.domain().isEmpty()) {
+      return false;
+    }
+    if (PRODUCTS.contains(r.op()) || r.op().equals("Shape")) {
+      return true;
+    }
+    if (isMove(r)) {
+      return r.in(0).equals(v) && feedsOnlyProducts(r.out(0));
+    }
+    return ELEMENTWISE.contains(r.op()) && computable(r.out(0)) && feedsOnlyProducts(r.out(0));
   }
 
   private boolean allFloat(Node n) {
