@@ -7,6 +7,7 @@
 # peak GPU memory (nvidia-smi).
 #   bash scripts/bench/fused_ab.sh WORK export ID...     # config, token data, plain export (waits)
 #   CP=<trainer classpath> bash scripts/bench/bf16_ab.sh WORK OUT ID
+# NO_TORCH=1 skips PyTorch; TORCH_MODES="compile" runs only the compiled step.
 # ID: roberta-large-cls, gpt2-large-lm, clip-vit-b16, qwen2vl-2b-l8-lm, ... as models.sh defines them.
 set -uo pipefail
 work=${1:?WORK}; out=${2:?OUT}; id=${3:?ID}; : "${CP:?classpath}"
@@ -27,7 +28,7 @@ kill $mon
 echo "java (tf32 and bf16 sessions, one after the other) peak GPU memory (MiB, nvidia-smi): $(peak "$out/$id.mem_java.txt")" \
   | tee -a "$out/$id.bench_bf16.txt"
 [ -n "${NO_TORCH:-}" ] && exit 0
-for mode in eager compile; do
+for mode in ${TORCH_MODES:-eager compile}; do
   monitor > "$out/$id.mem_torch_$mode.txt" &
   mon=$!
   if [ $mode = compile ]; then

@@ -243,11 +243,14 @@ class PrepareConformanceTest {
               && n.getInputList().stream().anyMatch(bf16::contains);
       if (!product && !lowStep) {
         boolean move =
-            List.of("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity")
+            List.of("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Split")
                 .contains(op);
         if (op.equals("Cast") && n.getAttribute(0).getI() == 16
-            || move && bf16.contains(n.getInput(0))) {
-          bf16.add(n.getOutput(0));
+            || move && bf16.contains(n.getInput(0))
+            || op.equals("Concat") && bf16.contains(n.getInput(0))) {
+          for (int k = 0; k < n.getOutputCount(); k++) {
+            bf16.add(n.getOutput(k));
+          }
         }
         nodes.add(n);
         continue;

@@ -32,7 +32,7 @@ public final class MixedPrecision {
 
   /** Ops whose output holds the input's elements, rearranged: exact in bfloat16. */
   private static final Set<String> MOVES =
-      Set.of("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity");
+      Set.of("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Split");
 
   private final Graph g;
   private final Shapes s;
@@ -96,13 +96,19 @@ public final class MixedPrecision {
 
   /**
    * An elementwise step between products, run in bfloat16 as torch.autocast runs it: a linear
-   * layer's bias, LoRA's sum with the base layer and its scale, attention's scale. Its operands are
-   * bfloat16 results or cheap to cast (weights, folded at load; scalar inputs), and only products
-   * read its result (directly, through data movement or through such steps), so running it in
-   * bfloat16 saves a cast to float before it and one back after it.
+   * layer's bias, LoRA's sum with the base layer and its scale, attention's scale; or a Concat of
+   * product results. Its operands are bfloat16 results or cheap to cast (weights, folded at load;
+   * scalar inputs), and only products read its result (directly, through data movement or through
+   * such steps), so running it in bfloat16 saves a cast to float before it and one back after it.
    */
   private boolean isLowStep(Node n) {
-    return ELEMENTWISE.contains(n.op()) && computable(n.out(0)) && feedsOnlyProducts(n.out(0));
+    return isStep(n) && computable(n.out(0)) && feedsOnlyProducts(n.out(0));
+  }
+
+  /** An elementwise op with two operands, or a Concat (the backward joins q, k, v's gradients). */
+  private static boolean isStep(Node n) {
+    return n.domain().isEmpty()
+        && (ELEMENTWISE.contains(n.op()) && n.inputs().size() == 2 || n.op().equals("Concat"));
   }
 
   private final Map<String, Boolean> computable = new HashMap<>();
@@ -122,7 +128,9 @@ public final class MixedPrecision {
       c = true;
     } else if (isMove(p)) {
       c = computable(p.in(0));
-    } else if (ELEMENTWISE.contains(p.op()) && p.inputs().size() == 2) {
+    } else if (isStep(p) && p.op().equals("Concat")) {
+      c = p.inputs().stream().allMatch(this::computable);
+    } else if (isStep(p)) {
       c =
           p.inputs().stream().allMatch(x -> computable(x) || cheap(x))
               && p.inputs().stream().anyMatch(this::computable);
@@ -164,10 +172,15 @@ public final class MixedPrecision {
     if (PRODUCTS.contains(r.op()) || r.op().equals("Shape")) {
       return true;
     }
-    if (isMove(r)) {
-      return r.in(0).equals(v) && feedsOnlyProducts(r.out(0));
+    if (isMove(r)) { // every output (Split's) read only by products, or not at all
+      return r.in(0).equals(v)
+          && r.outputs().stream().allMatch(o -> feedsOnlyProducts(o) || isUnused(o));
     }
-    return ELEMENTWISE.contains(r.op()) && computable(r.out(0)) && feedsOnlyProducts(r.out(0));
+    return isStep(r) && computable(r.out(0)) && feedsOnlyProducts(r.out(0));
+  }
+
+  private boolean isUnused(String v) {
+    return !consumers.containsKey(v) && g.outputs().stream().noneMatch(o -> o.getName().equals(v));
   }
 
   private boolean allFloat(Node n) {
@@ -185,14 +198,20 @@ public final class MixedPrecision {
       return l;
     }
     Node p = producers.get(v);
-    l = g.fresh(v + "/bf16");
     if (isMove(p) && (hasLowSource(p.in(0)) || onlyProductsRead(v))) {
       List<String> in = new ArrayList<>(p.inputs());
       in.set(0, lowOf(p.in(0)));
-      out.add(new Node(p.op(), "", g.fresh(p.name() + "/bf16"), in, List.of(l), p.attrs()));
-    } else {
-      out.add(cast(v, l, DataType.BFLOAT16_VALUE));
+      List<String> outs = new ArrayList<>();
+      for (String o : p.outputs()) { // all of Split's outputs at once
+        String ol = g.fresh(o + "/bf16");
+        outs.add(ol);
+        low.put(o, ol);
+      }
+      out.add(new Node(p.op(), "", g.fresh(p.name() + "/bf16"), in, outs, p.attrs()));
+      return low.get(v);
     }
+    l = g.fresh(v + "/bf16");
+    out.add(cast(v, l, DataType.BFLOAT16_VALUE));
     low.put(v, l);
     return l;
   }
