@@ -40,7 +40,7 @@ for steps in "$short" "$long"; do
   traced "torch_$steps" torch_bench "$work/$id-config" --attn sdpa --methods lora --steps "$steps" --warmup 1 || exit 1
 done
 java_ms=$(java_bench "$work/$id" --steps 30 --warmup 5 --rounds 1 --methods lora 2>&1 | tee "$out/$id.java_step.txt" \
-  | awk '$1 == "lora" {print $2}')
+  | awk '$1 == "lora" && $2 ~ /^[0-9.]+$/ && !seen++ {print $2}')  # the first (TF32) row
 torch_ms=$(torch_bench "$work/$id-config" --attn sdpa --methods lora 2>&1 | tee "$out/$id.torch_step.txt" \
   | python3 -c 'import json, sys; print(next(json.loads(l)["median_ms"] for l in sys.stdin if l.startswith("{")))')
 python3 "$here/kernel_summary.py" --steps $((long - short)) --step-ms "ours=$java_ms" --step-ms "pytorch=$torch_ms" \
