@@ -45,6 +45,11 @@ public final class MixedPrecision {
   /** The nodes in their new order. */
   private final List<Node> out = new ArrayList<>();
 
+  /** Memos of {@link #computable} and {@link #feedsOnlyProducts}. */
+  private final Map<String, Boolean> computable = new HashMap<>();
+
+  private final Map<String, Boolean> feedsOnly = new HashMap<>();
+
   private MixedPrecision(Graph g) {
     this.g = g;
     this.s = Shapes.infer(g);
@@ -110,9 +115,6 @@ public final class MixedPrecision {
     return n.domain().isEmpty()
         && (ELEMENTWISE.contains(n.op()) && n.inputs().size() == 2 || n.op().equals("Concat"));
   }
-
-  private final Map<String, Boolean> computable = new HashMap<>();
-  private final Map<String, Boolean> feedsOnly = new HashMap<>();
 
   /** Whether {@code v} comes from products through data movement and elementwise steps only. */
   private boolean computable(String v) {

@@ -51,7 +51,11 @@ public final class TrainOptions {
     this.runDir = b.runDir;
     this.init = b.init;
     this.config = config;
-    this.device = b.device.withCudaOptions(b.cudaOptions);
+    this.device =
+        b.device
+            .withCudaOptions(b.cudaOptions)
+            .withPrecision(
+                b.bf16 ? ExecutionDevice.Precision.BF16 : ExecutionDevice.Precision.FP32);
     this.threads = b.threads;
     this.overwrite = b.overwrite;
     this.trace = b.trace;
@@ -115,6 +119,7 @@ public final class TrainOptions {
     private TrainConfig base;
     private ExecutionDevice device = ExecutionDevice.CPU;
     private final java.util.Map<String, String> cudaOptions = new java.util.TreeMap<>();
+    private boolean bf16;
     private int threads;
     private boolean overwrite;
     private Path trace;
@@ -390,6 +395,19 @@ public final class TrainOptions {
      */
     public Builder cudaOption(String key, String value) {
       cudaOptions.put(key, value);
+      return this;
+    }
+
+    /**
+     * bf16 mixed precision, as {@code --bf16}: the model's train_bf16 graph, which {@code prepare}
+     * writes (matrix products in bfloat16; LoRA weights, optimizer and the rest float32). Needs a
+     * CUDA device, set before or after. Default: off.
+     *
+     * @param on train in bf16
+     * @return this builder
+     */
+    public Builder bf16(boolean on) {
+      this.bf16 = on;
       return this;
     }
 

@@ -9,6 +9,7 @@ import dev.loraort.artifacts.AdapterWeights;
 import dev.loraort.trainer.cli.Main;
 import dev.loraort.trainer.config.TrainConfig;
 import dev.loraort.trainer.data.TextDataset;
+import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.loop.TrainingJob;
 import dev.loraort.trainer.method.EFlatLora;
 import java.io.IOException;
@@ -286,5 +287,9 @@ class LoraTrainerTest {
                 .device
                 .cudaOptions())
         .containsExactly(java.util.Map.entry("gpu_mem_limit", "1073741824"));
+    assertThatThrownBy(() -> TrainOptions.builder(dir).bf16(true).build())
+        .hasMessageContaining("--bf16 needs --device cuda");
+    assertThat(TrainOptions.builder(dir).bf16(true).device("cuda").build().device.precision())
+        .isEqualTo(ExecutionDevice.Precision.BF16);
   }
 }
