@@ -5,6 +5,8 @@
 # (KT_STEPS, default "2 12"); the per-kernel difference of the two runs over LONG - SHORT steps is one
 # step's kernels, free of session start, weight upload and warm-up. Then each framework's median step
 # time untraced (30 steps after 5), against which the kernel time is the share of the step a kernel ran.
+# BF16=1: ours in TF32 and in bf16 (`bench --bf16`: both sessions in one process, told apart by
+# split_sessions.py) against PyTorch under bf16 autocast.
 #   CP=<trainer classpath> bash scripts/bench/kernel_times.sh OUT WORK ID      (WORK/ID exported first)
 set -uo pipefail
 out=${1:?OUT}; work=${2:?WORK}; id=${3:?ID}; : "${CP:?classpath}"
@@ -35,14 +37,29 @@ traced() {  # LABEL COMMAND...: the command with every kernel recorded into OUT/
   CUDA_INJECTION64_PATH=$tracer KERNEL_TRACE_PREFIX=$out/$id.$label "$@" > "$out/$id.$label.log" 2>&1 \
     || { echo "$label failed: $out/$id.$label.log" >&2; tail -5 "$out/$id.$label.log" >&2; return 1; }
 }
+java_extra=""; torch_extra=""
+[ -n "${BF16:-}" ] && { java_extra="--bf16"; torch_extra="--amp bf16"; }
 for steps in "$short" "$long"; do
-  traced "java_$steps" java_bench "$work/$id" --steps "$steps" --warmup 1 --rounds 1 --methods lora || exit 1
-  traced "torch_$steps" torch_bench "$work/$id-config" --attn sdpa --methods lora --steps "$steps" --warmup 1 || exit 1
+  traced "java_$steps" java_bench "$work/$id" --steps "$steps" --warmup 1 --rounds 1 --methods lora $java_extra || exit 1
+  traced "torch_$steps" torch_bench "$work/$id-config" --attn sdpa --methods lora --steps "$steps" --warmup 1 \
+    $torch_extra || exit 1
 done
-java_ms=$(java_bench "$work/$id" --steps 30 --warmup 5 --rounds 1 --methods lora 2>&1 | tee "$out/$id.java_step.txt" \
-  | awk '$1 == "lora" && $2 ~ /^[0-9.]+$/ && !seen++ {print $2}')  # the first (TF32) row
-torch_ms=$(torch_bench "$work/$id-config" --attn sdpa --methods lora 2>&1 | tee "$out/$id.torch_step.txt" \
+java_bench "$work/$id" --steps 30 --warmup 5 --rounds 1 --methods lora $java_extra > "$out/$id.java_step.txt" 2>&1
+step_of() { sed -n "s/^$1  *\([0-9.]*\) .*/\1/p" "$out/$id.java_step.txt" | head -1; }  # the row's step ms
+torch_ms=$(torch_bench "$work/$id-config" --attn sdpa --methods lora $torch_extra 2>&1 | tee "$out/$id.torch_step.txt" \
   | python3 -c 'import json, sys; print(next(json.loads(l)["median_ms"] for l in sys.stdin if l.startswith("{")))')
-python3 "$here/kernel_summary.py" --steps $((long - short)) --step-ms "ours=$java_ms" --step-ms "pytorch=$torch_ms" \
-  ours "$out/$id.java_$short.*.csv" "$out/$id.java_$long.*.csv" \
-  pytorch "$out/$id.torch_$short.*.csv" "$out/$id.torch_$long.*.csv" | tee "$out/$id.kernel_times.txt"
+k=$((long - short))
+if [ -z "${BF16:-}" ]; then
+  python3 "$here/kernel_summary.py" --steps $k --step-ms "ours=$(step_of lora)" --step-ms "pytorch=$torch_ms" \
+    ours "$out/$id.java_$short.*.csv" "$out/$id.java_$long.*.csv" \
+    pytorch "$out/$id.torch_$short.*.csv" "$out/$id.torch_$long.*.csv" | tee "$out/$id.kernel_times.txt"
+  exit 0
+fi
+for steps in "$short" "$long"; do  # one process, two sessions: TF32 first, then bf16
+  python3 "$here/split_sessions.py" "$(ls "$out/$id.java_$steps".*.csv | head -1)" "$out/$id.java_$steps.session"
+done
+python3 "$here/kernel_summary.py" --steps $k --step-ms "ours-tf32=$(step_of lora)" \
+  --step-ms "ours-bf16=$(step_of 'lora bf16')" --step-ms "pytorch-bf16=$torch_ms" \
+  ours-tf32 "$out/$id.java_$short.session.1.csv" "$out/$id.java_$long.session.1.csv" \
+  ours-bf16 "$out/$id.java_$short.session.2.csv" "$out/$id.java_$long.session.2.csv" \
+  pytorch-bf16 "$out/$id.torch_$short.*.csv" "$out/$id.torch_$long.*.csv" | tee "$out/$id.kernel_times.txt"
