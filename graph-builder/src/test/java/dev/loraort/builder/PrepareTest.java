@@ -77,7 +77,14 @@ class PrepareTest {
     // the embedding table (2 KiB) is stored once, for all three graphs
     assertThat(Files.size(r.dir().resolve("base.weights"))).isLessThan(3 * 4096);
     // every node named, once: ONNX Runtime's profiles name nodes by it
-    for (String f : List.of("train.onnx", "infer.onnx", "train_rwp.onnx")) {
+    for (String f :
+        List.of(
+            "train.onnx",
+            "infer.onnx",
+            "train_rwp.onnx",
+            "train_fused.onnx",
+            "train_bf16.onnx",
+            "train_fused_bf16.onnx")) {
       List<String> names =
           ModelProto.parseFrom(Files.readAllBytes(r.dir().resolve(f)))
               .getGraph()
