@@ -272,7 +272,7 @@ public final class ModelGraphs implements AutoCloseable {
                             + ": graphs has no '"
                             + role
                             + "' entry"
-                            + howToWrite(role)));
+                            + howToWrite(m, role)));
     if (!Files.exists(p)) {
       throw new GraphException(p + " not found (manifest.json names it as the " + role + " graph)");
     }
@@ -286,9 +286,11 @@ public final class ModelGraphs implements AutoCloseable {
     }
   }
 
-  private static String howToWrite(String role) {
+  private static String howToWrite(Manifest m, String role) {
     if (role.equals(ExecutionDevice.Precision.FP16.role)) {
-      return " (export the model with export_lora_graph.py --fp16)";
+      return m.graph(ExecutionDevice.Precision.BF16.role).isPresent()
+          ? " (prepare writes bf16 graphs instead: train with --bf16)"
+          : " (export the model with export_lora_graph.py --fp16)";
     }
     if (role.equals(ExecutionDevice.Precision.BF16.role)) {
       return " (lora-trainer prepare writes it: prepare the model again from its inference ONNX)";

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.builder.Prepare;
+import dev.loraort.builder.PrepareConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -132,5 +134,19 @@ class ModelGraphsTest {
         .hasMessageContaining("lora-trainer prepare writes it");
     assertThatThrownBy(() -> ModelGraphs.open(Manifest.read(TINY), bf16, 1, true))
         .hasMessageContaining("no mixed-precision version; drop --bf16");
+  }
+
+  @Test
+  void fp16OnAPreparedDirectoryPointsToBf16() throws IOException {
+    Path prepared = dir.resolve("prepared");
+    Prepare.run(
+        PrepareConfig.defaults(TINY.resolve("plain/model.onnx"), prepared, "seq-cls").toBuilder()
+            .id("tiny")
+            .build());
+    ExecutionDevice fp16 =
+        ExecutionDevice.parse("cuda", true).withPrecision(ExecutionDevice.Precision.FP16);
+    assertThatThrownBy(() -> ModelGraphs.open(Manifest.read(prepared), fp16, 1, false))
+        .hasMessageContaining("graphs has no 'train_fp16' entry")
+        .hasMessageContaining("train with --bf16");
   }
 }
