@@ -16,20 +16,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 bench_model "$id" || exit 2
 mkdir -p "$out"
 NO_CHECK=1 NO_TORCH=1 VARIANTS=" " bash "$here/fused_ab.sh" "$work" run "$out" "$id" > /dev/null || exit 1
-monitor() {  # GPU memory used (MiB) every 0.2 s, until killed
-  while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; sleep 0.2; done
-}
-peak() { sort -n "$1" | tail -1; }
-monitor > "$out/$id.mem_java.txt" &
+memory_monitor > "$out/$id.mem_java.txt" &
 mon=$!
 java_bench "$work/prepared/$id" --kernels fused --bf16 --steps 30 --warmup 5 --rounds 1 \
   --methods lora,eflat-lora 2>&1 | grep -v "^\[" | tee "$out/$id.bench_bf16.txt"
 kill $mon
-echo "java (tf32 and bf16 sessions, one after the other) peak GPU memory (MiB, nvidia-smi): $(peak "$out/$id.mem_java.txt")" \
+echo "java (tf32 and bf16 sessions, one after the other) peak GPU memory (MiB, nvidia-smi): $(memory_peak "$out/$id.mem_java.txt")" \
   | tee -a "$out/$id.bench_bf16.txt"
 [ -n "${NO_TORCH:-}" ] && exit 0
 for mode in ${TORCH_MODES:-eager compile}; do
-  monitor > "$out/$id.mem_torch_$mode.txt" &
+  memory_monitor > "$out/$id.mem_torch_$mode.txt" &
   mon=$!
   if [ $mode = compile ]; then
     torch_bench "$work/$id-config" --attn sdpa --methods lora --amp bf16 --compile --warmup 10 2>&1 | grep '^{' \
@@ -38,6 +34,6 @@ for mode in ${TORCH_MODES:-eager compile}; do
     torch_bench "$work/$id-config" --attn sdpa --methods lora --amp bf16 2>&1 | grep '^{' | tee -a "$out/$id.torch_bf16.txt"
   fi
   kill $mon
-  echo "torch bf16 $mode peak GPU memory (MiB, nvidia-smi): $(peak "$out/$id.mem_torch_$mode.txt")" \
+  echo "torch bf16 $mode peak GPU memory (MiB, nvidia-smi): $(memory_peak "$out/$id.mem_torch_$mode.txt")" \
     | tee -a "$out/$id.torch_bf16.txt"
 done

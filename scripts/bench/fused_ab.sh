@@ -50,30 +50,27 @@ $J prepare --onnx "$work/$id-plain/model.onnx" --task "$task" --targets "$target
 [ -n "${NO_CHECK:-}" ] || $J check --model "$prepared" --kernels fused --against "$prepared" \
   --data "$work/$id.jsonl" --batch-size 2 --device cuda --no-tf32 2>&1 | grep -v "^\[" \
   | tee "$out/$id.fused_vs_plain.txt"
-monitor() {  # GPU memory used (MiB) every 0.2 s, until killed
-  while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; sleep 0.2; done
-}
 for v in ${VARIANTS:-plain:copy fused:copy fused:cuda-graph}; do
   k=${v%%:*}; io=${v#*:}; name=${k}_$io
-  monitor > "$out/$id.mem_$name.txt" &
+  memory_monitor > "$out/$id.mem_$name.txt" &
   mon=$!
   java_bench "$prepared" --kernels $k --io $io --steps 30 --warmup 5 --rounds 1 --methods lora,eflat-lora \
     2>&1 | grep -v "^\[" | tee "$out/$id.bench_$name.txt"
   kill $mon
   echo "java --kernels $k --io $io peak GPU memory (MiB, nvidia-smi):" \
-    "$(sort -n "$out/$id.mem_$name.txt" | tail -1)" | tee -a "$out/$id.bench_$name.txt"
+    "$(memory_peak "$out/$id.mem_$name.txt")" | tee -a "$out/$id.bench_$name.txt"
 done
 [ -n "${NO_TORCH:-}" ] && exit 0
-monitor > "$out/$id.mem_torch.txt" &
+memory_monitor > "$out/$id.mem_torch.txt" &
 mon=$!
 torch_bench "$work/$id-config" --attn sdpa --methods lora 2>&1 | grep '^{' | tee "$out/$id.torch.txt"
 kill $mon
-echo "torch eager peak GPU memory (MiB, nvidia-smi): $(sort -n "$out/$id.mem_torch.txt" | tail -1)" \
+echo "torch eager peak GPU memory (MiB, nvidia-smi): $(memory_peak "$out/$id.mem_torch.txt")" \
   | tee -a "$out/$id.torch.txt"
-monitor > "$out/$id.mem_torch_compile.txt" &
+memory_monitor > "$out/$id.mem_torch_compile.txt" &
 mon=$!
 torch_bench "$work/$id-config" --attn sdpa --methods lora --compile --warmup 10 2>&1 | grep '^{' \
   | tee -a "$out/$id.torch.txt"
 kill $mon
-echo "torch compiled peak GPU memory (MiB, nvidia-smi): $(sort -n "$out/$id.mem_torch_compile.txt" | tail -1)" \
+echo "torch compiled peak GPU memory (MiB, nvidia-smi): $(memory_peak "$out/$id.mem_torch_compile.txt")" \
   | tee -a "$out/$id.torch.txt"

@@ -2,7 +2,8 @@
 # exporter_ab.sh (the Java and PyTorch steps). Source it; `bench_model ID` sets family, rank, alpha,
 # targets, batch, seq and atol (the exporter's check tolerance, empty for the contract's default);
 # `java_bench MODEL_DIR [bench options]` runs the trainer's bench on it, on the CUDA EP, and
-# `torch_bench CONFIG_DIR [torch_peft_bench.py options]` PyTorch + PEFT on the same step.
+# `torch_bench CONFIG_DIR [torch_peft_bench.py options]` PyTorch + PEFT on the same step;
+# `memory_monitor > FILE &` samples the GPU's memory in use, `memory_peak FILE` reads the peak.
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bench_model() {
   atol=""
@@ -34,3 +35,9 @@ torch_bench() {  # CONFIG_DIR [torch_peft_bench.py options]: the settings of ben
   python3 "$bench_dir/torch_peft_bench.py" --config "$config" --family "$family" --batch "$batch" --seq "$seq" \
     --targets "$targets" --rank "$rank" --alpha "$alpha" "$@"
 }
+
+memory_monitor() {  # GPU memory used (MiB, nvidia-smi: the whole device) every 0.2 s, until killed
+  while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; sleep 0.2; done
+}
+
+memory_peak() { sort -n "$1" | tail -1; }  # FILE: the largest sample memory_monitor wrote
