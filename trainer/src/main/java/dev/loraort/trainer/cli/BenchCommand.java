@@ -273,8 +273,8 @@ final class BenchCommand implements Callable<Integer> {
     }
     for (Precision mixed : precisions.subList(1, precisions.size())) {
       // round 0 of every precision starts from the same parameters and batches: how far apart
-      String label = mixed.name().toLowerCase(Locale.ROOT);
-      System.out.println(label + " mixed precision vs fp32 (round 0, same start and batches):");
+      System.out.println(
+          mixed.label() + " mixed precision vs fp32 (round 0, same start and batches):");
       for (String id : methods) {
         List<StepRecord> a = firstRound.get(new Run(id, Precision.FP32));
         List<StepRecord> b = firstRound.get(new Run(id, mixed));
@@ -305,9 +305,7 @@ final class BenchCommand implements Callable<Integer> {
   /** One timed configuration: a method in fp32 (TF32 per --tf32) or in mixed precision. */
   private record Run(String method, Precision precision) {
     String label() {
-      return precision == Precision.FP32
-          ? method
-          : method + " " + precision.name().toLowerCase(Locale.ROOT);
+      return precision == Precision.FP32 ? method : method + " " + precision.label();
     }
   }
 

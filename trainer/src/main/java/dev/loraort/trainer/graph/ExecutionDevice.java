@@ -50,6 +50,13 @@ public record ExecutionDevice(
       this.role = role;
       this.fusedRole = fusedRole;
     }
+
+    /**
+     * @return fp32, fp16 or bf16: the command-line flag without its dashes, and how reports name it
+     */
+    public String label() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
   }
 
   /** Which train graph a model directory with a train_fused graph trains through. */
@@ -90,7 +97,7 @@ public record ExecutionDevice(
     if (precision != Precision.FP32 && !cuda) {
       throw new IllegalArgumentException(
           "--"
-              + precision.name().toLowerCase(java.util.Locale.ROOT)
+              + precision.label()
               + " needs --device cuda (ONNX Runtime's CPU provider has no "
               + (precision == Precision.BF16 ? "bfloat16 MatMul)" : "fp16 kernels for most ops)"));
     }
@@ -201,8 +208,7 @@ public record ExecutionDevice(
     return "cuda:"
         + deviceId
         + switch (precision) {
-          case FP16 -> " (fp16 mixed precision)";
-          case BF16 -> " (bf16 mixed precision)";
+          case FP16, BF16 -> " (" + precision.label() + " mixed precision)";
           case FP32 -> tf32 ? " (tf32)" : " (fp32, tf32 off)";
         }
         + (cudaOptions.isEmpty() ? "" : " " + cudaOptions);

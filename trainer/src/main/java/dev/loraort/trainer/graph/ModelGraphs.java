@@ -135,7 +135,7 @@ public final class ModelGraphs implements AutoCloseable {
       throw new GraphException(
           m.id()
               + ": Flat-LoRA's train_rwp graph has no mixed-precision version; drop --"
-              + p.name().toLowerCase(Locale.ROOT));
+              + p.label());
     }
   }
 
