@@ -14,6 +14,13 @@
  *
  * The same math as the ai.onnx decompositions the builder writes into train.onnx, in one pass
  * over each row instead of one kernel per elementwise op.
+ *
+ * The bf16 graphs' attention runs between bfloat16 matrix products, so two ops also take bfloat16
+ * tensors in and out and compute in float32 inside (one rounding, of the result), which spares
+ * the casts of the attention matrix to float32 and back:
+ *
+ *   Softmax(X) -> Y                            over the last axis, bfloat16 only
+ *   SoftmaxGrad(dY, Y) -> dX                   as above, bfloat16 too
  */
 #ifndef LORAORT_KERNELS_H
 #define LORAORT_KERNELS_H
@@ -27,6 +34,10 @@ void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* s
                                  const float* mean, const float* inv_std, float* dx, int64_t rows,
                                  int64_t h);
 void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_t rows, int64_t h);
+/* bfloat16 tensors as their bits: the upper half of a float32 */
+void loraort_softmax_bf16_cpu(const uint16_t* x, uint16_t* y, int64_t rows, int64_t h);
+void loraort_softmax_grad_bf16_cpu(const uint16_t* dy, const uint16_t* y, uint16_t* dx,
+                                   int64_t rows, int64_t h);
 
 /* The CUDA C source of the same kernels (kernels_cuda.c), compiled at run time by NVRTC. */
 extern const char* const LORAORT_CUDA_SOURCE;

@@ -2,6 +2,7 @@
  * CPU session of a train_fused graph runs. Row sums in double: the decomposed graph sums in float,
  * so the two agree to float rounding. */
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -62,6 +63,59 @@ void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_
     float d = (float)dot;
     for (int64_t j = 0; j < h; j++) {
       dxr[j] = yr[j] * (dyr[j] - d);
+    }
+  }
+}
+
+static float bf16_to_float(uint16_t b) {
+  uint32_t u = (uint32_t)b << 16;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+/* Rounds to nearest, ties to even, as ONNX Runtime's Cast and CUDA's __float2bfloat16 do. */
+static uint16_t float_to_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+void loraort_softmax_bf16_cpu(const uint16_t* x, uint16_t* y, int64_t rows, int64_t h) {
+  for (int64_t r = 0; r < rows; r++) {
+    const uint16_t* xr = x + r * h;
+    uint16_t* yr = y + r * h;
+    float m = -INFINITY;
+    for (int64_t j = 0; j < h; j++) {
+      float v = bf16_to_float(xr[j]);
+      m = v > m || isnan(v) ? v : m; /* a NaN makes the row NaN, as the float softmax does */
+    }
+    double sum = 0;
+    for (int64_t j = 0; j < h; j++) {
+      sum += expf(bf16_to_float(xr[j]) - m);
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < h; j++) {
+      yr[j] = float_to_bf16(expf(bf16_to_float(xr[j]) - m) * inv);
+    }
+  }
+}
+
+void loraort_softmax_grad_bf16_cpu(const uint16_t* dy, const uint16_t* y, uint16_t* dx,
+                                   int64_t rows, int64_t h) {
+  for (int64_t r = 0; r < rows; r++) {
+    const uint16_t* dyr = dy + r * h;
+    const uint16_t* yr = y + r * h;
+    uint16_t* dxr = dx + r * h;
+    double dot = 0;
+    for (int64_t j = 0; j < h; j++) {
+      dot += bf16_to_float(dyr[j]) * bf16_to_float(yr[j]);
+    }
+    float d = (float)dot;
+    for (int64_t j = 0; j < h; j++) {
+      dxr[j] = float_to_bf16(bf16_to_float(yr[j]) * (bf16_to_float(dyr[j]) - d));
     }
   }
 }

@@ -90,9 +90,11 @@ static struct {
   int (*nvrtcDestroyProgram)(nvrtcProgram* p);
 } cu;
 
-enum { GELU, GELU_TANH, LAYER_NORM, SOFTMAX, KERNELS };
-static const char* const KERNEL_NAMES[KERNELS] = {"gelu_grad", "gelu_tanh_grad", "layer_norm_grad",
-                                                  "softmax_grad"};
+/* One CUDA kernel per op; ops of one name and another type are separate entries. */
+enum { GELU, GELU_TANH, LAYER_NORM, SOFTMAX_GRAD, SOFTMAX_GRAD_BF16, SOFTMAX_BF16, KERNELS };
+static const char* const KERNEL_NAMES[KERNELS] = {"gelu_grad",       "gelu_tanh_grad",
+                                                  "layer_norm_grad", "softmax_grad",
+                                                  "softmax_grad_bf16", "softmax_bf16"};
 
 static pthread_mutex_t cuda_lock = PTHREAD_MUTEX_INITIALIZER;
 static char* ptx;                 /* NVRTC's output, compiled once per process */
@@ -268,17 +270,18 @@ typedef struct Op {
   const char* name;
   int kernel;
   size_t inputs;
+  int type; /* of every input and the output: TENSOR_FLOAT or TENSOR_BFLOAT16 */
   int cuda;
 } Op;
 
 typedef struct Input {
-  float* data;
+  void* data;
   int64_t dims[8];
   size_t rank;
   int64_t count;
 } Input;
 
-static OrtStatus* input(OrtKernelContext* c, const char* op, size_t i, Input* in) {
+static OrtStatus* input(OrtKernelContext* c, const Op* op, size_t i, Input* in) {
   const OrtValue* v = NULL;
   CHECK(ORT(KernelContext_GetInput)(c, i, &v));
   OrtTensorTypeAndShapeInfo* info;
@@ -286,11 +289,14 @@ static OrtStatus* input(OrtKernelContext* c, const char* op, size_t i, Input* in
   int type = 0;
   OrtStatus* s = ORT(GetTensorElementType)(info, &type);
   if (s == NULL) s = ORT(GetDimensionsCount)(info, &in->rank);
-  if (s == NULL && in->rank > 8) s = fail(op, "inputs of rank > 8 are not supported");
+  if (s == NULL && in->rank > 8) s = fail(op->name, "inputs of rank > 8 are not supported");
   if (s == NULL) s = ORT(GetDimensions)(info, in->dims, in->rank);
   ORT(ReleaseTensorTypeAndShapeInfo)(info);
   if (s != NULL) return s;
-  if (type != TENSOR_FLOAT) return fail(op, "every input must be float32");
+  if (type != op->type) {
+    return fail(op->name, op->type == TENSOR_FLOAT ? "every input must be float32"
+                                                   : "every input must be bfloat16");
+  }
   in->count = 1;
   for (size_t d = 0; d < in->rank; d++) in->count *= in->dims[d];
   return ORT(GetTensorMutableData)((OrtValue*)v, (void**)&in->data);
@@ -298,14 +304,14 @@ static OrtStatus* input(OrtKernelContext* c, const char* op, size_t i, Input* in
 
 static OrtStatus* compute(void* kernel, OrtKernelContext* c) {
   const Op* op = kernel;
-  Input in[5];
+  Input in[5] = {{0}};
   for (size_t i = 0; i < op->inputs; i++) {
-    CHECK(input(c, op->name, i, &in[i]));
+    CHECK(input(c, op, i, &in[i]));
   }
   int64_t n = in[0].count;
   int64_t h = in[0].rank > 0 ? in[0].dims[in[0].rank - 1] : 1;
   int64_t rows = h > 0 ? n / h : 0;
-  if (in[1].count != n) {
+  if (op->inputs > 1 && in[1].count != n) {
     return fail(op->name, "the first two inputs differ in size");
   }
   if (op->kernel == LAYER_NORM && (in[2].count != h || in[3].count != rows || in[4].count != rows)) {
@@ -315,8 +321,8 @@ static OrtStatus* compute(void* kernel, OrtKernelContext* c) {
   }
   OrtValue* out_value;
   CHECK(ORT(KernelContext_GetOutput)(c, 0, in[0].dims, in[0].rank, &out_value));
-  float* out;
-  CHECK(ORT(GetTensorMutableData)(out_value, (void**)&out));
+  void* out;
+  CHECK(ORT(GetTensorMutableData)(out_value, &out));
   if (n == 0) return NULL;
   if (!op->cuda) {
     switch (op->kernel) {
@@ -326,7 +332,11 @@ static OrtStatus* compute(void* kernel, OrtKernelContext* c) {
         loraort_layer_norm_grad_cpu(in[0].data, in[1].data, in[2].data, in[3].data, in[4].data,
                                     out, rows, h);
         break;
-      default: loraort_softmax_grad_cpu(in[0].data, in[1].data, out, rows, h);
+      case SOFTMAX_GRAD: loraort_softmax_grad_cpu(in[0].data, in[1].data, out, rows, h); break;
+      case SOFTMAX_GRAD_BF16:
+        loraort_softmax_grad_bf16_cpu(in[0].data, in[1].data, out, rows, h);
+        break;
+      default: loraort_softmax_bf16_cpu(in[0].data, out, rows, h);
     }
     return NULL;
   }
@@ -344,14 +354,25 @@ static OrtStatus* compute(void* kernel, OrtKernelContext* c) {
     void* args[] = {&in[0].data, &in[1].data, &in[2].data, &in[3].data, &in[4].data, &out, &hi};
     return launch(op->name, c, LAYER_NORM, (unsigned)rows, threads, args);
   }
-  void* args[] = {&in[0].data, &in[1].data, &out, &hi};
-  return launch(op->name, c, SOFTMAX, (unsigned)rows, threads, args);
+  if (op->kernel == SOFTMAX_GRAD) {
+    void* args[] = {&in[0].data, &in[1].data, &out, &hi};
+    return launch(op->name, c, SOFTMAX_GRAD, (unsigned)rows, threads, args);
+  }
+  /* the bf16 kernels: one warp per row, 4 rows per block */
+  long long rr = rows;
+  unsigned blocks = (unsigned)((rows + 3) / 4);
+  if (op->kernel == SOFTMAX_GRAD_BF16) {
+    void* args[] = {&in[0].data, &in[1].data, &out, &rr, &hi};
+    return launch(op->name, c, SOFTMAX_GRAD_BF16, blocks, 128, args);
+  }
+  void* args[] = {&in[0].data, &out, &rr, &hi};
+  return launch(op->name, c, SOFTMAX_BF16, blocks, 128, args);
 }
 
 static const char* op_name(const OrtCustomOp* op) { return ((const Op*)op)->name; }
 static const char* op_ep_cpu(const OrtCustomOp* op) { (void)op; return "CPUExecutionProvider"; }
 static const char* op_ep_cuda(const OrtCustomOp* op) { (void)op; return "CUDAExecutionProvider"; }
-static int op_float(const OrtCustomOp* op, size_t i) { (void)op; (void)i; return TENSOR_FLOAT; }
+static int op_type(const OrtCustomOp* op, size_t i) { (void)i; return ((const Op*)op)->type; }
 static size_t op_inputs(const OrtCustomOp* op) { return ((const Op*)op)->inputs; }
 static size_t op_outputs(const OrtCustomOp* op) { (void)op; return 1; }
 static int op_required(const OrtCustomOp* op, size_t i) { (void)op; (void)i; return IO_REQUIRED; }
@@ -369,19 +390,23 @@ static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKe
 }
 static void op_destroy(void* kernel) { (void)kernel; }
 
-#define OP(ep, nm, k, n)                                                                        \
-  {{API_VERSION, op_create, op_name, op_ep_##ep, op_float, op_inputs, op_float, op_outputs, NULL, \
-    op_destroy, op_required, op_required, op_mem, op_arity, op_homogeneous, op_arity,             \
-    op_homogeneous, op_create2, compute},                                                         \
-   nm, k, n, 0}
+#define OP(ep, nm, k, n, t)                                                                   \
+  {{API_VERSION, op_create, op_name, op_ep_##ep, op_type, op_inputs, op_type, op_outputs, NULL, \
+    op_destroy, op_required, op_required, op_mem, op_arity, op_homogeneous, op_arity,           \
+    op_homogeneous, op_create2, compute},                                                       \
+   nm, k, n, t, 0}
 
-static Op cpu_ops[KERNELS] = {OP(cpu, "GeluGrad", GELU, 2), OP(cpu, "GeluTanhGrad", GELU_TANH, 2),
-                              OP(cpu, "LayerNormalizationGrad", LAYER_NORM, 5),
-                              OP(cpu, "SoftmaxGrad", SOFTMAX, 2)};
-static Op cuda_ops[KERNELS] = {OP(cuda, "GeluGrad", GELU, 2),
-                               OP(cuda, "GeluTanhGrad", GELU_TANH, 2),
-                               OP(cuda, "LayerNormalizationGrad", LAYER_NORM, 5),
-                               OP(cuda, "SoftmaxGrad", SOFTMAX, 2)};
+/* ONNX Runtime merges ops of one name into one schema and picks the kernel by input type. */
+#define OPS(ep)                                                                   \
+  {OP(ep, "GeluGrad", GELU, 2, TENSOR_FLOAT),                                     \
+   OP(ep, "GeluTanhGrad", GELU_TANH, 2, TENSOR_FLOAT),                            \
+   OP(ep, "LayerNormalizationGrad", LAYER_NORM, 5, TENSOR_FLOAT),                 \
+   OP(ep, "SoftmaxGrad", SOFTMAX_GRAD, 2, TENSOR_FLOAT),                          \
+   OP(ep, "SoftmaxGrad", SOFTMAX_GRAD_BF16, 2, TENSOR_BFLOAT16),                  \
+   OP(ep, "Softmax", SOFTMAX_BF16, 1, TENSOR_BFLOAT16)}
+
+static Op cpu_ops[KERNELS] = OPS(cpu);
+static Op cuda_ops[KERNELS] = OPS(cuda);
 
 static OrtCustomOpDomain* domains[2]; /* cpu, cuda: made once, shared by every session */
 

@@ -30,7 +30,7 @@ typedef struct OrtApiBase {
 
 enum { API_VERSION = 16 };
 enum { ORT_FAIL = 1, ORT_INVALID_ARGUMENT = 2 };                   /* OrtErrorCode */
-enum { TENSOR_FLOAT = 1, TENSOR_INT32 = 6, TENSOR_INT64 = 7 };     /* ONNXTensorElementDataType */
+enum { TENSOR_FLOAT = 1, TENSOR_INT32 = 6, TENSOR_INT64 = 7, TENSOR_BFLOAT16 = 16 }; /* ONNXTensorElementDataType */
 enum { IO_REQUIRED = 0 };                 /* OrtCustomOpInputOutputCharacteristic */
 enum { MEM_DEFAULT = 0 };                 /* OrtMemType */
 enum { ORT_DEVICE_ALLOCATOR = 0 };        /* OrtAllocatorType */

@@ -30,8 +30,16 @@ public final class FusedKernels {
   /** LayerNormalizationGrad(dY, X, Scale, Mean, InvStdDev) -> dX, over the last axis. */
   public static final String LAYER_NORM_GRAD = "LayerNormalizationGrad";
 
-  /** SoftmaxGrad(dY, Y) -> dX, over the last axis. */
+  /**
+   * SoftmaxGrad(dY, Y) -> dX, over the last axis: float32, or bfloat16 in and out (float32 inside).
+   */
   public static final String SOFTMAX_GRAD = "SoftmaxGrad";
+
+  /**
+   * Softmax(X) -> Y, over the last axis, bfloat16 in and out (float32 inside): the bf16 graphs'
+   * attention softmax, between two bfloat16 products.
+   */
+  public static final String SOFTMAX = "Softmax";
 
   /** Session config entry: which kernels the library registers, {@code cpu} or {@code cuda}. */
   public static final String CONFIG_EP = "loraort.kernels.ep";

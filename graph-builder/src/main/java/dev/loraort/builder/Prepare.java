@@ -203,7 +203,8 @@ public final class Prepare {
     Prepare p = new Prepare(c);
     Map<Role, Built> built = new LinkedHashMap<>();
     for (Role r : Role.values()) {
-      built.put(r, r.fp32 == null ? p.build(r) : built.get(r.fp32).bf16());
+      built.put(
+          r, r.fp32 == null ? p.build(r) : built.get(r.fp32).bf16(r.fp32 == Role.TRAIN_FUSED));
     }
     Map<String, Integer> nodes = new LinkedHashMap<>();
     built.forEach((r, b) -> nodes.put(r.id, b.g.nodes().size()));
@@ -267,10 +268,14 @@ public final class Prepare {
       this.batchInputs = List.copyOf(batchInputs);
     }
 
-    /** The same graph in bf16 mixed precision. */
-    Built bf16() {
+    /**
+     * The same graph in bf16 mixed precision.
+     *
+     * @param kernels whether the graph uses the fused-kernel library (its softmax may too)
+     */
+    Built bf16(boolean kernels) {
       Graph low = g.copy();
-      MixedPrecision.bf16(low);
+      MixedPrecision.bf16(low, kernels);
       return new Built(low, trainables, batchInputs);
     }
   }

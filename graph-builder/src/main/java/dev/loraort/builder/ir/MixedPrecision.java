@@ -1,9 +1,12 @@
 package dev.loraort.builder.ir;
 
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
+import dev.loraort.kernels.FusedKernels;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -23,7 +26,13 @@ import java.util.Set;
  * products (a bias, LoRA's sum and scale: rounded to bfloat16 as torch.autocast rounds them); a
  * value moved only for products is cast before the movement, for the same reason. Frozen weights
  * are cast in the graph: ONNX Runtime folds the cast of an initializer at load, so the device holds
- * them once, in bfloat16.
+ * them once, in bfloat16; so is a broadcast operand of such a step (an attention mask), once for
+ * every layer that reads it.
+ *
+ * <p>Where the graph may use the fused-kernel library (train_fused), attention's softmax, between
+ * two products, reads and writes bfloat16 too ({@link FusedKernels#SOFTMAX} and the bfloat16 {@link
+ * FusedKernels#SOFTMAX_GRAD}, float32 inside, as flash attention keeps its scores): with the scale
+ * and the mask before it, the attention matrix is never cast, forward or backward.
  */
 public final class MixedPrecision {
   private static final Set<String> PRODUCTS = Set.of("MatMul", "Gemm");
@@ -39,32 +48,52 @@ public final class MixedPrecision {
   private final Map<String, Node> producers;
   private final Map<String, List<Node>> consumers;
 
+  /** Whether the kernel library's bfloat16 Softmax and SoftmaxGrad may be used. */
+  private final boolean kernels;
+
   /** Each float value's bfloat16 twin, once made. */
   private final Map<String, String> low = new HashMap<>();
 
   /** The nodes in their new order. */
   private final List<Node> out = new ArrayList<>();
 
-  /** Memos of {@link #computable} and {@link #feedsOnlyProducts}. */
+  /**
+   * Memos of {@link #computable}, {@link #feedsOnlyLowReaders} and {@link #isLowSoftmax}. Each is
+   * set false while its answer is worked out (the walks go backward and forward, and may meet
+   * again); a false answer only leaves a cast in place, so every answer is safe.
+   */
   private final Map<String, Boolean> computable = new HashMap<>();
 
   private final Map<String, Boolean> feedsOnly = new HashMap<>();
 
-  private MixedPrecision(Graph g) {
+  private final Map<Node, Boolean> lowSoftmax = new IdentityHashMap<>();
+
+  /** How a lowered node runs in bfloat16. */
+  private enum Kind {
+    PRODUCT,
+    STEP,
+    SOFTMAX,
+    SOFTMAX_GRAD
+  }
+
+  private MixedPrecision(Graph g, boolean kernels) {
     this.g = g;
     this.s = Shapes.infer(g);
     this.producers = g.producers();
     this.consumers = g.consumers();
+    this.kernels = kernels;
   }
 
   /**
    * Rewrites a float32 graph in place.
    *
    * @param g a topologically sorted graph
+   * @param kernels whether the graph may use the fused-kernel library (a train_fused graph): then
+   *     attention's softmax and its gradient run in bfloat16 too
    * @return how many matrix products now run in bfloat16
    */
-  public static int bf16(Graph g) {
-    return new MixedPrecision(g).run();
+  public static int bf16(Graph g, boolean kernels) {
+    return new MixedPrecision(g, kernels).run();
   }
 
   private int run() {
@@ -76,22 +105,32 @@ public final class MixedPrecision {
             new Node("Shape", "", n.rawName(), List.of(low.get(n.in(0))), n.outputs(), n.attrs()));
         continue;
       }
-      boolean product = PRODUCTS.contains(n.op());
-      if (!n.domain().isEmpty() || !allFloat(n) || !product && !isLowStep(n)) {
+      Kind k = kind(n);
+      if (k == null) {
         out.add(n);
         continue;
       }
       List<String> in = new ArrayList<>();
-      for (String v : n.inputs()) {
-        in.add(v.isEmpty() ? v : lowOf(v));
+      for (int i = 0; i < n.inputs().size(); i++) {
+        String v = n.in(i);
+        in.add(v.isEmpty() || !isOperand(n, i) ? v : lowOf(v)); // Where's condition stays bool
       }
       String y = n.out(0);
       String yLow = g.fresh(y + "/bf16");
-      out.add(new Node(n.op(), "", n.rawName(), in, List.of(yLow), n.attrs()));
+      out.add(
+          k == Kind.SOFTMAX
+              ? new Node(
+                  FusedKernels.SOFTMAX,
+                  FusedKernels.DOMAIN,
+                  n.rawName(),
+                  in,
+                  List.of(yLow),
+                  Map.of())
+              : new Node(n.op(), n.domain(), n.rawName(), in, List.of(yLow), n.attrs()));
       // the float result keeps its name for the float ops that read it (dead code where none do)
       out.add(cast(yLow, y, DataType.FLOAT_VALUE));
       low.put(y, yLow); // bf16 -> float -> bf16 is exact: a later product reads yLow directly
-      lowered += product ? 1 : 0;
+      lowered += k == Kind.PRODUCT ? 1 : 0;
     }
     g.nodes().clear();
     g.nodes().addAll(out);
@@ -99,21 +138,93 @@ public final class MixedPrecision {
     return lowered;
   }
 
-  /**
-   * An elementwise step between products, run in bfloat16 as torch.autocast runs it: a linear
-   * layer's bias, LoRA's sum with the base layer and its scale, attention's scale; or a Concat of
-   * product results. Its operands are bfloat16 results or cheap to cast (weights, folded at load;
-   * scalar inputs), and only products read its result (directly, through data movement or through
-   * such steps), so running it in bfloat16 saves a cast to float before it and one back after it.
-   */
-  private boolean isLowStep(Node n) {
-    return isStep(n) && computable(n.out(0)) && feedsOnlyProducts(n.out(0));
+  /** How {@code n} runs in bfloat16, or null where it stays as it is. */
+  private Kind kind(Node n) {
+    if (!operandsFloat(n)) {
+      return null;
+    }
+    if (isLowSoftmaxGrad(n)) {
+      return Kind.SOFTMAX_GRAD;
+    }
+    if (!n.domain().isEmpty()) {
+      return null;
+    }
+    if (PRODUCTS.contains(n.op())) {
+      return Kind.PRODUCT;
+    }
+    if (isLowStep(n)) {
+      return Kind.STEP;
+    }
+    return isLowSoftmax(n) ? Kind.SOFTMAX : null;
   }
 
-  /** An elementwise op with two operands, or a Concat (the backward joins q, k, v's gradients). */
+  /**
+   * An elementwise step between products, run in bfloat16 as torch.autocast runs it: a linear
+   * layer's bias, LoRA's sum with the base layer and its scale, attention's scale and mask; or a
+   * Concat of product results. Its operands are bfloat16 results or cheap to cast (weights, folded
+   * at load; scalar inputs; broadcast operands), and only products read its result (directly,
+   * through data movement or through such steps; or a bfloat16 softmax), so running it in bfloat16
+   * saves a cast to float before it and one back after it.
+   */
+  private boolean isLowStep(Node n) {
+    return isStep(n) && computable(n.out(0)) && feedsOnlyLowReaders(n.out(0));
+  }
+
+  /**
+   * An elementwise op with two operands, a Where (a mask: its condition stays bool) or a Concat
+   * (the backward joins q, k, v's gradients).
+   */
   private static boolean isStep(Node n) {
     return n.domain().isEmpty()
-        && (ELEMENTWISE.contains(n.op()) && n.inputs().size() == 2 || n.op().equals("Concat"));
+        && (ELEMENTWISE.contains(n.op()) && n.inputs().size() == 2
+            || n.op().equals("Where") && n.inputs().size() == 3
+            || n.op().equals("Concat"));
+  }
+
+  /** Whether input {@code i} of {@code n} carries a value it computes with (not a condition). */
+  private static boolean isOperand(Node n, int i) {
+    return !(n.op().equals("Where") && n.domain().isEmpty() && i == 0);
+  }
+
+  private static List<String> operands(Node n) {
+    return n.op().equals("Where") && n.domain().isEmpty()
+        ? n.inputs().subList(1, n.inputs().size())
+        : n.inputs();
+  }
+
+  /**
+   * Attention's softmax (the kernel library's, over the last axis) in bfloat16: it reads a value
+   * computed from products, and only products (and its own gradient) read its result.
+   */
+  private boolean isLowSoftmax(Node n) {
+    if (!kernels || !n.domain().isEmpty() || !n.op().equals("Softmax")) {
+      return false;
+    }
+    Boolean known = lowSoftmax.get(n);
+    if (known != null) {
+      return known;
+    }
+    lowSoftmax.put(n, false);
+    int r = s.rank(n.in(0));
+    boolean low =
+        s.elemType(n.in(0)) == DataType.FLOAT_VALUE
+            && r > 0
+            && Shapes.normAxis(n.i("axis", -1), r) == r - 1
+            && computable(n.in(0))
+            && feedsOnlyLowReaders(n.out(0));
+    lowSoftmax.put(n, low);
+    return low;
+  }
+
+  /** The fused softmax gradient of a bfloat16 softmax: it reads the bfloat16 probabilities. */
+  private boolean isLowSoftmaxGrad(Node n) {
+    if (!kernels
+        || !n.domain().equals(FusedKernels.DOMAIN)
+        || !n.op().equals(FusedKernels.SOFTMAX_GRAD)) {
+      return false;
+    }
+    Node p = producers.get(n.in(1));
+    return p != null && isLowSoftmax(p);
   }
 
   /** Whether {@code v} comes from products through data movement and elementwise steps only. */
@@ -122,10 +233,13 @@ public final class MixedPrecision {
     if (known != null) {
       return known;
     }
+    computable.put(v, false);
     Node p = producers.get(v);
     boolean c;
-    if (p == null || !p.domain().isEmpty()) {
+    if (p == null) {
       c = false;
+    } else if (!p.domain().isEmpty()) {
+      c = isLowSoftmaxGrad(p);
     } else if (PRODUCTS.contains(p.op())) {
       c = true;
     } else if (isMove(p)) {
@@ -133,41 +247,68 @@ public final class MixedPrecision {
     } else if (isStep(p) && p.op().equals("Concat")) {
       c = p.inputs().stream().allMatch(this::computable);
     } else if (isStep(p)) {
+      List<String> xs = operands(p);
       c =
-          p.inputs().stream().allMatch(x -> computable(x) || cheap(x))
-              && p.inputs().stream().anyMatch(this::computable);
+          xs.stream().allMatch(x -> computable(x) || cheap(x, v))
+              && xs.stream().anyMatch(this::computable);
     } else {
-      c = false;
+      c = isLowSoftmax(p);
     }
     computable.put(v, c);
     return c;
   }
 
-  /** A weight (its cast is folded at load) or a scalar graph input (cast in no time). */
-  private boolean cheap(String v) {
-    return g.initializers().containsKey(v) || g.isInput(v) && s.rank(v) == 0;
+  /**
+   * A weight (its cast is folded at load), a scalar graph input (cast in no time), or an operand
+   * that {@code result} broadcasts (an attention mask: smaller, and cast once for every layer).
+   */
+  private boolean cheap(String x, String result) {
+    return g.initializers().containsKey(x)
+        || g.isInput(x) && s.rank(x) == 0
+        || broadcasts(x, result);
+  }
+
+  private boolean broadcasts(String x, String result) {
+    List<Dim> a = s.type(x).dims();
+    List<Dim> b = s.type(result).dims();
+    if (a == null || b == null) {
+      return false;
+    }
+    if (a.size() < b.size()) {
+      return true;
+    }
+    for (int i = 1; i <= a.size() && i <= b.size(); i++) {
+      if (a.get(a.size() - i).is(1) && !b.get(b.size() - i).is(1)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
    * Whether only products read {@code v}: directly, through data movement, or through steps that
-   * run in bfloat16 themselves; its shape may be read too.
+   * run in bfloat16 themselves, or a bfloat16 softmax and its gradient; its shape may be read too.
    */
-  private boolean feedsOnlyProducts(String v) {
+  private boolean feedsOnlyLowReaders(String v) {
     Boolean known = feedsOnly.get(v);
     if (known != null) {
       return known;
     }
-    feedsOnly.put(v, false); // a DAG has no cycle; this only guards the recursion
+    feedsOnly.put(v, false);
     List<Node> readers = consumers.getOrDefault(v, List.of());
     boolean f =
         g.outputs().stream().noneMatch(o -> o.getName().equals(v))
             && !readers.isEmpty()
-            && readers.stream().allMatch(r -> readsOnlyForProducts(r, v));
+            && readers.stream().allMatch(r -> readsLow(r, v));
     feedsOnly.put(v, f);
     return f;
   }
 
-  private boolean readsOnlyForProducts(Node r, String v) {
+  private boolean readsLow(Node r, String v) {
+    if (r.domain().equals(FusedKernels.DOMAIN) && r.op().equals(FusedKernels.SOFTMAX_GRAD)) {
+      // it reads the probabilities in whichever type the softmax writes them
+      return r.in(1).equals(v) && !r.in(0).equals(v) || isLowSoftmaxGrad(r);
+    }
     if (!r.domain().isEmpty()) {
       return false;
     }
@@ -176,17 +317,20 @@ public final class MixedPrecision {
     }
     if (isMove(r)) { // every output (Split's) read only by products, or not at all
       return r.in(0).equals(v)
-          && r.outputs().stream().allMatch(o -> feedsOnlyProducts(o) || isUnused(o));
+          && r.outputs().stream().allMatch(o -> feedsOnlyLowReaders(o) || isUnused(o));
     }
-    return isStep(r) && computable(r.out(0)) && feedsOnlyProducts(r.out(0));
+    if (r.op().equals("Softmax")) {
+      return isLowSoftmax(r);
+    }
+    return isStep(r) && computable(r.out(0)) && feedsOnlyLowReaders(r.out(0));
   }
 
   private boolean isUnused(String v) {
     return !consumers.containsKey(v) && g.outputs().stream().noneMatch(o -> o.getName().equals(v));
   }
 
-  private boolean allFloat(Node n) {
-    return n.inputs().stream().allMatch(v -> v.isEmpty() || s.elemType(v) == DataType.FLOAT_VALUE);
+  private boolean operandsFloat(Node n) {
+    return operands(n).stream().allMatch(v -> v.isEmpty() || s.elemType(v) == DataType.FLOAT_VALUE);
   }
 
   /**

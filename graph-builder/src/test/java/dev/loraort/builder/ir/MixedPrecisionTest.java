@@ -3,11 +3,14 @@ package dev.loraort.builder.ir;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.builder.autodiff.Backward;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
 import dev.loraort.builder.shape.ValueType;
+import dev.loraort.kernels.FusedKernels;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,7 +25,7 @@ class MixedPrecisionTest {
   @Test
   void productsReadBf16AndEverythingElseStaysFloat() {
     Graph g = attention();
-    assertThat(MixedPrecision.bf16(g)).isEqualTo(5); // q, k, scores, context, output
+    assertThat(MixedPrecision.bf16(g, false)).isEqualTo(5); // q, k, scores, context, output
     Shapes s = Shapes.infer(g);
     Map<String, Node> producer = g.producers();
     for (Node n : g.nodes()) {
@@ -61,17 +64,85 @@ class MixedPrecisionTest {
   }
 
   @Test
+  void withTheKernelLibraryAttentionIsNeverCast() {
+    Graph g = attentionWithGradient(true);
+    MixedPrecision.bf16(g, true);
+    Shapes s = Shapes.infer(g);
+    // the softmax and its gradient read and write bfloat16, on the library's kernels
+    assertThat(g.nodes().stream().filter(n -> n.op().equals("Softmax")))
+        .singleElement()
+        .satisfies(n -> assertThat(n.domain()).isEqualTo(FusedKernels.DOMAIN));
+    assertThat(g.nodes().stream().filter(n -> n.domain().equals(FusedKernels.DOMAIN)))
+        .hasSize(2)
+        .allSatisfy(
+            n -> {
+              assertThat(n.inputs()).allSatisfy(v -> assertThat(s.elemType(v)).isEqualTo(BF16));
+              assertThat(s.elemType(n.out(0))).isEqualTo(BF16);
+            });
+    // no cast of a value the attention matrix's size [2, 1, 3, 3]: the scale and the mask run in
+    // bfloat16 (forward and backward), the mask [2, 1, 1, 3] is cast once
+    List<Dim> attention = List.of(Dim.of(2), Dim.of(1), Dim.of(3), Dim.of(3));
+    assertThat(g.nodes().stream().filter(n -> n.op().equals("Cast")))
+        .allSatisfy(
+            c -> assertThat(s.type(c.in(0)).dims()).as(c.toString()).isNotEqualTo(attention));
+    assertThat(g.nodes().stream().filter(n -> n.op().equals("Cast") && n.in(0).equals(MASK)))
+        .hasSize(1);
+    assertThat(g.nodes().stream().filter(n -> n.op().equals("Mul") || n.op().equals("Add")))
+        .filteredOn(n -> attention.equals(s.type(n.out(0)).dims()))
+        .hasSize(3) // scale, mask; the scale's gradient
+        .allSatisfy(n -> assertThat(s.elemType(n.out(0))).isEqualTo(BF16));
+  }
+
+  @Test
+  void withoutTheKernelLibraryTheSoftmaxStaysFloat() {
+    Graph g = attentionWithGradient(true);
+    MixedPrecision.bf16(g, false);
+    Shapes s = Shapes.infer(g);
+    assertThat(g.nodes().stream().filter(n -> n.op().startsWith("Softmax")))
+        .hasSize(2)
+        .allSatisfy(n -> assertThat(s.elemType(n.out(0))).isEqualTo(FLOAT));
+    assertThat(g.nodes().stream().filter(n -> n.op().equals("Softmax")))
+        .singleElement()
+        .satisfies(n -> assertThat(n.domain()).isEmpty());
+  }
+
+  @Test
   void integerProductsAreLeftAlone() {
     Graph g = graph(DataType.INT64_VALUE);
     Emitter e = new Emitter(g, "t");
     g.addInitializer("w", Tensors.int64s("w", new long[] {4, 4}, new long[16]));
     output(g, e.op("MatMul", "x", "w"));
-    assertThat(MixedPrecision.bf16(g)).isZero();
+    assertThat(MixedPrecision.bf16(g, false)).isZero();
     assertThat(g.nodes()).extracting(Node::op).doesNotContain("Cast");
   }
 
-  /** One head of self-attention over x [2, 3, 4] with a biased output projection. */
+  /**
+   * {@link #attention} with an attention mask and the fused backward (SoftmaxGrad) of sum(y * y) by
+   * x.
+   */
+  private static Graph attentionWithGradient(boolean fused) {
+    Graph g = attention(true);
+    Emitter e = new Emitter(g, "loss");
+    String loss = e.op("ReduceSum", List.of(e.mul("y", "y")), Attr.i("keepdims", 0));
+    Map<String, String> grads =
+        Backward.build(g, Shapes.infer(g), loss, List.of("x"), Set.of(), fused);
+    g.outputs().clear();
+    g.outputs().add(Shapes.infer(g).type(loss).toValueInfo(loss));
+    g.outputs().add(Shapes.infer(g).type(grads.get("x")).toValueInfo(grads.get("x")));
+    return g;
+  }
+
+  private static final String MASK = "mask";
+
   private static Graph attention() {
+    return attention(false);
+  }
+
+  /**
+   * One head of self-attention over x [2, 3, 4] with a biased output projection; with a mask, an
+   * additive one [2, 1, 1, 3] computed from the input m.
+   */
+  private static Graph attention(boolean masked) {
     Graph g = graph(FLOAT);
     for (String w : List.of("wq", "wk", "wv", "wo")) {
       g.addInitializer(w, Tensors.floats(w, new long[] {4, 4}, new float[16]));
@@ -84,7 +155,23 @@ class MixedPrecisionTest {
     String v = e.op("Mul", "x", e.scalar(0.5, FLOAT)); // a float op before a product
     String kt = e.transpose(k, 0, 2, 3, 1);
     String scores = e.op("MatMul", e.transpose(q, 0, 2, 1, 3), kt);
-    String p = e.op("Softmax", List.of(e.mul(scores, e.scalar(0.5, FLOAT))), Attr.i("axis", -1));
+    String logits = e.mul(scores, e.scalar(0.5, FLOAT));
+    if (masked) {
+      g.inputs()
+          .add(
+              new ValueType(FLOAT, List.of(Dim.of(2), Dim.of(1), Dim.of(1), Dim.of(3)))
+                  .toValueInfo("m"));
+      g.add(
+          new Node(
+              "Mul",
+              "",
+              "mask",
+              List.of(e.sub(e.scalar(1, FLOAT), "m"), e.scalar(-10000, FLOAT)),
+              List.of(MASK),
+              Map.of()));
+      logits = e.add(logits, MASK);
+    }
+    String p = e.op("Softmax", List.of(logits), Attr.i("axis", -1));
     String ctx = e.op("MatMul", p, e.transpose(e.reshape(v, e.ints(2, 3, 1, 4)), 0, 2, 1, 3));
     String rows = e.reshape(e.transpose(ctx, 0, 2, 1, 3), e.ints(6, 4));
     String y = e.op("Gemm", List.of(rows, "wo", "bo"), Attr.i("transB", 1));

@@ -95,13 +95,27 @@ final class CheckCommand implements Callable<Integer> {
       description = "CUDA: allow TF32 (off here: the tolerances are fp32's)")
   boolean tf32;
 
+  @Option(
+      names = "--bf16",
+      description =
+          "CUDA: check the directory's bf16 graph (train_bf16; train_fused_bf16 with the fused"
+              + " kernels). Against a float32 graph, give a --tolerance such as 0.1: bf16 keeps"
+              + " 8 significant bits")
+  boolean bf16;
+
   @Option(names = "--threads", description = "CPU intra-op threads, 0 = all cores")
   int threads;
 
   @Override
   public Integer call() throws Exception {
+    if (bf16 && against == null) {
+      throw new IllegalArgumentException(
+          "--bf16 compares the bf16 graph with a float32 one: give --against DIR (the same"
+              + " directory compares it with its own train.onnx)");
+    }
     Manifest m = Manifest.read(model);
-    ExecutionDevice dev = trainGraph.on(ExecutionDevice.parse(device, tf32));
+    ExecutionDevice fp32 = trainGraph.on(ExecutionDevice.parse(device, tf32));
+    ExecutionDevice dev = bf16 ? fp32.withPrecision(ExecutionDevice.Precision.BF16) : fp32;
     if (!finiteDifferences && against == null) {
       return fixture(m, dev);
     }
@@ -148,7 +162,7 @@ final class CheckCommand implements Callable<Integer> {
         double worst = 0;
         int against0 = bad;
         try (GraphSession other =
-            GraphSession.open(ref.graph("train").orElseThrow(), dev, threads)) {
+            GraphSession.open(ref.graph("train").orElseThrow(), fp32, threads)) {
           for (TrainGraphChecks.Row r : TrainGraphChecks.agreement(g.train(), other, feeds, outs)) {
             worst = Math.max(worst, r.error());
             if (r.error() > tol) {

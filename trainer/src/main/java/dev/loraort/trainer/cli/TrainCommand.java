@@ -171,8 +171,9 @@ final class TrainCommand implements Callable<Integer> {
       names = "--bf16",
       description =
           "CUDA: bf16 mixed precision through the model's train_bf16 graph, which prepare writes"
-              + " (bf16 matrix products; norms, softmax, loss, LoRA weights and optimizer float32;"
-              + " no loss scaling)")
+              + " (bf16 matrix products; norms, softmax, loss, LoRA weights and optimizer float32,"
+              + " but with the fused kernels attention's softmax reads and writes bf16; no loss"
+              + " scaling)")
   boolean bf16;
 
   @Option(

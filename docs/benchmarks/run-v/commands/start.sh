@@ -1,0 +1,9 @@
+# run V, call 1: the runtime's first part; the plain exports of the four models in the background;
+# the kernel library's CUDA kernels against its CPU kernels (Python onnxruntime-gpu, no Java needed)
+bash .device-runtime/setup.sh || [ $? = 3 ] || exit 1
+mkdir -p /tmp/lease && cp -r scripts onnx-models /tmp/lease/
+(cd /tmp/lease && setsid nohup bash scripts/bench/fused_ab.sh /tmp/work export \
+  gpt2-large-lm qwen2vl-2b-l8-lm roberta-large-cls clip-vit-b16 > /tmp/export.log 2>&1 < /dev/null &)
+sleep 1; echo exports started
+timeout 300 python3 scripts/bench/kernel_check.py .device-data/kernels/libloraort_kernels.so 2>&1 \
+  | tee $OUT/kernel_check.txt | tail -n 40

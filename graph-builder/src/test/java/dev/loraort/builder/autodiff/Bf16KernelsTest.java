@@ -1,0 +1,171 @@
+package dev.loraort.builder.autodiff;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.builder.ir.Attr;
+import dev.loraort.builder.ir.Graph;
+import dev.loraort.builder.ir.Node;
+import dev.loraort.builder.ir.OnnxModels;
+import dev.loraort.builder.ir.WeightsFile;
+import dev.loraort.builder.shape.Dim;
+import dev.loraort.builder.shape.ValueType;
+import dev.loraort.kernels.FusedKernels;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The kernel library's bfloat16 Softmax and SoftmaxGrad (CPU kernels, the reference of the CUDA
+ * ones) against the same math in double on the same bfloat16 inputs, rounded once: within one
+ * bfloat16 step of it, and mostly equal.
+ */
+class Bf16KernelsTest {
+  private static final int ROWS = 24;
+  private static final int H = 77; // not a multiple of a warp
+
+  @BeforeAll
+  static void libraryBuilt() {
+    assumeTrue(FusedKernels.bundled(), "no fused-kernel library in this build (no /usr/bin/cc)");
+  }
+
+  @Test
+  void softmaxAndItsGradientRoundOnceFromFloat32Math() throws Exception {
+    Random rnd = new Random(7);
+    float[] x = new float[ROWS * H];
+    float[] dy = new float[ROWS * H];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) (rnd.nextGaussian() * 4); // attention logits span a few units
+      dy[i] = (float) rnd.nextGaussian() * 0.01f;
+    }
+    x[5] = -10000f; // a masked position
+    float[][] got = run(x, dy);
+    float[] xb = round(x);
+    float[] dyb = round(dy);
+    float[] y = new float[x.length];
+    float[] dx = new float[x.length];
+    for (int r = 0; r < ROWS; r++) {
+      double max = Double.NEGATIVE_INFINITY;
+      for (int j = 0; j < H; j++) {
+        max = Math.max(max, xb[r * H + j]);
+      }
+      double sum = 0;
+      for (int j = 0; j < H; j++) {
+        sum += Math.exp(xb[r * H + j] - max);
+      }
+      for (int j = 0; j < H; j++) {
+        y[r * H + j] = (float) (Math.exp(xb[r * H + j] - max) / sum);
+      }
+    }
+    float[] yb = round(y);
+    // the gradient from the kernel's own bfloat16 probabilities, as the graph feeds it
+    float[] yGot = got[0];
+    for (int r = 0; r < ROWS; r++) {
+      double dot = 0;
+      for (int j = 0; j < H; j++) {
+        dot += (double) dyb[r * H + j] * yGot[r * H + j];
+      }
+      for (int j = 0; j < H; j++) {
+        dx[r * H + j] = (float) (yGot[r * H + j] * (dyb[r * H + j] - dot));
+      }
+    }
+    assertWithinOneStep("Softmax", got[0], yb);
+    assertWithinOneStep("SoftmaxGrad", got[1], round(dx));
+    assertThat(got[0][5]).isZero();
+  }
+
+  private static void assertWithinOneStep(String op, float[] got, float[] want) {
+    int equal = 0;
+    for (int i = 0; i < got.length; i++) {
+      assertThat(Float.floatToIntBits(got[i]) & 0xffff).as(op + " writes bfloat16").isZero();
+      double step = Math.ulp(want[i]) * 65536; // one bfloat16 step at want's magnitude
+      assertThat((double) Math.abs(got[i] - want[i]))
+          .as(op + "[" + i + "]")
+          .isLessThanOrEqualTo(step);
+      equal += got[i] == want[i] ? 1 : 0;
+    }
+    assertThat(equal)
+        .as(op + ": elements equal to the rounded reference")
+        .isGreaterThan(got.length * 9 / 10);
+  }
+
+  /** Rounds to bfloat16, nearest even (as ONNX Runtime's Cast), kept as float. */
+  private static float[] round(float[] v) {
+    float[] out = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      int u = Float.floatToIntBits(v[i]);
+      u += 0x7fff + ((u >>> 16) & 1);
+      out[i] = Float.intBitsToFloat(u & 0xffff0000);
+    }
+    return out;
+  }
+
+  /** x, dy (float32) -> cast to bf16 -> Softmax, SoftmaxGrad(dy, y) -> cast back: y, dx. */
+  private static float[][] run(float[] x, float[] dy) throws Exception {
+    int bf16 = DataType.BFLOAT16_VALUE;
+    ValueType t = new ValueType(DataType.FLOAT_VALUE, List.of(Dim.of(ROWS), Dim.of(H)));
+    Graph g =
+        new Graph(
+            "bf16-kernels",
+            20,
+            List.of(),
+            Map.of(),
+            List.of(t.toValueInfo("x"), t.toValueInfo("dy")),
+            List.of());
+    g.add(
+        new Node("Cast", "", "xb", List.of("x"), List.of("xb"), Map.of("to", Attr.i("to", bf16))));
+    g.add(
+        new Node(
+            "Cast", "", "dyb", List.of("dy"), List.of("dyb"), Map.of("to", Attr.i("to", bf16))));
+    g.add(
+        new Node(
+            FusedKernels.SOFTMAX,
+            FusedKernels.DOMAIN,
+            "softmax",
+            List.of("xb"),
+            List.of("yb"),
+            Map.of()));
+    g.add(
+        new Node(
+            FusedKernels.SOFTMAX_GRAD,
+            FusedKernels.DOMAIN,
+            "grad",
+            List.of("dyb", "yb"),
+            List.of("dxb"),
+            Map.of()));
+    int f = DataType.FLOAT_VALUE;
+    g.add(new Node("Cast", "", "y", List.of("yb"), List.of("y"), Map.of("to", Attr.i("to", f))));
+    g.add(new Node("Cast", "", "dx", List.of("dxb"), List.of("dx"), Map.of("to", Attr.i("to", f))));
+    g.outputs().add(t.toValueInfo("y"));
+    g.outputs().add(t.toValueInfo("dx"));
+    Path dir = Files.createTempDirectory("bf16-kernels");
+    Path model = dir.resolve("m.onnx");
+    try (WeightsFile wf = new WeightsFile(dir.resolve("w.bin"))) {
+      OnnxModels.write(g, model, wf, Map.of(), "test");
+    }
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    long[] shape = {ROWS, H};
+    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+      so.addConfigEntry(FusedKernels.CONFIG_EP, "cpu");
+      so.registerCustomOpLibrary(FusedKernels.library().toString());
+      try (OrtSession s = env.createSession(model.toString(), so);
+          OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape);
+          OnnxTensor dyt = OnnxTensor.createTensor(env, FloatBuffer.wrap(dy), shape);
+          OrtSession.Result r = s.run(Map.of("x", xt, "dy", dyt))) {
+        return new float[][] {
+          ((OnnxTensor) r.get("y").orElseThrow()).getFloatBuffer().array(),
+          ((OnnxTensor) r.get("dx").orElseThrow()).getFloatBuffer().array()
+        };
+      }
+    }
+  }
+}
