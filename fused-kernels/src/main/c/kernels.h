@@ -17,10 +17,14 @@
  *
  * The bf16 graphs' attention runs between bfloat16 matrix products, so two ops also take bfloat16
  * tensors in and out and compute in float32 inside (one rounding, of the result), which spares
- * the casts of the attention matrix to float32 and back:
+ * the casts of the attention matrix to float32 and back; each takes attention's scale as an
+ * attribute, and the softmax its additive mask, so neither runs as a kernel of its own:
  *
- *   Softmax(X) -> Y                            over the last axis, bfloat16 only
- *   SoftmaxGrad(dY, Y) -> dX                   as above, bfloat16 too
+ *   Softmax(X [, Mask]) -> Y                   Y = softmax(scale X + Mask) over the last axis,
+ *                                              bfloat16 only; Mask broadcasts against X (rank <= 4)
+ *   SoftmaxGrad(dY, Y) -> dX                   dX = scale Y (dY - sum(dY Y)); float32 or bfloat16
+ *
+ * (scale: a float attribute, 1 when absent.)
  */
 #ifndef LORAORT_KERNELS_H
 #define LORAORT_KERNELS_H
@@ -33,11 +37,20 @@ void loraort_gelu_tanh_grad_cpu(const float* dy, const float* x, float* dx, int6
 void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* scale,
                                  const float* mean, const float* inv_std, float* dx, int64_t rows,
                                  int64_t h);
-void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_t rows, int64_t h);
-/* bfloat16 tensors as their bits: the upper half of a float32 */
-void loraort_softmax_bf16_cpu(const uint16_t* x, uint16_t* y, int64_t rows, int64_t h);
+void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_t rows, int64_t h,
+                              float scale);
+
+/* Where row r's mask values are, X being [d0, d1, d2, h] (leading axes of 1 added): the mask's
+ * element strides along each axis, 0 where it broadcasts. */
+typedef struct {
+  int64_t d1, d2, s0, s1, s2, s3;
+} loraort_mask;
+
+/* bfloat16 tensors as their bits: the upper half of a float32. mask may be NULL. */
+void loraort_softmax_bf16_cpu(const uint16_t* x, const uint16_t* mask, loraort_mask m, uint16_t* y,
+                              int64_t rows, int64_t h, float scale);
 void loraort_softmax_grad_bf16_cpu(const uint16_t* dy, const uint16_t* y, uint16_t* dx,
-                                   int64_t rows, int64_t h);
+                                   int64_t rows, int64_t h, float scale);
 
 /* The CUDA C source of the same kernels (kernels_cuda.c), compiled at run time by NVRTC. */
 extern const char* const LORAORT_CUDA_SOURCE;

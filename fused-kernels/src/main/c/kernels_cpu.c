@@ -51,7 +51,8 @@ void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* s
   }
 }
 
-void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_t rows, int64_t h) {
+void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_t rows, int64_t h,
+                              float scale) {
   for (int64_t r = 0; r < rows; r++) {
     const float* dyr = dy + r * h;
     const float* yr = y + r * h;
@@ -62,7 +63,7 @@ void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_
     }
     float d = (float)dot;
     for (int64_t j = 0; j < h; j++) {
-      dxr[j] = yr[j] * (dyr[j] - d);
+      dxr[j] = scale * yr[j] * (dyr[j] - d);
     }
   }
 }
@@ -83,28 +84,37 @@ static uint16_t float_to_bf16(float f) {
   return (uint16_t)(u >> 16);
 }
 
-void loraort_softmax_bf16_cpu(const uint16_t* x, uint16_t* y, int64_t rows, int64_t h) {
+/* The offset of row r's first mask value. */
+static int64_t mask_row(loraort_mask m, int64_t r) {
+  return r / (m.d1 * m.d2) * m.s0 + r / m.d2 % m.d1 * m.s1 + r % m.d2 * m.s2;
+}
+
+void loraort_softmax_bf16_cpu(const uint16_t* x, const uint16_t* mask, loraort_mask m, uint16_t* y,
+                              int64_t rows, int64_t h, float scale) {
   for (int64_t r = 0; r < rows; r++) {
     const uint16_t* xr = x + r * h;
+    const uint16_t* mr = mask != NULL ? mask + mask_row(m, r) : NULL;
     uint16_t* yr = y + r * h;
-    float m = -INFINITY;
+#define LOGIT(j) (scale * bf16_to_float(xr[j]) + (mr != NULL ? bf16_to_float(mr[(j) * m.s3]) : 0.0f))
+    float mx = -INFINITY;
     for (int64_t j = 0; j < h; j++) {
-      float v = bf16_to_float(xr[j]);
-      m = v > m || isnan(v) ? v : m; /* a NaN makes the row NaN, as the float softmax does */
+      float v = LOGIT(j);
+      mx = v > mx || isnan(v) ? v : mx; /* a NaN makes the row NaN, as the float softmax does */
     }
     double sum = 0;
     for (int64_t j = 0; j < h; j++) {
-      sum += expf(bf16_to_float(xr[j]) - m);
+      sum += expf(LOGIT(j) - mx);
     }
     float inv = (float)(1.0 / sum);
     for (int64_t j = 0; j < h; j++) {
-      yr[j] = float_to_bf16(expf(bf16_to_float(xr[j]) - m) * inv);
+      yr[j] = float_to_bf16(expf(LOGIT(j) - mx) * inv);
     }
+#undef LOGIT
   }
 }
 
 void loraort_softmax_grad_bf16_cpu(const uint16_t* dy, const uint16_t* y, uint16_t* dx,
-                                   int64_t rows, int64_t h) {
+                                   int64_t rows, int64_t h, float scale) {
   for (int64_t r = 0; r < rows; r++) {
     const uint16_t* dyr = dy + r * h;
     const uint16_t* yr = y + r * h;
@@ -115,7 +125,7 @@ void loraort_softmax_grad_bf16_cpu(const uint16_t* dy, const uint16_t* y, uint16
     }
     float d = (float)dot;
     for (int64_t j = 0; j < h; j++) {
-      dxr[j] = float_to_bf16(bf16_to_float(yr[j]) * (bf16_to_float(dyr[j]) - d));
+      dxr[j] = float_to_bf16(scale * bf16_to_float(yr[j]) * (bf16_to_float(dyr[j]) - d));
     }
   }
 }

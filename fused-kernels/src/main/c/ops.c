@@ -270,9 +270,16 @@ typedef struct Op {
   const char* name;
   int kernel;
   size_t inputs;
-  int type; /* of every input and the output: TENSOR_FLOAT or TENSOR_BFLOAT16 */
+  size_t required; /* the first inputs; the rest are optional */
+  int type;        /* of every input and the output: TENSOR_FLOAT or TENSOR_BFLOAT16 */
   int cuda;
 } Op;
+
+/* One node's kernel: its op and its scale attribute (1 when absent). */
+typedef struct Kernel {
+  const Op* op;
+  float scale;
+} Kernel;
 
 typedef struct Input {
   void* data;
@@ -302,16 +309,50 @@ static OrtStatus* input(OrtKernelContext* c, const Op* op, size_t i, Input* in) 
   return ORT(GetTensorMutableData)((OrtValue*)v, (void**)&in->data);
 }
 
-static OrtStatus* compute(void* kernel, OrtKernelContext* c) {
-  const Op* op = kernel;
+/* Softmax's mask against X: right-aligned, each axis 1 or X's; X of rank <= 4. */
+static OrtStatus* mask_layout(const Op* op, const Input* x, const Input* m, loraort_mask* out) {
+  if (x->rank > 4 || m->rank > x->rank) {
+    return fail(op->name, "a mask needs X of rank <= 4 and no more axes than X");
+  }
+  int64_t xd[4] = {1, 1, 1, 1}, md[4] = {1, 1, 1, 1}, stride[4];
+  for (size_t i = 0; i < x->rank; i++) xd[4 - x->rank + i] = x->dims[i];
+  for (size_t i = 0; i < m->rank; i++) md[4 - m->rank + i] = m->dims[i];
+  int64_t s = 1;
+  for (int a = 3; a >= 0; a--) {
+    if (md[a] != 1 && md[a] != xd[a]) {
+      return fail(op->name, "the mask does not broadcast against X");
+    }
+    stride[a] = md[a] == 1 ? 0 : s;
+    s *= md[a];
+  }
+  *out = (loraort_mask){xd[1], xd[2], stride[0], stride[1], stride[2], stride[3]};
+  return NULL;
+}
+
+static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
+  const Kernel* kernel = kernel_state;
+  const Op* op = kernel->op;
+  float scale = kernel->scale;
+  size_t given = 0;
+  CHECK(ORT(KernelContext_GetInputCount)(c, &given));
+  if (given < op->required || given > op->inputs) {
+    return fail(op->name, "wrong number of inputs");
+  }
   Input in[5] = {{0}};
-  for (size_t i = 0; i < op->inputs; i++) {
+  for (size_t i = 0; i < given; i++) {
     CHECK(input(c, op, i, &in[i]));
   }
   int64_t n = in[0].count;
   int64_t h = in[0].rank > 0 ? in[0].dims[in[0].rank - 1] : 1;
   int64_t rows = h > 0 ? n / h : 0;
-  if (op->inputs > 1 && in[1].count != n) {
+  loraort_mask mask = {1, 1, 0, 0, 0, 0};
+  const void* mask_data = NULL;
+  if (op->kernel == SOFTMAX_BF16) {
+    if (given > 1 && in[1].data != NULL) {
+      CHECK(mask_layout(op, &in[0], &in[1], &mask));
+      mask_data = in[1].data;
+    }
+  } else if (op->inputs > 1 && in[1].count != n) {
     return fail(op->name, "the first two inputs differ in size");
   }
   if (op->kernel == LAYER_NORM && (in[2].count != h || in[3].count != rows || in[4].count != rows)) {
@@ -332,11 +373,11 @@ static OrtStatus* compute(void* kernel, OrtKernelContext* c) {
         loraort_layer_norm_grad_cpu(in[0].data, in[1].data, in[2].data, in[3].data, in[4].data,
                                     out, rows, h);
         break;
-      case SOFTMAX_GRAD: loraort_softmax_grad_cpu(in[0].data, in[1].data, out, rows, h); break;
+      case SOFTMAX_GRAD: loraort_softmax_grad_cpu(in[0].data, in[1].data, out, rows, h, scale); break;
       case SOFTMAX_GRAD_BF16:
-        loraort_softmax_grad_bf16_cpu(in[0].data, in[1].data, out, rows, h);
+        loraort_softmax_grad_bf16_cpu(in[0].data, in[1].data, out, rows, h, scale);
         break;
-      default: loraort_softmax_bf16_cpu(in[0].data, out, rows, h);
+      default: loraort_softmax_bf16_cpu(in[0].data, mask_data, mask, out, rows, h, scale);
     }
     return NULL;
   }
@@ -355,17 +396,17 @@ static OrtStatus* compute(void* kernel, OrtKernelContext* c) {
     return launch(op->name, c, LAYER_NORM, (unsigned)rows, threads, args);
   }
   if (op->kernel == SOFTMAX_GRAD) {
-    void* args[] = {&in[0].data, &in[1].data, &out, &hi};
+    void* args[] = {&in[0].data, &in[1].data, &out, &hi, &scale};
     return launch(op->name, c, SOFTMAX_GRAD, (unsigned)rows, threads, args);
   }
   /* the bf16 kernels: one warp per row, 4 rows per block */
   long long rr = rows;
   unsigned blocks = (unsigned)((rows + 3) / 4);
   if (op->kernel == SOFTMAX_GRAD_BF16) {
-    void* args[] = {&in[0].data, &in[1].data, &out, &rr, &hi};
+    void* args[] = {&in[0].data, &in[1].data, &out, &rr, &hi, &scale};
     return launch(op->name, c, SOFTMAX_GRAD_BF16, blocks, 128, args);
   }
-  void* args[] = {&in[0].data, &out, &rr, &hi};
+  void* args[] = {&in[0].data, &mask_data, &mask, &out, &rr, &hi, &scale};
   return launch(op->name, c, SOFTMAX_BF16, blocks, 128, args);
 }
 
@@ -376,34 +417,51 @@ static int op_type(const OrtCustomOp* op, size_t i) { (void)i; return ((const Op
 static size_t op_inputs(const OrtCustomOp* op) { return ((const Op*)op)->inputs; }
 static size_t op_outputs(const OrtCustomOp* op) { (void)op; return 1; }
 static int op_required(const OrtCustomOp* op, size_t i) { (void)op; (void)i; return IO_REQUIRED; }
+static int op_input_kind(const OrtCustomOp* op, size_t i) {
+  return i < ((const Op*)op)->required ? IO_REQUIRED : IO_OPTIONAL;
+}
 static int op_mem(const OrtCustomOp* op, size_t i) { (void)op; (void)i; return MEM_DEFAULT; }
 static int op_arity(const OrtCustomOp* op) { (void)op; return 1; }
 static int op_homogeneous(const OrtCustomOp* op) { (void)op; return 1; }
-static void* op_create(const OrtCustomOp* op, const OrtApi* a, const OrtKernelInfo* i) {
-  (void)a; (void)i;
-  return (void*)op; /* stateless: the op is the kernel */
-}
-static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKernelInfo* i,
+static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKernelInfo* info,
                              void** kernel) {
-  *kernel = op_create(op, a, i);
+  (void)a;
+  Kernel* k = malloc(sizeof *k);
+  if (k == NULL) return fail(((const Op*)op)->name, "out of memory");
+  k->op = (const Op*)op;
+  k->scale = 1.0f;
+  float scale;
+  OrtStatus* s = ORT(KernelInfoGetAttribute_float)(info, "scale", &scale);
+  if (s == NULL) {
+    k->scale = scale;
+  } else {
+    ORT(ReleaseStatus)(s); /* no such attribute */
+  }
+  *kernel = k;
   return NULL;
 }
-static void op_destroy(void* kernel) { (void)kernel; }
+static void* op_create(const OrtCustomOp* op, const OrtApi* a, const OrtKernelInfo* i) {
+  void* kernel = NULL;
+  OrtStatus* s = op_create2(op, a, i, &kernel);
+  if (s != NULL) ORT(ReleaseStatus)(s);
+  return kernel;
+}
+static void op_destroy(void* kernel) { free(kernel); }
 
-#define OP(ep, nm, k, n, t)                                                                   \
-  {{API_VERSION, op_create, op_name, op_ep_##ep, op_type, op_inputs, op_type, op_outputs, NULL, \
-    op_destroy, op_required, op_required, op_mem, op_arity, op_homogeneous, op_arity,           \
-    op_homogeneous, op_create2, compute},                                                       \
-   nm, k, n, t, 0}
+#define OP(ep, nm, k, n, req, t)                                                                \
+  {{API_VERSION, op_create, op_name, op_ep_##ep, op_type, op_inputs, op_type, op_outputs, NULL,  \
+    op_destroy, op_input_kind, op_required, op_mem, op_arity, op_homogeneous, op_arity,          \
+    op_homogeneous, op_create2, compute},                                                        \
+   nm, k, n, req, t, 0}
 
 /* ONNX Runtime merges ops of one name into one schema and picks the kernel by input type. */
 #define OPS(ep)                                                                   \
-  {OP(ep, "GeluGrad", GELU, 2, TENSOR_FLOAT),                                     \
-   OP(ep, "GeluTanhGrad", GELU_TANH, 2, TENSOR_FLOAT),                            \
-   OP(ep, "LayerNormalizationGrad", LAYER_NORM, 5, TENSOR_FLOAT),                 \
-   OP(ep, "SoftmaxGrad", SOFTMAX_GRAD, 2, TENSOR_FLOAT),                          \
-   OP(ep, "SoftmaxGrad", SOFTMAX_GRAD_BF16, 2, TENSOR_BFLOAT16),                  \
-   OP(ep, "Softmax", SOFTMAX_BF16, 1, TENSOR_BFLOAT16)}
+  {OP(ep, "GeluGrad", GELU, 2, 2, TENSOR_FLOAT),                                  \
+   OP(ep, "GeluTanhGrad", GELU_TANH, 2, 2, TENSOR_FLOAT),                         \
+   OP(ep, "LayerNormalizationGrad", LAYER_NORM, 5, 5, TENSOR_FLOAT),              \
+   OP(ep, "SoftmaxGrad", SOFTMAX_GRAD, 2, 2, TENSOR_FLOAT),                       \
+   OP(ep, "SoftmaxGrad", SOFTMAX_GRAD_BF16, 2, 2, TENSOR_BFLOAT16),               \
+   OP(ep, "Softmax", SOFTMAX_BF16, 2, 1, TENSOR_BFLOAT16)}
 
 static Op cpu_ops[KERNELS] = OPS(cpu);
 static Op cuda_ops[KERNELS] = OPS(cuda);

@@ -31,7 +31,7 @@ typedef struct OrtApiBase {
 enum { API_VERSION = 16 };
 enum { ORT_FAIL = 1, ORT_INVALID_ARGUMENT = 2 };                   /* OrtErrorCode */
 enum { TENSOR_FLOAT = 1, TENSOR_INT32 = 6, TENSOR_INT64 = 7, TENSOR_BFLOAT16 = 16 }; /* ONNXTensorElementDataType */
-enum { IO_REQUIRED = 0 };                 /* OrtCustomOpInputOutputCharacteristic */
+enum { IO_REQUIRED = 0, IO_OPTIONAL = 1 }; /* OrtCustomOpInputOutputCharacteristic */
 enum { MEM_DEFAULT = 0 };                 /* OrtMemType */
 enum { ORT_DEVICE_ALLOCATOR = 0 };        /* OrtAllocatorType */
 
@@ -50,6 +50,8 @@ enum {
   API_GetTensorTypeAndShape = 65,
   API_CreateMemoryInfo = 68,
   API_CreateCpuMemoryInfo = 69,
+  API_KernelInfoGetAttribute_float = 85,
+  API_KernelContext_GetInputCount = 88,
   API_KernelContext_GetInput = 90,
   API_KernelContext_GetOutput = 91,
   API_ReleaseStatus = 93,
@@ -85,6 +87,9 @@ typedef OrtStatus* (*CreateMemoryInfo_fn)(const char* name, int allocator_type, 
                                           int mem_type, OrtMemoryInfo** out);
 typedef OrtStatus* (*CreateCpuMemoryInfo_fn)(int allocator_type, int mem_type,
                                              OrtMemoryInfo** out);
+typedef OrtStatus* (*KernelInfoGetAttribute_float_fn)(const OrtKernelInfo* info, const char* name,
+                                                      float* out);
+typedef OrtStatus* (*KernelContext_GetInputCount_fn)(const OrtKernelContext* c, size_t* out);
 typedef void (*ReleaseStatus_fn)(OrtStatus* s);
 typedef void (*ReleaseMemoryInfo_fn)(OrtMemoryInfo* m);
 typedef void (*ReleaseValue_fn)(OrtValue* v);

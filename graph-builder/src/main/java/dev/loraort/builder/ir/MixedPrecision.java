@@ -68,6 +68,9 @@ public final class MixedPrecision {
 
   private final Map<Node, Boolean> lowSoftmax = new IdentityHashMap<>();
 
+  /** Scale steps folded into the softmax gradient before them: not written. */
+  private final Set<Node> folded = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+
   /** How a lowered node runs in bfloat16. */
   private enum Kind {
     PRODUCT,
@@ -97,7 +100,7 @@ public final class MixedPrecision {
   }
 
   private int run() {
-    int lowered = 0;
+    int products = 0;
     for (Node n : g.nodes()) {
       if (n.op().equals("Shape") && low.containsKey(n.in(0))) {
         // a shape is the same in either type: read the bfloat16 value, the float one may be dead
@@ -105,37 +108,133 @@ public final class MixedPrecision {
             new Node("Shape", "", n.rawName(), List.of(low.get(n.in(0))), n.outputs(), n.attrs()));
         continue;
       }
+      if (folded.contains(n)) {
+        continue;
+      }
       Kind k = kind(n);
       if (k == null) {
         out.add(n);
         continue;
       }
-      List<String> in = new ArrayList<>();
-      for (int i = 0; i < n.inputs().size(); i++) {
-        String v = n.in(i);
-        in.add(v.isEmpty() || !isOperand(n, i) ? v : lowOf(v)); // Where's condition stays bool
-      }
       String y = n.out(0);
+      Node lowered;
+      if (k == Kind.SOFTMAX) {
+        lowered = softmax(n);
+      } else if (k == Kind.SOFTMAX_GRAD) {
+        Node scaled = onlyReader(n.out(0));
+        Scale c = scaled != null && isLowStep(scaled) ? scale(scaled, n.out(0)) : null;
+        if (c != null) { // the scale's gradient, folded in: the kernel writes the scaled value
+          folded.add(scaled);
+          y = scaled.out(0);
+        }
+        lowered =
+            new Node(
+                n.op(),
+                n.domain(),
+                n.rawName(),
+                List.of(lowOf(n.in(0)), lowOf(n.in(1))),
+                List.of(),
+                c != null ? Map.of("scale", Attr.f("scale", c.value)) : Map.of());
+      } else {
+        List<String> in = new ArrayList<>();
+        for (int i = 0; i < n.inputs().size(); i++) {
+          String v = n.in(i);
+          in.add(v.isEmpty() || !isOperand(n, i) ? v : lowOf(v)); // Where's condition stays bool
+        }
+        lowered = new Node(n.op(), n.domain(), n.rawName(), in, List.of(), n.attrs());
+      }
       String yLow = g.fresh(y + "/bf16");
       out.add(
-          k == Kind.SOFTMAX
-              ? new Node(
-                  FusedKernels.SOFTMAX,
-                  FusedKernels.DOMAIN,
-                  n.rawName(),
-                  in,
-                  List.of(yLow),
-                  Map.of())
-              : new Node(n.op(), n.domain(), n.rawName(), in, List.of(yLow), n.attrs()));
+          new Node(
+              lowered.op(),
+              lowered.domain(),
+              lowered.rawName(),
+              lowered.inputs(),
+              List.of(yLow),
+              lowered.attrs()));
       // the float result keeps its name for the float ops that read it (dead code where none do)
       out.add(cast(yLow, y, DataType.FLOAT_VALUE));
       low.put(y, yLow); // bf16 -> float -> bf16 is exact: a later product reads yLow directly
-      lowered += k == Kind.PRODUCT ? 1 : 0;
+      products += k == Kind.PRODUCT ? 1 : 0;
     }
     g.nodes().clear();
     g.nodes().addAll(out);
     g.removeDeadNodes();
-    return lowered;
+    return products;
+  }
+
+  /**
+   * The kernel library's bfloat16 softmax for an attention softmax, with the scale and the additive
+   * mask before it folded in (each read only by the next), so neither runs on its own.
+   */
+  private Node softmax(Node n) {
+    String x = n.in(0);
+    String mask = null;
+    Node add = producers.get(x);
+    if (add != null && add.domain().isEmpty() && add.op().equals("Add") && onlyReader(x) == n) {
+      boolean first = computable(add.in(0));
+      if (first != computable(add.in(1)) && s.rank(x) <= 4) { // scores + mask
+        mask = add.in(first ? 1 : 0);
+        x = add.in(first ? 0 : 1);
+      }
+    }
+    Node scaled = producers.get(x);
+    Scale c = null;
+    if (scaled != null && onlyReader(x) == (mask != null ? add : n)) {
+      c = scale(scaled, null);
+    }
+    if (c != null) {
+      x = c.operand;
+    }
+    List<String> in = new ArrayList<>(List.of(lowOf(x)));
+    if (mask != null) {
+      in.add(lowOf(mask));
+    }
+    return new Node(
+        FusedKernels.SOFTMAX,
+        FusedKernels.DOMAIN,
+        n.rawName(),
+        in,
+        List.of(),
+        c != null ? Map.of("scale", Attr.f("scale", c.value)) : Map.of());
+  }
+
+  /** A product by a constant scalar: {@code operand * value}. */
+  private record Scale(String operand, float value) {}
+
+  /**
+   * {@code n} as a Mul or Div of a value by a scalar float weight, or null.
+   *
+   * @param of the value it must scale, or null for any
+   */
+  private Scale scale(Node n, String of) {
+    if (!n.domain().isEmpty() || n.inputs().size() != 2) {
+      return null;
+    }
+    boolean div = n.op().equals("Div");
+    if (!div && !n.op().equals("Mul")) {
+      return null;
+    }
+    for (int k = div ? 1 : 0; k < 2; k++) { // k: the scalar's side (a Div's is its divisor)
+      String c = n.in(k);
+      String v = n.in(1 - k);
+      var t = g.initializers().get(c);
+      if (t != null
+          && Tensors.numel(t) == 1
+          && t.getDataType() == DataType.FLOAT_VALUE
+          && (of == null || of.equals(v))) {
+        double d = Tensors.doubles(t)[0];
+        return new Scale(v, (float) (div ? 1 / d : d));
+      }
+    }
+    return null;
+  }
+
+  /** The one node that reads {@code v}, or null (several, none, or a graph output). */
+  private Node onlyReader(String v) {
+    List<Node> readers = consumers.getOrDefault(v, List.of());
+    boolean output = g.outputs().stream().anyMatch(o -> o.getName().equals(v));
+    return readers.size() == 1 && !output ? readers.get(0) : null;
   }
 
   /** How {@code n} runs in bfloat16, or null where it stays as it is. */

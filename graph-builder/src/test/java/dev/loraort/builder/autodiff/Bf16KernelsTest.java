@@ -27,11 +27,15 @@ import org.junit.jupiter.api.Test;
 /**
  * The kernel library's bfloat16 Softmax and SoftmaxGrad (CPU kernels, the reference of the CUDA
  * ones) against the same math in double on the same bfloat16 inputs, rounded once: within one
- * bfloat16 step of it, and mostly equal.
+ * bfloat16 step of it, and mostly equal. The softmax scales its input and adds a broadcast mask, as
+ * attention's does; its gradient scales too.
  */
 class Bf16KernelsTest {
+  private static final long[] SHAPE = {2, 3, 4, 77}; // rows of 77: not a multiple of a warp
+  private static final long[] MASK_SHAPE = {2, 1, 1, 77}; // per example and key, as attention's
   private static final int ROWS = 24;
-  private static final int H = 77; // not a multiple of a warp
+  private static final int H = 77;
+  private static final float SCALE = 0.125f;
 
   @BeforeAll
   static void libraryBuilt() {
@@ -47,23 +51,29 @@ class Bf16KernelsTest {
       x[i] = (float) (rnd.nextGaussian() * 4); // attention logits span a few units
       dy[i] = (float) rnd.nextGaussian() * 0.01f;
     }
-    x[5] = -10000f; // a masked position
-    float[][] got = run(x, dy);
+    float[] mask = new float[2 * H];
+    for (int j = 0; j < mask.length; j += 5) {
+      mask[j] = -10000f; // masked keys
+    }
+    float[][] got = run(x, mask, dy);
     float[] xb = round(x);
+    float[] mb = round(mask);
     float[] dyb = round(dy);
     float[] y = new float[x.length];
     float[] dx = new float[x.length];
     for (int r = 0; r < ROWS; r++) {
+      double[] logit = new double[H];
       double max = Double.NEGATIVE_INFINITY;
       for (int j = 0; j < H; j++) {
-        max = Math.max(max, xb[r * H + j]);
+        logit[j] = SCALE * xb[r * H + j] + mb[r / 12 * H + j]; // row r is example r / 12's
+        max = Math.max(max, logit[j]);
       }
       double sum = 0;
       for (int j = 0; j < H; j++) {
-        sum += Math.exp(xb[r * H + j] - max);
+        sum += Math.exp(logit[j] - max);
       }
       for (int j = 0; j < H; j++) {
-        y[r * H + j] = (float) (Math.exp(xb[r * H + j] - max) / sum);
+        y[r * H + j] = (float) (Math.exp(logit[j] - max) / sum);
       }
     }
     float[] yb = round(y);
@@ -75,12 +85,13 @@ class Bf16KernelsTest {
         dot += (double) dyb[r * H + j] * yGot[r * H + j];
       }
       for (int j = 0; j < H; j++) {
-        dx[r * H + j] = (float) (yGot[r * H + j] * (dyb[r * H + j] - dot));
+        dx[r * H + j] = (float) (SCALE * yGot[r * H + j] * (dyb[r * H + j] - dot));
       }
     }
     assertWithinOneStep("Softmax", got[0], yb);
     assertWithinOneStep("SoftmaxGrad", got[1], round(dx));
-    assertThat(got[0][5]).isZero();
+    assertThat(got[0][5]).isZero(); // a masked key
+    assertThat(got[0][12 * H + 3]).isZero(); // the second example's: its mask index 77 + 3
   }
 
   private static void assertWithinOneStep(String op, float[] got, float[] want) {
@@ -109,31 +120,40 @@ class Bf16KernelsTest {
     return out;
   }
 
-  /** x, dy (float32) -> cast to bf16 -> Softmax, SoftmaxGrad(dy, y) -> cast back: y, dx. */
-  private static float[][] run(float[] x, float[] dy) throws Exception {
+  /**
+   * x, mask, dy (float32) -> cast to bf16 -> Softmax(x, mask), SoftmaxGrad(dy, y), both scaled by
+   * SCALE -> cast back: y, dx.
+   */
+  private static float[][] run(float[] x, float[] mask, float[] dy) throws Exception {
     int bf16 = DataType.BFLOAT16_VALUE;
-    ValueType t = new ValueType(DataType.FLOAT_VALUE, List.of(Dim.of(ROWS), Dim.of(H)));
+    int f = DataType.FLOAT_VALUE;
+    ValueType t = new ValueType(f, dims(SHAPE));
     Graph g =
         new Graph(
             "bf16-kernels",
             20,
             List.of(),
             Map.of(),
-            List.of(t.toValueInfo("x"), t.toValueInfo("dy")),
+            List.of(
+                t.toValueInfo("x"),
+                new ValueType(f, dims(MASK_SHAPE)).toValueInfo("mask"),
+                t.toValueInfo("dy")),
             List.of());
-    g.add(
-        new Node("Cast", "", "xb", List.of("x"), List.of("xb"), Map.of("to", Attr.i("to", bf16))));
-    g.add(
-        new Node(
-            "Cast", "", "dyb", List.of("dy"), List.of("dyb"), Map.of("to", Attr.i("to", bf16))));
+    for (String v : List.of("x", "mask", "dy")) {
+      g.add(
+          new Node(
+              "Cast", "", v + "b", List.of(v), List.of(v + "b"), Map.of("to", Attr.i("to", bf16))));
+    }
+    Map<String, dev.loraort.artifacts.onnx.proto.Onnx.AttributeProto> scale =
+        Map.of("scale", Attr.f("scale", SCALE));
     g.add(
         new Node(
             FusedKernels.SOFTMAX,
             FusedKernels.DOMAIN,
             "softmax",
-            List.of("xb"),
+            List.of("xb", "maskb"),
             List.of("yb"),
-            Map.of()));
+            scale));
     g.add(
         new Node(
             FusedKernels.SOFTMAX_GRAD,
@@ -141,8 +161,7 @@ class Bf16KernelsTest {
             "grad",
             List.of("dyb", "yb"),
             List.of("dxb"),
-            Map.of()));
-    int f = DataType.FLOAT_VALUE;
+            scale));
     g.add(new Node("Cast", "", "y", List.of("yb"), List.of("y"), Map.of("to", Attr.i("to", f))));
     g.add(new Node("Cast", "", "dx", List.of("dxb"), List.of("dx"), Map.of("to", Attr.i("to", f))));
     g.outputs().add(t.toValueInfo("y"));
@@ -153,19 +172,24 @@ class Bf16KernelsTest {
       OnnxModels.write(g, model, wf, Map.of(), "test");
     }
     OrtEnvironment env = OrtEnvironment.getEnvironment();
-    long[] shape = {ROWS, H};
+    long[] shape = SHAPE;
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
       so.addConfigEntry(FusedKernels.CONFIG_EP, "cpu");
       so.registerCustomOpLibrary(FusedKernels.library().toString());
       try (OrtSession s = env.createSession(model.toString(), so);
           OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape);
+          OnnxTensor mt = OnnxTensor.createTensor(env, FloatBuffer.wrap(mask), MASK_SHAPE);
           OnnxTensor dyt = OnnxTensor.createTensor(env, FloatBuffer.wrap(dy), shape);
-          OrtSession.Result r = s.run(Map.of("x", xt, "dy", dyt))) {
+          OrtSession.Result r = s.run(Map.of("x", xt, "mask", mt, "dy", dyt))) {
         return new float[][] {
           ((OnnxTensor) r.get("y").orElseThrow()).getFloatBuffer().array(),
           ((OnnxTensor) r.get("dx").orElseThrow()).getFloatBuffer().array()
         };
       }
     }
+  }
+
+  private static List<Dim> dims(long[] shape) {
+    return java.util.Arrays.stream(shape).mapToObj(Dim::of).toList();
   }
 }

@@ -79,8 +79,9 @@ class MixedPrecisionTest {
               assertThat(n.inputs()).allSatisfy(v -> assertThat(s.elemType(v)).isEqualTo(BF16));
               assertThat(s.elemType(n.out(0))).isEqualTo(BF16);
             });
-    // no cast of a value the attention matrix's size [2, 1, 3, 3]: the scale and the mask run in
-    // bfloat16 (forward and backward), the mask [2, 1, 1, 3] is cast once
+    // no cast of a value the attention matrix's size [2, 1, 3, 3], and no kernel of its own for
+    // the scale and the mask: the softmax reads the product and the mask [2, 1, 1, 3] (cast once)
+    // and scales by 0.5, its gradient scales by 0.5 too
     List<Dim> attention = List.of(Dim.of(2), Dim.of(1), Dim.of(3), Dim.of(3));
     assertThat(g.nodes().stream().filter(n -> n.op().equals("Cast")))
         .allSatisfy(
@@ -88,9 +89,17 @@ class MixedPrecisionTest {
     assertThat(g.nodes().stream().filter(n -> n.op().equals("Cast") && n.in(0).equals(MASK)))
         .hasSize(1);
     assertThat(g.nodes().stream().filter(n -> n.op().equals("Mul") || n.op().equals("Add")))
-        .filteredOn(n -> attention.equals(s.type(n.out(0)).dims()))
-        .hasSize(3) // scale, mask; the scale's gradient
-        .allSatisfy(n -> assertThat(s.elemType(n.out(0))).isEqualTo(BF16));
+        .noneMatch(n -> attention.equals(s.type(n.out(0)).dims()));
+    Map<String, Node> producer = g.producers();
+    assertThat(g.nodes().stream().filter(n -> n.domain().equals(FusedKernels.DOMAIN)))
+        .allSatisfy(n -> assertThat(n.f("scale", 1)).isEqualTo(0.5f))
+        .filteredOn(n -> n.op().equals(FusedKernels.SOFTMAX))
+        .singleElement()
+        .satisfies(
+            n -> {
+              assertThat(producer.get(n.in(0)).op()).isEqualTo("MatMul");
+              assertThat(producer.get(n.in(1)).in(0)).isEqualTo(MASK);
+            });
   }
 
   @Test

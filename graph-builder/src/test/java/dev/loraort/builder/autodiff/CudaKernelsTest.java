@@ -1,0 +1,281 @@
+package dev.loraort.builder.autodiff;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.builder.ir.Attr;
+import dev.loraort.builder.ir.Graph;
+import dev.loraort.builder.ir.Node;
+import dev.loraort.builder.ir.OnnxModels;
+import dev.loraort.builder.ir.WeightsFile;
+import dev.loraort.builder.shape.ValueType;
+import dev.loraort.kernels.FusedKernels;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Each of the kernel library's CUDA kernels against its CPU kernel (the reference), op by op, on
+ * ONNX Runtime's CUDA and CPU EPs, on random inputs of a few shapes: rows shorter and longer than a
+ * warp and a block, and an attention matrix's [8, 20, 512, 512]. float32 ops agree within 1e-5 of
+ * the output's largest value; bfloat16 ops within one bfloat16 step of each element (the two sum in
+ * different orders before one rounding). Needs a CUDA GPU and NVRTC:
+ *
+ * <pre>
+ * mvn -pl graph-builder -am test -Dgroups=gpu -Dtest=CudaKernelsTest -Dsurefire.failIfNoSpecifiedTests=false
+ * </pre>
+ *
+ * or, without Maven, JUnit's console launcher over graph-builder's test classes (as run V did on
+ * the GPU machine: docs/benchmarks/run-v/commands/).
+ */
+@Tag("gpu")
+class CudaKernelsTest {
+  private static final long[][] SHAPES = {
+    {3, 5, 17}, {2, 4, 100, 77}, {4, 1024}, {2, 3, 3000}, {8, 20, 512, 512}
+  };
+
+  @BeforeAll
+  static void cudaAndLibrary() {
+    assumeTrue(FusedKernels.bundled(), "no fused-kernel library in this build");
+    assumeTrue(
+        OrtEnvironment.getAvailableProviders().contains(ai.onnxruntime.OrtProvider.CUDA),
+        "this ONNX Runtime has no CUDA EP");
+  }
+
+  /** The softmax with a mask (one per example and key, as attention's) and a scale of 0.125. */
+  private static final String MASKED_SOFTMAX = "Softmax(scale, mask)";
+
+  static Stream<Arguments> ops() {
+    List<Arguments> out = new ArrayList<>();
+    for (long[] shape : SHAPES) {
+      out.add(Arguments.of(FusedKernels.GELU_GRAD, 2, false, shape));
+      out.add(Arguments.of(FusedKernels.GELU_TANH_GRAD, 2, false, shape));
+      out.add(Arguments.of(FusedKernels.LAYER_NORM_GRAD, 5, false, shape));
+      out.add(Arguments.of(FusedKernels.SOFTMAX_GRAD, 2, false, shape));
+      out.add(Arguments.of(FusedKernels.SOFTMAX_GRAD, 2, true, shape));
+      out.add(Arguments.of(FusedKernels.SOFTMAX, 1, true, shape));
+      out.add(Arguments.of(MASKED_SOFTMAX, 2, true, shape));
+    }
+    return out.stream();
+  }
+
+  @ParameterizedTest(name = "{0} bf16={2} {3}")
+  @MethodSource("ops")
+  void cudaKernelMatchesTheCpuKernel(String op, int inputs, boolean bf16, long[] shape)
+      throws Exception {
+    Path model = model(op, inputs, bf16);
+    Map<String, Feed> feeds = inputs(op, shape, new Random(op.hashCode() + shape.length));
+    float[] want = run(model, feeds, false);
+    float[] got = run(model, feeds, true);
+    double worst = 0;
+    int equal = 0;
+    for (int i = 0; i < want.length; i++) {
+      equal += got[i] == want[i] ? 1 : 0;
+    }
+    if (bf16) {
+      for (int i = 0; i < want.length; i++) {
+        // one bfloat16 step at the reference's magnitude (2^-7 relative; the smallest normal's)
+        double step = Math.max(Math.abs(want[i]), Float.MIN_NORMAL) * 0x1p-7;
+        worst = Math.max(worst, Math.abs(got[i] - want[i]) / step);
+        assertThat(Float.floatToIntBits(got[i]) & 0xffff).as("a bfloat16 value").isZero();
+      }
+      System.out.printf(
+          Locale.ROOT,
+          "%s bf16 %s: worst %.2f of a bf16 step, %.4f equal%n",
+          op,
+          java.util.Arrays.toString(shape),
+          worst,
+          equal / (double) want.length);
+      assertThat(worst).isLessThanOrEqualTo(1.0);
+    } else {
+      double max = 0;
+      double diff = 0;
+      for (int i = 0; i < want.length; i++) {
+        max = Math.max(max, Math.abs(want[i]));
+        diff = Math.max(diff, Math.abs(got[i] - want[i]));
+      }
+      worst = diff / max;
+      System.out.printf(
+          Locale.ROOT,
+          "%s float32 %s: worst %.3g of max%n",
+          op,
+          java.util.Arrays.toString(shape),
+          worst);
+      assertThat(worst).isLessThanOrEqualTo(1e-5);
+    }
+  }
+
+  /**
+   * Float inputs x0.., cast to bf16 where the op takes bf16, the op, its output cast to float y.
+   */
+  private static Path model(String op, int inputs, boolean bf16) throws Exception {
+    ValueType any = new ValueType(DataType.FLOAT_VALUE, null);
+    List<dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto> in = new ArrayList<>();
+    for (int i = 0; i < inputs; i++) {
+      in.add(any.toValueInfo("x" + i));
+    }
+    Graph g = new Graph(op, 20, List.of(), Map.of(), in, List.of());
+    List<String> names = new ArrayList<>();
+    for (int i = 0; i < inputs; i++) {
+      String x = "x" + i;
+      if (bf16) {
+        g.add(cast(x, x + "b", DataType.BFLOAT16_VALUE));
+        x += "b";
+      }
+      names.add(x);
+    }
+    boolean masked = op.equals(MASKED_SOFTMAX);
+    g.add(
+        new Node(
+            masked ? FusedKernels.SOFTMAX : op,
+            FusedKernels.DOMAIN,
+            "op",
+            names,
+            List.of(bf16 ? "yb" : "y"),
+            masked ? Map.of("scale", Attr.f("scale", 0.125f)) : Map.of()));
+    if (bf16) {
+      g.add(cast("yb", "y", DataType.FLOAT_VALUE));
+    }
+    g.outputs().add(any.toValueInfo("y"));
+    Path dir = Files.createTempDirectory("cuda-kernels");
+    Path model = dir.resolve("m.onnx");
+    try (WeightsFile wf = new WeightsFile(dir.resolve("w.bin"))) {
+      OnnxModels.write(g, model, wf, Map.of(), "test");
+    }
+    return model;
+  }
+
+  private static Node cast(String from, String to, int type) {
+    return new Node("Cast", "", to, List.of(from), List.of(to), Map.of("to", Attr.i("to", type)));
+  }
+
+  /** One input: its values and shape. */
+  private record Feed(float[] values, long[] shape) {}
+
+  private static Map<String, Feed> inputs(String op, long[] shape, Random rnd) {
+    int h = (int) shape[shape.length - 1];
+    int n = 1;
+    for (long d : shape) {
+      n *= (int) d;
+    }
+    long[] stats = shape.clone(); // LayerNorm's Mean and InvStdDev: one per row
+    stats[stats.length - 1] = 1;
+    float[] x = gaussian(n, rnd, 1);
+    Map<String, Feed> feeds = new LinkedHashMap<>();
+    switch (op) {
+      case FusedKernels.SOFTMAX -> feeds.put("x0", new Feed(scale(x, 4), shape)); // logits
+      case MASKED_SOFTMAX -> {
+        feeds.put("x0", new Feed(scale(x, 30), shape));
+        long[] maskShape = new long[shape.length]; // [examples, 1, ..., keys]
+        java.util.Arrays.fill(maskShape, 1);
+        maskShape[0] = shape[0];
+        maskShape[shape.length - 1] = h;
+        float[] mask = new float[(int) (shape[0] * h)];
+        for (int j = 0; j < mask.length; j += 3) {
+          mask[j] = -10000f;
+        }
+        feeds.put("x1", new Feed(mask, maskShape));
+      }
+      case FusedKernels.SOFTMAX_GRAD -> {
+        feeds.put("x0", new Feed(gaussian(n, rnd, 0.01), shape));
+        float[] y = new float[n]; // a softmax's rows
+        for (int r = 0; r < n / h; r++) {
+          double sum = 0;
+          for (int j = 0; j < h; j++) {
+            sum += Math.exp(x[r * h + j]);
+          }
+          for (int j = 0; j < h; j++) {
+            y[r * h + j] = (float) (Math.exp(x[r * h + j]) / sum);
+          }
+        }
+        feeds.put("x1", new Feed(y, shape));
+      }
+      case FusedKernels.LAYER_NORM_GRAD -> {
+        float[] mean = new float[n / h];
+        float[] inv = new float[n / h];
+        for (int r = 0; r < n / h; r++) {
+          double s = 0;
+          double s2 = 0;
+          for (int j = 0; j < h; j++) {
+            s += x[r * h + j];
+            s2 += (double) x[r * h + j] * x[r * h + j];
+          }
+          mean[r] = (float) (s / h);
+          inv[r] = (float) (1 / Math.sqrt(s2 / h - (s / h) * (s / h) + 1e-5));
+        }
+        feeds.put("x0", new Feed(gaussian(n, rnd, 1), shape));
+        feeds.put("x1", new Feed(x, shape));
+        feeds.put("x2", new Feed(gaussian(h, rnd, 1), new long[] {h}));
+        feeds.put("x3", new Feed(mean, stats));
+        feeds.put("x4", new Feed(inv, stats));
+      }
+      default -> { // GELU's: dY, X
+        feeds.put("x0", new Feed(gaussian(n, rnd, 1), shape));
+        feeds.put("x1", new Feed(scale(x, 3), shape));
+      }
+    }
+    return feeds;
+  }
+
+  private static float[] gaussian(int n, Random rnd, double sd) {
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) (rnd.nextGaussian() * sd);
+    }
+    return v;
+  }
+
+  private static float[] scale(float[] v, float k) {
+    float[] out = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      out[i] = v[i] * k;
+    }
+    return out;
+  }
+
+  private static float[] run(Path model, Map<String, Feed> feeds, boolean cuda)
+      throws OrtException {
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+      if (cuda) {
+        so.addCUDA(0);
+        so.addConfigEntry("session.disable_cpu_ep_fallback", "1");
+      }
+      so.addConfigEntry(FusedKernels.CONFIG_EP, cuda ? "cuda" : "cpu");
+      so.addConfigEntry(FusedKernels.CONFIG_DEVICE, "0");
+      so.registerCustomOpLibrary(FusedKernels.library().toString());
+      Map<String, OnnxTensor> in = new LinkedHashMap<>();
+      try (OrtSession s = env.createSession(model.toString(), so)) {
+        for (Map.Entry<String, Feed> f : feeds.entrySet()) {
+          Feed v = f.getValue();
+          in.put(f.getKey(), OnnxTensor.createTensor(env, FloatBuffer.wrap(v.values()), v.shape()));
+        }
+        try (OrtSession.Result r = s.run(in)) {
+          FloatBuffer b = ((OnnxTensor) r.get("y").orElseThrow()).getFloatBuffer();
+          float[] out = new float[b.remaining()];
+          b.get(out);
+          return out;
+        }
+      } finally {
+        in.values().forEach(OnnxTensor::close);
+      }
+    }
+  }
+}
