@@ -1,3 +1,5 @@
+# (the launcher's -cp does not expand a directory's "*", as java's does: run W's call passed
+# /tmp/jars/* and found no classes; the jars are listed one by one since)
 # run W, after setup (the test jars came with the last runtime part, in /tmp/testjars): each CUDA
 # kernel against its CPU kernel (CudaKernelsTest, JUnit's console launcher), the tiny models' fused
 # bf16 graphs against float32, then GPT-2 large against torch.compile + bf16 autocast
@@ -5,7 +7,7 @@
 O=/tmp/runw; mkdir -p $O  # everything here; the key files are copied to $OUT (a call returns few files)
 T=/tmp/testjars
 timeout 200 java $ORT_JAVA_OPTS -jar $T/junit-platform-console-standalone-1.11.4.jar execute --disable-banner \
-  -cp "$ORT_JAR:/tmp/jars/*:$T/graph-builder-tests.jar:$T/assertj-core-3.27.3.jar:$T/byte-buddy-1.18.14.jar" \
+  -cp "$ORT_JAR:$(ls /tmp/jars/*.jar | tr '\n' ':')$T/graph-builder-tests.jar:$T/assertj-core-3.27.3.jar:$T/byte-buddy-1.18.14.jar" \
   --include-tag gpu --select-class dev.loraort.builder.autodiff.CudaKernelsTest --details summary \
   > $OUT/cuda_kernels_test.txt 2>&1
 grep -E "worst|tests (successful|failed)|Failures|MethodSource" $OUT/cuda_kernels_test.txt | tail -n 40
