@@ -61,6 +61,28 @@ public final class Matrix {
   }
 
   /**
+   * Overwrites the values with float32 ones, widened: a matrix reused as scratch.
+   *
+   * @param values row-major, as many as the matrix holds
+   */
+  public void setFloats(float[] values) {
+    if (values.length != data.length) {
+      throw new IllegalArgumentException(
+          "a "
+              + rows
+              + " x "
+              + cols
+              + " matrix needs "
+              + data.length
+              + " values, got "
+              + values.length);
+    }
+    for (int i = 0; i < data.length; i++) {
+      data[i] = values[i];
+    }
+  }
+
+  /**
    * @return rows
    */
   public int rows() {

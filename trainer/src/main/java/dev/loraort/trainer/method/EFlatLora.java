@@ -65,6 +65,7 @@ public final class EFlatLora implements SharpnessMethod<EFlatLora.State> {
   public static final class State {
     final Map<String, float[]> ema = new LinkedHashMap<>();
     final Map<String, float[]> saved = new LinkedHashMap<>();
+    final Perturbations.Scratch scratch = new Perturbations.Scratch();
     double applied;
   }
 
@@ -102,7 +103,8 @@ public final class EFlatLora implements SharpnessMethod<EFlatLora.State> {
   @Override
   public ParamTree afterGrad(int pass, ParamTree g, LoraParams p, State s, Step t) {
     double rho = cfg.rhoSchedule().at(cfg.rho(), t.index(), t.total());
-    Map<String, float[]> e = Perturbations.flatPerturbationOfB(p, g, rho, cfg.normScope()); // at B~
+    Map<String, float[]> e =
+        Perturbations.flatPerturbationOfB(p, g, rho, cfg.normScope(), s.scratch); // at B~
     Perturbations.restore(p, s.saved);
     if (s.ema.isEmpty()) {
       s.ema.putAll(e); // E_hat_1 = E_1

@@ -84,7 +84,7 @@ public final class FmLora implements SharpnessMethod<SecondPassPerturbation> {
       int pass, ParamTree g, LoraParams p, SecondPassPerturbation s, Step t) {
     if (pass == 0) {
       double rho = cfg.rhoSchedule().at(cfg.rho(), t.index(), t.total());
-      s.perturbation = Perturbations.flatPerturbationOfB(p, g, rho, cfg.normScope());
+      s.perturbation = Perturbations.flatPerturbationOfB(p, g, rho, cfg.normScope(), s.scratch);
       s.norm = Perturbations.norm(s.perturbation);
     }
     s.afterPass(pass, p);

@@ -2,7 +2,6 @@ package dev.loraort.trainer.method;
 
 import dev.loraort.artifacts.TensorNames;
 import dev.loraort.linalg.FlatPerturbation;
-import dev.loraort.linalg.Matrix;
 import dev.loraort.trainer.params.Chunks;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.params.ParamTree;
@@ -10,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.IntStream;
 
 /**
@@ -79,10 +79,11 @@ final class Perturbations {
    * @param g the gradients
    * @param rho this step's radius
    * @param scope per-layer or global normalisation
+   * @param scratch the caller's workspaces, kept from step to step
    * @return E_B by B's name (zero where the direction vanishes)
    */
   static Map<String, float[]> flatPerturbationOfB(
-      LoraParams p, ParamTree g, double rho, MethodConfig.NormScope scope) {
+      LoraParams p, ParamTree g, double rho, MethodConfig.NormScope scope, Scratch scratch) {
     List<String> modules = p.modules();
     FlatPerturbation.Direction[] dirs = new FlatPerturbation.Direction[modules.size()];
     // layers are independent: one task each (OpenBLAS runs single-threaded per call)
@@ -94,13 +95,16 @@ final class Perturbations {
               String b = TensorNames.loraB(modules.get(i));
               long[] as = p.tree().shape(a);
               long[] bs = p.tree().shape(b);
-              int r = (int) as[0];
+              FlatPerturbation.Workspace w =
+                  scratch.byModule.computeIfAbsent(
+                      modules.get(i),
+                      k -> new FlatPerturbation.Workspace((int) bs[0], (int) as[1], (int) as[0]));
               dirs[i] =
-                  FlatPerturbation.direction(
-                      Matrix.ofFloats(r, (int) as[1], p.tree().get(a)),
-                      Matrix.ofFloats((int) bs[0], r, p.tree().get(b)),
-                      Matrix.ofFloats(r, (int) as[1], g.get(a)),
-                      Matrix.ofFloats((int) bs[0], r, g.get(b)),
+                  w.direction(
+                      p.tree().get(a),
+                      p.tree().get(b),
+                      g.get(a),
+                      g.get(b),
                       p.scale(modules.get(i)));
             });
     double global = 0;
@@ -128,6 +132,11 @@ final class Perturbations {
       out.put(TensorNames.loraB(modules.get(i)), eb[i]);
     }
     return out;
+  }
+
+  /** The per-layer workspaces of {@link #flatPerturbationOfB}, one set per method state. */
+  static final class Scratch {
+    private final Map<String, FlatPerturbation.Workspace> byModule = new ConcurrentHashMap<>();
   }
 
   /**

@@ -12,6 +12,10 @@ import java.util.Map;
 public final class SecondPassPerturbation {
   Map<String, float[]> perturbation = Map.of();
   final Map<String, float[]> saved = new LinkedHashMap<>();
+
+  /** FMLoRA's workspaces for the perturbation's direction. */
+  final Perturbations.Scratch scratch = new Perturbations.Scratch();
+
   double norm;
 
   /** Applies the perturbation before pass 1 (pass 0 runs at the weights themselves). */

@@ -160,7 +160,8 @@ class MethodsTest {
     String b0 = TensorNames.loraB(p.modules().get(0));
     assertThat(g1.get(b0)).isEqualTo(grads(p, Map.of()).get(b0));
     Map<String, float[]> e1 =
-        Perturbations.flatPerturbationOfB(p, g1, 0.05, MethodConfig.NormScope.PER_LAYER);
+        Perturbations.flatPerturbationOfB(
+            p, g1, 0.05, MethodConfig.NormScope.PER_LAYER, new Perturbations.Scratch());
     assertThat(s.ema.get(b0)).isEqualTo(e1.get(b0)); // E_hat_1 = E_1
     float[] ema1 = s.ema.get(b0).clone();
     // step 2: the pass runs at B + E_hat_1; E_2 is taken there; then E_hat_2 = 0.1 E_hat_1 + 0.9
@@ -175,7 +176,8 @@ class MethodsTest {
         });
     ParamTree gTilde = grads(tilde, Map.of());
     Map<String, float[]> e2 =
-        Perturbations.flatPerturbationOfB(tilde, gTilde, 0.05, MethodConfig.NormScope.PER_LAYER);
+        Perturbations.flatPerturbationOfB(
+            tilde, gTilde, 0.05, MethodConfig.NormScope.PER_LAYER, new Perturbations.Scratch());
     ParamTree g2 = step(ef, p, s);
     assertThat(g2.get(b0)).isEqualTo(gTilde.get(b0));
     for (String n : before.names()) {
