@@ -24,7 +24,11 @@
  *                                              bfloat16 only; Mask broadcasts against X (rank <= 4)
  *   SoftmaxGrad(dY, Y) -> dX                   dX = scale Y (dY - sum(dY Y)); float32 or bfloat16
  *
- * (scale: a float attribute, 1 when absent.)
+ * (scale: a float attribute, 1 when absent.) Likewise the MLP's activation between its two
+ * products, as torch.autocast runs it (GELU is not on its float32 list):
+ *
+ *   Gelu(X) -> Y                               bfloat16 only; attribute approximate: none or tanh
+ *   GeluGrad(dY, X), GeluTanhGrad(dY, X)       as above, bfloat16 too
  */
 #ifndef LORAORT_KERNELS_H
 #define LORAORT_KERNELS_H
@@ -49,6 +53,9 @@ typedef struct {
 /* bfloat16 tensors as their bits: the upper half of a float32. mask may be NULL. */
 void loraort_softmax_bf16_cpu(const uint16_t* x, const uint16_t* mask, loraort_mask m, uint16_t* y,
                               int64_t rows, int64_t h, float scale);
+void loraort_gelu_bf16_cpu(const uint16_t* x, uint16_t* y, int64_t n, int tanh_form);
+void loraort_gelu_grad_bf16_cpu(const uint16_t* dy, const uint16_t* x, uint16_t* dx, int64_t n,
+                                int tanh_form);
 void loraort_softmax_grad_bf16_cpu(const uint16_t* dy, const uint16_t* y, uint16_t* dx,
                                    int64_t rows, int64_t h, float scale);
 

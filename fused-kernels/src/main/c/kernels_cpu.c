@@ -11,22 +11,31 @@
 #define SQRT_2_OVER_PI 0.79788456080286535588
 #define GELU_TANH_C 0.044715
 
-void loraort_gelu_grad_cpu(const float* dy, const float* x, float* dx, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    float v = x[i];
+/* dGELU/dx, exact (erf) or the tanh approximation. */
+static float gelu_slope(float v, int tanh_form) {
+  if (!tanh_form) {
     float cdf = 0.5f * (1.0f + erff(v * (float)INV_SQRT2));
     float pdf = expf(-0.5f * v * v) * (float)INV_SQRT_2PI;
-    dx[i] = dy[i] * (cdf + v * pdf);
+    return cdf + v * pdf;
   }
+  float v2 = v * v;
+  float t = tanhf((float)SQRT_2_OVER_PI * v * (1.0f + (float)GELU_TANH_C * v2));
+  float du = (float)SQRT_2_OVER_PI * (1.0f + 3.0f * (float)GELU_TANH_C * v2);
+  return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
+}
+
+static float gelu(float v, int tanh_form) {
+  if (!tanh_form) return 0.5f * v * (1.0f + erff(v * (float)INV_SQRT2));
+  return 0.5f * v *
+         (1.0f + tanhf((float)SQRT_2_OVER_PI * v * (1.0f + (float)GELU_TANH_C * v * v)));
+}
+
+void loraort_gelu_grad_cpu(const float* dy, const float* x, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * gelu_slope(x[i], 0);
 }
 
 void loraort_gelu_tanh_grad_cpu(const float* dy, const float* x, float* dx, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    float v = x[i], v2 = v * v;
-    float t = tanhf((float)SQRT_2_OVER_PI * v * (1.0f + (float)GELU_TANH_C * v2));
-    float du = (float)SQRT_2_OVER_PI * (1.0f + 3.0f * (float)GELU_TANH_C * v2);
-    dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
-  }
+  for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * gelu_slope(x[i], 1);
 }
 
 void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* scale,
@@ -127,5 +136,16 @@ void loraort_softmax_grad_bf16_cpu(const uint16_t* dy, const uint16_t* y, uint16
     for (int64_t j = 0; j < h; j++) {
       dxr[j] = float_to_bf16(scale * bf16_to_float(yr[j]) * (bf16_to_float(dyr[j]) - d));
     }
+  }
+}
+
+void loraort_gelu_bf16_cpu(const uint16_t* x, uint16_t* y, int64_t n, int tanh_form) {
+  for (int64_t i = 0; i < n; i++) y[i] = float_to_bf16(gelu(bf16_to_float(x[i]), tanh_form));
+}
+
+void loraort_gelu_grad_bf16_cpu(const uint16_t* dy, const uint16_t* x, uint16_t* dx, int64_t n,
+                                int tanh_form) {
+  for (int64_t i = 0; i < n; i++) {
+    dx[i] = float_to_bf16(bf16_to_float(dy[i]) * gelu_slope(bf16_to_float(x[i]), tanh_form));
   }
 }

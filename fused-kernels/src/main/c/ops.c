@@ -91,10 +91,21 @@ static struct {
 } cu;
 
 /* One CUDA kernel per op; ops of one name and another type are separate entries. */
-enum { GELU, GELU_TANH, LAYER_NORM, SOFTMAX_GRAD, SOFTMAX_GRAD_BF16, SOFTMAX_BF16, KERNELS };
-static const char* const KERNEL_NAMES[KERNELS] = {"gelu_grad",       "gelu_tanh_grad",
-                                                  "layer_norm_grad", "softmax_grad",
-                                                  "softmax_grad_bf16", "softmax_bf16"};
+enum {
+  GELU,
+  GELU_TANH,
+  LAYER_NORM,
+  SOFTMAX_GRAD,
+  SOFTMAX_GRAD_BF16,
+  SOFTMAX_BF16,
+  GELU_BF16,
+  GELU_GRAD_BF16,
+  GELU_TANH_GRAD_BF16,
+  KERNELS
+};
+static const char* const KERNEL_NAMES[KERNELS] = {
+    "gelu_grad",         "gelu_tanh_grad", "layer_norm_grad", "softmax_grad",  "softmax_grad_bf16",
+    "softmax_bf16",      "gelu_bf16",      "gelu_grad_bf16",  "gelu_grad_bf16"};
 
 static pthread_mutex_t cuda_lock = PTHREAD_MUTEX_INITIALIZER;
 static char* ptx;                 /* NVRTC's output, compiled once per process */
@@ -275,10 +286,11 @@ typedef struct Op {
   int cuda;
 } Op;
 
-/* One node's kernel: its op and its scale attribute (1 when absent). */
+/* One node's kernel: its op, its scale attribute (1 when absent), GELU's form (1: tanh). */
 typedef struct Kernel {
   const Op* op;
   float scale;
+  int tanh_form;
 } Kernel;
 
 typedef struct Input {
@@ -333,6 +345,7 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
   const Kernel* kernel = kernel_state;
   const Op* op = kernel->op;
   float scale = kernel->scale;
+  int tanh_form = op->kernel == GELU_TANH_GRAD_BF16 || kernel->tanh_form;
   size_t given = 0;
   CHECK(ORT(KernelContext_GetInputCount)(c, &given));
   if (given < op->required || given > op->inputs) {
@@ -377,6 +390,11 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
       case SOFTMAX_GRAD_BF16:
         loraort_softmax_grad_bf16_cpu(in[0].data, in[1].data, out, rows, h, scale);
         break;
+      case GELU_BF16: loraort_gelu_bf16_cpu(in[0].data, out, n, tanh_form); break;
+      case GELU_GRAD_BF16:
+      case GELU_TANH_GRAD_BF16:
+        loraort_gelu_grad_bf16_cpu(in[0].data, in[1].data, out, n, tanh_form);
+        break;
       default: loraort_softmax_bf16_cpu(in[0].data, mask_data, mask, out, rows, h, scale);
     }
     return NULL;
@@ -384,10 +402,19 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
   if (rows > 0x7fffffff || h > 0x7fffffff) return fail(op->name, "tensor too large");
   int hi = (int)h;
   long long nn = n;
+  int64_t elementwise_blocks = (n + 255) / 256;
+  unsigned eb = elementwise_blocks > 65535 ? 65535 : (unsigned)elementwise_blocks;
   if (op->kernel == GELU || op->kernel == GELU_TANH) {
-    int64_t blocks = (n + 255) / 256;
     void* args[] = {&in[0].data, &in[1].data, &out, &nn};
-    return launch(op->name, c, op->kernel, blocks > 65535 ? 65535 : (unsigned)blocks, 256, args);
+    return launch(op->name, c, op->kernel, eb, 256, args);
+  }
+  if (op->kernel == GELU_BF16) {
+    void* args[] = {&in[0].data, &out, &nn, &tanh_form};
+    return launch(op->name, c, GELU_BF16, eb, 256, args);
+  }
+  if (op->kernel == GELU_GRAD_BF16 || op->kernel == GELU_TANH_GRAD_BF16) {
+    void* args[] = {&in[0].data, &in[1].data, &out, &nn, &tanh_form};
+    return launch(op->name, c, op->kernel, eb, 256, args);
   }
   /* one block per row; whole warps, at most 256 threads (each loops over the rest of its row) */
   unsigned threads = h >= 256 ? 256 : (unsigned)((h + 31) / 32 * 32);
@@ -430,12 +457,21 @@ static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKe
   if (k == NULL) return fail(((const Op*)op)->name, "out of memory");
   k->op = (const Op*)op;
   k->scale = 1.0f;
+  k->tanh_form = 0;
   float scale;
   OrtStatus* s = ORT(KernelInfoGetAttribute_float)(info, "scale", &scale);
   if (s == NULL) {
     k->scale = scale;
   } else {
     ORT(ReleaseStatus)(s); /* no such attribute */
+  }
+  char approximate[16];
+  size_t size = sizeof approximate;
+  s = ORT(KernelInfoGetAttribute_string)(info, "approximate", approximate, &size);
+  if (s == NULL) {
+    k->tanh_form = strcmp(approximate, "tanh") == 0;
+  } else {
+    ORT(ReleaseStatus)(s); /* absent (or not a GELU form this library knows): exact */
   }
   *kernel = k;
   return NULL;
@@ -461,7 +497,10 @@ static void op_destroy(void* kernel) { free(kernel); }
    OP(ep, "LayerNormalizationGrad", LAYER_NORM, 5, 5, TENSOR_FLOAT),              \
    OP(ep, "SoftmaxGrad", SOFTMAX_GRAD, 2, 2, TENSOR_FLOAT),                       \
    OP(ep, "SoftmaxGrad", SOFTMAX_GRAD_BF16, 2, 2, TENSOR_BFLOAT16),               \
-   OP(ep, "Softmax", SOFTMAX_BF16, 2, 1, TENSOR_BFLOAT16)}
+   OP(ep, "Softmax", SOFTMAX_BF16, 2, 1, TENSOR_BFLOAT16),                        \
+   OP(ep, "Gelu", GELU_BF16, 1, 1, TENSOR_BFLOAT16),                              \
+   OP(ep, "GeluGrad", GELU_GRAD_BF16, 2, 2, TENSOR_BFLOAT16),                     \
+   OP(ep, "GeluTanhGrad", GELU_TANH_GRAD_BF16, 2, 2, TENSOR_BFLOAT16)}
 
 static Op cpu_ops[KERNELS] = OPS(cpu);
 static Op cuda_ops[KERNELS] = OPS(cuda);

@@ -41,6 +41,13 @@ public final class FusedKernels {
    */
   public static final String SOFTMAX = "Softmax";
 
+  /**
+   * Gelu(X) -> Y, bfloat16 in and out (float32 inside), attribute {@code approximate} (none or
+   * tanh): the bf16 graphs' MLP activation, between two bfloat16 products. GeluGrad and
+   * GeluTanhGrad take bfloat16 too.
+   */
+  public static final String GELU = "Gelu";
+
   /** Session config entry: which kernels the library registers, {@code cpu} or {@code cuda}. */
   public static final String CONFIG_EP = "loraort.kernels.ep";
 

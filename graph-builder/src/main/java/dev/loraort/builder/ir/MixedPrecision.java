@@ -32,7 +32,9 @@ import java.util.Set;
  * <p>Where the graph may use the fused-kernel library (train_fused), attention's softmax, between
  * two products, reads and writes bfloat16 too ({@link FusedKernels#SOFTMAX} and the bfloat16 {@link
  * FusedKernels#SOFTMAX_GRAD}, float32 inside, as flash attention keeps its scores): with the scale
- * and the mask before it, the attention matrix is never cast, forward or backward.
+ * and the mask before it, the attention matrix is never cast, forward or backward. So does the
+ * MLP's GELU between its two products ({@link FusedKernels#GELU} and the bfloat16 GELU gradients),
+ * as torch.autocast runs it (GELU is not on its float32 list).
  */
 public final class MixedPrecision {
   private static final Set<String> PRODUCTS = Set.of("MatMul", "Gemm");
@@ -48,7 +50,7 @@ public final class MixedPrecision {
   private final Map<String, Node> producers;
   private final Map<String, List<Node>> consumers;
 
-  /** Whether the kernel library's bfloat16 Softmax and SoftmaxGrad may be used. */
+  /** Whether the kernel library's bfloat16 Softmax, GELU and their gradients may be used. */
   private final boolean kernels;
 
   /** Each float value's bfloat16 twin, once made. */
@@ -58,15 +60,16 @@ public final class MixedPrecision {
   private final List<Node> out = new ArrayList<>();
 
   /**
-   * Memos of {@link #computable}, {@link #feedsOnlyLowReaders} and {@link #isLowSoftmax}. Each is
-   * set false while its answer is worked out (the walks go backward and forward, and may meet
-   * again); a false answer only leaves a cast in place, so every answer is safe.
+   * Memos of {@link #computable}, {@link #feedsOnlyLowReaders} and of whether a library kernel runs
+   * in bfloat16. Each is set false while its answer is worked out (the walks go backward and
+   * forward, and may meet again); a false answer only leaves a cast in place, so every answer is
+   * safe.
    */
   private final Map<String, Boolean> computable = new HashMap<>();
 
   private final Map<String, Boolean> feedsOnly = new HashMap<>();
 
-  private final Map<Node, Boolean> lowSoftmax = new IdentityHashMap<>();
+  private final Map<Node, Boolean> lowKernel = new IdentityHashMap<>();
 
   /** Scale steps folded into the softmax gradient before them: not written. */
   private final Set<Node> folded = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
@@ -74,9 +77,11 @@ public final class MixedPrecision {
   /** How a lowered node runs in bfloat16. */
   private enum Kind {
     PRODUCT,
+    /** an elementwise step, or a library kernel that takes bfloat16 as it is (GELU's gradients) */
     STEP,
     SOFTMAX,
-    SOFTMAX_GRAD
+    SOFTMAX_GRAD,
+    GELU
   }
 
   private MixedPrecision(Graph g, boolean kernels) {
@@ -120,6 +125,15 @@ public final class MixedPrecision {
       Node lowered;
       if (k == Kind.SOFTMAX) {
         lowered = softmax(n);
+      } else if (k == Kind.GELU) {
+        lowered =
+            new Node(
+                FusedKernels.GELU,
+                FusedKernels.DOMAIN,
+                n.rawName(),
+                List.of(lowOf(n.in(0))),
+                List.of(),
+                Map.of("approximate", Attr.s("approximate", n.s("approximate", "none"))));
       } else if (k == Kind.SOFTMAX_GRAD) {
         Node scaled = onlyReader(n.out(0));
         Scale c = scaled != null && isLowStep(scaled) ? scale(scaled, n.out(0)) : null;
@@ -245,6 +259,9 @@ public final class MixedPrecision {
     if (isLowSoftmaxGrad(n)) {
       return Kind.SOFTMAX_GRAD;
     }
+    if (isLowGeluGrad(n)) {
+      return Kind.STEP;
+    }
     if (!n.domain().isEmpty()) {
       return null;
     }
@@ -253,6 +270,9 @@ public final class MixedPrecision {
     }
     if (isLowStep(n)) {
       return Kind.STEP;
+    }
+    if (isLowGelu(n)) {
+      return Kind.GELU;
     }
     return isLowSoftmax(n) ? Kind.SOFTMAX : null;
   }
@@ -299,11 +319,11 @@ public final class MixedPrecision {
     if (!kernels || !n.domain().isEmpty() || !n.op().equals("Softmax")) {
       return false;
     }
-    Boolean known = lowSoftmax.get(n);
+    Boolean known = lowKernel.get(n);
     if (known != null) {
       return known;
     }
-    lowSoftmax.put(n, false);
+    lowKernel.put(n, false);
     int r = s.rank(n.in(0));
     boolean low =
         s.elemType(n.in(0)) == DataType.FLOAT_VALUE
@@ -311,7 +331,7 @@ public final class MixedPrecision {
             && Shapes.normAxis(n.i("axis", -1), r) == r - 1
             && computable(n.in(0))
             && feedsOnlyLowReaders(n.out(0));
-    lowSoftmax.put(n, low);
+    lowKernel.put(n, low);
     return low;
   }
 
@@ -326,6 +346,50 @@ public final class MixedPrecision {
     return p != null && isLowSoftmax(p);
   }
 
+  /**
+   * The MLP's GELU (the kernel library's) in bfloat16, as torch.autocast runs it: it reads a value
+   * computed from products, and only products (and its gradient) read its result.
+   */
+  private boolean isLowGelu(Node n) {
+    if (!kernels
+        || !n.domain().isEmpty()
+        || !n.op().equals("Gelu")
+        || !List.of("none", "tanh").contains(n.s("approximate", "none"))) {
+      return false;
+    }
+    Boolean known = lowKernel.get(n);
+    if (known != null) {
+      return known;
+    }
+    lowKernel.put(n, false);
+    boolean low =
+        s.elemType(n.in(0)) == DataType.FLOAT_VALUE
+            && computable(n.in(0))
+            && feedsOnlyLowReaders(n.out(0));
+    lowKernel.put(n, low);
+    return low;
+  }
+
+  private static boolean isGeluGrad(Node n) {
+    return n.domain().equals(FusedKernels.DOMAIN)
+        && (n.op().equals(FusedKernels.GELU_GRAD) || n.op().equals(FusedKernels.GELU_TANH_GRAD));
+  }
+
+  /** GELU's fused gradient in bfloat16: its input comes from products, products read its result. */
+  private boolean isLowGeluGrad(Node n) {
+    if (!kernels || !isGeluGrad(n)) {
+      return false;
+    }
+    Boolean known = lowKernel.get(n);
+    if (known != null) {
+      return known;
+    }
+    lowKernel.put(n, false);
+    boolean low = computable(n.in(1)) && feedsOnlyLowReaders(n.out(0));
+    lowKernel.put(n, low);
+    return low;
+  }
+
   /** Whether {@code v} comes from products through data movement and elementwise steps only. */
   private boolean computable(String v) {
     Boolean known = computable.get(v);
@@ -338,7 +402,7 @@ public final class MixedPrecision {
     if (p == null) {
       c = false;
     } else if (!p.domain().isEmpty()) {
-      c = isLowSoftmaxGrad(p);
+      c = isLowSoftmaxGrad(p) || isLowGeluGrad(p);
     } else if (PRODUCTS.contains(p.op())) {
       c = true;
     } else if (isMove(p)) {
@@ -351,7 +415,7 @@ public final class MixedPrecision {
           xs.stream().allMatch(x -> computable(x) || cheap(x, v))
               && xs.stream().anyMatch(this::computable);
     } else {
-      c = isLowSoftmax(p);
+      c = isLowSoftmax(p) || isLowGelu(p);
     }
     computable.put(v, c);
     return c;
@@ -408,6 +472,9 @@ public final class MixedPrecision {
       // it reads the probabilities in whichever type the softmax writes them
       return r.in(1).equals(v) && !r.in(0).equals(v) || isLowSoftmaxGrad(r);
     }
+    if (isGeluGrad(r)) { // it reads GELU's input as the forward does
+      return r.in(1).equals(v) && !r.in(0).equals(v) || isLowGeluGrad(r);
+    }
     if (!r.domain().isEmpty()) {
       return false;
     }
@@ -420,6 +487,9 @@ public final class MixedPrecision {
     }
     if (r.op().equals("Softmax")) {
       return isLowSoftmax(r);
+    }
+    if (r.op().equals("Gelu")) {
+      return isLowGelu(r);
     }
     return isStep(r) && computable(r.out(0)) && feedsOnlyLowReaders(r.out(0));
   }

@@ -62,6 +62,9 @@ class CudaKernelsTest {
   /** The softmax with a mask (one per example and key, as attention's) and a scale of 0.125. */
   private static final String MASKED_SOFTMAX = "Softmax(scale, mask)";
 
+  /** GELU's tanh approximation (the exact one is FusedKernels.GELU with no attribute). */
+  private static final String TANH_GELU = "Gelu(approximate=tanh)";
+
   static Stream<Arguments> ops() {
     List<Arguments> out = new ArrayList<>();
     for (long[] shape : SHAPES) {
@@ -72,6 +75,10 @@ class CudaKernelsTest {
       out.add(Arguments.of(FusedKernels.SOFTMAX_GRAD, 2, true, shape));
       out.add(Arguments.of(FusedKernels.SOFTMAX, 1, true, shape));
       out.add(Arguments.of(MASKED_SOFTMAX, 2, true, shape));
+      out.add(Arguments.of(TANH_GELU, 1, true, shape));
+      out.add(Arguments.of(FusedKernels.GELU, 1, true, shape));
+      out.add(Arguments.of(FusedKernels.GELU_GRAD, 2, true, shape));
+      out.add(Arguments.of(FusedKernels.GELU_TANH_GRAD, 2, true, shape));
     }
     return out.stream();
   }
@@ -142,14 +149,17 @@ class CudaKernelsTest {
       names.add(x);
     }
     boolean masked = op.equals(MASKED_SOFTMAX);
+    boolean tanh = op.equals(TANH_GELU);
     g.add(
         new Node(
-            masked ? FusedKernels.SOFTMAX : op,
+            masked ? FusedKernels.SOFTMAX : tanh ? FusedKernels.GELU : op,
             FusedKernels.DOMAIN,
             "op",
             names,
             List.of(bf16 ? "yb" : "y"),
-            masked ? Map.of("scale", Attr.f("scale", 0.125f)) : Map.of()));
+            masked
+                ? Map.of("scale", Attr.f("scale", 0.125f))
+                : tanh ? Map.of("approximate", Attr.s("approximate", "tanh")) : Map.of()));
     if (bf16) {
       g.add(cast("yb", "y", DataType.FLOAT_VALUE));
     }
@@ -181,6 +191,7 @@ class CudaKernelsTest {
     Map<String, Feed> feeds = new LinkedHashMap<>();
     switch (op) {
       case FusedKernels.SOFTMAX -> feeds.put("x0", new Feed(scale(x, 4), shape)); // logits
+      case FusedKernels.GELU, TANH_GELU -> feeds.put("x0", new Feed(scale(x, 3), shape));
       case MASKED_SOFTMAX -> {
         feeds.put("x0", new Feed(scale(x, 30), shape));
         long[] maskShape = new long[shape.length]; // [examples, 1, ..., keys]

@@ -116,6 +116,62 @@ class MixedPrecisionTest {
   }
 
   @Test
+  void withTheKernelLibraryTheMlpsGeluRunsInBf16() {
+    Graph g = mlpWithGradient();
+    MixedPrecision.bf16(g, true);
+    Shapes s = Shapes.infer(g);
+    // GELU and its gradient read and write bfloat16 on the library's kernels; the hidden layer
+    // [2, 3, 8] is never cast, forward or backward
+    assertThat(g.nodes().stream().filter(n -> n.domain().equals(FusedKernels.DOMAIN)))
+        .extracting(Node::op)
+        .containsExactlyInAnyOrder(FusedKernels.GELU, FusedKernels.GELU_TANH_GRAD);
+    assertThat(g.nodes().stream().filter(n -> n.domain().equals(FusedKernels.DOMAIN)))
+        .allSatisfy(
+            n -> {
+              assertThat(n.inputs()).allSatisfy(v -> assertThat(s.elemType(v)).isEqualTo(BF16));
+              assertThat(s.elemType(n.out(0))).isEqualTo(BF16);
+            })
+        .filteredOn(n -> n.op().equals(FusedKernels.GELU))
+        .singleElement()
+        .satisfies(n -> assertThat(n.s("approximate", "none")).isEqualTo("tanh"));
+    List<Dim> hidden = List.of(Dim.of(2), Dim.of(3), Dim.of(8));
+    assertThat(g.nodes().stream().filter(n -> n.op().equals("Cast")))
+        .allSatisfy(c -> assertThat(s.type(c.in(0)).dims()).as(c.toString()).isNotEqualTo(hidden));
+    // without the library GELU stays float32, as ai.onnx's
+    Graph plain = mlpWithGradient();
+    MixedPrecision.bf16(plain, false);
+    Shapes ps = Shapes.infer(plain);
+    assertThat(plain.nodes().stream().filter(n -> n.op().equals("Gelu")))
+        .singleElement()
+        .satisfies(
+            n -> {
+              assertThat(n.domain()).isEmpty();
+              assertThat(ps.elemType(n.out(0))).isEqualTo(FLOAT);
+            });
+  }
+
+  /** x [2, 3, 4] -> linear to 8 -> tanh GELU -> linear to 4, and its fused gradient by x. */
+  private static Graph mlpWithGradient() {
+    Graph g = graph(FLOAT);
+    g.addInitializer("w1", Tensors.floats("w1", new long[] {4, 8}, new float[32]));
+    g.addInitializer("b1", Tensors.floats("b1", new long[] {8}, new float[8]));
+    g.addInitializer("w2", Tensors.floats("w2", new long[] {8, 4}, new float[32]));
+    Emitter e = new Emitter(g, "t");
+    String h =
+        e.op(
+            "Gelu", List.of(e.add(e.op("MatMul", "x", "w1"), "b1")), Attr.s("approximate", "tanh"));
+    output(g, e.op("MatMul", h, "w2"));
+    Emitter l = new Emitter(g, "loss");
+    String loss = l.op("ReduceSum", List.of(l.mul("y", "y")), Attr.i("keepdims", 0));
+    Map<String, String> grads =
+        Backward.build(g, Shapes.infer(g), loss, List.of("x"), Set.of(), true);
+    g.outputs().clear();
+    g.outputs().add(Shapes.infer(g).type(loss).toValueInfo(loss));
+    g.outputs().add(Shapes.infer(g).type(grads.get("x")).toValueInfo(grads.get("x")));
+    return g;
+  }
+
+  @Test
   void integerProductsAreLeftAlone() {
     Graph g = graph(DataType.INT64_VALUE);
     Emitter e = new Emitter(g, "t");

@@ -172,8 +172,8 @@ final class TrainCommand implements Callable<Integer> {
       description =
           "CUDA: bf16 mixed precision through the model's train_bf16 graph, which prepare writes"
               + " (bf16 matrix products; norms, softmax, loss, LoRA weights and optimizer float32,"
-              + " but with the fused kernels attention's softmax reads and writes bf16; no loss"
-              + " scaling)")
+              + " but with the fused kernels attention's softmax and the MLP's GELU read and write"
+              + " bf16; no loss scaling)")
   boolean bf16;
 
   @Option(
