@@ -18,6 +18,8 @@ import dev.loraort.kernels.FusedKernels;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -55,7 +57,30 @@ class Bf16KernelsTest {
     for (int j = 0; j < mask.length; j += 5) {
       mask[j] = -10000f; // masked keys
     }
-    float[][] got = run(x, mask, dy);
+    Map<String, float[]> values = new LinkedHashMap<>();
+    values.put("x", x);
+    values.put("mask", mask);
+    values.put("dy", dy);
+    Map<String, dev.loraort.artifacts.onnx.proto.Onnx.AttributeProto> scale =
+        Map.of("scale", Attr.f("scale", SCALE));
+    float[][] got =
+        run(
+            values,
+            Map.of("x", SHAPE, "mask", MASK_SHAPE, "dy", SHAPE),
+            new Node(
+                FusedKernels.SOFTMAX,
+                FusedKernels.DOMAIN,
+                "softmax",
+                List.of("xb", "maskb"),
+                List.of("yb"),
+                scale),
+            new Node(
+                FusedKernels.SOFTMAX_GRAD,
+                FusedKernels.DOMAIN,
+                "grad",
+                List.of("dyb", "yb"),
+                List.of("dxb"),
+                scale));
     float[] xb = round(x);
     float[] mb = round(mask);
     float[] dyb = round(dy);
@@ -107,7 +132,23 @@ class Bf16KernelsTest {
       dy[i] = (float) rnd.nextGaussian();
     }
     String grad = approximate.equals("tanh") ? FusedKernels.GELU_TANH_GRAD : FusedKernels.GELU_GRAD;
-    float[][] got = runGelu(x, dy, approximate, grad);
+    Map<String, float[]> values = new LinkedHashMap<>();
+    values.put("x", x);
+    values.put("dy", dy);
+    long[] shape = {n};
+    float[][] got =
+        run(
+            values,
+            Map.of("x", shape, "dy", shape),
+            new Node(
+                FusedKernels.GELU,
+                FusedKernels.DOMAIN,
+                "gelu",
+                List.of("xb"),
+                List.of("yb"),
+                Map.of("approximate", Attr.s("approximate", approximate))),
+            new Node(
+                grad, FusedKernels.DOMAIN, "grad", List.of("dyb", "xb"), List.of("dxb"), Map.of()));
     float[] xb = round(x);
     float[] dyb = round(dy);
     float[] y = new float[n];
@@ -145,62 +186,6 @@ class Bf16KernelsTest {
     return v >= 0 ? 1 - 0.5 * erfc : 0.5 * erfc;
   }
 
-  /** x, dy (float32) -> cast to bf16 -> Gelu(x), GRAD(dy, x) -> cast back: y, dx. */
-  private static float[][] runGelu(float[] x, float[] dy, String approximate, String grad)
-      throws Exception {
-    int bf16 = DataType.BFLOAT16_VALUE;
-    int f = DataType.FLOAT_VALUE;
-    long[] shape = {x.length};
-    ValueType t = new ValueType(f, dims(shape));
-    Graph g =
-        new Graph(
-            "bf16-gelu",
-            20,
-            List.of(),
-            Map.of(),
-            List.of(t.toValueInfo("x"), t.toValueInfo("dy")),
-            List.of());
-    for (String v : List.of("x", "dy")) {
-      g.add(
-          new Node(
-              "Cast", "", v + "b", List.of(v), List.of(v + "b"), Map.of("to", Attr.i("to", bf16))));
-    }
-    g.add(
-        new Node(
-            FusedKernels.GELU,
-            FusedKernels.DOMAIN,
-            "gelu",
-            List.of("xb"),
-            List.of("yb"),
-            Map.of("approximate", Attr.s("approximate", approximate))));
-    g.add(
-        new Node(
-            grad, FusedKernels.DOMAIN, "grad", List.of("dyb", "xb"), List.of("dxb"), Map.of()));
-    g.add(new Node("Cast", "", "y", List.of("yb"), List.of("y"), Map.of("to", Attr.i("to", f))));
-    g.add(new Node("Cast", "", "dx", List.of("dxb"), List.of("dx"), Map.of("to", Attr.i("to", f))));
-    g.outputs().add(t.toValueInfo("y"));
-    g.outputs().add(t.toValueInfo("dx"));
-    Path dir = Files.createTempDirectory("bf16-gelu");
-    Path model = dir.resolve("m.onnx");
-    try (WeightsFile wf = new WeightsFile(dir.resolve("w.bin"))) {
-      OnnxModels.write(g, model, wf, Map.of(), "test");
-    }
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
-    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-      so.addConfigEntry(FusedKernels.CONFIG_EP, "cpu");
-      so.registerCustomOpLibrary(FusedKernels.library().toString());
-      try (OrtSession s = env.createSession(model.toString(), so);
-          OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape);
-          OnnxTensor dyt = OnnxTensor.createTensor(env, FloatBuffer.wrap(dy), shape);
-          OrtSession.Result r = s.run(Map.of("x", xt, "dy", dyt))) {
-        return new float[][] {
-          ((OnnxTensor) r.get("y").orElseThrow()).getFloatBuffer().array(),
-          ((OnnxTensor) r.get("dx").orElseThrow()).getFloatBuffer().array()
-        };
-      }
-    }
-  }
-
   private static void assertWithinOneStep(String op, float[] got, float[] want) {
     int equal = 0;
     for (int i = 0; i < got.length; i++) {
@@ -228,72 +213,53 @@ class Bf16KernelsTest {
   }
 
   /**
-   * x, mask, dy (float32) -> cast to bf16 -> Softmax(x, mask), SoftmaxGrad(dy, y), both scaled by
-   * SCALE -> cast back: y, dx.
+   * Float32 inputs cast to bf16 (x to xb, ...), the two library ops given (writing yb and dxb),
+   * their results cast back and returned: y, dx.
    */
-  private static float[][] run(float[] x, float[] mask, float[] dy) throws Exception {
-    int bf16 = DataType.BFLOAT16_VALUE;
+  private static float[][] run(
+      Map<String, float[]> values, Map<String, long[]> shapes, Node forward, Node backward)
+      throws Exception {
     int f = DataType.FLOAT_VALUE;
-    ValueType t = new ValueType(f, dims(SHAPE));
-    Graph g =
-        new Graph(
-            "bf16-kernels",
-            20,
-            List.of(),
-            Map.of(),
-            List.of(
-                t.toValueInfo("x"),
-                new ValueType(f, dims(MASK_SHAPE)).toValueInfo("mask"),
-                t.toValueInfo("dy")),
-            List.of());
-    for (String v : List.of("x", "mask", "dy")) {
-      g.add(
-          new Node(
-              "Cast", "", v + "b", List.of(v), List.of(v + "b"), Map.of("to", Attr.i("to", bf16))));
+    List<dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto> inputs = new ArrayList<>();
+    values.keySet().forEach(v -> inputs.add(new ValueType(f, dims(shapes.get(v))).toValueInfo(v)));
+    Graph g = new Graph("bf16-kernels", 20, List.of(), Map.of(), inputs, List.of());
+    for (String v : values.keySet()) {
+      g.add(cast(v, v + "b", DataType.BFLOAT16_VALUE));
     }
-    Map<String, dev.loraort.artifacts.onnx.proto.Onnx.AttributeProto> scale =
-        Map.of("scale", Attr.f("scale", SCALE));
-    g.add(
-        new Node(
-            FusedKernels.SOFTMAX,
-            FusedKernels.DOMAIN,
-            "softmax",
-            List.of("xb", "maskb"),
-            List.of("yb"),
-            scale));
-    g.add(
-        new Node(
-            FusedKernels.SOFTMAX_GRAD,
-            FusedKernels.DOMAIN,
-            "grad",
-            List.of("dyb", "yb"),
-            List.of("dxb"),
-            scale));
-    g.add(new Node("Cast", "", "y", List.of("yb"), List.of("y"), Map.of("to", Attr.i("to", f))));
-    g.add(new Node("Cast", "", "dx", List.of("dxb"), List.of("dx"), Map.of("to", Attr.i("to", f))));
-    g.outputs().add(t.toValueInfo("y"));
-    g.outputs().add(t.toValueInfo("dx"));
+    g.add(forward);
+    g.add(backward);
+    g.add(cast("yb", "y", f));
+    g.add(cast("dxb", "dx", f));
+    ValueType out = new ValueType(f, null);
+    g.outputs().add(out.toValueInfo("y"));
+    g.outputs().add(out.toValueInfo("dx"));
     Path dir = Files.createTempDirectory("bf16-kernels");
     Path model = dir.resolve("m.onnx");
     try (WeightsFile wf = new WeightsFile(dir.resolve("w.bin"))) {
       OnnxModels.write(g, model, wf, Map.of(), "test");
     }
     OrtEnvironment env = OrtEnvironment.getEnvironment();
-    long[] shape = SHAPE;
+    Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
       so.addConfigEntry(FusedKernels.CONFIG_EP, "cpu");
       so.registerCustomOpLibrary(FusedKernels.library().toString());
+      for (String v : values.keySet()) {
+        feeds.put(v, OnnxTensor.createTensor(env, FloatBuffer.wrap(values.get(v)), shapes.get(v)));
+      }
       try (OrtSession s = env.createSession(model.toString(), so);
-          OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape);
-          OnnxTensor mt = OnnxTensor.createTensor(env, FloatBuffer.wrap(mask), MASK_SHAPE);
-          OnnxTensor dyt = OnnxTensor.createTensor(env, FloatBuffer.wrap(dy), shape);
-          OrtSession.Result r = s.run(Map.of("x", xt, "mask", mt, "dy", dyt))) {
+          OrtSession.Result r = s.run(feeds)) {
         return new float[][] {
           ((OnnxTensor) r.get("y").orElseThrow()).getFloatBuffer().array(),
           ((OnnxTensor) r.get("dx").orElseThrow()).getFloatBuffer().array()
         };
       }
+    } finally {
+      feeds.values().forEach(OnnxTensor::close);
     }
+  }
+
+  private static Node cast(String from, String to, int type) {
+    return new Node("Cast", "", to, List.of(from), List.of(to), Map.of("to", Attr.i("to", type)));
   }
 
   private static List<Dim> dims(long[] shape) {

@@ -161,14 +161,7 @@ class MixedPrecisionTest {
         e.op(
             "Gelu", List.of(e.add(e.op("MatMul", "x", "w1"), "b1")), Attr.s("approximate", "tanh"));
     output(g, e.op("MatMul", h, "w2"));
-    Emitter l = new Emitter(g, "loss");
-    String loss = l.op("ReduceSum", List.of(l.mul("y", "y")), Attr.i("keepdims", 0));
-    Map<String, String> grads =
-        Backward.build(g, Shapes.infer(g), loss, List.of("x"), Set.of(), true);
-    g.outputs().clear();
-    g.outputs().add(Shapes.infer(g).type(loss).toValueInfo(loss));
-    g.outputs().add(Shapes.infer(g).type(grads.get("x")).toValueInfo(grads.get("x")));
-    return g;
+    return withGradient(g, true);
   }
 
   @Test
@@ -186,7 +179,11 @@ class MixedPrecisionTest {
    * x.
    */
   private static Graph attentionWithGradient(boolean fused) {
-    Graph g = attention(true);
+    return withGradient(attention(true), fused);
+  }
+
+  /** The graph's loss sum(y * y) and its gradient by x (fused rules or not) as its outputs. */
+  private static Graph withGradient(Graph g, boolean fused) {
     Emitter e = new Emitter(g, "loss");
     String loss = e.op("ReduceSum", List.of(e.mul("y", "y")), Attr.i("keepdims", 0));
     Map<String, String> grads =
