@@ -11,17 +11,10 @@ public final class Matrix {
   private final double[] data;
 
   private Matrix(int rows, int cols, double[] data) {
-    if (rows < 0 || cols < 0 || data.length != rows * cols) {
-      throw new IllegalArgumentException(
-          "a "
-              + rows
-              + " x "
-              + cols
-              + " matrix needs "
-              + rows * cols
-              + " values, got "
-              + data.length);
+    if (rows < 0 || cols < 0) {
+      throw new IllegalArgumentException("a " + rows + " x " + cols + " matrix");
     }
+    requireValues(rows, cols, data.length);
     this.rows = rows;
     this.cols = cols;
     this.data = data;
@@ -66,17 +59,7 @@ public final class Matrix {
    * @param values row-major, as many as the matrix holds
    */
   public void setFloats(float[] values) {
-    if (values.length != data.length) {
-      throw new IllegalArgumentException(
-          "a "
-              + rows
-              + " x "
-              + cols
-              + " matrix needs "
-              + data.length
-              + " values, got "
-              + values.length);
-    }
+    requireValues(rows, cols, values.length);
     for (int i = 0; i < data.length; i++) {
       data[i] = values[i];
     }
@@ -159,6 +142,13 @@ public final class Matrix {
     requireShape(other, rows, cols, "addScaled");
     for (int i = 0; i < data.length; i++) {
       data[i] += alpha * other.data[i];
+    }
+  }
+
+  private static void requireValues(int rows, int cols, int n) {
+    if (n != rows * cols) {
+      throw new IllegalArgumentException(
+          "a " + rows + " x " + cols + " matrix needs " + rows * cols + " values, got " + n);
     }
   }
 
