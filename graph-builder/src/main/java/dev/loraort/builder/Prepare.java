@@ -505,8 +505,7 @@ public final class Prepare {
   private String findLogits(Shapes s) {
     if (c.task().equals("causal-lm") || c.task().equals("contrastive")) {
       int want = c.task().equals("causal-lm") ? 3 : 2;
-      if (base.outputs().stream().noneMatch(v -> v.getName().equals(TensorNames.LOGITS))
-          || s.rank(TensorNames.LOGITS) != want) {
+      if (!base.isOutput(TensorNames.LOGITS) || s.rank(TensorNames.LOGITS) != want) {
         throw new BuildException(
             c.onnx()
                 + ": "

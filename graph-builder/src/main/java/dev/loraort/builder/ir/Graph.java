@@ -199,6 +199,14 @@ public final class Graph {
 
   /**
    * @param name a value name
+   * @return true if it is a graph output
+   */
+  public boolean isOutput(String name) {
+    return outputs.stream().anyMatch(v -> v.getName().equals(name));
+  }
+
+  /**
+   * @param name a value name
    * @return the graph input's declaration
    * @throws BuildException if there is none
    */

@@ -247,7 +247,7 @@ public final class MixedPrecision {
   /** The one node that reads {@code v}, or null (several, none, or a graph output). */
   private Node onlyReader(String v) {
     List<Node> readers = consumers.getOrDefault(v, List.of());
-    boolean output = g.outputs().stream().anyMatch(o -> o.getName().equals(v));
+    boolean output = g.isOutput(v);
     return readers.size() == 1 && !output ? readers.get(0) : null;
   }
 
@@ -460,9 +460,7 @@ public final class MixedPrecision {
     feedsOnly.put(v, false);
     List<Node> readers = consumers.getOrDefault(v, List.of());
     boolean f =
-        g.outputs().stream().noneMatch(o -> o.getName().equals(v))
-            && !readers.isEmpty()
-            && readers.stream().allMatch(r -> readsLow(r, v));
+        !g.isOutput(v) && !readers.isEmpty() && readers.stream().allMatch(r -> readsLow(r, v));
     feedsOnly.put(v, f);
     return f;
   }
@@ -495,7 +493,7 @@ public final class MixedPrecision {
   }
 
   private boolean isUnused(String v) {
-    return !consumers.containsKey(v) && g.outputs().stream().noneMatch(o -> o.getName().equals(v));
+    return !consumers.containsKey(v) && !g.isOutput(v);
   }
 
   private boolean operandsFloat(Node n) {

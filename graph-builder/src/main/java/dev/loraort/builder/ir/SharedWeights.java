@@ -46,7 +46,7 @@ public final class SharedWeights {
                               && r.in(1).equals(t.out(0))
                               && !r.in(0).equals(t.out(0))
                               && s.rank(r.in(0)) >= 2);
-      boolean isOutput = g.outputs().stream().anyMatch(v -> v.getName().equals(t.out(0)));
+      boolean isOutput = g.isOutput(t.out(0));
       if (perm[0] != 1 || !shared || !allMatMuls || isOutput) {
         continue;
       }
