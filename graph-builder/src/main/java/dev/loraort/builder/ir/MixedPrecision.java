@@ -10,6 +10,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 
 /**
  * bf16 mixed precision as torch.autocast(bfloat16) does it: matrix products (MatMul, Gemm; forward
@@ -60,10 +61,8 @@ public final class MixedPrecision {
   private final List<Node> out = new ArrayList<>();
 
   /**
-   * Memos of {@link #computable}, {@link #feedsOnlyLowReaders} and of whether a library kernel runs
-   * in bfloat16. Each is set false while its answer is worked out (the walks go backward and
-   * forward, and may meet again); a false answer only leaves a cast in place, so every answer is
-   * safe.
+   * Memos ({@link #memo}) of {@link #computable}, {@link #feedsOnlyLowReaders} and of whether a
+   * library kernel runs in bfloat16.
    */
   private final Map<String, Boolean> computable = new HashMap<>();
 
@@ -121,42 +120,44 @@ public final class MixedPrecision {
         out.add(n);
         continue;
       }
-      String y = n.out(0);
-      Node lowered;
-      if (k == Kind.SOFTMAX) {
-        lowered = softmax(n);
-      } else if (k == Kind.GELU) {
-        lowered =
-            new Node(
-                FusedKernels.GELU,
-                FusedKernels.DOMAIN,
-                n.rawName(),
-                List.of(lowOf(n.in(0))),
-                List.of(),
-                Map.of("approximate", Attr.s("approximate", n.s("approximate", "none"))));
-      } else if (k == Kind.SOFTMAX_GRAD) {
-        Node scaled = onlyReader(n.out(0));
-        Scale c = scaled != null && isLowStep(scaled) ? scale(scaled, n.out(0)) : null;
-        if (c != null) { // the scale's gradient, folded in: the kernel writes the scaled value
-          folded.add(scaled);
-          y = scaled.out(0);
-        }
-        lowered =
-            new Node(
-                n.op(),
-                n.domain(),
-                n.rawName(),
-                List.of(lowOf(n.in(0)), lowOf(n.in(1))),
-                List.of(),
-                c != null ? Map.of("scale", Attr.f("scale", c.value)) : Map.of());
-      } else {
-        List<String> in = new ArrayList<>();
-        for (int i = 0; i < n.inputs().size(); i++) {
-          String v = n.in(i);
-          in.add(v.isEmpty() || !isOperand(n, i) ? v : lowOf(v)); // Where's condition stays bool
-        }
-        lowered = new Node(n.op(), n.domain(), n.rawName(), in, List.of(), n.attrs());
+      // the scale's gradient after a softmax gradient is folded in: the kernel writes its result
+      Node scaled = k == Kind.SOFTMAX_GRAD ? onlyReader(n.out(0)) : null;
+      Scale gradScale = scaled != null && isLowStep(scaled) ? scale(scaled, n.out(0)) : null;
+      if (gradScale != null) {
+        folded.add(scaled);
       }
+      String y = gradScale != null ? scaled.out(0) : n.out(0);
+      // the lowered node's op, inputs and attributes; its output is named after the inputs' casts
+      Node lowered =
+          switch (k) {
+            case SOFTMAX -> softmax(n);
+            case GELU ->
+                new Node(
+                    FusedKernels.GELU,
+                    FusedKernels.DOMAIN,
+                    n.rawName(),
+                    List.of(lowOf(n.in(0))),
+                    List.of(),
+                    Map.of("approximate", Attr.s("approximate", n.s("approximate", "none"))));
+            case SOFTMAX_GRAD ->
+                new Node(
+                    n.op(),
+                    n.domain(),
+                    n.rawName(),
+                    List.of(lowOf(n.in(0)), lowOf(n.in(1))),
+                    List.of(),
+                    gradScale != null
+                        ? Map.of("scale", Attr.f("scale", gradScale.value))
+                        : Map.of());
+            case PRODUCT, STEP -> {
+              List<String> in = new ArrayList<>();
+              for (int i = 0; i < n.inputs().size(); i++) {
+                String v = n.in(i);
+                in.add(v.isEmpty() || !isOperand(n, i) ? v : lowOf(v)); // Where's condition: bool
+              }
+              yield new Node(n.op(), n.domain(), n.rawName(), in, List.of(), n.attrs());
+            }
+          };
       String yLow = g.fresh(y + "/bf16");
       out.add(
           new Node(
@@ -319,27 +320,22 @@ public final class MixedPrecision {
     if (!kernels || !n.domain().isEmpty() || !n.op().equals("Softmax")) {
       return false;
     }
-    Boolean known = lowKernel.get(n);
-    if (known != null) {
-      return known;
-    }
-    lowKernel.put(n, false);
-    int r = s.rank(n.in(0));
-    boolean low =
-        s.elemType(n.in(0)) == DataType.FLOAT_VALUE
-            && r > 0
-            && Shapes.normAxis(n.i("axis", -1), r) == r - 1
-            && computable(n.in(0))
-            && feedsOnlyLowReaders(n.out(0));
-    lowKernel.put(n, low);
-    return low;
+    return memo(
+        lowKernel,
+        n,
+        () -> {
+          int r = s.rank(n.in(0));
+          return s.elemType(n.in(0)) == DataType.FLOAT_VALUE
+              && r > 0
+              && Shapes.normAxis(n.i("axis", -1), r) == r - 1
+              && computable(n.in(0))
+              && feedsOnlyLowReaders(n.out(0));
+        });
   }
 
   /** The fused softmax gradient of a bfloat16 softmax: it reads the bfloat16 probabilities. */
   private boolean isLowSoftmaxGrad(Node n) {
-    if (!kernels
-        || !n.domain().equals(FusedKernels.DOMAIN)
-        || !n.op().equals(FusedKernels.SOFTMAX_GRAD)) {
+    if (!kernels || !isSoftmaxGrad(n)) {
       return false;
     }
     Node p = producers.get(n.in(1));
@@ -357,17 +353,17 @@ public final class MixedPrecision {
         || !List.of("none", "tanh").contains(n.s("approximate", "none"))) {
       return false;
     }
-    Boolean known = lowKernel.get(n);
-    if (known != null) {
-      return known;
-    }
-    lowKernel.put(n, false);
-    boolean low =
-        s.elemType(n.in(0)) == DataType.FLOAT_VALUE
-            && computable(n.in(0))
-            && feedsOnlyLowReaders(n.out(0));
-    lowKernel.put(n, low);
-    return low;
+    return memo(
+        lowKernel,
+        n,
+        () ->
+            s.elemType(n.in(0)) == DataType.FLOAT_VALUE
+                && computable(n.in(0))
+                && feedsOnlyLowReaders(n.out(0)));
+  }
+
+  private static boolean isSoftmaxGrad(Node n) {
+    return n.domain().equals(FusedKernels.DOMAIN) && n.op().equals(FusedKernels.SOFTMAX_GRAD);
   }
 
   private static boolean isGeluGrad(Node n) {
@@ -380,45 +376,53 @@ public final class MixedPrecision {
     if (!kernels || !isGeluGrad(n)) {
       return false;
     }
-    Boolean known = lowKernel.get(n);
-    if (known != null) {
-      return known;
-    }
-    lowKernel.put(n, false);
-    boolean low = computable(n.in(1)) && feedsOnlyLowReaders(n.out(0));
-    lowKernel.put(n, low);
-    return low;
+    return memo(lowKernel, n, () -> computable(n.in(1)) && feedsOnlyLowReaders(n.out(0)));
   }
 
   /** Whether {@code v} comes from products through data movement and elementwise steps only. */
   private boolean computable(String v) {
-    Boolean known = computable.get(v);
+    return memo(
+        computable,
+        v,
+        () -> {
+          Node p = producers.get(v);
+          if (p == null) {
+            return false;
+          }
+          if (!p.domain().isEmpty()) {
+            return isLowSoftmaxGrad(p) || isLowGeluGrad(p);
+          }
+          if (PRODUCTS.contains(p.op())) {
+            return true;
+          }
+          if (isMove(p)) {
+            return computable(p.in(0));
+          }
+          if (isStep(p) && p.op().equals("Concat")) {
+            return p.inputs().stream().allMatch(this::computable);
+          }
+          if (isStep(p)) {
+            List<String> xs = operands(p);
+            return xs.stream().allMatch(x -> computable(x) || cheap(x, v))
+                && xs.stream().anyMatch(this::computable);
+          }
+          return isLowSoftmax(p) || isLowGelu(p);
+        });
+  }
+
+  /**
+   * A memoised predicate: false while it is worked out (the walks go backward and forward and may
+   * meet again; a false answer only leaves a cast in place).
+   */
+  private static <K> boolean memo(Map<K, Boolean> memo, K key, BooleanSupplier test) {
+    Boolean known = memo.get(key);
     if (known != null) {
       return known;
     }
-    computable.put(v, false);
-    Node p = producers.get(v);
-    boolean c;
-    if (p == null) {
-      c = false;
-    } else if (!p.domain().isEmpty()) {
-      c = isLowSoftmaxGrad(p) || isLowGeluGrad(p);
-    } else if (PRODUCTS.contains(p.op())) {
-      c = true;
-    } else if (isMove(p)) {
-      c = computable(p.in(0));
-    } else if (isStep(p) && p.op().equals("Concat")) {
-      c = p.inputs().stream().allMatch(this::computable);
-    } else if (isStep(p)) {
-      List<String> xs = operands(p);
-      c =
-          xs.stream().allMatch(x -> computable(x) || cheap(x, v))
-              && xs.stream().anyMatch(this::computable);
-    } else {
-      c = isLowSoftmax(p) || isLowGelu(p);
-    }
-    computable.put(v, c);
-    return c;
+    memo.put(key, false);
+    boolean answer = test.getAsBoolean();
+    memo.put(key, answer);
+    return answer;
   }
 
   /**
@@ -453,25 +457,22 @@ public final class MixedPrecision {
    * run in bfloat16 themselves, or a bfloat16 softmax and its gradient; its shape may be read too.
    */
   private boolean feedsOnlyLowReaders(String v) {
-    Boolean known = feedsOnly.get(v);
-    if (known != null) {
-      return known;
-    }
-    feedsOnly.put(v, false);
-    List<Node> readers = consumers.getOrDefault(v, List.of());
-    boolean f =
-        !g.isOutput(v) && !readers.isEmpty() && readers.stream().allMatch(r -> readsLow(r, v));
-    feedsOnly.put(v, f);
-    return f;
+    return memo(
+        feedsOnly,
+        v,
+        () -> {
+          List<Node> readers = consumers.getOrDefault(v, List.of());
+          return !g.isOutput(v)
+              && !readers.isEmpty()
+              && readers.stream().allMatch(r -> readsLow(r, v));
+        });
   }
 
   private boolean readsLow(Node r, String v) {
-    if (r.domain().equals(FusedKernels.DOMAIN) && r.op().equals(FusedKernels.SOFTMAX_GRAD)) {
-      // it reads the probabilities in whichever type the softmax writes them
-      return r.in(1).equals(v) && !r.in(0).equals(v) || isLowSoftmaxGrad(r);
-    }
-    if (isGeluGrad(r)) { // it reads GELU's input as the forward does
-      return r.in(1).equals(v) && !r.in(0).equals(v) || isLowGeluGrad(r);
+    if (isSoftmaxGrad(r) || isGeluGrad(r)) {
+      // it reads the saved value (the probabilities; GELU's input) in whichever type the forward
+      // holds it, and its incoming gradient in bfloat16 only if it runs in bfloat16 itself
+      return r.in(1).equals(v) && !r.in(0).equals(v) || isLowSoftmaxGrad(r) || isLowGeluGrad(r);
     }
     if (!r.domain().isEmpty()) {
       return false;
