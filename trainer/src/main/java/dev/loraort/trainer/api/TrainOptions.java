@@ -400,8 +400,9 @@ public final class TrainOptions {
 
     /**
      * bf16 mixed precision, as {@code --bf16}: the model's train_bf16 graph, which {@code prepare}
-     * writes (matrix products in bfloat16; LoRA weights, optimizer and the rest float32). Needs a
-     * CUDA device, set before or after. Default: off.
+     * writes (matrix products in bfloat16, and with the fused kernels attention's softmax and the
+     * MLP's GELU too; LoRA weights, optimizer and the rest float32). Needs a CUDA device, set
+     * before or after. Default: off.
      *
      * @param on train in bf16
      * @return this builder
