@@ -182,8 +182,8 @@ class PrepareConformanceTest {
    * bfloat16 MatMul, so each product of the bf16 graphs is run as the CUDA EP runs it, emulated:
    * its bfloat16 operands widened, multiplied in float32, the result rounded to bfloat16 (cuBLAS
    * accumulates bf16 products in float32 too); so is each elementwise step on bfloat16. Every cast,
-   * the data movement on bfloat16 values, the kernel library's bfloat16 softmax (its CPU kernels)
-   * and the float32 rest run as written, so a product fed the wrong operand, or not lowered (a type
+   * the data movement on bfloat16 values, the kernel library's bfloat16 ops (its CPU kernels) and
+   * the float32 rest run as written, so a product fed the wrong operand, or not lowered (a type
    * error at load), fails here. The loss and gradients must stay within bf16's rounding of
    * float32's, and must differ from them (else the graph computed nothing in bf16).
    */
@@ -252,15 +252,14 @@ class PrepareConformanceTest {
     for (Onnx.NodeProto n : g.getNodeList()) {
       String op = n.getOpType();
       boolean product = op.equals("MatMul") || op.equals("Gemm");
-      boolean readsBf16 =
-          java.util.stream.IntStream.range(0, n.getInputCount())
-              .anyMatch(i -> bf16.contains(n.getInput(i)));
+      boolean readsBf16 = n.getInputList().stream().anyMatch(bf16::contains);
       boolean lowStep = List.of("Add", "Sub", "Mul", "Div", "Where").contains(op) && readsBf16;
       if (!product && !lowStep) {
         boolean move =
             List.of("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Split")
                 .contains(op);
-        // the kernel library's bfloat16 Softmax and SoftmaxGrad run as written, on its CPU kernels
+        // the kernel library's bfloat16 ops (softmax, GELU, their gradients) run as written, on its
+        // CPU kernels
         if (op.equals("Cast") && n.getAttribute(0).getI() == 16
             || move && bf16.contains(n.getInput(0))
             || op.equals("Concat") && bf16.contains(n.getInput(0))
