@@ -252,7 +252,10 @@ class PrepareConformanceTest {
     for (Onnx.NodeProto n : g.getNodeList()) {
       String op = n.getOpType();
       boolean product = op.equals("MatMul") || op.equals("Gemm");
-      boolean readsBf16 = n.getInputList().stream().anyMatch(bf16::contains);
+      // by index: getInputList's protobuf type would be a dependency of this module's own
+      boolean readsBf16 =
+          java.util.stream.IntStream.range(0, n.getInputCount())
+              .anyMatch(i -> bf16.contains(n.getInput(i)));
       boolean lowStep = List.of("Add", "Sub", "Mul", "Div", "Where").contains(op) && readsBf16;
       if (!product && !lowStep) {
         boolean move =
