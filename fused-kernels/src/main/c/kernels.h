@@ -29,11 +29,32 @@
  *
  *   Gelu(X) -> Y                               bfloat16 only; attribute approximate: none or tanh
  *   GeluGrad(dY, X), GeluTanhGrad(dY, X)       as above, bfloat16 too
+ *
+ * A language model's loss reads logits over the whole vocabulary: as ai.onnx ops (a slice for the
+ * next-token shift, LogSoftmax, a gather; in the backward a scatter into zeros, an exponential, a
+ * pad) it writes and keeps several float32 tensors of that size. One row pass each way instead,
+ * reading the logits as the product wrote them (float32 or bfloat16):
+ *
+ *   SoftmaxCrossEntropy(Logits, Labels) -> Loss, LogSumExp
+ *                                              over the last axis, per row: LogSumExp = log sum
+ *                                              exp(Logits), Loss = LogSumExp - Logits[label];
+ *                                              both 0 where the label is -100 (ignored)
+ *   SoftmaxCrossEntropyGrad(dLoss, Logits, Labels, LogSumExp) -> dLogits
+ *                                              dLogits = dLoss (exp(Logits - LogSumExp) - onehot),
+ *                                              0 on ignored rows; in the type of Logits
+ *
+ * (attribute shift: with 1, Labels is [batch, seq] and the row of position t is scored against
+ * label t + 1, the last position against none: a causal LM's next token, with no copy of the
+ * logits. A label outside [0, vocabulary) makes its row's loss and gradient NaN; the CPU kernel
+ * reports it instead.)
  */
 #ifndef LORAORT_KERNELS_H
 #define LORAORT_KERNELS_H
 
 #include <stdint.h>
+
+/* The label a cross-entropy row ignores (PyTorch's ignore_index). */
+#define LORAORT_IGNORED (-100)
 
 /* CPU kernels (kernels_cpu.c). */
 void loraort_gelu_grad_cpu(const float* dy, const float* x, float* dx, int64_t n);
@@ -58,6 +79,20 @@ void loraort_gelu_grad_bf16_cpu(const uint16_t* dy, const uint16_t* x, uint16_t*
                                 int tanh_form);
 void loraort_softmax_grad_bf16_cpu(const uint16_t* dy, const uint16_t* y, uint16_t* dx,
                                    int64_t rows, int64_t h, float scale);
+
+/* The label row r is scored against (see shift above); seq is Labels' last axis. */
+static inline int64_t loraort_row_label(const int64_t* labels, int64_t r, int64_t seq, int shift) {
+  if (!shift) return labels[r];
+  return (r + 1) % seq == 0 ? LORAORT_IGNORED : labels[r + 1];
+}
+
+/* Logits are float32, or bfloat16 bits when bf16 is 1; so is dx. The forward returns the first
+ * row whose label is out of range, or -1. */
+int64_t loraort_cross_entropy_cpu(const void* x, int bf16, const int64_t* labels, float* loss,
+                                  float* lse, int64_t rows, int64_t v, int64_t seq, int shift);
+void loraort_cross_entropy_grad_cpu(const float* dloss, const void* x, int bf16,
+                                    const int64_t* labels, const float* lse, void* dx,
+                                    int64_t rows, int64_t v, int64_t seq, int shift);
 
 /* The CUDA C source of the same kernels (kernels_cuda.c), compiled at run time by NVRTC. */
 extern const char* const LORAORT_CUDA_SOURCE;

@@ -149,3 +149,54 @@ void loraort_gelu_grad_bf16_cpu(const uint16_t* dy, const uint16_t* x, uint16_t*
     dx[i] = float_to_bf16(bf16_to_float(dy[i]) * gelu_slope(bf16_to_float(x[i]), tanh_form));
   }
 }
+
+static float logit(const void* x, int bf16, int64_t i) {
+  return bf16 ? bf16_to_float(((const uint16_t*)x)[i]) : ((const float*)x)[i];
+}
+
+int64_t loraort_cross_entropy_cpu(const void* x, int bf16, const int64_t* labels, float* loss,
+                                  float* lse, int64_t rows, int64_t v, int64_t seq, int shift) {
+  int64_t bad = -1;
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t label = loraort_row_label(labels, r, seq, shift);
+    loss[r] = 0.0f;
+    lse[r] = 0.0f;
+    if (label == LORAORT_IGNORED) continue;
+    const int64_t at = r * v;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < v; j++) {
+      float a = logit(x, bf16, at + j);
+      mx = a > mx || isnan(a) ? a : mx;
+    }
+    double sum = 0;
+    for (int64_t j = 0; j < v; j++) sum += expf(logit(x, bf16, at + j) - mx);
+    lse[r] = mx + (float)log(sum);
+    if (label < 0 || label >= v) {
+      loss[r] = NAN;
+      bad = bad < 0 ? r : bad;
+    } else {
+      loss[r] = lse[r] - logit(x, bf16, at + label);
+    }
+  }
+  return bad;
+}
+
+void loraort_cross_entropy_grad_cpu(const float* dloss, const void* x, int bf16,
+                                    const int64_t* labels, const float* lse, void* dx,
+                                    int64_t rows, int64_t v, int64_t seq, int shift) {
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t label = loraort_row_label(labels, r, seq, shift);
+    int ignored = label == LORAORT_IGNORED;
+    int bad = !ignored && (label < 0 || label >= v);
+    float d = dloss[r], l = lse[r];
+    for (int64_t j = 0, i = r * v; j < v; j++, i++) {
+      float onehot = j == label ? 1.0f : 0.0f;
+      float g = ignored ? 0.0f : bad ? NAN : d * (expf(logit(x, bf16, i) - l) - onehot);
+      if (bf16) {
+        ((uint16_t*)dx)[i] = float_to_bf16(g);
+      } else {
+        ((float*)dx)[i] = g;
+      }
+    }
+  }
+}

@@ -101,11 +101,16 @@ enum {
   GELU_BF16,
   GELU_GRAD_BF16,
   GELU_TANH_GRAD_BF16,
+  CROSS_ENTROPY,
+  CROSS_ENTROPY_BF16,
+  CROSS_ENTROPY_GRAD,
+  CROSS_ENTROPY_GRAD_BF16,
   KERNELS
 };
 static const char* const KERNEL_NAMES[KERNELS] = {
     "gelu_grad",         "gelu_tanh_grad", "layer_norm_grad", "softmax_grad",  "softmax_grad_bf16",
-    "softmax_bf16",      "gelu_bf16",      "gelu_grad_bf16",  "gelu_grad_bf16"};
+    "softmax_bf16",      "gelu_bf16",      "gelu_grad_bf16",  "gelu_grad_bf16",
+    "cross_entropy",     "cross_entropy",  "cross_entropy_grad", "cross_entropy_grad"};
 
 static pthread_mutex_t cuda_lock = PTHREAD_MUTEX_INITIALIZER;
 static char* ptx;                 /* NVRTC's output, compiled once per process */
@@ -282,15 +287,19 @@ typedef struct Op {
   int kernel;
   size_t inputs;
   size_t required; /* the first inputs; the rest are optional */
-  int type;        /* of every input and the output: TENSOR_FLOAT or TENSOR_BFLOAT16 */
+  int types[5];    /* of each input: TENSOR_FLOAT, TENSOR_BFLOAT16 or TENSOR_INT64 */
+  size_t outputs;
+  int out_types[2];
   int cuda;
 } Op;
 
-/* One node's kernel: its op, its scale attribute (1 when absent), GELU's form (1: tanh). */
+/* One node's kernel: its op, its scale attribute (1 when absent), GELU's form (1: tanh), the
+ * cross-entropy's shift (0 when absent). */
 typedef struct Kernel {
   const Op* op;
   float scale;
   int tanh_form;
+  int shift;
 } Kernel;
 
 typedef struct Input {
@@ -312,9 +321,13 @@ static OrtStatus* input(OrtKernelContext* c, const Op* op, size_t i, Input* in) 
   if (s == NULL) s = ORT(GetDimensions)(info, in->dims, in->rank);
   ORT(ReleaseTensorTypeAndShapeInfo)(info);
   if (s != NULL) return s;
-  if (type != op->type) {
-    return fail(op->name, op->type == TENSOR_FLOAT ? "every input must be float32"
-                                                   : "every input must be bfloat16");
+  if (type != op->types[i]) {
+    char m[64];
+    snprintf(m, sizeof m, "input %zu must be %s", i,
+             op->types[i] == TENSOR_FLOAT    ? "float32"
+             : op->types[i] == TENSOR_INT64 ? "int64"
+                                             : "bfloat16");
+    return fail(op->name, m);
   }
   in->count = 1;
   for (size_t d = 0; d < in->rank; d++) in->count *= in->dims[d];
@@ -341,6 +354,64 @@ static OrtStatus* mask_layout(const Op* op, const Input* x, const Input* m, lora
   return NULL;
 }
 
+static OrtStatus* output(OrtKernelContext* c, size_t i, const int64_t* dims, size_t rank,
+                         void** data) {
+  OrtValue* v;
+  CHECK(ORT(KernelContext_GetOutput)(c, i, dims, rank, &v));
+  return ORT(GetTensorMutableData)(v, data);
+}
+
+/* SoftmaxCrossEntropy (Logits, Labels) and its gradient (dLoss, Logits, Labels, LogSumExp). */
+static OrtStatus* cross_entropy(const Kernel* kernel, OrtKernelContext* c, Input* in) {
+  const Op* op = kernel->op;
+  int grad = op->kernel == CROSS_ENTROPY_GRAD || op->kernel == CROSS_ENTROPY_GRAD_BF16;
+  int bf16 = op->kernel == CROSS_ENTROPY_BF16 || op->kernel == CROSS_ENTROPY_GRAD_BF16;
+  int shift = kernel->shift;
+  Input* x = &in[grad];
+  Input* labels = &in[grad + 1];
+  int64_t v = x->rank > 0 ? x->dims[x->rank - 1] : 0;
+  if (v < 1) return fail(op->name, "Logits needs a last axis (the classes) of at least 1");
+  int64_t rows = x->count / v;
+  int64_t seq = labels->rank > 0 ? labels->dims[labels->rank - 1] : 1;
+  if (labels->count != rows) {
+    return fail(op->name, "Labels must hold one label per row of Logits (its axes but the last)");
+  }
+  if (grad && (in[0].count != rows || in[3].count != rows)) {
+    return fail(op->name, "dLoss and LogSumExp must hold one value per row of Logits");
+  }
+  void* out[2];
+  for (size_t k = 0; k < op->outputs; k++) {
+    CHECK(output(c, k, x->dims, grad ? x->rank : x->rank - 1, &out[k]));
+  }
+  if (rows == 0) return NULL;
+  if (!op->cuda) {
+    if (grad) {
+      loraort_cross_entropy_grad_cpu(in[0].data, x->data, bf16, labels->data, in[3].data, out[0],
+                                     rows, v, seq, shift);
+      return NULL;
+    }
+    int64_t bad = loraort_cross_entropy_cpu(x->data, bf16, labels->data, out[0], out[1], rows, v,
+                                            seq, shift);
+    if (bad < 0) return NULL;
+    char m[256];
+    snprintf(m, sizeof m, "row %lld's label %lld is outside [0, %lld), the classes of Logits",
+             (long long)bad, (long long)loraort_row_label(labels->data, bad, seq, shift),
+             (long long)v);
+    return fail(op->name, m);
+  }
+  if (rows > 0x7fffffff) return fail(op->name, "tensor too large");
+  long long vv = v, ss = seq;
+  /* one block per row, whole warps, at most 256 threads */
+  unsigned threads = v >= 256 ? 256 : (unsigned)((v + 31) / 32 * 32);
+  if (grad) {
+    void* args[] = {&in[0].data, &x->data, &bf16, &labels->data, &in[3].data, &out[0], &vv, &ss,
+                    &shift};
+    return launch(op->name, c, op->kernel, (unsigned)rows, threads, args);
+  }
+  void* args[] = {&x->data, &bf16, &labels->data, &out[0], &out[1], &vv, &ss, &shift};
+  return launch(op->name, c, op->kernel, (unsigned)rows, threads, args);
+}
+
 static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
   const Kernel* kernel = kernel_state;
   const Op* op = kernel->op;
@@ -355,6 +426,7 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
   for (size_t i = 0; i < given; i++) {
     CHECK(input(c, op, i, &in[i]));
   }
+  if (op->kernel >= CROSS_ENTROPY) return cross_entropy(kernel, c, in);
   int64_t n = in[0].count;
   int64_t h = in[0].rank > 0 ? in[0].dims[in[0].rank - 1] : 1;
   int64_t rows = h > 0 ? n / h : 0;
@@ -373,10 +445,8 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
                 "Scale must hold one value per element of the last axis, Mean and InvStdDev one "
                 "per row");
   }
-  OrtValue* out_value;
-  CHECK(ORT(KernelContext_GetOutput)(c, 0, in[0].dims, in[0].rank, &out_value));
   void* out;
-  CHECK(ORT(GetTensorMutableData)(out_value, &out));
+  CHECK(output(c, 0, in[0].dims, in[0].rank, &out));
   if (n == 0) return NULL;
   if (!op->cuda) {
     switch (op->kernel) {
@@ -440,9 +510,10 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
 static const char* op_name(const OrtCustomOp* op) { return ((const Op*)op)->name; }
 static const char* op_ep_cpu(const OrtCustomOp* op) { (void)op; return "CPUExecutionProvider"; }
 static const char* op_ep_cuda(const OrtCustomOp* op) { (void)op; return "CUDAExecutionProvider"; }
-static int op_type(const OrtCustomOp* op, size_t i) { (void)i; return ((const Op*)op)->type; }
+static int op_type(const OrtCustomOp* op, size_t i) { return ((const Op*)op)->types[i]; }
+static int op_out_type(const OrtCustomOp* op, size_t i) { return ((const Op*)op)->out_types[i]; }
 static size_t op_inputs(const OrtCustomOp* op) { return ((const Op*)op)->inputs; }
-static size_t op_outputs(const OrtCustomOp* op) { (void)op; return 1; }
+static size_t op_outputs(const OrtCustomOp* op) { return ((const Op*)op)->outputs; }
 static int op_required(const OrtCustomOp* op, size_t i) { (void)op; (void)i; return IO_REQUIRED; }
 static int op_input_kind(const OrtCustomOp* op, size_t i) {
   return i < ((const Op*)op)->required ? IO_REQUIRED : IO_OPTIONAL;
@@ -458,8 +529,16 @@ static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKe
   k->op = (const Op*)op;
   k->scale = 1.0f;
   k->tanh_form = 0;
+  k->shift = 0;
+  int64_t shift;
+  OrtStatus* s = ORT(KernelInfoGetAttribute_int64)(info, "shift", &shift);
+  if (s == NULL) {
+    k->shift = shift != 0;
+  } else {
+    ORT(ReleaseStatus)(s); /* no such attribute */
+  }
   float scale;
-  OrtStatus* s = ORT(KernelInfoGetAttribute_float)(info, "scale", &scale);
+  s = ORT(KernelInfoGetAttribute_float)(info, "scale", &scale);
   if (s == NULL) {
     k->scale = scale;
   } else {
@@ -484,11 +563,15 @@ static void* op_create(const OrtCustomOp* op, const OrtApi* a, const OrtKernelIn
 }
 static void op_destroy(void* kernel) { free(kernel); }
 
-#define OP(ep, nm, k, n, req, t)                                                                \
-  {{API_VERSION, op_create, op_name, op_ep_##ep, op_type, op_inputs, op_type, op_outputs, NULL,  \
-    op_destroy, op_input_kind, op_required, op_mem, op_arity, op_homogeneous, op_arity,          \
+#define UNPACK(...) __VA_ARGS__
+/* An op of n inputs (the first req required) of the given types, (t0, t1, ...), and o outputs. */
+#define OPT(ep, nm, k, n, req, types, o, out_types)                                                \
+  {{API_VERSION, op_create, op_name, op_ep_##ep, op_type, op_inputs, op_out_type, op_outputs,    \
+    NULL, op_destroy, op_input_kind, op_required, op_mem, op_arity, op_homogeneous, op_arity,    \
     op_homogeneous, op_create2, compute},                                                        \
-   nm, k, n, req, t, 0}
+   nm, k, n, req, {UNPACK types}, o, {UNPACK out_types}, 0}
+/* ... whose inputs and one output are all of type t */
+#define OP(ep, nm, k, n, req, t) OPT(ep, nm, k, n, req, (t, t, t, t, t), 1, (t))
 
 /* ONNX Runtime merges ops of one name into one schema and picks the kernel by input type. */
 #define OPS(ep)                                                                   \
@@ -500,7 +583,15 @@ static void op_destroy(void* kernel) { free(kernel); }
    OP(ep, "Softmax", SOFTMAX_BF16, 2, 1, TENSOR_BFLOAT16),                        \
    OP(ep, "Gelu", GELU_BF16, 1, 1, TENSOR_BFLOAT16),                              \
    OP(ep, "GeluGrad", GELU_GRAD_BF16, 2, 2, TENSOR_BFLOAT16),                     \
-   OP(ep, "GeluTanhGrad", GELU_TANH_GRAD_BF16, 2, 2, TENSOR_BFLOAT16)}
+   OP(ep, "GeluTanhGrad", GELU_TANH_GRAD_BF16, 2, 2, TENSOR_BFLOAT16),                 \
+   OPT(ep, "SoftmaxCrossEntropy", CROSS_ENTROPY, 2, 2, (TENSOR_FLOAT, TENSOR_INT64), 2,      \
+       (TENSOR_FLOAT, TENSOR_FLOAT)),                                                      \
+   OPT(ep, "SoftmaxCrossEntropy", CROSS_ENTROPY_BF16, 2, 2, (TENSOR_BFLOAT16, TENSOR_INT64), \
+       2, (TENSOR_FLOAT, TENSOR_FLOAT)),                                                   \
+   OPT(ep, "SoftmaxCrossEntropyGrad", CROSS_ENTROPY_GRAD, 4, 4,                            \
+       (TENSOR_FLOAT, TENSOR_FLOAT, TENSOR_INT64, TENSOR_FLOAT), 1, (TENSOR_FLOAT)),       \
+   OPT(ep, "SoftmaxCrossEntropyGrad", CROSS_ENTROPY_GRAD_BF16, 4, 4,                       \
+       (TENSOR_FLOAT, TENSOR_BFLOAT16, TENSOR_INT64, TENSOR_FLOAT), 1, (TENSOR_BFLOAT16))}
 
 static Op cpu_ops[KERNELS] = OPS(cpu);
 static Op cuda_ops[KERNELS] = OPS(cuda);

@@ -51,6 +51,7 @@ enum {
   API_CreateMemoryInfo = 68,
   API_CreateCpuMemoryInfo = 69,
   API_KernelInfoGetAttribute_float = 85,
+  API_KernelInfoGetAttribute_int64 = 86,
   API_KernelInfoGetAttribute_string = 87,
   API_KernelContext_GetInputCount = 88,
   API_KernelContext_GetInput = 90,
@@ -90,6 +91,8 @@ typedef OrtStatus* (*CreateCpuMemoryInfo_fn)(int allocator_type, int mem_type,
                                              OrtMemoryInfo** out);
 typedef OrtStatus* (*KernelInfoGetAttribute_float_fn)(const OrtKernelInfo* info, const char* name,
                                                       float* out);
+typedef OrtStatus* (*KernelInfoGetAttribute_int64_fn)(const OrtKernelInfo* info, const char* name,
+                                                      int64_t* out);
 typedef OrtStatus* (*KernelInfoGetAttribute_string_fn)(const OrtKernelInfo* info, const char* name,
                                                        char* out, size_t* size);
 typedef OrtStatus* (*KernelContext_GetInputCount_fn)(const OrtKernelContext* c, size_t* out);

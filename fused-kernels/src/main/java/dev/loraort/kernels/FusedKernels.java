@@ -48,6 +48,21 @@ public final class FusedKernels {
    */
   public static final String GELU = "Gelu";
 
+  /**
+   * SoftmaxCrossEntropy(Logits, Labels) -> (Loss, LogSumExp): per row of Logits (all axes but the
+   * last), {@code log sum exp(Logits) - Logits[label]} and the log-sum-exp, both float32 and 0
+   * where the label is -100; Logits float32 or bfloat16. Attribute {@code shift}: with 1, Labels is
+   * [batch, seq] and position t is scored against label t + 1 (a causal LM's next token).
+   */
+  public static final String SOFTMAX_CROSS_ENTROPY = "SoftmaxCrossEntropy";
+
+  /**
+   * SoftmaxCrossEntropyGrad(dLoss, Logits, Labels, LogSumExp) -> dLogits: {@code dLoss
+   * (softmax(Logits) - onehot(label))}, 0 on ignored rows, in the type of Logits; attribute {@code
+   * shift} as the forward's.
+   */
+  public static final String SOFTMAX_CROSS_ENTROPY_GRAD = "SoftmaxCrossEntropyGrad";
+
   /** Session config entry: which kernels the library registers, {@code cpu} or {@code cuda}. */
   public static final String CONFIG_EP = "loraort.kernels.ep";
 

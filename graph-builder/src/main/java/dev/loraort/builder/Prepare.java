@@ -351,7 +351,7 @@ public final class Prepare {
                 new ValueType(DataType.INT64_VALUE, List.of(Dim.sym("batch"), Dim.sym("seq")))
                     .toValueInfo(labels));
         inputs.add(labels);
-        loss = Heads.nextTokenCrossEntropy(g, out, labels);
+        loss = Heads.nextTokenCrossEntropy(g, out, labels, role == Role.TRAIN_FUSED);
         break;
       default:
         g.inputs()

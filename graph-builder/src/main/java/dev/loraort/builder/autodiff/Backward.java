@@ -5,6 +5,7 @@ import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.Tensors;
 import dev.loraort.builder.shape.Shapes;
+import dev.loraort.kernels.FusedKernels;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -102,7 +103,7 @@ public final class Backward {
               ? ") is control flow on the gradient path %s; prepare differentiates straight-line"
                   + " graphs only: export the model with its loops unrolled (torch.onnx with"
                   + " static control flow)"
-              : GradRules.get(n.op()) == null
+              : rule(n, fused) == null
                   ? ") is on the gradient path %s, and prepare has no gradient rule for "
                       + n.op()
                       + ". Ops with rules: "
@@ -141,8 +142,7 @@ public final class Backward {
                 && varying.contains(n.in(i))
                 && GradRules.differentiable(n, i);
       }
-      GradRule rule = fused ? FusedRules.get(n.op()) : GradRules.get(n.op());
-      List<String> in = rule.grads(n, outGrads, c.at(n, needs));
+      List<String> in = rule(n, fused).grads(n, outGrads, c.at(n, needs));
       for (int i = 0; i < needs.length && i < in.size(); i++) {
         if (needs[i] && in.get(i) != null) {
           contrib.computeIfAbsent(n.in(i), k -> new ArrayList<>()).add(in.get(i));
@@ -158,6 +158,14 @@ public final class Backward {
       out.put(w, s);
     }
     return out;
+  }
+
+  /** The gradient rule of {@code n}: by op type, or the kernel library's for its own ops. */
+  private static GradRule rule(Node n, boolean fused) {
+    if (n.domain().equals(FusedKernels.DOMAIN)) {
+      return FusedRules.ofLibraryOp(n.op());
+    }
+    return fused ? FusedRules.get(n.op()) : GradRules.get(n.op());
   }
 
   private static String sum(GradContext c, List<String> parts) {

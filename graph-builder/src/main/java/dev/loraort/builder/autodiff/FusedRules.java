@@ -3,6 +3,7 @@ package dev.loraort.builder.autodiff;
 import static java.util.Arrays.asList;
 
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
@@ -16,8 +17,10 @@ import java.util.Map;
  * Gradient rules that write one fused kernel ({@link FusedKernels}) where the ai.onnx rule takes
  * one kernel per elementwise op: GELU, exact (11 ops) or tanh (16 ops), LayerNormalization over the
  * last axis (11 ops, two reductions) and Softmax over the last axis (4 ops, one reduction), all
- * float32. The math is the plain rules' ({@link ElementwiseRules}, {@link NormRules}); any other
- * case (another axis or type, tanh GELU, a trainable LayerNorm scale) takes the plain rule.
+ * float32; and the gradient of the library's softmax cross-entropy (a causal LM's loss in
+ * train_fused graphs), one kernel. The math is the plain rules' ({@link ElementwiseRules}, {@link
+ * NormRules}); any other case (another axis or type, tanh GELU, a trainable LayerNorm scale) takes
+ * the plain rule.
  */
 final class FusedRules {
   private static final Map<String, GradRule> RULES =
@@ -26,7 +29,19 @@ final class FusedRules {
           "LayerNormalization", FusedRules::layerNorm,
           "Softmax", FusedRules::softmax);
 
+  /** Rules of the library's own forward ops, which only train_fused graphs hold (the LM loss). */
+  private static final Map<String, GradRule> LIBRARY_OPS =
+      Map.of(FusedKernels.SOFTMAX_CROSS_ENTROPY, FusedRules::crossEntropy);
+
   private FusedRules() {}
+
+  /**
+   * @param op an op type of the kernel library's domain
+   * @return its rule, or null for an op that has no gradient (the library's own gradients)
+   */
+  static GradRule ofLibraryOp(String op) {
+    return LIBRARY_OPS.get(op);
+  }
 
   /**
    * @param op an op type
@@ -71,6 +86,19 @@ final class FusedRules {
       return null;
     }
     return asList(kernel(c, FusedKernels.SOFTMAX_GRAD, g.get(0), n.out(0)));
+  }
+
+  private static List<String> crossEntropy(Node n, List<String> g, GradContext c) {
+    String dLogits =
+        c.e()
+            .opsIn(
+                FusedKernels.DOMAIN,
+                FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD,
+                asList(g.get(0), n.in(0), n.in(1), n.out(1)),
+                1,
+                Attr.i("shift", n.i("shift", 0)))
+            .get(0);
+    return asList(dLogits, null);
   }
 
   private static List<String> layerNorm(Node n, List<String> g, GradContext c) {

@@ -6,6 +6,7 @@ import dev.loraort.builder.ir.Emitter;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.ValueType;
+import dev.loraort.kernels.FusedKernels;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -212,31 +213,50 @@ public final class Heads {
    * The next-token cross-entropy of a causal LM (transformers' ForCausalLMLoss): position t
    * predicts label t + 1, labels of -100 are ignored, the mean is over the predicted tokens.
    *
+   * <p>With the kernel library it is one {@link FusedKernels#SOFTMAX_CROSS_ENTROPY} over every
+   * position (the last scored against no label), whose gradient is one kernel too: as ai.onnx ops
+   * the loss shifts a copy of the vocabulary-sized logits, keeps their LogSoftmax for the backward,
+   * and the backward scatters into zeros, exponentiates and pads, each a tensor of that size.
+   *
    * @param g the graph
    * @param logits [batch, seq, vocab]
    * @param labels [batch, seq] int64
+   * @param kernels whether the graph may use the kernel library (train_fused)
    * @return the scalar loss
    */
-  public static String nextTokenCrossEntropy(Graph g, String logits, String labels) {
+  public static String nextTokenCrossEntropy(
+      Graph g, String logits, String labels, boolean kernels) {
     Emitter e = new Emitter(g, "loss");
-    String shifted = e.op("Slice", logits, e.ints(0), e.ints(-1), e.ints(1));
     String next = e.op("Slice", labels, e.ints(1), e.ints(Long.MAX_VALUE), e.ints(1));
-    String logp = e.op("LogSoftmax", List.of(shifted), Attr.i("axis", -1));
     String kept = e.op("Not", e.op("Equal", next, e.int64(-100)));
+    String keptF = e.op("Cast", List.of(kept), Attr.i("to", F32));
+    String count =
+        e.op("Max", e.op("ReduceSum", List.of(keptF), Attr.i("keepdims", 0)), e.scalar(1, F32));
+    if (kernels) {
+      String nll =
+          e.opsIn(
+                  FusedKernels.DOMAIN,
+                  FusedKernels.SOFTMAX_CROSS_ENTROPY,
+                  List.of(logits, labels),
+                  2,
+                  Attr.i("shift", 1))
+              .get(0);
+      return e.div(e.op("ReduceSum", List.of(nll), Attr.i("keepdims", 0)), count);
+    }
+    String shifted = e.op("Slice", logits, e.ints(0), e.ints(-1), e.ints(1));
+    String logp = e.op("LogSoftmax", List.of(shifted), Attr.i("axis", -1));
     String safe = e.op("Where", kept, next, e.int64(0));
     String picked =
         e.op(
             "GatherElements",
             List.of(logp, e.op("Unsqueeze", safe, e.ints(-1))),
             Attr.i("axis", -1));
-    String keptF = e.op("Cast", List.of(kept), Attr.i("to", F32));
     String total =
         e.op(
             "ReduceSum",
             List.of(e.mul(e.op("Squeeze", picked, e.ints(-1)), keptF)),
             Attr.i("keepdims", 0));
-    String count = e.op("ReduceSum", List.of(keptF), Attr.i("keepdims", 0));
-    return e.neg(e.div(total, e.op("Max", count, e.scalar(1, F32))));
+    return e.neg(e.div(total, count));
   }
 
   /**

@@ -35,7 +35,11 @@ import java.util.function.BooleanSupplier;
  * FusedKernels#SOFTMAX_GRAD}, float32 inside, as flash attention keeps its scores): with the scale
  * and the mask before it, the attention matrix is never cast, forward or backward. So does the
  * MLP's GELU between its two products ({@link FusedKernels#GELU} and the bfloat16 GELU gradients),
- * as torch.autocast runs it (GELU is not on its float32 list).
+ * as torch.autocast runs it (GELU is not on its float32 list). A causal LM's loss there (the
+ * library's {@link FusedKernels#SOFTMAX_CROSS_ENTROPY} and its gradient) reads the bfloat16 logits
+ * as the product wrote them and works in float32 inside, as torch.autocast's float32 cross-entropy
+ * does; its gradient comes out bfloat16, for the products behind it: the vocabulary-sized logits
+ * are never cast.
  */
 public final class MixedPrecision {
   private static final Set<String> PRODUCTS = Set.of("MatMul", "Gemm");
@@ -80,7 +84,11 @@ public final class MixedPrecision {
     STEP,
     SOFTMAX,
     SOFTMAX_GRAD,
-    GELU
+    GELU,
+    /** the library's cross-entropy: reads bfloat16 logits, its per-row results stay float32 */
+    CROSS_ENTROPY,
+    /** its gradient: reads bfloat16 logits, writes bfloat16 */
+    CROSS_ENTROPY_GRAD
   }
 
   private MixedPrecision(Graph g, boolean kernels) {
@@ -149,6 +157,12 @@ public final class MixedPrecision {
                     gradScale != null
                         ? Map.of("scale", Attr.f("scale", gradScale.value))
                         : Map.of());
+            case CROSS_ENTROPY, CROSS_ENTROPY_GRAD -> {
+              List<String> in = new ArrayList<>(n.inputs());
+              int logits = k == Kind.CROSS_ENTROPY ? 0 : 1;
+              in.set(logits, lowOf(n.in(logits)));
+              yield new Node(n.op(), n.domain(), n.rawName(), in, List.of(), n.attrs());
+            }
             case PRODUCT, STEP -> {
               List<String> in = new ArrayList<>();
               for (int i = 0; i < n.inputs().size(); i++) {
@@ -158,6 +172,12 @@ public final class MixedPrecision {
               yield new Node(n.op(), n.domain(), n.rawName(), in, List.of(), n.attrs());
             }
           };
+      if (k == Kind.CROSS_ENTROPY) {
+        out.add(
+            new Node(
+                n.op(), n.domain(), n.rawName(), lowered.inputs(), n.outputs(), lowered.attrs()));
+        continue;
+      }
       String yLow = g.fresh(y + "/bf16");
       out.add(
           new Node(
@@ -254,6 +274,11 @@ public final class MixedPrecision {
 
   /** How {@code n} runs in bfloat16, or null where it stays as it is. */
   private Kind kind(Node n) {
+    if (isLowCrossEntropy(n)) {
+      return n.op().equals(FusedKernels.SOFTMAX_CROSS_ENTROPY)
+          ? Kind.CROSS_ENTROPY
+          : Kind.CROSS_ENTROPY_GRAD;
+    }
     if (!operandsFloat(n)) {
       return null;
     }
@@ -362,6 +387,28 @@ public final class MixedPrecision {
                 && feedsOnlyLowReaders(n.out(0)));
   }
 
+  private static boolean isCrossEntropy(Node n) {
+    return n.domain().equals(FusedKernels.DOMAIN)
+        && (n.op().equals(FusedKernels.SOFTMAX_CROSS_ENTROPY)
+            || n.op().equals(FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD));
+  }
+
+  /** The logits input of the library's cross-entropy or its gradient. */
+  private static String logitsOf(Node n) {
+    return n.in(n.op().equals(FusedKernels.SOFTMAX_CROSS_ENTROPY) ? 0 : 1);
+  }
+
+  /** The library's cross-entropy or its gradient on bfloat16 logits: they come from products. */
+  private boolean isLowCrossEntropy(Node n) {
+    if (!kernels || !isCrossEntropy(n)) {
+      return false;
+    }
+    return memo(
+        lowKernel,
+        n,
+        () -> s.elemType(logitsOf(n)) == DataType.FLOAT_VALUE && computable(logitsOf(n)));
+  }
+
   private static boolean isSoftmaxGrad(Node n) {
     return n.domain().equals(FusedKernels.DOMAIN) && n.op().equals(FusedKernels.SOFTMAX_GRAD);
   }
@@ -390,7 +437,9 @@ public final class MixedPrecision {
             return false;
           }
           if (!p.domain().isEmpty()) {
-            return isLowSoftmaxGrad(p) || isLowGeluGrad(p);
+            return isLowSoftmaxGrad(p)
+                || isLowGeluGrad(p)
+                || p.op().equals(FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD) && isLowCrossEntropy(p);
           }
           if (PRODUCTS.contains(p.op())) {
             return true;
@@ -473,6 +522,9 @@ public final class MixedPrecision {
       // it reads the saved value (the probabilities; GELU's input) in whichever type the forward
       // holds it, and its incoming gradient in bfloat16 only if it runs in bfloat16 itself
       return r.in(1).equals(v) && !r.in(0).equals(v) || isLowSoftmaxGrad(r) || isLowGeluGrad(r);
+    }
+    if (isCrossEntropy(r)) {
+      return logitsOf(r).equals(v) && isLowCrossEntropy(r);
     }
     if (!r.domain().isEmpty()) {
       return false;

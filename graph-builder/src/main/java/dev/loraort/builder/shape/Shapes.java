@@ -220,7 +220,16 @@ public final class Shapes {
     String y = n.out(0);
     int elem = elemType(x);
     if (n.domain().equals(FusedKernels.DOMAIN)) {
-      set(y, elem, dims(x)); // each fused gradient kernel returns one tensor like its input g
+      switch (op) {
+        case FusedKernels.SOFTMAX_CROSS_ENTROPY -> { // per row of the logits: float32
+          List<Dim> d = dims(x);
+          List<Dim> rows = d == null || d.isEmpty() ? null : d.subList(0, d.size() - 1);
+          set(y, DataType.FLOAT_VALUE, rows);
+          set(n.out(1), DataType.FLOAT_VALUE, rows);
+        }
+        case FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD -> set(y, elemType(n.in(1)), dims(n.in(1)));
+        default -> set(y, elem, dims(x)); // the other kernels return one tensor like their input 0
+      }
       return;
     }
     if (!n.domain().isEmpty()) {

@@ -130,6 +130,63 @@ class CudaKernelsTest {
   }
 
   /**
+   * The LM loss and its gradient (SoftmaxCrossEntropy, SoftmaxCrossEntropyGrad, next-token shift)
+   * against the CPU kernels: rows of a short class list and of GPT-2's and Qwen2-VL's vocabularies,
+   * some labels ignored. The loss and log-sum-exp within 1e-5 of the row's log-sum-exp, the
+   * gradient within 1e-5 of its largest value (float32) or one bfloat16 step (bfloat16).
+   */
+  @ParameterizedTest(name = "bf16={0} [{1}, {2}, {3}]")
+  @org.junit.jupiter.params.provider.CsvSource({
+    "false, 3, 5, 37",
+    "true, 3, 5, 37",
+    "false, 4, 128, 50257",
+    "true, 4, 128, 50257",
+    "true, 2, 16, 151936"
+  })
+  void crossEntropyMatchesTheCpuKernels(boolean bf16, int b, int s, int v) throws Exception {
+    Random rnd = new Random(v);
+    float[] x = gaussian(b * s * v, rnd, 3);
+    long[] labels = new long[b * s];
+    for (int i = 0; i < labels.length; i++) {
+      labels[i] = i % 7 == 3 ? -100 : rnd.nextInt(v);
+    }
+    float[] dloss = gaussian(b * s, rnd, 1);
+    long[] shape = {b, s, v};
+    float[][] want = CrossEntropyKernelsTest.run(x, labels, dloss, shape, bf16, 1, false);
+    float[][] got = CrossEntropyKernelsTest.run(x, labels, dloss, shape, bf16, 1, true);
+    for (int k = 0; k < 2; k++) { // loss, log-sum-exp: float32 per row
+      for (int r = 0; r < b * s; r++) {
+        double tol = 1e-5 * Math.max(1, Math.abs(want[1][r]));
+        assertThat((double) got[k][r])
+            .as("output " + k + ", row " + r)
+            .isCloseTo(want[k][r], org.assertj.core.data.Offset.offset(tol));
+      }
+    }
+    double max = 0;
+    double worst = 0;
+    for (float w : want[2]) {
+      max = Math.max(max, Math.abs(w));
+    }
+    for (int i = 0; i < want[2].length; i++) {
+      double err = Math.abs(got[2][i] - want[2][i]);
+      worst =
+          Math.max(
+              worst,
+              bf16 ? err / (Math.max(Math.abs(want[2][i]), Float.MIN_NORMAL) * 0x1p-7) : err / max);
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "SoftmaxCrossEntropyGrad %s [%d, %d, %d]: worst %.3g%s%n",
+        bf16 ? "bf16" : "float32",
+        b,
+        s,
+        v,
+        worst,
+        bf16 ? " of a bf16 step" : " of max");
+    assertThat(worst).isLessThanOrEqualTo(bf16 ? 1.0 : 1e-5);
+  }
+
+  /**
    * Float inputs x0.., cast to bf16 where the op takes bf16, the op, its output cast to float y.
    */
   private static Path model(String op, int inputs, boolean bf16) throws Exception {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.autodiff.Backward;
+import dev.loraort.builder.heads.Heads;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
 import dev.loraort.builder.shape.ValueType;
@@ -148,6 +149,44 @@ class MixedPrecisionTest {
               assertThat(n.domain()).isEmpty();
               assertThat(ps.elemType(n.out(0))).isEqualTo(FLOAT);
             });
+  }
+
+  @Test
+  void withTheKernelLibraryTheLmLossReadsTheBf16Logits() {
+    // x [2, 3, 4] -> logits over 11 tokens -> the library's next-token loss, its gradient by x
+    Graph g = graph(FLOAT);
+    g.inputs()
+        .add(
+            new ValueType(DataType.INT64_VALUE, List.of(Dim.of(2), Dim.of(3)))
+                .toValueInfo("labels"));
+    g.addInitializer("w", Tensors.floats("w", new long[] {4, 11}, new float[44]));
+    String logits = new Emitter(g, "t").op("MatMul", "x", "w");
+    String loss = Heads.nextTokenCrossEntropy(g, logits, "labels", true);
+    Map<String, String> grads =
+        Backward.build(g, Shapes.infer(g), loss, List.of("x"), Set.of(), true);
+    g.outputs().add(Shapes.infer(g).type(loss).toValueInfo(loss));
+    g.outputs().add(Shapes.infer(g).type(grads.get("x")).toValueInfo(grads.get("x")));
+    MixedPrecision.bf16(g, true);
+    Shapes s = Shapes.infer(g);
+    // the loss and its gradient read the product's bfloat16 logits; the gradient writes bfloat16
+    // for the product behind it, the loss float32 per row; the logits are never cast
+    assertThat(g.nodes().stream().filter(n -> n.domain().equals(FusedKernels.DOMAIN)))
+        .extracting(Node::op)
+        .containsExactly(
+            FusedKernels.SOFTMAX_CROSS_ENTROPY, FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD);
+    for (Node n : g.nodes()) {
+      if (n.op().equals(FusedKernels.SOFTMAX_CROSS_ENTROPY)) {
+        assertThat(s.elemType(n.in(0))).isEqualTo(BF16);
+        assertThat(s.elemType(n.out(0))).isEqualTo(FLOAT);
+      }
+      if (n.op().equals(FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD)) {
+        assertThat(s.elemType(n.in(1))).isEqualTo(BF16);
+        assertThat(s.elemType(n.out(0))).isEqualTo(BF16);
+      }
+    }
+    List<Dim> vocab = List.of(Dim.of(2), Dim.of(3), Dim.of(11));
+    assertThat(g.nodes().stream().filter(n -> n.op().equals("Cast")))
+        .allSatisfy(c -> assertThat(s.type(c.in(0)).dims()).as(c.toString()).isNotEqualTo(vocab));
   }
 
   /** x [2, 3, 4] -> linear to 8 -> tanh GELU -> linear to 4, and its fused gradient by x. */
