@@ -11,6 +11,10 @@
  *                                              InvStdDev: with xh = (X - Mean) InvStdDev and
  *                                              g = dY Scale, dX = InvStdDev (g - mean(g) - xh mean(g xh))
  *   SoftmaxGrad(dY, Y) -> dX                   over the last axis: dX = Y (dY - sum(dY Y))
+ *   SwishGrad(dY, X) -> dX                     Y = X sigmoid(alpha X) (alpha: a float attribute,
+ *                                              1 when absent): SiLU, and CLIP's QuickGELU with
+ *                                              alpha 1.702; with s = sigmoid(alpha X),
+ *                                              dX = dY (s + alpha X s (1 - s))
  *
  * The same math as the ai.onnx decompositions the builder writes into train.onnx, in one pass
  * over each row instead of one kernel per elementwise op.
@@ -64,6 +68,7 @@ void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* s
                                  int64_t h);
 void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_t rows, int64_t h,
                               float scale);
+void loraort_swish_grad_cpu(const float* dy, const float* x, float* dx, int64_t n, float alpha);
 
 /* Where row r's mask values are, X being [d0, d1, d2, h] (leading axes of 1 added): the mask's
  * element strides along each axis, 0 where it broadcasts. */

@@ -38,6 +38,13 @@ void loraort_gelu_tanh_grad_cpu(const float* dy, const float* x, float* dx, int6
   for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * gelu_slope(x[i], 1);
 }
 
+void loraort_swish_grad_cpu(const float* dy, const float* x, float* dx, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; i++) {
+    float s = 1.0f / (1.0f + expf(-alpha * x[i]));
+    dx[i] = dy[i] * (s + alpha * x[i] * s * (1.0f - s));
+  }
+}
+
 void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* scale,
                                  const float* mean, const float* inv_std, float* dx, int64_t rows,
                                  int64_t h) {

@@ -105,12 +105,14 @@ enum {
   CROSS_ENTROPY_BF16,
   CROSS_ENTROPY_GRAD,
   CROSS_ENTROPY_GRAD_BF16,
+  SWISH_GRAD,
   KERNELS
 };
 static const char* const KERNEL_NAMES[KERNELS] = {
     "gelu_grad",         "gelu_tanh_grad", "layer_norm_grad", "softmax_grad",  "softmax_grad_bf16",
     "softmax_bf16",      "gelu_bf16",      "gelu_grad_bf16",  "gelu_grad_bf16",
-    "cross_entropy",     "cross_entropy",  "cross_entropy_grad", "cross_entropy_grad"};
+    "cross_entropy",     "cross_entropy",  "cross_entropy_grad", "cross_entropy_grad",
+    "swish_grad"};
 
 static pthread_mutex_t cuda_lock = PTHREAD_MUTEX_INITIALIZER;
 static char* ptx;                 /* NVRTC's output, compiled once per process */
@@ -293,11 +295,12 @@ typedef struct Op {
   int cuda;
 } Op;
 
-/* One node's kernel: its op, its scale attribute (1 when absent), GELU's form (1: tanh), the
- * cross-entropy's shift (0 when absent). */
+/* One node's kernel: its op, its scale and alpha attributes (1 when absent), GELU's form (1:
+ * tanh), the cross-entropy's shift (0 when absent). */
 typedef struct Kernel {
   const Op* op;
   float scale;
+  float alpha;
   int tanh_form;
   int shift;
 } Kernel;
@@ -426,7 +429,9 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
   for (size_t i = 0; i < given; i++) {
     CHECK(input(c, op, i, &in[i]));
   }
-  if (op->kernel >= CROSS_ENTROPY) return cross_entropy(kernel, c, in);
+  if (op->kernel >= CROSS_ENTROPY && op->kernel <= CROSS_ENTROPY_GRAD_BF16) {
+    return cross_entropy(kernel, c, in);
+  }
   int64_t n = in[0].count;
   int64_t h = in[0].rank > 0 ? in[0].dims[in[0].rank - 1] : 1;
   int64_t rows = h > 0 ? n / h : 0;
@@ -452,6 +457,7 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
     switch (op->kernel) {
       case GELU: loraort_gelu_grad_cpu(in[0].data, in[1].data, out, n); break;
       case GELU_TANH: loraort_gelu_tanh_grad_cpu(in[0].data, in[1].data, out, n); break;
+      case SWISH_GRAD: loraort_swish_grad_cpu(in[0].data, in[1].data, out, n, kernel->alpha); break;
       case LAYER_NORM:
         loraort_layer_norm_grad_cpu(in[0].data, in[1].data, in[2].data, in[3].data, in[4].data,
                                     out, rows, h);
@@ -477,6 +483,11 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
   if (op->kernel == GELU || op->kernel == GELU_TANH) {
     void* args[] = {&in[0].data, &in[1].data, &out, &nn};
     return launch(op->name, c, op->kernel, eb, 256, args);
+  }
+  if (op->kernel == SWISH_GRAD) {
+    float alpha = kernel->alpha;
+    void* args[] = {&in[0].data, &in[1].data, &out, &nn, &alpha};
+    return launch(op->name, c, SWISH_GRAD, eb, 256, args);
   }
   if (op->kernel == GELU_BF16) {
     void* args[] = {&in[0].data, &out, &nn, &tanh_form};
@@ -528,6 +539,7 @@ static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKe
   if (k == NULL) return fail(((const Op*)op)->name, "out of memory");
   k->op = (const Op*)op;
   k->scale = 1.0f;
+  k->alpha = 1.0f;
   k->tanh_form = 0;
   k->shift = 0;
   int64_t shift;
@@ -543,6 +555,13 @@ static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKe
     k->scale = scale;
   } else {
     ORT(ReleaseStatus)(s); /* no such attribute */
+  }
+  float alpha;
+  s = ORT(KernelInfoGetAttribute_float)(info, "alpha", &alpha);
+  if (s == NULL) {
+    k->alpha = alpha;
+  } else {
+    ORT(ReleaseStatus)(s);
   }
   char approximate[16];
   size_t size = sizeof approximate;
@@ -591,7 +610,8 @@ static void op_destroy(void* kernel) { free(kernel); }
    OPT(ep, "SoftmaxCrossEntropyGrad", CROSS_ENTROPY_GRAD, 4, 4,                            \
        (TENSOR_FLOAT, TENSOR_FLOAT, TENSOR_INT64, TENSOR_FLOAT), 1, (TENSOR_FLOAT)),       \
    OPT(ep, "SoftmaxCrossEntropyGrad", CROSS_ENTROPY_GRAD_BF16, 4, 4,                       \
-       (TENSOR_FLOAT, TENSOR_BFLOAT16, TENSOR_INT64, TENSOR_FLOAT), 1, (TENSOR_BFLOAT16))}
+       (TENSOR_FLOAT, TENSOR_BFLOAT16, TENSOR_INT64, TENSOR_FLOAT), 1, (TENSOR_BFLOAT16)), \
+   OP(ep, "SwishGrad", SWISH_GRAD, 2, 2, TENSOR_FLOAT)}
 
 static Op cpu_ops[KERNELS] = OPS(cpu);
 static Op cuda_ops[KERNELS] = OPS(cuda);

@@ -31,6 +31,12 @@ public final class FusedKernels {
   public static final String LAYER_NORM_GRAD = "LayerNormalizationGrad";
 
   /**
+   * SwishGrad(dY, X) -> dX for {@code Y = X sigmoid(alpha X)} (float attribute {@code alpha}, 1
+   * when absent): SiLU, and CLIP's QuickGELU with alpha 1.702; float32.
+   */
+  public static final String SWISH_GRAD = "SwishGrad";
+
+  /**
    * SoftmaxGrad(dY, Y) -> dX, over the last axis: float32, or bfloat16 in and out (float32 inside).
    */
   public static final String SOFTMAX_GRAD = "SoftmaxGrad";

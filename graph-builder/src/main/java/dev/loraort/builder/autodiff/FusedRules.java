@@ -15,19 +15,21 @@ import java.util.Map;
 
 /**
  * Gradient rules that write one fused kernel ({@link FusedKernels}) where the ai.onnx rule takes
- * one kernel per elementwise op: GELU, exact (11 ops) or tanh (16 ops), LayerNormalization over the
- * last axis (11 ops, two reductions) and Softmax over the last axis (4 ops, one reduction), all
- * float32; and the gradient of the library's softmax cross-entropy (a causal LM's loss in
- * train_fused graphs), one kernel. The math is the plain rules' ({@link ElementwiseRules}, {@link
- * NormRules}); any other case (another axis or type, tanh GELU, a trainable LayerNorm scale) takes
- * the plain rule.
+ * one kernel per elementwise op: GELU, exact (11 ops) or tanh (16 ops), SiLU and QuickGELU (x
+ * sigmoid(alpha x), 5 or 7 ops, and the sigmoid kept for them), LayerNormalization over the last
+ * axis (11 ops, two reductions) and Softmax over the last axis (4 ops, one reduction), all float32;
+ * and the gradient of the library's softmax cross-entropy (a causal LM's loss in train_fused
+ * graphs), one kernel. The math is the plain rules' ({@link ElementwiseRules}, {@link NormRules});
+ * any other case (another axis or type, tanh GELU, a trainable LayerNorm scale) takes the plain
+ * rule.
  */
 final class FusedRules {
   private static final Map<String, GradRule> RULES =
       Map.of(
           "Gelu", FusedRules::gelu,
           "LayerNormalization", FusedRules::layerNorm,
-          "Softmax", FusedRules::softmax);
+          "Softmax", FusedRules::softmax,
+          "Mul", FusedRules::swish);
 
   /** Rules of the library's own forward ops, which only train_fused graphs hold (the LM loss). */
   private static final Map<String, GradRule> LIBRARY_OPS =
@@ -70,6 +72,55 @@ final class FusedRules {
 
   private static String kernel(GradContext c, String op, String... inputs) {
     return c.e().opsIn(FusedKernels.DOMAIN, op, asList(inputs), 1).get(0);
+  }
+
+  /**
+   * {@code Mul(x, Sigmoid(alpha x))}, as exporters write SiLU (alpha 1: {@code Sigmoid(x)}) and
+   * CLIP's QuickGELU (alpha 1.702, a scalar weight): x's gradient through both factors in one
+   * kernel, none for the sigmoid, so the backward keeps neither it nor its derivative's products.
+   */
+  private static List<String> swish(Node n, List<String> g, GradContext c) {
+    for (int k = 0; k < 2; k++) {
+      String x = n.in(k);
+      Node sigmoid = c.producer(n.in(1 - k));
+      Double alpha =
+          sigmoid != null && sigmoid.domain().isEmpty() && sigmoid.op().equals("Sigmoid")
+              ? scaleOf(c, sigmoid.in(0), x)
+              : null;
+      if (alpha != null && float32(c, x)) {
+        String dx =
+            c.e()
+                .opsIn(
+                    FusedKernels.DOMAIN,
+                    FusedKernels.SWISH_GRAD,
+                    asList(g.get(0), x),
+                    1,
+                    Attr.f("alpha", alpha.floatValue()))
+                .get(0);
+        List<String> out = new ArrayList<>(asList(null, null));
+        out.set(k, dx);
+        return out;
+      }
+    }
+    return null;
+  }
+
+  /** {@code a} where {@code t} is {@code x} (1) or {@code Mul(x, a)} with a scalar weight a. */
+  private static Double scaleOf(GradContext c, String t, String x) {
+    if (t.equals(x)) {
+      return 1.0;
+    }
+    Node m = c.producer(t);
+    if (m == null || !m.domain().isEmpty() || !m.op().equals("Mul")) {
+      return null;
+    }
+    for (int k = 0; k < 2; k++) {
+      double[] a = m.in(k).equals(x) ? c.floatConstant(m.in(1 - k)) : null;
+      if (a != null && a.length == 1) {
+        return a[0];
+      }
+    }
+    return null;
   }
 
   private static List<String> gelu(Node n, List<String> g, GradContext c) {

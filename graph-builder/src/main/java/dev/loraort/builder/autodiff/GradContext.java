@@ -25,6 +25,7 @@ public final class GradContext {
   private final Emitter e;
   private final Shapes s;
   private final Map<String, String> shapeOf = new HashMap<>();
+  private final Map<String, Node> producers;
   private Node node;
   private boolean[] needs;
 
@@ -32,6 +33,7 @@ public final class GradContext {
     this.g = g;
     this.e = new Emitter(g, "grad");
     this.s = s;
+    this.producers = g.producers();
   }
 
   GradContext at(Node n, boolean[] needs) {
@@ -91,6 +93,14 @@ public final class GradContext {
   public int elem(String v) {
     int t = s.elemType(v);
     return t == 0 ? DataType.FLOAT_VALUE : t;
+  }
+
+  /**
+   * @param v a forward value
+   * @return the forward node that computes it, or null (an input or a weight)
+   */
+  public Node producer(String v) {
+    return producers.get(v);
   }
 
   /**

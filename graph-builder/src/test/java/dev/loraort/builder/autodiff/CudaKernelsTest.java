@@ -70,6 +70,7 @@ class CudaKernelsTest {
     for (long[] shape : SHAPES) {
       out.add(Arguments.of(FusedKernels.GELU_GRAD, 2, false, shape));
       out.add(Arguments.of(FusedKernels.GELU_TANH_GRAD, 2, false, shape));
+      out.add(Arguments.of(FusedKernels.SWISH_GRAD, 2, false, shape));
       out.add(Arguments.of(FusedKernels.LAYER_NORM_GRAD, 5, false, shape));
       out.add(Arguments.of(FusedKernels.SOFTMAX_GRAD, 2, false, shape));
       out.add(Arguments.of(FusedKernels.SOFTMAX_GRAD, 2, true, shape));
@@ -216,7 +217,11 @@ class CudaKernelsTest {
             List.of(bf16 ? "yb" : "y"),
             masked
                 ? Map.of("scale", Attr.f("scale", 0.125f))
-                : tanh ? Map.of("approximate", Attr.s("approximate", "tanh")) : Map.of()));
+                : tanh
+                    ? Map.of("approximate", Attr.s("approximate", "tanh"))
+                    : op.equals(FusedKernels.SWISH_GRAD)
+                        ? Map.of("alpha", Attr.f("alpha", 1.702f)) // CLIP's QuickGELU
+                        : Map.of()));
     if (bf16) {
       g.add(cast("yb", "y", DataType.FLOAT_VALUE));
     }
@@ -294,7 +299,7 @@ class CudaKernelsTest {
         feeds.put("x3", new Feed(mean, stats));
         feeds.put("x4", new Feed(inv, stats));
       }
-      default -> { // GELU's: dY, X
+      default -> { // GELU's and the swish's: dY, X
         feeds.put("x0", new Feed(gaussian(n, rnd, 1), shape));
         feeds.put("x1", new Feed(scale(x, 3), shape));
       }

@@ -81,6 +81,39 @@ class FusedRulesTest {
         .containsExactlyInAnyOrder(FusedKernels.GELU_GRAD, FusedKernels.LAYER_NORM_GRAD);
   }
 
+  /**
+   * x -> QuickGELU (x sigmoid(1.702 x), CLIP's) -> SiLU (h sigmoid(h)), as exporters write them.
+   */
+  private static String swishes(Emitter e) {
+    String h = e.mul("x", e.op("Sigmoid", e.mul("x", e.scalar(1.702, F))));
+    return e.mul(e.op("Sigmoid", h), h);
+  }
+
+  @Test
+  void siluAndQuickGeluTakeOneKernelEach() throws Exception {
+    assertThat(input().fusedVsPlain(FusedRulesTest::swishes)).isLessThan(1e-6);
+    assertThat(input().fused().check(FusedRulesTest::swishes)).isLessThan(3e-3);
+    Graph g = graph();
+    String loss = loss(g, swishes(new Emitter(g, "f")));
+    Backward.build(g, Shapes.infer(g), loss, List.of("x"), Set.of(), true);
+    assertThat(g.nodes().stream().filter(n -> n.domain().equals(FusedKernels.DOMAIN)))
+        .extracting(n -> n.op() + " " + n.f("alpha", 1))
+        .containsExactlyInAnyOrder("SwishGrad 1.702", "SwishGrad 1.0");
+    // the sigmoids' own gradients (s (1 - s)) are never built
+    assertThat(g.nodes()).extracting(Node::op).doesNotContain("Sub");
+  }
+
+  private static Graph graph() {
+    List<Dim> d = List.of(Dim.of(3), Dim.of(5), Dim.of(16));
+    return new Graph(
+        "fused", 20, List.of(), Map.of(), List.of(new ValueType(F, d).toValueInfo("x")), List.of());
+  }
+
+  private static String loss(Graph g, String y) {
+    Emitter e = new Emitter(g, "loss");
+    return e.op("ReduceSum", List.of(e.mul(y, y)), Attr.i("keepdims", 0));
+  }
+
   private static Set<String> fusedOps(long softmaxAxis) {
     List<Dim> d = List.of(Dim.of(3), Dim.of(5), Dim.of(16));
     Graph g =
