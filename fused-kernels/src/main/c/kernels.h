@@ -33,6 +33,9 @@
  *
  *   Gelu(X) -> Y                               bfloat16 only; attribute approximate: none or tanh
  *   GeluGrad(dY, X), GeluTanhGrad(dY, X)       as above, bfloat16 too
+ *   Swish(X) -> Y                              Y = X sigmoid(alpha X), bfloat16 only: SiLU and
+ *                                              QuickGELU between two products
+ *   SwishGrad(dY, X)                           as above, bfloat16 too
  *
  * A language model's loss reads logits over the whole vocabulary: as ai.onnx ops (a slice for the
  * next-token shift, LogSoftmax, a gather; in the backward a scatter into zeros, an exponential, a
@@ -80,6 +83,9 @@ typedef struct {
 void loraort_softmax_bf16_cpu(const uint16_t* x, const uint16_t* mask, loraort_mask m, uint16_t* y,
                               int64_t rows, int64_t h, float scale);
 void loraort_gelu_bf16_cpu(const uint16_t* x, uint16_t* y, int64_t n, int tanh_form);
+void loraort_swish_bf16_cpu(const uint16_t* x, uint16_t* y, int64_t n, float alpha);
+void loraort_swish_grad_bf16_cpu(const uint16_t* dy, const uint16_t* x, uint16_t* dx, int64_t n,
+                                 float alpha);
 void loraort_gelu_grad_bf16_cpu(const uint16_t* dy, const uint16_t* x, uint16_t* dx, int64_t n,
                                 int tanh_form);
 void loraort_softmax_grad_bf16_cpu(const uint16_t* dy, const uint16_t* y, uint16_t* dx,

@@ -38,11 +38,14 @@ void loraort_gelu_tanh_grad_cpu(const float* dy, const float* x, float* dx, int6
   for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * gelu_slope(x[i], 1);
 }
 
+/* d/dx of x sigmoid(alpha x) */
+static float swish_slope(float v, float alpha) {
+  float s = 1.0f / (1.0f + expf(-alpha * v));
+  return s + alpha * v * s * (1.0f - s);
+}
+
 void loraort_swish_grad_cpu(const float* dy, const float* x, float* dx, int64_t n, float alpha) {
-  for (int64_t i = 0; i < n; i++) {
-    float s = 1.0f / (1.0f + expf(-alpha * x[i]));
-    dx[i] = dy[i] * (s + alpha * x[i] * s * (1.0f - s));
-  }
+  for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * swish_slope(x[i], alpha);
 }
 
 void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* scale,
@@ -205,5 +208,19 @@ void loraort_cross_entropy_grad_cpu(const float* dloss, const void* x, int bf16,
         ((float*)dx)[i] = g;
       }
     }
+  }
+}
+
+void loraort_swish_bf16_cpu(const uint16_t* x, uint16_t* y, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = bf16_to_float(x[i]);
+    y[i] = float_to_bf16(v / (1.0f + expf(-alpha * v)));
+  }
+}
+
+void loraort_swish_grad_bf16_cpu(const uint16_t* dy, const uint16_t* x, uint16_t* dx, int64_t n,
+                                 float alpha) {
+  for (int64_t i = 0; i < n; i++) {
+    dx[i] = float_to_bf16(bf16_to_float(dy[i]) * swish_slope(bf16_to_float(x[i]), alpha));
   }
 }

@@ -106,13 +106,15 @@ enum {
   CROSS_ENTROPY_GRAD,
   CROSS_ENTROPY_GRAD_BF16,
   SWISH_GRAD,
+  SWISH_BF16,
+  SWISH_GRAD_BF16,
   KERNELS
 };
 static const char* const KERNEL_NAMES[KERNELS] = {
     "gelu_grad",         "gelu_tanh_grad", "layer_norm_grad", "softmax_grad",  "softmax_grad_bf16",
     "softmax_bf16",      "gelu_bf16",      "gelu_grad_bf16",  "gelu_grad_bf16",
     "cross_entropy",     "cross_entropy",  "cross_entropy_grad", "cross_entropy_grad",
-    "swish_grad"};
+    "swish_grad",        "swish_bf16",     "swish_grad_bf16"};
 
 static pthread_mutex_t cuda_lock = PTHREAD_MUTEX_INITIALIZER;
 static char* ptx;                 /* NVRTC's output, compiled once per process */
@@ -458,6 +460,10 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
       case GELU: loraort_gelu_grad_cpu(in[0].data, in[1].data, out, n); break;
       case GELU_TANH: loraort_gelu_tanh_grad_cpu(in[0].data, in[1].data, out, n); break;
       case SWISH_GRAD: loraort_swish_grad_cpu(in[0].data, in[1].data, out, n, kernel->alpha); break;
+      case SWISH_BF16: loraort_swish_bf16_cpu(in[0].data, out, n, kernel->alpha); break;
+      case SWISH_GRAD_BF16:
+        loraort_swish_grad_bf16_cpu(in[0].data, in[1].data, out, n, kernel->alpha);
+        break;
       case LAYER_NORM:
         loraort_layer_norm_grad_cpu(in[0].data, in[1].data, in[2].data, in[3].data, in[4].data,
                                     out, rows, h);
@@ -484,10 +490,14 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
     void* args[] = {&in[0].data, &in[1].data, &out, &nn};
     return launch(op->name, c, op->kernel, eb, 256, args);
   }
-  if (op->kernel == SWISH_GRAD) {
-    float alpha = kernel->alpha;
+  float alpha = kernel->alpha;
+  if (op->kernel == SWISH_GRAD || op->kernel == SWISH_GRAD_BF16) {
     void* args[] = {&in[0].data, &in[1].data, &out, &nn, &alpha};
-    return launch(op->name, c, SWISH_GRAD, eb, 256, args);
+    return launch(op->name, c, op->kernel, eb, 256, args);
+  }
+  if (op->kernel == SWISH_BF16) {
+    void* args[] = {&in[0].data, &out, &nn, &alpha};
+    return launch(op->name, c, SWISH_BF16, eb, 256, args);
   }
   if (op->kernel == GELU_BF16) {
     void* args[] = {&in[0].data, &out, &nn, &tanh_form};
@@ -611,7 +621,9 @@ static void op_destroy(void* kernel) { free(kernel); }
        (TENSOR_FLOAT, TENSOR_FLOAT, TENSOR_INT64, TENSOR_FLOAT), 1, (TENSOR_FLOAT)),       \
    OPT(ep, "SoftmaxCrossEntropyGrad", CROSS_ENTROPY_GRAD_BF16, 4, 4,                       \
        (TENSOR_FLOAT, TENSOR_BFLOAT16, TENSOR_INT64, TENSOR_FLOAT), 1, (TENSOR_BFLOAT16)), \
-   OP(ep, "SwishGrad", SWISH_GRAD, 2, 2, TENSOR_FLOAT)}
+   OP(ep, "SwishGrad", SWISH_GRAD, 2, 2, TENSOR_FLOAT),                                   \
+   OP(ep, "Swish", SWISH_BF16, 1, 1, TENSOR_BFLOAT16),                                    \
+   OP(ep, "SwishGrad", SWISH_GRAD_BF16, 2, 2, TENSOR_BFLOAT16)}
 
 static Op cpu_ops[KERNELS] = OPS(cpu);
 static Op cuda_ops[KERNELS] = OPS(cuda);

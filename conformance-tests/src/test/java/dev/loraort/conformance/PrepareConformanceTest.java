@@ -215,6 +215,9 @@ class PrepareConformanceTest {
     assertThat(nodes(m, "train_fused_bf16", FusedKernels.DOMAIN, FusedKernels.SOFTMAX))
         .isPositive()
         .isEqualTo(nodes(m, "train_fused", "", "Softmax"));
+    // so do SiLU and QuickGELU (tiny CLIP, tiny Qwen2-VL), one Swish op each
+    assertThat(nodes(m, "train_fused_bf16", FusedKernels.DOMAIN, FusedKernels.SWISH))
+        .isEqualTo(nodes(m, "train_fused", "", "Sigmoid"));
     assertThat(nodes(m, "train_bf16", FusedKernels.DOMAIN, null)).isZero();
     List<String> graphs = new ArrayList<>(List.of("train_bf16"));
     if (FusedKernels.bundled()) {

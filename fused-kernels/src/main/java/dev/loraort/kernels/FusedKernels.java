@@ -32,9 +32,15 @@ public final class FusedKernels {
 
   /**
    * SwishGrad(dY, X) -> dX for {@code Y = X sigmoid(alpha X)} (float attribute {@code alpha}, 1
-   * when absent): SiLU, and CLIP's QuickGELU with alpha 1.702; float32.
+   * when absent): SiLU, and CLIP's QuickGELU with alpha 1.702; float32 or bfloat16.
    */
   public static final String SWISH_GRAD = "SwishGrad";
+
+  /**
+   * Swish(X) -> Y = X sigmoid(alpha X), bfloat16 in and out (float32 inside), attribute {@code
+   * alpha}: the bf16 graphs' SiLU and QuickGELU between two bfloat16 products.
+   */
+  public static final String SWISH = "Swish";
 
   /**
    * SoftmaxGrad(dY, Y) -> dX, over the last axis: float32, or bfloat16 in and out (float32 inside).

@@ -35,11 +35,12 @@ import java.util.function.BooleanSupplier;
  * FusedKernels#SOFTMAX_GRAD}, float32 inside, as flash attention keeps its scores): with the scale
  * and the mask before it, the attention matrix is never cast, forward or backward. So does the
  * MLP's GELU between its two products ({@link FusedKernels#GELU} and the bfloat16 GELU gradients),
- * as torch.autocast runs it (GELU is not on its float32 list). A causal LM's loss there (the
- * library's {@link FusedKernels#SOFTMAX_CROSS_ENTROPY} and its gradient) reads the bfloat16 logits
- * as the product wrote them and works in float32 inside, as torch.autocast's float32 cross-entropy
- * does; its gradient comes out bfloat16, for the products behind it: the vocabulary-sized logits
- * are never cast.
+ * as torch.autocast runs it (GELU is not on its float32 list), and SiLU and QuickGELU ({@link
+ * FusedKernels#SWISH}, one op for the Mul, Sigmoid and scaling exporters write) with their
+ * gradient. A causal LM's loss there (the library's {@link FusedKernels#SOFTMAX_CROSS_ENTROPY} and
+ * its gradient) reads the bfloat16 logits as the product wrote them and works in float32 inside, as
+ * torch.autocast's float32 cross-entropy does; its gradient comes out bfloat16, for the products
+ * behind it: the vocabulary-sized logits are never cast.
  */
 public final class MixedPrecision {
   private static final Set<String> PRODUCTS = Set.of("MatMul", "Gemm");
@@ -85,6 +86,8 @@ public final class MixedPrecision {
     SOFTMAX,
     SOFTMAX_GRAD,
     GELU,
+    /** SiLU or QuickGELU, {@code Mul(x, Sigmoid(alpha x))}: one library op */
+    SWISH,
     /** the library's cross-entropy: reads bfloat16 logits, its per-row results stay float32 */
     CROSS_ENTROPY,
     /** its gradient: reads bfloat16 logits, writes bfloat16 */
@@ -139,6 +142,14 @@ public final class MixedPrecision {
       Node lowered =
           switch (k) {
             case SOFTMAX -> softmax(n);
+            case SWISH ->
+                new Node(
+                    FusedKernels.SWISH,
+                    FusedKernels.DOMAIN,
+                    n.rawName(),
+                    List.of(lowOf(swish(n).x)),
+                    List.of(),
+                    Map.of("alpha", Attr.f("alpha", swish(n).alpha)));
             case GELU ->
                 new Node(
                     FusedKernels.GELU,
@@ -285,7 +296,7 @@ public final class MixedPrecision {
     if (isLowSoftmaxGrad(n)) {
       return Kind.SOFTMAX_GRAD;
     }
-    if (isLowGeluGrad(n)) {
+    if (isLowActivationGrad(n)) {
       return Kind.STEP;
     }
     if (!n.domain().isEmpty()) {
@@ -293,6 +304,9 @@ public final class MixedPrecision {
     }
     if (PRODUCTS.contains(n.op())) {
       return Kind.PRODUCT;
+    }
+    if (isLowSwish(n)) {
+      return Kind.SWISH;
     }
     if (isLowStep(n)) {
       return Kind.STEP;
@@ -413,17 +427,82 @@ public final class MixedPrecision {
     return n.domain().equals(FusedKernels.DOMAIN) && n.op().equals(FusedKernels.SOFTMAX_GRAD);
   }
 
-  private static boolean isGeluGrad(Node n) {
+  /** An activation's fused gradient (dY, X): GELU's, either form, or the swish's. */
+  private static boolean isActivationGrad(Node n) {
     return n.domain().equals(FusedKernels.DOMAIN)
-        && (n.op().equals(FusedKernels.GELU_GRAD) || n.op().equals(FusedKernels.GELU_TANH_GRAD));
+        && (n.op().equals(FusedKernels.GELU_GRAD)
+            || n.op().equals(FusedKernels.GELU_TANH_GRAD)
+            || n.op().equals(FusedKernels.SWISH_GRAD));
   }
 
-  /** GELU's fused gradient in bfloat16: its input comes from products, products read its result. */
-  private boolean isLowGeluGrad(Node n) {
-    if (!kernels || !isGeluGrad(n)) {
+  /**
+   * An activation's fused gradient in bfloat16: its input comes from products, products read its
+   * result.
+   */
+  private boolean isLowActivationGrad(Node n) {
+    if (!kernels || !isActivationGrad(n)) {
       return false;
     }
     return memo(lowKernel, n, () -> computable(n.in(1)) && feedsOnlyLowReaders(n.out(0)));
+  }
+
+  /**
+   * SiLU or QuickGELU as exporters write it: the product {@code mul} of x and {@code Sigmoid(alpha
+   * x)} (alpha 1: {@code Sigmoid(x)}; else a Mul or Div of x by a scalar weight), read only there.
+   */
+  private record Swish(String x, Node sigmoid, Node scaled, float alpha) {}
+
+  /** {@code n} as a swish's outer product, or null. */
+  private Swish swish(Node n) {
+    if (n == null || !n.domain().isEmpty() || !n.op().equals("Mul")) {
+      return null;
+    }
+    for (int k = 0; k < 2; k++) {
+      String x = n.in(k);
+      Node sigmoid = producers.get(n.in(1 - k));
+      if (sigmoid == null
+          || !sigmoid.domain().isEmpty()
+          || !sigmoid.op().equals("Sigmoid")
+          || onlyReader(sigmoid.out(0)) != n) {
+        continue;
+      }
+      if (sigmoid.in(0).equals(x)) {
+        return new Swish(x, sigmoid, null, 1f);
+      }
+      Node scaled = producers.get(sigmoid.in(0));
+      Scale c = scaled != null && onlyReader(scaled.out(0)) == sigmoid ? scale(scaled, x) : null;
+      if (c != null) {
+        return new Swish(x, sigmoid, scaled, c.value);
+      }
+    }
+    return null;
+  }
+
+  /**
+   * A swish (the kernel library's) in bfloat16, as torch.autocast runs SiLU: its input comes from
+   * products. (Its result is cast where a float op reads it; the ones that matter read it through
+   * steps into products, as SwiGLU's gate, so no test of its readers.)
+   */
+  private boolean isLowSwish(Node n) {
+    if (!kernels || swish(n) == null) {
+      return false;
+    }
+    return memo(
+        lowKernel,
+        n,
+        () -> s.elemType(swish(n).x) == DataType.FLOAT_VALUE && computable(swish(n).x));
+  }
+
+  /** The swish whose sigmoid or scaling {@code r} is, or null. */
+  private Node swishAround(Node r) {
+    Node next = onlyReader(r.out(0));
+    if (r.op().equals("Sigmoid") && r.domain().isEmpty()) {
+      Swish w = swish(next);
+      return w != null && w.sigmoid == r ? next : null;
+    }
+    Node outer = next == null ? null : onlyReader(next.out(0));
+    Swish w = swish(outer);
+    return w != null && w.scaled == r ? outer : null;
   }
 
   /** Whether {@code v} comes from products through data movement and elementwise steps only. */
@@ -438,10 +517,10 @@ public final class MixedPrecision {
           }
           if (!p.domain().isEmpty()) {
             return isLowSoftmaxGrad(p)
-                || isLowGeluGrad(p)
+                || isLowActivationGrad(p)
                 || p.op().equals(FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD) && isLowCrossEntropy(p);
           }
-          if (PRODUCTS.contains(p.op())) {
+          if (PRODUCTS.contains(p.op()) || isLowSwish(p)) {
             return true;
           }
           if (isMove(p)) {
@@ -518,10 +597,12 @@ public final class MixedPrecision {
   }
 
   private boolean readsLow(Node r, String v) {
-    if (isSoftmaxGrad(r) || isGeluGrad(r)) {
-      // it reads the saved value (the probabilities; GELU's input) in whichever type the forward
-      // holds it, and its incoming gradient in bfloat16 only if it runs in bfloat16 itself
-      return r.in(1).equals(v) && !r.in(0).equals(v) || isLowSoftmaxGrad(r) || isLowGeluGrad(r);
+    if (isSoftmaxGrad(r) || isActivationGrad(r)) {
+      // it reads the saved value (the probabilities; the activation's input) in whichever type the
+      // forward holds it, and its incoming gradient in bfloat16 only if it runs in bfloat16 itself
+      return r.in(1).equals(v) && !r.in(0).equals(v)
+          || isLowSoftmaxGrad(r)
+          || isLowActivationGrad(r);
     }
     if (isCrossEntropy(r)) {
       return logitsOf(r).equals(v) && isLowCrossEntropy(r);
@@ -531,6 +612,13 @@ public final class MixedPrecision {
     }
     if (PRODUCTS.contains(r.op()) || r.op().equals("Shape")) {
       return true;
+    }
+    if (isLowSwish(r)) {
+      return true;
+    }
+    Node swish = swishAround(r); // its sigmoid or scaling: gone once the swish is one op
+    if (swish != null) {
+      return isLowSwish(swish);
     }
     if (isMove(r)) { // every output (Split's) read only by products, or not at all
       return r.in(0).equals(v)

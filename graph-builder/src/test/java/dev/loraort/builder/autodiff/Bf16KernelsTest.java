@@ -170,6 +170,49 @@ class Bf16KernelsTest {
     assertWithinOneStep(grad, got[1], round(dx));
   }
 
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(floats = {1f, 1.702f}) // SiLU, QuickGELU
+  void swishAndItsGradientRoundOnceFromFloat32Math(float alpha) throws Exception {
+    Random rnd = new Random(13);
+    int n = 4096;
+    float[] x = new float[n];
+    float[] dy = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = (float) (rnd.nextGaussian() * 3);
+      dy[i] = (float) rnd.nextGaussian();
+    }
+    Map<String, float[]> values = new LinkedHashMap<>();
+    values.put("x", x);
+    values.put("dy", dy);
+    long[] shape = {n};
+    var a = Map.of("alpha", Attr.f("alpha", alpha));
+    float[][] got =
+        run(
+            values,
+            Map.of("x", shape, "dy", shape),
+            new Node(
+                FusedKernels.SWISH, FusedKernels.DOMAIN, "swish", List.of("xb"), List.of("yb"), a),
+            new Node(
+                FusedKernels.SWISH_GRAD,
+                FusedKernels.DOMAIN,
+                "grad",
+                List.of("dyb", "xb"),
+                List.of("dxb"),
+                a));
+    float[] xb = round(x);
+    float[] dyb = round(dy);
+    float[] y = new float[n];
+    float[] dx = new float[n];
+    for (int i = 0; i < n; i++) {
+      double v = xb[i];
+      double s = 1 / (1 + Math.exp(-alpha * v));
+      y[i] = (float) (v * s);
+      dx[i] = (float) (dyb[i] * (s + alpha * v * s * (1 - s)));
+    }
+    assertWithinOneStep("Swish " + alpha, got[0], round(y));
+    assertWithinOneStep("SwishGrad " + alpha, got[1], round(dx));
+  }
+
   /**
    * The standard normal CDF from erfc by Abramowitz and Stegun 7.1.26 (absolute error under 1.5e-7:
    * within a bf16 step of GELU's values for inputs in [-4, 4]), on the side where it does not

@@ -80,6 +80,8 @@ class CudaKernelsTest {
       out.add(Arguments.of(FusedKernels.GELU, 1, true, shape));
       out.add(Arguments.of(FusedKernels.GELU_GRAD, 2, true, shape));
       out.add(Arguments.of(FusedKernels.GELU_TANH_GRAD, 2, true, shape));
+      out.add(Arguments.of(FusedKernels.SWISH, 1, true, shape));
+      out.add(Arguments.of(FusedKernels.SWISH_GRAD, 2, true, shape));
     }
     return out.stream();
   }
@@ -219,7 +221,7 @@ class CudaKernelsTest {
                 ? Map.of("scale", Attr.f("scale", 0.125f))
                 : tanh
                     ? Map.of("approximate", Attr.s("approximate", "tanh"))
-                    : op.equals(FusedKernels.SWISH_GRAD)
+                    : op.equals(FusedKernels.SWISH_GRAD) || op.equals(FusedKernels.SWISH)
                         ? Map.of("alpha", Attr.f("alpha", 1.702f)) // CLIP's QuickGELU
                         : Map.of()));
     if (bf16) {
@@ -253,7 +255,8 @@ class CudaKernelsTest {
     Map<String, Feed> feeds = new LinkedHashMap<>();
     switch (op) {
       case FusedKernels.SOFTMAX -> feeds.put("x0", new Feed(scale(x, 4), shape)); // logits
-      case FusedKernels.GELU, TANH_GELU -> feeds.put("x0", new Feed(scale(x, 3), shape));
+      case FusedKernels.GELU, TANH_GELU, FusedKernels.SWISH ->
+          feeds.put("x0", new Feed(scale(x, 3), shape));
       case MASKED_SOFTMAX -> {
         feeds.put("x0", new Feed(scale(x, 30), shape));
         long[] maskShape = new long[shape.length]; // [examples, 1, ..., keys]

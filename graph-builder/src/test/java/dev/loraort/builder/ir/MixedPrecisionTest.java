@@ -189,6 +189,35 @@ class MixedPrecisionTest {
         .allSatisfy(c -> assertThat(s.type(c.in(0)).dims()).as(c.toString()).isNotEqualTo(vocab));
   }
 
+  @Test
+  void withTheKernelLibrarySwiGluRunsInBf16() {
+    // x [2, 3, 4] -> SiLU(x w1) * (x w3) -> w2, as Qwen2's MLP; its fused gradient by x
+    Graph g = graph(FLOAT);
+    for (String w : List.of("w1", "w3")) {
+      g.addInitializer(w, Tensors.floats(w, new long[] {4, 8}, new float[32]));
+    }
+    g.addInitializer("w2", Tensors.floats("w2", new long[] {8, 4}, new float[32]));
+    Emitter e = new Emitter(g, "t");
+    String gate = e.op("MatMul", "x", "w1");
+    String silu = e.mul(gate, e.op("Sigmoid", gate));
+    output(g, e.op("MatMul", e.mul(silu, e.op("MatMul", "x", "w3")), "w2"));
+    withGradient(g, true);
+    MixedPrecision.bf16(g, true);
+    Shapes s = Shapes.infer(g);
+    // one Swish op and its gradient, on bfloat16; the sigmoid is gone; nothing of the hidden
+    // size [2, 3, 8] is cast, forward or backward: the gate's product with up runs in bfloat16
+    assertThat(g.nodes().stream().filter(n -> n.domain().equals(FusedKernels.DOMAIN)))
+        .extracting(Node::op)
+        .containsExactlyInAnyOrder(FusedKernels.SWISH, FusedKernels.SWISH_GRAD)
+        .hasSize(2);
+    assertThat(g.nodes().stream().filter(n -> n.domain().equals(FusedKernels.DOMAIN)))
+        .allSatisfy(n -> assertThat(s.elemType(n.out(0))).isEqualTo(BF16));
+    assertThat(g.nodes()).extracting(Node::op).doesNotContain("Sigmoid");
+    List<Dim> hidden = List.of(Dim.of(2), Dim.of(3), Dim.of(8));
+    assertThat(g.nodes().stream().filter(n -> n.op().equals("Cast")))
+        .allSatisfy(c -> assertThat(s.type(c.in(0)).dims()).as(c.toString()).isNotEqualTo(hidden));
+  }
+
   /** x [2, 3, 4] -> linear to 8 -> tanh GELU -> linear to 4, and its fused gradient by x. */
   private static Graph mlpWithGradient() {
     Graph g = graph(FLOAT);
