@@ -105,6 +105,21 @@ void loraort_cross_entropy_grad_cpu(const float* dloss, const void* x, int bf16,
                                     const int64_t* labels, const float* lse, void* dx,
                                     int64_t rows, int64_t v, int64_t seq, int shift);
 
+/* How ops.c launches the CUDA kernels (the emulation test launches them the same way):
+ * elementwise kernels loop over the tensor in blocks of 256 threads; row kernels run one block per
+ * row of whole warps, at most 256 threads, each looping over the rest of its row; the bf16 row
+ * kernels run one warp per row, 4 rows to a block of 128 threads. */
+static inline unsigned loraort_elementwise_blocks(int64_t n) {
+  int64_t blocks = (n + 255) / 256;
+  return blocks > 65535 ? 65535 : (unsigned)blocks;
+}
+static inline unsigned loraort_row_threads(int64_t h) {
+  return h >= 256 ? 256 : (unsigned)((h + 31) / 32 * 32);
+}
+static inline unsigned loraort_warp_row_blocks(int64_t rows) { return (unsigned)((rows + 3) / 4); }
+#define LORAORT_ELEMENTWISE_THREADS 256
+#define LORAORT_WARP_ROW_THREADS 128
+
 /* The CUDA C source of the same kernels (kernels_cuda.c), compiled at run time by NVRTC. */
 extern const char* const LORAORT_CUDA_SOURCE;
 

@@ -406,8 +406,7 @@ static OrtStatus* cross_entropy(const Kernel* kernel, OrtKernelContext* c, Input
   }
   if (rows > 0x7fffffff) return fail(op->name, "tensor too large");
   long long vv = v, ss = seq;
-  /* one block per row, whole warps, at most 256 threads */
-  unsigned threads = v >= 256 ? 256 : (unsigned)((v + 31) / 32 * 32);
+  unsigned threads = loraort_row_threads(v);
   if (grad) {
     void* args[] = {&in[0].data, &x->data, &bf16, &labels->data, &in[3].data, &out[0], &vv, &ss,
                     &shift};
@@ -484,31 +483,29 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
   if (rows > 0x7fffffff || h > 0x7fffffff) return fail(op->name, "tensor too large");
   int hi = (int)h;
   long long nn = n;
-  int64_t elementwise_blocks = (n + 255) / 256;
-  unsigned eb = elementwise_blocks > 65535 ? 65535 : (unsigned)elementwise_blocks;
+  unsigned eb = loraort_elementwise_blocks(n), et = LORAORT_ELEMENTWISE_THREADS;
   if (op->kernel == GELU || op->kernel == GELU_TANH) {
     void* args[] = {&in[0].data, &in[1].data, &out, &nn};
-    return launch(op->name, c, op->kernel, eb, 256, args);
+    return launch(op->name, c, op->kernel, eb, et, args);
   }
   float alpha = kernel->alpha;
   if (op->kernel == SWISH_GRAD || op->kernel == SWISH_GRAD_BF16) {
     void* args[] = {&in[0].data, &in[1].data, &out, &nn, &alpha};
-    return launch(op->name, c, op->kernel, eb, 256, args);
+    return launch(op->name, c, op->kernel, eb, et, args);
   }
   if (op->kernel == SWISH_BF16) {
     void* args[] = {&in[0].data, &out, &nn, &alpha};
-    return launch(op->name, c, SWISH_BF16, eb, 256, args);
+    return launch(op->name, c, SWISH_BF16, eb, et, args);
   }
   if (op->kernel == GELU_BF16) {
     void* args[] = {&in[0].data, &out, &nn, &tanh_form};
-    return launch(op->name, c, GELU_BF16, eb, 256, args);
+    return launch(op->name, c, GELU_BF16, eb, et, args);
   }
   if (op->kernel == GELU_GRAD_BF16 || op->kernel == GELU_TANH_GRAD_BF16) {
     void* args[] = {&in[0].data, &in[1].data, &out, &nn, &tanh_form};
-    return launch(op->name, c, op->kernel, eb, 256, args);
+    return launch(op->name, c, op->kernel, eb, et, args);
   }
-  /* one block per row; whole warps, at most 256 threads (each loops over the rest of its row) */
-  unsigned threads = h >= 256 ? 256 : (unsigned)((h + 31) / 32 * 32);
+  unsigned threads = loraort_row_threads(h);
   if (op->kernel == LAYER_NORM) {
     void* args[] = {&in[0].data, &in[1].data, &in[2].data, &in[3].data, &in[4].data, &out, &hi};
     return launch(op->name, c, LAYER_NORM, (unsigned)rows, threads, args);
@@ -517,15 +514,14 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
     void* args[] = {&in[0].data, &in[1].data, &out, &hi, &scale};
     return launch(op->name, c, SOFTMAX_GRAD, (unsigned)rows, threads, args);
   }
-  /* the bf16 kernels: one warp per row, 4 rows per block */
   long long rr = rows;
-  unsigned blocks = (unsigned)((rows + 3) / 4);
+  unsigned blocks = loraort_warp_row_blocks(rows), wt = LORAORT_WARP_ROW_THREADS;
   if (op->kernel == SOFTMAX_GRAD_BF16) {
     void* args[] = {&in[0].data, &in[1].data, &out, &rr, &hi, &scale};
-    return launch(op->name, c, SOFTMAX_GRAD_BF16, blocks, 128, args);
+    return launch(op->name, c, SOFTMAX_GRAD_BF16, blocks, wt, args);
   }
   void* args[] = {&in[0].data, &mask_data, &mask, &out, &rr, &hi, &scale};
-  return launch(op->name, c, SOFTMAX_BF16, blocks, 128, args);
+  return launch(op->name, c, SOFTMAX_BF16, blocks, wt, args);
 }
 
 static const char* op_name(const OrtCustomOp* op) { return ((const Op*)op)->name; }
