@@ -9,7 +9,8 @@
  *   LayerNormalizationGrad(dY, X, Scale, Mean, InvStdDev) -> dX
  *                                              over the last axis, from the forward's Mean and
  *                                              InvStdDev: with xh = (X - Mean) InvStdDev and
- *                                              g = dY Scale, dX = InvStdDev (g - mean(g) - xh mean(g xh))
+ *                                              g = dY Scale, dX = InvStdDev (g - mean(g) - xh mean(g xh));
+ *                                              dY may be bfloat16 (a product's gradient)
  *   SoftmaxGrad(dY, Y) -> dX                   over the last axis: dX = Y (dY - sum(dY Y))
  *   SwishGrad(dY, X) -> dX                     Y = X sigmoid(alpha X) (alpha: a float attribute,
  *                                              1 when absent): SiLU, and CLIP's QuickGELU with
@@ -32,6 +33,10 @@
  * products, as torch.autocast runs it (GELU is not on its float32 list):
  *
  *   Gelu(X) -> Y                               bfloat16 only; attribute approximate: none or tanh
+ *   LayerNormalization(X, Scale [, Bias]) -> Y, Mean, InvStdDev
+ *                                              over the last axis (attribute epsilon, default
+ *                                              1e-5), X and the rest float32, Y bfloat16: a
+ *                                              LayerNorm whose output only products read
  *   GeluGrad(dY, X), GeluTanhGrad(dY, X)       as above, bfloat16 too
  *   Swish(X) -> Y                              Y = X sigmoid(alpha X), bfloat16 only: SiLU and
  *                                              QuickGELU between two products
@@ -66,9 +71,12 @@
 /* CPU kernels (kernels_cpu.c). */
 void loraort_gelu_grad_cpu(const float* dy, const float* x, float* dx, int64_t n);
 void loraort_gelu_tanh_grad_cpu(const float* dy, const float* x, float* dx, int64_t n);
-void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* scale,
+void loraort_layer_norm_grad_cpu(const void* dy, int dy_bf16, const float* x, const float* scale,
                                  const float* mean, const float* inv_std, float* dx, int64_t rows,
                                  int64_t h);
+void loraort_layer_norm_bf16_cpu(const float* x, const float* scale, const float* bias,
+                                 uint16_t* y, float* mean, float* inv_std, int64_t rows, int64_t h,
+                                 float epsilon);
 void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_t rows, int64_t h,
                               float scale);
 void loraort_swish_grad_cpu(const float* dy, const float* x, float* dx, int64_t n, float alpha);

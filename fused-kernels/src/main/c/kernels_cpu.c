@@ -48,24 +48,50 @@ void loraort_swish_grad_cpu(const float* dy, const float* x, float* dx, int64_t 
   for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * swish_slope(x[i], alpha);
 }
 
-void loraort_layer_norm_grad_cpu(const float* dy, const float* x, const float* scale,
+static float bf16_to_float(uint16_t b);
+static uint16_t float_to_bf16(float f);
+
+/* Element i of a float32 tensor, or of a bfloat16 one when bf16 is 1. */
+static float load(const void* v, int bf16, int64_t i) {
+  return bf16 ? bf16_to_float(((const uint16_t*)v)[i]) : ((const float*)v)[i];
+}
+
+void loraort_layer_norm_grad_cpu(const void* dy, int dy_bf16, const float* x, const float* scale,
                                  const float* mean, const float* inv_std, float* dx, int64_t rows,
                                  int64_t h) {
   for (int64_t r = 0; r < rows; r++) {
-    const float* dyr = dy + r * h;
     const float* xr = x + r * h;
     float* dxr = dx + r * h;
     float mu = mean[r], is = inv_std[r];
     double s1 = 0, s2 = 0;
     for (int64_t j = 0; j < h; j++) {
-      float g = dyr[j] * scale[j];
+      float g = load(dy, dy_bf16, r * h + j) * scale[j];
       s1 += g;
       s2 += g * ((xr[j] - mu) * is);
     }
     float m1 = (float)(s1 / h), m2 = (float)(s2 / h);
     for (int64_t j = 0; j < h; j++) {
-      float g = dyr[j] * scale[j];
+      float g = load(dy, dy_bf16, r * h + j) * scale[j];
       dxr[j] = is * (g - m1 - (xr[j] - mu) * is * m2);
+    }
+  }
+}
+
+void loraort_layer_norm_bf16_cpu(const float* x, const float* scale, const float* bias,
+                                 uint16_t* y, float* mean, float* inv_std, int64_t rows, int64_t h,
+                                 float epsilon) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * h;
+    double s = 0, s2 = 0;
+    for (int64_t j = 0; j < h; j++) s += xr[j];
+    float mu = (float)(s / h);
+    for (int64_t j = 0; j < h; j++) s2 += (double)(xr[j] - mu) * (xr[j] - mu);
+    float is = (float)(1.0 / sqrt(s2 / h + epsilon));
+    mean[r] = mu;
+    inv_std[r] = is;
+    for (int64_t j = 0; j < h; j++) {
+      float v = (xr[j] - mu) * is * scale[j] + (bias != NULL ? bias[j] : 0.0f);
+      y[r * h + j] = float_to_bf16(v);
     }
   }
 }
@@ -160,9 +186,6 @@ void loraort_gelu_grad_bf16_cpu(const uint16_t* dy, const uint16_t* x, uint16_t*
   }
 }
 
-static float logit(const void* x, int bf16, int64_t i) {
-  return bf16 ? bf16_to_float(((const uint16_t*)x)[i]) : ((const float*)x)[i];
-}
 
 int64_t loraort_cross_entropy_cpu(const void* x, int bf16, const int64_t* labels, float* loss,
                                   float* lse, int64_t rows, int64_t v, int64_t seq, int shift) {
@@ -175,17 +198,17 @@ int64_t loraort_cross_entropy_cpu(const void* x, int bf16, const int64_t* labels
     const int64_t at = r * v;
     float mx = -INFINITY;
     for (int64_t j = 0; j < v; j++) {
-      float a = logit(x, bf16, at + j);
+      float a = load(x, bf16, at + j);
       mx = a > mx || isnan(a) ? a : mx;
     }
     double sum = 0;
-    for (int64_t j = 0; j < v; j++) sum += expf(logit(x, bf16, at + j) - mx);
+    for (int64_t j = 0; j < v; j++) sum += expf(load(x, bf16, at + j) - mx);
     lse[r] = mx + (float)log(sum);
     if (label < 0 || label >= v) {
       loss[r] = NAN;
       bad = bad < 0 ? r : bad;
     } else {
-      loss[r] = lse[r] - logit(x, bf16, at + label);
+      loss[r] = lse[r] - load(x, bf16, at + label);
     }
   }
   return bad;
@@ -201,7 +224,7 @@ void loraort_cross_entropy_grad_cpu(const float* dloss, const void* x, int bf16,
     float d = dloss[r], l = lse[r];
     for (int64_t j = 0, i = r * v; j < v; j++, i++) {
       float onehot = j == label ? 1.0f : 0.0f;
-      float g = ignored ? 0.0f : bad ? NAN : d * (expf(logit(x, bf16, i) - l) - onehot);
+      float g = ignored ? 0.0f : bad ? NAN : d * (expf(load(x, bf16, i) - l) - onehot);
       if (bf16) {
         ((uint16_t*)dx)[i] = float_to_bf16(g);
       } else {

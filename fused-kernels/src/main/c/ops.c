@@ -108,13 +108,15 @@ enum {
   SWISH_GRAD,
   SWISH_BF16,
   SWISH_GRAD_BF16,
+  LAYER_NORM_BF16_DY,
+  LAYER_NORM_BF16,
   KERNELS
 };
 static const char* const KERNEL_NAMES[KERNELS] = {
     "gelu_grad",         "gelu_tanh_grad", "layer_norm_grad", "softmax_grad",  "softmax_grad_bf16",
     "softmax_bf16",      "gelu_bf16",      "gelu_grad_bf16",  "gelu_grad_bf16",
     "cross_entropy",     "cross_entropy",  "cross_entropy_grad", "cross_entropy_grad",
-    "swish_grad",        "swish_bf16",     "swish_grad_bf16"};
+    "swish_grad",        "swish_bf16",     "swish_grad_bf16", "layer_norm_grad", "layer_norm_bf16"};
 
 static pthread_mutex_t cuda_lock = PTHREAD_MUTEX_INITIALIZER;
 static char* ptx;                 /* NVRTC's output, compiled once per process */
@@ -293,16 +295,17 @@ typedef struct Op {
   size_t required; /* the first inputs; the rest are optional */
   int types[5];    /* of each input: TENSOR_FLOAT, TENSOR_BFLOAT16 or TENSOR_INT64 */
   size_t outputs;
-  int out_types[2];
+  int out_types[3];
   int cuda;
 } Op;
 
-/* One node's kernel: its op, its scale and alpha attributes (1 when absent), GELU's form (1:
- * tanh), the cross-entropy's shift (0 when absent). */
+/* One node's kernel: its op, its scale and alpha attributes (1 when absent), LayerNorm's epsilon
+ * (1e-5), GELU's form (1: tanh), the cross-entropy's shift (0 when absent). */
 typedef struct Kernel {
   const Op* op;
   float scale;
   float alpha;
+  float epsilon;
   int tanh_form;
   int shift;
 } Kernel;
@@ -416,6 +419,36 @@ static OrtStatus* cross_entropy(const Kernel* kernel, OrtKernelContext* c, Input
   return launch(op->name, c, op->kernel, (unsigned)rows, threads, args);
 }
 
+/* The library's LayerNormalization: X, Scale [, Bias] float32 -> Y bfloat16, Mean, InvStdDev. */
+static OrtStatus* layer_norm(const Kernel* kernel, OrtKernelContext* c, Input* in, size_t given) {
+  const Op* op = kernel->op;
+  Input* x = &in[0];
+  int64_t h = x->rank > 0 ? x->dims[x->rank - 1] : 0;
+  int64_t rows = h > 0 ? x->count / h : 0;
+  const void* bias = given > 2 ? in[2].data : NULL;
+  if (in[1].count != h || (bias != NULL && in[2].count != h)) {
+    return fail(op->name, "Scale and Bias must hold one value per element of the last axis");
+  }
+  int64_t stat[8];
+  memcpy(stat, x->dims, x->rank * sizeof *stat);
+  if (x->rank > 0) stat[x->rank - 1] = 1;
+  void *y, *mean, *inv_std;
+  CHECK(output(c, 0, x->dims, x->rank, &y));
+  CHECK(output(c, 1, stat, x->rank, &mean));
+  CHECK(output(c, 2, stat, x->rank, &inv_std));
+  if (rows == 0) return NULL;
+  if (!op->cuda) {
+    loraort_layer_norm_bf16_cpu(x->data, in[1].data, bias, y, mean, inv_std, rows, h,
+                                kernel->epsilon);
+    return NULL;
+  }
+  if (rows > 0x7fffffff || h > 0x7fffffff) return fail(op->name, "tensor too large");
+  int hi = (int)h;
+  float epsilon = kernel->epsilon;
+  void* args[] = {&x->data, &in[1].data, &bias, &y, &mean, &inv_std, &hi, &epsilon};
+  return launch(op->name, c, LAYER_NORM_BF16, (unsigned)rows, loraort_row_threads(h), args);
+}
+
 static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
   const Kernel* kernel = kernel_state;
   const Op* op = kernel->op;
@@ -433,6 +466,8 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
   if (op->kernel >= CROSS_ENTROPY && op->kernel <= CROSS_ENTROPY_GRAD_BF16) {
     return cross_entropy(kernel, c, in);
   }
+  if (op->kernel == LAYER_NORM_BF16) return layer_norm(kernel, c, in, given);
+  int dy_bf16 = op->kernel == LAYER_NORM_BF16_DY;
   int64_t n = in[0].count;
   int64_t h = in[0].rank > 0 ? in[0].dims[in[0].rank - 1] : 1;
   int64_t rows = h > 0 ? n / h : 0;
@@ -446,7 +481,8 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
   } else if (op->inputs > 1 && in[1].count != n) {
     return fail(op->name, "the first two inputs differ in size");
   }
-  if (op->kernel == LAYER_NORM && (in[2].count != h || in[3].count != rows || in[4].count != rows)) {
+  if ((op->kernel == LAYER_NORM || dy_bf16) &&
+      (in[2].count != h || in[3].count != rows || in[4].count != rows)) {
     return fail(op->name,
                 "Scale must hold one value per element of the last axis, Mean and InvStdDev one "
                 "per row");
@@ -464,8 +500,9 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
         loraort_swish_grad_bf16_cpu(in[0].data, in[1].data, out, n, kernel->alpha);
         break;
       case LAYER_NORM:
-        loraort_layer_norm_grad_cpu(in[0].data, in[1].data, in[2].data, in[3].data, in[4].data,
-                                    out, rows, h);
+      case LAYER_NORM_BF16_DY:
+        loraort_layer_norm_grad_cpu(in[0].data, dy_bf16, in[1].data, in[2].data, in[3].data,
+                                    in[4].data, out, rows, h);
         break;
       case SOFTMAX_GRAD: loraort_softmax_grad_cpu(in[0].data, in[1].data, out, rows, h, scale); break;
       case SOFTMAX_GRAD_BF16:
@@ -506,9 +543,10 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
     return launch(op->name, c, op->kernel, eb, et, args);
   }
   unsigned threads = loraort_row_threads(h);
-  if (op->kernel == LAYER_NORM) {
-    void* args[] = {&in[0].data, &in[1].data, &in[2].data, &in[3].data, &in[4].data, &out, &hi};
-    return launch(op->name, c, LAYER_NORM, (unsigned)rows, threads, args);
+  if (op->kernel == LAYER_NORM || dy_bf16) {
+    void* args[] = {&in[0].data, &dy_bf16,    &in[1].data, &in[2].data,
+                    &in[3].data, &in[4].data, &out,        &hi};
+    return launch(op->name, c, op->kernel, (unsigned)rows, threads, args);
   }
   if (op->kernel == SOFTMAX_GRAD) {
     void* args[] = {&in[0].data, &in[1].data, &out, &hi, &scale};
@@ -546,6 +584,7 @@ static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKe
   k->op = (const Op*)op;
   k->scale = 1.0f;
   k->alpha = 1.0f;
+  k->epsilon = 1e-5f;
   k->tanh_form = 0;
   k->shift = 0;
   int64_t shift;
@@ -566,6 +605,13 @@ static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKe
   s = ORT(KernelInfoGetAttribute_float)(info, "alpha", &alpha);
   if (s == NULL) {
     k->alpha = alpha;
+  } else {
+    ORT(ReleaseStatus)(s);
+  }
+  float epsilon;
+  s = ORT(KernelInfoGetAttribute_float)(info, "epsilon", &epsilon);
+  if (s == NULL) {
+    k->epsilon = epsilon;
   } else {
     ORT(ReleaseStatus)(s);
   }
@@ -619,7 +665,13 @@ static void op_destroy(void* kernel) { free(kernel); }
        (TENSOR_FLOAT, TENSOR_BFLOAT16, TENSOR_INT64, TENSOR_FLOAT), 1, (TENSOR_BFLOAT16)), \
    OP(ep, "SwishGrad", SWISH_GRAD, 2, 2, TENSOR_FLOAT),                                   \
    OP(ep, "Swish", SWISH_BF16, 1, 1, TENSOR_BFLOAT16),                                    \
-   OP(ep, "SwishGrad", SWISH_GRAD_BF16, 2, 2, TENSOR_BFLOAT16)}
+   OP(ep, "SwishGrad", SWISH_GRAD_BF16, 2, 2, TENSOR_BFLOAT16),                           \
+   OPT(ep, "LayerNormalizationGrad", LAYER_NORM_BF16_DY, 5, 5,                             \
+       (TENSOR_BFLOAT16, TENSOR_FLOAT, TENSOR_FLOAT, TENSOR_FLOAT, TENSOR_FLOAT), 1,         \
+       (TENSOR_FLOAT)),                                                                    \
+   OPT(ep, "LayerNormalization", LAYER_NORM_BF16, 3, 2,                                    \
+       (TENSOR_FLOAT, TENSOR_FLOAT, TENSOR_FLOAT), 3,                                      \
+       (TENSOR_BFLOAT16, TENSOR_FLOAT, TENSOR_FLOAT))}
 
 static Op cpu_ops[KERNELS] = OPS(cpu);
 static Op cuda_ops[KERNELS] = OPS(cuda);

@@ -158,7 +158,7 @@ static void check_bf16(const char* what, const uint16_t* got, const uint16_t* wa
 
 typedef struct {
   const void *a, *b, *c, *d, *e;
-  void *out, *out2;
+  void *out, *out2, *out3;
   long long n, rows, v, seq;
   int h, flag, shift;
   float scale;
@@ -191,7 +191,11 @@ static void run_gelu_grad_bf16(void* p) {
 }
 static void run_layer_norm_grad(void* p) {
   Args* a = p;
-  layer_norm_grad(a->a, a->b, a->c, a->d, a->e, a->out, a->h);
+  layer_norm_grad(a->a, a->flag, a->b, a->c, a->d, a->e, a->out, a->h);
+}
+static void run_layer_norm_bf16(void* p) {
+  Args* a = p;
+  layer_norm_bf16(a->a, a->b, a->c, a->out, a->out2, a->out3, a->h, a->scale);
 }
 static void run_softmax_grad(void* p) {
   Args* a = p;
@@ -267,11 +271,30 @@ static void rows_float(int64_t rows, int h) {
     mean[r] = (float)(s / h);
     inv[r] = (float)(1 / sqrt(s2 / h - (s / h) * (s / h) + 1e-5));
   }
-  Args a = {.a = dy, .b = x, .c = scale, .d = mean, .e = inv, .out = got, .h = h};
-  launch((unsigned)rows, loraort_row_threads(h), run_layer_norm_grad, &a);
-  loraort_layer_norm_grad_cpu(dy, x, scale, mean, inv, want, rows, h);
-  snprintf(what, sizeof what, "layer_norm_grad [%lld, %d]", (long long)rows, h);
-  check_float(what, got, want, n);
+  uint16_t* dyb = to_bf16(dy, n);
+  for (int bf16 = 0; bf16 < 2; bf16++) { /* dY float32, or bfloat16 from a product */
+    const void* g = bf16 ? (const void*)dyb : (const void*)dy;
+    Args a = {.a = g, .flag = bf16, .b = x, .c = scale, .d = mean, .e = inv, .out = got, .h = h};
+    launch((unsigned)rows, loraort_row_threads(h), run_layer_norm_grad, &a);
+    loraort_layer_norm_grad_cpu(g, bf16, x, scale, mean, inv, want, rows, h);
+    snprintf(what, sizeof what, "layer_norm_grad dy_bf16=%d [%lld, %d]", bf16, (long long)rows, h);
+    check_float(what, got, want, n);
+  }
+  free(dyb);
+  /* the forward with a bfloat16 output: Y, Mean and InvStdDev */
+  float *bias = randoms(h, 1), *m2 = malloc(rows * 4), *i2 = malloc(rows * 4);
+  uint16_t *yb = malloc(n * 2), *wb = malloc(n * 2);
+  for (int with_bias = 0; with_bias < 2; with_bias++) {
+    Args f = {.a = x, .b = scale, .c = with_bias ? bias : NULL, .out = yb, .out2 = m2, .out3 = i2,
+              .h = h, .scale = 1e-5f};
+    launch((unsigned)rows, loraort_row_threads(h), run_layer_norm_bf16, &f);
+    loraort_layer_norm_bf16_cpu(x, scale, with_bias ? bias : NULL, wb, mean, inv, rows, h, 1e-5f);
+    snprintf(what, sizeof what, "layer_norm_bf16 bias=%d [%lld, %d]", with_bias, (long long)rows, h);
+    check_bf16(what, yb, wb, n);
+    check_float(what, m2, mean, rows);
+    check_float(what, i2, inv, rows);
+  }
+  free(bias), free(m2), free(i2), free(yb), free(wb);
   Args b = {.a = dy, .b = x, .out = got, .h = h, .scale = 0.5f};
   launch((unsigned)rows, loraort_row_threads(h), run_softmax_grad, &b);
   loraort_softmax_grad_cpu(dy, x, want, rows, h, 0.5f);

@@ -268,19 +268,26 @@ class PrepareConformanceTest {
       boolean readsBf16 =
           java.util.stream.IntStream.range(0, n.getInputCount())
               .anyMatch(i -> bf16.contains(n.getInput(i)));
-      boolean lowStep = List.of("Add", "Sub", "Mul", "Div", "Where").contains(op) && readsBf16;
+      boolean lowStep =
+          List.of("Add", "Sub", "Mul", "Div", "Where", "Sum").contains(op) && readsBf16;
       if (!product && !lowStep) {
         boolean move =
             List.of("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Split")
                 .contains(op);
-        // the kernel library's bfloat16 ops (softmax, GELU, their gradients, the LM loss's
-        // gradient) run as written, on its CPU kernels; the LM loss itself writes float32
-        if (op.equals("Cast") && n.getAttribute(0).getI() == 16
+        // the kernel library's ops run as written, on its CPU kernels: those that read bfloat16
+        // write it (softmax, the activations, their gradients, the LM loss's gradient) but for
+        // the LM loss and the LayerNorm gradient (float32); its LayerNorm writes bfloat16 from
+        // float32 (its first output; its statistics are float32)
+        boolean library = n.getDomain().equals(FusedKernels.DOMAIN);
+        boolean writesFloat =
+            op.equals(FusedKernels.SOFTMAX_CROSS_ENTROPY)
+                || op.equals(FusedKernels.LAYER_NORM_GRAD);
+        if (library && op.equals(FusedKernels.LAYER_NORM)) {
+          bf16.add(n.getOutput(0));
+        } else if (op.equals("Cast") && n.getAttribute(0).getI() == 16
             || move && bf16.contains(n.getInput(0))
             || op.equals("Concat") && bf16.contains(n.getInput(0))
-            || n.getDomain().equals(FusedKernels.DOMAIN)
-                && readsBf16
-                && !op.equals(FusedKernels.SOFTMAX_CROSS_ENTROPY)) {
+            || library && readsBf16 && !writesFloat) {
           for (int k = 0; k < n.getOutputCount(); k++) {
             bf16.add(n.getOutput(k));
           }

@@ -27,7 +27,10 @@ public final class FusedKernels {
   /** GeluTanhGrad(dY, X) -> dX, GELU's tanh approximation (GPT-2's gelu_new). */
   public static final String GELU_TANH_GRAD = "GeluTanhGrad";
 
-  /** LayerNormalizationGrad(dY, X, Scale, Mean, InvStdDev) -> dX, over the last axis. */
+  /**
+   * LayerNormalizationGrad(dY, X, Scale, Mean, InvStdDev) -> dX, over the last axis, float32; dY
+   * may be bfloat16 (a product's gradient).
+   */
   public static final String LAYER_NORM_GRAD = "LayerNormalizationGrad";
 
   /**
@@ -74,6 +77,12 @@ public final class FusedKernels {
    * shift} as the forward's.
    */
   public static final String SOFTMAX_CROSS_ENTROPY_GRAD = "SoftmaxCrossEntropyGrad";
+
+  /**
+   * LayerNormalization(X, Scale [, Bias]) -> (Y, Mean, InvStdDev) over the last axis (attribute
+   * {@code epsilon}), X float32, Y bfloat16: a LayerNorm whose output only bfloat16 products read.
+   */
+  public static final String LAYER_NORM = "LayerNormalization";
 
   /** Session config entry: which kernels the library registers, {@code cpu} or {@code cuda}. */
   public static final String CONFIG_EP = "loraort.kernels.ep";

@@ -91,7 +91,11 @@ public final class MixedPrecision {
     /** the library's cross-entropy: reads bfloat16 logits, its per-row results stay float32 */
     CROSS_ENTROPY,
     /** its gradient: reads bfloat16 logits, writes bfloat16 */
-    CROSS_ENTROPY_GRAD
+    CROSS_ENTROPY_GRAD,
+    /** a LayerNorm whose output only products read: the library's, writing bfloat16 */
+    LAYER_NORM,
+    /** the library's LayerNorm gradient: reads a product's bfloat16 gradient, writes float32 */
+    LAYER_NORM_GRAD
   }
 
   private MixedPrecision(Graph g, boolean kernels) {
@@ -168,6 +172,19 @@ public final class MixedPrecision {
                     gradScale != null
                         ? Map.of("scale", Attr.f("scale", gradScale.value))
                         : Map.of());
+            case LAYER_NORM ->
+                new Node(
+                    FusedKernels.LAYER_NORM,
+                    FusedKernels.DOMAIN,
+                    n.rawName(),
+                    n.inputs(),
+                    List.of(),
+                    Map.of("epsilon", Attr.f("epsilon", n.f("epsilon", 1e-5f))));
+            case LAYER_NORM_GRAD -> {
+              List<String> in = new ArrayList<>(n.inputs());
+              in.set(0, lowOf(n.in(0)));
+              yield new Node(n.op(), n.domain(), n.rawName(), in, List.of(), n.attrs());
+            }
             case CROSS_ENTROPY, CROSS_ENTROPY_GRAD -> {
               List<String> in = new ArrayList<>(n.inputs());
               int logits = k == Kind.CROSS_ENTROPY ? 0 : 1;
@@ -183,20 +200,27 @@ public final class MixedPrecision {
               yield new Node(n.op(), n.domain(), n.rawName(), in, List.of(), n.attrs());
             }
           };
-      if (k == Kind.CROSS_ENTROPY) {
+      if (k == Kind.CROSS_ENTROPY || k == Kind.LAYER_NORM_GRAD) { // its results stay float32
         out.add(
             new Node(
                 n.op(), n.domain(), n.rawName(), lowered.inputs(), n.outputs(), lowered.attrs()));
         continue;
       }
       String yLow = g.fresh(y + "/bf16");
+      List<String> outputs = new ArrayList<>(List.of(yLow));
+      if (k == Kind.LAYER_NORM) { // and its float32 statistics, which the fused gradient reads
+        for (int i = 1; i <= 2; i++) {
+          boolean named = n.outputs().size() > i && !n.out(i).isEmpty();
+          outputs.add(named ? n.out(i) : g.fresh(y + (i == 1 ? "/mean" : "/inv_std")));
+        }
+      }
       out.add(
           new Node(
               lowered.op(),
               lowered.domain(),
               lowered.rawName(),
               lowered.inputs(),
-              List.of(yLow),
+              outputs,
               lowered.attrs()));
       // the float result keeps its name for the float ops that read it (dead code where none do)
       out.add(cast(yLow, y, DataType.FLOAT_VALUE));
@@ -299,6 +323,12 @@ public final class MixedPrecision {
     if (isLowActivationGrad(n)) {
       return Kind.STEP;
     }
+    if (isLowLayerNormGrad(n)) {
+      return Kind.LAYER_NORM_GRAD;
+    }
+    if (isLowLayerNorm(n)) {
+      return Kind.LAYER_NORM;
+    }
     if (!n.domain().isEmpty()) {
       return null;
     }
@@ -337,7 +367,15 @@ public final class MixedPrecision {
     return n.domain().isEmpty()
         && (ELEMENTWISE.contains(n.op()) && n.inputs().size() == 2
             || n.op().equals("Where") && n.inputs().size() == 3
-            || n.op().equals("Concat"));
+            || isJoin(n));
+  }
+
+  /**
+   * A Concat (the backward joins q, k, v's gradients) or a Sum (it adds the gradients a value gets
+   * from several products: a LoRA layer's input): every input a product's result.
+   */
+  private static boolean isJoin(Node n) {
+    return n.domain().isEmpty() && (n.op().equals("Concat") || n.op().equals("Sum"));
   }
 
   /** Whether input {@code i} of {@code n} carries a value it computes with (not a condition). */
@@ -425,6 +463,37 @@ public final class MixedPrecision {
 
   private static boolean isSoftmaxGrad(Node n) {
     return n.domain().equals(FusedKernels.DOMAIN) && n.op().equals(FusedKernels.SOFTMAX_GRAD);
+  }
+
+  /**
+   * A LayerNorm over the last axis whose output only products read (GPT-2's, Qwen2's and CLIP's
+   * pre-norm blocks): the library's writes it in bfloat16 directly, float32 inside, as the cast
+   * after it would round it. A LayerNorm whose output is also a residual (BERT's post-norm) keeps
+   * ai.onnx's.
+   */
+  private boolean isLowLayerNorm(Node n) {
+    if (!kernels || !n.domain().isEmpty() || !n.op().equals("LayerNormalization")) {
+      return false;
+    }
+    return memo(
+        lowKernel,
+        n,
+        () -> {
+          int r = s.rank(n.in(0));
+          return r > 0
+              && Shapes.normAxis(n.i("axis", -1), r) == r - 1
+              && n.i("stash_type", 1) == DataType.FLOAT_VALUE
+              && feedsOnlyLowReaders(n.out(0));
+        });
+  }
+
+  private static boolean isLayerNormGrad(Node n) {
+    return n.domain().equals(FusedKernels.DOMAIN) && n.op().equals(FusedKernels.LAYER_NORM_GRAD);
+  }
+
+  /** The fused LayerNorm gradient reading its incoming gradient in bfloat16: products wrote it. */
+  private boolean isLowLayerNormGrad(Node n) {
+    return kernels && isLayerNormGrad(n) && memo(lowKernel, n, () -> computable(n.in(0)));
   }
 
   /** An activation's fused gradient (dY, X): GELU's, either form, or the swish's. */
@@ -526,7 +595,7 @@ public final class MixedPrecision {
           if (isMove(p)) {
             return computable(p.in(0));
           }
-          if (isStep(p) && p.op().equals("Concat")) {
+          if (isJoin(p)) {
             return p.inputs().stream().allMatch(this::computable);
           }
           if (isStep(p)) {
@@ -606,6 +675,9 @@ public final class MixedPrecision {
     }
     if (isCrossEntropy(r)) {
       return logitsOf(r).equals(v) && isLowCrossEntropy(r);
+    }
+    if (isLayerNormGrad(r)) {
+      return r.in(0).equals(v) && isLowLayerNormGrad(r);
     }
     if (!r.domain().isEmpty()) {
       return false;

@@ -228,6 +228,18 @@ public final class Shapes {
           set(n.out(1), DataType.FLOAT_VALUE, rows);
         }
         case FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD -> set(y, elemType(n.in(1)), dims(n.in(1)));
+        case FusedKernels.LAYER_NORM_GRAD -> set(y, elemType(n.in(1)), dims(x)); // X's: float32
+        case FusedKernels.LAYER_NORM -> { // Y bfloat16, the statistics float32, one per row
+          List<Dim> d = dims(x);
+          List<Dim> stat = d == null || d.isEmpty() ? null : new ArrayList<>(d);
+          if (stat != null) {
+            stat.set(stat.size() - 1, Dim.of(1));
+          }
+          set(y, DataType.BFLOAT16_VALUE, d);
+          for (int i = 1; i < n.outputs().size(); i++) {
+            set(n.out(i), DataType.FLOAT_VALUE, stat);
+          }
+        }
         default -> set(y, elem, dims(x)); // the other kernels return one tensor like their input 0
       }
       return;

@@ -218,6 +218,61 @@ class MixedPrecisionTest {
         .allSatisfy(c -> assertThat(s.type(c.in(0)).dims()).as(c.toString()).isNotEqualTo(hidden));
   }
 
+  @Test
+  void withTheKernelLibraryAPreNormLayerNormWritesBf16() {
+    // x [2, 3, 4] -> LayerNorm -> two products (a base layer and a LoRA-like second reader) summed,
+    // as a pre-norm block's; its fused gradient by x
+    Graph g = graph(FLOAT);
+    g.addInitializer("gamma", Tensors.floats("gamma", new long[] {4}, new float[] {1, 1, 1, 1}));
+    g.addInitializer("beta", Tensors.floats("beta", new long[] {4}, new float[4]));
+    for (String w : List.of("w", "a")) {
+      g.addInitializer(w, Tensors.floats(w, new long[] {4, 4}, new float[16]));
+    }
+    Emitter e = new Emitter(g, "t");
+    String h = e.op("LayerNormalization", List.of("x", "gamma", "beta"), Attr.i("axis", -1));
+    output(g, e.add(e.op("MatMul", h, "w"), e.op("MatMul", h, "a")));
+    withGradient(g, true);
+    MixedPrecision.bf16(g, true);
+    Shapes s = Shapes.infer(g);
+    // the library's LayerNorm writes bfloat16 for both products: no cast of its output; the fused
+    // gradient reads the products' bfloat16 gradients, summed in bfloat16, and writes float32
+    assertThat(g.nodes())
+        .extracting(n -> n.domain() + ":" + n.op())
+        .doesNotContain(":LayerNormalization");
+    Node ln =
+        g.nodes().stream()
+            .filter(
+                n ->
+                    n.op().equals(FusedKernels.LAYER_NORM)
+                        && n.domain().equals(FusedKernels.DOMAIN))
+            .findFirst()
+            .orElseThrow();
+    assertThat(s.elemType(ln.out(0))).isEqualTo(BF16);
+    assertThat(List.of(ln.out(1), ln.out(2)))
+        .allSatisfy(v -> assertThat(s.elemType(v)).isEqualTo(FLOAT));
+    Node grad =
+        g.nodes().stream()
+            .filter(n -> n.op().equals(FusedKernels.LAYER_NORM_GRAD))
+            .findFirst()
+            .orElseThrow();
+    assertThat(s.elemType(grad.in(0))).isEqualTo(BF16);
+    assertThat(s.elemType(grad.out(0))).isEqualTo(FLOAT);
+    assertThat(g.producers().get(grad.in(0)).op()).isEqualTo("Sum");
+    assertThat(g.consumers().get(ln.out(0))).extracting(Node::op).containsOnly("MatMul", "Shape");
+    // a LayerNorm whose output is also read by a float op (a post-norm residual) keeps ai.onnx's
+    Graph post = graph(FLOAT);
+    post.addInitializer("gamma", Tensors.floats("gamma", new long[] {4}, new float[] {1, 1, 1, 1}));
+    post.addInitializer("w", Tensors.floats("w", new long[] {4, 4}, new float[16]));
+    Emitter pe = new Emitter(post, "t");
+    String ph = pe.op("LayerNormalization", List.of("x", "gamma"), Attr.i("axis", -1));
+    output(post, pe.add(pe.op("MatMul", ph, "w"), ph));
+    withGradient(post, true);
+    MixedPrecision.bf16(post, true);
+    assertThat(post.nodes())
+        .extracting(n -> n.domain() + ":" + n.op())
+        .contains(":LayerNormalization");
+  }
+
   /** x [2, 3, 4] -> linear to 8 -> tanh GELU -> linear to 4, and its fused gradient by x. */
   private static Graph mlpWithGradient() {
     Graph g = graph(FLOAT);
