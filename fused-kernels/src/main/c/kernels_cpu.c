@@ -247,3 +247,19 @@ void loraort_swish_grad_bf16_cpu(const uint16_t* dy, const uint16_t* x, uint16_t
     dx[i] = float_to_bf16(bf16_to_float(dy[i]) * swish_slope(bf16_to_float(x[i]), alpha));
   }
 }
+
+void loraort_rms_norm_grad_cpu(const float* dy, const float* x, float* dx, int64_t rows, int64_t h,
+                               float epsilon) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * h;
+    const float* dyr = dy + r * h;
+    double ss = 0, dot = 0;
+    for (int64_t j = 0; j < h; j++) {
+      ss += (double)xr[j] * xr[j];
+      dot += (double)xr[j] * dyr[j];
+    }
+    float inv = (float)(1.0 / sqrt(ss / h + epsilon));
+    float c = inv * inv * inv * (float)(dot / h);
+    for (int64_t j = 0; j < h; j++) dx[r * h + j] = inv * dyr[j] - c * xr[j];
+  }
+}

@@ -110,13 +110,15 @@ enum {
   SWISH_GRAD_BF16,
   LAYER_NORM_BF16_DY,
   LAYER_NORM_BF16,
+  RMS_NORM_GRAD,
   KERNELS
 };
 static const char* const KERNEL_NAMES[KERNELS] = {
     "gelu_grad",         "gelu_tanh_grad", "layer_norm_grad", "softmax_grad",  "softmax_grad_bf16",
     "softmax_bf16",      "gelu_bf16",      "gelu_grad_bf16",  "gelu_grad_bf16",
     "cross_entropy",     "cross_entropy",  "cross_entropy_grad", "cross_entropy_grad",
-    "swish_grad",        "swish_bf16",     "swish_grad_bf16", "layer_norm_grad", "layer_norm_bf16"};
+    "swish_grad",        "swish_bf16",     "swish_grad_bf16", "layer_norm_grad", "layer_norm_bf16",
+    "rms_norm_grad"};
 
 static pthread_mutex_t cuda_lock = PTHREAD_MUTEX_INITIALIZER;
 static char* ptx;                 /* NVRTC's output, compiled once per process */
@@ -299,8 +301,8 @@ typedef struct Op {
   int cuda;
 } Op;
 
-/* One node's kernel: its op, its scale and alpha attributes (1 when absent), LayerNorm's epsilon
- * (1e-5), GELU's form (1: tanh), the cross-entropy's shift (0 when absent). */
+/* One node's kernel: its op, its scale and alpha attributes (1 when absent), the norms' epsilon
+ * (1e-5; RMSNorm's 1e-6), GELU's form (1: tanh), the cross-entropy's shift (0 when absent). */
 typedef struct Kernel {
   const Op* op;
   float scale;
@@ -505,6 +507,9 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
                                     in[4].data, out, rows, h);
         break;
       case SOFTMAX_GRAD: loraort_softmax_grad_cpu(in[0].data, in[1].data, out, rows, h, scale); break;
+      case RMS_NORM_GRAD:
+        loraort_rms_norm_grad_cpu(in[0].data, in[1].data, out, rows, h, kernel->epsilon);
+        break;
       case SOFTMAX_GRAD_BF16:
         loraort_softmax_grad_bf16_cpu(in[0].data, in[1].data, out, rows, h, scale);
         break;
@@ -548,6 +553,11 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
                     &in[3].data, &in[4].data, &out,        &hi};
     return launch(op->name, c, op->kernel, (unsigned)rows, threads, args);
   }
+  if (op->kernel == RMS_NORM_GRAD) {
+    float epsilon = kernel->epsilon;
+    void* args[] = {&in[0].data, &in[1].data, &out, &hi, &epsilon};
+    return launch(op->name, c, RMS_NORM_GRAD, (unsigned)rows, threads, args);
+  }
   if (op->kernel == SOFTMAX_GRAD) {
     void* args[] = {&in[0].data, &in[1].data, &out, &hi, &scale};
     return launch(op->name, c, SOFTMAX_GRAD, (unsigned)rows, threads, args);
@@ -584,7 +594,7 @@ static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKe
   k->op = (const Op*)op;
   k->scale = 1.0f;
   k->alpha = 1.0f;
-  k->epsilon = 1e-5f;
+  k->epsilon = ((const Op*)op)->kernel == RMS_NORM_GRAD ? 1e-6f : 1e-5f;
   k->tanh_form = 0;
   k->shift = 0;
   int64_t shift;
@@ -671,7 +681,8 @@ static void op_destroy(void* kernel) { free(kernel); }
        (TENSOR_FLOAT)),                                                                    \
    OPT(ep, "LayerNormalization", LAYER_NORM_BF16, 3, 2,                                    \
        (TENSOR_FLOAT, TENSOR_FLOAT, TENSOR_FLOAT), 3,                                      \
-       (TENSOR_BFLOAT16, TENSOR_FLOAT, TENSOR_FLOAT))}
+       (TENSOR_BFLOAT16, TENSOR_FLOAT, TENSOR_FLOAT)),                                    \
+   OP(ep, "RmsNormGrad", RMS_NORM_GRAD, 2, 2, TENSOR_FLOAT)}
 
 static Op cpu_ops[KERNELS] = OPS(cpu);
 static Op cuda_ops[KERNELS] = OPS(cuda);

@@ -197,6 +197,10 @@ static void run_layer_norm_bf16(void* p) {
   Args* a = p;
   layer_norm_bf16(a->a, a->b, a->c, a->out, a->out2, a->out3, a->h, a->scale);
 }
+static void run_rms_norm_grad(void* p) {
+  Args* a = p;
+  rms_norm_grad(a->a, a->b, a->out, a->h, a->scale);
+}
 static void run_softmax_grad(void* p) {
   Args* a = p;
   softmax_grad(a->a, a->b, a->out, a->h, a->scale);
@@ -295,6 +299,11 @@ static void rows_float(int64_t rows, int h) {
     check_float(what, i2, inv, rows);
   }
   free(bias), free(m2), free(i2), free(yb), free(wb);
+  Args rms = {.a = dy, .b = x, .out = got, .h = h, .scale = 1e-6f};
+  launch((unsigned)rows, loraort_row_threads(h), run_rms_norm_grad, &rms);
+  loraort_rms_norm_grad_cpu(dy, x, want, rows, h, 1e-6f);
+  snprintf(what, sizeof what, "rms_norm_grad [%lld, %d]", (long long)rows, h);
+  check_float(what, got, want, n);
   Args b = {.a = dy, .b = x, .out = got, .h = h, .scale = 0.5f};
   launch((unsigned)rows, loraort_row_threads(h), run_softmax_grad, &b);
   loraort_softmax_grad_cpu(dy, x, want, rows, h, 0.5f);

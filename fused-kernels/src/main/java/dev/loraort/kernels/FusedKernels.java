@@ -46,6 +46,13 @@ public final class FusedKernels {
   public static final String SWISH = "Swish";
 
   /**
+   * RmsNormGrad(dY, X) -> dX for {@code Y = X / sqrt(mean(X^2) + epsilon)} over the last axis
+   * (float attribute {@code epsilon}, 1e-6 when absent): RMSNorm before its weight (Qwen2's),
+   * float32.
+   */
+  public static final String RMS_NORM_GRAD = "RmsNormGrad";
+
+  /**
    * SoftmaxGrad(dY, Y) -> dX, over the last axis: float32, or bfloat16 in and out (float32 inside).
    */
   public static final String SOFTMAX_GRAD = "SoftmaxGrad";

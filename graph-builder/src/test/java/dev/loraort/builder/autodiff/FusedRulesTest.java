@@ -103,6 +103,43 @@ class FusedRulesTest {
     assertThat(g.nodes()).extracting(Node::op).doesNotContain("Sub");
   }
 
+  /**
+   * x -> RMSNorm as dynamo writes it (Mul by Reciprocal), times a weight -> as TorchScript writes
+   * it (Mul by Div(1, .)) -> as a Div by the root.
+   */
+  private static String rmsNorms(Emitter e) {
+    String y = e.mul(e.op("Reciprocal", root(e, "x")), "x");
+    String scaled = e.mul(y, e.scalar(1.5, F));
+    String z = e.mul(scaled, e.div(e.scalar(1, F), root(e, scaled)));
+    return e.div(z, root(e, z));
+  }
+
+  private static String root(Emitter e, String x) {
+    String mean =
+        e.op(
+            "ReduceMean",
+            List.of(e.op("Pow", x, e.scalar(2, F)), e.ints(-1)),
+            Attr.i("keepdims", 1));
+    return e.op("Sqrt", e.add(mean, e.scalar(1e-6, F)));
+  }
+
+  @Test
+  void rmsNormTakesOneKernelInEachExportersForm() throws Exception {
+    assertThat(input().fusedVsPlain(FusedRulesTest::rmsNorms)).isLessThan(1e-6);
+    assertThat(input().fused().check(FusedRulesTest::rmsNorms)).isLessThan(3e-3);
+    Graph g = graph();
+    String loss = loss(g, rmsNorms(new Emitter(g, "f")));
+    Backward.build(g, Shapes.infer(g), loss, List.of("x"), Set.of(), true);
+    assertThat(g.nodes().stream().filter(n -> n.domain().equals(FusedKernels.DOMAIN)))
+        .extracting(Node::op)
+        .containsExactly(
+            FusedKernels.RMS_NORM_GRAD, FusedKernels.RMS_NORM_GRAD, FusedKernels.RMS_NORM_GRAD);
+    // the roots' own gradients (through Sqrt, ReduceMean, Pow) are never built
+    assertThat(g.nodes().subList(g.nodes().indexOf(g.producers().get(loss)), g.nodes().size()))
+        .extracting(Node::op)
+        .doesNotContain("Sqrt", "ReduceMean", "Pow");
+  }
+
   private static Graph graph() {
     List<Dim> d = List.of(Dim.of(3), Dim.of(5), Dim.of(16));
     return new Graph(
