@@ -124,6 +124,15 @@ public final class Adapters {
       OnnxFile.Contents c = OnnxFile.read(in);
       tensors = c.initializers();
       meta = c.metadata();
+      if (meta.containsKey(MergedModel.METADATA)) {
+        throw new IOException(
+            in
+                + " is a merged model ("
+                + meta.get(MergedModel.METADATA)
+                + "): its LoRA update is inside its weights, so it runs as a model of its own and"
+                + " loads onto none; give the run's adapter instead (adapter.onnx, a PEFT"
+                + " directory, an .onnx_adapter or a .safetensors file)");
+      }
     }
     // with patterns the first A may have its own rank: the default is the metadata's; files
     // without patterns have one rank, read from the first A as always

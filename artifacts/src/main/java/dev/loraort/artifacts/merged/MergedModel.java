@@ -22,6 +22,9 @@ import java.util.Set;
  * naming the module.
  */
 public final class MergedModel {
+  /** The metadata key a merged model carries: what was folded into which weights. */
+  public static final String METADATA = "merged";
+
   private MergedModel() {}
 
   /**
@@ -101,7 +104,7 @@ public final class MergedModel {
     dropInputs.add(TensorNames.LORA_SCALE);
     Map<String, String> meta = new LinkedHashMap<>(a.metadata());
     meta.put(
-        "merged",
+        METADATA,
         "s B A folded into W0; rank "
             + a.rank()
             + ", scale "

@@ -27,7 +27,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-      "Builds a model directory (train, infer and train_rwp graphs) from any exported model.onnx.",
+      "Builds a model directory (train, infer, train_rwp, and the fused-kernel and bf16 train"
+          + " graphs) from any exported model.onnx.",
       "%nReads a plain inference model (torch.onnx, Optimum, the ONNX files in the langchain4j and"
           + " DJL jars; opset 11 or newer, weights inline or as external data), injects LoRA into"
           + " the target layers, adds the task's head and loss, and differentiates it in standard"

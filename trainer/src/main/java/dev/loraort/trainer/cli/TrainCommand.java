@@ -237,7 +237,9 @@ final class TrainCommand implements Callable<Integer> {
   @Option(
       names = "--progress",
       negatable = true,
-      description = "progress bar (default: on a terminal)")
+      description =
+          "a progress bar (default: on a terminal); without it, a plain line every ~5% of the"
+              + " steps, as logs want")
   Boolean progress;
 
   @Option(

@@ -106,6 +106,11 @@ class LoraTrainerTest {
     Path merged = dir.resolve("merged.onnx");
     LoraTrainer.export(r.adapter(), TINY, AdapterFormat.MERGED, merged);
     assertThat(Files.size(merged)).isGreaterThan(Files.size(TINY.resolve("infer.onnx")) / 2);
+    // a merged model is a model, not an adapter: reading it as one says so
+    assertThatThrownBy(() -> LoraTrainer.loadAdapter(merged, TINY))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining(merged + " is a merged model")
+        .hasMessageContaining("give the run's adapter instead");
   }
 
   @Test
