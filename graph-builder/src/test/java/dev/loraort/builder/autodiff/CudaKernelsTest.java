@@ -71,6 +71,7 @@ class CudaKernelsTest {
       out.add(Arguments.of(FusedKernels.GELU_GRAD, 2, false, shape));
       out.add(Arguments.of(FusedKernels.GELU_TANH_GRAD, 2, false, shape));
       out.add(Arguments.of(FusedKernels.SWISH_GRAD, 2, false, shape));
+      out.add(Arguments.of(FusedKernels.RMS_NORM_GRAD, 2, false, shape));
       out.add(Arguments.of(FusedKernels.LAYER_NORM_GRAD, 5, false, shape));
       out.add(Arguments.of(FusedKernels.SOFTMAX_GRAD, 2, false, shape));
       out.add(Arguments.of(FusedKernels.SOFTMAX_GRAD, 2, true, shape));
@@ -302,7 +303,7 @@ class CudaKernelsTest {
         feeds.put("x3", new Feed(mean, stats));
         feeds.put("x4", new Feed(inv, stats));
       }
-      default -> { // GELU's and the swish's: dY, X
+      default -> { // GELU's, the swish's and RMSNorm's: dY, X
         feeds.put("x0", new Feed(gaussian(n, rnd, 1), shape));
         feeds.put("x1", new Feed(scale(x, 3), shape));
       }
