@@ -14,7 +14,8 @@
  *   SoftmaxGrad(dY, Y) -> dX                   over the last axis: dX = Y (dY - sum(dY Y))
  *   RmsNormGrad(dY, X) -> dX                   Y = X / sqrt(mean(X^2) + epsilon) over the last axis
  *                                              (attribute epsilon, 1e-6 when absent): with r that
- *                                              root's inverse, dX = r dY - r^3 X mean(X dY)
+ *                                              root's inverse, dX = r dY - r^3 X mean(X dY); dY may
+ *                                              be bfloat16 (a product's gradient)
  *   SwishGrad(dY, X) -> dX                     Y = X sigmoid(alpha X) (alpha: a float attribute,
  *                                              1 when absent): SiLU, and CLIP's QuickGELU with
  *                                              alpha 1.702; with s = sigmoid(alpha X),
@@ -40,6 +41,9 @@
  *                                              over the last axis (attribute epsilon, default
  *                                              1e-5), X and the rest float32, Y bfloat16: a
  *                                              LayerNorm whose output only products read
+ *   RmsNormalization(X, Scale) -> Y            Y = Scale X / sqrt(mean(X^2) + epsilon) over the
+ *                                              last axis, X float32, Y bfloat16 (RMSNorm and its
+ *                                              weight, where only products read the result)
  *   GeluGrad(dY, X), GeluTanhGrad(dY, X)       as above, bfloat16 too
  *   Swish(X) -> Y                              Y = X sigmoid(alpha X), bfloat16 only: SiLU and
  *                                              QuickGELU between two products
@@ -82,8 +86,10 @@ void loraort_layer_norm_bf16_cpu(const float* x, const float* scale, const float
                                  float epsilon);
 void loraort_softmax_grad_cpu(const float* dy, const float* y, float* dx, int64_t rows, int64_t h,
                               float scale);
-void loraort_rms_norm_grad_cpu(const float* dy, const float* x, float* dx, int64_t rows, int64_t h,
-                               float epsilon);
+void loraort_rms_norm_grad_cpu(const void* dy, int dy_bf16, const float* x, float* dx,
+                               int64_t rows, int64_t h, float epsilon);
+void loraort_rms_norm_bf16_cpu(const float* x, const float* scale, uint16_t* y, int64_t rows,
+                               int64_t h, float epsilon);
 void loraort_swish_grad_cpu(const float* dy, const float* x, float* dx, int64_t n, float alpha);
 
 /* Where row r's mask values are, X being [d0, d1, d2, h] (leading axes of 1 added): the mask's

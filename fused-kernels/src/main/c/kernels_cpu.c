@@ -248,18 +248,29 @@ void loraort_swish_grad_bf16_cpu(const uint16_t* dy, const uint16_t* x, uint16_t
   }
 }
 
-void loraort_rms_norm_grad_cpu(const float* dy, const float* x, float* dx, int64_t rows, int64_t h,
-                               float epsilon) {
+/* 1 / sqrt(mean(x^2) + epsilon) of a row */
+static float rms_inverse(const float* xr, int64_t h, float epsilon) {
+  double ss = 0;
+  for (int64_t j = 0; j < h; j++) ss += (double)xr[j] * xr[j];
+  return (float)(1.0 / sqrt(ss / h + epsilon));
+}
+
+void loraort_rms_norm_grad_cpu(const void* dy, int dy_bf16, const float* x, float* dx,
+                               int64_t rows, int64_t h, float epsilon) {
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * h;
-    const float* dyr = dy + r * h;
-    double ss = 0, dot = 0;
-    for (int64_t j = 0; j < h; j++) {
-      ss += (double)xr[j] * xr[j];
-      dot += (double)xr[j] * dyr[j];
-    }
-    float inv = (float)(1.0 / sqrt(ss / h + epsilon));
+    double dot = 0;
+    for (int64_t j = 0; j < h; j++) dot += (double)xr[j] * load(dy, dy_bf16, r * h + j);
+    float inv = rms_inverse(xr, h, epsilon);
     float c = inv * inv * inv * (float)(dot / h);
-    for (int64_t j = 0; j < h; j++) dx[r * h + j] = inv * dyr[j] - c * xr[j];
+    for (int64_t j = 0; j < h; j++) dx[r * h + j] = inv * load(dy, dy_bf16, r * h + j) - c * xr[j];
+  }
+}
+
+void loraort_rms_norm_bf16_cpu(const float* x, const float* scale, uint16_t* y, int64_t rows,
+                               int64_t h, float epsilon) {
+  for (int64_t r = 0; r < rows; r++) {
+    float inv = rms_inverse(x + r * h, h, epsilon);
+    for (int64_t j = 0; j < h; j++) y[r * h + j] = float_to_bf16(scale[j] * (x[r * h + j] * inv));
   }
 }

@@ -111,6 +111,8 @@ enum {
   LAYER_NORM_BF16_DY,
   LAYER_NORM_BF16,
   RMS_NORM_GRAD,
+  RMS_NORM_GRAD_BF16_DY,
+  RMS_NORM_BF16,
   KERNELS
 };
 static const char* const KERNEL_NAMES[KERNELS] = {
@@ -118,7 +120,7 @@ static const char* const KERNEL_NAMES[KERNELS] = {
     "softmax_bf16",      "gelu_bf16",      "gelu_grad_bf16",  "gelu_grad_bf16",
     "cross_entropy",     "cross_entropy",  "cross_entropy_grad", "cross_entropy_grad",
     "swish_grad",        "swish_bf16",     "swish_grad_bf16", "layer_norm_grad", "layer_norm_bf16",
-    "rms_norm_grad"};
+    "rms_norm_grad",     "rms_norm_grad",  "rms_norm_bf16"};
 
 static pthread_mutex_t cuda_lock = PTHREAD_MUTEX_INITIALIZER;
 static char* ptx;                 /* NVRTC's output, compiled once per process */
@@ -469,7 +471,7 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
     return cross_entropy(kernel, c, in);
   }
   if (op->kernel == LAYER_NORM_BF16) return layer_norm(kernel, c, in, given);
-  int dy_bf16 = op->kernel == LAYER_NORM_BF16_DY;
+  int dy_bf16 = op->kernel == LAYER_NORM_BF16_DY || op->kernel == RMS_NORM_GRAD_BF16_DY;
   int64_t n = in[0].count;
   int64_t h = in[0].rank > 0 ? in[0].dims[in[0].rank - 1] : 1;
   int64_t rows = h > 0 ? n / h : 0;
@@ -480,10 +482,12 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
       CHECK(mask_layout(op, &in[0], &in[1], &mask));
       mask_data = in[1].data;
     }
+  } else if (op->kernel == RMS_NORM_BF16) {
+    if (in[1].count != h) return fail(op->name, "Scale must hold one value per element of the last axis");
   } else if (op->inputs > 1 && in[1].count != n) {
     return fail(op->name, "the first two inputs differ in size");
   }
-  if ((op->kernel == LAYER_NORM || dy_bf16) &&
+  if ((op->kernel == LAYER_NORM || op->kernel == LAYER_NORM_BF16_DY) &&
       (in[2].count != h || in[3].count != rows || in[4].count != rows)) {
     return fail(op->name,
                 "Scale must hold one value per element of the last axis, Mean and InvStdDev one "
@@ -508,7 +512,11 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
         break;
       case SOFTMAX_GRAD: loraort_softmax_grad_cpu(in[0].data, in[1].data, out, rows, h, scale); break;
       case RMS_NORM_GRAD:
-        loraort_rms_norm_grad_cpu(in[0].data, in[1].data, out, rows, h, kernel->epsilon);
+      case RMS_NORM_GRAD_BF16_DY:
+        loraort_rms_norm_grad_cpu(in[0].data, dy_bf16, in[1].data, out, rows, h, kernel->epsilon);
+        break;
+      case RMS_NORM_BF16:
+        loraort_rms_norm_bf16_cpu(in[0].data, in[1].data, out, rows, h, kernel->epsilon);
         break;
       case SOFTMAX_GRAD_BF16:
         loraort_softmax_grad_bf16_cpu(in[0].data, in[1].data, out, rows, h, scale);
@@ -518,7 +526,10 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
       case GELU_TANH_GRAD_BF16:
         loraort_gelu_grad_bf16_cpu(in[0].data, in[1].data, out, n, tanh_form);
         break;
-      default: loraort_softmax_bf16_cpu(in[0].data, mask_data, mask, out, rows, h, scale);
+      case SOFTMAX_BF16:
+        loraort_softmax_bf16_cpu(in[0].data, mask_data, mask, out, rows, h, scale);
+        break;
+      default: return fail(op->name, "no CPU kernel for this op");
     }
     return NULL;
   }
@@ -548,15 +559,19 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
     return launch(op->name, c, op->kernel, eb, et, args);
   }
   unsigned threads = loraort_row_threads(h);
-  if (op->kernel == LAYER_NORM || dy_bf16) {
+  if (op->kernel == LAYER_NORM || op->kernel == LAYER_NORM_BF16_DY) {
     void* args[] = {&in[0].data, &dy_bf16,    &in[1].data, &in[2].data,
                     &in[3].data, &in[4].data, &out,        &hi};
     return launch(op->name, c, op->kernel, (unsigned)rows, threads, args);
   }
-  if (op->kernel == RMS_NORM_GRAD) {
-    float epsilon = kernel->epsilon;
+  float epsilon = kernel->epsilon;
+  if (op->kernel == RMS_NORM_GRAD || op->kernel == RMS_NORM_GRAD_BF16_DY) {
+    void* args[] = {&in[0].data, &dy_bf16, &in[1].data, &out, &hi, &epsilon};
+    return launch(op->name, c, op->kernel, (unsigned)rows, threads, args);
+  }
+  if (op->kernel == RMS_NORM_BF16) {
     void* args[] = {&in[0].data, &in[1].data, &out, &hi, &epsilon};
-    return launch(op->name, c, RMS_NORM_GRAD, (unsigned)rows, threads, args);
+    return launch(op->name, c, RMS_NORM_BF16, (unsigned)rows, threads, args);
   }
   if (op->kernel == SOFTMAX_GRAD) {
     void* args[] = {&in[0].data, &in[1].data, &out, &hi, &scale};
@@ -568,8 +583,11 @@ static OrtStatus* compute(void* kernel_state, OrtKernelContext* c) {
     void* args[] = {&in[0].data, &in[1].data, &out, &rr, &hi, &scale};
     return launch(op->name, c, SOFTMAX_GRAD_BF16, blocks, wt, args);
   }
-  void* args[] = {&in[0].data, &mask_data, &mask, &out, &rr, &hi, &scale};
-  return launch(op->name, c, SOFTMAX_BF16, blocks, wt, args);
+  if (op->kernel == SOFTMAX_BF16) {
+    void* args[] = {&in[0].data, &mask_data, &mask, &out, &rr, &hi, &scale};
+    return launch(op->name, c, SOFTMAX_BF16, blocks, wt, args);
+  }
+  return fail(op->name, "no CUDA kernel for this op");
 }
 
 static const char* op_name(const OrtCustomOp* op) { return ((const Op*)op)->name; }
@@ -594,7 +612,8 @@ static OrtStatus* op_create2(const OrtCustomOp* op, const OrtApi* a, const OrtKe
   k->op = (const Op*)op;
   k->scale = 1.0f;
   k->alpha = 1.0f;
-  k->epsilon = ((const Op*)op)->kernel == RMS_NORM_GRAD ? 1e-6f : 1e-5f;
+  int rms = ((const Op*)op)->kernel >= RMS_NORM_GRAD && ((const Op*)op)->kernel <= RMS_NORM_BF16;
+  k->epsilon = rms ? 1e-6f : 1e-5f;
   k->tanh_form = 0;
   k->shift = 0;
   int64_t shift;
@@ -682,7 +701,11 @@ static void op_destroy(void* kernel) { free(kernel); }
    OPT(ep, "LayerNormalization", LAYER_NORM_BF16, 3, 2,                                    \
        (TENSOR_FLOAT, TENSOR_FLOAT, TENSOR_FLOAT), 3,                                      \
        (TENSOR_BFLOAT16, TENSOR_FLOAT, TENSOR_FLOAT)),                                    \
-   OP(ep, "RmsNormGrad", RMS_NORM_GRAD, 2, 2, TENSOR_FLOAT)}
+   OP(ep, "RmsNormGrad", RMS_NORM_GRAD, 2, 2, TENSOR_FLOAT),                              \
+   OPT(ep, "RmsNormGrad", RMS_NORM_GRAD_BF16_DY, 2, 2, (TENSOR_BFLOAT16, TENSOR_FLOAT), 1,  \
+       (TENSOR_FLOAT)),                                                                    \
+   OPT(ep, "RmsNormalization", RMS_NORM_BF16, 2, 2, (TENSOR_FLOAT, TENSOR_FLOAT), 1,       \
+       (TENSOR_BFLOAT16))}
 
 static Op cpu_ops[KERNELS] = OPS(cpu);
 static Op cuda_ops[KERNELS] = OPS(cuda);

@@ -199,7 +199,11 @@ static void run_layer_norm_bf16(void* p) {
 }
 static void run_rms_norm_grad(void* p) {
   Args* a = p;
-  rms_norm_grad(a->a, a->b, a->out, a->h, a->scale);
+  rms_norm_grad(a->a, a->flag, a->b, a->out, a->h, a->scale);
+}
+static void run_rms_norm_bf16(void* p) {
+  Args* a = p;
+  rms_norm_bf16(a->a, a->b, a->out, a->h, a->scale);
 }
 static void run_softmax_grad(void* p) {
   Args* a = p;
@@ -299,11 +303,23 @@ static void rows_float(int64_t rows, int h) {
     check_float(what, i2, inv, rows);
   }
   free(bias), free(m2), free(i2), free(yb), free(wb);
-  Args rms = {.a = dy, .b = x, .out = got, .h = h, .scale = 1e-6f};
-  launch((unsigned)rows, loraort_row_threads(h), run_rms_norm_grad, &rms);
-  loraort_rms_norm_grad_cpu(dy, x, want, rows, h, 1e-6f);
-  snprintf(what, sizeof what, "rms_norm_grad [%lld, %d]", (long long)rows, h);
-  check_float(what, got, want, n);
+  uint16_t* dyb2 = to_bf16(dy, n);
+  for (int bf16 = 0; bf16 < 2; bf16++) {
+    const void* g = bf16 ? (const void*)dyb2 : (const void*)dy;
+    Args rms = {.a = g, .flag = bf16, .b = x, .out = got, .h = h, .scale = 1e-6f};
+    launch((unsigned)rows, loraort_row_threads(h), run_rms_norm_grad, &rms);
+    loraort_rms_norm_grad_cpu(g, bf16, x, want, rows, h, 1e-6f);
+    snprintf(what, sizeof what, "rms_norm_grad dy_bf16=%d [%lld, %d]", bf16, (long long)rows, h);
+    check_float(what, got, want, n);
+  }
+  free(dyb2);
+  uint16_t *rb = malloc(n * 2), *rw = malloc(n * 2);
+  Args rf = {.a = x, .b = scale, .out = rb, .h = h, .scale = 1e-6f};
+  launch((unsigned)rows, loraort_row_threads(h), run_rms_norm_bf16, &rf);
+  loraort_rms_norm_bf16_cpu(x, scale, rw, rows, h, 1e-6f);
+  snprintf(what, sizeof what, "rms_norm_bf16 [%lld, %d]", (long long)rows, h);
+  check_bf16(what, rb, rw, n);
+  free(rb), free(rw);
   Args b = {.a = dy, .b = x, .out = got, .h = h, .scale = 0.5f};
   launch((unsigned)rows, loraort_row_threads(h), run_softmax_grad, &b);
   loraort_softmax_grad_cpu(dy, x, want, rows, h, 0.5f);

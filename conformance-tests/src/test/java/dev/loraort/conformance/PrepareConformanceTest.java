@@ -222,9 +222,12 @@ class PrepareConformanceTest {
     assertThat(nodes(m, "train_fused_bf16", FusedKernels.DOMAIN, FusedKernels.SOFTMAX))
         .isPositive()
         .isEqualTo(nodes(m, "train_fused", "", "Softmax"));
-    // so do SiLU and QuickGELU (tiny CLIP, tiny Qwen2-VL), one Swish op each
+    // so do SiLU and QuickGELU (tiny CLIP, tiny Qwen2-VL), one Swish op each; Qwen2's five
+    // RMSNorms write bfloat16 for their products
     assertThat(nodes(m, "train_fused_bf16", FusedKernels.DOMAIN, FusedKernels.SWISH))
         .isEqualTo(nodes(m, "train_fused", "", "Sigmoid"));
+    assertThat(nodes(m, "train_fused_bf16", FusedKernels.DOMAIN, FusedKernels.RMS_NORM))
+        .isEqualTo(id.equals("tiny-qwen2vl") ? 5 : 0);
     assertThat(nodes(m, "train_bf16", FusedKernels.DOMAIN, null)).isZero();
     List<String> graphs = new ArrayList<>(List.of("train_bf16"));
     if (FusedKernels.bundled()) {
@@ -283,13 +286,16 @@ class PrepareConformanceTest {
                 .contains(op);
         // the kernel library's ops run as written, on its CPU kernels: those that read bfloat16
         // write it (softmax, the activations, their gradients, the LM loss's gradient) but for
-        // the LM loss and the LayerNorm gradient (float32); its LayerNorm writes bfloat16 from
-        // float32 (its first output; its statistics are float32)
+        // the LM loss and the norms' gradients (float32); its norms write bfloat16 from float32
+        // (their first output; the LayerNorm's statistics are float32)
         boolean library = n.getDomain().equals(FusedKernels.DOMAIN);
         boolean writesFloat =
-            op.equals(FusedKernels.SOFTMAX_CROSS_ENTROPY)
-                || op.equals(FusedKernels.LAYER_NORM_GRAD);
-        if (library && op.equals(FusedKernels.LAYER_NORM)) {
+            List.of(
+                    FusedKernels.SOFTMAX_CROSS_ENTROPY,
+                    FusedKernels.LAYER_NORM_GRAD,
+                    FusedKernels.RMS_NORM_GRAD)
+                .contains(op);
+        if (library && (op.equals(FusedKernels.LAYER_NORM) || op.equals(FusedKernels.RMS_NORM))) {
           bf16.add(n.getOutput(0));
         } else if (op.equals("Cast") && n.getAttribute(0).getI() == 16
             || move && bf16.contains(n.getInput(0))

@@ -48,9 +48,16 @@ public final class FusedKernels {
   /**
    * RmsNormGrad(dY, X) -> dX for {@code Y = X / sqrt(mean(X^2) + epsilon)} over the last axis
    * (float attribute {@code epsilon}, 1e-6 when absent): RMSNorm before its weight (Qwen2's),
-   * float32.
+   * float32; dY may be bfloat16 (a product's gradient).
    */
   public static final String RMS_NORM_GRAD = "RmsNormGrad";
+
+  /**
+   * RmsNormalization(X, Scale) -> Y = Scale X / sqrt(mean(X^2) + epsilon) over the last axis
+   * (attribute {@code epsilon}), X float32, Y bfloat16: an RMSNorm and its weight whose result only
+   * bfloat16 products read.
+   */
+  public static final String RMS_NORM = "RmsNormalization";
 
   /**
    * SoftmaxGrad(dY, Y) -> dX, over the last axis: float32, or bfloat16 in and out (float32 inside).

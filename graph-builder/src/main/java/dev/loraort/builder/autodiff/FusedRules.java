@@ -5,6 +5,7 @@ import static java.util.Arrays.asList;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Node;
+import dev.loraort.builder.ir.RmsNorms;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
 import dev.loraort.builder.shape.ValueType;
@@ -82,77 +83,26 @@ final class FusedRules {
   }
 
   /**
-   * x over the root of mean(x^2) + epsilon along the last axis (RMSNorm before its weight,
-   * Qwen2's), as exporters write it: {@code Mul(x, Reciprocal(S))} (dynamo), {@code Mul(x, Div(1,
-   * S))} (TorchScript) or {@code Div(x, S)}, with {@code S = Sqrt(Add(ReduceMean(Pow(x, 2)),
-   * epsilon))}: x's gradient, through the root too, in one kernel and none for the root, whose
-   * chain then keeps nothing for the backward.
+   * An RMSNorm before its weight ({@link RmsNorms}, Qwen2's): x's gradient, through the root too,
+   * in one kernel and none for the root, whose chain then keeps nothing for the backward.
    */
   private static List<String> rmsNorm(Node n, List<String> g, GradContext c) {
-    boolean div = n.op().equals("Div");
-    for (int k = 0; k < (div ? 1 : 2); k++) {
-      String x = n.in(k);
-      Node root = div ? c.producer(n.in(1)) : rootInverted(c, n.in(1 - k));
-      Double epsilon = root == null ? null : rmsEpsilon(c, root, x);
-      if (epsilon != null && float32(c, x)) {
-        String dx =
-            c.e()
-                .opsIn(
-                    FusedKernels.DOMAIN,
-                    FusedKernels.RMS_NORM_GRAD,
-                    asList(g.get(0), x),
-                    1,
-                    Attr.f("epsilon", epsilon.floatValue()))
-                .get(0);
-        List<String> out = new ArrayList<>(asList(null, null));
-        out.set(k, dx);
-        return out;
-      }
-    }
-    return null;
-  }
-
-  /** S where {@code r} is {@code Reciprocal(S)} or {@code Div(1, S)}, or null. */
-  private static Node rootInverted(GradContext c, String r) {
-    Node p = c.producer(r);
-    if (is(p, "Reciprocal")) {
-      return c.producer(p.in(0));
-    }
-    double[] one = is(p, "Div") ? c.floatConstant(p.in(0)) : null;
-    return one != null && one.length == 1 && one[0] == 1 ? c.producer(p.in(1)) : null;
-  }
-
-  /** epsilon where {@code root} is {@code Sqrt(Add(ReduceMean(Pow(x, 2)), epsilon))}, or null. */
-  private static Double rmsEpsilon(GradContext c, Node root, String x) {
-    Node add = is(root, "Sqrt") ? c.producer(root.in(0)) : null;
-    if (!is(add, "Add")) {
+    RmsNorms.Match m = RmsNorms.match(n, c);
+    if (m == null || !float32(c, m.x())) {
       return null;
     }
-    for (int k = 0; k < 2; k++) {
-      Node mean = c.producer(add.in(k));
-      double[] epsilon = c.floatConstant(add.in(1 - k));
-      if (!is(mean, "ReduceMean") || epsilon == null || epsilon.length != 1) {
-        continue;
-      }
-      long[] axes = mean.inputs().size() > 1 ? c.constants(mean.in(1)) : null;
-      int rank = c.rank(x);
-      boolean lastAxis = axes != null && axes.length == 1 && (axes[0] == -1 || axes[0] == rank - 1);
-      Node pow = c.producer(mean.in(0));
-      double[] two = is(pow, "Pow") ? c.floatConstant(pow.in(1)) : null;
-      if (lastAxis
-          && mean.i("keepdims", 1) == 1
-          && pow.in(0).equals(x)
-          && two != null
-          && two.length == 1
-          && two[0] == 2) {
-        return epsilon[0];
-      }
-    }
-    return null;
-  }
-
-  private static boolean is(Node n, String op) {
-    return n != null && n.domain().isEmpty() && n.op().equals(op);
+    String dx =
+        c.e()
+            .opsIn(
+                FusedKernels.DOMAIN,
+                FusedKernels.RMS_NORM_GRAD,
+                asList(g.get(0), m.x()),
+                1,
+                Attr.f("epsilon", m.epsilon()))
+            .get(0);
+    List<String> out = new ArrayList<>(asList(null, null));
+    out.set(m.input(), dx);
+    return out;
   }
 
   /**

@@ -6,6 +6,7 @@ import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Emitter;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
+import dev.loraort.builder.ir.RmsNorms;
 import dev.loraort.builder.ir.Tensors;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
@@ -20,7 +21,7 @@ import java.util.Map;
  * gradient, the forward graph's shapes, an emitter for new nodes, and the helpers every rule shares
  * (broadcast reduction, zeros, shapes of forward values made once).
  */
-public final class GradContext {
+public final class GradContext implements RmsNorms.Lookup {
   private final Graph g;
   private final Emitter e;
   private final Shapes s;
@@ -70,6 +71,7 @@ public final class GradContext {
    * @return its rank
    * @throws BuildException if unknown: the rule cannot be written without it
    */
+  @Override
   public int rank(String v) {
     int r = s.rank(v);
     if (r < 0) {
@@ -99,6 +101,7 @@ public final class GradContext {
    * @param v a forward value
    * @return the forward node that computes it, or null (an input or a weight)
    */
+  @Override
   public Node producer(String v) {
     return producers.get(v);
   }
@@ -107,6 +110,7 @@ public final class GradContext {
    * @param v an integer forward value
    * @return its values when all are fixed numbers, else null
    */
+  @Override
   public long[] constants(String v) {
     return s.constants(v);
   }
@@ -115,6 +119,7 @@ public final class GradContext {
    * @param v a forward value
    * @return the values of a float constant (initializer), or null
    */
+  @Override
   public double[] floatConstant(String v) {
     return g.initializers().containsKey(v) ? Tensors.doubles(g.initializers().get(v)) : null;
   }

@@ -94,8 +94,10 @@ public final class MixedPrecision {
     CROSS_ENTROPY_GRAD,
     /** a LayerNorm whose output only products read: the library's, writing bfloat16 */
     LAYER_NORM,
-    /** the library's LayerNorm gradient: reads a product's bfloat16 gradient, writes float32 */
-    LAYER_NORM_GRAD
+    /** an RMSNorm and its weight, likewise */
+    RMS_NORM,
+    /** the library's norm gradients: read a product's bfloat16 gradient, write float32 */
+    NORM_GRAD
   }
 
   private MixedPrecision(Graph g, boolean kernels) {
@@ -180,7 +182,15 @@ public final class MixedPrecision {
                     n.inputs(),
                     List.of(),
                     Map.of("epsilon", Attr.f("epsilon", n.f("epsilon", 1e-5f))));
-            case LAYER_NORM_GRAD -> {
+            case RMS_NORM ->
+                new Node(
+                    FusedKernels.RMS_NORM,
+                    FusedKernels.DOMAIN,
+                    n.rawName(),
+                    List.of(rmsNorm(n).x(), rmsNorm(n).scale()),
+                    List.of(),
+                    Map.of("epsilon", Attr.f("epsilon", rmsNorm(n).epsilon())));
+            case NORM_GRAD -> {
               List<String> in = new ArrayList<>(n.inputs());
               in.set(0, lowOf(n.in(0)));
               yield new Node(n.op(), n.domain(), n.rawName(), in, List.of(), n.attrs());
@@ -200,7 +210,7 @@ public final class MixedPrecision {
               yield new Node(n.op(), n.domain(), n.rawName(), in, List.of(), n.attrs());
             }
           };
-      if (k == Kind.CROSS_ENTROPY || k == Kind.LAYER_NORM_GRAD) { // its results stay float32
+      if (k == Kind.CROSS_ENTROPY || k == Kind.NORM_GRAD) { // its results stay float32
         out.add(
             new Node(
                 n.op(), n.domain(), n.rawName(), lowered.inputs(), n.outputs(), lowered.attrs()));
@@ -323,11 +333,14 @@ public final class MixedPrecision {
     if (isLowActivationGrad(n)) {
       return Kind.STEP;
     }
-    if (isLowLayerNormGrad(n)) {
-      return Kind.LAYER_NORM_GRAD;
+    if (isLowNormGrad(n)) {
+      return Kind.NORM_GRAD;
     }
     if (isLowLayerNorm(n)) {
       return Kind.LAYER_NORM;
+    }
+    if (isLowRmsNorm(n)) {
+      return Kind.RMS_NORM;
     }
     if (!n.domain().isEmpty()) {
       return null;
@@ -487,13 +500,90 @@ public final class MixedPrecision {
         });
   }
 
-  private static boolean isLayerNormGrad(Node n) {
-    return n.domain().equals(FusedKernels.DOMAIN) && n.op().equals(FusedKernels.LAYER_NORM_GRAD);
+  /** An RMSNorm and its weight: {@code Mul(m, scale)}, m an RMSNorm's result read only there. */
+  private record RmsNorm(String x, String scale, float epsilon) {}
+
+  /** {@code n} as the product of an RMSNorm ({@link RmsNorms}) by its weight, or null. */
+  private RmsNorm rmsNorm(Node n) {
+    if (!n.domain().isEmpty() || !n.op().equals("Mul")) {
+      return null;
+    }
+    for (int k = 0; k < 2; k++) {
+      var w = g.initializers().get(n.in(k));
+      Node last = producers.get(n.in(1 - k));
+      Node reader = n;
+      if (last != null
+          && last.domain().isEmpty()
+          && last.op().equals("Cast")
+          && last.i("to", 0) == DataType.FLOAT_VALUE
+          && s.elemType(last.in(0)) == DataType.FLOAT_VALUE
+          && onlyReader(last.out(0)) == n) { // TorchScript's hidden.to(float32): no change
+        reader = last;
+        last = producers.get(last.in(0));
+      }
+      if (w == null
+          || w.getDataType() != DataType.FLOAT_VALUE
+          || w.getDimsCount() != 1
+          || last == null
+          || onlyReader(last.out(0)) != reader) {
+        continue;
+      }
+      RmsNorms.Match m = RmsNorms.match(last, lookup);
+      if (m != null) {
+        return new RmsNorm(m.x(), n.in(k), m.epsilon());
+      }
+    }
+    return null;
   }
 
-  /** The fused LayerNorm gradient reading its incoming gradient in bfloat16: products wrote it. */
-  private boolean isLowLayerNormGrad(Node n) {
-    return kernels && isLayerNormGrad(n) && memo(lowKernel, n, () -> computable(n.in(0)));
+  /**
+   * An RMSNorm and its weight whose result only products read (Qwen2's): the library's writes it in
+   * bfloat16, float32 inside, as the cast after it would round it.
+   */
+  private boolean isLowRmsNorm(Node n) {
+    if (!kernels || rmsNorm(n) == null) {
+      return false;
+    }
+    return memo(
+        lowKernel,
+        n,
+        () -> s.elemType(rmsNorm(n).x()) == DataType.FLOAT_VALUE && feedsOnlyLowReaders(n.out(0)));
+  }
+
+  /** What {@link RmsNorms} reads of this graph. */
+  private final RmsNorms.Lookup lookup =
+      new RmsNorms.Lookup() {
+        @Override
+        public Node producer(String v) {
+          return producers.get(v);
+        }
+
+        @Override
+        public double[] floatConstant(String v) {
+          var t = g.initializers().get(v);
+          return t != null && t.getDataType() == DataType.FLOAT_VALUE ? Tensors.doubles(t) : null;
+        }
+
+        @Override
+        public long[] constants(String v) {
+          return s.constants(v);
+        }
+
+        @Override
+        public int rank(String v) {
+          return s.rank(v);
+        }
+      };
+
+  private static boolean isNormGrad(Node n) {
+    return n.domain().equals(FusedKernels.DOMAIN)
+        && (n.op().equals(FusedKernels.LAYER_NORM_GRAD)
+            || n.op().equals(FusedKernels.RMS_NORM_GRAD));
+  }
+
+  /** A fused norm gradient reading its incoming gradient in bfloat16: products wrote it. */
+  private boolean isLowNormGrad(Node n) {
+    return kernels && isNormGrad(n) && memo(lowKernel, n, () -> computable(n.in(0)));
   }
 
   /** An activation's fused gradient (dY, X): GELU's, either form, or the swish's. */
@@ -592,7 +682,7 @@ public final class MixedPrecision {
           if (PRODUCTS.contains(p.op()) || isLowSwish(p)) {
             return true;
           }
-          if (isMove(p)) {
+          if (isMove(p) || isFloatToFloat(p)) {
             return computable(p.in(0));
           }
           if (isJoin(p)) {
@@ -676,8 +766,8 @@ public final class MixedPrecision {
     if (isCrossEntropy(r)) {
       return logitsOf(r).equals(v) && isLowCrossEntropy(r);
     }
-    if (isLayerNormGrad(r)) {
-      return r.in(0).equals(v) && isLowLayerNormGrad(r);
+    if (isNormGrad(r)) {
+      return r.in(0).equals(v) && isLowNormGrad(r);
     }
     if (!r.domain().isEmpty()) {
       return false;
@@ -692,7 +782,7 @@ public final class MixedPrecision {
     if (swish != null) {
       return isLowSwish(swish);
     }
-    if (isMove(r)) { // every output (Split's) read only by products, or not at all
+    if (isMove(r) || isFloatToFloat(r)) { // every output (Split's) read only by products, or none
       return r.in(0).equals(v)
           && r.outputs().stream().allMatch(o -> feedsOnlyLowReaders(o) || isUnused(o));
     }
@@ -724,6 +814,11 @@ public final class MixedPrecision {
       return l;
     }
     Node p = producers.get(v);
+    if (isFloatToFloat(p)) { // the same values: its input's bfloat16 version
+      l = lowOf(p.in(0));
+      low.put(v, l);
+      return l;
+    }
     if (isMove(p) && (hasLowSource(p.in(0)) || onlyProductsRead(v))) {
       List<String> in = new ArrayList<>(p.inputs());
       in.set(0, lowOf(p.in(0)));
@@ -751,6 +846,15 @@ public final class MixedPrecision {
   private boolean onlyProductsRead(String v) {
     return consumers.getOrDefault(v, List.of()).stream()
         .allMatch(n -> n.domain().isEmpty() && PRODUCTS.contains(n.op()));
+  }
+
+  /** A Cast of a float32 value to float32 (TorchScript's {@code .to(float32)}): no change. */
+  private boolean isFloatToFloat(Node p) {
+    return p != null
+        && p.domain().isEmpty()
+        && p.op().equals("Cast")
+        && p.i("to", 0) == DataType.FLOAT_VALUE
+        && s.elemType(p.in(0)) == DataType.FLOAT_VALUE;
   }
 
   private static boolean isMove(Node p) {

@@ -228,7 +228,9 @@ public final class Shapes {
           set(n.out(1), DataType.FLOAT_VALUE, rows);
         }
         case FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD -> set(y, elemType(n.in(1)), dims(n.in(1)));
-        case FusedKernels.LAYER_NORM_GRAD -> set(y, elemType(n.in(1)), dims(x)); // X's: float32
+        case FusedKernels.LAYER_NORM_GRAD, FusedKernels.RMS_NORM_GRAD ->
+            set(y, elemType(n.in(1)), dims(x)); // X's: float32
+        case FusedKernels.RMS_NORM -> set(y, DataType.BFLOAT16_VALUE, dims(x));
         case FusedKernels.LAYER_NORM -> { // Y bfloat16, the statistics float32, one per row
           List<Dim> d = dims(x);
           List<Dim> stat = d == null || d.isEmpty() ? null : new ArrayList<>(d);

@@ -273,6 +273,49 @@ class MixedPrecisionTest {
         .contains(":LayerNormalization");
   }
 
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void withTheKernelLibraryAnRmsNormWritesBf16(boolean torchScript) {
+    // x [2, 3, 4] -> RMSNorm (dynamo's Reciprocal, or TorchScript's Div(1, .) and a no-op cast)
+    // times its weight -> a product; its fused gradient by x
+    Graph g = graph(FLOAT);
+    g.addInitializer("gamma", Tensors.floats("gamma", new long[] {4}, new float[] {1, 2, 3, 4}));
+    g.addInitializer("w", Tensors.floats("w", new long[] {4, 4}, new float[16]));
+    Emitter e = new Emitter(g, "t");
+    String mean =
+        e.op(
+            "ReduceMean",
+            List.of(e.op("Pow", "x", e.scalar(2, FLOAT)), e.ints(-1)),
+            Attr.i("keepdims", 1));
+    String root = e.op("Sqrt", e.add(mean, e.scalar(1e-6, FLOAT)));
+    String inv = torchScript ? e.div(e.scalar(1, FLOAT), root) : e.op("Reciprocal", root);
+    String normed = e.mul("x", inv);
+    if (torchScript) {
+      normed = e.op("Cast", List.of(normed), Attr.i("to", FLOAT));
+    }
+    output(g, e.op("MatMul", e.mul("gamma", normed), "w"));
+    withGradient(g, true);
+    MixedPrecision.bf16(g, true);
+    Shapes s = Shapes.infer(g);
+    // one library RMSNorm writes the product's bfloat16 operand (the root's chain is gone); its
+    // gradient reads the product's bfloat16 gradient times the weight, a bfloat16 step
+    Node rms =
+        g.nodes().stream()
+            .filter(n -> n.op().equals(FusedKernels.RMS_NORM))
+            .findFirst()
+            .orElseThrow();
+    assertThat(rms.inputs()).containsExactly("x", "gamma");
+    assertThat(s.elemType(rms.out(0))).isEqualTo(BF16);
+    assertThat(g.nodes()).extracting(Node::op).doesNotContain("Sqrt", "Pow", "ReduceMean");
+    Node grad =
+        g.nodes().stream()
+            .filter(n -> n.op().equals(FusedKernels.RMS_NORM_GRAD))
+            .findFirst()
+            .orElseThrow();
+    assertThat(s.elemType(grad.in(0))).isEqualTo(BF16);
+    assertThat(s.elemType(grad.out(0))).isEqualTo(FLOAT);
+  }
+
   /** x [2, 3, 4] -> linear to 8 -> tanh GELU -> linear to 4, and its fused gradient by x. */
   private static Graph mlpWithGradient() {
     Graph g = graph(FLOAT);
