@@ -5,6 +5,7 @@ import dev.loraort.artifacts.AdapterWeights;
 import dev.loraort.artifacts.Adapters;
 import dev.loraort.artifacts.AtomicFiles;
 import dev.loraort.artifacts.manifest.Manifest;
+import dev.loraort.trainer.api.LoraTrainer;
 import dev.loraort.trainer.data.Examples;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.graph.ExecutionDevice;
@@ -12,6 +13,7 @@ import dev.loraort.trainer.loop.TrainingJob;
 import dev.loraort.trainer.params.LoraParams;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -26,8 +28,9 @@ final class AdapterDataOptions {
   @Option(
       names = "--model",
       paramLabel = "DIR",
-      required = true,
-      description = "the model directory")
+      description =
+          "the model directory; default: the one the adapter's run was trained on (run.json"
+              + " beside the adapter; the bundled model for embedded runs)")
   Path model;
 
   @Option(
@@ -80,6 +83,20 @@ final class AdapterDataOptions {
   }
 
   Manifest manifest() throws IOException {
+    if (model == null) {
+      Path run = adapter == null ? null : adapter.toAbsolutePath().getParent();
+      if (run == null || !Files.isRegularFile(run.resolve(TrainingJob.RUN_JSON))) {
+        throw new IllegalArgumentException(
+            "give --model DIR: "
+                + (adapter == null
+                    ? "there is no adapter whose run names its model"
+                    : adapter
+                        + " has no "
+                        + TrainingJob.RUN_JSON
+                        + " beside it to name its model"));
+      }
+      model = LoraTrainer.modelOf(run);
+    }
     return Manifest.read(model);
   }
 

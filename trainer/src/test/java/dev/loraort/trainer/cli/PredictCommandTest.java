@@ -57,6 +57,13 @@ class PredictCommandTest {
                 "--out",
                 scored.toString()))
         .isZero();
+    // without --model: the model the adapter's run.json names (the bundled one, this one)
+    Path byRun = dir.resolve("eval-by-run.json");
+    assertThat(
+            Main.run(
+                "eval", "--adapter", adapter.toString(), "--data", DATA, "--out", byRun.toString()))
+        .isZero();
+    assertThat(Files.readString(byRun)).isEqualTo(Files.readString(scored));
     List<String> lines = Files.readAllLines(Path.of(DATA));
     List<JsonObject> p = rows(pred);
     assertThat(p).hasSize(lines.size());
