@@ -310,6 +310,7 @@ final class TrainCommand implements Callable<Integer> {
             lossSpike,
             saveBest,
             earlyStopping);
+    TrainingJob.checkRunDirectory(settings);
     System.err.printf(
         "training %s (%s) with %s on %s, %d steps -> %s%n",
         label, dataFile, cfg.method().id(), TrainingJob.devices(settings), cfg.steps(), out);

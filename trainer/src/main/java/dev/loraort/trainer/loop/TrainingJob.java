@@ -392,27 +392,40 @@ public final class TrainingJob {
    * (a resume in between continues the old run, which the checkpoint's config then names).
    * Temporary files a killed run left behind are removed.
    */
-  private static void claimRunDirectory(RunSettings s) throws IOException {
+  /**
+   * Refuses a run directory that holds a run, unless the settings resume or overwrite it; touches
+   * nothing (the CLI asks before it says what it will train).
+   *
+   * @param s the run's settings
+   * @return true if the directory holds a run
+   * @throws IOException naming the files, if it holds one and neither is asked for
+   */
+  public static boolean checkRunDirectory(RunSettings s) throws IOException {
     Path out = s.out();
-    if (!Files.isDirectory(out)) {
-      return;
-    }
-    AtomicFiles.removeStaleTemporaries(out);
     List<String> run = new ArrayList<>();
     for (String f : new String[] {RUN_JSON, ADAPTER, Checkpoint.FILE}) {
       if (Files.exists(out.resolve(f))) {
         run.add(f);
       }
     }
-    if (run.isEmpty() || s.resume()) {
-      return;
-    }
-    if (!s.overwrite()) {
+    if (!run.isEmpty() && !s.resume() && !s.overwrite()) {
       throw new IOException(
           out
               + " holds a run ("
               + String.join(", ", run)
               + "): pass --resume to continue it, --overwrite to replace it, or another --out");
+    }
+    return !run.isEmpty();
+  }
+
+  private static void claimRunDirectory(RunSettings s) throws IOException {
+    Path out = s.out();
+    if (!Files.isDirectory(out)) {
+      return;
+    }
+    AtomicFiles.removeStaleTemporaries(out);
+    if (!checkRunDirectory(s) || s.resume()) {
+      return;
     }
     Files.deleteIfExists(out.resolve(SEGMENTS)); // the old run's log of invocations
     try (var files = Files.list(out)) { // TensorBoard would show the old run beside the new
