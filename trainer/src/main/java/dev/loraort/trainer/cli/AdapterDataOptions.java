@@ -83,21 +83,30 @@ final class AdapterDataOptions {
   }
 
   Manifest manifest() throws IOException {
-    if (model == null) {
-      Path run = adapter == null ? null : adapter.toAbsolutePath().getParent();
-      if (run == null || !Files.isRegularFile(run.resolve(TrainingJob.RUN_JSON))) {
-        throw new IllegalArgumentException(
-            "give --model DIR: "
-                + (adapter == null
-                    ? "there is no adapter whose run names its model"
-                    : adapter
-                        + " has no "
-                        + TrainingJob.RUN_JSON
-                        + " beside it to name its model"));
-      }
-      model = LoraTrainer.modelOf(run);
-    }
+    model = modelFor(model, adapter);
     return Manifest.read(model);
+  }
+
+  /**
+   * @param model --model, or null
+   * @param adapter --adapter, or null
+   * @return the model, or else the one the adapter's run was trained on (run.json beside it)
+   * @throws IOException if that run.json cannot be read
+   * @throws IllegalArgumentException if neither names a model
+   */
+  static Path modelFor(Path model, Path adapter) throws IOException {
+    if (model != null) {
+      return model;
+    }
+    Path run = adapter == null ? null : adapter.toAbsolutePath().getParent();
+    if (run == null || !Files.isRegularFile(run.resolve(TrainingJob.RUN_JSON))) {
+      throw new IllegalArgumentException(
+          "give --model DIR: "
+              + (adapter == null
+                  ? "there is no adapter whose run names its model"
+                  : adapter + " has no " + TrainingJob.RUN_JSON + " beside it to name its model"));
+    }
+    return LoraTrainer.modelOf(run);
   }
 
   LoraParams params(Manifest m) throws IOException {

@@ -51,8 +51,9 @@ final class PredictCommand implements Callable<Integer> {
   @Option(
       names = "--model",
       paramLabel = "DIR",
-      required = true,
-      description = "the model directory")
+      description =
+          "the model directory; default: the one the adapter's run was trained on (run.json"
+              + " beside the adapter)")
   Path model;
 
   @Option(names = "--adapter", paramLabel = "PATH", description = "the adapter, any format")
@@ -86,6 +87,7 @@ final class PredictCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    model = AdapterDataOptions.modelFor(model, adapter);
     Manifest m = Manifest.read(model);
     Manifest inferOnly = inferInputsOnly(m);
     Examples.TextOptions text = read.textOptions(model, inferOnly, data);

@@ -64,6 +64,20 @@ class PredictCommandTest {
                 "eval", "--adapter", adapter.toString(), "--data", DATA, "--out", byRun.toString()))
         .isZero();
     assertThat(Files.readString(byRun)).isEqualTo(Files.readString(scored));
+    Path predByRun = dir.resolve("pred-by-run.jsonl");
+    assertThat(
+            Main.run(
+                "predict",
+                "--adapter",
+                adapter.toString(),
+                "--data",
+                DATA,
+                "--batch-size",
+                "7",
+                "--out",
+                predByRun.toString()))
+        .isZero();
+    assertThat(Files.readAllLines(predByRun)).isEqualTo(Files.readAllLines(pred));
     List<String> lines = Files.readAllLines(Path.of(DATA));
     List<JsonObject> p = rows(pred);
     assertThat(p).hasSize(lines.size());
