@@ -3,21 +3,13 @@ package dev.loraort.builder.autodiff;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtSession;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
-import dev.loraort.builder.ir.OnnxModels;
-import dev.loraort.builder.ir.WeightsFile;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.ValueType;
 import dev.loraort.kernels.FusedKernels;
-import java.nio.FloatBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -267,42 +259,20 @@ class Bf16KernelsTest {
     values.keySet().forEach(v -> inputs.add(new ValueType(f, dims(shapes.get(v))).toValueInfo(v)));
     Graph g = new Graph("bf16-kernels", 20, List.of(), Map.of(), inputs, List.of());
     for (String v : values.keySet()) {
-      g.add(cast(v, v + "b", DataType.BFLOAT16_VALUE));
+      g.add(LibraryGraph.cast(v, v + "b", DataType.BFLOAT16_VALUE));
     }
     g.add(forward);
     g.add(backward);
-    g.add(cast("yb", "y", f));
-    g.add(cast("dxb", "dx", f));
+    g.add(LibraryGraph.cast("yb", "y", f));
+    g.add(LibraryGraph.cast("dxb", "dx", f));
     ValueType out = new ValueType(f, null);
     g.outputs().add(out.toValueInfo("y"));
     g.outputs().add(out.toValueInfo("dx"));
-    Path dir = Files.createTempDirectory("bf16-kernels");
-    Path model = dir.resolve("m.onnx");
-    try (WeightsFile wf = new WeightsFile(dir.resolve("w.bin"))) {
-      OnnxModels.write(g, model, wf, Map.of(), "test");
-    }
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
-    Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
-    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-      so.addConfigEntry(FusedKernels.CONFIG_EP, "cpu");
-      so.registerCustomOpLibrary(FusedKernels.library().toString());
-      for (String v : values.keySet()) {
-        feeds.put(v, OnnxTensor.createTensor(env, FloatBuffer.wrap(values.get(v)), shapes.get(v)));
-      }
-      try (OrtSession s = env.createSession(model.toString(), so);
-          OrtSession.Result r = s.run(feeds)) {
-        return new float[][] {
-          ((OnnxTensor) r.get("y").orElseThrow()).getFloatBuffer().array(),
-          ((OnnxTensor) r.get("dx").orElseThrow()).getFloatBuffer().array()
-        };
-      }
-    } finally {
-      feeds.values().forEach(OnnxTensor::close);
-    }
-  }
-
-  private static Node cast(String from, String to, int type) {
-    return new Node("Cast", "", to, List.of(from), List.of(to), Map.of("to", Attr.i("to", type)));
+    Map<String, LibraryGraph.Feed> feeds = new LinkedHashMap<>();
+    values.forEach((v, x) -> feeds.put(v, new LibraryGraph.Feed(x, shapes.get(v))));
+    Map<String, float[]> r =
+        LibraryGraph.run(LibraryGraph.write(g), feeds, List.of("y", "dx"), false);
+    return new float[][] {r.get("y"), r.get("dx")};
   }
 
   private static List<Dim> dims(long[] shape) {

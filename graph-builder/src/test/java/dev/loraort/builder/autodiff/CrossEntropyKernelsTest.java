@@ -4,23 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
-import dev.loraort.builder.ir.OnnxModels;
-import dev.loraort.builder.ir.WeightsFile;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.ValueType;
 import dev.loraort.kernels.FusedKernels;
-import java.nio.FloatBuffer;
-import java.nio.LongBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -154,7 +145,7 @@ class CrossEntropyKernelsTest {
             List.of());
     String logits = "x";
     if (bf16) {
-      g.add(cast("x", "xb", DataType.BFLOAT16_VALUE));
+      g.add(LibraryGraph.cast("x", "xb", DataType.BFLOAT16_VALUE));
       logits = "xb";
     }
     Map<String, dev.loraort.artifacts.onnx.proto.Onnx.AttributeProto> attrs =
@@ -176,41 +167,21 @@ class CrossEntropyKernelsTest {
             List.of(bf16 ? "dxb" : "dx"),
             attrs));
     if (bf16) {
-      g.add(cast("dxb", "dx", f));
+      g.add(LibraryGraph.cast("dxb", "dx", f));
     }
     ValueType out = new ValueType(f, null);
     for (String o : List.of("loss", "lse", "dx")) {
       g.outputs().add(out.toValueInfo(o));
     }
-    Path dir = Files.createTempDirectory("cross-entropy");
-    Path model = dir.resolve("m.onnx");
-    try (WeightsFile wf = new WeightsFile(dir.resolve("w.bin"))) {
-      OnnxModels.write(g, model, wf, Map.of(), "test");
-    }
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
-    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-      if (cuda) {
-        so.addCUDA(0);
-        so.addConfigEntry("session.disable_cpu_ep_fallback", "1");
-      }
-      so.addConfigEntry(FusedKernels.CONFIG_EP, cuda ? "cuda" : "cpu");
-      so.addConfigEntry(FusedKernels.CONFIG_DEVICE, "0");
-      so.registerCustomOpLibrary(FusedKernels.library().toString());
-      try (OnnxTensor tx = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape);
-          OnnxTensor tl = OnnxTensor.createTensor(env, LongBuffer.wrap(labels), new long[] {b, s});
-          OnnxTensor td = OnnxTensor.createTensor(env, FloatBuffer.wrap(dloss), new long[] {b, s});
-          OrtSession session = env.createSession(model.toString(), so);
-          OrtSession.Result r = session.run(Map.of("x", tx, "labels", tl, "dloss", td))) {
-        float[][] res = new float[3][];
-        for (int i = 0; i < 3; i++) {
-          res[i] = ((OnnxTensor) r.get(i)).getFloatBuffer().array();
-        }
-        return res;
-      }
-    }
-  }
-
-  private static Node cast(String from, String to, int type) {
-    return new Node("Cast", "", to, List.of(from), List.of(to), Map.of("to", Attr.i("to", type)));
+    Map<String, float[]> r =
+        LibraryGraph.run(
+            LibraryGraph.write(g),
+            Map.of(
+                "x", new LibraryGraph.Feed(x, shape),
+                "labels", new LibraryGraph.Feed(labels, new long[] {b, s}),
+                "dloss", new LibraryGraph.Feed(dloss, new long[] {b, s})),
+            List.of("loss", "lse", "dx"),
+            cuda);
+    return new float[][] {r.get("loss"), r.get("lse"), r.get("dx")};
   }
 }

@@ -3,20 +3,14 @@ package dev.loraort.builder.autodiff;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
-import dev.loraort.builder.ir.OnnxModels;
-import dev.loraort.builder.ir.WeightsFile;
 import dev.loraort.builder.shape.ValueType;
 import dev.loraort.kernels.FusedKernels;
-import java.nio.FloatBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -92,7 +86,8 @@ class CudaKernelsTest {
   void cudaKernelMatchesTheCpuKernel(String op, int inputs, boolean bf16, long[] shape)
       throws Exception {
     Path model = model(op, inputs, bf16);
-    Map<String, Feed> feeds = inputs(op, shape, new Random(op.hashCode() + shape.length));
+    Map<String, LibraryGraph.Feed> feeds =
+        inputs(op, shape, new Random(op.hashCode() + shape.length));
     float[] want = run(model, feeds, false);
     float[] got = run(model, feeds, true);
     double worst = 0;
@@ -204,7 +199,7 @@ class CudaKernelsTest {
     for (int i = 0; i < inputs; i++) {
       String x = "x" + i;
       if (bf16) {
-        g.add(cast(x, x + "b", DataType.BFLOAT16_VALUE));
+        g.add(LibraryGraph.cast(x, x + "b", DataType.BFLOAT16_VALUE));
         x += "b";
       }
       names.add(x);
@@ -226,25 +221,13 @@ class CudaKernelsTest {
                         ? Map.of("alpha", Attr.f("alpha", 1.702f)) // CLIP's QuickGELU
                         : Map.of()));
     if (bf16) {
-      g.add(cast("yb", "y", DataType.FLOAT_VALUE));
+      g.add(LibraryGraph.cast("yb", "y", DataType.FLOAT_VALUE));
     }
     g.outputs().add(any.toValueInfo("y"));
-    Path dir = Files.createTempDirectory("cuda-kernels");
-    Path model = dir.resolve("m.onnx");
-    try (WeightsFile wf = new WeightsFile(dir.resolve("w.bin"))) {
-      OnnxModels.write(g, model, wf, Map.of(), "test");
-    }
-    return model;
+    return LibraryGraph.write(g);
   }
 
-  private static Node cast(String from, String to, int type) {
-    return new Node("Cast", "", to, List.of(from), List.of(to), Map.of("to", Attr.i("to", type)));
-  }
-
-  /** One input: its values and shape. */
-  private record Feed(float[] values, long[] shape) {}
-
-  private static Map<String, Feed> inputs(String op, long[] shape, Random rnd) {
+  private static Map<String, LibraryGraph.Feed> inputs(String op, long[] shape, Random rnd) {
     int h = (int) shape[shape.length - 1];
     int n = 1;
     for (long d : shape) {
@@ -253,13 +236,14 @@ class CudaKernelsTest {
     long[] stats = shape.clone(); // LayerNorm's Mean and InvStdDev: one per row
     stats[stats.length - 1] = 1;
     float[] x = gaussian(n, rnd, 1);
-    Map<String, Feed> feeds = new LinkedHashMap<>();
+    Map<String, LibraryGraph.Feed> feeds = new LinkedHashMap<>();
     switch (op) {
-      case FusedKernels.SOFTMAX -> feeds.put("x0", new Feed(scale(x, 4), shape)); // logits
+      case FusedKernels.SOFTMAX ->
+          feeds.put("x0", new LibraryGraph.Feed(scale(x, 4), shape)); // logits
       case FusedKernels.GELU, TANH_GELU, FusedKernels.SWISH ->
-          feeds.put("x0", new Feed(scale(x, 3), shape));
+          feeds.put("x0", new LibraryGraph.Feed(scale(x, 3), shape));
       case MASKED_SOFTMAX -> {
-        feeds.put("x0", new Feed(scale(x, 30), shape));
+        feeds.put("x0", new LibraryGraph.Feed(scale(x, 30), shape));
         long[] maskShape = new long[shape.length]; // [examples, 1, ..., keys]
         java.util.Arrays.fill(maskShape, 1);
         maskShape[0] = shape[0];
@@ -268,10 +252,10 @@ class CudaKernelsTest {
         for (int j = 0; j < mask.length; j += 3) {
           mask[j] = -10000f;
         }
-        feeds.put("x1", new Feed(mask, maskShape));
+        feeds.put("x1", new LibraryGraph.Feed(mask, maskShape));
       }
       case FusedKernels.SOFTMAX_GRAD -> {
-        feeds.put("x0", new Feed(gaussian(n, rnd, 0.01), shape));
+        feeds.put("x0", new LibraryGraph.Feed(gaussian(n, rnd, 0.01), shape));
         float[] y = new float[n]; // a softmax's rows
         for (int r = 0; r < n / h; r++) {
           double sum = 0;
@@ -282,7 +266,7 @@ class CudaKernelsTest {
             y[r * h + j] = (float) (Math.exp(x[r * h + j]) / sum);
           }
         }
-        feeds.put("x1", new Feed(y, shape));
+        feeds.put("x1", new LibraryGraph.Feed(y, shape));
       }
       case FusedKernels.LAYER_NORM_GRAD -> {
         float[] mean = new float[n / h];
@@ -297,15 +281,15 @@ class CudaKernelsTest {
           mean[r] = (float) (s / h);
           inv[r] = (float) (1 / Math.sqrt(s2 / h - (s / h) * (s / h) + 1e-5));
         }
-        feeds.put("x0", new Feed(gaussian(n, rnd, 1), shape));
-        feeds.put("x1", new Feed(x, shape));
-        feeds.put("x2", new Feed(gaussian(h, rnd, 1), new long[] {h}));
-        feeds.put("x3", new Feed(mean, stats));
-        feeds.put("x4", new Feed(inv, stats));
+        feeds.put("x0", new LibraryGraph.Feed(gaussian(n, rnd, 1), shape));
+        feeds.put("x1", new LibraryGraph.Feed(x, shape));
+        feeds.put("x2", new LibraryGraph.Feed(gaussian(h, rnd, 1), new long[] {h}));
+        feeds.put("x3", new LibraryGraph.Feed(mean, stats));
+        feeds.put("x4", new LibraryGraph.Feed(inv, stats));
       }
       default -> { // GELU's, the swish's and RMSNorm's: dY, X
-        feeds.put("x0", new Feed(gaussian(n, rnd, 1), shape));
-        feeds.put("x1", new Feed(scale(x, 3), shape));
+        feeds.put("x0", new LibraryGraph.Feed(gaussian(n, rnd, 1), shape));
+        feeds.put("x1", new LibraryGraph.Feed(scale(x, 3), shape));
       }
     }
     return feeds;
@@ -327,32 +311,8 @@ class CudaKernelsTest {
     return out;
   }
 
-  private static float[] run(Path model, Map<String, Feed> feeds, boolean cuda)
+  private static float[] run(Path model, Map<String, LibraryGraph.Feed> feeds, boolean cuda)
       throws OrtException {
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
-    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-      if (cuda) {
-        so.addCUDA(0);
-        so.addConfigEntry("session.disable_cpu_ep_fallback", "1");
-      }
-      so.addConfigEntry(FusedKernels.CONFIG_EP, cuda ? "cuda" : "cpu");
-      so.addConfigEntry(FusedKernels.CONFIG_DEVICE, "0");
-      so.registerCustomOpLibrary(FusedKernels.library().toString());
-      Map<String, OnnxTensor> in = new LinkedHashMap<>();
-      try (OrtSession s = env.createSession(model.toString(), so)) {
-        for (Map.Entry<String, Feed> f : feeds.entrySet()) {
-          Feed v = f.getValue();
-          in.put(f.getKey(), OnnxTensor.createTensor(env, FloatBuffer.wrap(v.values()), v.shape()));
-        }
-        try (OrtSession.Result r = s.run(in)) {
-          FloatBuffer b = ((OnnxTensor) r.get("y").orElseThrow()).getFloatBuffer();
-          float[] out = new float[b.remaining()];
-          b.get(out);
-          return out;
-        }
-      } finally {
-        in.values().forEach(OnnxTensor::close);
-      }
-    }
+    return LibraryGraph.run(model, feeds, List.of("y"), cuda).get("y");
   }
 }

@@ -4,21 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtSession;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
-import dev.loraort.builder.ir.OnnxModels;
-import dev.loraort.builder.ir.WeightsFile;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.ValueType;
 import dev.loraort.kernels.FusedKernels;
-import java.nio.FloatBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -56,8 +48,8 @@ class LayerNormBf16Test {
         Map.of("epsilon", Attr.f("epsilon", 1e-5f));
     List<String> xsb = List.of("x", "scale", "bias");
     g.add(new Node("LayerNormalization", "", "ref", xsb, List.of("y", "mean", "inv"), eps));
-    g.add(cast("y", "y_rounded", BF16));
-    g.add(cast("y_rounded", "want_y", F));
+    g.add(LibraryGraph.cast("y", "y_rounded", BF16));
+    g.add(LibraryGraph.cast("y_rounded", "want_y", F));
     g.add(
         new Node(
             FusedKernels.LAYER_NORM,
@@ -66,10 +58,10 @@ class LayerNormBf16Test {
             xsb,
             List.of("yb", "lib_mean", "lib_inv"),
             eps));
-    g.add(cast("yb", "got_y", F));
+    g.add(LibraryGraph.cast("yb", "got_y", F));
     // the gradient from a bfloat16 dY, and from the same values in float32
-    g.add(cast("dy", "dyb", BF16));
-    g.add(cast("dyb", "dy_wide", F));
+    g.add(LibraryGraph.cast("dy", "dyb", BF16));
+    g.add(LibraryGraph.cast("dyb", "dy_wide", F));
     List<String> stats = List.of("x", "scale", "lib_mean", "lib_inv");
     g.add(grad("grad_bf16", "dyb", stats, "got_dx"));
     g.add(grad("grad_float", "dy_wide", stats, "want_dx"));
@@ -130,37 +122,11 @@ class LayerNormBf16Test {
       throws Exception {
     ValueType any = new ValueType(F, null);
     outs.forEach(o -> g.outputs().add(any.toValueInfo(o)));
-    Path dir = Files.createTempDirectory("layer-norm");
-    Path model = dir.resolve("m.onnx");
-    try (WeightsFile wf = new WeightsFile(dir.resolve("w.bin"))) {
-      OnnxModels.write(g, model, wf, Map.of(), "test");
+    Map<String, LibraryGraph.Feed> feeds = new HashMap<>();
+    for (var e : in.entrySet()) {
+      long[] shape = e.getValue().length == H ? new long[] {H} : new long[] {ROWS, H};
+      feeds.put(e.getKey(), new LibraryGraph.Feed(e.getValue(), shape));
     }
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
-    Map<String, OnnxTensor> feeds = new HashMap<>();
-    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-      so.addConfigEntry(FusedKernels.CONFIG_EP, "cpu");
-      so.registerCustomOpLibrary(FusedKernels.library().toString());
-      for (var e : in.entrySet()) {
-        long[] shape = e.getValue().length == H ? new long[] {H} : new long[] {ROWS, H};
-        feeds.put(e.getKey(), OnnxTensor.createTensor(env, FloatBuffer.wrap(e.getValue()), shape));
-      }
-      try (OrtSession s = env.createSession(model.toString(), so);
-          OrtSession.Result r = s.run(feeds)) {
-        Map<String, float[]> out = new HashMap<>();
-        for (String o : outs) {
-          FloatBuffer b = ((OnnxTensor) r.get(o).orElseThrow()).getFloatBuffer();
-          float[] v = new float[b.remaining()];
-          b.get(v);
-          out.put(o, v);
-        }
-        return out;
-      }
-    } finally {
-      feeds.values().forEach(OnnxTensor::close);
-    }
-  }
-
-  private static Node cast(String from, String to, int type) {
-    return new Node("Cast", "", to, List.of(from), List.of(to), Map.of("to", Attr.i("to", type)));
+    return LibraryGraph.run(LibraryGraph.write(g), feeds, outs, false);
   }
 }
