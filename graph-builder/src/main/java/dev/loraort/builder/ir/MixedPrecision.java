@@ -40,7 +40,10 @@ import java.util.function.BooleanSupplier;
  * gradient. A causal LM's loss there (the library's {@link FusedKernels#SOFTMAX_CROSS_ENTROPY} and
  * its gradient) reads the bfloat16 logits as the product wrote them and works in float32 inside, as
  * torch.autocast's float32 cross-entropy does; its gradient comes out bfloat16, for the products
- * behind it: the vocabulary-sized logits are never cast.
+ * behind it: the vocabulary-sized logits are never cast. Norms whose output only products read (a
+ * pre-norm LayerNorm; an RMSNorm with its weight) write it in bfloat16 from float32 ({@link
+ * FusedKernels#LAYER_NORM}, {@link FusedKernels#RMS_NORM}), and their fused gradients read the
+ * products' bfloat16 gradient; a sum of product gradients (Sum) is a step like the others.
  */
 public final class MixedPrecision {
   private static final Set<String> PRODUCTS = Set.of("MatMul", "Gemm");
