@@ -134,6 +134,98 @@ class CudaKernelsTest {
    * some labels ignored. The loss and log-sum-exp within 1e-5 of the row's log-sum-exp, the
    * gradient within 1e-5 of its largest value (float32) or one bfloat16 step (bfloat16).
    */
+  /**
+   * The bf16 graphs' norms against the CPU kernels: the library's LayerNorm and RMSNorm (float32
+   * in, bfloat16 out) and their gradients reading a bfloat16 dY (float32 out), on rows of 17, 1,024
+   * and 1,280 (GPT-2 large's width): bfloat16 outputs within one step, float32 ones within 1e-5 of
+   * their largest value.
+   */
+  @ParameterizedTest(name = "[{0}, {1}]")
+  @org.junit.jupiter.params.provider.CsvSource({"6, 17", "64, 1024", "4096, 1280"})
+  void bf16NormsMatchTheCpuKernels(int rows, int h) throws Exception {
+    Random rnd = new Random(h);
+    int f = DataType.FLOAT_VALUE;
+    ValueType any = new ValueType(f, null);
+    Graph g =
+        new Graph(
+            "norms",
+            20,
+            List.of(),
+            Map.of(),
+            List.of(
+                any.toValueInfo("x"),
+                any.toValueInfo("scale"),
+                any.toValueInfo("bias"),
+                any.toValueInfo("dy")),
+            List.of());
+    g.add(LibraryGraph.cast("dy", "dyb", DataType.BFLOAT16_VALUE));
+    g.add(
+        new Node(
+            FusedKernels.LAYER_NORM,
+            FusedKernels.DOMAIN,
+            "ln",
+            List.of("x", "scale", "bias"),
+            List.of("ln_b", "mean", "inv"),
+            Map.of("epsilon", Attr.f("epsilon", 1e-5f))));
+    g.add(
+        new Node(
+            FusedKernels.LAYER_NORM_GRAD,
+            FusedKernels.DOMAIN,
+            "ln_grad",
+            List.of("dyb", "x", "scale", "mean", "inv"),
+            List.of("ln_dx"),
+            Map.of()));
+    g.add(
+        new Node(
+            FusedKernels.RMS_NORM,
+            FusedKernels.DOMAIN,
+            "rms",
+            List.of("x", "scale"),
+            List.of("rms_b"),
+            Map.of("epsilon", Attr.f("epsilon", 1e-6f))));
+    g.add(
+        new Node(
+            FusedKernels.RMS_NORM_GRAD,
+            FusedKernels.DOMAIN,
+            "rms_grad",
+            List.of("dyb", "x"),
+            List.of("rms_dx"),
+            Map.of("epsilon", Attr.f("epsilon", 1e-6f))));
+    g.add(LibraryGraph.cast("ln_b", "ln_y", f));
+    g.add(LibraryGraph.cast("rms_b", "rms_y", f));
+    List<String> outs = List.of("ln_y", "mean", "inv", "ln_dx", "rms_y", "rms_dx");
+    outs.forEach(o -> g.outputs().add(any.toValueInfo(o)));
+    long[] shape = {rows, h};
+    Map<String, LibraryGraph.Feed> feeds =
+        Map.of(
+            "x", new LibraryGraph.Feed(gaussian(rows * h, rnd, 2), shape),
+            "scale", new LibraryGraph.Feed(gaussian(h, rnd, 1), new long[] {h}),
+            "bias", new LibraryGraph.Feed(gaussian(h, rnd, 1), new long[] {h}),
+            "dy", new LibraryGraph.Feed(gaussian(rows * h, rnd, 1), shape));
+    Path model = LibraryGraph.write(g);
+    Map<String, float[]> want = LibraryGraph.run(model, feeds, outs, false);
+    Map<String, float[]> got = LibraryGraph.run(model, feeds, outs, true);
+    for (String o : outs) {
+      float[] w = want.get(o);
+      float[] x = got.get(o);
+      double worst = 0;
+      boolean bf16 = o.endsWith("_y");
+      double max = 0;
+      for (float v : w) {
+        max = Math.max(max, Math.abs(v));
+      }
+      for (int i = 0; i < w.length; i++) {
+        double err = Math.abs(x[i] - w[i]);
+        worst =
+            Math.max(
+                worst,
+                bf16 ? err / (Math.max(Math.abs(w[i]), Float.MIN_NORMAL) * 0x1p-7) : err / max);
+      }
+      System.out.printf(Locale.ROOT, "%s [%d, %d]: worst %.3g%n", o, rows, h, worst);
+      assertThat(worst).as(o).isLessThanOrEqualTo(bf16 ? 1.0 : 1e-5);
+    }
+  }
+
   @ParameterizedTest(name = "bf16={0} [{1}, {2}, {3}]")
   @org.junit.jupiter.params.provider.CsvSource({
     "false, 3, 5, 37",
