@@ -2,10 +2,12 @@ package dev.loraort.builder.autodiff;
 
 import static java.util.Arrays.asList;
 
+import dev.loraort.artifacts.onnx.proto.Onnx.AttributeProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.RmsNorms;
+import dev.loraort.builder.ir.Swishes;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
 import dev.loraort.builder.shape.ValueType;
@@ -73,7 +75,13 @@ final class FusedRules {
   }
 
   private static String kernel(GradContext c, String op, String... inputs) {
-    return c.e().opsIn(FusedKernels.DOMAIN, op, asList(inputs), 1).get(0);
+    return kernel(c, op, asList(inputs));
+  }
+
+  /** One library kernel's output: op on the inputs, with the attributes given. */
+  private static String kernel(
+      GradContext c, String op, List<String> inputs, AttributeProto... attrs) {
+    return c.e().opsIn(FusedKernels.DOMAIN, op, inputs, 1, attrs).get(0);
   }
 
   /** A Mul: a swish's, or an RMSNorm's product of x by its inverse root; else the plain rule. */
@@ -91,67 +99,31 @@ final class FusedRules {
     if (m == null || !float32(c, m.x())) {
       return null;
     }
-    String dx =
-        c.e()
-            .opsIn(
-                FusedKernels.DOMAIN,
-                FusedKernels.RMS_NORM_GRAD,
-                asList(g.get(0), m.x()),
-                1,
-                Attr.f("epsilon", m.epsilon()))
-            .get(0);
     List<String> out = new ArrayList<>(asList(null, null));
-    out.set(m.input(), dx);
+    out.set(
+        m.input(),
+        kernel(
+            c,
+            FusedKernels.RMS_NORM_GRAD,
+            asList(g.get(0), m.x()),
+            Attr.f("epsilon", m.epsilon())));
     return out;
   }
 
   /**
-   * {@code Mul(x, Sigmoid(alpha x))}, as exporters write SiLU (alpha 1: {@code Sigmoid(x)}) and
-   * CLIP's QuickGELU (alpha 1.702, a scalar weight): x's gradient through both factors in one
-   * kernel, none for the sigmoid, so the backward keeps neither it nor its derivative's products.
+   * SiLU or QuickGELU ({@link Swishes}): x's gradient through both factors in one kernel, none for
+   * the sigmoid, so the backward keeps neither it nor its derivative's products.
    */
   private static List<String> swish(Node n, List<String> g, GradContext c) {
-    for (int k = 0; k < 2; k++) {
-      String x = n.in(k);
-      Node sigmoid = c.producer(n.in(1 - k));
-      Double alpha =
-          sigmoid != null && sigmoid.domain().isEmpty() && sigmoid.op().equals("Sigmoid")
-              ? scaleOf(c, sigmoid.in(0), x)
-              : null;
-      if (alpha != null && float32(c, x)) {
-        String dx =
-            c.e()
-                .opsIn(
-                    FusedKernels.DOMAIN,
-                    FusedKernels.SWISH_GRAD,
-                    asList(g.get(0), x),
-                    1,
-                    Attr.f("alpha", alpha.floatValue()))
-                .get(0);
-        List<String> out = new ArrayList<>(asList(null, null));
-        out.set(k, dx);
-        return out;
-      }
-    }
-    return null;
-  }
-
-  /** {@code a} where {@code t} is {@code x} (1) or {@code Mul(x, a)} with a scalar weight a. */
-  private static Double scaleOf(GradContext c, String t, String x) {
-    if (t.equals(x)) {
-      return 1.0;
-    }
-    Node m = c.producer(t);
-    if (m == null || !m.domain().isEmpty() || !m.op().equals("Mul")) {
+    Swishes.Match m = Swishes.match(n, c);
+    if (m == null || !float32(c, m.x())) {
       return null;
     }
-    for (int k = 0; k < 2; k++) {
-      double[] a = m.in(k).equals(x) ? c.floatConstant(m.in(1 - k)) : null;
-      if (a != null && a.length == 1) {
-        return a[0];
-      }
-    }
-    return null;
+    List<String> out = new ArrayList<>(asList(null, null));
+    out.set(
+        m.input(),
+        kernel(c, FusedKernels.SWISH_GRAD, asList(g.get(0), m.x()), Attr.f("alpha", m.alpha())));
+    return out;
   }
 
   private static List<String> gelu(Node n, List<String> g, GradContext c) {
@@ -172,14 +144,11 @@ final class FusedRules {
 
   private static List<String> crossEntropy(Node n, List<String> g, GradContext c) {
     String dLogits =
-        c.e()
-            .opsIn(
-                FusedKernels.DOMAIN,
-                FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD,
-                asList(g.get(0), n.in(0), n.in(1), n.out(1)),
-                1,
-                Attr.i("shift", n.i("shift", 0)))
-            .get(0);
+        kernel(
+            c,
+            FusedKernels.SOFTMAX_CROSS_ENTROPY_GRAD,
+            asList(g.get(0), n.in(0), n.in(1), n.out(1)),
+            Attr.i("shift", n.i("shift", 0)));
     return asList(dLogits, null);
   }
 

@@ -5,8 +5,8 @@ import dev.loraort.builder.BuildException;
 import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Emitter;
 import dev.loraort.builder.ir.Graph;
+import dev.loraort.builder.ir.GraphLookup;
 import dev.loraort.builder.ir.Node;
-import dev.loraort.builder.ir.RmsNorms;
 import dev.loraort.builder.ir.Tensors;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
@@ -21,7 +21,7 @@ import java.util.Map;
  * gradient, the forward graph's shapes, an emitter for new nodes, and the helpers every rule shares
  * (broadcast reduction, zeros, shapes of forward values made once).
  */
-public final class GradContext implements RmsNorms.Lookup {
+public final class GradContext implements GraphLookup {
   private final Graph g;
   private final Emitter e;
   private final Shapes s;

@@ -156,9 +156,9 @@ public final class MixedPrecision {
                     FusedKernels.SWISH,
                     FusedKernels.DOMAIN,
                     n.rawName(),
-                    List.of(lowOf(swish(n).x)),
+                    List.of(lowOf(swish(n).x())),
                     List.of(),
-                    Map.of("alpha", Attr.f("alpha", swish(n).alpha)));
+                    Map.of("alpha", Attr.f("alpha", swish(n).alpha())));
             case GELU ->
                 new Node(
                     FusedKernels.GELU,
@@ -553,9 +553,9 @@ public final class MixedPrecision {
         () -> s.elemType(rmsNorm(n).x()) == DataType.FLOAT_VALUE && feedsOnlyLowReaders(n.out(0)));
   }
 
-  /** What {@link RmsNorms} reads of this graph. */
-  private final RmsNorms.Lookup lookup =
-      new RmsNorms.Lookup() {
+  /** What {@link RmsNorms} and {@link Swishes} read of this graph. */
+  private final GraphLookup lookup =
+      new GraphLookup() {
         @Override
         public Node producer(String v) {
           return producers.get(v);
@@ -609,35 +609,17 @@ public final class MixedPrecision {
   }
 
   /**
-   * SiLU or QuickGELU as exporters write it: the product {@code mul} of x and {@code Sigmoid(alpha
-   * x)} (alpha 1: {@code Sigmoid(x)}; else a Mul or Div of x by a scalar weight), read only there.
+   * {@code n} as a swish's outer product ({@link Swishes}) whose sigmoid and scaling it alone
+   * reads.
    */
-  private record Swish(String x, Node sigmoid, Node scaled, float alpha) {}
-
-  /** {@code n} as a swish's outer product, or null. */
-  private Swish swish(Node n) {
-    if (n == null || !n.domain().isEmpty() || !n.op().equals("Mul")) {
+  private Swishes.Match swish(Node n) {
+    Swishes.Match m = n == null ? null : Swishes.match(n, lookup);
+    if (m == null
+        || onlyReader(m.sigmoid().out(0)) != n
+        || m.scaled() != null && onlyReader(m.scaled().out(0)) != m.sigmoid()) {
       return null;
     }
-    for (int k = 0; k < 2; k++) {
-      String x = n.in(k);
-      Node sigmoid = producers.get(n.in(1 - k));
-      if (sigmoid == null
-          || !sigmoid.domain().isEmpty()
-          || !sigmoid.op().equals("Sigmoid")
-          || onlyReader(sigmoid.out(0)) != n) {
-        continue;
-      }
-      if (sigmoid.in(0).equals(x)) {
-        return new Swish(x, sigmoid, null, 1f);
-      }
-      Node scaled = producers.get(sigmoid.in(0));
-      Scale c = scaled != null && onlyReader(scaled.out(0)) == sigmoid ? scale(scaled, x) : null;
-      if (c != null) {
-        return new Swish(x, sigmoid, scaled, c.value);
-      }
-    }
-    return null;
+    return m;
   }
 
   /**
@@ -652,19 +634,19 @@ public final class MixedPrecision {
     return memo(
         lowKernel,
         n,
-        () -> s.elemType(swish(n).x) == DataType.FLOAT_VALUE && computable(swish(n).x));
+        () -> s.elemType(swish(n).x()) == DataType.FLOAT_VALUE && computable(swish(n).x()));
   }
 
   /** The swish whose sigmoid or scaling {@code r} is, or null. */
   private Node swishAround(Node r) {
     Node next = onlyReader(r.out(0));
     if (r.op().equals("Sigmoid") && r.domain().isEmpty()) {
-      Swish w = swish(next);
-      return w != null && w.sigmoid == r ? next : null;
+      Swishes.Match w = swish(next);
+      return w != null && w.sigmoid() == r ? next : null;
     }
     Node outer = next == null ? null : onlyReader(next.out(0));
-    Swish w = swish(outer);
-    return w != null && w.scaled == r ? outer : null;
+    Swishes.Match w = swish(outer);
+    return w != null && w.scaled() == r ? outer : null;
   }
 
   /** Whether {@code v} comes from products through data movement and elementwise steps only. */

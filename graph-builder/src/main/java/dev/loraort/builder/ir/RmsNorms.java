@@ -7,33 +7,6 @@ package dev.loraort.builder.ir;
  * epsilon))}. Found from its last node, by the fused gradient rule and by the bf16 pass alike.
  */
 public final class RmsNorms {
-  /** What the search reads of a graph. */
-  public interface Lookup {
-    /**
-     * @param v a value
-     * @return the node that computes it, or null
-     */
-    Node producer(String v);
-
-    /**
-     * @param v a value
-     * @return its values if it is a float weight, else null
-     */
-    double[] floatConstant(String v);
-
-    /**
-     * @param v a value
-     * @return its values if it is a fixed integer tensor, else null
-     */
-    long[] constants(String v);
-
-    /**
-     * @param v a value
-     * @return its rank
-     */
-    int rank(String v);
-  }
-
   /**
    * @param input which input of the last node is x
    * @param x the normalized value
@@ -48,9 +21,9 @@ public final class RmsNorms {
    * @param g the graph it is in
    * @return n as an RMSNorm's last node, or null
    */
-  public static Match match(Node n, Lookup g) {
-    boolean div = is(n, "Div");
-    if (!div && !is(n, "Mul")) {
+  public static Match match(Node n, GraphLookup g) {
+    boolean div = GraphLookup.is(n, "Div");
+    if (!div && !GraphLookup.is(n, "Mul")) {
       return null;
     }
     for (int k = 0; k < (div ? 1 : 2); k++) {
@@ -65,32 +38,32 @@ public final class RmsNorms {
   }
 
   /** S where {@code r} is {@code Reciprocal(S)} or {@code Div(1, S)}, or null. */
-  private static Node rootInverted(Lookup g, String r) {
+  private static Node rootInverted(GraphLookup g, String r) {
     Node p = g.producer(r);
-    if (is(p, "Reciprocal")) {
+    if (GraphLookup.is(p, "Reciprocal")) {
       return g.producer(p.in(0));
     }
-    double[] one = is(p, "Div") ? g.floatConstant(p.in(0)) : null;
+    double[] one = GraphLookup.is(p, "Div") ? g.floatConstant(p.in(0)) : null;
     return one != null && one.length == 1 && one[0] == 1 ? g.producer(p.in(1)) : null;
   }
 
   /** epsilon where {@code root} is {@code Sqrt(Add(ReduceMean(Pow(x, 2)), epsilon))}, or null. */
-  private static Double epsilon(Lookup g, Node root, String x) {
-    Node add = is(root, "Sqrt") ? g.producer(root.in(0)) : null;
-    if (!is(add, "Add")) {
+  private static Double epsilon(GraphLookup g, Node root, String x) {
+    Node add = GraphLookup.is(root, "Sqrt") ? g.producer(root.in(0)) : null;
+    if (!GraphLookup.is(add, "Add")) {
       return null;
     }
     for (int k = 0; k < 2; k++) {
       Node mean = g.producer(add.in(k));
       double[] epsilon = g.floatConstant(add.in(1 - k));
-      if (!is(mean, "ReduceMean") || epsilon == null || epsilon.length != 1) {
+      if (!GraphLookup.is(mean, "ReduceMean") || epsilon == null || epsilon.length != 1) {
         continue;
       }
       long[] axes = mean.inputs().size() > 1 ? g.constants(mean.in(1)) : null;
       int rank = g.rank(x);
       boolean lastAxis = axes != null && axes.length == 1 && (axes[0] == -1 || axes[0] == rank - 1);
       Node pow = g.producer(mean.in(0));
-      double[] two = is(pow, "Pow") ? g.floatConstant(pow.in(1)) : null;
+      double[] two = GraphLookup.is(pow, "Pow") ? g.floatConstant(pow.in(1)) : null;
       if (lastAxis
           && mean.i("keepdims", 1) == 1
           && pow.in(0).equals(x)
@@ -101,9 +74,5 @@ public final class RmsNorms {
       }
     }
     return null;
-  }
-
-  private static boolean is(Node n, String op) {
-    return n != null && n.domain().isEmpty() && n.op().equals(op);
   }
 }
