@@ -194,6 +194,51 @@ class PrepareConformanceTest {
   }
 
   /**
+   * ONNX Runtime runs a backward node that reads only forward values (a transposed key, the GELU
+   * derivative) in the backward, next to the gradient node that reads it, not in the forward, where
+   * its output would stay alive across the rest of the forward: in ONNX Runtime's own execution
+   * order (its profile of one step, on the graph it optimized), no float output of a node outside
+   * the forward waits for its first reader while a forward node runs. Shape arithmetic (int64) may
+   * run in the forward.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(
+      strings = {
+        "tiny-roberta-cls/model.onnx",
+        "tiny-roberta-cls/model_ts.onnx",
+        "tiny-bert-cls/model.onnx",
+        "tiny-bert-cls/model_ts.onnx",
+        "tiny-gpt2-lm/model.onnx",
+        "tiny-gpt2-lm/model_ts.onnx",
+        "tiny-clip/model.onnx",
+        "tiny-clip/model_ts.onnx",
+        "tiny-qwen2vl/model.onnx",
+        "tiny-qwen2vl/model_ts.onnx"
+      })
+  void backwardNodesOfForwardValuesRunInTheBackward(
+      String model, @org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+    String id = model.substring(0, model.indexOf('/'));
+    Manifest m = prepared(id, model.substring(id.length() + 1));
+    copyTree(Path.of("../onnx-models", id, "fixture"), m.dir().resolve("fixture"));
+    Fixture fx = Fixture.read(m.dir());
+    for (String graph : List.of("train.onnx", "train_fused.onnx")) {
+      boolean fused = graph.equals("train_fused.onnx");
+      if (fused && !FusedKernels.bundled()) {
+        continue;
+      }
+      Path prefix = Files.createDirectories(dir.resolve(graph)).resolve("profile");
+      List<String> outs = new ArrayList<>(List.of(TensorNames.LOSS));
+      fx.expected().keySet().stream().filter(k -> k.startsWith("grad.")).forEach(outs::add);
+      try (GraphSession s =
+          GraphSession.open(m.dir().resolve(graph), ExecutionDevice.CPU, 1, prefix, fused)) {
+        s.run(fx.trainFeeds(), outs);
+      }
+      List<String> waits = OrtProfile.forwardWaits(prefix.getParent(), graph);
+      assertThat(waits).as(id + " " + graph).isEmpty();
+    }
+  }
+
+  /**
    * train_bf16 and train_fused_bf16 against train.onnx on the fixture's batch. The CPU EP has no
    * bfloat16 MatMul, so each product of the bf16 graphs is run as the CUDA EP runs it, emulated:
    * its bfloat16 operands widened, multiplied in float32, the result rounded to bfloat16 (cuBLAS

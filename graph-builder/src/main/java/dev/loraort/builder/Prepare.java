@@ -276,6 +276,7 @@ public final class Prepare {
     Built bf16(boolean kernels) {
       Graph low = g.copy();
       MixedPrecision.bf16(low, kernels);
+      Backward.listGradientNodesLast(low);
       return new Built(low, trainables, batchInputs);
     }
   }
@@ -449,6 +450,7 @@ public final class Prepare {
     g.removeDeadNodes();
     g.sortTopologically();
     CudaRewrites.moveDimsToDevice(g);
+    Backward.listGradientNodesLast(g);
   }
 
   /** Exposes {@code value} as graph output {@code name} (through Identity when they differ). */

@@ -23,6 +23,9 @@ import java.util.Set;
 public final class Backward {
   private static final Set<String> CONTROL_FLOW = Set.of("If", "Loop", "Scan");
 
+  /** The loss gradient's seed, a scalar 1: every gradient value descends from it. */
+  private static final String SEED = "grad/seed";
+
   private Backward() {}
 
   /**
@@ -121,9 +124,19 @@ public final class Backward {
     }
     GradContext c = new GradContext(g, shapes);
     Map<String, List<String>> contrib = new HashMap<>();
-    contrib
-        .computeIfAbsent(loss, k -> new ArrayList<>())
-        .add(c.e().scalar(1.0, shapes.elemType(loss)));
+    // 1, computed from the loss (x^0 = 1 for every x, NaN and infinities included): no gradient
+    // node can run before the loss, so ONNX Runtime cannot start the loss's own gradient (a causal
+    // LM's vocabulary-sized zeros) while the forward's last nodes are still to run
+    String seed = g.fresh(SEED);
+    g.add(
+        new Node(
+            "Pow",
+            "",
+            seed,
+            List.of(loss, c.e().scalar(0.0, shapes.elemType(loss))),
+            List.of(seed),
+            Map.of()));
+    contrib.computeIfAbsent(loss, k -> new ArrayList<>()).add(seed);
     for (Node n : active) {
       List<String> outGrads = new ArrayList<>();
       boolean any = false;
@@ -158,6 +171,71 @@ public final class Backward {
       out.put(w, s);
     }
     return out;
+  }
+
+  /**
+   * Lists every node that reads a gradient after every node that does not (a stable partition, so
+   * still a topological order), in a graph that {@link #build} differentiated. ONNX Runtime's
+   * default execution order is a depth-first walk back from the outputs that enters a node's
+   * producers in descending node index, that is file position: where a backward node joins a
+   * gradient with a value computed from forward values alone (the GELU derivative, a transposed
+   * key), the value listed later runs first. Listed after the forward-only part, the gradient's
+   * side runs first and the forward-only part runs in the backward, next to its use, instead of in
+   * the forward, where its output would stay alive until the backward reaches its layer. Shape
+   * arithmetic (a Shape or Size, and what computes integers from such values alone) stays with the
+   * gradient nodes: it should run in the forward, since run late its Shape would keep a forward
+   * tensor alive. A tensor made from a shape alone (ConstantOfShape's zeros) is not arithmetic.
+   */
+  public static void listGradientNodesLast(Graph g) {
+    Shapes types = Shapes.infer(g);
+    Set<String> gradients = new HashSet<>();
+    Set<String> shapes = new HashSet<>();
+    Set<Node> shapeArithmetic = new HashSet<>();
+    Set<Node> after = new HashSet<>();
+    for (Node n : g.nodes()) {
+      List<String> reads = new ArrayList<>(n.inputs());
+      reads.addAll(n.subgraphReads());
+      if (reads.stream().anyMatch(gradients::contains) || n.rawName().startsWith(SEED)) {
+        gradients.addAll(n.outputs());
+        after.add(n);
+      } else if (n.op().equals("Shape")
+          || n.op().equals("Size")
+          || (n.outputs().stream().allMatch(o -> isInteger(types.elemType(o)))
+              && reads.stream()
+                  .allMatch(
+                      r -> r.isEmpty() || shapes.contains(r) || g.initializers().containsKey(r)))) {
+        shapes.addAll(n.outputs());
+        shapeArithmetic.add(n);
+      }
+    }
+    // shape arithmetic joins the gradient nodes where only they read it (the order stays valid)
+    Map<String, List<Node>> readers = new HashMap<>();
+    for (Node n : g.nodes()) {
+      n.inputs().forEach(i -> readers.computeIfAbsent(i, k -> new ArrayList<>()).add(n));
+      n.subgraphReads().forEach(i -> readers.computeIfAbsent(i, k -> new ArrayList<>()).add(n));
+    }
+    for (int k = g.nodes().size() - 1; k >= 0; k--) {
+      Node n = g.nodes().get(k);
+      if (shapeArithmetic.contains(n)
+          && n.outputs().stream()
+              .allMatch(
+                  o ->
+                      !g.isOutput(o)
+                          && readers.getOrDefault(o, List.of()).stream()
+                              .allMatch(after::contains))) {
+        after.add(n);
+      }
+    }
+    List<Node> order = new ArrayList<>();
+    g.nodes().stream().filter(n -> !after.contains(n)).forEach(order::add);
+    g.nodes().stream().filter(after::contains).forEach(order::add);
+    g.nodes().clear();
+    g.nodes().addAll(order);
+  }
+
+  /** A known integer or boolean type (0, a type shape inference does not know, is not). */
+  private static boolean isInteger(int type) {
+    return type != 0 && !Tensors.isFloat(type);
   }
 
   /** The gradient rule of {@code n}: by op type, or the kernel library's for its own ops. */
