@@ -17,6 +17,7 @@ import dev.loraort.builder.ir.CudaRewrites;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.OnnxModels;
+import dev.loraort.builder.ir.PositionIds;
 import dev.loraort.builder.lora.Targets;
 import dev.loraort.kernels.FusedKernels;
 import dev.loraort.trainer.cli.Main;
@@ -27,6 +28,7 @@ import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.graph.Fixture;
 import dev.loraort.trainer.graph.FixtureCheck;
 import dev.loraort.trainer.graph.GraphSession;
+import dev.loraort.trainer.graph.ModelGraphs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -454,6 +456,64 @@ class PrepareConformanceTest {
     String b = broken.toString();
     assertThat(Main.run("check", "--model", b, "--finite-differences", "--threads", "1")).isOne();
     assertThat(Main.run("check", "--model", b, "--against", dir, "--threads", "1")).isOne();
+  }
+
+  @Test
+  void anExportThatTakesPositionIdsTrainsAsOneThatComputesThem(
+      @org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+    // tiny GPT-2 as Optimum exports decoders: position_ids an input, read by the position embedding
+    Path plain = Path.of("../onnx-models/tiny-gpt2-lm/plain/model.onnx");
+    Onnx.ModelProto.Builder model =
+        Onnx.ModelProto.parseFrom(Files.readAllBytes(plain)).toBuilder();
+    int rewired = 0;
+    for (Onnx.NodeProto.Builder n : model.getGraphBuilder().getNodeBuilderList()) {
+      if (n.getOpType().equals("Gather") && n.getInput(0).equals("transformer.wpe.weight")) {
+        n.setInput(1, PositionIds.INPUT);
+        rewired++;
+      }
+    }
+    assertThat(rewired).isOne();
+    Onnx.ValueInfoProto ids = model.getGraph().getInput(0);
+    assertThat(ids.getName()).isEqualTo("input_ids");
+    model.getGraphBuilder().addInput(ids.toBuilder().setName(PositionIds.INPUT));
+    Path optimumStyle = dir.resolve("model.onnx");
+    Files.write(optimumStyle, model.build().toByteArray());
+    Path out = dir.resolve("tiny-gpt2-lm");
+    Prepare.run(
+        PrepareConfig.defaults(optimumStyle, out, "causal-lm").toBuilder()
+            .id("tiny-gpt2-lm")
+            .build());
+    Manifest m = Manifest.read(out);
+    // the prepared graphs compute the positions from the mask: the batch is what text data gives
+    assertThat(m.inputs()).extracting(Manifest.IoSpec::name).doesNotContain(PositionIds.INPUT);
+    copyTree(Path.of("../onnx-models/tiny-gpt2-lm/fixture"), out.resolve("fixture"));
+    List<FixtureCheck.Row> rows = FixtureCheck.run(m, ExecutionDevice.CPU, 1);
+    assertThat(rows.stream().filter(r -> r.graph().equals("train")))
+        .hasSize(1 + 2 * m.lora().modules().size())
+        .allSatisfy(r -> assertThat(r.ok()).as(r.toString()).isTrue());
+    // the fixture's batch is right-padded: its logits agree wherever the mask attends; a padded
+    // position has position 1 here, transformers' default there
+    Fixture fx = Fixture.read(out);
+    Map<String, Tensor> feeds = fx.inferFeeds(m);
+    float[] want = fx.expected().get(Fixture.INFER + TensorNames.LOGITS).floats();
+    float[] got;
+    try (GraphSession infer = ModelGraphs.openInfer(m, ExecutionDevice.CPU, 1)) {
+      got = infer.run(feeds, List.of(TensorNames.LOGITS)).get(TensorNames.LOGITS).floats();
+    }
+    long[] mask = feeds.get("attention_mask").longs();
+    int vocab = want.length / mask.length;
+    double worst = 0;
+    double max = 0;
+    int padded = 0;
+    for (int t = 0; t < mask.length; t++) {
+      padded += mask[t] == 0 ? 1 : 0;
+      for (int k = t * vocab; k < (t + 1) * vocab && mask[t] == 1; k++) {
+        worst = Math.max(worst, Math.abs(got[k] - want[k]));
+        max = Math.max(max, Math.abs(want[k]));
+      }
+    }
+    assertThat(padded).as("padded positions in the fixture's batch").isPositive();
+    assertThat(worst / max).isLessThan(1e-5);
   }
 
   @Test

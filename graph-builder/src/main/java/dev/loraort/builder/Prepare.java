@@ -16,6 +16,7 @@ import dev.loraort.builder.ir.MixedPrecision;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.OnnxModels;
 import dev.loraort.builder.ir.OpsetNormalizer;
+import dev.loraort.builder.ir.PositionIds;
 import dev.loraort.builder.ir.SharedWeights;
 import dev.loraort.builder.ir.Tensors;
 import dev.loraort.builder.ir.WeightsFile;
@@ -121,6 +122,7 @@ public final class Prepare {
     this.sourceOpset = base.opset();
     List<Node> legacy = OpsetNormalizer.normalize(base);
     base.sortTopologically();
+    PositionIds.fromMask(base);
     renameBatchDims(base);
     OpsetNormalizer.fixLegacySoftmax(base, legacy, Shapes.infer(base)::rank);
     this.fused = Fusions.apply(base, Shapes.infer(base));
