@@ -117,6 +117,13 @@ class PrepareConformanceTest {
     return cases.stream();
   }
 
+  /** Every family's plain export by both exporters: id/file under onnx-models. */
+  static Stream<String> plainExports() {
+    return Stream.of(
+            "tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl")
+        .flatMap(id -> Stream.of(id + "/model.onnx", id + "/model_ts.onnx"));
+  }
+
   @ParameterizedTest(name = "{0}/{1} {2} {3}")
   @MethodSource("goldenCases")
   void goldenTracesHoldThroughPrepare(
@@ -132,19 +139,7 @@ class PrepareConformanceTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(
-      strings = {
-        "tiny-roberta-cls/model.onnx",
-        "tiny-roberta-cls/model_ts.onnx",
-        "tiny-bert-cls/model.onnx",
-        "tiny-bert-cls/model_ts.onnx",
-        "tiny-gpt2-lm/model.onnx",
-        "tiny-gpt2-lm/model_ts.onnx",
-        "tiny-clip/model.onnx",
-        "tiny-clip/model_ts.onnx",
-        "tiny-qwen2vl/model.onnx",
-        "tiny-qwen2vl/model_ts.onnx"
-      })
+  @MethodSource("plainExports")
   void fixtureLossAndGradientsMatchTorch(String model) throws IOException {
     String id = model.substring(0, model.indexOf('/'));
     Manifest m = prepared(id, model.substring(id.length() + 1));
@@ -204,19 +199,7 @@ class PrepareConformanceTest {
    * run in the forward.
    */
   @ParameterizedTest(name = "{0}")
-  @ValueSource(
-      strings = {
-        "tiny-roberta-cls/model.onnx",
-        "tiny-roberta-cls/model_ts.onnx",
-        "tiny-bert-cls/model.onnx",
-        "tiny-bert-cls/model_ts.onnx",
-        "tiny-gpt2-lm/model.onnx",
-        "tiny-gpt2-lm/model_ts.onnx",
-        "tiny-clip/model.onnx",
-        "tiny-clip/model_ts.onnx",
-        "tiny-qwen2vl/model.onnx",
-        "tiny-qwen2vl/model_ts.onnx"
-      })
+  @MethodSource("plainExports")
   void backwardNodesOfForwardValuesRunInTheBackward(
       String model, @org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
     String id = model.substring(0, model.indexOf('/'));
