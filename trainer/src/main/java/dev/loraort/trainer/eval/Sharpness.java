@@ -6,6 +6,7 @@ import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.Batcher;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.graph.ExecutionDevice;
+import dev.loraort.trainer.graph.GraphSession;
 import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.params.LoraParams;
 import java.util.ArrayList;
@@ -79,8 +80,9 @@ public record Sharpness(
     for (int i = 0; i < b.batchesPerEpoch(); i++) {
       batches.add(b.next());
     }
-    try (ModelGraphs g = ModelGraphs.open(m, device, threads, false)) {
-      Probe probe = new Probe(m, p, g, batches);
+    try (ModelGraphs g = ModelGraphs.open(m, device, threads, false);
+        GraphSession lossOnly = ModelGraphs.openLoss(m, device, threads)) {
+      Probe probe = new Probe(m, p, g, lossOnly, batches);
       Map<String, float[]> zero = probe.zeros();
       double clean = probe.loss(zero, null);
       Map<String, float[]> e = zero;
@@ -118,17 +120,27 @@ public record Sharpness(
     }
   }
 
-  /** Runs the train graph with A' = [A; I], B' = [B, E / s_m] per adapted layer. */
+  /**
+   * Runs the train graph with A' = [A; I], B' = [B, E / s_m] per adapted layer; the forward alone
+   * where only the loss is asked for.
+   */
   static final class Probe {
     private final Manifest m;
     private final LoraParams p;
     private final ModelGraphs g;
+    private final GraphSession lossOnly;
     private final List<Map<String, Tensor>> batches;
 
-    Probe(Manifest m, LoraParams p, ModelGraphs g, List<Map<String, Tensor>> batches) {
+    Probe(
+        Manifest m,
+        LoraParams p,
+        ModelGraphs g,
+        GraphSession lossOnly,
+        List<Map<String, Tensor>> batches) {
       this.m = m;
       this.p = p;
       this.g = g;
+      this.lossOnly = lossOnly;
       this.batches = batches;
     }
 
@@ -177,18 +189,20 @@ public record Sharpness(
       for (Map<String, Tensor> batch : batches) {
         Map<String, Tensor> f = new LinkedHashMap<>(batch);
         f.putAll(feeds);
+        if (grad == null) {
+          total += lossOnly.run(f, outs).get(TensorNames.LOSS).floats()[0];
+          continue;
+        }
         Map<String, Tensor> o = p.trueGradients(g.train().run(f, outs), wide);
         total += o.get(TensorNames.LOSS).floats()[0];
-        if (grad != null) {
-          for (Manifest.LoraModule mod : m.lora().modules()) {
-            int r = p.rank(mod.name());
-            float s = p.scale(mod.name());
-            float[] gb = o.get(TensorNames.grad(TensorNames.loraB(mod.name()))).floats();
-            float[] acc = grad.get(mod.name());
-            for (int i = 0; i < mod.out(); i++) {
-              for (int j = 0; j < mod.in(); j++) {
-                acc[i * mod.in() + j] += gb[i * (r + mod.in()) + r + j] / s / batches.size();
-              }
+        for (Manifest.LoraModule mod : m.lora().modules()) {
+          int r = p.rank(mod.name());
+          float s = p.scale(mod.name());
+          float[] gb = o.get(TensorNames.grad(TensorNames.loraB(mod.name()))).floats();
+          float[] acc = grad.get(mod.name());
+          for (int i = 0; i < mod.out(); i++) {
+            for (int j = 0; j < mod.in(); j++) {
+              acc[i * mod.in() + j] += gb[i * (r + mod.in()) + r + j] / s / batches.size();
             }
           }
         }

@@ -199,6 +199,39 @@ public final class ModelGraphs implements AutoCloseable {
   }
 
   /**
+   * Opens the train graph of the device's precision cut to its loss ({@link ForwardOnly}), for runs
+   * that need the loss alone: they cost the forward, not the whole step. Where the graph cannot be
+   * cut, the train graph itself.
+   *
+   * @param m the manifest
+   * @param device CPU or CUDA EP (its precision picks the graph; no fused kernels)
+   * @param threads CPU intra-op threads
+   * @return the session (the caller closes it): feed it what the train graph takes, ask for loss
+   * @throws GraphException if the graph is missing or fails to load
+   */
+  public static GraphSession openLoss(Manifest m, ExecutionDevice device, int threads) {
+    requireBaseWeights(m);
+    String role = device.precision().role;
+    Path train = m.graph(role).orElse(null);
+    if (train == null || !Files.exists(train)) {
+      return openChecked(m, role, device, threads, null, false, ExecutionDevice.Io.COPY);
+    }
+    Path cut = ForwardOnly.write(train);
+    if (cut == null) {
+      return openChecked(m, role, device, threads, null, false, ExecutionDevice.Io.COPY);
+    }
+    try {
+      return GraphSession.open(cut, device, threads, null, false, ExecutionDevice.Io.COPY);
+    } finally {
+      try {
+        Files.deleteIfExists(cut); // the session has read it
+      } catch (java.io.IOException e) {
+        cut.toFile().deleteOnExit();
+      }
+    }
+  }
+
+  /**
    * @return the checked train graph (the mixed-precision graph with an fp16 device), on one device
    *     or split between several
    */

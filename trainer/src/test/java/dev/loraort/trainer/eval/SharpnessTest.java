@@ -9,6 +9,7 @@ import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.trainer.data.JsonlDataset;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.graph.Fixture;
+import dev.loraort.trainer.graph.GraphSession;
 import dev.loraort.trainer.graph.ModelGraphs;
 import dev.loraort.trainer.params.LoraParams;
 import java.io.IOException;
@@ -29,10 +30,14 @@ class SharpnessTest {
     LoraParams p =
         LoraParams.of(
             m, fx.params(), fx.params().get(TensorNames.LORA_SCALE).floats()[0], "fixture");
-    try (ModelGraphs g = ModelGraphs.open(m, ExecutionDevice.CPU, 1, false)) {
-      Sharpness.Probe probe = new Sharpness.Probe(m, p, g, List.of(fx.batch()));
+    try (ModelGraphs g = ModelGraphs.open(m, ExecutionDevice.CPU, 1, false);
+        GraphSession lossOnly = ModelGraphs.openLoss(m, ExecutionDevice.CPU, 1)) {
+      // the loss-only runs go through the train graph cut to its forward: the same loss
+      assertThat(lossOnly.io(true)).containsOnlyKeys(TensorNames.LOSS);
+      Sharpness.Probe probe = new Sharpness.Probe(m, p, g, lossOnly, List.of(fx.batch()));
       Map<String, float[]> grad = new LinkedHashMap<>();
       double loss = probe.loss(probe.zeros(), grad);
+      assertThat(probe.loss(probe.zeros(), null)).isCloseTo(loss, within(1e-6));
       Map<String, Tensor> feeds = new LinkedHashMap<>(fx.trainFeeds());
       Map<String, Tensor> ref = g.train().run(feeds, ModelGraphs.trainOutputs(p.tree().names()));
       assertThat(loss).isCloseTo(ref.get(TensorNames.LOSS).floats()[0], within(1e-6));
