@@ -469,6 +469,9 @@ class PrepareConformanceTest {
     Manifest m = Manifest.read(out);
     // the prepared graphs compute the positions from the mask: the batch is what text data gives
     assertThat(m.inputs()).extracting(Manifest.IoSpec::name).doesNotContain(PositionIds.INPUT);
+    JsonObject written =
+        JsonParser.parseString(Files.readString(out.resolve(Manifest.FILE))).getAsJsonObject();
+    assertThat(written.getAsJsonObject("prepare").has(PositionIds.INPUT)).isTrue();
     copyTree(Path.of("../onnx-models/tiny-gpt2-lm/fixture"), out.resolve("fixture"));
     List<FixtureCheck.Row> rows = FixtureCheck.run(m, ExecutionDevice.CPU, 1);
     assertThat(rows.stream().filter(r -> r.graph().equals("train")))

@@ -15,6 +15,7 @@ import dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto;
 import dev.loraort.builder.heads.Heads;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.OnnxModels;
+import dev.loraort.builder.ir.PositionIds;
 import dev.loraort.builder.lora.LinearLayers;
 import dev.loraort.builder.lora.Targets;
 import dev.loraort.builder.shape.Dim;
@@ -51,6 +52,7 @@ final class ManifestJson {
       List<LinearLayers.Layer> layers,
       int weightTensors,
       int[] fused,
+      boolean positionsFromMask,
       Map<String, Integer> nodes,
       double seconds)
       throws IOException {
@@ -192,6 +194,10 @@ final class ManifestJson {
     f.addProperty("layer_norm", fused[0]);
     f.addProperty("gelu", fused[1]);
     prep.add("fused", f);
+    if (positionsFromMask) {
+      prep.addProperty(
+          PositionIds.INPUT, "the export's input, computed from attention_mask in these graphs");
+    }
     JsonObject n = new JsonObject();
     nodes.forEach(n::addProperty);
     prep.add("nodes", n);

@@ -105,6 +105,7 @@ public final class Prepare {
   private final List<String> save;
   private final Targets targets;
   private final int[] fused;
+  private final boolean positionsFromMask;
 
   /**
    * What the Hugging Face class that matches the prepared model calls the exported model, prefixed
@@ -122,7 +123,7 @@ public final class Prepare {
     this.sourceOpset = base.opset();
     List<Node> legacy = OpsetNormalizer.normalize(base);
     base.sortTopologically();
-    PositionIds.fromMask(base);
+    this.positionsFromMask = PositionIds.fromMask(base);
     renameBatchDims(base);
     OpsetNormalizer.fixLegacySoftmax(base, legacy, Shapes.infer(base)::rank);
     this.fused = Fusions.apply(base, Shapes.infer(base));
@@ -251,6 +252,7 @@ public final class Prepare {
               p.adapted,
               weights.size(),
               p.fused,
+              p.positionsFromMask,
               nodes,
               seconds[0]);
         });
