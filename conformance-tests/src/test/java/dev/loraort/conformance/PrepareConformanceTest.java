@@ -622,6 +622,87 @@ class PrepareConformanceTest {
         .isLessThanOrEqualTo(1e-5);
   }
 
+  @Test
+  void aQuantizedExportTrainsOnItsDequantizedWeights() throws IOException {
+    // langchain4j's -q jar: ONNX Runtime's dynamic quantization of the same all-MiniLM-L6-v2
+    Path q = Files.createTempDirectory("minilm-q").resolve("all-minilm-l6-v2-q.onnx");
+    Files.write(q, MiniLm.resource("all-minilm-l6-v2-q.onnx"));
+    Path out = Files.createTempDirectory("prepared").resolve("minilm-q");
+    Prepare.run(PrepareConfig.defaults(q, out, "embedding"));
+    Manifest m = Manifest.read(out);
+    assertThat(m.lora().modules()).hasSize(12); // query and value of six layers, as in float
+    Graph train = OnnxModels.read(out.resolve("train.onnx")).graph();
+    assertThat(train.nodes())
+        .extracting(Node::op)
+        .doesNotContain("MatMulInteger", "DynamicQuantizeLinear", "DequantizeLinear");
+    // at B = 0 its embeddings are the quantized model's, up to the activations' quantization,
+    // which the float products leave out
+    Map<String, Tensor> batch =
+        Safetensors.read(MiniLm.SOURCE.resolve("fixture/batch.safetensors")).tensors();
+    Map<String, Tensor> feeds = new LinkedHashMap<>();
+    m.inferInputs().forEach(i -> feeds.put(i.name(), batch.get(i.name())));
+    for (Manifest.LoraModule mod : m.lora().modules()) {
+      feeds.put(
+          mod.name() + ".lora_A.weight",
+          Tensor.ofFloats(new long[] {8, mod.in()}, new float[8 * mod.in()]));
+      feeds.put(
+          mod.name() + ".lora_B.weight",
+          Tensor.ofFloats(new long[] {mod.out(), 8}, new float[8 * mod.out()]));
+    }
+    feeds.put("lora_scale", Tensor.scalar(2f));
+    float[] emb;
+    try (GraphSession s = GraphSession.open(out.resolve("infer.onnx"), ExecutionDevice.CPU, 1)) {
+      emb =
+          s.run(feeds, List.of(TensorNames.SENTENCE_EMBEDDING))
+              .get(TensorNames.SENTENCE_EMBEDDING)
+              .floats();
+    }
+    float[] want;
+    try (GraphSession s = GraphSession.open(q, ExecutionDevice.CPU, 1)) {
+      Tensor hidden =
+          s.run(Map.copyOf(batchInputs(batch)), List.of("last_hidden_state"))
+              .get("last_hidden_state");
+      want = meanPooledNormalized(hidden, batch.get("attention_mask")).floats();
+    }
+    float[] fp32;
+    try (GraphSession s = GraphSession.open(miniLmOnnx(), ExecutionDevice.CPU, 1)) {
+      Tensor hidden =
+          s.run(Map.copyOf(batchInputs(batch)), List.of("last_hidden_state"))
+              .get("last_hidden_state");
+      fp32 = meanPooledNormalized(hidden, batch.get("attention_mask")).floats();
+    }
+    double worst = worstCosine(emb, want, 384);
+    double floatModel = worstCosine(fp32, want, 384);
+    System.out.printf(
+        Locale.ROOT,
+        "all-minilm-l6-v2-q: worst cosine of the dequantized model's embeddings to the quantized"
+            + " model's %.5f (the float model's to the quantized model's %.5f)%n",
+        worst,
+        floatModel);
+    // closer to the quantized model than the float model is: it carries the int8 weights
+    assertThat(worst).isGreaterThan(Math.max(0.98, floatModel));
+    // and a classifier on it trains: its gradients are those of its loss
+    Path cls = out.resolveSibling("minilm-q-cls");
+    Prepare.run(PrepareConfig.defaults(q, cls, "seq-cls"));
+    copyTree(MiniLm.SOURCE.resolve("fixture"), cls.resolve("fixture"));
+    assertThat(
+            Main.run("check", "--model", cls.toString(), "--finite-differences", "--threads", "1"))
+        .isZero();
+  }
+
+  /** The smallest cosine between rows of two sets of L2-normalized vectors. */
+  private static double worstCosine(float[] x, float[] y, int dim) {
+    double worst = 1;
+    for (int row = 0; row < x.length / dim; row++) {
+      double dot = 0;
+      for (int k = row * dim; k < (row + 1) * dim; k++) {
+        dot += x[k] * y[k];
+      }
+      worst = Math.min(worst, dot);
+    }
+    return worst;
+  }
+
   private static Map<String, Tensor> batchInputs(Map<String, Tensor> batch) {
     Map<String, Tensor> b = new LinkedHashMap<>(batch);
     b.remove("labels");

@@ -53,6 +53,7 @@ final class ManifestJson {
       int weightTensors,
       int[] fused,
       boolean positionsFromMask,
+      int dequantized,
       Map<String, Integer> nodes,
       double seconds)
       throws IOException {
@@ -194,6 +195,12 @@ final class ManifestJson {
     f.addProperty("layer_norm", fused[0]);
     f.addProperty("gelu", fused[1]);
     prep.add("fused", f);
+    if (dequantized > 0) {
+      prep.addProperty(
+          "dequantized",
+          dequantized
+              + " int8 products and tables of the export, made float32 ((q - zero point) * scale)");
+    }
     if (positionsFromMask) {
       prep.addProperty(
           PositionIds.INPUT, "the export's input, computed from attention_mask in these graphs");

@@ -10,6 +10,7 @@ import dev.loraort.artifacts.safetensors.Safetensors;
 import dev.loraort.builder.autodiff.Backward;
 import dev.loraort.builder.heads.Heads;
 import dev.loraort.builder.ir.CudaRewrites;
+import dev.loraort.builder.ir.Dequantize;
 import dev.loraort.builder.ir.Fusions;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.MixedPrecision;
@@ -106,6 +107,7 @@ public final class Prepare {
   private final Targets targets;
   private final int[] fused;
   private final boolean positionsFromMask;
+  private final int dequantized;
 
   /**
    * What the Hugging Face class that matches the prepared model calls the exported model, prefixed
@@ -123,6 +125,7 @@ public final class Prepare {
     this.sourceOpset = base.opset();
     List<Node> legacy = OpsetNormalizer.normalize(base);
     base.sortTopologically();
+    this.dequantized = Dequantize.apply(base);
     this.positionsFromMask = PositionIds.fromMask(base);
     renameBatchDims(base);
     OpsetNormalizer.fixLegacySoftmax(base, legacy, Shapes.infer(base)::rank);
@@ -142,6 +145,15 @@ public final class Prepare {
     Set<String> outputLayers = outputLayers(base, all);
     all.forEach(l -> candidates.add(l.module()));
     Targets t = c.targets() != null ? c.targets() : Targets.peftDefault(candidates);
+    Set<String> quantized = Dequantize.remaining(base);
+    if (candidates.isEmpty() && !quantized.isEmpty()) {
+      throw new BuildException(
+          c.onnx()
+              + ": a quantized export prepare cannot make float (ops "
+              + quantized
+              + "); it reads float exports and ONNX Runtime's dynamic quantization"
+              + " (DynamicQuantizeLinear + MatMulInteger): export the model unquantized");
+    }
     if (t == null) {
       throw new BuildException(
           c.onnx()
@@ -253,6 +265,7 @@ public final class Prepare {
               weights.size(),
               p.fused,
               p.positionsFromMask,
+              p.dequantized,
               nodes,
               seconds[0]);
         });

@@ -1,0 +1,189 @@
+package dev.loraort.builder.ir;
+
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto;
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * A dynamically quantized export (ONNX Runtime's {@code quantize_dynamic}, as in langchain4j's "-q"
+ * jars) made float, so that {@code prepare} finds its linear layers and trains LoRA on the
+ * quantized model's weights, as QLoRA trains on a quantized base: each int8 weight is dequantized
+ * once, to the values the quantized model multiplies by ((W_q - zero point) * scale), and its
+ * product runs in float32 on the float activations (the activations are no longer quantized).
+ *
+ * <ul>
+ *   <li>{@code DynamicQuantizeLinear(x) -> MatMulInteger(x_q, W_q, x_zp, W_zp) -> Cast -> Mul(.,
+ *       x_scale * W_scale)} becomes {@code MatMul(x, W)};
+ *   <li>{@code Gather(T_q, ids) -> DequantizeLinear(., scale, zp)} with one scale (an embedding
+ *       table) becomes {@code Gather(T, ids)}.
+ * </ul>
+ */
+public final class Dequantize {
+  /** Ops of quantized exports that {@link #apply} does not turn into float ones. */
+  private static final Set<String> QUANTIZED =
+      Set.of(
+          "MatMulInteger",
+          "ConvInteger",
+          "QLinearMatMul",
+          "QLinearConv",
+          "DynamicQuantizeLinear",
+          "QuantizeLinear",
+          "DequantizeLinear",
+          "MatMulNBits",
+          "QAttention",
+          "DynamicQuantizeMatMul",
+          "MatMulIntegerToFloat");
+
+  private Dequantize() {}
+
+  /**
+   * Rewrites in place.
+   *
+   * @param g a normalized graph
+   * @return how many products and embedding tables were made float
+   */
+  public static int apply(Graph g) {
+    int n = 0;
+    for (Node q : new ArrayList<>(g.nodes())) {
+      if (q.domain().isEmpty() && (q.op().equals("MatMulInteger") ? product(g, q) : table(g, q))) {
+        n++;
+      }
+    }
+    if (n > 0) {
+      g.removeDeadNodes();
+      g.sortTopologically();
+    }
+    return n;
+  }
+
+  /**
+   * @param g a graph after {@link #apply}
+   * @return the quantized ops it still has, by name (empty for a float graph)
+   */
+  public static Set<String> remaining(Graph g) {
+    Set<String> ops = new TreeSet<>();
+    g.nodes().stream().map(Node::op).filter(QUANTIZED::contains).forEach(ops::add);
+    return ops;
+  }
+
+  private static boolean product(Graph g, Node mm) {
+    Map<String, Node> producers = g.producers();
+    Map<String, List<Node>> readers = g.consumers();
+    Node dq = producers.get(mm.in(0));
+    TensorProto wq = g.initializers().get(mm.in(1));
+    if (dq == null
+        || !dq.op().equals("DynamicQuantizeLinear")
+        || wq == null
+        || wq.getDimsCount() != 2
+        || mm.inputs().size() < 3
+        || !mm.in(2).equals(dq.out(2))) {
+      return false;
+    }
+    Node cast = only(readers, mm.out(0), "Cast");
+    Node scaled = cast == null ? null : only(readers, cast.out(0), "Mul");
+    if (cast == null || cast.i("to", 0) != DataType.FLOAT_VALUE || scaled == null) {
+      return false;
+    }
+    Node scales = producers.get(scaled.in(scaled.in(0).equals(cast.out(0)) ? 1 : 0));
+    if (scales == null || !scales.op().equals("Mul") || !scales.inputs().contains(dq.out(1))) {
+      return false;
+    }
+    TensorProto ws = g.initializers().get(scales.in(scales.in(0).equals(dq.out(1)) ? 1 : 0));
+    TensorProto wzp = mm.inputs().size() > 3 ? g.initializers().get(mm.in(3)) : null;
+    long cols = wq.getDims(1);
+    if (ws == null || !perColumnOrOne(ws, cols) || (wzp != null && !perColumnOrOne(wzp, cols))) {
+      return false;
+    }
+    double[] w = Tensors.doubles(wq);
+    double[] s = Tensors.doubles(ws);
+    double[] z = wzp == null ? new double[] {0} : Tensors.doubles(wzp);
+    float[] f = new float[w.length];
+    for (int i = 0; i < w.length; i++) {
+      int c = (int) (i % cols);
+      f[i] = (float) ((w[i] - z[z.length == 1 ? 0 : c]) * s[s.length == 1 ? 0 : c]);
+    }
+    String name = floatName(g, mm.in(1));
+    g.addInitializer(name, Tensors.floats(name, new long[] {wq.getDims(0), cols}, f));
+    int at = g.nodes().indexOf(scaled);
+    g.nodes()
+        .set(
+            at,
+            new Node(
+                "MatMul",
+                "",
+                mm.rawName(),
+                List.of(dq.in(0), name),
+                List.of(scaled.out(0)),
+                Map.of()));
+    return true;
+  }
+
+  private static boolean table(Graph g, Node dq) {
+    if (!dq.op().equals("DequantizeLinear") || dq.inputs().size() < 2) {
+      return false;
+    }
+    Node gather = g.producers().get(dq.in(0));
+    TensorProto tq = gather == null ? null : g.initializers().get(gather.in(0));
+    TensorProto scale = g.initializers().get(dq.in(1));
+    TensorProto zp = dq.inputs().size() > 2 ? g.initializers().get(dq.in(2)) : null;
+    if (tq == null
+        || !gather.op().equals("Gather")
+        || scale == null
+        || Tensors.numel(scale) != 1
+        || (zp == null && dq.inputs().size() > 2 && !dq.in(2).isEmpty())
+        || (zp != null && Tensors.numel(zp) != 1)) {
+      return false;
+    }
+    double s = Tensors.doubles(scale)[0];
+    double z = zp == null ? 0 : Tensors.doubles(zp)[0];
+    double[] t = Tensors.doubles(tq);
+    float[] f = new float[t.length];
+    for (int i = 0; i < t.length; i++) {
+      f[i] = (float) ((t[i] - z) * s);
+    }
+    long[] dims = new long[tq.getDimsCount()];
+    for (int i = 0; i < dims.length; i++) {
+      dims[i] = tq.getDims(i);
+    }
+    String name = floatName(g, gather.in(0));
+    g.addInitializer(name, Tensors.floats(name, dims, f));
+    int at = g.nodes().indexOf(dq);
+    g.nodes()
+        .set(
+            at,
+            new Node(
+                "Gather",
+                "",
+                gather.rawName(),
+                List.of(name, gather.in(1)),
+                List.of(dq.out(0)),
+                gather.attrs()));
+    return true;
+  }
+
+  /** The reader of {@code value} when it has exactly one and it is a {@code op}. */
+  private static Node only(Map<String, List<Node>> readers, String value, String op) {
+    List<Node> r = readers.getOrDefault(value, List.of());
+    return r.size() == 1 && r.get(0).op().equals(op) ? r.get(0) : null;
+  }
+
+  private static boolean perColumnOrOne(TensorProto t, long cols) {
+    long n = Tensors.numel(t);
+    return n == 1 || (n == cols && t.getDimsCount() == 1);
+  }
+
+  /** The quantized initializer's name without the quantizer's suffix, where that name is free. */
+  private static String floatName(Graph g, String quantized) {
+    String plain =
+        quantized.endsWith("_quantized")
+            ? quantized.substring(0, quantized.length() - "_quantized".length())
+            : quantized + "_float";
+    return g.initializers().containsKey(plain) || g.producers().containsKey(plain)
+        ? g.fresh(plain)
+        : plain;
+  }
+}
