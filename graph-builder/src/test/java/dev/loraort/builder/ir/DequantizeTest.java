@@ -19,16 +19,7 @@ class DequantizeTest {
 
   @Test
   void aPerColumnInt8ProductBecomesAFloatMatMulOfTheDequantizedWeight() {
-    Graph g =
-        new Graph(
-            "q",
-            13,
-            List.of(),
-            Map.of(),
-            List.of(
-                new ValueType(DataType.FLOAT_VALUE, List.of(Dim.sym("b"), Dim.of(3)))
-                    .toValueInfo("x")),
-            List.of());
+    Graph g = graph(DataType.FLOAT_VALUE, "x");
     g.addInitializer("w_quantized", int8("w_quantized", new long[] {3, 4}, W));
     g.addInitializer("w_zero_point", int8("w_zero_point", new long[] {4}, ZERO));
     g.addInitializer("w_scale", Tensors.floats("w_scale", new long[] {4}, SCALE));
@@ -59,22 +50,25 @@ class DequantizeTest {
 
   @Test
   void aFormItDoesNotReadStaysAndIsNamed() {
-    Graph g =
-        new Graph(
-            "q",
-            13,
-            List.of(),
-            Map.of(),
-            List.of(
-                new ValueType(DataType.UINT8_VALUE, List.of(Dim.of(2), Dim.of(3)))
-                    .toValueInfo("a")),
-            List.of());
+    Graph g = graph(DataType.UINT8_VALUE, "a");
     g.addInitializer("b", int8("b", new long[] {3, 4}, W));
     // no DynamicQuantizeLinear before it: the activations come quantized from outside
     g.add(node("MatMulInteger", List.of("a", "b"), List.of("y")));
     g.outputs().add(new ValueType(DataType.INT32_VALUE, null).toValueInfo("y"));
     assertThat(Dequantize.apply(g)).isZero();
     assertThat(Dequantize.remaining(g)).containsExactly("MatMulInteger");
+  }
+
+  /** An empty graph with one input {@code name} of [batch, 3]. */
+  private static Graph graph(int type, String name) {
+    List<Dim> dims = List.of(Dim.sym("b"), Dim.of(3));
+    return new Graph(
+        "q",
+        13,
+        List.of(),
+        Map.of(),
+        List.of(new ValueType(type, dims).toValueInfo(name)),
+        List.of());
   }
 
   private static Node node(String op, List<String> in, List<String> out) {
