@@ -45,6 +45,18 @@ class ModelGraphsTest {
   }
 
   @Test
+  void theLossGraphIsTheForwardAloneAndLeavesNothingBehind() throws IOException {
+    Path d = copyWithManifest("\"in\": 64", "\"in\": 64");
+    Manifest m = Manifest.read(d);
+    try (GraphSession loss = ModelGraphs.openLoss(m, ExecutionDevice.CPU, 1)) {
+      assertThat(loss.io(true)).containsOnlyKeys("loss");
+    }
+    try (java.util.stream.Stream<Path> files = Files.list(d)) {
+      assertThat(files.map(f -> f.getFileName().toString())).noneMatch(f -> f.contains("loss"));
+    }
+  }
+
+  @Test
   void manifestThatDisagreesWithTheGraphNamesTensorAndShapes() throws IOException {
     Manifest m = Manifest.read(copyWithManifest("\"in\": 64", "\"in\": 65"));
     assertThatThrownBy(() -> ModelGraphs.open(m, ExecutionDevice.CPU, 1, false))
