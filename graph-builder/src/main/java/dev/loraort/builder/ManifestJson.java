@@ -39,6 +39,17 @@ final class ManifestJson {
 
   private ManifestJson() {}
 
+  /**
+   * What {@code prepare} rewrote in the export before building on it, recorded under "prepare".
+   *
+   * @param dequantized int8 products and embedding tables made float ({@code Dequantize})
+   * @param positionsFromMask whether position_ids became computed from the mask ({@code
+   *     PositionIds})
+   * @param layerNorms decomposed LayerNorms fused into the op ({@code Fusions})
+   * @param gelus decomposed GELUs fused into the op
+   */
+  record Rewrites(int dequantized, boolean positionsFromMask, int layerNorms, int gelus) {}
+
   static void write(
       Path dir,
       PrepareConfig c,
@@ -51,9 +62,7 @@ final class ManifestJson {
       boolean hfHead,
       List<LinearLayers.Layer> layers,
       int weightTensors,
-      int[] fused,
-      boolean positionsFromMask,
-      int dequantized,
+      Rewrites rewrites,
       Map<String, Integer> nodes,
       double seconds)
       throws IOException {
@@ -192,16 +201,16 @@ final class ManifestJson {
     prep.addProperty("opset", infer.opset());
     prep.addProperty("weights_file_tensors", weightTensors);
     JsonObject f = new JsonObject();
-    f.addProperty("layer_norm", fused[0]);
-    f.addProperty("gelu", fused[1]);
+    f.addProperty("layer_norm", rewrites.layerNorms());
+    f.addProperty("gelu", rewrites.gelus());
     prep.add("fused", f);
-    if (dequantized > 0) {
+    if (rewrites.dequantized() > 0) {
       prep.addProperty(
           "dequantized",
-          dequantized
+          rewrites.dequantized()
               + " int8 products and tables of the export, made float32 ((q - zero point) * scale)");
     }
-    if (positionsFromMask) {
+    if (rewrites.positionsFromMask()) {
       prep.addProperty(
           PositionIds.INPUT, "the export's input, computed from attention_mask in these graphs");
     }

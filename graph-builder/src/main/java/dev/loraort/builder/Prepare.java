@@ -105,9 +105,7 @@ public final class Prepare {
   private final List<LinearLayers.Layer> adapted;
   private final List<String> save;
   private final Targets targets;
-  private final int[] fused;
-  private final boolean positionsFromMask;
-  private final int dequantized;
+  private final ManifestJson.Rewrites rewrites;
 
   /**
    * What the Hugging Face class that matches the prepared model calls the exported model, prefixed
@@ -125,11 +123,12 @@ public final class Prepare {
     this.sourceOpset = base.opset();
     List<Node> legacy = OpsetNormalizer.normalize(base);
     base.sortTopologically();
-    this.dequantized = Dequantize.apply(base);
-    this.positionsFromMask = PositionIds.fromMask(base);
+    int dequantized = Dequantize.apply(base);
+    boolean positionsFromMask = PositionIds.fromMask(base);
     renameBatchDims(base);
     OpsetNormalizer.fixLegacySoftmax(base, legacy, Shapes.infer(base)::rank);
-    this.fused = Fusions.apply(base, Shapes.infer(base));
+    int[] fused = Fusions.apply(base, Shapes.infer(base));
+    this.rewrites = new ManifestJson.Rewrites(dequantized, positionsFromMask, fused[0], fused[1]);
     CudaRewrites.apply(base, Shapes.infer(base));
     Shapes s = Shapes.infer(base);
     if (SharedWeights.apply(base, s) > 0) {
@@ -263,9 +262,7 @@ public final class Prepare {
               p.hfHead(),
               p.adapted,
               weights.size(),
-              p.fused,
-              p.positionsFromMask,
-              p.dequantized,
+              p.rewrites,
               nodes,
               seconds[0]);
         });
