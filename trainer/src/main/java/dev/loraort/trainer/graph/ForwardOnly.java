@@ -76,6 +76,7 @@ final class ForwardOnly {
     }
     try {
       Path file = Files.createTempFile(train.toAbsolutePath().getParent(), ".train-loss-", ".onnx");
+      file.toFile().deleteOnExit(); // should a session fail to open before the caller deletes it
       Files.write(file, model.toBuilder().setGraph(cut).build().toByteArray());
       return file;
     } catch (IOException e) {

@@ -226,7 +226,7 @@ public final class ModelGraphs implements AutoCloseable {
       try {
         Files.deleteIfExists(cut); // the session has read it
       } catch (java.io.IOException e) {
-        cut.toFile().deleteOnExit();
+        // ForwardOnly asked for its deletion at exit
       }
     }
   }
