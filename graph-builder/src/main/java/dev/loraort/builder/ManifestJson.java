@@ -42,7 +42,8 @@ final class ManifestJson {
   /**
    * What {@code prepare} rewrote in the export before building on it, recorded under "prepare".
    *
-   * @param dequantized int8 products and embedding tables made float ({@code Dequantize})
+   * @param dequantized quantized products, tables, weights and activations made float ({@code
+   *     Dequantize})
    * @param positionsFromMask whether position_ids became computed from the mask ({@code
    *     PositionIds})
    * @param layerNorms decomposed LayerNorms fused into the op ({@code Fusions})
@@ -208,7 +209,8 @@ final class ManifestJson {
       prep.addProperty(
           "dequantized",
           rewrites.dequantized()
-              + " int8 products and tables of the export, made float32 ((q - zero point) * scale)");
+              + " quantized products, tables, weights or activations of the export, made"
+              + " float32 ((q - zero point) * scale)");
     }
     if (rewrites.positionsFromMask()) {
       prep.addProperty(

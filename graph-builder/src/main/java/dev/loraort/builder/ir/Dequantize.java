@@ -19,7 +19,11 @@ import java.util.TreeSet;
  *   <li>{@code DynamicQuantizeLinear(x) -> MatMulInteger(x_q, W_q, x_zp, W_zp) -> Cast -> Mul(.,
  *       x_scale * W_scale)} becomes {@code MatMul(x, W)};
  *   <li>{@code Gather(T_q, ids) -> DequantizeLinear(., scale, zp)} with one scale (an embedding
- *       table) becomes {@code Gather(T, ids)}.
+ *       table) becomes {@code Gather(T, ids)};
+ *   <li>in the QDQ form of static quantization, {@code DequantizeLinear(W_q, scale, zp)} of a
+ *       stored weight becomes the float weight, and an activation's {@code QuantizeLinear ->
+ *       DequantizeLinear} round trip with the same scale and zero point becomes the activation
+ *       itself (no fake quantization in training).
  * </ul>
  */
 public final class Dequantize {
@@ -44,12 +48,16 @@ public final class Dequantize {
    * Rewrites in place.
    *
    * @param g a normalized graph
-   * @return how many products and embedding tables were made float
+   * @return how many products, tables, weights and activations were made float
    */
   public static int apply(Graph g) {
     int n = 0;
     for (Node q : new ArrayList<>(g.nodes())) {
-      if (q.domain().isEmpty() && (q.op().equals("MatMulInteger") ? product(g, q) : table(g, q))) {
+      boolean dq = q.op().equals("DequantizeLinear");
+      if (q.domain().isEmpty()
+          && (q.op().equals("MatMulInteger")
+              ? product(g, q)
+              : dq && (table(g, q) || weight(g, q) || roundTrip(g, q)))) {
         n++;
       }
     }
@@ -162,6 +170,61 @@ public final class Dequantize {
                 List.of(name, gather.in(1)),
                 List.of(dq.out(0)),
                 gather.attrs()));
+    return true;
+  }
+
+  /** A stored weight's DequantizeLinear (per tensor, or per channel along its axis). */
+  private static boolean weight(Graph g, Node dq) {
+    TensorProto q = g.initializers().get(dq.in(0));
+    TensorProto scale = dq.inputs().size() > 1 ? g.initializers().get(dq.in(1)) : null;
+    TensorProto zp =
+        dq.inputs().size() > 2 && !dq.in(2).isEmpty() ? g.initializers().get(dq.in(2)) : null;
+    if (q == null
+        || scale == null
+        || (zp == null && dq.inputs().size() > 2 && !dq.in(2).isEmpty())
+        || g.isOutput(dq.out(0))) {
+      return false;
+    }
+    long[] dims = new long[q.getDimsCount()];
+    for (int i = 0; i < dims.length; i++) {
+      dims[i] = q.getDims(i);
+    }
+    int axis = (int) dq.i("axis", 1);
+    axis = axis < 0 ? axis + dims.length : axis;
+    long channels = Tensors.numel(scale);
+    if (channels != 1 && (axis < 0 || axis >= dims.length || dims[axis] != channels)) {
+      return false; // blocked quantization (opset 21's block_size) and other forms
+    }
+    long stride = 1;
+    for (int i = axis + 1; i < dims.length; i++) {
+      stride *= dims[i];
+    }
+    double[] v = Tensors.doubles(q);
+    double[] s = Tensors.doubles(scale);
+    double[] z = zp == null ? new double[] {0} : Tensors.doubles(zp);
+    float[] f = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      int c = channels == 1 ? 0 : (int) ((i / stride) % channels);
+      f[i] = (float) ((v[i] - z[z.length == 1 ? 0 : c]) * s[c]);
+    }
+    g.addInitializer(dq.out(0), Tensors.floats(dq.out(0), dims, f));
+    g.nodes().remove(dq);
+    return true;
+  }
+
+  /** An activation's QuantizeLinear -> DequantizeLinear with the same scale and zero point. */
+  private static boolean roundTrip(Graph g, Node dq) {
+    Node q = g.producers().get(dq.in(0));
+    if (q == null
+        || !q.op().equals("QuantizeLinear")
+        || !q.inputs()
+            .subList(1, q.inputs().size())
+            .equals(dq.inputs().subList(1, dq.inputs().size()))
+        || q.i("axis", 1) != dq.i("axis", 1)
+        || g.isOutput(dq.out(0))) {
+      return false;
+    }
+    g.replaceUses(dq.out(0), q.in(0), Set.of());
     return true;
   }
 

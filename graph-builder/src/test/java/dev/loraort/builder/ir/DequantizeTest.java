@@ -2,16 +2,24 @@ package dev.loraort.builder.ir;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
 import com.google.protobuf.ByteString;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.ValueType;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** ONNX Runtime's dynamically quantized product, as quantize_dynamic writes it, made float. */
+/**
+ * Quantized exports' forms (quantize_dynamic's products, QDQ weights and round trips) made float.
+ */
 class DequantizeTest {
   private static final byte[] W = {-128, -1, 0, 1, 2, 3, 4, 5, 6, 7, 100, 127};
   private static final byte[] ZERO = {0, 1, -2, 3};
@@ -48,6 +56,46 @@ class DequantizeTest {
     assertThat(Dequantize.remaining(g)).isEmpty();
   }
 
+  @TempDir Path dir;
+
+  @Test
+  void aStoredWeightsDequantizeLinearBecomesTheFloatWeightWithTheSameProduct() throws Exception {
+    // QDQ: y = x @ DequantizeLinear(W_q, per-column scale and zero point, axis 1)
+    Graph g = graph(DataType.FLOAT_VALUE, "x");
+    g.addInitializer("w_quantized", int8("w_quantized", new long[] {3, 4}, W));
+    g.addInitializer("w_zero_point", int8("w_zero_point", new long[] {4}, ZERO));
+    g.addInitializer("w_scale", Tensors.floats("w_scale", new long[] {4}, SCALE));
+    g.add(
+        new Node(
+            "DequantizeLinear",
+            "",
+            "dq",
+            List.of("w_quantized", "w_scale", "w_zero_point"),
+            List.of("w"),
+            attrs("axis", 1)));
+    g.add(node("MatMul", List.of("x", "w"), List.of("y")));
+    g.outputs().add(new ValueType(DataType.FLOAT_VALUE, null).toValueInfo("y"));
+    float[] x = {1.5f, -2f, 0.25f, 3f, 0.5f, -1f};
+    float[] before = run(g, "qdq", x);
+    assertThat(Dequantize.apply(g)).isOne();
+    assertThat(g.nodes()).extracting(Node::op).containsExactly("MatMul");
+    assertThat(run(g, "float", x)).containsExactly(before);
+  }
+
+  @Test
+  void anActivationsQuantizeDequantizeRoundTripBecomesTheActivation() {
+    Graph g = graph(DataType.FLOAT_VALUE, "x");
+    g.addInitializer("s", Tensors.scalar("s", DataType.FLOAT_VALUE, 0.1));
+    g.addInitializer("z", int8("z", new long[] {}, new byte[] {0}));
+    g.add(node("QuantizeLinear", List.of("x", "s", "z"), List.of("xq")));
+    g.add(node("DequantizeLinear", List.of("xq", "s", "z"), List.of("xd")));
+    g.add(node("Relu", List.of("xd"), List.of("y")));
+    g.outputs().add(new ValueType(DataType.FLOAT_VALUE, null).toValueInfo("y"));
+    assertThat(Dequantize.apply(g)).isOne();
+    assertThat(g.nodes()).hasSize(1);
+    assertThat(g.nodes().get(0).inputs()).containsExactly("x");
+  }
+
   @Test
   void aFormItDoesNotReadStaysAndIsNamed() {
     Graph g = graph(DataType.UINT8_VALUE, "a");
@@ -69,6 +117,29 @@ class DequantizeTest {
         Map.of(),
         List.of(new ValueType(type, dims).toValueInfo(name)),
         List.of());
+  }
+
+  /** Runs g on ONNX Runtime's CPU EP with x as its [2, 3] input; its [2, 4] output. */
+  private float[] run(Graph g, String name, float[] x) throws Exception {
+    Path f = dir.resolve(name + ".onnx");
+    try (WeightsFile w = new WeightsFile(dir.resolve(name + ".bin"))) {
+      OnnxModels.write(g, f, w, Map.of(), "test");
+    }
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    // the graph's own semantics: optimized, ONNX Runtime would run DequantizeLinear + MatMul as a
+    // dynamically quantized product (the activations rounded to int8 too)
+    try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+      o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
+      try (OrtSession s = env.createSession(f.toString(), o);
+          OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {2, 3});
+          OrtSession.Result out = s.run(Map.of("x", in))) {
+        float[][] y = (float[][]) out.get(0).getValue();
+        float[] flat = new float[8];
+        System.arraycopy(y[0], 0, flat, 0, 4);
+        System.arraycopy(y[1], 0, flat, 4, 4);
+        return flat;
+      }
+    }
   }
 
   private static Node node(String op, List<String> in, List<String> out) {
