@@ -208,7 +208,8 @@ public final class Backward {
         shapeArithmetic.add(n);
       }
     }
-    // shape arithmetic joins the gradient nodes where only they read it (the order stays valid)
+    // shape arithmetic joins the gradient nodes where only they read it (the order stays valid);
+    // readers include If/Loop bodies' outer reads, which Graph.consumers() leaves out
     Map<String, List<Node>> readers = new HashMap<>();
     for (Node n : g.nodes()) {
       n.inputs().forEach(i -> readers.computeIfAbsent(i, k -> new ArrayList<>()).add(n));

@@ -102,20 +102,12 @@ public final class Dequantize {
     }
     TensorProto ws = g.initializers().get(scales.in(scales.in(0).equals(dq.out(1)) ? 1 : 0));
     TensorProto wzp = mm.inputs().size() > 3 ? g.initializers().get(mm.in(3)) : null;
-    long cols = wq.getDims(1);
-    if (ws == null || !perColumnOrOne(ws, cols) || (wzp != null && !perColumnOrOne(wzp, cols))) {
+    String name = floatName(g, mm.in(1));
+    TensorProto w = ws == null ? null : dequantized(name, wq, ws, wzp, 1); // per column
+    if (w == null) {
       return false;
     }
-    double[] w = Tensors.doubles(wq);
-    double[] s = Tensors.doubles(ws);
-    double[] z = wzp == null ? new double[] {0} : Tensors.doubles(wzp);
-    float[] f = new float[w.length];
-    for (int i = 0; i < w.length; i++) {
-      int c = (int) (i % cols);
-      f[i] = (float) ((w[i] - z[z.length == 1 ? 0 : c]) * s[s.length == 1 ? 0 : c]);
-    }
-    String name = floatName(g, mm.in(1));
-    g.addInitializer(name, Tensors.floats(name, new long[] {wq.getDims(0), cols}, f));
+    g.addInitializer(name, w);
     int at = g.nodes().indexOf(scaled);
     g.nodes()
         .set(
@@ -138,6 +130,7 @@ public final class Dequantize {
     TensorProto tq = gather == null ? null : g.initializers().get(gather.in(0));
     TensorProto scale = g.initializers().get(dq.in(1));
     TensorProto zp = dq.inputs().size() > 2 ? g.initializers().get(dq.in(2)) : null;
+    // one scale: the gathered rows' dequantization is the table's
     if (tq == null
         || !gather.op().equals("Gather")
         || scale == null
@@ -146,19 +139,8 @@ public final class Dequantize {
         || (zp != null && Tensors.numel(zp) != 1)) {
       return false;
     }
-    double s = Tensors.doubles(scale)[0];
-    double z = zp == null ? 0 : Tensors.doubles(zp)[0];
-    double[] t = Tensors.doubles(tq);
-    float[] f = new float[t.length];
-    for (int i = 0; i < t.length; i++) {
-      f[i] = (float) ((t[i] - z) * s);
-    }
-    long[] dims = new long[tq.getDimsCount()];
-    for (int i = 0; i < dims.length; i++) {
-      dims[i] = tq.getDims(i);
-    }
     String name = floatName(g, gather.in(0));
-    g.addInitializer(name, Tensors.floats(name, dims, f));
+    g.addInitializer(name, dequantized(name, tq, scale, zp, 0));
     int at = g.nodes().indexOf(dq);
     g.nodes()
         .set(
@@ -185,29 +167,11 @@ public final class Dequantize {
         || g.isOutput(dq.out(0))) {
       return false;
     }
-    long[] dims = new long[q.getDimsCount()];
-    for (int i = 0; i < dims.length; i++) {
-      dims[i] = q.getDims(i);
-    }
-    int axis = (int) dq.i("axis", 1);
-    axis = axis < 0 ? axis + dims.length : axis;
-    long channels = Tensors.numel(scale);
-    if (channels != 1 && (axis < 0 || axis >= dims.length || dims[axis] != channels)) {
+    TensorProto w = dequantized(dq.out(0), q, scale, zp, (int) dq.i("axis", 1));
+    if (w == null) {
       return false; // blocked quantization (opset 21's block_size) and other forms
     }
-    long stride = 1;
-    for (int i = axis + 1; i < dims.length; i++) {
-      stride *= dims[i];
-    }
-    double[] v = Tensors.doubles(q);
-    double[] s = Tensors.doubles(scale);
-    double[] z = zp == null ? new double[] {0} : Tensors.doubles(zp);
-    float[] f = new float[v.length];
-    for (int i = 0; i < v.length; i++) {
-      int c = channels == 1 ? 0 : (int) ((i / stride) % channels);
-      f[i] = (float) ((v[i] - z[z.length == 1 ? 0 : c]) * s[c]);
-    }
-    g.addInitializer(dq.out(0), Tensors.floats(dq.out(0), dims, f));
+    g.addInitializer(dq.out(0), w);
     g.nodes().remove(dq);
     return true;
   }
@@ -234,9 +198,38 @@ public final class Dequantize {
     return r.size() == 1 && r.get(0).op().equals(op) ? r.get(0) : null;
   }
 
-  private static boolean perColumnOrOne(TensorProto t, long cols) {
+  /**
+   * (q - zero point) * scale in float32, named {@code name}; the scale and the zero point (null: 0)
+   * each one value or one per index of q's {@code axis}, else null.
+   */
+  private static TensorProto dequantized(
+      String name, TensorProto q, TensorProto scale, TensorProto zp, int axis) {
+    long[] dims = new long[q.getDimsCount()];
+    for (int i = 0; i < dims.length; i++) {
+      dims[i] = q.getDims(i);
+    }
+    int a = axis < 0 ? axis + dims.length : axis;
+    if (!oneOrPerIndex(scale, dims, a) || (zp != null && !oneOrPerIndex(zp, dims, a))) {
+      return null;
+    }
+    long stride = 1;
+    for (int i = a + 1; i < dims.length; i++) {
+      stride *= dims[i];
+    }
+    double[] v = Tensors.doubles(q);
+    double[] s = Tensors.doubles(scale);
+    double[] z = zp == null ? new double[] {0} : Tensors.doubles(zp);
+    float[] f = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      int c = a >= 0 && a < dims.length ? (int) ((i / stride) % dims[a]) : 0;
+      f[i] = (float) ((v[i] - z[z.length == 1 ? 0 : c]) * s[s.length == 1 ? 0 : c]);
+    }
+    return Tensors.floats(name, dims, f);
+  }
+
+  private static boolean oneOrPerIndex(TensorProto t, long[] dims, int axis) {
     long n = Tensors.numel(t);
-    return n == 1 || (n == cols && t.getDimsCount() == 1);
+    return n == 1 || (t.getDimsCount() == 1 && axis >= 0 && axis < dims.length && n == dims[axis]);
   }
 
   /** The quantized initializer's name without the quantizer's suffix, where that name is free. */
