@@ -5,5 +5,5 @@ cat $O/progress.txt; tail -n 3 /tmp/export.log
 grep -E "tests (successful|failed|aborted)" $O/cuda_kernels_test.txt 2>/dev/null
 grep -E "✘" $O/cuda_kernels_test.txt 2>/dev/null | head -20
 cat $O/tiny_checks.txt 2>/dev/null
-for f in $O/*.bench_bf16.txt $O/*.torch_bf16.txt $O/*.torch_eager.txt; do [ -f $f ] && { echo "== $f"; grep -E "^lora|^eflat|lora bf16|median_ms|peak GPU|step 1:|^  (lora|eflat)" $f; }; done
+for f in $O/*.bench_bf16.txt $O/*.torch_bf16.txt $O/*.torch_eager.txt $O/*.torch_reduce_overhead.txt; do [ -f $f ] && { echo "== $f"; grep -E "^lora|^eflat|lora bf16|median_ms|peak GPU|step 1:|^  (lora|eflat)" $f; }; done
 rm -f /tmp/runx.tgz; tar czf $OUT/runx.tgz -C /tmp --exclude='*.onnx' --exclude='*.weights' runx

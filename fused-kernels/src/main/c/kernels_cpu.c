@@ -11,10 +11,12 @@
 #define SQRT_2_OVER_PI 0.79788456080286535588
 #define GELU_TANH_C 0.044715
 
-/* dGELU/dx, exact (erf) or the tanh approximation. */
+/* dGELU/dx, exact (erf) or the tanh approximation. Phi(v) is written 0.5 erfc(-v / sqrt 2), not
+ * 0.5 (1 + erf(v / sqrt 2)): in the negative tail the latter is 1 minus almost 1, whose float32
+ * rounding left CUDA's and the C library's erf tens of bfloat16 steps apart (run X). */
 static float gelu_slope(float v, int tanh_form) {
   if (!tanh_form) {
-    float cdf = 0.5f * (1.0f + erff(v * (float)INV_SQRT2));
+    float cdf = 0.5f * erfcf(-v * (float)INV_SQRT2);
     float pdf = expf(-0.5f * v * v) * (float)INV_SQRT_2PI;
     return cdf + v * pdf;
   }
@@ -25,7 +27,7 @@ static float gelu_slope(float v, int tanh_form) {
 }
 
 static float gelu(float v, int tanh_form) {
-  if (!tanh_form) return 0.5f * v * (1.0f + erff(v * (float)INV_SQRT2));
+  if (!tanh_form) return 0.5f * v * erfcf(-v * (float)INV_SQRT2);
   return 0.5f * v *
          (1.0f + tanhf((float)SQRT_2_OVER_PI * v * (1.0f + (float)GELU_TANH_C * v * v)));
 }

@@ -1,6 +1,7 @@
 /* The CUDA C of the fused kernels, compiled by NVRTC when a CUDA session registers the library
  * (no CUDA toolkit at build time). Row kernels run one block per row and reduce with warp
- * shuffles; the launch configuration is in ops.c. */
+ * shuffles; the launch configuration is in ops.c. The arithmetic is kernels_cpu.c's, which says
+ * why GELU's Phi is an erfc. */
 #include "kernels.h"
 
 const char* const LORAORT_CUDA_SOURCE =
@@ -14,7 +15,7 @@ const char* const LORAORT_CUDA_SOURCE =
     "  long long stride = (long long)gridDim.x * blockDim.x;\n"
     "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {\n"
     "    float v = x[i];\n"
-    "    float cdf = 0.5f * (1.0f + erff(v * INV_SQRT2));\n"
+    "    float cdf = 0.5f * erfcf(-v * INV_SQRT2);\n"
     "    float pdf = expf(-0.5f * v * v) * INV_SQRT_2PI;\n"
     "    dx[i] = dy[i] * (cdf + v * pdf);\n"
     "  }\n"
@@ -172,7 +173,7 @@ const char* const LORAORT_CUDA_SOURCE =
     "\n"
     "__device__ float gelu_slope(float v, int tanh_form) {\n"
     "  if (!tanh_form) {\n"
-    "    float cdf = 0.5f * (1.0f + erff(v * INV_SQRT2));\n"
+    "    float cdf = 0.5f * erfcf(-v * INV_SQRT2);\n"
     "    float pdf = expf(-0.5f * v * v) * INV_SQRT_2PI;\n"
     "    return cdf + v * pdf;\n"
     "  }\n"
@@ -189,7 +190,7 @@ const char* const LORAORT_CUDA_SOURCE =
     "    float v = bf16_in(x[i]);\n"
     "    float g = tanh_form\n"
     "        ? 0.5f * v * (1.0f + tanhf(SQRT_2_OVER_PI * v * (1.0f + GELU_TANH_C * v * v)))\n"
-    "        : 0.5f * v * (1.0f + erff(v * INV_SQRT2));\n"
+    "        : 0.5f * v * erfcf(-v * INV_SQRT2);\n"
     "    y[i] = bf16_out(g);\n"
     "  }\n"
     "}\n"
