@@ -23,7 +23,7 @@ final class MiniLm {
 
   static synchronized Manifest materialized() throws IOException {
     if (materialized == null) {
-      Path dir = Files.createTempDirectory("minilm");
+      Path dir = Scratch.dir("minilm");
       try (Stream<Path> files = Files.walk(SOURCE)) {
         files
             .filter(Files::isRegularFile)

@@ -68,7 +68,7 @@ class PrepareConformanceTest {
         id + "/" + file,
         k -> {
           try {
-            Path out = Files.createTempDirectory("prepared").resolve(id);
+            Path out = Scratch.dir("prepared").resolve(id);
             String task =
                 id.endsWith("-lm") || id.equals("tiny-qwen2vl")
                     ? "causal-lm"
@@ -419,7 +419,7 @@ class PrepareConformanceTest {
                 "1"))
         .isZero();
     // the same graphs with two same-shaped gradients swapped: both checks must fail
-    Path broken = Files.createTempDirectory("broken").resolve("tiny-roberta-cls");
+    Path broken = Scratch.dir("broken").resolve("tiny-roberta-cls");
     copyTree(m.dir(), broken);
     Path train = broken.resolve("train.onnx");
     Onnx.ModelProto.Builder model =
@@ -524,7 +524,7 @@ class PrepareConformanceTest {
   void miniLmByBothRoutesGivesTheSameLossAndGradients() throws IOException {
     Manifest exporter = MiniLm.materialized();
     Path onnx = miniLmOnnx();
-    Path out = Files.createTempDirectory("prepared").resolve("minilm");
+    Path out = Scratch.dir("prepared").resolve("minilm");
     PrepareConfig d = PrepareConfig.defaults(onnx, out, "seq-cls");
     // BertForSequenceClassification's head: [CLS] -> pooler dense + tanh -> classifier; the
     // bare encoder's modules and the head take that class's names (bert.encoder..., bert.pooler,
@@ -576,7 +576,7 @@ class PrepareConformanceTest {
     // FEATURE_EXTRACTION, and its keys are the bare BertModel's (checked with peft on the GPU
     // machine: scripts/check_peft_keys.py loads 24 of 26 tensors onto BertModel, all the LoRA ones;
     // as SEQ_CLS onto BertForSequenceClassification it loaded 2 of 26)
-    Path out = Files.createTempDirectory("prepared").resolve("minilm-linear");
+    Path out = Scratch.dir("prepared").resolve("minilm-linear");
     Prepare.run(PrepareConfig.defaults(miniLmOnnx(), out, "seq-cls"));
     Manifest m = Manifest.read(out);
     assertThat(m.lora().peftTaskType()).isEqualTo("FEATURE_EXTRACTION");
@@ -588,7 +588,7 @@ class PrepareConformanceTest {
   @Test
   void anEmbeddingModelAtBZeroIsTheOriginalModel() throws IOException {
     Path onnx = miniLmOnnx();
-    Path out = Files.createTempDirectory("prepared").resolve("minilm-emb");
+    Path out = Scratch.dir("prepared").resolve("minilm-emb");
     Prepare.run(PrepareConfig.defaults(onnx, out, "embedding"));
     Manifest m = Manifest.read(out);
     Map<String, Tensor> batch =
@@ -625,9 +625,9 @@ class PrepareConformanceTest {
   @Test
   void aQuantizedExportTrainsOnItsDequantizedWeights() throws IOException {
     // langchain4j's -q jar: ONNX Runtime's dynamic quantization of the same all-MiniLM-L6-v2
-    Path q = Files.createTempDirectory("minilm-q").resolve("all-minilm-l6-v2-q.onnx");
+    Path q = Scratch.dir("minilm-q").resolve("all-minilm-l6-v2-q.onnx");
     Files.write(q, MiniLm.resource("all-minilm-l6-v2-q.onnx"));
-    Path out = Files.createTempDirectory("prepared").resolve("minilm-q");
+    Path out = Scratch.dir("prepared").resolve("minilm-q");
     Prepare.run(PrepareConfig.defaults(q, out, "embedding"));
     Manifest m = Manifest.read(out);
     assertThat(m.lora().modules()).hasSize(12); // query and value of six layers, as in float
@@ -743,7 +743,7 @@ class PrepareConformanceTest {
 
   /** Exporter names (BertForSequenceClassification) to prepare's (the embedding model's). */
   static Path miniLmOnnx() throws IOException {
-    Path f = Files.createTempDirectory("minilm-onnx").resolve("all-minilm-l6-v2.onnx");
+    Path f = Scratch.dir("minilm-onnx").resolve("all-minilm-l6-v2.onnx");
     Files.write(f, MiniLm.resource("all-minilm-l6-v2.onnx"));
     return f;
   }

@@ -9,8 +9,6 @@ import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Emitter;
 import dev.loraort.builder.ir.Graph;
-import dev.loraort.builder.ir.OnnxModels;
-import dev.loraort.builder.ir.WeightsFile;
 import dev.loraort.builder.shape.Dim;
 import dev.loraort.builder.shape.Shapes;
 import dev.loraort.builder.shape.ValueType;
@@ -194,11 +192,7 @@ final class GradCheck {
       gradOut.add(out);
     }
     g.sortTopologically();
-    Path dir = Files.createTempDirectory("gradcheck");
-    Path model = dir.resolve("m.onnx");
-    try (WeightsFile wf = new WeightsFile(dir.resolve("w.bin"))) {
-      OnnxModels.write(g, model, wf, Map.of(), "gradcheck");
-    }
+    Path model = LibraryGraph.write(g);
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
       so.setIntraOpNumThreads(1);
@@ -246,7 +240,7 @@ final class GradCheck {
         return Map.of("worst", new double[] {worst});
       }
     } finally {
-      for (Path p : List.of(model, dir.resolve("w.bin"), dir)) {
+      for (Path p : List.of(model, model.resolveSibling("w.bin"), model.getParent())) {
         Files.deleteIfExists(p);
       }
     }

@@ -41,7 +41,11 @@ final class LibraryGraph {
    */
   static Path write(Graph g) throws IOException {
     Path dir = Files.createTempDirectory("library-graph");
+    // deleted at exit in the reverse order of these calls: the files, then their directory
+    dir.toFile().deleteOnExit();
     Path model = dir.resolve("m.onnx");
+    model.toFile().deleteOnExit();
+    dir.resolve("w.bin").toFile().deleteOnExit();
     try (WeightsFile wf = new WeightsFile(dir.resolve("w.bin"))) {
       OnnxModels.write(g, model, wf, Map.of(), "test");
     }

@@ -60,6 +60,9 @@ public final class BundledModel {
    */
   public static Path extract() throws IOException {
     Path dir = Files.createTempDirectory("lora-trainer-default-model");
+    // the JVM deletes in the reverse order of registration: a directory before what is in it
+    // would stay (every quickstart run left one behind)
+    dir.toFile().deleteOnExit();
     List<String> files =
         new ArrayList<>(List.of("manifest.json", "trainable_init.safetensors", SAMPLE_DATA));
     byte[] manifest = bytes("manifest.json");
@@ -71,13 +74,12 @@ public final class BundledModel {
     for (String f : files) {
       Path target = dir.resolve(f);
       Files.createDirectories(target.getParent());
+      target.getParent().toFile().deleteOnExit();
       try (InputStream in = open(f)) {
         Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
       }
       target.toFile().deleteOnExit();
     }
-    dir.resolve("sample").toFile().deleteOnExit();
-    dir.toFile().deleteOnExit();
     return dir;
   }
 

@@ -3,8 +3,12 @@ package dev.loraort.trainer.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class BundledModelTest {
   @Test
@@ -32,6 +36,32 @@ class BundledModelTest {
     Path committed = Path.of("../onnx-models/tiny-roberta-cls");
     for (String f : new String[] {"manifest.json", "train.onnx", BundledModel.SAMPLE_DATA}) {
       assertThat(dir.resolve(f)).as(f).hasSameBinaryContentAs(committed.resolve(f));
+    }
+  }
+
+  /** A JVM that extracts the bundled model and exits, as `train` on its default does. */
+  static final class ExtractAndExit {
+    public static void main(String[] args) throws Exception {
+      System.out.println(BundledModel.extract());
+    }
+  }
+
+  @Test
+  void theExtractedCopyIsGoneWhenTheJvmExits(@TempDir Path tmp) throws Exception {
+    Process p =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Djava.io.tmpdir=" + tmp,
+                "-cp",
+                System.getProperty("java.class.path"),
+                ExtractAndExit.class.getName())
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    assertThat(p.waitFor()).as(out).isZero();
+    assertThat(Path.of(out)).startsWithRaw(tmp).doesNotExist();
+    try (Stream<Path> left = Files.list(tmp)) {
+      assertThat(left).as("left in the temporary folder").isEmpty();
     }
   }
 }
