@@ -1,6 +1,6 @@
 # run X, second lease, once the runtime is set up (setsid, from /tmp/lease; results in /tmp/runx):
 # CudaKernelsTest again (Phi as an erfc in GELU; bf16 tolerance with the float32 one added for
-# cancellations), then RoBERTa-large and CLIP: ours TF32/bf16 and torch.compile + bf16 (bf16_ab.sh),
+# cancellations), then RoBERTa-large: ours TF32/bf16 and torch.compile + bf16 (bf16_ab.sh),
 # and torch.compile in reduce-overhead mode (CUDA graphs, as our replay) + bf16.
 . docs/benchmarks/run-x/commands/env.sh
 O=/tmp/runx; mkdir -p $O; T=/tmp/testjars
@@ -12,9 +12,9 @@ timeout 400 java $ORT_JAVA_OPTS -jar $T/junit-platform-console-standalone-1.11.4
   > $O/cuda_kernels_test.txt 2>&1
 step "CudaKernelsTest exit $?"
 . scripts/bench/models.sh
-for i in $(seq 150); do [ "$(grep -l "plain export exit" /tmp/work/*-plain.log 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 2; done
+for i in $(seq 150); do [ "$(grep -l "plain export exit" /tmp/work/*-plain.log 2>/dev/null | wc -l)" -ge 1 ] && break; sleep 2; done
 tail -qn 1 /tmp/work/*-plain.log >> $O/progress.txt
-for id in roberta-large-cls clip-vit-b16; do
+for id in roberta-large-cls; do  # CLIP too when the device time allows
   step "$id bf16_ab"
   TORCH_MODES=compile timeout 300 bash scripts/bench/bf16_ab.sh /tmp/work $O $id > $O/$id.log 2>&1
   step "$id torch.compile reduce-overhead + bf16"
