@@ -6,10 +6,7 @@
 O=/tmp/runx; mkdir -p $O; T=/tmp/testjars
 step() { echo "[$(date +%T)] $*" >> $O/progress.txt; }
 step start
-timeout 400 java $ORT_JAVA_OPTS -jar $T/junit-platform-console-standalone-1.11.4.jar execute --disable-banner \
-  -cp "$CP:$T/graph-builder-tests.jar:$T/assertj-core-3.27.3.jar:$T/byte-buddy-1.18.14.jar" \
-  --include-tag gpu --select-class dev.loraort.builder.autodiff.CudaKernelsTest --details tree \
-  > $O/cuda_kernels_test.txt 2>&1
+TESTJARS=$T bash scripts/bench/cuda_kernels_test.sh $O/cuda_kernels_test.txt
 step "CudaKernelsTest exit $?"
 . scripts/bench/models.sh
 for i in $(seq 150); do [ "$(grep -l "plain export exit" /tmp/work/*-plain.log 2>/dev/null | wc -l)" -ge 1 ] && break; sleep 2; done

@@ -37,8 +37,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * mvn -pl graph-builder -am test -Dgroups=gpu -Dtest=CudaKernelsTest -Dsurefire.failIfNoSpecifiedTests=false
  * </pre>
  *
- * or, without Maven, JUnit's console launcher over graph-builder's test classes (as run V did on
- * the GPU machine: docs/benchmarks/run-v/commands/).
+ * or, without Maven, JUnit's console launcher over graph-builder's test classes: {@code
+ * scripts/bench/cuda_kernels_test.sh} (as run X did on the GPU machine).
  */
 @Tag("gpu")
 class CudaKernelsTest {
