@@ -7,7 +7,8 @@
 # peak GPU memory (nvidia-smi).
 #   bash scripts/bench/fused_ab.sh WORK export ID...     # config, token data, plain export (waits)
 #   CP=<trainer classpath> bash scripts/bench/bf16_ab.sh WORK OUT ID
-# NO_TORCH=1 skips PyTorch; TORCH_MODES="compile" runs only the compiled step.
+# NO_TORCH=1 skips PyTorch; TORCH_MODES picks its steps among eager, compile (default mode) and
+# reduce-overhead (compiled, CUDA graphs) (default: "eager compile").
 # ID: roberta-large-cls, gpt2-large-lm, clip-vit-b16, qwen2vl-2b-l8-lm, ... as models.sh defines them.
 set -uo pipefail
 work=${1:?WORK}; out=${2:?OUT}; id=${3:?ID}; : "${CP:?classpath}"
@@ -27,12 +28,13 @@ echo "java (tf32 and bf16 sessions, one after the other) peak GPU memory (MiB, n
 for mode in ${TORCH_MODES:-eager compile}; do
   memory_monitor > "$out/$id.mem_torch_$mode.txt" &
   mon=$!
-  if [ $mode = compile ]; then
-    torch_bench "$work/$id-config" --attn sdpa --methods lora --amp bf16 --compile --warmup 10 2>&1 | grep '^{' \
-      | tee -a "$out/$id.torch_bf16.txt"
-  else
-    torch_bench "$work/$id-config" --attn sdpa --methods lora --amp bf16 2>&1 | grep '^{' | tee -a "$out/$id.torch_bf16.txt"
-  fi
+  case $mode in
+    compile|reduce-overhead)  # torch.compile's default mode, or with CUDA graphs as our replay
+      c=default; [ $mode = reduce-overhead ] && c=reduce-overhead
+      torch_bench "$work/$id-config" --attn sdpa --methods lora --amp bf16 --compile $c --warmup 10 2>&1 | grep '^{' \
+        | tee -a "$out/$id.torch_bf16.txt" ;;
+    *) torch_bench "$work/$id-config" --attn sdpa --methods lora --amp bf16 2>&1 | grep '^{' | tee -a "$out/$id.torch_bf16.txt" ;;
+  esac
   kill $mon
   echo "torch bf16 $mode peak GPU memory (MiB, nvidia-smi): $(memory_peak "$out/$id.mem_torch_$mode.txt")" \
     | tee -a "$out/$id.torch_bf16.txt"
