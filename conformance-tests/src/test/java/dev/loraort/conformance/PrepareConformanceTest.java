@@ -17,6 +17,7 @@ import dev.loraort.builder.ir.CudaRewrites;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.OnnxModels;
+import dev.loraort.builder.ir.PastKeyValues;
 import dev.loraort.builder.ir.PositionIds;
 import dev.loraort.builder.lora.Targets;
 import dev.loraort.kernels.FusedKernels;
@@ -500,6 +501,81 @@ class PrepareConformanceTest {
     }
     assertThat(padded).as("padded positions in the fixture's batch").isPositive();
     assertThat(worst / max).isLessThan(1e-5);
+  }
+
+  @Test
+  void anExportWithAKeyValueCacheTrainsOnWholeSequences(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws IOException {
+    // tiny GPT-2 as Optimum exports it with past: a layer's values joined after cached ones (here
+    // the first attention's, [batch, 4 heads, past length, 16]); the present output returns them
+    Path plain = Path.of("../onnx-models/tiny-gpt2-lm/plain/model.onnx");
+    Onnx.ModelProto.Builder model =
+        Onnx.ModelProto.parseFrom(Files.readAllBytes(plain)).toBuilder();
+    Onnx.GraphProto.Builder g = model.getGraphBuilder();
+    Map<String, String> producerOp = new HashMap<>();
+    for (int i = 0; i < g.getNodeCount(); i++) {
+      for (int o = 0; o < g.getNode(i).getOutputCount(); o++) {
+        producerOp.put(g.getNode(i).getOutput(o), g.getNode(i).getOpType());
+      }
+    }
+    int pv = -1; // the first P V product: a MatMul of a Softmax's output
+    for (int i = 0; i < g.getNodeCount() && pv < 0; i++) {
+      if (g.getNode(i).getOpType().equals("MatMul")
+          && "Softmax".equals(producerOp.get(g.getNode(i).getInput(0)))) {
+        pv = i;
+      }
+    }
+    assertThat(pv).as("the first attention's P V product").isNotNegative();
+    String past = PastKeyValues.PAST + "0.value";
+    String values = g.getNode(pv).getInput(1);
+    g.getNodeBuilder(pv).setInput(1, "joined_values");
+    g.addNode(
+        pv,
+        Onnx.NodeProto.newBuilder()
+            .setOpType("Concat")
+            .setName("join_cached_values")
+            .addInput(past)
+            .addInput(values)
+            .addOutput("joined_values")
+            .addAttribute(
+                Onnx.AttributeProto.newBuilder()
+                    .setName("axis")
+                    .setType(Onnx.AttributeProto.AttributeType.INT)
+                    .setI(2)));
+    Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
+    shape.addDimBuilder().setDimParam("batch_size");
+    shape.addDimBuilder().setDimValue(4);
+    shape.addDimBuilder().setDimParam("past_sequence_length");
+    shape.addDimBuilder().setDimValue(16);
+    Onnx.TypeProto.Builder type = Onnx.TypeProto.newBuilder();
+    type.getTensorTypeBuilder().setElemType(Onnx.TensorProto.DataType.FLOAT_VALUE).setShape(shape);
+    g.addInput(Onnx.ValueInfoProto.newBuilder().setName(past).setType(type));
+    g.addOutput(
+        Onnx.ValueInfoProto.newBuilder()
+            .setName(PastKeyValues.PRESENT + "0.value")
+            .setType(Onnx.TypeProto.newBuilder().setTensorType(type.getTensorType())));
+    g.addNode(
+        Onnx.NodeProto.newBuilder()
+            .setOpType("Identity")
+            .addInput("joined_values")
+            .addOutput(PastKeyValues.PRESENT + "0.value"));
+    Path withPast = dir.resolve("model.onnx");
+    Files.write(withPast, model.build().toByteArray());
+    Path out = dir.resolve("tiny-gpt2-lm");
+    Prepare.run(
+        PrepareConfig.defaults(withPast, out, "causal-lm").toBuilder().id("tiny-gpt2-lm").build());
+    Manifest m = Manifest.read(out);
+    assertThat(m.inputs()).extracting(Manifest.IoSpec::name).noneMatch(n -> n.startsWith("past"));
+    JsonObject written =
+        JsonParser.parseString(Files.readString(out.resolve(Manifest.FILE))).getAsJsonObject();
+    assertThat(written.getAsJsonObject("prepare").get("past_key_values").getAsString())
+        .startsWith("1 key/value cache inputs");
+    // nothing cached: the loss and every LoRA gradient are PyTorch's on the whole sequence
+    copyTree(Path.of("../onnx-models/tiny-gpt2-lm/fixture"), out.resolve("fixture"));
+    List<FixtureCheck.Row> rows = FixtureCheck.run(m, ExecutionDevice.CPU, 1);
+    assertThat(rows.stream().filter(r -> r.graph().equals("train")))
+        .hasSize(1 + 2 * m.lora().modules().size())
+        .allSatisfy(r -> assertThat(r.ok()).as(r.toString()).isTrue());
   }
 
   @Test

@@ -46,10 +46,13 @@ final class ManifestJson {
    *     Dequantize})
    * @param positionsFromMask whether position_ids became computed from the mask ({@code
    *     PositionIds})
+   * @param emptiedCaches key/value cache inputs made empty, their present outputs dropped ({@code
+   *     PastKeyValues})
    * @param layerNorms decomposed LayerNorms fused into the op ({@code Fusions})
    * @param gelus decomposed GELUs fused into the op
    */
-  record Rewrites(int dequantized, boolean positionsFromMask, int layerNorms, int gelus) {}
+  record Rewrites(
+      int dequantized, boolean positionsFromMask, int emptiedCaches, int layerNorms, int gelus) {}
 
   static void write(
       Path dir,
@@ -215,6 +218,13 @@ final class ManifestJson {
     if (rewrites.positionsFromMask()) {
       prep.addProperty(
           PositionIds.INPUT, "the export's input, computed from attention_mask in these graphs");
+    }
+    if (rewrites.emptiedCaches() > 0) {
+      prep.addProperty(
+          "past_key_values",
+          rewrites.emptiedCaches()
+              + " key/value cache inputs of the export, empty (past length 0) in these graphs;"
+              + " its present outputs dropped");
     }
     JsonObject n = new JsonObject();
     nodes.forEach(n::addProperty);

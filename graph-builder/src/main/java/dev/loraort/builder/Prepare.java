@@ -17,6 +17,7 @@ import dev.loraort.builder.ir.MixedPrecision;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.OnnxModels;
 import dev.loraort.builder.ir.OpsetNormalizer;
+import dev.loraort.builder.ir.PastKeyValues;
 import dev.loraort.builder.ir.PositionIds;
 import dev.loraort.builder.ir.SharedWeights;
 import dev.loraort.builder.ir.Tensors;
@@ -125,10 +126,13 @@ public final class Prepare {
     base.sortTopologically();
     int dequantized = Dequantize.apply(base);
     boolean positionsFromMask = PositionIds.fromMask(base);
+    int emptiedCaches = PastKeyValues.toEmpty(base);
     renameBatchDims(base);
     OpsetNormalizer.fixLegacySoftmax(base, legacy, Shapes.infer(base)::rank);
     int[] fused = Fusions.apply(base, Shapes.infer(base));
-    this.rewrites = new ManifestJson.Rewrites(dequantized, positionsFromMask, fused[0], fused[1]);
+    this.rewrites =
+        new ManifestJson.Rewrites(
+            dequantized, positionsFromMask, emptiedCaches, fused[0], fused[1]);
     CudaRewrites.apply(base, Shapes.infer(base));
     Shapes s = Shapes.infer(base);
     if (SharedWeights.apply(base, s) > 0) {
