@@ -8,6 +8,7 @@ import dev.loraort.artifacts.onnx.proto.Onnx.NodeProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -74,13 +75,38 @@ final class ForwardOnly {
         cut.addInitializer(t);
       }
     }
+    Path dir = train.toAbsolutePath().getParent();
     try {
-      Path file = Files.createTempFile(train.toAbsolutePath().getParent(), ".train-loss-", ".onnx");
+      removeOrphans(dir);
+      Path file = Files.createTempFile(dir, PREFIX + ProcessHandle.current().pid() + "-", ".onnx");
       file.toFile().deleteOnExit(); // should a session fail to open before the caller deletes it
       Files.write(file, model.toBuilder().setGraph(cut).build().toByteArray());
       return file;
     } catch (IOException e) {
       return null; // a read-only model directory
+    }
+  }
+
+  /** The cut graphs' file names: this prefix, the writing process's id, a dash. */
+  static final String PREFIX = ".train-loss-";
+
+  /**
+   * Deletes the cut graphs that a process killed between writing one and opening it left behind
+   * (deleteOnExit does not run on SIGKILL): those whose writer is no longer running. Another live
+   * process's file is left to it.
+   */
+  private static void removeOrphans(Path dir) throws IOException {
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, PREFIX + "*.onnx")) {
+      for (Path f : files) {
+        String rest = f.getFileName().toString().substring(PREFIX.length());
+        int dash = rest.indexOf('-');
+        if (dash > 0 && rest.substring(0, dash).chars().allMatch(Character::isDigit)) {
+          long pid = Long.parseLong(rest.substring(0, dash));
+          if (ProcessHandle.of(pid).isEmpty()) {
+            Files.deleteIfExists(f);
+          }
+        }
+      }
     }
   }
 

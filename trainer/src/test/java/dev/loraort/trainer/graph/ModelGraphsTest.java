@@ -57,6 +57,21 @@ class ModelGraphsTest {
   }
 
   @Test
+  void cutGraphsOfKilledProcessesAreRemovedAndThoseOfLiveOnesKept() throws IOException {
+    Path d = copyWithManifest("\"in\": 64", "\"in\": 64");
+    // above Linux's largest process id: no such process runs
+    Path orphan = Files.writeString(d.resolve(ForwardOnly.PREFIX + "999999999-1.onnx"), "x");
+    Path live =
+        Files.writeString(
+            d.resolve(ForwardOnly.PREFIX + ProcessHandle.current().pid() + "-2.onnx"), "x");
+    try (GraphSession loss = ModelGraphs.openLoss(Manifest.read(d), ExecutionDevice.CPU, 1)) {
+      assertThat(loss.io(true)).containsOnlyKeys("loss");
+    }
+    assertThat(orphan).doesNotExist();
+    assertThat(live).exists();
+  }
+
+  @Test
   void manifestThatDisagreesWithTheGraphNamesTensorAndShapes() throws IOException {
     Manifest m = Manifest.read(copyWithManifest("\"in\": 64", "\"in\": 65"));
     assertThatThrownBy(() -> ModelGraphs.open(m, ExecutionDevice.CPU, 1, false))
