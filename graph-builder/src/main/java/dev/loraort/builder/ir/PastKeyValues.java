@@ -23,6 +23,9 @@ public final class PastKeyValues {
   /** The prefix of the cache outputs. */
   public static final String PRESENT = "present.";
 
+  /** The input that selects a merged export's branch. */
+  public static final String MERGED = "use_cache_branch";
+
   private static final String IDS = "input_ids";
 
   private PastKeyValues() {}
@@ -32,10 +35,19 @@ public final class PastKeyValues {
    *
    * @param g a normalized graph
    * @return how many cache inputs became empty (0: the export has none)
-   * @throws BuildException if a cache input is not [batch, heads, past length, head size] with
-   *     fixed heads and head size, or the graph has no {@code input_ids} to take the batch from
+   * @throws BuildException if the export is a merged one, a cache input is not [batch, heads, past
+   *     length, head size] with fixed heads and head size, or the graph has no {@code input_ids} to
+   *     take the batch from
    */
   public static int toEmpty(Graph g) {
+    if (g.inputs().stream().anyMatch(v -> v.getName().equals(MERGED))) {
+      throw new BuildException(
+          "a merged decoder export (input "
+              + MERGED
+              + ": the decoders with and without a cache as the branches of an If), whose layers"
+              + " prepare cannot reach; export it unmerged (optimum-cli export onnx"
+              + " --no-post-process) and prepare decoder_model.onnx or decoder_with_past_model.onnx");
+    }
     List<ValueInfoProto> past = new ArrayList<>();
     for (ValueInfoProto v : g.inputs()) {
       if (v.getName().startsWith(PAST)) {

@@ -110,6 +110,17 @@ class PastKeyValuesTest {
   }
 
   @Test
+  void aMergedExportIsRefusedWithHowToExportItUnmerged() {
+    Graph g =
+        cached(List.of(Dim.sym("batch"), Dim.of(2), Dim.sym("past_sequence_length"), Dim.of(3)));
+    g.inputs().add(new ValueType(DataType.BOOL_VALUE, List.of()).toValueInfo(PastKeyValues.MERGED));
+    assertThatThrownBy(() -> PastKeyValues.toEmpty(g))
+        .isInstanceOf(BuildException.class)
+        .hasMessageContaining("a merged decoder export (input use_cache_branch")
+        .hasMessageContaining("--no-post-process");
+  }
+
+  @Test
   void anExportWithoutACacheIsLeftAsItIs() {
     Graph g =
         cached(List.of(Dim.sym("batch"), Dim.of(2), Dim.sym("past_sequence_length"), Dim.of(3)));
