@@ -13,8 +13,9 @@ import java.util.Map;
  * {@code present.N.key} and {@code .value}) trains on whole sequences: each past input becomes an
  * empty tensor (past length 0), which is what Optimum's ORTModelForCausalLM feeds at a generation's
  * first step, and the present outputs, which only generation reads, are dropped. The graphs then
- * take what text and token-id data give. A merged export (an {@code If} on {@code
- * use_cache_branch}) is not this form: the opset normalizer refuses its control flow by name.
+ * take what text and token-id data give. A merged export (both decoders as the branches of an
+ * {@code If} on a {@code use_cache_branch} input) is refused with how to export it unmerged: its
+ * layers sit inside the {@code If}'s subgraphs, and prepare differentiates straight-line graphs.
  */
 public final class PastKeyValues {
   /** The prefix of the cache inputs. */
