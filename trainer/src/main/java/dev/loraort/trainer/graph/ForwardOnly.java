@@ -22,6 +22,9 @@ import java.util.Set;
  * finite difference) through the train graph pays for the backward too, about two thirds of it.
  */
 final class ForwardOnly {
+  /** The cut graphs' file names: this prefix, the writing process's id, a dash. */
+  static final String PREFIX = ".train-loss-";
+
   private ForwardOnly() {}
 
   /**
@@ -86,9 +89,6 @@ final class ForwardOnly {
       return null; // a read-only model directory
     }
   }
-
-  /** The cut graphs' file names: this prefix, the writing process's id, a dash. */
-  static final String PREFIX = ".train-loss-";
 
   /**
    * Deletes the cut graphs that a process killed between writing one and opening it left behind

@@ -213,10 +213,8 @@ public final class ModelGraphs implements AutoCloseable {
     requireBaseWeights(m);
     String role = device.precision().role;
     Path train = m.graph(role).orElse(null);
-    if (train == null || !Files.exists(train)) {
-      return openChecked(m, role, device, threads, null, false, ExecutionDevice.Io.COPY);
-    }
-    Path cut = ForwardOnly.write(train);
+    // a missing graph is openChecked's error to name; an uncuttable one serves whole
+    Path cut = train != null && Files.exists(train) ? ForwardOnly.write(train) : null;
     if (cut == null) {
       return openChecked(m, role, device, threads, null, false, ExecutionDevice.Io.COPY);
     }
