@@ -1,5 +1,6 @@
 package dev.loraort.linalg;
 
+import java.nio.DoubleBuffer;
 import org.bytedeco.openblas.global.openblas;
 
 /**
@@ -53,12 +54,12 @@ public final class Blas {
         n,
         k,
         alpha,
-        a.data(),
+        a.buffer(),
         a.cols(),
-        b.data(),
+        b.buffer(),
         b.cols(),
         beta,
-        out.data(),
+        out.buffer(),
         out.cols());
   }
 
@@ -69,13 +70,14 @@ public final class Blas {
    *
    * @param k the r x r matrix (read only)
    * @param relCutoff relative eigenvalue cutoff
-   * @return K^+
+   * @param out K^+, r x r, overwritten
    * @throws IllegalStateException if LAPACK fails
    */
-  public static Matrix pinvSymmetric(Matrix k, double relCutoff) {
+  public static void pinvSymmetric(Matrix k, double relCutoff, Matrix out) {
     int r = k.rows();
     Matrix.requireShape(k, r, r, "pinvSymmetric");
-    double[] q = k.data().clone();
+    Matrix.requireShape(out, r, r, "pinvSymmetric output");
+    double[] q = k.values(); // r x r: JavaCPP's copy of an array this small costs nothing
     double[] w = new double[r];
     if (r > 0) {
       int info = openblas.LAPACKE_dsyev(ROW_MAJOR, (byte) 'V', (byte) 'U', r, q, r, w);
@@ -88,7 +90,7 @@ public final class Blas {
     for (double x : w) {
       max = Math.max(max, x);
     }
-    double[] out = new double[r * r];
+    double[] inverse = new double[r * r];
     for (int e = 0; e < r; e++) {
       if (!(w[e] > relCutoff * max) || w[e] <= 0) {
         continue;
@@ -97,17 +99,17 @@ public final class Blas {
       for (int i = 0; i < r; i++) {
         double qi = q[i * r + e] * inv;
         for (int j = 0; j < r; j++) {
-          out[i * r + j] += qi * q[j * r + e];
+          inverse[i * r + j] += qi * q[j * r + e];
         }
       }
     }
-    return Matrix.of(r, r, out);
+    out.buffer().put(0, inverse);
   }
 
   private static void scale(Matrix m, double beta) {
-    double[] d = m.data();
-    for (int i = 0; i < d.length; i++) {
-      d[i] = beta == 0 ? 0 : d[i] * beta;
+    DoubleBuffer d = m.buffer();
+    for (int i = 0; i < m.rows() * m.cols(); i++) {
+      d.put(i, beta == 0 ? 0 : d.get(i) * beta);
     }
   }
 }

@@ -65,6 +65,8 @@ public final class FlatPerturbation {
     private final Matrix gradB;
     private final Matrix ka;
     private final Matrix kb;
+    private final Matrix kaPinv;
+    private final Matrix kbPinv;
     private final Matrix u;
     private final Matrix v;
     private final Matrix y;
@@ -95,6 +97,8 @@ public final class FlatPerturbation {
       this.gradB = gradB;
       this.ka = Matrix.zeros(r, r);
       this.kb = Matrix.zeros(r, r);
+      this.kaPinv = Matrix.zeros(r, r);
+      this.kbPinv = Matrix.zeros(r, r);
       this.u = Matrix.zeros(n, r);
       this.v = Matrix.zeros(r, m);
       this.y = Matrix.zeros(r, r);
@@ -125,8 +129,8 @@ public final class FlatPerturbation {
     private Direction direction(double s) {
       Blas.gemm(false, true, 1, a, a, 0, ka); // K_A = A A^T
       Blas.gemm(true, false, 1, b, b, 0, kb); // K_B = B^T B
-      Matrix kaPinv = Blas.pinvSymmetric(ka, CUTOFF);
-      Matrix kbPinv = Blas.pinvSymmetric(kb, CUTOFF);
+      Blas.pinvSymmetric(ka, CUTOFF, kaPinv);
+      Blas.pinvSymmetric(kb, CUTOFF, kbPinv);
       Blas.gemm(false, false, 1 / s, gradB, kaPinv, 0, u); // U = (1/s) g_B K_A^+
       Blas.gemm(false, false, 1 / s, kbPinv, gradA, 0, v); // V = (1/s) K_B^+ g_A
       Blas.gemm(false, true, 1, v, a, 0, y); // Y = V A^T

@@ -1,23 +1,34 @@
 package dev.loraort.linalg;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+
 /**
  * A row-major dense matrix of doubles. The host-side math works on r x r and n x r matrices only,
  * so it runs in double at no measurable cost: the Gram matrices square condition numbers, and
  * float32 would lose what the pseudo-inverse cutoff must see.
+ *
+ * <p>The values live in a direct buffer, which OpenBLAS reads and writes in place: JavaCPP copies a
+ * {@code double[]} argument into native memory and back on every call, about a quarter of the
+ * methods' host time at roberta-large's size (scripts/bench/FlatPerturbationProbe.java). The buffer
+ * is freed with the matrix by the garbage collector, as any direct buffer.
  */
 public final class Matrix {
   private final int rows;
   private final int cols;
-  private final double[] data;
+  private final DoubleBuffer values;
 
-  private Matrix(int rows, int cols, double[] data) {
+  private Matrix(int rows, int cols) {
     if (rows < 0 || cols < 0) {
       throw new IllegalArgumentException("a " + rows + " x " + cols + " matrix");
     }
-    requireValues(rows, cols, data.length);
     this.rows = rows;
     this.cols = cols;
-    this.data = data;
+    this.values =
+        ByteBuffer.allocateDirect(Math.multiplyExact(Math.multiplyExact(rows, cols), Double.BYTES))
+            .order(ByteOrder.nativeOrder())
+            .asDoubleBuffer();
   }
 
   /**
@@ -26,42 +37,43 @@ public final class Matrix {
    * @return a zero matrix
    */
   public static Matrix zeros(int rows, int cols) {
-    return new Matrix(rows, cols, new double[rows * cols]);
+    return new Matrix(rows, cols);
   }
 
   /**
    * @param rows rows
    * @param cols columns
-   * @param data row-major values (not copied)
-   * @return the matrix over {@code data}
-   */
-  public static Matrix of(int rows, int cols, double[] data) {
-    return new Matrix(rows, cols, data);
-  }
-
-  /**
-   * @param rows rows
-   * @param cols columns
-   * @param data row-major float32 values (copied to double)
+   * @param values row-major values (copied)
    * @return the matrix
    */
-  public static Matrix ofFloats(int rows, int cols, float[] data) {
-    double[] d = new double[data.length];
-    for (int i = 0; i < d.length; i++) {
-      d[i] = data[i];
-    }
-    return new Matrix(rows, cols, d);
+  public static Matrix of(int rows, int cols, double[] values) {
+    Matrix m = new Matrix(rows, cols);
+    requireValues(rows, cols, values.length);
+    m.values.put(0, values);
+    return m;
+  }
+
+  /**
+   * @param rows rows
+   * @param cols columns
+   * @param values row-major float32 values (widened to double)
+   * @return the matrix
+   */
+  public static Matrix ofFloats(int rows, int cols, float[] values) {
+    Matrix m = new Matrix(rows, cols);
+    m.setFloats(values);
+    return m;
   }
 
   /**
    * Overwrites the values with float32 ones, widened: a matrix reused as scratch.
    *
-   * @param values row-major, as many as the matrix holds
+   * @param floats row-major, as many as the matrix holds
    */
-  public void setFloats(float[] values) {
-    requireValues(rows, cols, values.length);
-    for (int i = 0; i < data.length; i++) {
-      data[i] = values[i];
+  public void setFloats(float[] floats) {
+    requireValues(rows, cols, floats.length);
+    for (int i = 0; i < floats.length; i++) {
+      values.put(i, floats[i]);
     }
   }
 
@@ -80,41 +92,49 @@ public final class Matrix {
   }
 
   /**
-   * @return the row-major values (shared)
-   */
-  public double[] data() {
-    return data;
-  }
-
-  /**
    * @param i row
    * @param j column
    * @return the entry
    */
   public double get(int i, int j) {
-    return data[i * cols + j];
+    return values.get(index(i, j));
   }
 
   /**
-   * @return the values rounded to float32
+   * @param i row
+   * @param j column
+   * @param value the new entry
    */
-  public float[] toFloats() {
-    float[] f = new float[data.length];
-    for (int i = 0; i < f.length; i++) {
-      f[i] = (float) data[i];
+  public void set(int i, int j, double value) {
+    values.put(index(i, j), value);
+  }
+
+  /**
+   * @return the row-major values (a copy)
+   */
+  public double[] values() {
+    double[] out = new double[rows * cols];
+    values.get(0, out);
+    return out;
+  }
+
+  /**
+   * @param scale the factor
+   * @return scale times the values, row-major, rounded to float32
+   */
+  public float[] toFloats(double scale) {
+    float[] out = new float[rows * cols];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (float) (scale * values.get(i));
     }
-    return f;
+    return out;
   }
 
   /**
    * @return the squared Frobenius norm
    */
   public double frobeniusSquared() {
-    double s = 0;
-    for (double x : data) {
-      s += x * x;
-    }
-    return s;
+    return dot(this);
   }
 
   /**
@@ -126,23 +146,23 @@ public final class Matrix {
   public double dot(Matrix other) {
     requireShape(other, rows, cols, "dot");
     double s = 0;
-    for (int i = 0; i < data.length; i++) {
-      s += data[i] * other.data[i];
+    for (int i = 0; i < rows * cols; i++) {
+      s += values.get(i) * other.values.get(i);
     }
     return s;
   }
 
-  /**
-   * this += alpha * other.
-   *
-   * @param alpha factor
-   * @param other same shape
-   */
-  public void addScaled(double alpha, Matrix other) {
-    requireShape(other, rows, cols, "addScaled");
-    for (int i = 0; i < data.length; i++) {
-      data[i] += alpha * other.data[i];
+  /** The storage OpenBLAS works on, row-major. */
+  DoubleBuffer buffer() {
+    return values;
+  }
+
+  private int index(int i, int j) {
+    if (i < 0 || i >= rows || j < 0 || j >= cols) {
+      throw new IndexOutOfBoundsException(
+          "(" + i + ", " + j + ") in a " + rows + " x " + cols + " matrix");
     }
+    return i * cols + j;
   }
 
   private static void requireValues(int rows, int cols, int n) {

@@ -29,7 +29,7 @@ class FlatPerturbationTest {
     check(b, a, ga, gb, 1e-10);
     FlatPerturbation.Direction d = FlatPerturbation.direction(a, b, ga, gb, S);
     assertThat(d.nSquared()).isPositive();
-    for (double x : d.d().data()) {
+    for (double x : d.d().values()) {
       assertThat(Double.isFinite(x)).isTrue();
     }
   }
@@ -38,7 +38,7 @@ class FlatPerturbationTest {
   void rankDeficientB() {
     Matrix b = rand(12, 4, 1);
     for (int i = 0; i < 12; i++) { // column 3 = column 1: rank 3
-      b.data()[i * 4 + 3] = b.data()[i * 4 + 1];
+      b.set(i, 3, b.get(i, 1));
     }
     check(b, rand(4, 9, 2), rand(4, 9, 3), rand(12, 4, 4), 1e-9);
   }
@@ -47,7 +47,7 @@ class FlatPerturbationTest {
   void rankDeficientA() {
     Matrix a = rand(4, 9, 2);
     for (int j = 0; j < 9; j++) { // row 2 = 2 * row 0: rank 3
-      a.data()[2 * 9 + j] = 2 * a.data()[j];
+      a.set(2, j, 2 * a.get(0, j));
     }
     check(rand(12, 4, 1), a, rand(4, 9, 3), rand(12, 4, 4), 1e-9);
   }
@@ -57,7 +57,7 @@ class FlatPerturbationTest {
     Matrix a = rand(4, 9, 2);
     for (int j = 0; j < 9; j++) { // rows scaled over two decades: cond(A) ~ 1e2, above the cutoff
       for (int i = 0; i < 4; i++) {
-        a.data()[i * 9 + j] *= Math.pow(10, -2.0 * i / 3);
+        a.set(i, j, a.get(i, j) * Math.pow(10, -2.0 * i / 3));
       }
     }
     check(rand(12, 4, 1), a, rand(4, 9, 3), rand(12, 4, 4), 1e-8);
@@ -101,12 +101,14 @@ class FlatPerturbationTest {
     FlatPerturbation.Direction d = FlatPerturbation.direction(a, b, ga, gb, S);
     assertThat(Math.sqrt(d.nSquared()) / 2).isCloseTo(norm, within(tol * norm));
     double f = RHO / (S * Math.sqrt(d.nSquared()));
+    double[] expected = eb.values();
+    double[] actual = d.d().values();
     double scale = 0;
-    for (double x : eb.data()) {
+    for (double x : expected) {
       scale = Math.max(scale, Math.abs(x));
     }
-    for (int i = 0; i < eb.data().length; i++) {
-      assertThat(f * d.d().data()[i]).isCloseTo(eb.data()[i], within(tol * scale));
+    for (int i = 0; i < expected.length; i++) {
+      assertThat(f * actual[i]).isCloseTo(expected[i], within(tol * scale));
     }
     // the perturbation applied, s E_B A, stays within the rho-ball (docs/methods.md section 3)
     Matrix applied = Matrix.zeros(n, m);
@@ -127,7 +129,7 @@ class FlatPerturbationTest {
     Matrix t = Matrix.zeros(x.cols(), x.rows());
     for (int i = 0; i < x.rows(); i++) {
       for (int j = 0; j < x.cols(); j++) {
-        t.data()[j * x.rows() + i] = x.get(i, j);
+        t.set(j, i, x.get(i, j));
       }
     }
     return t;
@@ -136,11 +138,10 @@ class FlatPerturbationTest {
   /** Pseudo-inverse by one-sided Jacobi SVD (Hestenes), independent of the Gram route. */
   static Matrix pinv(Matrix x) {
     boolean wide = x.rows() < x.cols();
-    Matrix w =
-        wide ? transpose(x) : Matrix.of(x.rows(), x.cols(), x.data().clone()); // p x q, p >= q
+    Matrix w = wide ? transpose(x) : x; // p x q, p >= q
     int p = w.rows();
     int q = w.cols();
-    double[] u = w.data();
+    double[] u = w.values();
     double[] v = new double[q * q];
     for (int i = 0; i < q; i++) {
       v[i * q + i] = 1;
@@ -197,7 +198,7 @@ class FlatPerturbationTest {
       smax = Math.max(smax, sigma[j]);
     }
     // pinv(w) = V diag(1/sigma) U^T, with U's columns = u's columns / sigma
-    Matrix pw = Matrix.zeros(q, p);
+    double[] pw = new double[q * p];
     for (int j = 0; j < q; j++) {
       if (!(sigma[j] > 1e-3 * smax)) {
         continue;
@@ -205,10 +206,10 @@ class FlatPerturbationTest {
       double inv2 = 1 / (sigma[j] * sigma[j]);
       for (int a = 0; a < q; a++) {
         for (int k = 0; k < p; k++) {
-          pw.data()[a * p + k] += v[a * q + j] * u[k * q + j] * inv2;
+          pw[a * p + k] += v[a * q + j] * u[k * q + j] * inv2;
         }
       }
     }
-    return wide ? transpose(pw) : pw;
+    return wide ? transpose(Matrix.of(q, p, pw)) : Matrix.of(q, p, pw);
   }
 }

@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.IntStream;
 
 /**
@@ -71,6 +72,8 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
     List<Object> optState;
     ParamTree auxGrads;
     double c;
+    // per module: A2, B2, A2 A2^T and B2^T B2, kept from step to step (direct buffers)
+    final Map<String, Matrix[]> branchMatrices = new ConcurrentHashMap<>();
 
     /**
      * @return the auxiliary tensors (A2, B2 under the primary's names)
@@ -205,11 +208,23 @@ public final class BiLora implements SharpnessMethod<BiLora.State> {
               String b = TensorNames.loraB(modules.get(i));
               int in = (int) s.aux.shape(a)[1];
               int out = (int) s.aux.shape(b)[0];
-              Matrix a2 = Matrix.ofFloats(r2, in, s.aux.get(a));
-              Matrix b2 = Matrix.ofFloats(out, r2, s.aux.get(b));
-              Matrix kb = Matrix.zeros(r2, r2);
+              Matrix[] m =
+                  s.branchMatrices.computeIfAbsent(
+                      modules.get(i),
+                      k ->
+                          new Matrix[] {
+                            Matrix.zeros(r2, in),
+                            Matrix.zeros(out, r2),
+                            Matrix.zeros(r2, r2),
+                            Matrix.zeros(r2, r2)
+                          });
+              Matrix a2 = m[0];
+              Matrix b2 = m[1];
+              Matrix ka = m[2];
+              Matrix kb = m[3];
+              a2.setFloats(s.aux.get(a));
+              b2.setFloats(s.aux.get(b));
               Blas.gemm(true, false, 1, b2, b2, 0, kb); // B2^T B2
-              Matrix ka = Matrix.zeros(r2, r2);
               Blas.gemm(false, true, 1, a2, a2, 0, ka); // A2 A2^T
               double s2 = p.scale(modules.get(i)); // the branch is fed with its module's s
               c2[i] = s2 * s2 * kb.dot(ka); // ||s B2 A2||_F^2, not formed

@@ -120,12 +120,7 @@ final class Perturbations {
               double n =
                   scope == MethodConfig.NormScope.GLOBAL ? globalN : Math.sqrt(dirs[i].nSquared());
               double f = n > 0 ? rho / (p.scale(modules.get(i)) * n) : 0;
-              double[] d = dirs[i].d().data();
-              float[] e = new float[d.length];
-              for (int k = 0; k < d.length; k++) {
-                e[k] = (float) (f * d[k]);
-              }
-              eb[i] = e;
+              eb[i] = dirs[i].d().toFloats(f);
             });
     Map<String, float[]> out = new LinkedHashMap<>();
     for (int i = 0; i < modules.size(); i++) {
