@@ -56,7 +56,8 @@ public final class FlatPerturbation {
    * every adapted layer on every step, and allocating its n x r and r x m matrices each time cost
    * more than the arithmetic (roberta-large's 48 layers on one thread of the 2-core development
    * machine: 12.4 ms a step with fresh matrices, 5.1 ms with kept ones, the same results;
-   * scripts/bench/FlatPerturbationProbe.java).
+   * BENCHMARKS.md, "host math without per-step allocation"). Kept matrices also keep their direct
+   * buffers.
    */
   public static final class Workspace {
     private final Matrix a;
