@@ -17,6 +17,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /** Reads ONNX Runtime's profile of a session's one run beside the graph it optimized and ran. */
@@ -35,44 +36,10 @@ final class OrtProfile {
    * @return one line per waiting float output: node, op, and the forward node it waits across
    */
   static List<String> forwardWaits(Path dir, String graph) throws IOException {
-    Path profile;
-    try (Stream<Path> files = Files.list(dir)) {
-      profile =
-          files
-              .filter(f -> f.getFileName().toString().startsWith("profile_"))
-              .filter(f -> f.toString().endsWith(".json"))
-              .findFirst()
-              .orElseThrow(() -> new IOException(dir + ": no profile_*.json"));
-    }
-    List<String> order = new ArrayList<>();
-    Map<String, Long> floatBytes = new HashMap<>();
-    JsonArray events = JsonParser.parseString(Files.readString(profile)).getAsJsonArray();
-    for (JsonElement e : events) {
-      JsonObject o = e.getAsJsonObject();
-      String name = o.get("name").getAsString();
-      if (o.has("cat")
-          && o.get("cat").getAsString().equals("Node")
-          && name.endsWith("_kernel_time")) {
-        String node = name.substring(0, name.length() - "_kernel_time".length());
-        order.add(node);
-        long bytes = 0;
-        JsonObject args = o.getAsJsonObject("args");
-        if (args.has("output_type_shape")) {
-          for (JsonElement t : args.getAsJsonArray("output_type_shape")) {
-            for (Map.Entry<String, JsonElement> typed : t.getAsJsonObject().entrySet()) {
-              long count = FLOATS.contains(typed.getKey()) ? 1 : 0;
-              for (JsonElement d : typed.getValue().getAsJsonArray()) {
-                count *= d.getAsLong();
-              }
-              bytes += count;
-            }
-          }
-        }
-        floatBytes.put(node, bytes);
-      }
-    }
-    Onnx.GraphProto g =
-        Onnx.ModelProto.parseFrom(Files.readAllBytes(dir.resolve("profile." + graph))).getGraph();
+    Run run = read(dir, graph);
+    List<String> order = run.order();
+    Map<String, Long> floatBytes = run.floatBytes();
+    Onnx.GraphProto g = run.graph();
     Map<String, Onnx.NodeProto> byName = new HashMap<>();
     Map<String, Onnx.NodeProto> producer = new HashMap<>();
     Map<String, List<String>> readers = new HashMap<>();
@@ -122,5 +89,101 @@ final class OrtProfile {
       }
     }
     return waits;
+  }
+
+  /**
+   * Outputs of the chosen nodes whose lifetimes overlap in ONNX Runtime's order: one produced
+   * before the last reader of one produced earlier has run.
+   *
+   * @param dir as {@link #forwardWaits}
+   * @param graph the graph file's name
+   * @param chosen which nodes of the optimized graph (ONNX Runtime keeps a node's name where it
+   *     does not fuse it)
+   * @return one line per overlapping pair, empty if each chosen output dies before the next is made
+   */
+  static List<String> overlappingOutputs(Path dir, String graph, Predicate<Onnx.NodeProto> chosen)
+      throws IOException {
+    Run run = read(dir, graph);
+    Map<String, Integer> at = new HashMap<>();
+    for (int i = 0; i < run.order().size(); i++) {
+      at.put(run.order().get(i), i);
+    }
+    Map<String, Integer> lastRead = new HashMap<>();
+    for (Onnx.NodeProto n : run.graph().getNodeList()) {
+      for (int k = 0; k < n.getInputCount(); k++) {
+        lastRead.merge(n.getInput(k), at.getOrDefault(n.getName(), -1), Math::max);
+      }
+    }
+    List<Onnx.NodeProto> made =
+        run.graph().getNodeList().stream()
+            .filter(chosen)
+            .filter(n -> at.containsKey(n.getName()))
+            .sorted(java.util.Comparator.comparing(n -> at.get(n.getName())))
+            .toList();
+    List<String> overlaps = new ArrayList<>();
+    for (int k = 1; k < made.size(); k++) {
+      Onnx.NodeProto before = made.get(k - 1);
+      Onnx.NodeProto next = made.get(k);
+      int dies = lastRead.getOrDefault(before.getOutput(0), -1);
+      if (dies > at.get(next.getName())) {
+        overlaps.add(
+            before.getName()
+                + " (last read at "
+                + dies
+                + ") alive when "
+                + next.getName()
+                + " runs at "
+                + at.get(next.getName()));
+      }
+    }
+    if (made.isEmpty()) {
+      overlaps.add("no chosen node ran");
+    }
+    return overlaps;
+  }
+
+  /** One profiled run: node names in execution order, their float output elements, the graph. */
+  private record Run(List<String> order, Map<String, Long> floatBytes, Onnx.GraphProto graph) {}
+
+  private static Run read(Path dir, String graph) throws IOException {
+    Path profile;
+    try (Stream<Path> files = Files.list(dir)) {
+      profile =
+          files
+              .filter(f -> f.getFileName().toString().startsWith("profile_"))
+              .filter(f -> f.toString().endsWith(".json"))
+              .findFirst()
+              .orElseThrow(() -> new IOException(dir + ": no profile_*.json"));
+    }
+    List<String> order = new ArrayList<>();
+    Map<String, Long> floatBytes = new HashMap<>();
+    JsonArray events = JsonParser.parseString(Files.readString(profile)).getAsJsonArray();
+    for (JsonElement e : events) {
+      JsonObject o = e.getAsJsonObject();
+      String name = o.get("name").getAsString();
+      if (o.has("cat")
+          && o.get("cat").getAsString().equals("Node")
+          && name.endsWith("_kernel_time")) {
+        String node = name.substring(0, name.length() - "_kernel_time".length());
+        order.add(node);
+        long bytes = 0;
+        JsonObject args = o.getAsJsonObject("args");
+        if (args.has("output_type_shape")) {
+          for (JsonElement t : args.getAsJsonArray("output_type_shape")) {
+            for (Map.Entry<String, JsonElement> typed : t.getAsJsonObject().entrySet()) {
+              long count = FLOATS.contains(typed.getKey()) ? 1 : 0;
+              for (JsonElement d : typed.getValue().getAsJsonArray()) {
+                count *= d.getAsLong();
+              }
+              bytes += count;
+            }
+          }
+        }
+        floatBytes.put(node, bytes);
+      }
+    }
+    Onnx.GraphProto g =
+        Onnx.ModelProto.parseFrom(Files.readAllBytes(dir.resolve("profile." + graph))).getGraph();
+    return new Run(order, floatBytes, g);
   }
 }

@@ -47,7 +47,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The graphs {@code prepare} builds from plain inference exports (onnx-models/&lt;id&gt;/plain: the
@@ -64,9 +63,14 @@ class PrepareConformanceTest {
    * exports ship none); Qwen2-VL with its config.json (image token, merge size) and the exporter's
    * targets.
    */
-  static synchronized Manifest prepared(String id, String file) {
+  static Manifest prepared(String id, String file) {
+    return prepared(id, file, false);
+  }
+
+  /** As {@link #prepared(String, String)}, with attention's probabilities recomputed or not. */
+  static synchronized Manifest prepared(String id, String file, boolean recomputeAttention) {
     return PREPARED.computeIfAbsent(
-        id + "/" + file,
+        id + "/" + file + (recomputeAttention ? " recompute-attention" : ""),
         k -> {
           try {
             Path out = Scratch.dir("prepared").resolve(id);
@@ -77,7 +81,8 @@ class PrepareConformanceTest {
             PrepareConfig.Builder b =
                 PrepareConfig.defaults(Path.of("../onnx-models", id, "plain", file), out, task)
                     .toBuilder()
-                    .id(id);
+                    .id(id)
+                    .recomputeAttention(recomputeAttention);
             if (id.equals("tiny-bert-cls")) {
               b.modulesToSave(List.of("classifier", "pooler"));
             }
@@ -116,6 +121,13 @@ class PrepareConformanceTest {
       }
     }
     return cases.stream();
+  }
+
+  /** Every family, with attention's probabilities kept and recomputed. */
+  static Stream<Arguments> bf16Cases() {
+    return Stream.of(
+            "tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl")
+        .flatMap(id -> Stream.of(Arguments.of(id, false), Arguments.of(id, true)));
   }
 
   /** Every family's plain export by both exporters: id/file under onnx-models. */
@@ -225,6 +237,76 @@ class PrepareConformanceTest {
   }
 
   /**
+   * With {@code --recompute-attention} every attention softmax is recomputed in its layer's
+   * backward: the loss and every gradient still match PyTorch's (train and train_fused graphs); no
+   * node but the forward's product with V reads a forward softmax's probabilities; and in ONNX
+   * Runtime's own order (its profile of one step) each recomputed softmax's output is last read
+   * before the next one is computed, so the backward holds one layer's probabilities at a time
+   * instead of every layer's from the forward.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("plainExports")
+  void recomputedAttentionMatchesTorchAndHoldsOneLayerAtATime(
+      String model, @org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+    String id = model.substring(0, model.indexOf('/'));
+    Manifest m = prepared(id, model.substring(id.length() + 1), true);
+    copyTree(Path.of("../onnx-models", id, "fixture"), m.dir().resolve("fixture"));
+    assertThat(FixtureCheck.run(m, ExecutionDevice.CPU, 1))
+        .allSatisfy(r -> assertThat(r.ok()).as(r.toString()).isTrue());
+    Fixture fx = Fixture.read(m.dir());
+    List<String> outs = new ArrayList<>(List.of(TensorNames.LOSS));
+    fx.expected().keySet().stream().filter(k -> k.startsWith("grad.")).forEach(outs::add);
+    // the tiny models' attention layers: two per tower (CLIP: text and vision; Qwen2-VL: its
+    // vision blocks and its decoder layers)
+    int attention = Map.of("tiny-clip", 4, "tiny-qwen2vl", 4).getOrDefault(id, 2);
+    for (String graph : List.of("train.onnx", "train_fused.onnx")) {
+      boolean fused = graph.equals("train_fused.onnx");
+      if (fused && !FusedKernels.bundled()) {
+        continue;
+      }
+      if (fused) {
+        assertThat(
+                FixtureCheck.run(
+                    m, ExecutionDevice.CPU.withKernels(ExecutionDevice.Kernels.FUSED), 1))
+            .allSatisfy(r -> assertThat(r.ok()).as("train_fused: " + r).isTrue());
+      }
+      Graph g = OnnxModels.read(m.dir().resolve(graph)).graph();
+      Map<String, List<Node>> readers = g.consumers();
+      List<Node> copies =
+          g.nodes().stream()
+              .filter(n -> n.op().equals("Softmax") && n.name().contains("/recomputed"))
+              .toList();
+      assertThat(copies).as(graph).hasSize(attention);
+      // the copies' shapes are on the device too: the step still replays as a CUDA graph
+      assertThat(CudaRewrites.hostReads(g)).as(graph).isEmpty();
+      for (Node copy : copies) {
+        String original = copy.name().substring(0, copy.name().indexOf("/recomputed"));
+        Node forward =
+            g.nodes().stream().filter(n -> n.name().equals(original)).findFirst().orElseThrow();
+        assertThat(readers.get(forward.out(0)))
+            .as(graph + ": readers of " + forward.out(0))
+            .hasSize(1);
+      }
+      Path prefix = Files.createDirectories(dir.resolve(graph)).resolve("profile");
+      try (GraphSession s =
+          GraphSession.open(m.dir().resolve(graph), ExecutionDevice.CPU, 1, prefix, fused)) {
+        s.run(fx.trainFeeds(), outs);
+      }
+      assertThat(
+              OrtProfile.overlappingOutputs(
+                  prefix.getParent(),
+                  graph,
+                  n -> n.getOpType().equals("Softmax") && n.getName().contains("/recomputed")))
+          .as(id + " " + graph)
+          .isEmpty();
+    }
+    JsonObject manifest =
+        JsonParser.parseString(Files.readString(m.dir().resolve(Manifest.FILE))).getAsJsonObject();
+    assertThat(manifest.getAsJsonObject("prepare").get("recompute_attention").getAsString())
+        .startsWith(attention + " attention softmaxes");
+  }
+
+  /**
    * train_bf16 and train_fused_bf16 against train.onnx on the fixture's batch. The CPU EP has no
    * bfloat16 MatMul, so each product of the bf16 graphs is run as the CUDA EP runs it, emulated:
    * its bfloat16 operands widened, multiplied in float32, the result rounded to bfloat16 (cuBLAS
@@ -234,11 +316,11 @@ class PrepareConformanceTest {
    * error at load), fails here. The loss and gradients must stay within bf16's rounding of
    * float32's, and must differ from them (else the graph computed nothing in bf16).
    */
-  @ParameterizedTest(name = "{0}")
-  @ValueSource(
-      strings = {"tiny-roberta-cls", "tiny-bert-cls", "tiny-gpt2-lm", "tiny-clip", "tiny-qwen2vl"})
-  void bf16GraphsStayWithinBf16RoundingOfFp32(String id) throws IOException {
-    Manifest m = prepared(id, "model.onnx");
+  @ParameterizedTest(name = "{0} recompute-attention {1}")
+  @MethodSource("bf16Cases")
+  void bf16GraphsStayWithinBf16RoundingOfFp32(String id, boolean recomputeAttention)
+      throws IOException {
+    Manifest m = prepared(id, "model.onnx", recomputeAttention);
     Fixture fx = Fixture.read(Path.of("../onnx-models", id));
     List<String> outs = new ArrayList<>();
     outs.add(TensorNames.LOSS);
@@ -285,7 +367,13 @@ class PrepareConformanceTest {
         assertThat(rel).as(graph + " " + o).isLessThan(o.equals(TensorNames.LOSS) ? 1e-2 : 1e-1);
       }
       System.out.printf(
-          Locale.ROOT, "%s %s vs float32: worst %.3g (%s)%n", id, graph, worst, worstName);
+          Locale.ROOT,
+          "%s %s%s vs float32: worst %.3g (%s)%n",
+          id,
+          graph,
+          recomputeAttention ? " (attention recomputed)" : "",
+          worst,
+          worstName);
       assertThat(worst).as(graph + ": no output differs from float32's").isGreaterThan(1e-5);
     }
   }

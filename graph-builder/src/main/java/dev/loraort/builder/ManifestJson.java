@@ -226,6 +226,13 @@ final class ManifestJson {
               + " key/value cache inputs of the export, empty (past length 0) in these graphs;"
               + " its present outputs dropped");
     }
+    if (train.recomputedSoftmaxes > 0) {
+      prep.addProperty(
+          "recompute_attention",
+          train.recomputedSoftmaxes
+              + " attention softmaxes recomputed in the backward of the train graphs, not kept from"
+              + " the forward");
+    }
     JsonObject n = new JsonObject();
     nodes.forEach(n::addProperty);
     prep.add("nodes", n);

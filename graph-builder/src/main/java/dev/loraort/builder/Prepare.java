@@ -7,6 +7,7 @@ import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto;
 import dev.loraort.artifacts.safetensors.Safetensors;
+import dev.loraort.builder.autodiff.AttentionRecompute;
 import dev.loraort.builder.autodiff.Backward;
 import dev.loraort.builder.heads.Heads;
 import dev.loraort.builder.ir.CudaRewrites;
@@ -279,9 +280,19 @@ public final class Prepare {
     final Graph g;
     final List<Heads.Trainable> trainables;
     final List<String> batchInputs;
+    final int recomputedSoftmaxes; // AttentionRecompute's count
 
     Built(Graph g, List<Heads.Trainable> trainables, List<String> batchInputs) {
+      this(g, trainables, batchInputs, 0);
+    }
+
+    Built(
+        Graph g,
+        List<Heads.Trainable> trainables,
+        List<String> batchInputs,
+        int recomputedSoftmaxes) {
       this.g = g;
+      this.recomputedSoftmaxes = recomputedSoftmaxes;
       this.trainables = List.copyOf(trainables);
       this.batchInputs = List.copyOf(batchInputs);
     }
@@ -295,7 +306,7 @@ public final class Prepare {
       Graph low = g.copy();
       MixedPrecision.bf16(low, kernels);
       Backward.listGradientNodesLast(low);
-      return new Built(low, trainables, batchInputs);
+      return new Built(low, trainables, batchInputs, recomputedSoftmaxes);
     }
   }
 
@@ -388,6 +399,7 @@ public final class Prepare {
     g.sortTopologically();
     Map<String, String> grads =
         Backward.build(g, Shapes.infer(g), loss, wrt, injected.noises(), role == Role.TRAIN_FUSED);
+    int recomputed = c.recomputeAttention() ? AttentionRecompute.apply(g) : 0;
     output(g, loss, TensorNames.LOSS, new ValueType(DataType.FLOAT_VALUE, List.of()));
     for (String w : wrt) {
       output(g, grads.get(w), TensorNames.grad(w), ValueType.of(g.input(w)));
@@ -399,7 +411,7 @@ public final class Prepare {
                   .toValueInfo(injected.noiseOutputs().get(adapted.indexOf(l))));
     }
     finish(g);
-    return new Built(g, trainables, inputs);
+    return new Built(g, trainables, inputs, recomputed);
   }
 
   /**

@@ -35,6 +35,9 @@ import java.util.List;
  * @param tokenizer a tokenizer.json to ship in the directory, or null
  * @param hfConfig the model's Hugging Face config.json, recorded as the manifest's source.config
  *     (Qwen2-VL's inputs need its image_token_id and spatial_merge_size), or null
+ * @param recomputeAttention the train graphs recompute attention's probabilities in the backward
+ *     instead of keeping them from the forward: less memory, one more score product per layer
+ *     ({@link dev.loraort.builder.autodiff.AttentionRecompute})
  * @param overwrite replace an existing directory
  */
 public record PrepareConfig(
@@ -56,6 +59,7 @@ public record PrepareConfig(
     String hiddenOutput,
     Path tokenizer,
     Path hfConfig,
+    boolean recomputeAttention,
     boolean overwrite) {
 
   /** Tasks prepare builds. */
@@ -117,6 +121,7 @@ public record PrepareConfig(
         null,
         null,
         null,
+        false,
         false);
   }
 
@@ -147,6 +152,7 @@ public record PrepareConfig(
     private String hiddenOutput;
     private Path tokenizer;
     private Path hfConfig;
+    private boolean recomputeAttention;
     private boolean overwrite;
 
     private Builder(PrepareConfig c) {
@@ -168,6 +174,7 @@ public record PrepareConfig(
       hiddenOutput = c.hiddenOutput;
       tokenizer = c.tokenizer;
       hfConfig = c.hfConfig;
+      recomputeAttention = c.recomputeAttention;
       overwrite = c.overwrite;
     }
 
@@ -300,6 +307,15 @@ public record PrepareConfig(
     }
 
     /**
+     * @param v recompute attention's probabilities in the backward
+     * @return this
+     */
+    public Builder recomputeAttention(boolean v) {
+      recomputeAttention = v;
+      return this;
+    }
+
+    /**
      * @param v replace an existing directory
      * @return this
      */
@@ -332,6 +348,7 @@ public record PrepareConfig(
           hiddenOutput,
           tokenizer,
           hfConfig,
+          recomputeAttention,
           overwrite);
     }
   }

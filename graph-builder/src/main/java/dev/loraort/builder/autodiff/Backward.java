@@ -195,7 +195,7 @@ public final class Backward {
     for (Node n : g.nodes()) {
       List<String> reads = new ArrayList<>(n.inputs());
       reads.addAll(n.subgraphReads());
-      if (reads.stream().anyMatch(gradients::contains) || n.rawName().startsWith(SEED)) {
+      if (reads.stream().anyMatch(gradients::contains) || isSeed(n)) {
         gradients.addAll(n.outputs());
         after.add(n);
       } else if (n.op().equals("Shape")
@@ -232,6 +232,11 @@ public final class Backward {
     g.nodes().stream().filter(after::contains).forEach(order::add);
     g.nodes().clear();
     g.nodes().addAll(order);
+  }
+
+  /** Whether n computes the gradient's seed, the 1 every gradient value descends from. */
+  static boolean isSeed(Node n) {
+    return n.rawName().startsWith(SEED);
   }
 
   /** A known integer or boolean type (0, a type shape inference does not know, is not). */
