@@ -8,7 +8,8 @@
 #   bash scripts/bench/fused_ab.sh WORK export ID...     # config, token data, plain export (waits)
 #   CP=<trainer classpath> bash scripts/bench/bf16_ab.sh WORK OUT ID
 # NO_TORCH=1 skips PyTorch; TORCH_MODES picks its steps among eager, compile (default mode) and
-# reduce-overhead (compiled, CUDA graphs) (default: "eager compile").
+# reduce-overhead (compiled, CUDA graphs) (default: "eager compile"). RECOMPUTE_ATTENTION=1 times a
+# directory prepared with --recompute-attention (fused_ab.sh's), for the same ID's A/B.
 # ID: roberta-large-cls, gpt2-large-lm, clip-vit-b16, qwen2vl-2b-l8-lm, ... as models.sh defines them.
 set -uo pipefail
 work=${1:?WORK}; out=${2:?OUT}; id=${3:?ID}; : "${CP:?classpath}"
@@ -19,7 +20,7 @@ mkdir -p "$out"
 NO_CHECK=1 NO_TORCH=1 VARIANTS=" " bash "$here/fused_ab.sh" "$work" run "$out" "$id" > /dev/null || exit 1
 memory_monitor > "$out/$id.mem_java.txt" &
 mon=$!
-java_bench "$work/prepared/$id" --kernels fused --bf16 --steps 30 --warmup 5 --rounds 1 \
+java_bench "$work/prepared/$id${RECOMPUTE_ATTENTION:+-recompute}" --kernels fused --bf16 --steps 30 --warmup 5 --rounds 1 \
   --methods lora,eflat-lora 2>&1 | grep -v "^\[" | tee "$out/$id.bench_bf16.txt"
 kill $mon
 echo "java (tf32 and bf16 sessions, one after the other) peak GPU memory (MiB, nvidia-smi): $(memory_peak "$out/$id.mem_java.txt")" \

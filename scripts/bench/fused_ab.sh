@@ -5,7 +5,8 @@
 # LoRA and EFlat-LoRA steps in each of VARIANTS (KERNELS:IO pairs, default: train.onnx copied,
 # train_fused.onnx copied, train_fused.onnx replayed as a CUDA graph), with each process's peak
 # GPU memory (nvidia-smi), and PyTorch + PEFT's LoRA step eager (sdpa) and torch.compile'd.
-# NO_CHECK=1 skips the check, NO_TORCH=1 the PyTorch steps.
+# NO_CHECK=1 skips the check, NO_TORCH=1 the PyTorch steps. RECOMPUTE_ATTENTION=1 prepares with
+# --recompute-attention, into prepared/ID-recompute (so both can be timed on one export).
 #   bash scripts/bench/fused_ab.sh WORK export ID...          # config, token data, plain export (waits)
 #   CP=<trainer classpath> bash scripts/bench/fused_ab.sh WORK run OUT ID
 #   CP=<trainer classpath> bash scripts/bench/fused_ab.sh WORK kernels OUT ID   # kernel_times.sh on train_fused
@@ -33,7 +34,7 @@ bench_model "$id" || exit 2
 case $family in gpt2|qwen2vl) task=causal-lm ;; clip) task=contrastive ;; *) task=seq-cls ;; esac
 extra=""; [ "$family" = qwen2vl ] && extra="--hf-config $work/$id-config/config.json"
 mkdir -p "$out"
-prepared=$work/prepared/$id  # beside it: $id.jsonl and $id-config, as java_bench and kernel_times.sh read them
+prepared=$work/prepared/$id${RECOMPUTE_ATTENTION:+-recompute}  # beside it: $id.jsonl and $id-config, as java_bench and kernel_times.sh read them
 if [ "$phase" = kernels ]; then
   [ -d "$prepared" ] || { echo "$prepared missing: run the run phase first" >&2; exit 1; }
   JAVA_BENCH_EXTRA="--kernels fused" bash "$here/kernel_times.sh" "$out" "$work/prepared" "$id"
@@ -45,6 +46,7 @@ J="java ${ORT_JAVA_OPTS:-} -cp $CP dev.loraort.trainer.cli.Main"
 mkdir -p "$work/prepared"
 ln -sfn "$work/$id-config" "$work/prepared/$id-config"
 ln -sf "$work/$id.jsonl" "$prepared.jsonl"
+[ -n "${RECOMPUTE_ATTENTION:-}" ] && extra="$extra --recompute-attention"
 $J prepare --onnx "$work/$id-plain/model.onnx" --task "$task" --targets "$targets" --rank "$rank" --alpha "$alpha" \
   $extra --id "$id" --out "$prepared" --overwrite 2>&1 | tee "$out/$id.prepare.txt"
 [ -n "${NO_CHECK:-}" ] || $J check --model "$prepared" --kernels fused --against "$prepared" \
