@@ -47,6 +47,8 @@ final class GradCheck {
   private long seed = 1;
   private double gradScale = 1;
   private boolean fused;
+  private boolean recomputeAttention;
+  private int recomputed;
 
   static GradCheck create() {
     return new GradCheck();
@@ -111,6 +113,17 @@ final class GradCheck {
   GradCheck fused() {
     fused = true;
     return this;
+  }
+
+  /** Recomputes attention's probabilities in the backward ({@link AttentionRecompute}). */
+  GradCheck recomputeAttention() {
+    recomputeAttention = true;
+    return this;
+  }
+
+  /** How many softmaxes the last check's backward recomputed. */
+  int recomputed() {
+    return recomputed;
   }
 
   /**
@@ -180,6 +193,7 @@ final class GradCheck {
     String loss = e.op("ReduceSum", List.of(e.mul(y, e.reshape(w, shape))), Attr.i("keepdims", 0));
     Shapes shapes = Shapes.infer(g);
     Map<String, String> grads = Backward.build(g, shapes, loss, wrt, java.util.Set.of(), fused);
+    recomputed = recomputeAttention ? AttentionRecompute.apply(g) : 0;
     g.outputs().add(shapes.type(loss).toValueInfo(loss));
     List<String> gradOut = new ArrayList<>();
     for (String x : wrt) {
