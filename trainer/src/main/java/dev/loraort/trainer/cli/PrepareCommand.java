@@ -169,7 +169,7 @@ final class PrepareCommand implements Callable<Integer> {
       description =
           "the train graphs recompute attention's probabilities in the backward instead of keeping"
               + " every layer's from the forward: less memory (at 32 x 128 tokens, RoBERTa-large's"
-              + " 24 layers keep 768 MiB of them), one more score product per layer")
+              + " 24 layers keep 768 MiB of them), one more score product and softmax per layer")
   boolean recomputeAttention;
 
   @Option(names = "--overwrite", description = "replace an existing directory")
