@@ -126,6 +126,7 @@ public final class Prepare {
     List<Node> legacy = OpsetNormalizer.normalize(base);
     base.sortTopologically();
     int dequantized = Dequantize.apply(base);
+    OpsetNormalizer.refuseForeignOps(base, Set.of()); // what Dequantize could not make standard
     boolean positionsFromMask = PositionIds.fromMask(base);
     int emptiedCaches = PastKeyValues.toEmpty(base);
     renameBatchDims(base);

@@ -3,14 +3,21 @@ package dev.loraort.builder;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.protobuf.ByteString;
 import dev.loraort.artifacts.manifest.Manifest;
 import dev.loraort.artifacts.onnx.proto.Onnx.AttributeProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.GraphProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.ModelProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.NodeProto;
+import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
+import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Emitter;
+import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
+import dev.loraort.builder.ir.OnnxModels;
+import dev.loraort.builder.ir.Tensors;
+import dev.loraort.builder.ir.WeightsFile;
 import dev.loraort.builder.lora.Targets;
 import dev.loraort.builder.shape.ValueType;
 import java.io.IOException;
@@ -94,6 +101,70 @@ class PrepareTest {
               .toList();
       assertThat(names).as(f).doesNotContain("").doesNotHaveDuplicates();
     }
+  }
+
+  @Test
+  void aBlockwise4BitExportTrainsOnItsDequantizedWeights() throws IOException {
+    // the toy encoder with its two linear layers as ONNX Runtime's MatMulNBits (4 bits, blocks of
+    // 16, zero point 8), as a q4 export stores them
+    Graph g = OnnxModels.read(toy(17, (e, x) -> e.op("Tanh", x))).graph();
+    for (Node mm : List.copyOf(g.nodes())) {
+      if (!mm.op().equals("MatMul") || !g.initializers().containsKey(mm.in(1))) {
+        continue;
+      }
+      double[] w = Tensors.doubles(g.initializers().get(mm.in(1))); // [K 8, N 8]
+      byte[] q = new byte[8 * 8]; // [N, 1 block, 8 bytes]: 16 nibbles, the last 8 padding
+      float[] scales = new float[8];
+      for (int n = 0; n < 8; n++) {
+        double max = 0;
+        for (int k = 0; k < 8; k++) {
+          max = Math.max(max, Math.abs(w[k * 8 + n]));
+        }
+        scales[n] = (float) (max / 7);
+        for (int k = 0; k < 8; k++) {
+          int v = (int) Math.max(0, Math.min(15, Math.round(w[k * 8 + n] / scales[n]) + 8));
+          q[n * 8 + k / 2] |= (byte) (v << (4 * (k % 2)));
+        }
+      }
+      String b = mm.in(1) + "_Q4";
+      g.addInitializer(
+          b,
+          TensorProto.newBuilder()
+              .setName(b)
+              .setDataType(DataType.UINT8_VALUE)
+              .addAllDims(List.of(8L, 1L, 8L))
+              .setRawData(ByteString.copyFrom(q))
+              .build());
+      g.addInitializer(b + "_scales", Tensors.floats(b + "_scales", new long[] {8}, scales));
+      g.nodes()
+          .set(
+              g.nodes().indexOf(mm),
+              new Node(
+                  "MatMulNBits",
+                  "com.microsoft",
+                  mm.rawName(),
+                  List.of(mm.in(0), b, b + "_scales"),
+                  mm.outputs(),
+                  Map.of(
+                      "K", Attr.i("K", 8),
+                      "N", Attr.i("N", 8),
+                      "bits", Attr.i("bits", 4),
+                      "block_size", Attr.i("block_size", 16))));
+    }
+    g.removeDeadNodes();
+    Path q4 = tmp.resolve("toy_q4.onnx");
+    try (WeightsFile w = new WeightsFile(tmp.resolve("toy_q4.onnx.data"))) {
+      OnnxModels.write(g, q4, w, Map.of(), "test");
+    }
+    Prepare.Result r = Prepare.run(config(q4, "seq-cls", Targets.parse("query,value", null)));
+    Manifest m = Manifest.read(r.dir());
+    assertThat(m.lora().modules())
+        .extracting(Manifest.LoraModule::name)
+        .containsExactly("enc.query", "enc.value");
+    Graph train = OnnxModels.read(r.dir().resolve("train.onnx")).graph();
+    assertThat(train.nodes()).extracting(Node::op).doesNotContain("MatMulNBits");
+    assertThat(Files.readString(r.dir().resolve("manifest.json")))
+        .contains("\"dequantized\": \"2 quantized products");
   }
 
   @Test

@@ -23,7 +23,13 @@ import java.util.TreeSet;
  *   <li>in the QDQ form of static quantization, {@code DequantizeLinear(W_q, scale, zp)} of a
  *       stored weight becomes the float weight, and an activation's {@code QuantizeLinear ->
  *       DequantizeLinear} round trip with the same scale and zero point becomes the activation
- *       itself (no fake quantization in training).
+ *       itself (no fake quantization in training);
+ *   <li>ONNX Runtime's blockwise {@code com.microsoft.MatMulNBits(A, B_q, scales[, zero_points][,
+ *       g_idx][, bias])} (its 4-bit and 8-bit weight-only quantization, as transformers.js's q4
+ *       exports use; other widths stay) becomes {@code MatMul(A, W)} (and the bias's {@code Add}),
+ *       W the [K, N] float weight it multiplies by: (q - zero point) * scale per block of {@code
+ *       block_size} along K, the zero point 2^(bits-1) where none is given. An act-order export
+ *       ({@code g_idx}) stays.
  * </ul>
  */
 public final class Dequantize {
@@ -42,6 +48,12 @@ public final class Dequantize {
           "DynamicQuantizeMatMul",
           "MatMulIntegerToFloat");
 
+  /** ONNX Runtime's contrib-op domain. */
+  private static final String MICROSOFT = "com.microsoft";
+
+  /** Ops of ONNX Runtime's contrib domain that {@link #apply} makes standard where it can. */
+  public static final Set<String> CONTRIB_OPS = Set.of("MatMulNBits");
+
   private Dequantize() {}
 
   /**
@@ -58,6 +70,8 @@ public final class Dequantize {
           && (q.op().equals("MatMulInteger")
               ? product(g, q)
               : dq && (table(g, q) || weight(g, q) || roundTrip(g, q)))) {
+        n++;
+      } else if (q.domain().equals(MICROSOFT) && q.op().equals("MatMulNBits") && blockwise(g, q)) {
         n++;
       }
     }
@@ -189,6 +203,85 @@ public final class Dequantize {
       return false;
     }
     g.replaceUses(dq.out(0), q.in(0), Set.of());
+    return true;
+  }
+
+  /** MatMulNBits with its weight, scales and zero points stored, without act-order. */
+  private static boolean blockwise(Graph g, Node mm) {
+    long k = mm.i("K", 0);
+    long n = mm.i("N", 0);
+    long bits = mm.i("bits", 4);
+    long block = mm.i("block_size", 0);
+    TensorProto bq = g.initializers().get(mm.in(1));
+    TensorProto scales = mm.hasIn(2) ? g.initializers().get(mm.in(2)) : null;
+    TensorProto zp = mm.hasIn(3) ? g.initializers().get(mm.in(3)) : null;
+    TensorProto bias = mm.hasIn(5) ? g.initializers().get(mm.in(5)) : null;
+    if (k <= 0
+        || n <= 0
+        || block <= 0
+        || !(bits == 4 || bits == 8)
+        || bq == null
+        || bq.getDataType() != DataType.UINT8_VALUE
+        || scales == null
+        || (mm.hasIn(3) && zp == null)
+        || mm.hasIn(4)
+        || (mm.hasIn(5) && bias == null)) {
+      return false;
+    }
+    long blocks = (k + block - 1) / block;
+    long blob = block * bits / 8;
+    double[] s = Tensors.doubles(scales);
+    if (Tensors.numel(bq) != n * blocks * blob || s.length != n * blocks) {
+      return false;
+    }
+    byte[] q = Tensors.raw(bq).toByteArray();
+    // zero points: packed like the weight, ceil(blocks * bits / 8) bytes per column, or one value
+    // of the scales' type per block
+    boolean packed = zp != null && zp.getDataType() == DataType.UINT8_VALUE;
+    byte[] zq = packed ? Tensors.raw(zp).toByteArray() : null;
+    double[] zf = zp != null && !packed ? Tensors.doubles(zp) : null;
+    long zRow = (blocks * bits + 7) / 8;
+    if ((packed && zq.length != n * zRow) || (zf != null && zf.length != n * blocks)) {
+      return false;
+    }
+    int perByte = (int) (8 / bits);
+    int mask = (1 << bits) - 1;
+    float[] w = new float[Math.toIntExact(k * n)]; // [K, N]: MatMul(A, W) = A B^T
+    for (long col = 0; col < n; col++) {
+      for (long b = 0; b < blocks; b++) {
+        double scale = s[(int) (col * blocks + b)];
+        double zero =
+            zf != null
+                ? zf[(int) (col * blocks + b)]
+                : packed
+                    ? (zq[(int) (col * zRow + b / perByte)] >> ((b % perByte) * bits)) & mask
+                    : 1 << (bits - 1);
+        for (long i = 0; i < block && b * block + i < k; i++) {
+          int v =
+              (q[(int) ((col * blocks + b) * blob + i / perByte)] >> ((i % perByte) * bits)) & mask;
+          w[(int) ((b * block + i) * n + col)] = (float) ((v - zero) * scale);
+        }
+      }
+    }
+    String name = floatName(g, mm.in(1));
+    g.addInitializer(name, Tensors.floats(name, new long[] {k, n}, w));
+    String product = bias == null ? mm.out(0) : g.fresh(mm.out(0) + "/product");
+    List<Node> replacement = new ArrayList<>();
+    replacement.add(
+        new Node("MatMul", "", mm.rawName(), List.of(mm.in(0), name), List.of(product), Map.of()));
+    if (bias != null) {
+      replacement.add(
+          new Node(
+              "Add",
+              "",
+              mm.rawName() + "/bias",
+              List.of(product, mm.in(5)),
+              List.of(mm.out(0)),
+              Map.of()));
+    }
+    int at = g.nodes().indexOf(mm);
+    g.nodes().remove(at);
+    g.nodes().addAll(at, replacement);
     return true;
   }
 

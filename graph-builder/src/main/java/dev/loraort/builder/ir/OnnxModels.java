@@ -202,6 +202,10 @@ public final class OnnxModels {
               .setDomain(FusedKernels.DOMAIN)
               .setVersion(FusedKernels.OPSET));
     }
+    // ONNX Runtime's contrib ops (a graph prepare refuses, or a test's quantized original)
+    if (g.nodes().stream().anyMatch(n -> n.domain().equals("com.microsoft"))) {
+      mb.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("com.microsoft").setVersion(1));
+    }
     metadata.forEach(
         (k, v) -> mb.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
     try (OutputStream out = Files.newOutputStream(file)) {

@@ -40,22 +40,18 @@ public final class OpsetNormalizer {
   private OpsetNormalizer() {}
 
   /**
-   * Rewrites the graph in place.
+   * Refuses ops outside ai.onnx, as an ONNX Runtime-optimized export has them.
    *
-   * @param g a graph read from a file
-   * @return the legacy Softmax-family nodes (source opset &lt; 13) whose axis {@link
-   *     #fixLegacySoftmax} must check once ranks are known
-   * @throws BuildException if the graph uses ops of other domains or ops removed from ai.onnx
+   * @param g a graph
+   * @param allowed ops of com.microsoft that a later rewrite makes standard ({@link Dequantize})
+   * @throws BuildException naming the ops and how to export without them
    */
-  public static List<Node> normalize(Graph g) {
-    int src = g.opset();
+  public static void refuseForeignOps(Graph g, Set<String> allowed) {
     Map<String, List<String>> foreign = new TreeMap<>();
     for (Node n : g.nodes()) {
-      if (!n.domain().isEmpty()) {
+      if (!n.domain().isEmpty()
+          && !(n.domain().equals("com.microsoft") && allowed.contains(n.op()))) {
         foreign.computeIfAbsent(n.domain() + "." + n.op(), k -> new ArrayList<>()).add(n.name());
-      } else if (REMOVED.contains(n.op())) {
-        throw new BuildException(
-            g.source() + ": node " + n.name() + " uses " + n.op() + ", removed from ai.onnx");
       }
     }
     if (!foreign.isEmpty()) {
@@ -70,6 +66,25 @@ public final class OpsetNormalizer {
               + " torch.onnx.export (or Optimum without --optimize) and skip"
               + " onnxruntime.transformers.optimizer");
     }
+  }
+
+  /**
+   * Rewrites the graph in place.
+   *
+   * @param g a graph read from a file
+   * @return the legacy Softmax-family nodes (source opset &lt; 13) whose axis {@link
+   *     #fixLegacySoftmax} must check once ranks are known
+   * @throws BuildException if the graph uses ops of other domains or ops removed from ai.onnx
+   */
+  public static List<Node> normalize(Graph g) {
+    int src = g.opset();
+    for (Node n : g.nodes()) {
+      if (n.domain().isEmpty() && REMOVED.contains(n.op())) {
+        throw new BuildException(
+            g.source() + ": node " + n.name() + " uses " + n.op() + ", removed from ai.onnx");
+      }
+    }
+    refuseForeignOps(g, Dequantize.CONTRIB_OPS);
     List<Node> legacySoftmax = new ArrayList<>();
     List<Node> out = new ArrayList<>();
     for (Node n : g.nodes()) {

@@ -1,6 +1,7 @@
 package dev.loraort.builder.ir;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
@@ -107,9 +108,147 @@ class DequantizeTest {
     assertThat(Dequantize.remaining(g)).containsExactly("MatMulInteger");
   }
 
+  @Test
+  void aBlockwise4BitProductBecomesAFloatMatMulWithTheSameOutputs() throws Exception {
+    // ONNX Runtime's MatMulNBits: K 20 in blocks of 16 (the last one partial), N 4, 4 bits,
+    // packed zero points; then the same without zero points (2^(bits-1)) and with a bias
+    for (boolean zeroPoints : new boolean[] {true, false}) {
+      Graph g = graphOf(20);
+      java.util.Random r = new java.util.Random(zeroPoints ? 1 : 2);
+      byte[] q = new byte[4 * 2 * 8];
+      r.nextBytes(q);
+      g.addInitializer("w_Q4", uint8("w_Q4", new long[] {4, 2, 8}, q));
+      float[] scales = new float[8];
+      for (int i = 0; i < scales.length; i++) {
+        scales[i] = 0.01f + 0.1f * r.nextFloat();
+      }
+      g.addInitializer("w_scales", Tensors.floats("w_scales", new long[] {8}, scales));
+      List<String> in = new java.util.ArrayList<>(List.of("x", "w_Q4", "w_scales"));
+      if (zeroPoints) {
+        byte[] zp = new byte[4];
+        r.nextBytes(zp);
+        g.addInitializer("w_zp", uint8("w_zp", new long[] {4}, zp));
+        in.add("w_zp");
+      } else {
+        g.addInitializer(
+            "bias", Tensors.floats("bias", new long[] {4}, new float[] {1, -2, 3, 0.5f}));
+        in.addAll(List.of("", "", "bias"));
+      }
+      g.add(
+          new Node(
+              "MatMulNBits",
+              "com.microsoft",
+              "mm",
+              in,
+              List.of("y"),
+              Map.of(
+                  "K", Attr.i("K", 20),
+                  "N", Attr.i("N", 4),
+                  "bits", Attr.i("bits", 4),
+                  "block_size", Attr.i("block_size", 16))));
+      g.outputs().add(new ValueType(DataType.FLOAT_VALUE, null).toValueInfo("y"));
+      float[] x = new float[2 * 20];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) r.nextGaussian();
+      }
+      float[] before = run(g, "nbits", x, 20);
+      assertThat(Dequantize.apply(g)).isOne();
+      assertThat(g.nodes())
+          .extracting(Node::op)
+          .containsExactlyElementsOf(zeroPoints ? List.of("MatMul") : List.of("MatMul", "Add"));
+      assertThat(g.initializers()).containsKey("w_Q4_float").doesNotContainKey("w_Q4");
+      float[] after = run(g, "float", x, 20);
+      float max = 0;
+      for (float v : before) {
+        max = Math.max(max, Math.abs(v));
+      }
+      for (int i = 0; i < before.length; i++) {
+        assertThat(after[i]).as("y[%d]", i).isCloseTo(before[i], within(1e-5f * max));
+      }
+    }
+  }
+
+  @Test
+  void aBlockwise8BitProductBecomesAFloatMatMulWithTheSameOutputs() throws Exception {
+    // K 20 in blocks of 16, N 4, 8 bits: one byte per weight and per zero point
+    Graph g = graphOf(20);
+    java.util.Random r = new java.util.Random(3);
+    byte[] q = new byte[4 * 2 * 16];
+    r.nextBytes(q);
+    g.addInitializer("w_Q8", uint8("w_Q8", new long[] {4, 2, 16}, q));
+    float[] scales = new float[8];
+    for (int i = 0; i < scales.length; i++) {
+      scales[i] = 0.001f + 0.01f * r.nextFloat();
+    }
+    g.addInitializer("w_scales", Tensors.floats("w_scales", new long[] {8}, scales));
+    byte[] zp = new byte[8];
+    r.nextBytes(zp);
+    g.addInitializer("w_zp", uint8("w_zp", new long[] {8}, zp));
+    g.add(
+        new Node(
+            "MatMulNBits",
+            "com.microsoft",
+            "mm",
+            List.of("x", "w_Q8", "w_scales", "w_zp"),
+            List.of("y"),
+            Map.of(
+                "K", Attr.i("K", 20),
+                "N", Attr.i("N", 4),
+                "bits", Attr.i("bits", 8),
+                "block_size", Attr.i("block_size", 16))));
+    g.outputs().add(new ValueType(DataType.FLOAT_VALUE, null).toValueInfo("y"));
+    float[] x = new float[2 * 20];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) r.nextGaussian();
+    }
+    float[] before = run(g, "nbits8", x, 20);
+    assertThat(Dequantize.apply(g)).isOne();
+    float[] after = run(g, "float8", x, 20);
+    float max = 0;
+    for (float v : before) {
+      max = Math.max(max, Math.abs(v));
+    }
+    for (int i = 0; i < before.length; i++) {
+      assertThat(after[i]).as("y[%d]", i).isCloseTo(before[i], within(1e-5f * max));
+    }
+  }
+
+  @Test
+  void anActOrderBlockwiseProductStaysAndIsNamed() {
+    Graph g = graphOf(20);
+    g.addInitializer("w_Q4", uint8("w_Q4", new long[] {4, 2, 8}, new byte[64]));
+    g.addInitializer("w_scales", Tensors.floats("w_scales", new long[] {8}, new float[8]));
+    g.addInitializer("g_idx", Tensors.floats("g_idx", new long[] {20}, new float[20]));
+    g.add(
+        new Node(
+            "MatMulNBits",
+            "com.microsoft",
+            "mm",
+            List.of("x", "w_Q4", "w_scales", "", "g_idx"),
+            List.of("y"),
+            Map.of(
+                "K",
+                Attr.i("K", 20),
+                "N",
+                Attr.i("N", 4),
+                "block_size",
+                Attr.i("block_size", 16))));
+    assertThat(Dequantize.apply(g)).isZero();
+    assertThat(Dequantize.remaining(g)).containsExactly("MatMulNBits");
+  }
+
   /** An empty graph with one input {@code name} of [batch, 3]. */
   private static Graph graph(int type, String name) {
-    List<Dim> dims = List.of(Dim.sym("b"), Dim.of(3));
+    return graph(type, name, 3);
+  }
+
+  /** An empty graph with one float input x of [batch, k]. */
+  private static Graph graphOf(int k) {
+    return graph(DataType.FLOAT_VALUE, "x", k);
+  }
+
+  private static Graph graph(int type, String name, int k) {
+    List<Dim> dims = List.of(Dim.sym("b"), Dim.of(k));
     return new Graph(
         "q",
         13,
@@ -121,6 +260,11 @@ class DequantizeTest {
 
   /** Runs g on ONNX Runtime's CPU EP with x as its [2, 3] input; its [2, 4] output. */
   private float[] run(Graph g, String name, float[] x) throws Exception {
+    return run(g, name, x, 3);
+  }
+
+  /** Runs g on ONNX Runtime's CPU EP with x as its [2, k] input; its [2, 4] output. */
+  private float[] run(Graph g, String name, float[] x, int k) throws Exception {
     Path f = dir.resolve(name + ".onnx");
     try (WeightsFile w = new WeightsFile(dir.resolve(name + ".bin"))) {
       OnnxModels.write(g, f, w, Map.of(), "test");
@@ -131,7 +275,7 @@ class DequantizeTest {
     try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
       o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
       try (OrtSession s = env.createSession(f.toString(), o);
-          OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {2, 3});
+          OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {2, k});
           OrtSession.Result out = s.run(Map.of("x", in))) {
         float[][] y = (float[][]) out.get(0).getValue();
         float[] flat = new float[8];
@@ -152,7 +296,15 @@ class DequantizeTest {
   }
 
   private static TensorProto int8(String name, long[] dims, byte[] v) {
-    TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(DataType.INT8_VALUE);
+    return bytes(name, dims, v, DataType.INT8_VALUE);
+  }
+
+  private static TensorProto uint8(String name, long[] dims, byte[] v) {
+    return bytes(name, dims, v, DataType.UINT8_VALUE);
+  }
+
+  private static TensorProto bytes(String name, long[] dims, byte[] v, int type) {
+    TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(type);
     for (long d : dims) {
       t.addDims(d);
     }
