@@ -109,132 +109,86 @@ class DequantizeTest {
   }
 
   @Test
-  void aBlockwise4BitProductBecomesAFloatMatMulWithTheSameOutputs() throws Exception {
-    // ONNX Runtime's MatMulNBits: K 20 in blocks of 16 (the last one partial), N 4, 4 bits,
-    // packed zero points; then the same without zero points (2^(bits-1)) and with a bias
-    for (boolean zeroPoints : new boolean[] {true, false}) {
+  void blockwiseProductsBecomeFloatMatMulsWithTheSameOutputs() throws Exception {
+    // ONNX Runtime's MatMulNBits, K 20 in blocks of 16 (the last one partial), N 4: 4 bits with
+    // packed zero points; 4 bits without them (2^(bits-1)) and with a bias; 8 bits (one byte per
+    // weight and per zero point)
+    record Case(int bits, boolean zeroPoints, boolean bias, List<String> ops) {}
+    for (Case c :
+        List.of(
+            new Case(4, true, false, List.of("MatMul")),
+            new Case(4, false, true, List.of("MatMul", "Add")),
+            new Case(8, true, false, List.of("MatMul")))) {
+      java.util.Random r = new java.util.Random(c.bits() + (c.bias() ? 1 : 0));
       Graph g = graphOf(20);
-      java.util.Random r = new java.util.Random(zeroPoints ? 1 : 2);
-      byte[] q = new byte[4 * 2 * 8];
+      List<String> in = new java.util.ArrayList<>(List.of("x", "w_Q", "w_scales"));
+      byte[] q = new byte[4 * 2 * 16 * c.bits() / 8];
       r.nextBytes(q);
-      g.addInitializer("w_Q4", uint8("w_Q4", new long[] {4, 2, 8}, q));
+      g.addInitializer("w_Q", uint8("w_Q", new long[] {4, 2, 16 * c.bits() / 8}, q));
       float[] scales = new float[8];
       for (int i = 0; i < scales.length; i++) {
-        scales[i] = 0.01f + 0.1f * r.nextFloat();
+        scales[i] = (0.01f + 0.1f * r.nextFloat()) * 16 / (1 << c.bits());
       }
       g.addInitializer("w_scales", Tensors.floats("w_scales", new long[] {8}, scales));
-      List<String> in = new java.util.ArrayList<>(List.of("x", "w_Q4", "w_scales"));
-      if (zeroPoints) {
-        byte[] zp = new byte[4];
+      if (c.zeroPoints()) {
+        byte[] zp = new byte[4 * 2 * c.bits() / 8];
         r.nextBytes(zp);
-        g.addInitializer("w_zp", uint8("w_zp", new long[] {4}, zp));
+        g.addInitializer("w_zp", uint8("w_zp", new long[] {zp.length}, zp));
         in.add("w_zp");
-      } else {
+      }
+      if (c.bias()) {
         g.addInitializer(
             "bias", Tensors.floats("bias", new long[] {4}, new float[] {1, -2, 3, 0.5f}));
-        in.addAll(List.of("", "", "bias"));
+        while (in.size() < 5) {
+          in.add(""); // no zero points, no g_idx: the bias is input 5
+        }
+        in.add("bias");
       }
-      g.add(
-          new Node(
-              "MatMulNBits",
-              "com.microsoft",
-              "mm",
-              in,
-              List.of("y"),
-              Map.of(
-                  "K", Attr.i("K", 20),
-                  "N", Attr.i("N", 4),
-                  "bits", Attr.i("bits", 4),
-                  "block_size", Attr.i("block_size", 16))));
+      g.add(matMulNBits(in, c.bits()));
       g.outputs().add(new ValueType(DataType.FLOAT_VALUE, null).toValueInfo("y"));
       float[] x = new float[2 * 20];
       for (int i = 0; i < x.length; i++) {
         x[i] = (float) r.nextGaussian();
       }
       float[] before = run(g, "nbits", x, 20);
-      assertThat(Dequantize.apply(g)).isOne();
-      assertThat(g.nodes())
-          .extracting(Node::op)
-          .containsExactlyElementsOf(zeroPoints ? List.of("MatMul") : List.of("MatMul", "Add"));
-      assertThat(g.initializers()).containsKey("w_Q4_float").doesNotContainKey("w_Q4");
+      assertThat(Dequantize.apply(g)).as("%s", c).isOne();
+      assertThat(g.nodes()).extracting(Node::op).as("%s", c).containsExactlyElementsOf(c.ops());
+      assertThat(g.initializers()).containsKey("w_Q_float").doesNotContainKey("w_Q");
       float[] after = run(g, "float", x, 20);
       float max = 0;
       for (float v : before) {
         max = Math.max(max, Math.abs(v));
       }
       for (int i = 0; i < before.length; i++) {
-        assertThat(after[i]).as("y[%d]", i).isCloseTo(before[i], within(1e-5f * max));
+        assertThat(after[i]).as("%s y[%d]", c, i).isCloseTo(before[i], within(1e-5f * max));
       }
-    }
-  }
-
-  @Test
-  void aBlockwise8BitProductBecomesAFloatMatMulWithTheSameOutputs() throws Exception {
-    // K 20 in blocks of 16, N 4, 8 bits: one byte per weight and per zero point
-    Graph g = graphOf(20);
-    java.util.Random r = new java.util.Random(3);
-    byte[] q = new byte[4 * 2 * 16];
-    r.nextBytes(q);
-    g.addInitializer("w_Q8", uint8("w_Q8", new long[] {4, 2, 16}, q));
-    float[] scales = new float[8];
-    for (int i = 0; i < scales.length; i++) {
-      scales[i] = 0.001f + 0.01f * r.nextFloat();
-    }
-    g.addInitializer("w_scales", Tensors.floats("w_scales", new long[] {8}, scales));
-    byte[] zp = new byte[8];
-    r.nextBytes(zp);
-    g.addInitializer("w_zp", uint8("w_zp", new long[] {8}, zp));
-    g.add(
-        new Node(
-            "MatMulNBits",
-            "com.microsoft",
-            "mm",
-            List.of("x", "w_Q8", "w_scales", "w_zp"),
-            List.of("y"),
-            Map.of(
-                "K", Attr.i("K", 20),
-                "N", Attr.i("N", 4),
-                "bits", Attr.i("bits", 8),
-                "block_size", Attr.i("block_size", 16))));
-    g.outputs().add(new ValueType(DataType.FLOAT_VALUE, null).toValueInfo("y"));
-    float[] x = new float[2 * 20];
-    for (int i = 0; i < x.length; i++) {
-      x[i] = (float) r.nextGaussian();
-    }
-    float[] before = run(g, "nbits8", x, 20);
-    assertThat(Dequantize.apply(g)).isOne();
-    float[] after = run(g, "float8", x, 20);
-    float max = 0;
-    for (float v : before) {
-      max = Math.max(max, Math.abs(v));
-    }
-    for (int i = 0; i < before.length; i++) {
-      assertThat(after[i]).as("y[%d]", i).isCloseTo(before[i], within(1e-5f * max));
     }
   }
 
   @Test
   void anActOrderBlockwiseProductStaysAndIsNamed() {
     Graph g = graphOf(20);
-    g.addInitializer("w_Q4", uint8("w_Q4", new long[] {4, 2, 8}, new byte[64]));
+    g.addInitializer("w_Q", uint8("w_Q", new long[] {4, 2, 8}, new byte[64]));
     g.addInitializer("w_scales", Tensors.floats("w_scales", new long[] {8}, new float[8]));
     g.addInitializer("g_idx", Tensors.floats("g_idx", new long[] {20}, new float[20]));
-    g.add(
-        new Node(
-            "MatMulNBits",
-            "com.microsoft",
-            "mm",
-            List.of("x", "w_Q4", "w_scales", "", "g_idx"),
-            List.of("y"),
-            Map.of(
-                "K",
-                Attr.i("K", 20),
-                "N",
-                Attr.i("N", 4),
-                "block_size",
-                Attr.i("block_size", 16))));
+    g.add(matMulNBits(List.of("x", "w_Q", "w_scales", "", "g_idx"), 4));
     assertThat(Dequantize.apply(g)).isZero();
     assertThat(Dequantize.remaining(g)).containsExactly("MatMulNBits");
+  }
+
+  /** com.microsoft.MatMulNBits with K 20, N 4, blocks of 16, output y. */
+  private static Node matMulNBits(List<String> in, int bits) {
+    return new Node(
+        "MatMulNBits",
+        "com.microsoft",
+        "mm",
+        in,
+        List.of("y"),
+        Map.of(
+            "K", Attr.i("K", 20),
+            "N", Attr.i("N", 4),
+            "bits", Attr.i("bits", bits),
+            "block_size", Attr.i("block_size", 16)));
   }
 
   /** An empty graph with one input {@code name} of [batch, 3]. */
