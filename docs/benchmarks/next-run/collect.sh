@@ -1,0 +1,8 @@
+# next run, every later call: wait up to $1 s for the pipeline (or its end), then show and return what it wrote
+O=/tmp/runy; end=$(( $(date +%s) + ${1:-500} ))
+while [ $(date +%s) -lt $end ] && ! grep -q "\] done" $O/progress.txt 2>/dev/null; do sleep 5; done
+cat $O/progress.txt; tail -n 3 /tmp/export.log
+for f in $(find $O -name '*.bench_bf16.txt' -o -name '*.torch_bf16.txt' -o -name '*.torch_reduce_overhead_tf32.txt' | sort); do
+  echo "== $f"; grep -E "^lora|^eflat|lora bf16|median_ms|peak GPU|step 1:|^  (lora|eflat)|MiB" $f
+done
+rm -f /tmp/runy.tgz; tar czf $OUT/runy.tgz -C /tmp --exclude='*.onnx' --exclude='*.weights' runy
