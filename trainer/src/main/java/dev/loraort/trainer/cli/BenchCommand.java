@@ -136,6 +136,7 @@ final class BenchCommand implements Callable<Integer> {
     Map<Run, String> scales = new LinkedHashMap<>();
     Map<Run, long[]> memory = new LinkedHashMap<>(); // round 0: before, open, after the steps
     String noMemory = dev.cuda() ? BoundRun.unavailableReason() : null; // null: read (or CPU)
+    Map<Run, Long> peakRss = new LinkedHashMap<>(); // CPU, round 0: the process's peak per run
     runs.forEach(x -> timed.put(x, new ArrayList<>()));
     for (int round = 0; round < rounds; round++) {
       for (int i = 0; i < runs.size(); i++) {
@@ -162,6 +163,7 @@ final class BenchCommand implements Callable<Integer> {
         if (readMemory) {
           mem[0] = BoundRun.deviceMemoryUsed(dev.deviceId());
         }
+        boolean readRss = round == 0 && !dev.cuda() && ProcessMemory.resetPeak();
         try (ModelGraphs g =
             ModelGraphs.open(
                 m, dev.withPrecision(run.precision()), threads, method.usesRwpGraph(), profile)) {
@@ -191,6 +193,9 @@ final class BenchCommand implements Callable<Integer> {
           if (readMemory) {
             mem[2] = BoundRun.deviceMemoryUsed(dev.deviceId());
             memory.put(run, mem);
+          }
+          if (readRss) {
+            ProcessMemory.peakBytes().ifPresent(b -> peakRss.put(run, b));
           }
           if (g.lossScaler() != null) {
             scales.put(
@@ -270,6 +275,13 @@ final class BenchCommand implements Callable<Integer> {
                   v[2] / MIB));
     } else if (noMemory != null) {
       System.out.println("GPU memory not read: " + noMemory);
+    }
+    if (!peakRss.isEmpty()) {
+      System.out.println(
+          "process peak resident memory during each run, MiB (Linux VmHWM, reset as its session"
+              + " opened; round 0; the JVM's heap and ONNX Runtime's arena together):");
+      peakRss.forEach(
+          (run, b) -> System.out.printf(Locale.ROOT, "  %-16s %8.0f%n", run.label(), b / MIB));
     }
     for (Precision mixed : precisions.subList(1, precisions.size())) {
       // round 0 of every precision starts from the same parameters and batches: how far apart
