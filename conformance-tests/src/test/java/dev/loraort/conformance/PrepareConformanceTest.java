@@ -667,6 +667,131 @@ class PrepareConformanceTest {
   }
 
   @Test
+  void aMergedDecoderExportTrainsThroughItsBranchWithoutACache(
+      @org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+    // tiny GPT-2 as Optimum merges its decoders: one If on use_cache_branch, the then branch
+    // joining cached values before the first attention's P V product, the else branch (no cache)
+    // the plain decoder; both return the logits and the present values
+    Onnx.ModelProto plainModel =
+        Onnx.ModelProto.parseFrom(
+            Files.readAllBytes(Path.of("../onnx-models/tiny-gpt2-lm/plain/model.onnx")));
+    Onnx.GraphProto plain = plainModel.getGraph();
+    Map<String, String> producerOp = new HashMap<>();
+    plain
+        .getNodeList()
+        .forEach(
+            n -> {
+              for (int o = 0; o < n.getOutputCount(); o++) {
+                producerOp.put(n.getOutput(o), n.getOpType());
+              }
+            });
+    int pv = -1;
+    for (int i = 0; i < plain.getNodeCount() && pv < 0; i++) {
+      if (plain.getNode(i).getOpType().equals("MatMul")
+          && "Softmax".equals(producerOp.get(plain.getNode(i).getInput(0)))) {
+        pv = i;
+      }
+    }
+    assertThat(pv).as("the first attention's P V product").isNotNegative();
+    String past = PastKeyValues.PAST + "0.value";
+    String present = PastKeyValues.PRESENT + "0.value";
+    String values = plain.getNode(pv).getInput(1);
+    String logits = plain.getOutput(0).getName();
+    Onnx.GraphProto.Builder withCache =
+        Onnx.GraphProto.newBuilder().setName("with_cache").addAllNode(plain.getNodeList());
+    withCache.getNodeBuilder(pv).setInput(1, "joined_values");
+    withCache.addNode(
+        pv,
+        Onnx.NodeProto.newBuilder()
+            .setOpType("Concat")
+            .setName("join_cached_values")
+            .addInput(past)
+            .addInput(values)
+            .addOutput("joined_values")
+            .addAttribute(
+                Onnx.AttributeProto.newBuilder()
+                    .setName("axis")
+                    .setType(Onnx.AttributeProto.AttributeType.INT)
+                    .setI(2)));
+    withCache
+        .addOutput(plain.getOutput(0))
+        .addOutput(Onnx.ValueInfoProto.newBuilder().setName("joined_values"));
+    Onnx.GraphProto.Builder withoutCache =
+        Onnx.GraphProto.newBuilder()
+            .setName("without_cache")
+            .addAllNode(plain.getNodeList())
+            .addNode(
+                Onnx.NodeProto.newBuilder()
+                    .setOpType("Identity")
+                    .setName("values_out")
+                    .addInput(values)
+                    .addOutput("values_out"))
+            .addOutput(plain.getOutput(0))
+            .addOutput(Onnx.ValueInfoProto.newBuilder().setName("values_out"));
+    Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
+    shape.addDimBuilder().setDimParam("batch_size");
+    shape.addDimBuilder().setDimValue(4);
+    shape.addDimBuilder().setDimParam("past_sequence_length");
+    shape.addDimBuilder().setDimValue(16);
+    Onnx.TypeProto.Builder type = Onnx.TypeProto.newBuilder();
+    type.getTensorTypeBuilder().setElemType(Onnx.TensorProto.DataType.FLOAT_VALUE).setShape(shape);
+    Onnx.TypeProto.Builder flag = Onnx.TypeProto.newBuilder();
+    flag.getTensorTypeBuilder()
+        .setElemType(Onnx.TensorProto.DataType.BOOL_VALUE)
+        .getShapeBuilder()
+        .addDimBuilder()
+        .setDimValue(1);
+    Onnx.GraphProto.Builder main =
+        plain.toBuilder()
+            .clearNode()
+            .clearOutput()
+            .addInput(Onnx.ValueInfoProto.newBuilder().setName(past).setType(type))
+            .addInput(Onnx.ValueInfoProto.newBuilder().setName(PastKeyValues.MERGED).setType(flag))
+            .addNode(
+                Onnx.NodeProto.newBuilder()
+                    .setOpType("If")
+                    .setName("optimum::if")
+                    .addInput(PastKeyValues.MERGED)
+                    .addOutput(logits)
+                    .addOutput(present)
+                    .addAttribute(
+                        Onnx.AttributeProto.newBuilder()
+                            .setName("then_branch")
+                            .setType(Onnx.AttributeProto.AttributeType.GRAPH)
+                            .setG(withCache))
+                    .addAttribute(
+                        Onnx.AttributeProto.newBuilder()
+                            .setName("else_branch")
+                            .setType(Onnx.AttributeProto.AttributeType.GRAPH)
+                            .setG(withoutCache)))
+            .addOutput(plain.getOutput(0))
+            .addOutput(
+                Onnx.ValueInfoProto.newBuilder()
+                    .setName(present)
+                    .setType(Onnx.TypeProto.newBuilder().setTensorType(type.getTensorType())));
+    Path mergedFile = dir.resolve("decoder_model_merged.onnx");
+    Files.write(mergedFile, plainModel.toBuilder().setGraph(main).build().toByteArray());
+    Path out = dir.resolve("tiny-gpt2-lm");
+    Prepare.run(
+        PrepareConfig.defaults(mergedFile, out, "causal-lm").toBuilder()
+            .id("tiny-gpt2-lm")
+            .build());
+    Manifest m = Manifest.read(out);
+    assertThat(m.inputs())
+        .extracting(Manifest.IoSpec::name)
+        .noneMatch(n -> n.startsWith("past") || n.equals(PastKeyValues.MERGED));
+    JsonObject written =
+        JsonParser.parseString(Files.readString(out.resolve(Manifest.FILE))).getAsJsonObject();
+    assertThat(written.getAsJsonObject("prepare").has(PastKeyValues.MERGED)).isTrue();
+    // the branch without a cache: the loss and every LoRA gradient are PyTorch's
+    copyTree(Path.of("../onnx-models/tiny-gpt2-lm/fixture"), out.resolve("fixture"));
+    List<FixtureCheck.Row> rows = FixtureCheck.run(m, ExecutionDevice.CPU, 1);
+    assertThat(rows.stream().filter(r -> r.graph().equals("train")))
+        .hasSize(1 + 2 * m.lora().modules().size())
+        .allSatisfy(r -> assertThat(r.ok()).as(r.toString()).isTrue());
+  }
+
+  @Test
   void materializeLeavesAPreparedDirectorysWeightsAlone() throws IOException {
     Manifest m = prepared("tiny-gpt2-lm", "model.onnx");
     byte[] before = Files.readAllBytes(m.dir().resolve("base.weights"));

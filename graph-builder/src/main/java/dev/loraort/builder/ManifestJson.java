@@ -15,6 +15,7 @@ import dev.loraort.artifacts.onnx.proto.Onnx.ValueInfoProto;
 import dev.loraort.builder.heads.Heads;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.OnnxModels;
+import dev.loraort.builder.ir.PastKeyValues;
 import dev.loraort.builder.ir.PositionIds;
 import dev.loraort.builder.lora.LinearLayers;
 import dev.loraort.builder.lora.Targets;
@@ -46,13 +47,20 @@ final class ManifestJson {
    *     Dequantize})
    * @param positionsFromMask whether position_ids became computed from the mask ({@code
    *     PositionIds})
+   * @param mergedDecoder whether a merged decoder export's If was replaced by its no-cache branch
+   *     ({@code PastKeyValues})
    * @param emptiedCaches key/value cache inputs made empty, their present outputs dropped ({@code
    *     PastKeyValues})
    * @param layerNorms decomposed LayerNorms fused into the op ({@code Fusions})
    * @param gelus decomposed GELUs fused into the op
    */
   record Rewrites(
-      int dequantized, boolean positionsFromMask, int emptiedCaches, int layerNorms, int gelus) {}
+      int dequantized,
+      boolean positionsFromMask,
+      boolean mergedDecoder,
+      int emptiedCaches,
+      int layerNorms,
+      int gelus) {}
 
   static void write(
       Path dir,
@@ -218,6 +226,13 @@ final class ManifestJson {
     if (rewrites.positionsFromMask()) {
       prep.addProperty(
           PositionIds.INPUT, "the export's input, computed from attention_mask in these graphs");
+    }
+    if (rewrites.mergedDecoder()) {
+      prep.addProperty(
+          PastKeyValues.MERGED,
+          "a merged decoder export: its If on "
+              + PastKeyValues.MERGED
+              + " replaced by the branch without a cache");
     }
     if (rewrites.emptiedCaches() > 0) {
       prep.addProperty(

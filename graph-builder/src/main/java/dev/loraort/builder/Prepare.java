@@ -123,6 +123,7 @@ public final class Prepare {
     this.src = OnnxModels.read(c.onnx());
     this.base = src.graph();
     this.sourceOpset = base.opset();
+    boolean merged = PastKeyValues.inlineNoCacheBranch(base);
     List<Node> legacy = OpsetNormalizer.normalize(base);
     base.sortTopologically();
     int dequantized = Dequantize.apply(base);
@@ -134,7 +135,7 @@ public final class Prepare {
     int[] fused = Fusions.apply(base, Shapes.infer(base));
     this.rewrites =
         new ManifestJson.Rewrites(
-            dequantized, positionsFromMask, emptiedCaches, fused[0], fused[1]);
+            dequantized, positionsFromMask, merged, emptiedCaches, fused[0], fused[1]);
     CudaRewrites.apply(base, Shapes.infer(base));
     Shapes s = Shapes.infer(base);
     if (SharedWeights.apply(base, s) > 0) {

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
+import dev.loraort.artifacts.onnx.proto.Onnx.AttributeProto;
+import dev.loraort.artifacts.onnx.proto.Onnx.GraphProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.BuildException;
 import dev.loraort.builder.shape.Dim;
@@ -109,15 +111,154 @@ class PastKeyValuesTest {
         .hasMessageContaining("key/value cache input past_key_values.0.key is not [batch, heads,");
   }
 
-  @Test
-  void aMergedExportIsRefusedWithHowToExportItUnmerged() {
+  /**
+   * Optimum's merged form of {@link #cached}: an If on use_cache_branch whose then branch joins the
+   * cache and whose else branch (no cache) reads the new keys alone; both give y and the present
+   * keys.
+   */
+  private static Graph merged() {
+    int f = DataType.FLOAT_VALUE;
     Graph g =
         cached(List.of(Dim.sym("batch"), Dim.of(2), Dim.sym("past_sequence_length"), Dim.of(3)));
-    g.inputs().add(new ValueType(DataType.BOOL_VALUE, List.of()).toValueInfo(PastKeyValues.MERGED));
-    assertThatThrownBy(() -> PastKeyValues.toEmpty(g))
+    g.nodes().clear();
+    g.outputs().clear();
+    g.inputs()
+        .add(
+            new ValueType(DataType.BOOL_VALUE, List.of(Dim.of(1)))
+                .toValueInfo(PastKeyValues.MERGED));
+    String axes = new Emitter(g, "t").ints(2);
+    ValueType any = new ValueType(f, null);
+    GraphProto withCache =
+        GraphProto.newBuilder()
+            .setName("with_cache")
+            .addNode(
+                new Node(
+                        "Concat",
+                        "",
+                        "join",
+                        List.of("past_key_values.0.key", "k"),
+                        List.of("joined"),
+                        Map.of("axis", Attr.i("axis", 2)))
+                    .toProto())
+            .addNode(
+                new Node(
+                        "ReduceSum",
+                        "",
+                        "read",
+                        List.of("joined", axes),
+                        List.of("y_cached"),
+                        Map.of("keepdims", Attr.i("keepdims", 0)))
+                    .toProto())
+            .addOutput(any.toValueInfo("y_cached"))
+            .addOutput(any.toValueInfo("joined"))
+            .build();
+    GraphProto withoutCache =
+        GraphProto.newBuilder()
+            .setName("without_cache")
+            .addNode(
+                new Node("Identity", "", "keys", List.of("k"), List.of("keys"), Map.of()).toProto())
+            .addNode(
+                new Node(
+                        "ReduceSum",
+                        "",
+                        "read",
+                        List.of("keys", axes),
+                        List.of("y"),
+                        Map.of("keepdims", Attr.i("keepdims", 0)))
+                    .toProto())
+            .addOutput(any.toValueInfo("y"))
+            .addOutput(any.toValueInfo("keys"))
+            .build();
+    g.add(
+        new Node(
+            "If",
+            "",
+            "merged",
+            List.of(PastKeyValues.MERGED),
+            List.of("y", "present.0.key"),
+            Map.of(
+                "then_branch",
+                    AttributeProto.newBuilder()
+                        .setName("then_branch")
+                        .setType(AttributeProto.AttributeType.GRAPH)
+                        .setG(withCache)
+                        .build(),
+                "else_branch",
+                    AttributeProto.newBuilder()
+                        .setName("else_branch")
+                        .setType(AttributeProto.AttributeType.GRAPH)
+                        .setG(withoutCache)
+                        .build())));
+    g.outputs().add(any.toValueInfo("y"));
+    g.outputs().add(any.toValueInfo("present.0.key"));
+    return g;
+  }
+
+  @Test
+  void aMergedExportTrainsThroughItsBranchWithoutACache() throws Exception {
+    Graph g = merged();
+    float[] k = new float[2 * 2 * 4 * 3];
+    for (int i = 0; i < k.length; i++) {
+      k[i] = i * 0.5f;
+    }
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    float[][][] want; // what the merged export computes at a generation's first step
+    try (OrtSession s =
+            env.createSession(write(g, "merged").toString(), new OrtSession.SessionOptions());
+        OnnxTensor ids =
+            OnnxTensor.createTensor(env, LongBuffer.wrap(new long[8]), new long[] {2, 4});
+        OnnxTensor keys =
+            OnnxTensor.createTensor(env, FloatBuffer.wrap(k), new long[] {2, 2, 4, 3});
+        OnnxTensor past =
+            OnnxTensor.createTensor(env, FloatBuffer.wrap(new float[0]), new long[] {2, 2, 0, 3});
+        OnnxTensor branch = OnnxTensor.createTensor(env, new boolean[] {false});
+        OrtSession.Result out =
+            s.run(
+                Map.of(
+                    "input_ids",
+                    ids,
+                    "k",
+                    keys,
+                    "past_key_values.0.key",
+                    past,
+                    PastKeyValues.MERGED,
+                    branch))) {
+      want = (float[][][]) out.get(0).getValue();
+    }
+    assertThat(PastKeyValues.inlineNoCacheBranch(g)).isTrue();
+    assertThat(PastKeyValues.toEmpty(g)).isEqualTo(1);
+    assertThat(g.nodes()).extracting(Node::op).doesNotContain("If", "Concat");
+    assertThat(g.inputs()).extracting(v -> v.getName()).containsExactly("input_ids", "k");
+    assertThat(g.outputs()).extracting(v -> v.getName()).containsExactly("y");
+    try (OrtSession s =
+            env.createSession(write(g, "inlined").toString(), new OrtSession.SessionOptions());
+        OnnxTensor ids =
+            OnnxTensor.createTensor(env, LongBuffer.wrap(new long[8]), new long[] {2, 4});
+        OnnxTensor keys =
+            OnnxTensor.createTensor(env, FloatBuffer.wrap(k), new long[] {2, 2, 4, 3});
+        OrtSession.Result out = s.run(Map.of("input_ids", ids, "k", keys))) {
+      assertThat((float[][][]) out.get(0).getValue()).isDeepEqualTo(want);
+    }
+  }
+
+  @Test
+  void aMergedExportWhoseSwitchIsNotOneIfIsRefusedWithHowToExportItUnmerged() {
+    Graph g = merged();
+    g.add(
+        new Node(
+            "Not", "", "also_read", List.of(PastKeyValues.MERGED), List.of("flipped"), Map.of()));
+    assertThatThrownBy(() -> PastKeyValues.inlineNoCacheBranch(g))
         .isInstanceOf(BuildException.class)
-        .hasMessageContaining("a merged decoder export (input use_cache_branch")
+        .hasMessageContaining("use_cache_branch input is read by 2 nodes")
         .hasMessageContaining("--no-post-process");
+  }
+
+  private Path write(Graph g, String name) throws Exception {
+    Path file = dir.resolve(name + ".onnx");
+    try (WeightsFile w = new WeightsFile(dir.resolve(name + ".bin"))) {
+      OnnxModels.write(g, file, w, Map.of(), "test");
+    }
+    return file;
   }
 
   @Test
