@@ -600,48 +600,11 @@ class PrepareConformanceTest {
     Onnx.ModelProto.Builder model =
         Onnx.ModelProto.parseFrom(Files.readAllBytes(plain)).toBuilder();
     Onnx.GraphProto.Builder g = model.getGraphBuilder();
-    Map<String, String> producerOp = new HashMap<>();
-    for (int i = 0; i < g.getNodeCount(); i++) {
-      for (int o = 0; o < g.getNode(i).getOutputCount(); o++) {
-        producerOp.put(g.getNode(i).getOutput(o), g.getNode(i).getOpType());
-      }
-    }
-    int pv = -1; // the first P V product: a MatMul of a Softmax's output
-    for (int i = 0; i < g.getNodeCount() && pv < 0; i++) {
-      if (g.getNode(i).getOpType().equals("MatMul")
-          && "Softmax".equals(producerOp.get(g.getNode(i).getInput(0)))) {
-        pv = i;
-      }
-    }
-    assertThat(pv).as("the first attention's P V product").isNotNegative();
-    String past = PastKeyValues.PAST + "0.value";
-    String values = g.getNode(pv).getInput(1);
-    g.getNodeBuilder(pv).setInput(1, "joined_values");
-    g.addNode(
-        pv,
-        Onnx.NodeProto.newBuilder()
-            .setOpType("Concat")
-            .setName("join_cached_values")
-            .addInput(past)
-            .addInput(values)
-            .addOutput("joined_values")
-            .addAttribute(
-                Onnx.AttributeProto.newBuilder()
-                    .setName("axis")
-                    .setType(Onnx.AttributeProto.AttributeType.INT)
-                    .setI(2)));
-    Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
-    shape.addDimBuilder().setDimParam("batch_size");
-    shape.addDimBuilder().setDimValue(4);
-    shape.addDimBuilder().setDimParam("past_sequence_length");
-    shape.addDimBuilder().setDimValue(16);
-    Onnx.TypeProto.Builder type = Onnx.TypeProto.newBuilder();
-    type.getTensorTypeBuilder().setElemType(Onnx.TensorProto.DataType.FLOAT_VALUE).setShape(shape);
-    g.addInput(Onnx.ValueInfoProto.newBuilder().setName(past).setType(type));
+    joinCachedValues(g, firstPvProduct(g));
+    Onnx.TypeProto type = cacheType();
+    g.addInput(Onnx.ValueInfoProto.newBuilder().setName(PAST_VALUE).setType(type));
     g.addOutput(
-        Onnx.ValueInfoProto.newBuilder()
-            .setName(PastKeyValues.PRESENT + "0.value")
-            .setType(Onnx.TypeProto.newBuilder().setTensorType(type.getTensorType())));
+        Onnx.ValueInfoProto.newBuilder().setName(PastKeyValues.PRESENT + "0.value").setType(type));
     g.addNode(
         Onnx.NodeProto.newBuilder()
             .setOpType("Identity")
@@ -649,21 +612,9 @@ class PrepareConformanceTest {
             .addOutput(PastKeyValues.PRESENT + "0.value"));
     Path withPast = dir.resolve("model.onnx");
     Files.write(withPast, model.build().toByteArray());
-    Path out = dir.resolve("tiny-gpt2-lm");
-    Prepare.run(
-        PrepareConfig.defaults(withPast, out, "causal-lm").toBuilder().id("tiny-gpt2-lm").build());
-    Manifest m = Manifest.read(out);
-    assertThat(m.inputs()).extracting(Manifest.IoSpec::name).noneMatch(n -> n.startsWith("past"));
-    JsonObject written =
-        JsonParser.parseString(Files.readString(out.resolve(Manifest.FILE))).getAsJsonObject();
-    assertThat(written.getAsJsonObject("prepare").get("past_key_values").getAsString())
+    JsonObject prepared = preparedTrainsAsPyTorch(withPast, dir);
+    assertThat(prepared.get("past_key_values").getAsString())
         .startsWith("1 key/value cache inputs");
-    // nothing cached: the loss and every LoRA gradient are PyTorch's on the whole sequence
-    copyTree(Path.of("../onnx-models/tiny-gpt2-lm/fixture"), out.resolve("fixture"));
-    List<FixtureCheck.Row> rows = FixtureCheck.run(m, ExecutionDevice.CPU, 1);
-    assertThat(rows.stream().filter(r -> r.graph().equals("train")))
-        .hasSize(1 + 2 * m.lora().modules().size())
-        .allSatisfy(r -> assertThat(r.ok()).as(r.toString()).isTrue());
   }
 
   @Test
@@ -676,43 +627,13 @@ class PrepareConformanceTest {
         Onnx.ModelProto.parseFrom(
             Files.readAllBytes(Path.of("../onnx-models/tiny-gpt2-lm/plain/model.onnx")));
     Onnx.GraphProto plain = plainModel.getGraph();
-    Map<String, String> producerOp = new HashMap<>();
-    plain
-        .getNodeList()
-        .forEach(
-            n -> {
-              for (int o = 0; o < n.getOutputCount(); o++) {
-                producerOp.put(n.getOutput(o), n.getOpType());
-              }
-            });
-    int pv = -1;
-    for (int i = 0; i < plain.getNodeCount() && pv < 0; i++) {
-      if (plain.getNode(i).getOpType().equals("MatMul")
-          && "Softmax".equals(producerOp.get(plain.getNode(i).getInput(0)))) {
-        pv = i;
-      }
-    }
-    assertThat(pv).as("the first attention's P V product").isNotNegative();
-    String past = PastKeyValues.PAST + "0.value";
+    int pv = firstPvProduct(plain);
     String present = PastKeyValues.PRESENT + "0.value";
     String values = plain.getNode(pv).getInput(1);
     String logits = plain.getOutput(0).getName();
     Onnx.GraphProto.Builder withCache =
         Onnx.GraphProto.newBuilder().setName("with_cache").addAllNode(plain.getNodeList());
-    withCache.getNodeBuilder(pv).setInput(1, "joined_values");
-    withCache.addNode(
-        pv,
-        Onnx.NodeProto.newBuilder()
-            .setOpType("Concat")
-            .setName("join_cached_values")
-            .addInput(past)
-            .addInput(values)
-            .addOutput("joined_values")
-            .addAttribute(
-                Onnx.AttributeProto.newBuilder()
-                    .setName("axis")
-                    .setType(Onnx.AttributeProto.AttributeType.INT)
-                    .setI(2)));
+    joinCachedValues(withCache, pv);
     withCache
         .addOutput(plain.getOutput(0))
         .addOutput(Onnx.ValueInfoProto.newBuilder().setName("joined_values"));
@@ -728,13 +649,7 @@ class PrepareConformanceTest {
                     .addOutput("values_out"))
             .addOutput(plain.getOutput(0))
             .addOutput(Onnx.ValueInfoProto.newBuilder().setName("values_out"));
-    Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
-    shape.addDimBuilder().setDimParam("batch_size");
-    shape.addDimBuilder().setDimValue(4);
-    shape.addDimBuilder().setDimParam("past_sequence_length");
-    shape.addDimBuilder().setDimValue(16);
-    Onnx.TypeProto.Builder type = Onnx.TypeProto.newBuilder();
-    type.getTensorTypeBuilder().setElemType(Onnx.TensorProto.DataType.FLOAT_VALUE).setShape(shape);
+    Onnx.TypeProto type = cacheType();
     Onnx.TypeProto.Builder flag = Onnx.TypeProto.newBuilder();
     flag.getTensorTypeBuilder()
         .setElemType(Onnx.TensorProto.DataType.BOOL_VALUE)
@@ -745,7 +660,7 @@ class PrepareConformanceTest {
         plain.toBuilder()
             .clearNode()
             .clearOutput()
-            .addInput(Onnx.ValueInfoProto.newBuilder().setName(past).setType(type))
+            .addInput(Onnx.ValueInfoProto.newBuilder().setName(PAST_VALUE).setType(type))
             .addInput(Onnx.ValueInfoProto.newBuilder().setName(PastKeyValues.MERGED).setType(flag))
             .addNode(
                 Onnx.NodeProto.newBuilder()
@@ -765,30 +680,34 @@ class PrepareConformanceTest {
                             .setType(Onnx.AttributeProto.AttributeType.GRAPH)
                             .setG(withoutCache)))
             .addOutput(plain.getOutput(0))
-            .addOutput(
-                Onnx.ValueInfoProto.newBuilder()
-                    .setName(present)
-                    .setType(Onnx.TypeProto.newBuilder().setTensorType(type.getTensorType())));
+            .addOutput(Onnx.ValueInfoProto.newBuilder().setName(present).setType(type));
     Path mergedFile = dir.resolve("decoder_model_merged.onnx");
     Files.write(mergedFile, plainModel.toBuilder().setGraph(main).build().toByteArray());
+    assertThat(preparedTrainsAsPyTorch(mergedFile, dir).has(PastKeyValues.MERGED)).isTrue();
+  }
+
+  /**
+   * Prepares a tiny GPT-2 export as a causal LM: with nothing cached, the loss and every LoRA
+   * gradient are PyTorch's on the whole sequence, and no cache input or branch switch remains.
+   *
+   * @return the manifest's prepare object
+   */
+  private static JsonObject preparedTrainsAsPyTorch(Path export, Path dir) throws IOException {
     Path out = dir.resolve("tiny-gpt2-lm");
     Prepare.run(
-        PrepareConfig.defaults(mergedFile, out, "causal-lm").toBuilder()
-            .id("tiny-gpt2-lm")
-            .build());
+        PrepareConfig.defaults(export, out, "causal-lm").toBuilder().id("tiny-gpt2-lm").build());
     Manifest m = Manifest.read(out);
     assertThat(m.inputs())
         .extracting(Manifest.IoSpec::name)
         .noneMatch(n -> n.startsWith("past") || n.equals(PastKeyValues.MERGED));
-    JsonObject written =
-        JsonParser.parseString(Files.readString(out.resolve(Manifest.FILE))).getAsJsonObject();
-    assertThat(written.getAsJsonObject("prepare").has(PastKeyValues.MERGED)).isTrue();
-    // the branch without a cache: the loss and every LoRA gradient are PyTorch's
     copyTree(Path.of("../onnx-models/tiny-gpt2-lm/fixture"), out.resolve("fixture"));
     List<FixtureCheck.Row> rows = FixtureCheck.run(m, ExecutionDevice.CPU, 1);
     assertThat(rows.stream().filter(r -> r.graph().equals("train")))
         .hasSize(1 + 2 * m.lora().modules().size())
         .allSatisfy(r -> assertThat(r.ok()).as(r.toString()).isTrue());
+    return JsonParser.parseString(Files.readString(out.resolve(Manifest.FILE)))
+        .getAsJsonObject()
+        .getAsJsonObject("prepare");
   }
 
   @Test
@@ -1048,6 +967,59 @@ class PrepareConformanceTest {
       ref = Math.max(ref, Math.abs(y[i]));
     }
     return max / (ref + 1e-30);
+  }
+
+  /**
+   * Tiny GPT-2's cached values of its first attention, as Optimum's with-past export names them.
+   */
+  private static final String PAST_VALUE = PastKeyValues.PAST + "0.value";
+
+  /** The index of the first attention's P V product: a MatMul of a Softmax's output. */
+  private static int firstPvProduct(Onnx.GraphProtoOrBuilder g) {
+    Map<String, String> producerOp = new HashMap<>();
+    for (int i = 0; i < g.getNodeCount(); i++) {
+      for (int o = 0; o < g.getNode(i).getOutputCount(); o++) {
+        producerOp.put(g.getNode(i).getOutput(o), g.getNode(i).getOpType());
+      }
+    }
+    for (int i = 0; i < g.getNodeCount(); i++) {
+      if (g.getNode(i).getOpType().equals("MatMul")
+          && "Softmax".equals(producerOp.get(g.getNode(i).getInput(0)))) {
+        return i;
+      }
+    }
+    throw new AssertionError("no attention P V product");
+  }
+
+  /** Makes node pv read "joined_values": the cached values (PAST_VALUE) joined before its own. */
+  private static void joinCachedValues(Onnx.GraphProto.Builder g, int pv) {
+    String values = g.getNode(pv).getInput(1);
+    g.getNodeBuilder(pv).setInput(1, "joined_values");
+    g.addNode(
+        pv,
+        Onnx.NodeProto.newBuilder()
+            .setOpType("Concat")
+            .setName("join_cached_values")
+            .addInput(PAST_VALUE)
+            .addInput(values)
+            .addOutput("joined_values")
+            .addAttribute(
+                Onnx.AttributeProto.newBuilder()
+                    .setName("axis")
+                    .setType(Onnx.AttributeProto.AttributeType.INT)
+                    .setI(2)));
+  }
+
+  /** Tiny GPT-2's cache layout: [batch, 4 heads, past length, 16]. */
+  private static Onnx.TypeProto cacheType() {
+    Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
+    shape.addDimBuilder().setDimParam("batch_size");
+    shape.addDimBuilder().setDimValue(4);
+    shape.addDimBuilder().setDimParam("past_sequence_length");
+    shape.addDimBuilder().setDimValue(16);
+    Onnx.TypeProto.Builder type = Onnx.TypeProto.newBuilder();
+    type.getTensorTypeBuilder().setElemType(Onnx.TensorProto.DataType.FLOAT_VALUE).setShape(shape);
+    return type.build();
   }
 
   private static void copyTree(Path from, Path to) throws IOException {

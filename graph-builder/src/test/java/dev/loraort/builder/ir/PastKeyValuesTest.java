@@ -52,17 +52,21 @@ class PastKeyValuesTest {
             List.of("past_key_values.0.key", "k"),
             List.of("present.0.key"),
             Map.of("axis", Attr.i("axis", 2))));
-    g.add(
-        new Node(
-            "ReduceSum",
-            "",
-            "read",
-            List.of("present.0.key", new Emitter(g, "t").ints(2)),
-            List.of("y"),
-            Map.of("keepdims", Attr.i("keepdims", 0))));
+    g.add(sumOverSequence("present.0.key", new Emitter(g, "t").ints(2), "y"));
     g.outputs().add(new ValueType(f, null).toValueInfo("y"));
     g.outputs().add(new ValueType(f, null).toValueInfo("present.0.key"));
     return g;
+  }
+
+  /** The keys read on: summed over the sequence (axis 2, given as {@code axes}). */
+  private static Node sumOverSequence(String keys, String axes, String y) {
+    return new Node(
+        "ReduceSum",
+        "",
+        "read",
+        List.of(keys, axes),
+        List.of(y),
+        Map.of("keepdims", Attr.i("keepdims", 0)));
   }
 
   @Test
@@ -140,15 +144,7 @@ class PastKeyValuesTest {
                         List.of("joined"),
                         Map.of("axis", Attr.i("axis", 2)))
                     .toProto())
-            .addNode(
-                new Node(
-                        "ReduceSum",
-                        "",
-                        "read",
-                        List.of("joined", axes),
-                        List.of("y_cached"),
-                        Map.of("keepdims", Attr.i("keepdims", 0)))
-                    .toProto())
+            .addNode(sumOverSequence("joined", axes, "y_cached").toProto())
             .addOutput(any.toValueInfo("y_cached"))
             .addOutput(any.toValueInfo("joined"))
             .build();
@@ -157,15 +153,7 @@ class PastKeyValuesTest {
             .setName("without_cache")
             .addNode(
                 new Node("Identity", "", "keys", List.of("k"), List.of("keys"), Map.of()).toProto())
-            .addNode(
-                new Node(
-                        "ReduceSum",
-                        "",
-                        "read",
-                        List.of("keys", axes),
-                        List.of("y"),
-                        Map.of("keepdims", Attr.i("keepdims", 0)))
-                    .toProto())
+            .addNode(sumOverSequence("keys", axes, "y").toProto())
             .addOutput(any.toValueInfo("y"))
             .addOutput(any.toValueInfo("keys"))
             .build();
@@ -203,41 +191,38 @@ class PastKeyValuesTest {
     }
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     float[][][] want; // what the merged export computes at a generation's first step
-    try (OrtSession s =
-            env.createSession(write(g, "merged").toString(), new OrtSession.SessionOptions());
-        OnnxTensor ids =
-            OnnxTensor.createTensor(env, LongBuffer.wrap(new long[8]), new long[] {2, 4});
-        OnnxTensor keys =
-            OnnxTensor.createTensor(env, FloatBuffer.wrap(k), new long[] {2, 2, 4, 3});
-        OnnxTensor past =
+    try (OnnxTensor past =
             OnnxTensor.createTensor(env, FloatBuffer.wrap(new float[0]), new long[] {2, 2, 0, 3});
-        OnnxTensor branch = OnnxTensor.createTensor(env, new boolean[] {false});
-        OrtSession.Result out =
-            s.run(
-                Map.of(
-                    "input_ids",
-                    ids,
-                    "k",
-                    keys,
-                    "past_key_values.0.key",
-                    past,
-                    PastKeyValues.MERGED,
-                    branch))) {
-      want = (float[][][]) out.get(0).getValue();
+        OnnxTensor branch = OnnxTensor.createTensor(env, new boolean[] {false})) {
+      want =
+          y(
+              write(g, "merged"),
+              k,
+              Map.of("past_key_values.0.key", past, PastKeyValues.MERGED, branch));
     }
     assertThat(PastKeyValues.inlineNoCacheBranch(g)).isTrue();
     assertThat(PastKeyValues.toEmpty(g)).isEqualTo(1);
     assertThat(g.nodes()).extracting(Node::op).doesNotContain("If", "Concat");
     assertThat(g.inputs()).extracting(v -> v.getName()).containsExactly("input_ids", "k");
     assertThat(g.outputs()).extracting(v -> v.getName()).containsExactly("y");
-    try (OrtSession s =
-            env.createSession(write(g, "inlined").toString(), new OrtSession.SessionOptions());
+    assertThat(y(write(g, "inlined"), k, Map.of())).isDeepEqualTo(want);
+  }
+
+  /** The model's y for 2 x 4 token ids, keys k and the other inputs given. */
+  private static float[][][] y(Path model, float[] k, Map<String, OnnxTensor> more)
+      throws Exception {
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try (OrtSession s = env.createSession(model.toString(), new OrtSession.SessionOptions());
         OnnxTensor ids =
             OnnxTensor.createTensor(env, LongBuffer.wrap(new long[8]), new long[] {2, 4});
         OnnxTensor keys =
-            OnnxTensor.createTensor(env, FloatBuffer.wrap(k), new long[] {2, 2, 4, 3});
-        OrtSession.Result out = s.run(Map.of("input_ids", ids, "k", keys))) {
-      assertThat((float[][][]) out.get(0).getValue()).isDeepEqualTo(want);
+            OnnxTensor.createTensor(env, FloatBuffer.wrap(k), new long[] {2, 2, 4, 3})) {
+      Map<String, OnnxTensor> in = new java.util.HashMap<>(more);
+      in.put("input_ids", ids);
+      in.put("k", keys);
+      try (OrtSession.Result out = s.run(in)) {
+        return (float[][][]) out.get(0).getValue();
+      }
     }
   }
 
