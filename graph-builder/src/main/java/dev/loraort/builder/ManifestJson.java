@@ -43,6 +43,8 @@ final class ManifestJson {
   /**
    * What {@code prepare} rewrote in the export before building on it, recorded under "prepare".
    *
+   * @param widenedFloat16 float16 weights, casts, constants, inputs and outputs made float32
+   *     ({@code Float16})
    * @param dequantized quantized products, tables, weights and activations made float ({@code
    *     Dequantize})
    * @param positionsFromMask whether position_ids became computed from the mask ({@code
@@ -55,6 +57,7 @@ final class ManifestJson {
    * @param gelus decomposed GELUs fused into the op
    */
   record Rewrites(
+      int widenedFloat16,
       int dequantized,
       boolean positionsFromMask,
       boolean mergedDecoder,
@@ -216,6 +219,13 @@ final class ManifestJson {
     f.addProperty("layer_norm", rewrites.layerNorms());
     f.addProperty("gelu", rewrites.gelus());
     prep.add("fused", f);
+    if (rewrites.widenedFloat16() > 0) {
+      prep.addProperty(
+          "float16",
+          rewrites.widenedFloat16()
+              + " float16 weights, casts, constants, inputs and outputs of the export, float32 in"
+              + " these graphs");
+    }
     if (rewrites.dequantized() > 0) {
       prep.addProperty(
           "dequantized",

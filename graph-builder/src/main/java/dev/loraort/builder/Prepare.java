@@ -12,6 +12,7 @@ import dev.loraort.builder.autodiff.Backward;
 import dev.loraort.builder.heads.Heads;
 import dev.loraort.builder.ir.CudaRewrites;
 import dev.loraort.builder.ir.Dequantize;
+import dev.loraort.builder.ir.Float16;
 import dev.loraort.builder.ir.Fusions;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.MixedPrecision;
@@ -126,6 +127,7 @@ public final class Prepare {
     boolean merged = PastKeyValues.inlineNoCacheBranch(base);
     List<Node> legacy = OpsetNormalizer.normalize(base);
     base.sortTopologically();
+    int widened = Float16.widen(base);
     int dequantized = Dequantize.apply(base);
     OpsetNormalizer.refuseForeignOps(base, Set.of()); // what Dequantize could not make standard
     boolean positionsFromMask = PositionIds.fromMask(base);
@@ -135,7 +137,7 @@ public final class Prepare {
     int[] fused = Fusions.apply(base, Shapes.infer(base));
     this.rewrites =
         new ManifestJson.Rewrites(
-            dequantized, positionsFromMask, merged, emptiedCaches, fused[0], fused[1]);
+            widened, dequantized, positionsFromMask, merged, emptiedCaches, fused[0], fused[1]);
     CudaRewrites.apply(base, Shapes.infer(base));
     Shapes s = Shapes.infer(base);
     if (SharedWeights.apply(base, s) > 0) {

@@ -13,6 +13,7 @@ import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto;
 import dev.loraort.artifacts.onnx.proto.Onnx.TensorProto.DataType;
 import dev.loraort.builder.ir.Attr;
 import dev.loraort.builder.ir.Emitter;
+import dev.loraort.builder.ir.Float16;
 import dev.loraort.builder.ir.Graph;
 import dev.loraort.builder.ir.Node;
 import dev.loraort.builder.ir.OnnxModels;
@@ -21,6 +22,8 @@ import dev.loraort.builder.ir.WeightsFile;
 import dev.loraort.builder.lora.Targets;
 import dev.loraort.builder.shape.ValueType;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -165,6 +168,74 @@ class PrepareTest {
     assertThat(train.nodes()).extracting(Node::op).doesNotContain("MatMulNBits");
     assertThat(Files.readString(r.dir().resolve("manifest.json")))
         .contains("\"dequantized\": \"2 quantized products");
+  }
+
+  @Test
+  void aFloat16ExportTrainsOnItsWeightsWidened() throws IOException {
+    // the toy encoder as a float16 export stores it: every weight float16, the output float16
+    Graph g = OnnxModels.read(toy(17, (e, x) -> e.op("Tanh", x))).graph();
+    Map<String, short[]> halves = new java.util.HashMap<>();
+    for (String name : List.copyOf(g.initializers().keySet())) {
+      double[] w = Tensors.doubles(g.initializers().get(name));
+      ByteBuffer raw = ByteBuffer.allocate(2 * w.length).order(ByteOrder.LITTLE_ENDIAN);
+      short[] h = new short[w.length];
+      for (int i = 0; i < w.length; i++) {
+        h[i] = toHalf((float) w[i]);
+        raw.putShort(h[i]);
+      }
+      halves.put(name, h);
+      g.addInitializer(
+          name,
+          g.initializers().get(name).toBuilder()
+              .setDataType(DataType.FLOAT16_VALUE)
+              .setRawData(ByteString.copyFrom(raw.array()))
+              .build());
+    }
+    g.outputs()
+        .set(0, new ValueType(DataType.FLOAT16_VALUE, null).toValueInfo("last_hidden_state"));
+    Path half = tmp.resolve("toy_fp16.onnx");
+    try (WeightsFile w = new WeightsFile(tmp.resolve("toy_fp16.onnx.data"))) {
+      OnnxModels.write(g, half, w, Map.of(), "test");
+    }
+    Prepare.Result r = Prepare.run(config(half, "seq-cls", Targets.parse("query,value", null)));
+    assertThat(Manifest.read(r.dir()).lora().modules()).hasSize(2);
+    // five weights and the output were float16
+    assertThat(Files.readString(r.dir().resolve("manifest.json")))
+        .contains("\"float16\": \"6 float16 weights");
+    Graph train = OnnxModels.read(r.dir().resolve("train.onnx")).graph();
+    for (Map.Entry<String, short[]> e : halves.entrySet()) {
+      if (!train.initializers().containsKey(e.getKey())) {
+        continue; // a table read before the trained layers may be pruned into its own form
+      }
+      assertThat(train.initializers().get(e.getKey()).getDataType())
+          .isEqualTo(DataType.FLOAT_VALUE);
+      double[] widened = Tensors.doubles(train.initializers().get(e.getKey()));
+      for (int i = 0; i < widened.length; i++) {
+        assertThat(widened[i])
+            .as("%s[%d]", e.getKey(), i)
+            .isEqualTo(Float16.toFloat(e.getValue()[i]));
+      }
+    }
+    assertThat(train.initializers()).containsKeys("onnx::MatMul_1", "onnx::MatMul_2");
+  }
+
+  /**
+   * float to binary16, rounded to nearest (the toy's weights are normal half values or flush to 0).
+   */
+  private static short toHalf(float f) {
+    int b = Float.floatToIntBits(f);
+    int sign = (b >>> 16) & 0x8000;
+    int exponent = ((b >>> 23) & 0xff) - 127 + 15;
+    int mantissa = b & 0x7fffff;
+    if (exponent <= 0) {
+      return (short) sign;
+    }
+    int h = sign | (exponent << 10) | (mantissa >> 13);
+    int rest = mantissa & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1) == 1)) {
+      h++;
+    }
+    return (short) h;
   }
 
   @Test
