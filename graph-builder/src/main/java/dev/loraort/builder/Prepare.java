@@ -286,10 +286,6 @@ public final class Prepare {
     final List<String> batchInputs;
     final int recomputedSoftmaxes; // AttentionRecompute's count
 
-    Built(Graph g, List<Heads.Trainable> trainables, List<String> batchInputs) {
-      this(g, trainables, batchInputs, 0);
-    }
-
     Built(
         Graph g,
         List<Heads.Trainable> trainables,
@@ -368,7 +364,7 @@ public final class Prepare {
         output(g, out, name, Shapes.infer(g).type(out));
       }
       finish(g);
-      return new Built(g, trainables, inputs);
+      return new Built(g, trainables, inputs, 0); // no backward, nothing recomputed
     }
     String loss;
     String labels = "labels";
@@ -679,7 +675,7 @@ public final class Prepare {
       if (!match || t.getDataType() != DataType.FLOAT_VALUE) {
         continue;
       }
-      long[] shape = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
+      long[] shape = Tensors.dims(t);
       ByteBuffer b = Tensors.raw(t).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
       float[] v = new float[Math.toIntExact(Tensors.numel(t))];
       b.asFloatBuffer().get(v);

@@ -48,9 +48,6 @@ public final class Dequantize {
           "DynamicQuantizeMatMul",
           "MatMulIntegerToFloat");
 
-  /** ONNX Runtime's contrib-op domain. */
-  private static final String MICROSOFT = "com.microsoft";
-
   /** Ops of ONNX Runtime's contrib domain that {@link #apply} makes standard where it can. */
   public static final Set<String> CONTRIB_OPS = Set.of("MatMulNBits");
 
@@ -71,7 +68,9 @@ public final class Dequantize {
               ? product(g, q)
               : dq && (table(g, q) || weight(g, q) || roundTrip(g, q)))) {
         n++;
-      } else if (q.domain().equals(MICROSOFT) && q.op().equals("MatMulNBits") && blockwise(g, q)) {
+      } else if (q.domain().equals(OnnxModels.MICROSOFT_DOMAIN)
+          && q.op().equals("MatMulNBits")
+          && blockwise(g, q)) {
         n++;
       }
     }
@@ -297,10 +296,7 @@ public final class Dequantize {
    */
   private static TensorProto dequantized(
       String name, TensorProto q, TensorProto scale, TensorProto zp, int axis) {
-    long[] dims = new long[q.getDimsCount()];
-    for (int i = 0; i < dims.length; i++) {
-      dims[i] = q.getDims(i);
-    }
+    long[] dims = Tensors.dims(q);
     int a = axis < 0 ? axis + dims.length : axis;
     if (!oneOrPerIndex(scale, dims, a) || (zp != null && !oneOrPerIndex(zp, dims, a))) {
       return null;

@@ -85,16 +85,12 @@ public final class Float16 {
   }
 
   private static TensorProto widened(String name, TensorProto half) {
-    long[] dims = new long[half.getDimsCount()];
-    for (int i = 0; i < dims.length; i++) {
-      dims[i] = half.getDims(i);
-    }
     ByteBuffer b = Tensors.raw(half).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
     float[] f = new float[Math.toIntExact(Tensors.numel(half))];
     for (int i = 0; i < f.length; i++) {
       f[i] = toFloat(b.getShort());
     }
-    return Tensors.floats(name, dims, f);
+    return Tensors.floats(name, Tensors.dims(half), f);
   }
 
   /**

@@ -34,6 +34,9 @@ import java.util.Set;
  * initializers alias them; writing moves them into one external weights file.
  */
 public final class OnnxModels {
+  /** ONNX Runtime's contrib-op domain (its fused and quantized ops). */
+  public static final String MICROSOFT_DOMAIN = "com.microsoft";
+
   /** The oldest ai.onnx opset read (the langchain4j MiniLM/BGE/E5 exports are opset 11). */
   public static final int MIN_OPSET = 11;
 
@@ -203,8 +206,8 @@ public final class OnnxModels {
               .setVersion(FusedKernels.OPSET));
     }
     // ONNX Runtime's contrib ops (a graph prepare refuses, or a test's quantized original)
-    if (g.nodes().stream().anyMatch(n -> n.domain().equals("com.microsoft"))) {
-      mb.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("com.microsoft").setVersion(1));
+    if (g.nodes().stream().anyMatch(n -> n.domain().equals(MICROSOFT_DOMAIN))) {
+      mb.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(MICROSOFT_DOMAIN).setVersion(1));
     }
     metadata.forEach(
         (k, v) -> mb.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));

@@ -50,7 +50,7 @@ public final class OpsetNormalizer {
     Map<String, List<String>> foreign = new TreeMap<>();
     for (Node n : g.nodes()) {
       if (!n.domain().isEmpty()
-          && !(n.domain().equals("com.microsoft") && allowed.contains(n.op()))) {
+          && !(n.domain().equals(OnnxModels.MICROSOFT_DOMAIN) && allowed.contains(n.op()))) {
         foreign.computeIfAbsent(n.domain() + "." + n.op(), k -> new ArrayList<>()).add(n.name());
       }
     }

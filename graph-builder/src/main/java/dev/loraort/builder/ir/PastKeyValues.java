@@ -52,10 +52,8 @@ public final class PastKeyValues {
     if (g.inputs().stream().noneMatch(v -> v.getName().equals(MERGED))) {
       return false;
     }
-    List<Node> ifs =
-        g.nodes().stream().filter(n -> n.op().equals("If") && n.in(0).equals(MERGED)).toList();
     List<Node> readers = g.nodes().stream().filter(n -> n.inputs().contains(MERGED)).toList();
-    if (ifs.size() != 1 || readers.size() != 1) {
+    if (readers.size() != 1 || !readers.get(0).op().equals("If")) {
       throw new BuildException(
           "a merged decoder export whose "
               + MERGED
@@ -64,7 +62,7 @@ public final class PastKeyValues {
               + " nodes, not one If: export it unmerged (optimum-cli export onnx"
               + " --no-post-process) and prepare decoder_model.onnx");
     }
-    Node merged = ifs.get(0);
+    Node merged = readers.get(0);
     GraphProto branch = merged.attrs().get("else_branch").getG();
     Map<String, String> renamed = new HashMap<>();
     for (TensorProto t : branch.getInitializerList()) {

@@ -60,6 +60,14 @@ public final class Tensors {
 
   /**
    * @param t a tensor
+   * @return its dims
+   */
+  public static long[] dims(TensorProto t) {
+    return t.getDimsList().stream().mapToLong(Long::longValue).toArray();
+  }
+
+  /**
+   * @param t a tensor
    * @return its element count
    * @throws BuildException if a dim is negative or the count overflows
    */
