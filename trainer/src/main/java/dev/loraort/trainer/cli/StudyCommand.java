@@ -39,6 +39,12 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -127,6 +133,14 @@ final class StudyCommand implements Callable<Integer> {
               + " and test accuracy over all runs")
   boolean sharpness;
 
+  @Option(
+      names = "--parallel",
+      description =
+          "cells trained at once, each with its own sessions (default: ${DEFAULT-VALUE}): a GPU"
+              + " that one small model's cell leaves mostly idle trains several; on the CPU give"
+              + " each cell a share of the cores with --threads")
+  int parallel = 1;
+
   @Mixin DataOptions read = new DataOptions();
 
   /** One cell of the grid on one seed. */
@@ -156,24 +170,22 @@ final class StudyCommand implements Callable<Integer> {
         }
       }
     }
+    if (parallel < 1) {
+      throw new IllegalArgumentException("study: --parallel must be >= 1, got " + parallel);
+    }
     Files.createDirectories(out.resolve("runs"));
     ExecutionDevice dev = ExecutionDevice.parse(device, true);
+    if (parallel > 1 && dev.cuda() && dev.io() == ExecutionDevice.Io.AUTO) {
+      // the CUDA EP captures its graphs in CUDA's global capture mode, which fails any other
+      // thread's allocation in the process meanwhile: cells side by side run bound, uncaptured
+      dev = dev.withIo(ExecutionDevice.Io.BOUND);
+    }
+    ExecutionDevice cellDevice = dev;
     List<JsonlDataset.Example> testSet = Examples.load(test, m, read.textOptions(model, m, test));
+    Map<Cell, JsonObject> finished = finishAll(cells, c -> finish(m, c, testSet, cellDevice));
     Map<Cell, double[]> results = new LinkedHashMap<>(); // val acc, test acc, s/step
-    int done = 0;
     for (Cell c : cells) {
-      Path dir = out.resolve("runs").resolve(c.dir());
-      Path result = dir.resolve("result.json");
-      if (!Files.exists(result)) {
-        runCell(m, c, dir, testSet, dev);
-      }
-      JsonObject r = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
-      if (!r.has("test_macro_f1")) { // a cell of an older build: score its adapter again
-        r = addTestMacroF1(m, dir, r, testSet, dev);
-      }
-      if (sharpness && !r.has("sharpness_adversarial")) {
-        r = measureSharpness(m, dir, r, dev);
-      }
+      JsonObject r = finished.get(c);
       results.put(
           c,
           new double[] {
@@ -184,15 +196,6 @@ final class StudyCommand implements Callable<Integer> {
             number(r, "sharpness_random"),
             r.get("test_macro_f1").getAsDouble()
           });
-      done++;
-      System.err.printf(
-          Locale.ROOT,
-          "[%d/%d] %s: validation %.4f, test %.4f%n",
-          done,
-          cells.size(),
-          c.dir(),
-          results.get(c)[0],
-          results.get(c)[1]);
     }
     writeTable(results);
     String summary = summary(results);
@@ -202,6 +205,97 @@ final class StudyCommand implements Callable<Integer> {
     List<Column> cols = plotColumns(results, methods, seeds);
     Chart.writeOrWarn(out.resolve("study.png"), () -> plot(cols), "study.csv and summary.md");
     return 0;
+  }
+
+  /** What finishing one cell takes: its result.json as it ends up. */
+  @FunctionalInterface
+  private interface CellWork {
+    JsonObject finish(Cell c) throws IOException;
+  }
+
+  /**
+   * Finishes every cell, {@link #parallel} at a time, each on its own thread and sessions. After a
+   * failure no further cell starts, the cells already running finish (their results are kept for
+   * the next run to resume from), and the first failure in grid order is thrown.
+   *
+   * @return each cell's result, in grid order
+   */
+  private Map<Cell, JsonObject> finishAll(List<Cell> cells, CellWork work) throws IOException {
+    ExecutorService pool = Executors.newFixedThreadPool(parallel);
+    AtomicBoolean failed = new AtomicBoolean();
+    AtomicInteger done = new AtomicInteger();
+    List<Future<JsonObject>> futures = new ArrayList<>();
+    try {
+      for (Cell c : cells) {
+        futures.add(
+            pool.submit(
+                () -> {
+                  if (failed.get()) {
+                    return null;
+                  }
+                  try {
+                    JsonObject r = work.finish(c);
+                    System.err.printf(
+                        Locale.ROOT,
+                        "[%d/%d] %s: validation %.4f, test %.4f%n",
+                        done.incrementAndGet(),
+                        cells.size(),
+                        c.dir(),
+                        r.get("validation_accuracy").getAsDouble(),
+                        r.get("test_accuracy").getAsDouble());
+                    return r;
+                  } catch (IOException | RuntimeException | Error e) {
+                    failed.set(true);
+                    throw e;
+                  }
+                }));
+      }
+    } finally {
+      pool.shutdown();
+    }
+    Map<Cell, JsonObject> out = new LinkedHashMap<>();
+    Throwable first = null;
+    for (int i = 0; i < cells.size(); i++) {
+      try {
+        out.put(cells.get(i), futures.get(i).get());
+      } catch (ExecutionException e) {
+        first = first == null ? e.getCause() : first;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        pool.shutdownNow();
+        throw new IOException("study: interrupted while its cells ran", e);
+      }
+    }
+    if (first instanceof IOException e) {
+      throw e;
+    } else if (first instanceof RuntimeException e) {
+      throw e;
+    } else if (first != null) {
+      throw (Error) first;
+    }
+    return out;
+  }
+
+  /**
+   * Trains the cell unless its result.json exists, then adds what an older build or a run without
+   * --sharpness left out.
+   */
+  private JsonObject finish(
+      Manifest m, Cell c, List<JsonlDataset.Example> testSet, ExecutionDevice dev)
+      throws IOException {
+    Path dir = out.resolve("runs").resolve(c.dir());
+    Path result = dir.resolve("result.json");
+    if (!Files.exists(result)) {
+      runCell(m, c, dir, testSet, dev);
+    }
+    JsonObject r = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
+    if (!r.has("test_macro_f1")) { // a cell of an older build: score its adapter again
+      r = addTestMacroF1(m, dir, r, testSet, dev);
+    }
+    if (sharpness && !r.has("sharpness_adversarial")) {
+      r = measureSharpness(m, dir, r, dev);
+    }
+    return r;
   }
 
   /** Trains one cell (its data sampled by seed) and scores it on validation and test. */

@@ -20,31 +20,35 @@ class StudyCommandTest {
 
   @TempDir Path dir;
 
-  private int study(Path out) {
-    return Main.run(
-        "study",
-        "--model",
-        TINY,
-        "--data",
-        DATA,
-        "--test",
-        DATA,
-        "--shots",
-        "8",
-        "--seeds",
-        "2",
-        "--methods",
-        "lora,eflat-lora",
-        "--rho",
-        "0.05,0.2",
-        "--lr",
-        "5e-3",
-        "--steps",
-        "5",
-        "--threads",
-        "1",
-        "--out",
-        out.toString());
+  private int study(Path out, String... more) {
+    List<String> args =
+        new java.util.ArrayList<>(
+            List.of(
+                "study",
+                "--model",
+                TINY,
+                "--data",
+                DATA,
+                "--test",
+                DATA,
+                "--shots",
+                "8",
+                "--seeds",
+                "2",
+                "--methods",
+                "lora,eflat-lora",
+                "--rho",
+                "0.05,0.2",
+                "--lr",
+                "5e-3",
+                "--steps",
+                "5",
+                "--threads",
+                "1",
+                "--out",
+                out.toString()));
+    args.addAll(List.of(more));
+    return Main.run(args.toArray(String[]::new));
   }
 
   @Test
@@ -71,6 +75,58 @@ class StudyCommandTest {
     assertThat(Files.getLastModifiedTime(cell.resolve("run/adapter.onnx")).toMillis())
         .isEqualTo(trained);
     assertThat(Files.readString(out.resolve("summary.md"))).isEqualTo(summary);
+  }
+
+  @Test
+  void parallelCellsOverlapAndTrainWhatTheSequentialRunTrains() throws Exception {
+    Path one = dir.resolve("one");
+    Path three = dir.resolve("three");
+    assertThat(study(one)).isZero();
+    assertThat(study(three, "--parallel", "3")).isZero();
+    List<double[]> spans = new java.util.ArrayList<>();
+    try (var cells = Files.list(three.resolve("runs"))) {
+      for (Path cell : cells.toList()) {
+        Path same = one.resolve("runs").resolve(cell.getFileName());
+        JsonObject a = json(same.resolve("result.json"));
+        JsonObject b = json(cell.resolve("result.json"));
+        for (String k : List.of("validation_accuracy", "test_accuracy", "test_macro_f1")) {
+          assertThat(b.get(k).getAsDouble()).as(cell + " " + k).isEqualTo(a.get(k).getAsDouble());
+        }
+        JsonObject ra = json(same.resolve("run/run.json")).getAsJsonObject("result");
+        JsonObject rb = json(cell.resolve("run/run.json")).getAsJsonObject("result");
+        assertThat(rb.get("last_loss").getAsDouble()).isEqualTo(ra.get("last_loss").getAsDouble());
+        JsonObject seg = rb.getAsJsonArray("segments").get(0).getAsJsonObject();
+        double start = java.time.Instant.parse(seg.get("started").getAsString()).toEpochMilli();
+        spans.add(new double[] {start, start + 1e3 * seg.get("seconds").getAsDouble()});
+      }
+    }
+    assertThat(spans).hasSize(6);
+    // at least two cells trained at the same time
+    boolean overlap = false;
+    for (double[] x : spans) {
+      for (double[] y : spans) {
+        overlap |= x != y && x[0] < y[1] && y[0] < x[1];
+      }
+    }
+    assertThat(overlap).isTrue();
+    assertThat(
+            Main.run(
+                "study",
+                "--model",
+                TINY,
+                "--data",
+                DATA,
+                "--test",
+                DATA,
+                "--parallel",
+                "0",
+                "--out",
+                dir.resolve("zero").toString()))
+        .isNotZero();
+  }
+
+  private static JsonObject json(Path p) throws java.io.IOException {
+    return JsonParser.parseString(Files.readString(p)).getAsJsonObject();
   }
 
   @Test
