@@ -85,18 +85,44 @@ public final class Chunks {
         lengths,
         k -> {
           Task t = tasks.get(k);
-          float[] a = arrays.get(t.index());
-          double p = 0;
-          for (int i = t.from(); i < t.to(); i++) {
-            p += (double) a[i] * a[i];
-          }
-          parts[k] = p;
+          parts[k] = sumOfSquares(arrays.get(t.index()), t.from(), t.to());
         });
     double[] out = new double[lengths.length];
     for (int k = 0; k < parts.length; k++) {
       out[tasks.get(k).index()] += parts[k];
     }
     return out;
+  }
+
+  /**
+   * Sum of x^2 over {@code a[from, to)} in eight running sums (lanes fixed by the offset from
+   * {@code from}, so the result depends only on the task): one sum is one long chain of dependent
+   * double adds, eight let the core overlap them (about 2x faster here).
+   */
+  private static double sumOfSquares(float[] a, int from, int to) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    double s4 = 0;
+    double s5 = 0;
+    double s6 = 0;
+    double s7 = 0;
+    int i = from;
+    for (; i + 7 < to; i += 8) {
+      s0 += (double) a[i] * a[i];
+      s1 += (double) a[i + 1] * a[i + 1];
+      s2 += (double) a[i + 2] * a[i + 2];
+      s3 += (double) a[i + 3] * a[i + 3];
+      s4 += (double) a[i + 4] * a[i + 4];
+      s5 += (double) a[i + 5] * a[i + 5];
+      s6 += (double) a[i + 6] * a[i + 6];
+      s7 += (double) a[i + 7] * a[i + 7];
+    }
+    for (; i < to; i++) {
+      s0 += (double) a[i] * a[i];
+    }
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
   }
 
   /** Runs task {@code k} for every k; in parallel unless the work is smaller than one task. */

@@ -52,6 +52,23 @@ class ParamTreeTest {
   }
 
   @Test
+  void firstNonFiniteNamesTheFirstBadValueAndPassesTheLargestFloats() {
+    ParamTree a = tree(4);
+    float[] big = a.get("t" + (3 * Chunks.SIZE + 17));
+    java.util.Arrays.fill(big, Float.MAX_VALUE); // the largest floats are finite
+    big[7] = -Float.MAX_VALUE;
+    assertThat(a.firstNonFinite()).isNull();
+    for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+      ParamTree t = tree(4);
+      t.get("t101")[50] = bad;
+      assertThat(t.firstNonFinite()).isEqualTo("t101[50] = " + bad);
+      t.get("t" + (3 * Chunks.SIZE + 17))[2 * Chunks.SIZE + 3] = Float.NaN;
+      assertThat(t.firstNonFinite())
+          .isEqualTo("t" + (3 * Chunks.SIZE + 17) + "[" + (2 * Chunks.SIZE + 3) + "] = NaN");
+    }
+  }
+
+  @Test
   void globalNormIsTheSameOnEveryCall() {
     ParamTree a = tree(3);
     double first = a.globalNorm();
