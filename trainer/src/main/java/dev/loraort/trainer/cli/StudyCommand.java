@@ -556,20 +556,25 @@ final class StudyCommand implements Callable<Integer> {
           "\nSharpness on validation (adversarial / random-direction loss increase, rho 0.05):");
       for (String method : methods) {
         double[] c = pick.get(method);
+        double[] adversarial = measured(column(results, method, c, 3));
         s.append(
             String.format(
                 Locale.ROOT,
-                " %s %.4g / %.4g;",
+                " %s %.4g / %.4g%s;",
                 method,
-                mean(column(results, method, c, 3)),
-                mean(column(results, method, c, 4))));
+                mean(adversarial),
+                mean(measured(column(results, method, c, 4))),
+                adversarial.length < seeds
+                    ? " (measured on " + adversarial.length + " of " + seeds + " seeds)"
+                    : ""));
       }
       s.append(
           String.format(
               Locale.ROOT,
-              "%nKendall's tau between adversarial sharpness and test accuracy over all %d runs:"
-                  + " %.3f%n",
-              pairs.size(),
+              "%nKendall's tau between adversarial sharpness and test accuracy over %s: %.3f%n",
+              pairs.size() == results.size()
+                  ? "all " + pairs.size() + " runs"
+                  : "the " + pairs.size() + " of " + results.size() + " runs measured",
               kendallTau(pairs)));
     }
     return s.toString();
@@ -799,6 +804,11 @@ final class StudyCommand implements Callable<Integer> {
       s += v;
     }
     return s;
+  }
+
+  /** The values that were measured (not NaN). */
+  private static double[] measured(double[] x) {
+    return java.util.Arrays.stream(x).filter(v -> !Double.isNaN(v)).toArray();
   }
 
   private static double mean(double[] x) {

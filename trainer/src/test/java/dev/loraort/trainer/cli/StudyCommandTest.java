@@ -221,6 +221,31 @@ class StudyCommandTest {
   }
 
   /** Results of a hand-made 2-seed grid: {validation acc, test acc, s/step, -, -, macro F1}. */
+  @Test
+  void aSummaryWithSharpnessOnSomeSeedsSaysHowManyItCovers() {
+    StudyCommand c = new StudyCommand();
+    c.model = Path.of("m");
+    c.data = Path.of("d.jsonl");
+    c.seeds = 2;
+    c.lrs = List.of(0.001, 0.003);
+    Map<StudyCommand.Cell, double[]> r = handGrid();
+    double k = 0;
+    for (Map.Entry<StudyCommand.Cell, double[]> e : r.entrySet()) {
+      if (e.getKey().seed() == 0) { // seed 1 stopped before its sharpness
+        e.getValue()[3] = 0.1 + k;
+        e.getValue()[4] = 0.01;
+        k += 0.1;
+      }
+    }
+    // LoRA's pick (lr 0.003) is the second cell on seed 0: 0.2; EFlat's (rho 0.2 lr 0.001) the
+    // fifth
+    assertThat(c.summary(r))
+        .contains("lora 0.2000 / 0.01000 (measured on 1 of 2 seeds);")
+        .contains("eflat-lora 0.5000 / 0.01000 (measured on 1 of 2 seeds);")
+        .contains("over the 6 of 12 runs measured:")
+        .doesNotContain("NaN");
+  }
+
   private static Map<StudyCommand.Cell, double[]> handGrid() {
     Map<StudyCommand.Cell, double[]> r = new LinkedHashMap<>();
     put(r, "lora", 0, 0.001, 0.60, 0.70, 0.50, 0.70, 0.60, 0.80);
