@@ -3,7 +3,7 @@
 # full-data study on the CUDA EP (three cells at a time), then GPT-2 large prepared with and without
 # --recompute-attention (ours only; PyTorch reduce-overhead's memory on this model is run Y's). Nothing
 # else runs beside a timing (the study's times are not compared with anything).
-. docs/benchmarks/next-run/env.sh
+. docs/benchmarks/run-z/env.sh
 O=/tmp/runz; mkdir -p $O
 step() { echo "[$(date +%T)] $*" >> $O/progress.txt; }
 J="java $ORT_JAVA_OPTS -cp $CP dev.loraort.trainer.cli.Main"
