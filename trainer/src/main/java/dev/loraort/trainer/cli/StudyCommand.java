@@ -134,6 +134,16 @@ final class StudyCommand implements Callable<Integer> {
   boolean sharpness;
 
   @Option(
+      names = "--sharpness-examples",
+      paramLabel = "N",
+      description =
+          "measure sharpness on the first N validation examples of each cell (its validation"
+              + " split is shuffled by seed, so a random sample); 0: all of them (default: 0). Each"
+              + " measurement runs about 12 passes over them in strict fp32, which on a full-data"
+              + " split costs more than the training")
+  int sharpnessExamples;
+
+  @Option(
       names = "--parallel",
       description =
           "cells trained at once, each with its own sessions (default: ${DEFAULT-VALUE}): a GPU"
@@ -169,6 +179,10 @@ final class StudyCommand implements Callable<Integer> {
           }
         }
       }
+    }
+    if (sharpnessExamples < 0) {
+      throw new IllegalArgumentException(
+          "study: --sharpness-examples must be >= 0, got " + sharpnessExamples);
     }
     if (parallel < 1) {
       throw new IllegalArgumentException("study: --parallel must be >= 1, got " + parallel);
@@ -410,12 +424,16 @@ final class StudyCommand implements Callable<Integer> {
     Path valFile = dir.resolve("validation.jsonl");
     LoraParams p = finalAdapter(m, dir);
     List<JsonlDataset.Example> val = Examples.load(valFile, m, read.textOptions(model, m, valFile));
+    if (sharpnessExamples > 0 && sharpnessExamples < val.size()) {
+      val = val.subList(0, sharpnessExamples);
+    }
     // strict fp32 on CUDA: the increases are small differences of losses
     ExecutionDevice strict = dev.withTf32(false).withPrecision(ExecutionDevice.Precision.FP32);
     Sharpness sh = Sharpness.measure(m, p, val, 64, 0.05, 3, 8, 0, strict, threads);
     JsonObject out = r.deepCopy();
     out.addProperty("sharpness_adversarial", sh.adversarialIncrease());
     out.addProperty("sharpness_random", sh.randomMeanIncrease());
+    out.addProperty("sharpness_examples", val.size());
     byte[] b = out.toString().getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(dir.resolve("result.json"), w -> w.write(b));
     return out;

@@ -189,10 +189,19 @@ class StudyCommandTest {
                 "--out",
                 out.toString()))
         .isZero();
-    assertThat(Files.readString(out.resolve("runs/lora-rho0-lr0.005-seed0/result.json")))
-        .contains("sharpness_adversarial");
+    JsonObject all = json(out.resolve("runs/lora-rho0-lr0.005-seed0/result.json"));
+    assertThat(all.get("sharpness_examples").getAsInt()).isEqualTo(24); // 8 per class x 3
     assertThat(Files.readString(out.resolve("summary.md")))
         .contains("Kendall's tau between adversarial sharpness and test accuracy over all 6 runs");
+
+    Path some = dir.resolve("some");
+    assertThat(study(some, "--sharpness", "--sharpness-examples", "5")).isZero();
+    JsonObject five = json(some.resolve("runs/lora-rho0-lr0.005-seed0/result.json"));
+    assertThat(five.get("sharpness_examples").getAsInt()).isEqualTo(5);
+    assertThat(five.get("test_accuracy").getAsDouble())
+        .isEqualTo(all.get("test_accuracy").getAsDouble()); // the same training
+    assertThat(five.get("sharpness_adversarial").getAsDouble())
+        .isNotEqualTo(all.get("sharpness_adversarial").getAsDouble());
   }
 
   @Test
