@@ -109,20 +109,7 @@ class StudyCommandTest {
       }
     }
     assertThat(overlap).isTrue();
-    assertThat(
-            Main.run(
-                "study",
-                "--model",
-                TINY,
-                "--data",
-                DATA,
-                "--test",
-                DATA,
-                "--parallel",
-                "0",
-                "--out",
-                dir.resolve("zero").toString()))
-        .isNotZero();
+    assertThat(study(dir.resolve("zero"), "--parallel", "0")).isNotZero();
   }
 
   private static JsonObject json(Path p) throws java.io.IOException {
@@ -162,33 +149,7 @@ class StudyCommandTest {
     Path out = dir.resolve("study");
     assertThat(study(out)).isZero();
     assertThat(Files.readString(out.resolve("summary.md"))).doesNotContain("Kendall");
-    assertThat(
-            Main.run(
-                "study",
-                "--model",
-                TINY,
-                "--data",
-                DATA,
-                "--test",
-                DATA,
-                "--shots",
-                "8",
-                "--seeds",
-                "2",
-                "--methods",
-                "lora,eflat-lora",
-                "--rho",
-                "0.05,0.2",
-                "--lr",
-                "5e-3",
-                "--steps",
-                "5",
-                "--threads",
-                "1",
-                "--sharpness",
-                "--out",
-                out.toString()))
-        .isZero();
+    assertThat(study(out, "--sharpness")).isZero();
     JsonObject all = json(out.resolve("runs/lora-rho0-lr0.005-seed0/result.json"));
     assertThat(all.get("sharpness_examples").getAsInt()).isEqualTo(24); // 8 per class x 3
     assertThat(Files.readString(out.resolve("summary.md")))
@@ -209,7 +170,7 @@ class StudyCommandTest {
     Path out = dir.resolve("study");
     assertThat(study(out)).isZero();
     Path result = out.resolve("runs/eflat-lora-rho0.2-lr0.005-seed1/result.json");
-    JsonObject r = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
+    JsonObject r = json(result);
     double f1 = r.get("test_macro_f1").getAsDouble();
     // the confusion matrix of the 3-class test set: its rows add up to the file's 24 lines
     long n = 0;
@@ -224,19 +185,14 @@ class StudyCommandTest {
     r.remove("test_confusion");
     Files.writeString(result, r.toString());
     assertThat(study(out)).isZero();
-    JsonObject again = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
+    JsonObject again = json(result);
     assertThat(again.get("test_macro_f1").getAsDouble()).isEqualTo(f1);
     assertThat(again.has("test_confusion")).isTrue();
   }
 
-  /** Results of a hand-made 2-seed grid: {validation acc, test acc, s/step, -, -, macro F1}. */
   @Test
   void aSummaryWithSharpnessOnSomeSeedsSaysHowManyItCovers() {
-    StudyCommand c = new StudyCommand();
-    c.model = Path.of("m");
-    c.data = Path.of("d.jsonl");
-    c.seeds = 2;
-    c.lrs = List.of(0.001, 0.003);
+    StudyCommand c = handStudy();
     Map<StudyCommand.Cell, double[]> r = handGrid();
     double k = 0;
     for (Map.Entry<StudyCommand.Cell, double[]> e : r.entrySet()) {
@@ -255,6 +211,17 @@ class StudyCommandTest {
         .doesNotContain("NaN");
   }
 
+  /** A study over the hand grid's model, data, seeds and learning rates. */
+  private static StudyCommand handStudy() {
+    StudyCommand c = new StudyCommand();
+    c.model = Path.of("m");
+    c.data = Path.of("d.jsonl");
+    c.seeds = 2;
+    c.lrs = List.of(0.001, 0.003);
+    return c;
+  }
+
+  /** Results of a hand-made 2-seed grid: {validation acc, test acc, s/step, -, -, macro F1}. */
   private static Map<StudyCommand.Cell, double[]> handGrid() {
     Map<StudyCommand.Cell, double[]> r = new LinkedHashMap<>();
     put(r, "lora", 0, 0.001, 0.60, 0.70, 0.50, 0.70, 0.60, 0.80);
@@ -309,11 +276,7 @@ class StudyCommandTest {
 
   @Test
   void theSummaryGivesMacroF1OfEachPick() {
-    StudyCommand c = new StudyCommand();
-    c.model = Path.of("m");
-    c.data = Path.of("d.jsonl");
-    c.seeds = 2;
-    c.lrs = List.of(0.001, 0.003);
+    StudyCommand c = handStudy();
     String s = c.summary(handGrid());
     // LoRA's pick lr 0.003: macro F1 0.5, 0.6 -> 0.55 +- 0.0707; EFlat's rho 0.2 lr 0.001: 0.3, 0.5
     // -> 0.40 +- 0.1414; test differences 0.06, 0.09 -> +0.075, p = 2/4
