@@ -19,10 +19,16 @@ import java.util.Map;
  * python3 scripts/bench/copy_probe_graph.py /tmp/copy_probe.onnx
  * CP="trainer/target/lora-trainer.jar:trainer/target/lib/*"
  * java -Xms2g -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx
- * java -Xms2g -XX:+AlwaysPreTouch -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx
+ * java -Xms2g -XX:+AlwaysPreTouch -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx [cpu|cuda] [copy|bound]
  * </pre>
  *
  * (-Xms2g: the initial heap the JVM picks on a 128 GB machine such as the GPU benchmark's.)
+ *
+ * <p>Optional arguments pick the device and the input/output mode, e.g. {@code cuda bound} on the
+ * GPU machine (one pinned copy each way per run, as a CUDA-graph step has), to see whether the
+ * bench's "copies" there are the copies themselves or something beside them in a step. This
+ * machine, {@code cpu bound}, 2 cores with a study running beside: 0.43 to 2.3 ms per block, 0.45
+ * at its quietest.
  */
 public class CopyProbe {
   public static void main(String[] a) {
@@ -35,7 +41,11 @@ public class CopyProbe {
       outputs.add("grad_lora_B_" + layer);
     }
     feeds.put("input_ids", Tensor.ofLongs(new long[] {8, 512}, new long[8 * 512]));
-    try (GraphSession s = GraphSession.open(Path.of(a[0]), ExecutionDevice.parse("cpu", false), 1)) {
+    ExecutionDevice device = ExecutionDevice.parse(a.length > 1 ? a[1] : "cpu", false);
+    if (a.length > 2) {
+      device = device.withIo(ExecutionDevice.Io.valueOf(a[2].toUpperCase(Locale.ROOT)));
+    }
+    try (GraphSession s = GraphSession.open(Path.of(a[0]), device, 1)) {
       StringBuilder line = new StringBuilder("copies per run (ms), blocks of 30 runs:");
       for (int block = 0; block < 40; block++) {
         long c0 = s.copyNanos();
