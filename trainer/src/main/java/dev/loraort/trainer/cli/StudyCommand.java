@@ -188,15 +188,9 @@ final class StudyCommand implements Callable<Integer> {
       throw new IllegalArgumentException("study: --parallel must be >= 1, got " + parallel);
     }
     Files.createDirectories(out.resolve("runs"));
-    ExecutionDevice dev = ExecutionDevice.parse(device, true);
-    if (parallel > 1 && dev.cuda() && dev.io() == ExecutionDevice.Io.AUTO) {
-      // the CUDA EP captures its graphs in CUDA's global capture mode, which fails any other
-      // thread's allocation in the process meanwhile: cells side by side run bound, uncaptured
-      dev = dev.withIo(ExecutionDevice.Io.BOUND);
-    }
-    ExecutionDevice cellDevice = dev;
+    ExecutionDevice dev = cellDevice();
     List<JsonlDataset.Example> testSet = Examples.load(test, m, read.textOptions(model, m, test));
-    Map<Cell, JsonObject> finished = finishAll(cells, c -> finish(m, c, testSet, cellDevice));
+    Map<Cell, JsonObject> finished = finishAll(cells, c -> finish(m, c, testSet, dev));
     Map<Cell, double[]> results = new LinkedHashMap<>(); // val acc, test acc, s/step
     for (Cell c : cells) {
       JsonObject r = finished.get(c);
@@ -219,6 +213,18 @@ final class StudyCommand implements Callable<Integer> {
     List<Column> cols = plotColumns(results, methods, seeds);
     Chart.writeOrWarn(out.resolve("study.png"), () -> plot(cols), "study.csv and summary.md");
     return 0;
+  }
+
+  /**
+   * The device every cell trains on. The CUDA EP captures its graphs in CUDA's global capture mode,
+   * which fails any other thread's allocation in the process meanwhile: cells side by side run
+   * bound, uncaptured.
+   */
+  private ExecutionDevice cellDevice() {
+    ExecutionDevice dev = ExecutionDevice.parse(device, true);
+    return parallel > 1 && dev.cuda() && dev.io() == ExecutionDevice.Io.AUTO
+        ? dev.withIo(ExecutionDevice.Io.BOUND)
+        : dev;
   }
 
   /** What finishing one cell takes: its result.json as it ends up. */

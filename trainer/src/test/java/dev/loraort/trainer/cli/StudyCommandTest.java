@@ -5,8 +5,11 @@ import static org.assertj.core.api.Assertions.within;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,7 +25,7 @@ class StudyCommandTest {
 
   private int study(Path out, String... more) {
     List<String> args =
-        new java.util.ArrayList<>(
+        new ArrayList<>(
             List.of(
                 "study",
                 "--model",
@@ -83,7 +86,7 @@ class StudyCommandTest {
     Path three = dir.resolve("three");
     assertThat(study(one)).isZero();
     assertThat(study(three, "--parallel", "3")).isZero();
-    List<double[]> spans = new java.util.ArrayList<>();
+    List<double[]> spans = new ArrayList<>();
     try (var cells = Files.list(three.resolve("runs"))) {
       for (Path cell : cells.toList()) {
         Path same = one.resolve("runs").resolve(cell.getFileName());
@@ -96,7 +99,7 @@ class StudyCommandTest {
         JsonObject rb = json(cell.resolve("run/run.json")).getAsJsonObject("result");
         assertThat(rb.get("last_loss").getAsDouble()).isEqualTo(ra.get("last_loss").getAsDouble());
         JsonObject seg = rb.getAsJsonArray("segments").get(0).getAsJsonObject();
-        double start = java.time.Instant.parse(seg.get("started").getAsString()).toEpochMilli();
+        double start = Instant.parse(seg.get("started").getAsString()).toEpochMilli();
         spans.add(new double[] {start, start + 1e3 * seg.get("seconds").getAsDouble()});
       }
     }
@@ -112,7 +115,7 @@ class StudyCommandTest {
     assertThat(study(dir.resolve("zero"), "--parallel", "0")).isNotZero();
   }
 
-  private static JsonObject json(Path p) throws java.io.IOException {
+  private static JsonObject json(Path p) throws IOException {
     return JsonParser.parseString(Files.readString(p)).getAsJsonObject();
   }
 
