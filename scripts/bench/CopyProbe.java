@@ -19,7 +19,7 @@ import java.util.Map;
  * python3 scripts/bench/copy_probe_graph.py /tmp/copy_probe.onnx
  * CP="trainer/target/lora-trainer.jar:trainer/target/lib/*"
  * java -Xms2g -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx
- * java -Xms2g -XX:+AlwaysPreTouch -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx [cpu|cuda] [copy|bound]
+ * java -Xms2g -XX:+AlwaysPreTouch -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx [cpu|cuda] [copy|bound] [IDLE_MS]
  * </pre>
  *
  * (-Xms2g: the initial heap the JVM picks on a 128 GB machine such as the GPU benchmark's.)
@@ -28,10 +28,14 @@ import java.util.Map;
  * GPU machine (one pinned copy each way per run, as a CUDA-graph step has), to see whether the
  * bench's "copies" there are the copies themselves or something beside them in a step. This
  * machine, {@code cpu bound}, 2 cores with a study running beside: 0.43 to 2.3 ms per block, 0.45
- * at its quietest.
+ * at its quietest. Run AA, on the H100 host: 0.86 to 1.74 ms per block, mostly 0.9 to 1.1, both modes.
+ *
+ * <p>IDLE_MS sleeps that long before each run, as a step's host thread waits while the GPU computes
+ * (GPT-2 large: about 125 ms), to see whether copies made after such a wait (cold caches, a core
+ * clocked down) cost more than back-to-back ones.
  */
 public class CopyProbe {
-  public static void main(String[] a) {
+  public static void main(String[] a) throws InterruptedException {
     Map<String, Tensor> feeds = new LinkedHashMap<>();
     List<String> outputs = new ArrayList<>(List.of("loss"));
     for (int layer = 0; layer < 36; layer++) {
@@ -45,11 +49,13 @@ public class CopyProbe {
     if (a.length > 2) {
       device = device.withIo(ExecutionDevice.Io.valueOf(a[2].toUpperCase(Locale.ROOT)));
     }
+    long idleMillis = a.length > 3 ? Long.parseLong(a[3]) : 0;
     try (GraphSession s = GraphSession.open(Path.of(a[0]), device, 1)) {
       StringBuilder line = new StringBuilder("copies per run (ms), blocks of 30 runs:");
       for (int block = 0; block < 40; block++) {
         long c0 = s.copyNanos();
         for (int i = 0; i < 30; i++) {
+          Thread.sleep(idleMillis);
           s.run(feeds, outputs);
         }
         line.append(String.format(Locale.ROOT, " %.2f", (s.copyNanos() - c0) / 30e6));
