@@ -4,7 +4,7 @@
 # with --seeds K, so nothing is trained and the running study's own files are not written.
 #   bash scripts/results/study_partial.sh STUDY PARTIAL CELLS_PER_SEED JAR [study options but --out, --seeds]
 # e.g. CELLS_PER_SEED = 5 for lora + eflat-lora at 4 rho and one lr. Writes PARTIAL/summary.md,
-# study.csv, study.png.
+# study.csv, study.svg.
 set -euo pipefail
 study=${1:?STUDY}; partial=${2:?PARTIAL}; per_seed=${3:?CELLS_PER_SEED}; jar=${4:?JAR}; shift 4
 key=result.json; pattern=test_accuracy

@@ -22,8 +22,6 @@ import dev.loraort.trainer.method.MethodSetting;
 import dev.loraort.trainer.method.Methods;
 import dev.loraort.trainer.params.LoraParams;
 import dev.loraort.trainer.plot.Chart;
-import java.awt.Color;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -67,7 +65,7 @@ import picocli.CommandLine.Option;
           + " validation accuracy alone, and reports its test accuracy (mean +- std over seeds)"
           + " and a paired sign-flip test against LoRA's pick on the same seeds. A finished run is"
           + " not run again. Writes OUT/runs/*/ (run.json, result.json), OUT/study.csv and"
-          + " OUT/summary.md (with macro-F1 on the test set) and OUT/study.png (test accuracy"
+          + " OUT/summary.md (with macro-F1 on the test set) and OUT/study.svg (test accuracy"
           + " per method and rho).%n"
     })
 final class StudyCommand implements Callable<Integer> {
@@ -211,7 +209,7 @@ final class StudyCommand implements Callable<Integer> {
     byte[] b = summary.getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(out.resolve("summary.md"), o -> o.write(b));
     List<Column> cols = plotColumns(results, methods, seeds);
-    Chart.writeOrWarn(out.resolve("study.png"), () -> plot(cols), "study.csv and summary.md");
+    plot(cols).write(out.resolve("study.svg"));
     return 0;
   }
 
@@ -642,7 +640,7 @@ final class StudyCommand implements Callable<Integer> {
   }
 
   /**
-   * One column of study.png: a method at one rho, at the learning rate that did best at that rho on
+   * One column of study.svg: a method at one rho, at the learning rate that did best at that rho on
    * mean validation accuracy, with its per-seed test accuracies.
    *
    * @param method the method
@@ -691,8 +689,8 @@ final class StudyCommand implements Callable<Integer> {
     return cols;
   }
 
-  /** study.png: test accuracy per method and rho, each seed a grey dot, mean +- std in colour. */
-  private BufferedImage plot(List<Column> cols) {
+  /** study.svg: test accuracy per method and rho, each seed a grey dot, mean +- std in colour. */
+  private Chart plot(List<Column> cols) {
     double lo = Double.POSITIVE_INFINITY;
     double hi = Double.NEGATIVE_INFINITY;
     for (Column c : cols) {
@@ -704,7 +702,7 @@ final class StudyCommand implements Callable<Integer> {
       hi = Math.max(hi, c.mean() + c.std());
     }
     double[] range = roundRange(lo, hi);
-    Chart.Axis acc = new Chart.Axis("test accuracy", range[0], range[1], "%.3f", Color.DARK_GRAY);
+    Chart.Axis acc = new Chart.Axis("test accuracy", range[0], range[1], "%.3f", Chart.DARK_GREY);
     int n = cols.size();
     Chart chart = new Chart(Math.max(640, 150 * n + 140), 480, 2, -0.5, n - 0.5, acc, null);
     List<Chart.Tick> ticks = new ArrayList<>();
@@ -721,18 +719,17 @@ final class StudyCommand implements Callable<Integer> {
     cols.stream()
         .filter(c -> c.method().equals("lora") && c.picked())
         .forEach(c -> chart.dashedLevel(c.mean(), acc, Chart.PALETTE.get(0)));
-    Color grey = new Color(150, 150, 150);
     for (int i = 0; i < n; i++) {
       Column c = cols.get(i);
-      Color color = Chart.PALETTE.get(methods.indexOf(c.method()) % Chart.PALETTE.size());
+      String color = Chart.PALETTE.get(methods.indexOf(c.method()) % Chart.PALETTE.size());
       for (int s = 0; s < seeds; s++) {
         double dx = seeds > 1 ? 0.3 * ((double) s / (seeds - 1) - 0.5) : 0;
-        chart.point(i + dx, c.test()[s], acc, grey, 5);
+        chart.point(i + dx, c.test()[s], acc, Chart.LIGHT_GREY, 5);
       }
       chart.errorBar(i, c.mean() - c.std(), c.mean() + c.std(), acc, color);
       chart.point(i, c.mean(), acc, color, 10);
     }
-    return chart.image();
+    return chart;
   }
 
   /**

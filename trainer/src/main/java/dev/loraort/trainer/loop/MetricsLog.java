@@ -1,8 +1,6 @@
 package dev.loraort.trainer.loop;
 
 import dev.loraort.trainer.plot.Chart;
-import java.awt.Color;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -17,7 +15,7 @@ import java.util.TreeSet;
 
 /**
  * The run's curves: training loss every step and evaluation metrics as they come, to {@code
- * metrics.csv} (one row per evaluation), a TensorBoard event file, and on close {@code curves.png}
+ * metrics.csv} (one row per evaluation), a TensorBoard event file, and on close {@code curves.svg}
  * (training loss, and validation accuracy when there is one). Owns its files.
  */
 public final class MetricsLog implements StepListener, AutoCloseable {
@@ -25,7 +23,7 @@ public final class MetricsLog implements StepListener, AutoCloseable {
   public static final String CSV = "metrics.csv";
 
   /** The plot. */
-  public static final String PNG = "curves.png";
+  public static final String CHART = "curves.svg";
 
   private final Path dir;
   private final TensorBoardEvents events;
@@ -89,25 +87,25 @@ public final class MetricsLog implements StepListener, AutoCloseable {
   public void close() {
     try {
       if (!loss.isEmpty()) {
-        Chart.writeOrWarn(dir.resolve(PNG), this::plot, CSV + " and the TensorBoard events");
+        plot().write(dir.resolve(CHART));
       }
     } catch (IOException e) {
-      throw new UncheckedIOException(dir.resolve(PNG) + ": writing failed", e);
+      throw new UncheckedIOException(dir.resolve(CHART) + ": writing failed", e);
     } finally {
       events.close();
     }
   }
 
   /** Training loss (left axis) and validation accuracy (right axis, 0 to 1) against the step. */
-  private BufferedImage plot() {
+  private Chart plot() {
     double maxStep = loss.get(loss.size() - 1)[0];
     double lo = loss.stream().mapToDouble(x -> x[1]).min().orElse(0);
     double hi = loss.stream().mapToDouble(x -> x[1]).max().orElse(1);
     if (hi == lo) {
       hi = lo + 1;
     }
-    Color blue = Chart.PALETTE.get(0);
-    Color red = Chart.PALETTE.get(1);
+    String blue = Chart.PALETTE.get(0);
+    String red = Chart.PALETTE.get(1);
     Chart.Axis lossAxis = new Chart.Axis("train loss", lo, hi, "%.3f", blue);
     Chart.Axis accAxis =
         accuracy.isEmpty() ? null : new Chart.Axis("validation accuracy", 0, 1, "%.2f", red);
@@ -117,6 +115,6 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     if (accAxis != null) {
       c.line(accuracy, accAxis, red, 2.5f);
     }
-    return c.image();
+    return c;
   }
 }

@@ -286,7 +286,7 @@ public final class TrainingJob {
                   evaluation,
                   settings.lossSpike()));
       scaler = graphs.lossScaler();
-    } catch (TrainingDiverged e) { // the listeners have closed: curves.png and the logs are written
+    } catch (TrainingDiverged e) { // the listeners have closed: curves.svg and the logs are written
       throw new TrainingDiverged(
           e.getMessage() + ". " + leftOnDisk(settings, e.lastCheckpoint()), e.lastCheckpoint());
     }
@@ -494,7 +494,7 @@ public final class TrainingJob {
             : "No checkpoint of this run was written";
     String logs =
         "; "
-            + MetricsLog.PNG
+            + MetricsLog.CHART
             + (Files.exists(out.resolve(MetricsLog.CSV)) ? ", " + MetricsLog.CSV : "")
             + " and the TensorBoard events"
             + (s.trace() != null ? " and " + s.trace() : "")

@@ -1,38 +1,36 @@
 package dev.loraort.trainer.plot;
 
-import java.awt.BasicStroke;
-import java.awt.Color;
-import java.awt.Font;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.Stroke;
-import java.awt.image.BufferedImage;
+import dev.loraort.artifacts.AtomicFiles;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.function.Supplier;
-import javax.imageio.ImageIO;
 
 /**
- * A small raster chart: a framed plot area with a labelled grid (four divisions of each y axis), a
+ * A small SVG chart: a framed plot area with a labelled grid (four divisions of each y axis), a
  * left and optionally a right y axis, and lines, points and error bars placed in data coordinates.
- * Each instance draws one image: create it, draw, then {@link #image()}.
+ * SVG, not a raster image, so that drawing needs no fonts or graphics libraries on the machine that
+ * trains (a bare GPU host's JRE cannot draw text into a PNG); the viewer renders the text. Each
+ * instance draws one document: create it, draw, then {@link #svg()} or {@link #write(Path)}.
  */
 public final class Chart {
   /** Divisions of a y axis (and of an even x axis). */
   public static final int TICKS = 4;
 
   /** Colours shared by the charts: blue, red, green, orange, purple. */
-  public static final List<Color> PALETTE =
-      List.of(
-          new Color(31, 119, 180),
-          new Color(214, 39, 40),
-          new Color(44, 160, 44),
-          new Color(255, 127, 14),
-          new Color(148, 103, 189));
+  public static final List<String> PALETTE =
+      List.of("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd");
 
+  /** Text and the frame's labels. */
+  public static final String DARK_GREY = "#404040";
+
+  /** Individual seeds' dots. */
+  public static final String LIGHT_GREY = "#969696";
+
+  private static final String GRID_GREY = "#e8e8e8";
+  private static final String FRAME_GREY = "#808080";
   private static final int LEFT = 70;
   private static final int RIGHT = 70;
   private static final int TOP = 40;
@@ -45,9 +43,9 @@ public final class Chart {
    * @param lo value at the bottom of the plot area
    * @param hi value at the top
    * @param format the tick labels' format, e.g. {@code %.3f}
-   * @param color of the title and tick labels
+   * @param color of the title and tick labels, an SVG colour such as {@code #1f77b4}
    */
-  public record Axis(String title, double lo, double hi, String format, Color color) {
+  public record Axis(String title, double lo, double hi, String format, String color) {
     /** Checks the range. */
     public Axis {
       if (!(hi > lo)) {
@@ -65,8 +63,7 @@ public final class Chart {
    */
   public record Tick(double x, String label) {}
 
-  private final BufferedImage img;
-  private final Graphics2D g;
+  private final StringBuilder body = new StringBuilder();
   private final double xlo;
   private final double xhi;
   private final Axis left;
@@ -127,12 +124,6 @@ public final class Chart {
     this.right = right;
     this.pw = width - LEFT - RIGHT;
     this.ph = height - TOP - bottom;
-    this.img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-    this.g = img.createGraphics();
-    g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-    g.setColor(Color.WHITE);
-    g.fillRect(0, 0, width, height);
-    g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
   }
 
   /**
@@ -152,9 +143,9 @@ public final class Chart {
   }
 
   /**
-   * The grid and its labels: a vertical line at each x tick with its label below, {@link #TICKS}
-   * divisions of the y axes with the values at each line (left axis on the left, right axis on the
-   * right), the frame, the axes' titles above them and the x title below.
+   * The grid and its labels: a vertical line at each x tick with its label centred below, {@link
+   * #TICKS} divisions of the y axes with the values at each line (left axis on the left, right axis
+   * on the right), the frame, the axes' titles above them and the x title below.
    *
    * @param xTicks the x ticks
    * @param xTitle the x axis' title
@@ -162,34 +153,33 @@ public final class Chart {
   public void grid(List<Tick> xTicks, String xTitle) {
     for (Tick tick : xTicks) {
       int x = px(tick.x());
-      g.setColor(new Color(232, 232, 232));
-      g.drawLine(x, TOP, x, TOP + ph);
-      g.setColor(Color.DARK_GRAY);
+      segment(x, TOP, x, TOP + ph, GRID_GREY, 1, "");
       String[] lines = tick.label().split("\n");
       for (int i = 0; i < lines.length; i++) {
-        g.drawString(lines[i], x - 4 * lines[i].length(), TOP + ph + 18 + LINE * i);
+        text(x, TOP + ph + 18 + LINE * i, "middle", DARK_GREY, lines[i]);
       }
     }
     for (int k = 0; k <= TICKS; k++) {
       int y = TOP + ph - ph * k / TICKS;
-      g.setColor(new Color(232, 232, 232));
-      g.drawLine(LEFT, y, LEFT + pw, y);
-      g.setColor(left.color());
-      g.drawString(label(left, k), 14, y + 4);
+      segment(LEFT, y, LEFT + pw, y, GRID_GREY, 1, "");
+      text(LEFT - 8, y + 4, "end", left.color(), label(left, k));
       if (right != null) {
-        g.setColor(right.color());
-        g.drawString(label(right, k), width - RIGHT + 8, y + 4);
+        text(width - RIGHT + 8, y + 4, "start", right.color(), label(right, k));
       }
     }
-    g.setColor(Color.GRAY);
-    g.drawRect(LEFT, TOP, pw, ph);
-    g.setColor(Color.DARK_GRAY);
-    g.drawString(xTitle, width / 2 - 4 * xTitle.length(), height - 12);
-    g.setColor(left.color());
-    g.drawString(left.title(), 8, TOP - 10);
+    body.append(
+        String.format(
+            Locale.ROOT,
+            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"%s\"/>%n",
+            LEFT,
+            TOP,
+            pw,
+            ph,
+            FRAME_GREY));
+    text(LEFT + pw / 2, height - 12, "middle", DARK_GREY, xTitle);
+    text(8, TOP - 10, "start", left.color(), left.title());
     if (right != null) {
-      g.setColor(right.color());
-      g.drawString(right.title(), width - RIGHT - 60, TOP - 10);
+      text(width - 8, TOP - 10, "end", right.color(), right.title());
     }
   }
 
@@ -205,20 +195,24 @@ public final class Chart {
    * @param color line colour
    * @param lineWidth pixels
    */
-  public void line(List<double[]> pts, Axis axis, Color color, float lineWidth) {
-    g.setColor(color);
-    g.setStroke(new BasicStroke(lineWidth));
-    int qx = -1;
-    int qy = -1;
+  public void line(List<double[]> pts, Axis axis, String color, float lineWidth) {
+    StringBuilder points = new StringBuilder();
     for (double[] p : pts) {
-      int x = px(p[0]);
-      int y = py(p[1], axis);
-      if (qx >= 0) {
-        g.drawLine(qx, qy, x, y);
-      }
-      g.fillOval(x - 2, y - 2, 4, 4);
-      qx = x;
-      qy = y;
+      points
+          .append(points.isEmpty() ? "" : " ")
+          .append(px(p[0]))
+          .append(',')
+          .append(py(p[1], axis));
+    }
+    body.append(
+        String.format(
+            Locale.ROOT,
+            "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"/>%n",
+            points,
+            color,
+            lineWidth));
+    for (double[] p : pts) {
+      dot(px(p[0]), py(p[1], axis), 4, color);
     }
   }
 
@@ -231,9 +225,8 @@ public final class Chart {
    * @param color fill
    * @param diameter pixels
    */
-  public void point(double x, double y, Axis axis, Color color, int diameter) {
-    g.setColor(color);
-    g.fillOval(px(x) - diameter / 2, py(y, axis) - diameter / 2, diameter, diameter);
+  public void point(double x, double y, Axis axis, String color, int diameter) {
+    dot(px(x), py(y, axis), diameter, color);
   }
 
   /**
@@ -245,15 +238,13 @@ public final class Chart {
    * @param axis the y axis
    * @param color bar colour
    */
-  public void errorBar(double x, double lo, double hi, Axis axis, Color color) {
-    g.setColor(color);
-    g.setStroke(new BasicStroke(2f));
+  public void errorBar(double x, double lo, double hi, Axis axis, String color) {
     int cx = px(x);
     int y0 = py(lo, axis);
     int y1 = py(hi, axis);
-    g.drawLine(cx, y0, cx, y1);
-    g.drawLine(cx - 6, y0, cx + 6, y0);
-    g.drawLine(cx - 6, y1, cx + 6, y1);
+    segment(cx, y0, cx, y1, color, 2, "");
+    segment(cx - 6, y0, cx + 6, y0, color, 2, "");
+    segment(cx - 6, y1, cx + 6, y1, color, 2, "");
   }
 
   /**
@@ -263,14 +254,8 @@ public final class Chart {
    * @param axis the y axis
    * @param color line colour
    */
-  public void dashedLevel(double y, Axis axis, Color color) {
-    Stroke before = g.getStroke();
-    g.setColor(color);
-    g.setStroke(
-        new BasicStroke(
-            1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f}, 0));
-    g.drawLine(LEFT, py(y, axis), LEFT + pw, py(y, axis));
-    g.setStroke(before);
+  public void dashedLevel(double y, Axis axis, String color) {
+    segment(LEFT, py(y, axis), LEFT + pw, py(y, axis), color, 1, " stroke-dasharray=\"6\"");
   }
 
   /**
@@ -279,18 +264,37 @@ public final class Chart {
    * @param text the caption
    */
   public void caption(String text) {
-    g.setColor(Color.DARK_GRAY);
-    g.drawString(text, LEFT + 90, TOP - 10);
+    text(LEFT + 90, TOP - 10, "start", DARK_GREY, text);
   }
 
   /**
-   * Ends drawing.
-   *
-   * @return the image
+   * @return the SVG document drawn so far
    */
-  public BufferedImage image() {
-    g.dispose();
-    return img;
+  public String svg() {
+    return String.format(
+            Locale.ROOT,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0"
+                + " %d %d\" font-family=\"sans-serif\" font-size=\"13\">%n"
+                + "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>%n",
+            width,
+            height,
+            width,
+            height,
+            width,
+            height)
+        + body
+        + "</svg>\n";
+  }
+
+  /**
+   * Writes the document through a temporary sibling, so an existing chart is replaced only whole.
+   *
+   * @param file the .svg file
+   * @throws IOException if it cannot be written
+   */
+  public void write(Path file) throws IOException {
+    byte[] b = svg().getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.write(file, o -> o.write(b));
   }
 
   /** Pixel column of data x (the plot area spans xlo to xhi). */
@@ -303,34 +307,45 @@ public final class Chart {
     return TOP + ph - (int) Math.round(ph * (y - axis.lo()) / (axis.hi() - axis.lo()));
   }
 
-  /**
-   * Writes a chart as PNG, or warns on stderr and writes nothing when it cannot be drawn here: a
-   * chart is a by-product and must never cost a run its results. Machines without fonts (a bare GPU
-   * host, a slim JRE) fail inside Java's font system with errors, not exceptions.
-   *
-   * @param file the PNG
-   * @param draw draws the chart
-   * @param instead where the same numbers are, named in the warning
-   * @return whether the file was written
-   * @throws IOException if the drawn image cannot be written
-   */
-  public static boolean writeOrWarn(Path file, Supplier<BufferedImage> draw, String instead)
-      throws IOException {
-    BufferedImage png;
-    try {
-      png = draw.get();
-    } catch (LinkageError | InternalError | RuntimeException e) {
-      System.err.println(
-          "warning: "
-              + file
-              + " not written, the plot could not be drawn here ("
-              + e
-              + "); "
-              + instead
-              + " hold the same numbers");
-      return false;
-    }
-    ImageIO.write(png, "png", file.toFile());
-    return true;
+  private void segment(int x1, int y1, int x2, int y2, String color, int width, String extra) {
+    body.append(
+        String.format(
+            Locale.ROOT,
+            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"%d\"%s/>%n",
+            x1,
+            y1,
+            x2,
+            y2,
+            color,
+            width,
+            extra));
+  }
+
+  private void dot(int x, int y, int diameter, String color) {
+    body.append(
+        String.format(
+            Locale.ROOT,
+            "<circle cx=\"%d\" cy=\"%d\" r=\"%s\" fill=\"%s\"/>%n",
+            x,
+            y,
+            diameter / 2.0,
+            color));
+  }
+
+  private void text(int x, int y, String anchor, String color, String s) {
+    body.append(
+        String.format(
+            Locale.ROOT,
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\" fill=\"%s\">%s</text>%n",
+            x,
+            y,
+            anchor,
+            color,
+            escape(s)));
+  }
+
+  /** Text as XML character data: model names and captions may hold {@code <}, {@code &}. */
+  private static String escape(String s) {
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.loraort.trainer.plot.SvgDocuments;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,7 +14,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -66,7 +66,9 @@ class StudyCommandTest {
         .contains("| eflat-lora |")
         .contains("test macro-F1 (mean +- std)");
     assertThat(rows.get(0)).contains(",test_accuracy,test_macro_f1,");
-    assertThat(ImageIO.read(out.resolve("study.png").toFile()).getWidth()).isEqualTo(640);
+    assertThat(
+            SvgDocuments.read(out.resolve("study.svg")).getDocumentElement().getAttribute("width"))
+        .isEqualTo("640");
     // each seed's few-shot sample: 8 per class for training, 8 for validation (3 classes)
     Path cell = out.resolve("runs/lora-rho0-lr0.005-seed1");
     assertThat(Files.readAllLines(cell.resolve("train.jsonl"))).hasSize(24);

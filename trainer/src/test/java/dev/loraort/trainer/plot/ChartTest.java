@@ -3,16 +3,27 @@ package dev.loraort.trainer.plot;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.awt.Color;
-import java.awt.image.BufferedImage;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.w3c.dom.Document;
+import org.w3c.dom.Element;
+import org.w3c.dom.NodeList;
 
 class ChartTest {
-  private static final Chart.Axis Y = new Chart.Axis("y", 0, 1, "%.2f", Color.DARK_GRAY);
+  private static final Chart.Axis Y = new Chart.Axis("y", 0, 1, "%.2f", Chart.DARK_GREY);
+
+  private static List<Element> elements(Document d, String tag) {
+    NodeList n = d.getElementsByTagName(tag);
+    List<Element> out = new ArrayList<>();
+    for (int i = 0; i < n.getLength(); i++) {
+      out.add((Element) n.item(i));
+    }
+    return out;
+  }
 
   @Test
-  void dataCoordinatesLandOnTheirPixels() {
+  void dataCoordinatesLandOnTheirPixels() throws Exception {
     // 400 x 290: plot area from x 70 to 330 (260 wide), y 40 to 240 (200 high)
     Chart c = new Chart(400, 290, -0.5, 1.5, Y, null);
     assertThat(c.px(-0.5)).isEqualTo(70);
@@ -21,28 +32,59 @@ class ChartTest {
     assertThat(c.py(0, Y)).isEqualTo(240);
     assertThat(c.py(1, Y)).isEqualTo(40);
     assertThat(c.py(0.25, Y)).isEqualTo(190);
-    c.point(0.5, 0.25, Y, Color.RED, 10);
-    BufferedImage img = c.image();
-    assertThat(new Color(img.getRGB(200, 190))).isEqualTo(Color.RED);
-    assertThat(new Color(img.getRGB(200, 150))).isEqualTo(Color.WHITE);
+    c.point(0.5, 0.25, Y, "#ff0000", 10);
+    Document d = SvgDocuments.parse(c.svg());
+    assertThat(d.getDocumentElement().getAttribute("width")).isEqualTo("400");
+    assertThat(elements(d, "circle"))
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.getAttribute("cx")).isEqualTo("200");
+              assertThat(e.getAttribute("cy")).isEqualTo("190");
+              assertThat(e.getAttribute("r")).isEqualTo("5.0");
+              assertThat(e.getAttribute("fill")).isEqualTo("#ff0000");
+            });
   }
 
   @Test
-  void anErrorBarSpansItsRange() {
+  void anErrorBarSpansItsRange() throws Exception {
     Chart c = new Chart(400, 290, -0.5, 1.5, Y, null);
-    c.errorBar(0.5, 0.25, 0.75, Y, Color.BLUE);
-    BufferedImage img = c.image();
-    // from row 190 (0.25) up to row 90 (0.75), none beyond
-    assertThat(new Color(img.getRGB(200, 150))).isEqualTo(Color.BLUE);
-    assertThat(new Color(img.getRGB(200, 80))).isEqualTo(Color.WHITE);
-    assertThat(new Color(img.getRGB(200, 200))).isEqualTo(Color.WHITE);
+    c.errorBar(0.5, 0.25, 0.75, Y, "#0000ff");
+    List<String> lines =
+        elements(SvgDocuments.parse(c.svg()), "line").stream()
+            .map(
+                e ->
+                    String.join(
+                        " ",
+                        e.getAttribute("x1"),
+                        e.getAttribute("y1"),
+                        e.getAttribute("x2"),
+                        e.getAttribute("y2")))
+            .toList();
+    // the bar from row 190 (0.25) up to row 90 (0.75), a cap 12 pixels wide at each end
+    assertThat(lines).containsExactly("200 190 200 90", "194 190 206 190", "194 90 206 90");
+  }
+
+  @Test
+  void theGridLabelsItsAxesAndTextIsEscaped() throws Exception {
+    Chart.Axis right = new Chart.Axis("acc", 0, 1, "%.2f", Chart.PALETTE.get(1));
+    Chart c = new Chart(400, 290, 0, 60, Y, right);
+    c.grid(Chart.evenTicks(0, 60), "step <&> \"one\"");
+    List<String> texts =
+        elements(SvgDocuments.parse(c.svg()), "text").stream()
+            .map(Element::getTextContent)
+            .toList();
+    assertThat(texts)
+        .contains("0", "15", "60", "0.00", "0.25", "1.00", "y", "acc", "step <&> \"one\"");
+    // five x ticks, five values on each of two axes, three titles
+    assertThat(texts).hasSize(5 + 2 * 5 + 3);
   }
 
   @Test
   void evenTicksAndBadRanges() {
     assertThat(Chart.evenTicks(0, 60).stream().map(Chart.Tick::label).toList())
         .isEqualTo(List.of("0", "15", "30", "45", "60"));
-    assertThatThrownBy(() -> new Chart.Axis("acc", 1, 1, "%.2f", Color.BLACK))
+    assertThatThrownBy(() -> new Chart.Axis("acc", 1, 1, "%.2f", "#000000"))
         .hasMessageContaining("acc: needs lo < hi, got [1.0, 1.0]");
   }
 }
