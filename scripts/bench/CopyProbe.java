@@ -19,7 +19,7 @@ import java.util.Map;
  * python3 scripts/bench/copy_probe_graph.py /tmp/copy_probe.onnx
  * CP="trainer/target/lora-trainer.jar:trainer/target/lib/*"
  * java -Xms2g -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx
- * java -Xms2g -XX:+AlwaysPreTouch -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx [cpu|cuda] [copy|bound] [IDLE_MS]
+ * java -Xms2g -XX:+AlwaysPreTouch -cp "$CP" scripts/bench/CopyProbe.java /tmp/copy_probe.onnx [cpu|cuda] [copy|bound] [IDLE_MS] [BLOCKS]
  * </pre>
  *
  * (-Xms2g: the initial heap the JVM picks on a 128 GB machine such as the GPU benchmark's.)
@@ -32,7 +32,8 @@ import java.util.Map;
  *
  * <p>IDLE_MS sleeps that long before each run, as a step's host thread waits while the GPU computes
  * (GPT-2 large: about 125 ms), to see whether copies made after such a wait (cold caches, a core
- * clocked down) cost more than back-to-back ones.
+ * clocked down) cost more than back-to-back ones. BLOCKS (default 40) shortens a run with a long
+ * IDLE_MS.
  */
 public class CopyProbe {
   public static void main(String[] a) throws InterruptedException {
@@ -50,9 +51,10 @@ public class CopyProbe {
       device = device.withIo(ExecutionDevice.Io.valueOf(a[2].toUpperCase(Locale.ROOT)));
     }
     long idleMillis = a.length > 3 ? Long.parseLong(a[3]) : 0;
+    int blocks = a.length > 4 ? Integer.parseInt(a[4]) : 40;
     try (GraphSession s = GraphSession.open(Path.of(a[0]), device, 1)) {
       StringBuilder line = new StringBuilder("copies per run (ms), blocks of 30 runs:");
-      for (int block = 0; block < 40; block++) {
+      for (int block = 0; block < blocks; block++) {
         long c0 = s.copyNanos();
         for (int i = 0; i < 30; i++) {
           Thread.sleep(idleMillis);
