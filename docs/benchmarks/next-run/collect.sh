@@ -3,7 +3,7 @@
 # a cut study's sharpness can be measured later), no checkpoints, weights or data
 O=/tmp/runn; end=$(( $(date +%s) + ${1:-500} ))
 while [ $(date +%s) -lt $end ] && ! grep -q "\] done" $O/progress.txt 2>/dev/null; do sleep 5; done
-cat $O/progress.txt; for f in $O/*.log; do echo "== $f"; grep -v curves.png $f | tail -n 4; done
+cat $O/progress.txt; for f in $O/*.log; do echo "== $f"; tail -n 4 $f; done
 rm -f /tmp/runn.tgz; tar czf $OUT/runn.tgz -C /tmp --exclude='*.weights' --exclude='*.safetensors' \
   --exclude='*.tfevents*' --exclude='train.jsonl' --exclude='validation.jsonl' --exclude='model.onnx' runn
 ls -la $OUT

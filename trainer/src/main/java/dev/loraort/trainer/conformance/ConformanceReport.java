@@ -1,6 +1,7 @@
 package dev.loraort.trainer.conformance;
 
 import dev.loraort.artifacts.Tensor;
+import dev.loraort.artifacts.Xml;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -243,25 +244,20 @@ public record ConformanceReport(
         String.format(
             Locale.ROOT,
             "<testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"0\">%n",
-            xml(suite),
+            Xml.escape(suite),
             cases.size(),
             failures));
     for (String[] c : cases) {
-      x.append("  <testcase classname=\"").append(xml(suite)).append("\" name=\"");
-      x.append(xml(c[0])).append('"');
+      x.append("  <testcase classname=\"").append(Xml.escape(suite)).append("\" name=\"");
+      x.append(Xml.escape(c[0])).append('"');
       if (c[1] == null) {
         x.append("/>\n");
       } else {
-        x.append(">\n    <failure message=\"").append(xml(c[1])).append("\"/>\n  </testcase>\n");
+        x.append(">\n    <failure message=\"")
+            .append(Xml.escape(c[1]))
+            .append("\"/>\n  </testcase>\n");
       }
     }
     return x.append("</testsuite>\n").toString();
-  }
-
-  private static String xml(String s) {
-    return s.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("\"", "&quot;");
   }
 }

@@ -86,21 +86,27 @@ public final class MetricsLog implements StepListener, AutoCloseable {
   @Override
   public void close() {
     try {
-      if (!loss.isEmpty()) {
-        plot().write(dir.resolve(CHART));
+      List<double[]> finiteLoss = finite(loss);
+      if (!finiteLoss.isEmpty()) {
+        plot(finiteLoss, finite(accuracy)).write(dir.resolve(CHART));
       }
     } catch (IOException e) {
-      throw new UncheckedIOException(dir.resolve(CHART) + ": writing failed", e);
+      throw new UncheckedIOException(e.getMessage(), e); // AtomicFiles names the file
     } finally {
       events.close();
     }
   }
 
+  /** The points the chart can place; metrics.csv and the event file keep the rest. */
+  private static List<double[]> finite(List<double[]> pts) {
+    return pts.stream().filter(p -> Double.isFinite(p[1])).toList();
+  }
+
   /** Training loss (left axis) and validation accuracy (right axis, 0 to 1) against the step. */
-  private Chart plot() {
+  private static Chart plot(List<double[]> loss, List<double[]> accuracy) {
     double maxStep = loss.get(loss.size() - 1)[0];
-    double lo = loss.stream().mapToDouble(x -> x[1]).min().orElse(0);
-    double hi = loss.stream().mapToDouble(x -> x[1]).max().orElse(1);
+    double lo = loss.stream().mapToDouble(x -> x[1]).min().orElseThrow();
+    double hi = loss.stream().mapToDouble(x -> x[1]).max().orElseThrow();
     if (hi == lo) {
       hi = lo + 1;
     }

@@ -494,9 +494,9 @@ public final class TrainingJob {
             : "No checkpoint of this run was written";
     String logs =
         "; "
-            + MetricsLog.CHART
-            + (Files.exists(out.resolve(MetricsLog.CSV)) ? ", " + MetricsLog.CSV : "")
-            + " and the TensorBoard events"
+            + (Files.exists(out.resolve(MetricsLog.CHART)) ? MetricsLog.CHART + ", " : "")
+            + (Files.exists(out.resolve(MetricsLog.CSV)) ? MetricsLog.CSV + ", " : "")
+            + "the TensorBoard events"
             + (s.trace() != null ? " and " + s.trace() : "")
             + " show the steps up to the stop";
     return kept

@@ -1,12 +1,14 @@
 package dev.loraort.trainer.plot;
 
 import dev.loraort.artifacts.AtomicFiles;
+import dev.loraort.artifacts.Xml;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Pattern;
 
 /**
  * A small SVG chart: a framed plot area with a labelled grid (four divisions of each y axis), a
@@ -35,6 +37,7 @@ public final class Chart {
   private static final int RIGHT = 70;
   private static final int TOP = 40;
   private static final int LINE = 15;
+  private static final Pattern COLOR = Pattern.compile("#[0-9a-fA-F]{6}");
 
   /**
    * A y axis.
@@ -43,15 +46,16 @@ public final class Chart {
    * @param lo value at the bottom of the plot area
    * @param hi value at the top
    * @param format the tick labels' format, e.g. {@code %.3f}
-   * @param color of the title and tick labels, an SVG colour such as {@code #1f77b4}
+   * @param color of the title and tick labels, {@code #rrggbb}
    */
   public record Axis(String title, double lo, double hi, String format, String color) {
-    /** Checks the range. */
+    /** Checks the range and the colour. */
     public Axis {
-      if (!(hi > lo)) {
+      if (!(hi > lo) || !Double.isFinite(hi - lo)) {
         throw new IllegalArgumentException(
-            "axis " + title + ": needs lo < hi, got [" + lo + ", " + hi + "]");
+            "axis " + title + ": needs finite lo < hi, got [" + lo + ", " + hi + "]");
       }
+      checkColor(color);
     }
   }
 
@@ -170,7 +174,7 @@ public final class Chart {
     body.append(
         String.format(
             Locale.ROOT,
-            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"%s\"/>%n",
+            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"%s\"/>\n",
             LEFT,
             TOP,
             pw,
@@ -196,6 +200,7 @@ public final class Chart {
    * @param lineWidth pixels
    */
   public void line(List<double[]> pts, Axis axis, String color, float lineWidth) {
+    checkColor(color);
     StringBuilder points = new StringBuilder();
     for (double[] p : pts) {
       points
@@ -207,7 +212,7 @@ public final class Chart {
     body.append(
         String.format(
             Locale.ROOT,
-            "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"/>%n",
+            "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"/>\n",
             points,
             color,
             lineWidth));
@@ -226,6 +231,7 @@ public final class Chart {
    * @param diameter pixels
    */
   public void point(double x, double y, Axis axis, String color, int diameter) {
+    checkColor(color);
     dot(px(x), py(y, axis), diameter, color);
   }
 
@@ -239,6 +245,7 @@ public final class Chart {
    * @param color bar colour
    */
   public void errorBar(double x, double lo, double hi, Axis axis, String color) {
+    checkColor(color);
     int cx = px(x);
     int y0 = py(lo, axis);
     int y1 = py(hi, axis);
@@ -255,6 +262,7 @@ public final class Chart {
    * @param color line colour
    */
   public void dashedLevel(double y, Axis axis, String color) {
+    checkColor(color);
     segment(LEFT, py(y, axis), LEFT + pw, py(y, axis), color, 1, " stroke-dasharray=\"6\"");
   }
 
@@ -273,13 +281,9 @@ public final class Chart {
   public String svg() {
     return String.format(
             Locale.ROOT,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0"
-                + " %d %d\" font-family=\"sans-serif\" font-size=\"13\">%n"
-                + "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>%n",
-            width,
-            height,
-            width,
-            height,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%1$d\" height=\"%2$d\" viewBox=\"0 0"
+                + " %1$d %2$d\" font-family=\"sans-serif\" font-size=\"13\">\n"
+                + "<rect width=\"%1$d\" height=\"%2$d\" fill=\"white\"/>\n",
             width,
             height)
         + body
@@ -299,11 +303,13 @@ public final class Chart {
 
   /** Pixel column of data x (the plot area spans xlo to xhi). */
   int px(double x) {
+    requireFinite(x, "x");
     return LEFT + (int) Math.round(pw * (x - xlo) / (xhi - xlo));
   }
 
   /** Pixel row of data y on an axis (lo at the bottom of the plot area, hi at the top). */
   int py(double y, Axis axis) {
+    requireFinite(y, axis.title());
     return TOP + ph - (int) Math.round(ph * (y - axis.lo()) / (axis.hi() - axis.lo()));
   }
 
@@ -311,7 +317,7 @@ public final class Chart {
     body.append(
         String.format(
             Locale.ROOT,
-            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"%d\"%s/>%n",
+            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"%d\"%s/>\n",
             x1,
             y1,
             x2,
@@ -325,7 +331,7 @@ public final class Chart {
     body.append(
         String.format(
             Locale.ROOT,
-            "<circle cx=\"%d\" cy=\"%d\" r=\"%s\" fill=\"%s\"/>%n",
+            "<circle cx=\"%d\" cy=\"%d\" r=\"%s\" fill=\"%s\"/>\n",
             x,
             y,
             diameter / 2.0,
@@ -336,16 +342,24 @@ public final class Chart {
     body.append(
         String.format(
             Locale.ROOT,
-            "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\" fill=\"%s\">%s</text>%n",
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\" fill=\"%s\">%s</text>\n",
             x,
             y,
             anchor,
             color,
-            escape(s)));
+            Xml.escape(s)));
   }
 
-  /** Text as XML character data: model names and captions may hold {@code <}, {@code &}. */
-  private static String escape(String s) {
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+  /** A NaN would land on the axis' bottom edge and pass for its lowest value. */
+  private static void requireFinite(double v, String axis) {
+    if (!Double.isFinite(v)) {
+      throw new IllegalArgumentException("chart: " + axis + " value " + v + " is not finite");
+    }
+  }
+
+  private static void checkColor(String color) {
+    if (!COLOR.matcher(color).matches()) {
+      throw new IllegalArgumentException("chart: colour " + color + " is not #rrggbb");
+    }
   }
 }

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.w3c.dom.Document;
 
 class StudyCommandTest {
   private static final String TINY = "../onnx-models/tiny-roberta-cls";
@@ -66,9 +67,15 @@ class StudyCommandTest {
         .contains("| eflat-lora |")
         .contains("test macro-F1 (mean +- std)");
     assertThat(rows.get(0)).contains(",test_accuracy,test_macro_f1,");
-    assertThat(
-            SvgDocuments.read(out.resolve("study.svg")).getDocumentElement().getAttribute("width"))
-        .isEqualTo("640");
+    Document svg = SvgDocuments.read(out.resolve("study.svg"));
+    // three columns (LoRA, EFlat at each rho): a dot per seed and one for the mean each
+    assertThat(SvgDocuments.elements(svg, "circle")).hasSize(3 * (2 + 1));
+    assertThat(SvgDocuments.elements(svg, "line"))
+        .filteredOn(e -> e.hasAttribute("stroke-dasharray"))
+        .hasSize(1);
+    assertThat(SvgDocuments.texts(svg))
+        .contains("rho 0.05", "rho 0.2")
+        .anyMatch(t -> t.startsWith("lora"));
     // each seed's few-shot sample: 8 per class for training, 8 for validation (3 classes)
     Path cell = out.resolve("runs/lora-rho0-lr0.005-seed1");
     assertThat(Files.readAllLines(cell.resolve("train.jsonl"))).hasSize(24);

@@ -34,12 +34,12 @@ class MetricsLogTest {
             "step,train_loss,accuracy,mcc",
             "2,0.500000,0.700000,0.200000",
             "4,0.250000,0.900000,0.400000");
-    // the loss line through 4 steps, the accuracy line through 2 evaluations
+    // 900 x 420: steps 0-4 across x 70-830, loss 0.25-1 and accuracy 0-1 down y 40-370
     assertThat(
-            SvgDocuments.read(dir.resolve(MetricsLog.CHART))
-                .getElementsByTagName("polyline")
-                .getLength())
-        .isEqualTo(2);
+            SvgDocuments.elements(SvgDocuments.read(dir.resolve(MetricsLog.CHART)), "polyline")
+                .stream()
+                .map(e -> e.getAttribute("points")))
+        .containsExactly("260,40 450,260 640,333 830,370", "450,139 830,73");
     Path events;
     try (var s = Files.list(dir)) {
       events =
@@ -104,5 +104,19 @@ class MetricsLogTest {
     c.update(b);
     int crc = (int) c.getValue();
     return ((crc >>> 15) | (crc << 17)) + 0xa282ead8;
+  }
+
+  @Test
+  void aLossThatIsNotFiniteIsLeftOutOfTheChartOnly() throws Exception {
+    try (MetricsLog log = new MetricsLog(dir)) {
+      for (int s = 1; s <= 3; s++) {
+        double loss = s == 2 ? Double.NaN : 1.0 / s;
+        log.onStep(
+            new StepRecord(
+                s, 3, loss, 1e-3, 0.5, new StepTimes(0.01, 0.009, 0, 0, 0, 0), Double.NaN));
+      }
+    }
+    assertThat(SvgDocuments.elements(SvgDocuments.read(dir.resolve(MetricsLog.CHART)), "circle"))
+        .hasSize(2);
   }
 }
