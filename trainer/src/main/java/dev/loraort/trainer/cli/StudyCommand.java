@@ -189,7 +189,8 @@ final class StudyCommand implements Callable<Integer> {
     ExecutionDevice dev = cellDevice();
     List<JsonlDataset.Example> testSet = Examples.load(test, m, read.textOptions(model, m, test));
     Map<Cell, JsonObject> finished = finishAll(cells, c -> finish(m, c, testSet, dev));
-    Map<Cell, double[]> results = new LinkedHashMap<>(); // val acc, test acc, s/step
+    // val acc, test acc, s/step, sharpness adversarial and random, test macro-F1, cells at once
+    Map<Cell, double[]> results = new LinkedHashMap<>();
     for (Cell c : cells) {
       JsonObject r = finished.get(c);
       results.put(
@@ -200,7 +201,8 @@ final class StudyCommand implements Callable<Integer> {
             r.get("seconds_per_step").getAsDouble(),
             number(r, "sharpness_adversarial"),
             number(r, "sharpness_random"),
-            r.get("test_macro_f1").getAsDouble()
+            r.get("test_macro_f1").getAsDouble(),
+            r.has("cells_at_once") ? r.get("cells_at_once").getAsInt() : 1
           });
     }
     writeTable(results);
@@ -366,6 +368,7 @@ final class StudyCommand implements Callable<Integer> {
     o.addProperty("test_f1", te.f1());
     putTestScores(o, te);
     o.addProperty("seconds_per_step", r.seconds() / Math.max(1, r.steps()));
+    o.addProperty("cells_at_once", parallel); // what seconds_per_step was shared with
     byte[] b = o.toString().getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(dir.resolve("result.json"), w -> w.write(b)); // last: it marks the cell done
   }
@@ -566,7 +569,14 @@ final class StudyCommand implements Callable<Integer> {
         "\nEach method's rho and learning rate were chosen on mean validation accuracy alone; p is"
             + " an exact two-sided sign-flip test of the per-seed test differences from LoRA's"
             + " pick (same seeds, same sampled data). Macro-F1 is the unweighted mean of the"
-            + " classes' F1 on the test set, for the same picks.\n");
+            + " classes' F1 on the test set, for the same picks.");
+    int atOnce = (int) results.values().stream().mapToDouble(r -> r[6]).max().orElse(1);
+    s.append(
+        atOnce > 1
+            ? " s/step is each run's wall time per step with up to "
+                + atOnce
+                + " cells training at once (--parallel), not one run's speed alone.\n"
+            : "\n");
     List<double[]> pairs = new ArrayList<>();
     for (double[] r : results.values()) {
       if (!Double.isNaN(r[3])) {

@@ -101,6 +101,7 @@ class StudyCommandTest {
         Path same = one.resolve("runs").resolve(cell.getFileName());
         JsonObject a = json(same.resolve("result.json"));
         JsonObject b = json(cell.resolve("result.json"));
+        assertThat(b.get("cells_at_once").getAsInt()).isEqualTo(3);
         for (String k : List.of("validation_accuracy", "test_accuracy", "test_macro_f1")) {
           assertThat(b.get(k).getAsDouble()).as(cell + " " + k).isEqualTo(a.get(k).getAsDouble());
         }
@@ -113,6 +114,9 @@ class StudyCommandTest {
       }
     }
     assertThat(spans).hasSize(6);
+    assertThat(Files.readString(three.resolve("summary.md")))
+        .contains("with up to 3 cells training at once");
+    assertThat(Files.readString(one.resolve("summary.md"))).doesNotContain("at once");
     // at least two cells trained at the same time
     boolean overlap = false;
     for (double[] x : spans) {
@@ -260,10 +264,10 @@ class StudyCommandTest {
       double f1) {
     r.put(
         new StudyCommand.Cell(method, rho, lr, 0),
-        new double[] {v0, t0, 0.5, Double.NaN, Double.NaN, f0});
+        new double[] {v0, t0, 0.5, Double.NaN, Double.NaN, f0, 1});
     r.put(
         new StudyCommand.Cell(method, rho, lr, 1),
-        new double[] {v1, t1, 0.5, Double.NaN, Double.NaN, f1});
+        new double[] {v1, t1, 0.5, Double.NaN, Double.NaN, f1, 1});
   }
 
   @Test
