@@ -43,6 +43,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.ToDoubleFunction;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -158,6 +159,37 @@ final class StudyCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * A finished cell's numbers, from its result.json.
+   *
+   * @param validation accuracy on the cell's validation split
+   * @param test accuracy on the test set
+   * @param secondsPerStep the training's wall time per step
+   * @param sharpnessAdversarial worst-case loss increase at rho 0.05 (NaN if not measured)
+   * @param sharpnessRandom random-direction loss increase (NaN if not measured)
+   * @param testMacroF1 macro-F1 on the test set
+   * @param cellsAtOnce how many cells trained side by side (1 where not recorded)
+   */
+  record Outcome(
+      double validation,
+      double test,
+      double secondsPerStep,
+      double sharpnessAdversarial,
+      double sharpnessRandom,
+      double testMacroF1,
+      int cellsAtOnce) {
+    static Outcome of(JsonObject r) {
+      return new Outcome(
+          r.get("validation_accuracy").getAsDouble(),
+          r.get("test_accuracy").getAsDouble(),
+          r.get("seconds_per_step").getAsDouble(),
+          number(r, "sharpness_adversarial"),
+          number(r, "sharpness_random"),
+          r.get("test_macro_f1").getAsDouble(),
+          r.has("cells_at_once") ? r.get("cells_at_once").getAsInt() : 1);
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
     Manifest m = Manifest.read(model);
@@ -189,21 +221,9 @@ final class StudyCommand implements Callable<Integer> {
     ExecutionDevice dev = cellDevice();
     List<JsonlDataset.Example> testSet = Examples.load(test, m, read.textOptions(model, m, test));
     Map<Cell, JsonObject> finished = finishAll(cells, c -> finish(m, c, testSet, dev));
-    // val acc, test acc, s/step, sharpness adversarial and random, test macro-F1, cells at once
-    Map<Cell, double[]> results = new LinkedHashMap<>();
+    Map<Cell, Outcome> results = new LinkedHashMap<>();
     for (Cell c : cells) {
-      JsonObject r = finished.get(c);
-      results.put(
-          c,
-          new double[] {
-            r.get("validation_accuracy").getAsDouble(),
-            r.get("test_accuracy").getAsDouble(),
-            r.get("seconds_per_step").getAsDouble(),
-            number(r, "sharpness_adversarial"),
-            number(r, "sharpness_random"),
-            r.get("test_macro_f1").getAsDouble(),
-            r.has("cells_at_once") ? r.get("cells_at_once").getAsInt() : 1
-          });
+      results.put(c, Outcome.of(finished.get(c)));
     }
     writeTable(results);
     String summary = summary(results);
@@ -496,7 +516,7 @@ final class StudyCommand implements Callable<Integer> {
     return e.toString();
   }
 
-  private void writeTable(Map<Cell, double[]> results) throws IOException {
+  private void writeTable(Map<Cell, Outcome> results) throws IOException {
     StringBuilder b =
         new StringBuilder(
             "method,rho,lr,seed,validation_accuracy,test_accuracy,test_macro_f1,"
@@ -511,18 +531,18 @@ final class StudyCommand implements Callable<Integer> {
                     num(c.rho()),
                     num(c.lr()),
                     c.seed(),
-                    r[0],
-                    r[1],
-                    r[5],
-                    r[2],
-                    r[3],
-                    r[4])));
+                    r.validation(),
+                    r.test(),
+                    r.testMacroF1(),
+                    r.secondsPerStep(),
+                    r.sharpnessAdversarial(),
+                    r.sharpnessRandom())));
     byte[] bytes = b.toString().getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(out.resolve("study.csv"), o -> o.write(bytes));
   }
 
   /** Each method's pick on validation, its test accuracy over seeds, and the paired test. */
-  String summary(Map<Cell, double[]> results) {
+  String summary(Map<Cell, Outcome> results) {
     Map<String, double[]> pick = picks(results, methods);
     double[] lora = testBySeed(results, "lora", pick.get("lora"));
     StringBuilder s = new StringBuilder();
@@ -542,9 +562,9 @@ final class StudyCommand implements Callable<Integer> {
     for (String method : methods) {
       double[] c = pick.get(method);
       double[] t = testBySeed(results, method, c);
-      double[] v = column(results, method, c, 0);
-      double[] sec = column(results, method, c, 2);
-      double[] f1 = column(results, method, c, 5);
+      double[] v = column(results, method, c, Outcome::validation);
+      double[] sec = column(results, method, c, Outcome::secondsPerStep);
+      double[] f1 = column(results, method, c, Outcome::testMacroF1);
       double[] diff = new double[t.length];
       for (int i = 0; i < t.length; i++) {
         diff[i] = t[i] - lora[i];
@@ -570,7 +590,7 @@ final class StudyCommand implements Callable<Integer> {
             + " an exact two-sided sign-flip test of the per-seed test differences from LoRA's"
             + " pick (same seeds, same sampled data). Macro-F1 is the unweighted mean of the"
             + " classes' F1 on the test set, for the same picks.");
-    int atOnce = (int) results.values().stream().mapToDouble(r -> r[6]).max().orElse(1);
+    int atOnce = results.values().stream().mapToInt(Outcome::cellsAtOnce).max().orElse(1);
     s.append(
         atOnce > 1
             ? " s/step is each run's wall time per step with up to "
@@ -578,9 +598,9 @@ final class StudyCommand implements Callable<Integer> {
                 + " cells training at once (--parallel), not one run's speed alone.\n"
             : "\n");
     List<double[]> pairs = new ArrayList<>();
-    for (double[] r : results.values()) {
-      if (!Double.isNaN(r[3])) {
-        pairs.add(new double[] {r[3], r[1]});
+    for (Outcome r : results.values()) {
+      if (!Double.isNaN(r.sharpnessAdversarial())) {
+        pairs.add(new double[] {r.sharpnessAdversarial(), r.test()});
       }
     }
     if (!pairs.isEmpty()) {
@@ -588,14 +608,14 @@ final class StudyCommand implements Callable<Integer> {
           "\nSharpness on validation (adversarial / random-direction loss increase, rho 0.05):");
       for (String method : methods) {
         double[] c = pick.get(method);
-        double[] adversarial = measured(column(results, method, c, 3));
+        double[] adversarial = measured(column(results, method, c, Outcome::sharpnessAdversarial));
         s.append(
             String.format(
                 Locale.ROOT,
                 " %s %.4g / %.4g%s;",
                 method,
                 mean(adversarial),
-                mean(measured(column(results, method, c, 4))),
+                mean(measured(column(results, method, c, Outcome::sharpnessRandom))),
                 adversarial.length < seeds
                     ? " (measured on " + adversarial.length + " of " + seeds + " seeds)"
                     : ""));
@@ -618,7 +638,7 @@ final class StudyCommand implements Callable<Integer> {
    *
    * @return method -> {rho, lr}, in the order of methods
    */
-  static Map<String, double[]> picks(Map<Cell, double[]> results, List<String> methods) {
+  static Map<String, double[]> picks(Map<Cell, Outcome> results, List<String> methods) {
     Map<String, double[]> pick = new LinkedHashMap<>();
     for (String method : methods) {
       pick.put(method, bestOnValidation(results, method, Double.NaN));
@@ -630,14 +650,14 @@ final class StudyCommand implements Callable<Integer> {
    * The {rho, lr} of a method's cells with the highest mean validation accuracy, among all its
    * cells (rho NaN) or those at one rho.
    */
-  private static double[] bestOnValidation(Map<Cell, double[]> results, String method, double rho) {
+  private static double[] bestOnValidation(Map<Cell, Outcome> results, String method, double rho) {
     Map<String, List<Double>> byConfig = new TreeMap<>();
     results.forEach(
         (c, r) -> {
           if (c.method().equals(method) && (Double.isNaN(rho) || c.rho() == rho)) {
             byConfig
                 .computeIfAbsent(num(c.rho()) + "/" + num(c.lr()), k -> new ArrayList<>())
-                .add(r[0]);
+                .add(r.validation());
           }
         });
     String best =
@@ -673,12 +693,12 @@ final class StudyCommand implements Callable<Integer> {
    * The plot's columns: every method in order, and within it every rho of the grid in increasing
    * order.
    *
-   * @param results cell -> {validation acc, test acc, ...}
+   * @param results each cell's outcome
    * @param methods the methods, LoRA among them
    * @param seeds the number of seeds
    * @return the columns
    */
-  static List<Column> plotColumns(Map<Cell, double[]> results, List<String> methods, int seeds) {
+  static List<Column> plotColumns(Map<Cell, Outcome> results, List<String> methods, int seeds) {
     Map<String, double[]> pick = picks(results, methods);
     List<Column> cols = new ArrayList<>();
     for (String method : methods) {
@@ -690,7 +710,7 @@ final class StudyCommand implements Callable<Integer> {
         double[] best = bestOnValidation(results, method, rho);
         double[] test = new double[seeds];
         for (int s = 0; s < seeds; s++) {
-          test[s] = results.get(new Cell(method, best[0], best[1], s))[1];
+          test[s] = results.get(new Cell(method, best[0], best[1], s)).test();
         }
         double[] p = pick.get(method);
         cols.add(new Column(method, rho, best[1], test, p[0] == best[0] && p[1] == best[1]));
@@ -761,14 +781,15 @@ final class StudyCommand implements Callable<Integer> {
     return new double[] {0, 1};
   }
 
-  private double[] testBySeed(Map<Cell, double[]> results, String method, double[] pick) {
-    return column(results, method, pick, 1);
+  private double[] testBySeed(Map<Cell, Outcome> results, String method, double[] pick) {
+    return column(results, method, pick, Outcome::test);
   }
 
-  private double[] column(Map<Cell, double[]> results, String method, double[] pick, int k) {
+  private double[] column(
+      Map<Cell, Outcome> results, String method, double[] pick, ToDoubleFunction<Outcome> what) {
     double[] out = new double[seeds];
     for (int s = 0; s < seeds; s++) {
-      out[s] = results.get(new Cell(method, pick[0], pick[1], s))[k];
+      out[s] = what.applyAsDouble(results.get(new Cell(method, pick[0], pick[1], s)));
     }
     return out;
   }

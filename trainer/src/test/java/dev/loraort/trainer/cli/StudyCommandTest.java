@@ -209,12 +209,14 @@ class StudyCommandTest {
   @Test
   void aSummaryWithSharpnessOnSomeSeedsSaysHowManyItCovers() {
     StudyCommand c = handStudy();
-    Map<StudyCommand.Cell, double[]> r = handGrid();
+    Map<StudyCommand.Cell, StudyCommand.Outcome> r = handGrid();
     double k = 0;
-    for (Map.Entry<StudyCommand.Cell, double[]> e : r.entrySet()) {
+    for (Map.Entry<StudyCommand.Cell, StudyCommand.Outcome> e : r.entrySet()) {
       if (e.getKey().seed() == 0) { // seed 1 stopped before its sharpness
-        e.getValue()[3] = 0.1 + k;
-        e.getValue()[4] = 0.01;
+        StudyCommand.Outcome o = e.getValue();
+        e.setValue(
+            new StudyCommand.Outcome(
+                o.validation(), o.test(), o.secondsPerStep(), 0.1 + k, 0.01, o.testMacroF1(), 1));
         k += 0.1;
       }
     }
@@ -238,8 +240,8 @@ class StudyCommandTest {
   }
 
   /** Results of a hand-made 2-seed grid: {validation acc, test acc, s/step, -, -, macro F1}. */
-  private static Map<StudyCommand.Cell, double[]> handGrid() {
-    Map<StudyCommand.Cell, double[]> r = new LinkedHashMap<>();
+  private static Map<StudyCommand.Cell, StudyCommand.Outcome> handGrid() {
+    Map<StudyCommand.Cell, StudyCommand.Outcome> r = new LinkedHashMap<>();
     put(r, "lora", 0, 0.001, 0.60, 0.70, 0.50, 0.70, 0.60, 0.80);
     put(r, "lora", 0, 0.003, 0.70, 0.75, 0.60, 0.65, 0.50, 0.60);
     // rho 0.05: lr 0.003 better on validation; rho 0.2: lr 0.001, and the best of all on validation
@@ -252,7 +254,7 @@ class StudyCommandTest {
 
   /** One grid point on seeds 0 and 1: validation, test and macro F1 by seed. */
   private static void put(
-      Map<StudyCommand.Cell, double[]> r,
+      Map<StudyCommand.Cell, StudyCommand.Outcome> r,
       String method,
       double rho,
       double lr,
@@ -264,10 +266,10 @@ class StudyCommandTest {
       double f1) {
     r.put(
         new StudyCommand.Cell(method, rho, lr, 0),
-        new double[] {v0, t0, 0.5, Double.NaN, Double.NaN, f0, 1});
+        new StudyCommand.Outcome(v0, t0, 0.5, Double.NaN, Double.NaN, f0, 1));
     r.put(
         new StudyCommand.Cell(method, rho, lr, 1),
-        new double[] {v1, t1, 0.5, Double.NaN, Double.NaN, f1, 1});
+        new StudyCommand.Outcome(v1, t1, 0.5, Double.NaN, Double.NaN, f1, 1));
   }
 
   @Test
