@@ -201,13 +201,10 @@ public final class Chart {
    */
   public void line(List<double[]> pts, Axis axis, String color, float lineWidth) {
     checkColor(color);
+    int[][] xy = pts.stream().map(p -> new int[] {px(p[0]), py(p[1], axis)}).toArray(int[][]::new);
     StringBuilder points = new StringBuilder();
-    for (double[] p : pts) {
-      points
-          .append(points.isEmpty() ? "" : " ")
-          .append(px(p[0]))
-          .append(',')
-          .append(py(p[1], axis));
+    for (int[] q : xy) {
+      points.append(points.isEmpty() ? "" : " ").append(q[0]).append(',').append(q[1]);
     }
     body.append(
         String.format(
@@ -216,8 +213,8 @@ public final class Chart {
             points,
             color,
             lineWidth));
-    for (double[] p : pts) {
-      dot(px(p[0]), py(p[1], axis), 4, color);
+    for (int[] q : xy) { // the dots over the line
+      dot(q[0], q[1], 4, color);
     }
   }
 
