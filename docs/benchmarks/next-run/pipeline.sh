@@ -19,19 +19,18 @@ tar xzf /tmp/data/spam-data.tgz -C /tmp/data && sha256sum /tmp/data/spam/*.jsonl
 for m in minilm bge; do
   $J prepare --onnx /tmp/data/$m.jar --task seq-cls --out /tmp/data/$m > $O/$m.prepare.txt 2>&1
 done
-study() { # model, out, data dir, steps, batch, parallel
-  $J study --model /tmp/data/$1 --data /tmp/data/$3/$( [ $3 = imdb ] && echo train || echo pool).jsonl \
-    --test /tmp/data/$3/$( [ $3 = imdb ] && echo validation || echo test).jsonl \
-    --out $O/$2 --shots 0 --seeds 5 --methods lora,eflat-lora --rho 0.05,0.2 --lr 0.001 --steps $4 \
-    --batch-size $5 --device cuda --sharpness --parallel $6
+study() { # model, out, training pool, test set, steps, batch, parallel
+  $J study --model /tmp/data/$1 --data /tmp/data/$3 --test /tmp/data/$4 \
+    --out $O/$2 --shots 0 --seeds 5 --methods lora,eflat-lora --rho 0.05,0.2 --lr 0.001 --steps $5 \
+    --batch-size $6 --device cuda --sharpness --parallel $7
 }
 export -f study; export J O
 step "MiniLM IMDB full-data study (6 cells at once)"
-timeout 900 bash -c "study minilm minilm-imdb-full imdb 1000 32 6" > $O/minilm-imdb-full.log 2>&1
+timeout 900 bash -c "study minilm minilm-imdb-full imdb/train.jsonl imdb/validation.jsonl 1000 32 6" > $O/minilm-imdb-full.log 2>&1
 step "MiniLM IMDB study exit $?"
 for m in bge minilm; do
   step "$m SpamAssassin pool study (5 cells at once)"
-  timeout 600 bash -c "study $m $m-spam-pool spam 270 16 5" > $O/$m-spam-pool.log 2>&1
+  timeout 600 bash -c "study $m $m-spam-pool spam/pool.jsonl spam/test.jsonl 270 16 5" > $O/$m-spam-pool.log 2>&1
   step "$m SpamAssassin study exit $?"
 done
 step done
