@@ -18,6 +18,7 @@ import dev.loraort.trainer.eval.Sharpness;
 import dev.loraort.trainer.graph.ExecutionDevice;
 import dev.loraort.trainer.loop.StepLoop;
 import dev.loraort.trainer.loop.TrainingJob;
+import dev.loraort.trainer.method.FlatLoraRwp;
 import dev.loraort.trainer.method.MethodSetting;
 import dev.loraort.trainer.method.Methods;
 import dev.loraort.trainer.params.LoraParams;
@@ -50,24 +51,25 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code lora-trainer study}: does a method beat LoRA here? A grid of methods x rho x learning rate
- * x seeds on one classification model and task, each cell chosen on validation accuracy only, then
- * reported on the test set as mean and standard deviation over seeds with a paired test against
- * LoRA.
+ * {@code lora-trainer study}: does a method beat LoRA here? A grid of methods x radius (rho, or
+ * Flat-LoRA's sigma) x learning rate x seeds on one classification model and task, each cell chosen
+ * on validation accuracy only, then reported on the test set as mean and standard deviation over
+ * seeds with a paired test against LoRA.
  */
 @Command(
     name = "study",
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-      "Trains every method x rho x learning rate on every seed (few-shot: --shots examples per"
+      "Trains every method x radius (--rho, or --sigma for flat-lora) x learning rate on every"
+          + " seed (few-shot: --shots examples per"
           + " class sampled per seed from --data, as many again for validation; full data: a"
-          + " --validation-fraction split), picks each method's rho and learning rate on mean"
+          + " --validation-fraction split), picks each method's radius and learning rate on mean"
           + " validation accuracy alone, and reports its test accuracy (mean +- std over seeds)"
           + " and a paired sign-flip test against LoRA's pick on the same seeds. A finished run is"
           + " not run again. Writes OUT/runs/*/ (run.json, result.json), OUT/study.csv and"
           + " OUT/summary.md (with macro-F1 on the test set) and OUT/study.svg (test accuracy"
-          + " per method and rho).%n"
+          + " per method and radius).%n"
     })
 final class StudyCommand implements Callable<Integer> {
   @Option(names = "--model", paramLabel = "DIR", required = true, description = "model directory")
@@ -94,6 +96,14 @@ final class StudyCommand implements Callable<Integer> {
       split = ",",
       description = "the rho grid of the methods that take --rho (default: ${DEFAULT-VALUE})")
   List<Double> rhos = List.of(0.01, 0.05, 0.2, 0.5);
+
+  @Option(
+      names = "--sigma",
+      split = ",",
+      description =
+          "the sigma grid of the methods that take --sigma (flat-lora; default: the method's own"
+              + " default)")
+  List<Double> sigmas;
 
   @Option(names = "--lr", split = ",", description = "default: ${DEFAULT-VALUE}")
   List<Double> lrs = List.of(1e-3, 3e-3);
@@ -152,10 +162,19 @@ final class StudyCommand implements Callable<Integer> {
 
   @Mixin DataOptions read = new DataOptions();
 
-  /** One cell of the grid on one seed. */
-  record Cell(String method, double rho, double lr, int seed) {
+  /**
+   * One cell of the grid on one seed.
+   *
+   * @param radius the value of the method's {@link #radiusOf radius setting} (0 for a method with
+   *     none)
+   */
+  record Cell(String method, double radius, double lr, int seed) {
+    /** "eflat-lora-rho0.05-lr0.001-seed0", "flat-lora-sigma0.05-...", "lora-rho0-..." */
     String dir() {
-      return String.format(Locale.ROOT, "%s-rho%s-lr%s-seed%d", method, num(rho), num(lr), seed);
+      MethodSetting<Double> r = radiusOf(method);
+      String name = r == null ? "rho" : r.flag().substring(2); // radius-free methods keep "rho0"
+      return String.format(
+          Locale.ROOT, "%s-%s%s-lr%s-seed%d", method, name, num(radius), num(lr), seed);
     }
   }
 
@@ -203,9 +222,9 @@ final class StudyCommand implements Callable<Integer> {
     List<Cell> cells = new ArrayList<>();
     for (int s = 0; s < seeds; s++) {
       for (String method : methods) {
-        for (double rho : takesRho(method) ? rhos : List.of(0.0)) {
+        for (double radius : grid(method)) {
           for (double lr : lrs) {
-            cells.add(new Cell(method, rho, lr, s));
+            cells.add(new Cell(method, radius, lr, s));
           }
         }
       }
@@ -361,8 +380,9 @@ final class StudyCommand implements Callable<Integer> {
                 Integer.toString(batchSize),
                 "--out",
                 dir.resolve("run").toString()));
-    if (c.rho() > 0) {
-      args.addAll(List.of("--rho", num(c.rho())));
+    MethodSetting<Double> radius = radiusOf(c.method());
+    if (radius != null) {
+      args.addAll(List.of(radius.flag(), num(c.radius())));
     }
     TrainCommand t = new TrainCommand();
     new CommandLine(t).parseArgs(args.toArray(new String[0]));
@@ -394,10 +414,46 @@ final class StudyCommand implements Callable<Integer> {
   }
 
   /**
-   * Whether the method has a radius to search over: lora, BAR, Flat-LoRA and head-only have none.
+   * The setting whose grid a method's cells search: --rho (lora-sam, fmlora, eflat-lora, bi-lora)
+   * or --sigma (flat-lora), the size of the perturbation; null for lora, BAR and head-only.
    */
-  private static boolean takesRho(String method) {
-    return Methods.byId(method).settings().stream().anyMatch(d -> d.setting() == MethodSetting.RHO);
+  static MethodSetting<Double> radiusOf(String method) {
+    for (MethodSetting.Default<?> d : Methods.byId(method).settings()) {
+      if (d.setting() == MethodSetting.RHO) {
+        return MethodSetting.RHO;
+      }
+      if (d.setting() == FlatLoraRwp.SIGMA) {
+        return FlatLoraRwp.SIGMA;
+      }
+    }
+    return null;
+  }
+
+  /** A method's radius grid: --rho, --sigma (by default the method's own sigma), or {0}. */
+  private List<Double> grid(String method) {
+    MethodSetting<Double> r = radiusOf(method);
+    if (r == null) {
+      return List.of(0.0);
+    }
+    if (r == MethodSetting.RHO) {
+      return rhos;
+    }
+    if (sigmas != null) {
+      return sigmas;
+    }
+    return Methods.byId(method).settings().stream()
+        .filter(d -> d.setting() == r)
+        .map(d -> (Double) d.value())
+        .toList();
+  }
+
+  /** A radius as the summary shows it: "0.05" (rho), "sigma 0.05", or "-" for none. */
+  private static String shownRadius(String method, double radius) {
+    MethodSetting<Double> r = radiusOf(method);
+    if (r == null) {
+      return "-";
+    }
+    return r == MethodSetting.RHO ? num(radius) : r.flag().substring(2) + " " + num(radius);
   }
 
   /** Test macro F1 and the confusion matrix (counts[true][predicted]) in a result. */
@@ -519,16 +575,17 @@ final class StudyCommand implements Callable<Integer> {
   private void writeTable(Map<Cell, Outcome> results) throws IOException {
     StringBuilder b =
         new StringBuilder(
-            "method,rho,lr,seed,validation_accuracy,test_accuracy,test_macro_f1,"
+            "method,rho,sigma,lr,seed,validation_accuracy,test_accuracy,test_macro_f1,"
                 + "seconds_per_step,sharpness_adversarial,sharpness_random\n");
     results.forEach(
         (c, r) ->
             b.append(
                 String.format(
                     Locale.ROOT,
-                    "%s,%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6g%n",
+                    "%s,%s,%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6g%n",
                     c.method(),
-                    num(c.rho()),
+                    radiusOf(c.method()) == MethodSetting.RHO ? num(c.radius()) : "",
+                    radiusOf(c.method()) == FlatLoraRwp.SIGMA ? num(c.radius()) : "",
                     num(c.lr()),
                     c.seed(),
                     r.validation(),
@@ -556,7 +613,7 @@ final class StudyCommand implements Callable<Integer> {
             seeds,
             steps));
     s.append(
-        "| method | rho | lr | validation acc | test acc (mean +- std) | vs LoRA | p (paired)"
+        "| method | rho / sigma | lr | validation acc | test acc (mean +- std) | vs LoRA | p (paired)"
             + " | test macro-F1 (mean +- std) | s/step |\n");
     s.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (String method : methods) {
@@ -574,7 +631,7 @@ final class StudyCommand implements Callable<Integer> {
               Locale.ROOT,
               "| %s | %s | %s | %.4f | %.4f +- %.4f | %+.4f | %s | %.4f +- %.4f | %.3f |%n",
               method,
-              c[0] > 0 ? num(c[0]) : "-",
+              shownRadius(method, c[0]),
               num(c[1]),
               mean(v),
               mean(t),
@@ -586,7 +643,8 @@ final class StudyCommand implements Callable<Integer> {
               mean(sec)));
     }
     s.append(
-        "\nEach method's rho and learning rate were chosen on mean validation accuracy alone; p is"
+        "\nEach method's radius (rho or sigma) and learning rate were chosen on mean validation"
+            + " accuracy alone; p is"
             + " an exact two-sided sign-flip test of the per-seed test differences from LoRA's"
             + " pick (same seeds, same sampled data). Macro-F1 is the unweighted mean of the"
             + " classes' F1 on the test set, for the same picks.");
@@ -633,10 +691,10 @@ final class StudyCommand implements Callable<Integer> {
   }
 
   /**
-   * Each method's rho and learning rate with the highest mean validation accuracy over seeds (ties:
-   * the first in the order of their "rho/lr" strings).
+   * Each method's radius and learning rate with the highest mean validation accuracy over seeds
+   * (ties: the first in the order of their "radius/lr" strings).
    *
-   * @return method -> {rho, lr}, in the order of methods
+   * @return method -> {radius, lr}, in the order of methods
    */
   static Map<String, double[]> picks(Map<Cell, Outcome> results, List<String> methods) {
     Map<String, double[]> pick = new LinkedHashMap<>();
@@ -647,16 +705,17 @@ final class StudyCommand implements Callable<Integer> {
   }
 
   /**
-   * The {rho, lr} of a method's cells with the highest mean validation accuracy, among all its
-   * cells (rho NaN) or those at one rho.
+   * The {radius, lr} of a method's cells with the highest mean validation accuracy, among all its
+   * cells (radius NaN) or those at one radius.
    */
-  private static double[] bestOnValidation(Map<Cell, Outcome> results, String method, double rho) {
+  private static double[] bestOnValidation(
+      Map<Cell, Outcome> results, String method, double radius) {
     Map<String, List<Double>> byConfig = new TreeMap<>();
     results.forEach(
         (c, r) -> {
-          if (c.method().equals(method) && (Double.isNaN(rho) || c.rho() == rho)) {
+          if (c.method().equals(method) && (Double.isNaN(radius) || c.radius() == radius)) {
             byConfig
-                .computeIfAbsent(num(c.rho()) + "/" + num(c.lr()), k -> new ArrayList<>())
+                .computeIfAbsent(num(c.radius()) + "/" + num(c.lr()), k -> new ArrayList<>())
                 .add(r.validation());
           }
         });
@@ -670,16 +729,16 @@ final class StudyCommand implements Callable<Integer> {
   }
 
   /**
-   * One column of study.svg: a method at one rho, at the learning rate that did best at that rho on
-   * mean validation accuracy, with its per-seed test accuracies.
+   * One column of study.svg: a method at one radius, at the learning rate that did best at that
+   * radius on mean validation accuracy, with its per-seed test accuracies.
    *
    * @param method the method
-   * @param rho its rho (0 for LoRA)
-   * @param lr the learning rate chosen at this rho
+   * @param radius its rho or sigma (0 for LoRA)
+   * @param lr the learning rate chosen at this radius
    * @param test test accuracy by seed
    * @param picked whether this is the method's pick in the summary
    */
-  record Column(String method, double rho, double lr, double[] test, boolean picked) {
+  record Column(String method, double radius, double lr, double[] test, boolean picked) {
     double mean() {
       return StudyCommand.mean(test);
     }
@@ -690,7 +749,7 @@ final class StudyCommand implements Callable<Integer> {
   }
 
   /**
-   * The plot's columns: every method in order, and within it every rho of the grid in increasing
+   * The plot's columns: every method in order, and within it every radius of the grid in increasing
    * order.
    *
    * @param results each cell's outcome
@@ -702,24 +761,26 @@ final class StudyCommand implements Callable<Integer> {
     Map<String, double[]> pick = picks(results, methods);
     List<Column> cols = new ArrayList<>();
     for (String method : methods) {
-      TreeMap<Double, Boolean> rhoSet = new TreeMap<>();
+      TreeMap<Double, Boolean> radii = new TreeMap<>();
       results.keySet().stream()
           .filter(c -> c.method().equals(method))
-          .forEach(c -> rhoSet.put(c.rho(), true));
-      for (double rho : rhoSet.keySet()) {
-        double[] best = bestOnValidation(results, method, rho);
+          .forEach(c -> radii.put(c.radius(), true));
+      for (double radius : radii.keySet()) {
+        double[] best = bestOnValidation(results, method, radius);
         double[] test = new double[seeds];
         for (int s = 0; s < seeds; s++) {
           test[s] = results.get(new Cell(method, best[0], best[1], s)).test();
         }
         double[] p = pick.get(method);
-        cols.add(new Column(method, rho, best[1], test, p[0] == best[0] && p[1] == best[1]));
+        cols.add(new Column(method, radius, best[1], test, p[0] == best[0] && p[1] == best[1]));
       }
     }
     return cols;
   }
 
-  /** study.svg: test accuracy per method and rho, each seed a grey dot, mean +- std in colour. */
+  /**
+   * study.svg: test accuracy per method and radius, each seed a grey dot, mean +- std in colour.
+   */
   private Chart plot(List<Column> cols) {
     double lo = Double.POSITIVE_INFINITY;
     double hi = Double.NEGATIVE_INFINITY;
@@ -738,9 +799,10 @@ final class StudyCommand implements Callable<Integer> {
     List<Chart.Tick> ticks = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       Column c = cols.get(i);
+      MethodSetting<Double> r = radiusOf(c.method());
+      String radius = r == null ? "" : r.flag().substring(2) + " " + num(c.radius());
       String second =
-          (c.rho() > 0 ? "rho " + num(c.rho()) : "")
-              + (lrs.size() > 1 ? (c.rho() > 0 ? ", " : "") + "lr " + num(c.lr()) : "");
+          radius + (lrs.size() > 1 ? (radius.isEmpty() ? "" : ", ") + "lr " + num(c.lr()) : "");
       ticks.add(new Chart.Tick(i, c.method() + (c.picked() ? " *" : "") + "\n" + second));
     }
     chart.grid(ticks, "* each method's pick on validation; dashed: the mean of LoRA's pick");

@@ -90,6 +90,65 @@ class StudyCommandTest {
   }
 
   @Test
+  void flatLoraSearchesItsSigmaGridAndTheTablesNameIt() throws Exception {
+    Path out = dir.resolve("sigma");
+    int rc =
+        Main.run(
+            "study",
+            "--model",
+            TINY,
+            "--data",
+            DATA,
+            "--test",
+            DATA,
+            "--shots",
+            "8",
+            "--seeds",
+            "1",
+            "--methods",
+            "lora,flat-lora",
+            "--sigma",
+            "0,0.5",
+            "--lr",
+            "5e-3",
+            "--steps",
+            "5",
+            "--threads",
+            "1",
+            "--out",
+            out.toString());
+    assertThat(rc).isZero();
+    Path runs = out.resolve("runs");
+    for (String sigma : List.of("0", "0.5")) {
+      JsonObject method =
+          json(runs.resolve("flat-lora-sigma" + sigma + "-lr0.005-seed0/run/run.json"))
+              .getAsJsonObject("config")
+              .getAsJsonObject("method");
+      assertThat(method.get("sigma").getAsDouble()).isEqualTo(Double.parseDouble(sigma));
+    }
+    // sigma 0 adds no noise, so it trains what LoRA trains; 0.5 does not
+    double lora = lastLoss(runs.resolve("lora-rho0-lr0.005-seed0"));
+    assertThat(lastLoss(runs.resolve("flat-lora-sigma0-lr0.005-seed0")))
+        .isEqualTo(lora);
+    assertThat(lastLoss(runs.resolve("flat-lora-sigma0.5-lr0.005-seed0"))).isNotEqualTo(lora);
+    assertThat(Files.readAllLines(out.resolve("study.csv")))
+        .anyMatch(row -> row.startsWith("lora,,,0.005,0,"))
+        .anyMatch(row -> row.startsWith("flat-lora,,0.5,0.005,0,"));
+    assertThat(Files.readString(out.resolve("summary.md")))
+        .contains("| method | rho / sigma |")
+        .containsPattern("\\| flat-lora \\| sigma 0(\\.5)? \\|");
+    assertThat(SvgDocuments.texts(SvgDocuments.read(out.resolve("study.svg"))))
+        .contains("sigma 0", "sigma 0.5");
+  }
+
+  private static double lastLoss(Path cell) throws IOException {
+    return json(cell.resolve("run/run.json"))
+        .getAsJsonObject("result")
+        .get("last_loss")
+        .getAsDouble();
+  }
+
+  @Test
   void parallelCellsOverlapAndTrainWhatTheSequentialRunTrains() throws Exception {
     Path one = dir.resolve("one");
     Path three = dir.resolve("three");
@@ -281,10 +340,10 @@ class StudyCommandTest {
     assertThat(cols.get(0).lr()).isEqualTo(0.003); // validation 0.725 against 0.65
     assertThat(cols.get(0).test()).containsExactly(0.60, 0.65);
     assertThat(cols.get(0).picked()).isTrue();
-    assertThat(cols.get(1).rho()).isEqualTo(0.05);
+    assertThat(cols.get(1).radius()).isEqualTo(0.05);
     assertThat(cols.get(1).lr()).isEqualTo(0.003); // 0.65 against 0.5, though its test is lower
     assertThat(cols.get(1).picked()).isFalse();
-    assertThat(cols.get(2).rho()).isEqualTo(0.2);
+    assertThat(cols.get(2).radius()).isEqualTo(0.2);
     assertThat(cols.get(2).lr()).isEqualTo(0.001);
     assertThat(cols.get(2).picked()).isTrue(); // 0.8 is eflat's best mean validation
     // test 0.66, 0.74: mean 0.70, sample std sqrt(2 * 0.04^2) = 0.0566
