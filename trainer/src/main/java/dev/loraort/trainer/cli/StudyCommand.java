@@ -826,7 +826,8 @@ final class StudyCommand implements Callable<Integer> {
 
   /**
    * A y range of {@link Chart#TICKS} equal divisions of a round size (0.005, 0.01, 0.02, 0.025,
-   * 0.05, 0.1 or 0.25) that holds [lo, hi] with some room, within [0, 1] where it can.
+   * 0.05, 0.1 or 0.25) that holds [lo, hi] with some room, within [0, 1] where it can (no room
+   * above 1).
    *
    * @return {bottom, top}
    */
@@ -836,8 +837,12 @@ final class StudyCommand implements Callable<Integer> {
       if (bottom < 0 && lo >= 0) {
         bottom = 0;
       }
-      if (bottom + Chart.TICKS * step >= hi + step / 4) {
-        return new double[] {bottom, bottom + Chart.TICKS * step};
+      if (bottom + Chart.TICKS * step > 1 && hi <= 1) { // an accuracy axis ends at 1, not 1.1
+        bottom = Math.max(0, 1 - Chart.TICKS * step);
+      }
+      double top = bottom + Chart.TICKS * step;
+      if (top >= Math.min(hi + step / 4, 1)) {
+        return new double[] {bottom, top};
       }
     }
     return new double[] {0, 1};

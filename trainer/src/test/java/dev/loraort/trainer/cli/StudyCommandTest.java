@@ -128,8 +128,7 @@ class StudyCommandTest {
     }
     // sigma 0 adds no noise, so it trains what LoRA trains; 0.5 does not
     double lora = lastLoss(runs.resolve("lora-rho0-lr0.005-seed0"));
-    assertThat(lastLoss(runs.resolve("flat-lora-sigma0-lr0.005-seed0")))
-        .isEqualTo(lora);
+    assertThat(lastLoss(runs.resolve("flat-lora-sigma0-lr0.005-seed0"))).isEqualTo(lora);
     assertThat(lastLoss(runs.resolve("flat-lora-sigma0.5-lr0.005-seed0"))).isNotEqualTo(lora);
     assertThat(Files.readAllLines(out.resolve("study.csv")))
         .anyMatch(row -> row.startsWith("lora,,,0.005,0,"))
@@ -372,6 +371,12 @@ class StudyCommandTest {
     // 0.30 to 0.38: 0.02 from 0.28 reaches 0.36; 0.025 from 0.275 reaches 0.375; 0.05 from 0.25
     assertThat(StudyCommand.roundRange(0.30, 0.38)[0]).isCloseTo(0.25, within(1e-12));
     assertThat(StudyCommand.roundRange(0.30, 0.38)[1]).isCloseTo(0.45, within(1e-12));
+    // 0.764 to 0.94 (a bad seed far below): 0.1 from 0.7 would reach 1.1; it ends at 1 instead
+    assertThat(StudyCommand.roundRange(0.764, 0.94)[0]).isCloseTo(0.6, within(1e-12));
+    assertThat(StudyCommand.roundRange(0.764, 0.94)[1]).isCloseTo(1.0, within(1e-12));
+    // a perfect seed: 0.05 from 0.85 would reach 1.05; moved down to end at 1
+    assertThat(StudyCommand.roundRange(0.9, 1.0)[0]).isCloseTo(0.8, within(1e-12));
+    assertThat(StudyCommand.roundRange(0.9, 1.0)[1]).isCloseTo(1.0, within(1e-12));
     // nothing round holds 0.02 to 0.99 with room: all of [0, 1]
     assertThat(StudyCommand.roundRange(0.02, 0.99)).containsExactly(0.0, 1.0);
   }
