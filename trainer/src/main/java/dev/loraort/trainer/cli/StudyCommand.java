@@ -108,8 +108,16 @@ final class StudyCommand implements Callable<Integer> {
   @Option(names = "--lr", split = ",", description = "default: ${DEFAULT-VALUE}")
   List<Double> lrs = List.of(1e-3, 3e-3);
 
-  @Option(names = "--seeds", description = "seeds 0..N-1 (default: ${DEFAULT-VALUE})")
+  @Option(names = "--seeds", description = "how many seeds (default: ${DEFAULT-VALUE})")
   int seeds = 5;
+
+  @Option(
+      names = "--first-seed",
+      paramLabel = "K",
+      description =
+          "seeds K..K+N-1 (default: 0): fresh seeds for a replication whose settings are fixed in"
+              + " advance, tested on their own")
+  int firstSeed;
 
   @Option(
       names = "--shots",
@@ -220,7 +228,10 @@ final class StudyCommand implements Callable<Integer> {
       throw new IllegalArgumentException("study: --methods must include lora, the baseline");
     }
     List<Cell> cells = new ArrayList<>();
-    for (int s = 0; s < seeds; s++) {
+    if (firstSeed < 0) {
+      throw new IllegalArgumentException("study: --first-seed must be >= 0, got " + firstSeed);
+    }
+    for (int s = firstSeed; s < firstSeed + seeds; s++) {
       for (String method : methods) {
         for (double radius : grid(method)) {
           for (double lr : lrs) {
@@ -249,7 +260,7 @@ final class StudyCommand implements Callable<Integer> {
     System.out.print(summary);
     byte[] b = summary.getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(out.resolve("summary.md"), o -> o.write(b));
-    List<Column> cols = plotColumns(results, methods, seeds);
+    List<Column> cols = plotColumns(results, methods, firstSeed, seeds);
     plot(cols).write(out.resolve("study.svg"));
     return 0;
   }
@@ -606,11 +617,12 @@ final class StudyCommand implements Callable<Integer> {
     s.append(
         String.format(
             Locale.ROOT,
-            "# Study: %s on %s (%s), %d seeds, %d steps%n%n",
+            "# Study: %s on %s (%s), %d seeds%s, %d steps%n%n",
             model.getFileName(),
             data.getFileName(),
             shots > 0 ? shots + " examples per class" : "full data",
             seeds,
+            firstSeed > 0 ? " (" + firstSeed + "-" + (firstSeed + seeds - 1) + ")" : "",
             steps));
     s.append(
         "| method | rho / sigma | lr | validation acc | test acc (mean +- std) | vs LoRA | p (paired)"
@@ -754,10 +766,12 @@ final class StudyCommand implements Callable<Integer> {
    *
    * @param results each cell's outcome
    * @param methods the methods, LoRA among them
+   * @param firstSeed the first seed
    * @param seeds the number of seeds
    * @return the columns
    */
-  static List<Column> plotColumns(Map<Cell, Outcome> results, List<String> methods, int seeds) {
+  static List<Column> plotColumns(
+      Map<Cell, Outcome> results, List<String> methods, int firstSeed, int seeds) {
     Map<String, double[]> pick = picks(results, methods);
     List<Column> cols = new ArrayList<>();
     for (String method : methods) {
@@ -769,7 +783,7 @@ final class StudyCommand implements Callable<Integer> {
         double[] best = bestOnValidation(results, method, radius);
         double[] test = new double[seeds];
         for (int s = 0; s < seeds; s++) {
-          test[s] = results.get(new Cell(method, best[0], best[1], s)).test();
+          test[s] = results.get(new Cell(method, best[0], best[1], firstSeed + s)).test();
         }
         double[] p = pick.get(method);
         cols.add(new Column(method, radius, best[1], test, p[0] == best[0] && p[1] == best[1]));
@@ -856,7 +870,7 @@ final class StudyCommand implements Callable<Integer> {
       Map<Cell, Outcome> results, String method, double[] pick, ToDoubleFunction<Outcome> what) {
     double[] out = new double[seeds];
     for (int s = 0; s < seeds; s++) {
-      out[s] = what.applyAsDouble(results.get(new Cell(method, pick[0], pick[1], s)));
+      out[s] = what.applyAsDouble(results.get(new Cell(method, pick[0], pick[1], firstSeed + s)));
     }
     return out;
   }

@@ -90,6 +90,52 @@ class StudyCommandTest {
   }
 
   @Test
+  void aReplicationOnLaterSeedsReusesTheirCellsAndReportsThemAlone() throws Exception {
+    Path out = dir.resolve("study");
+    assertThat(study(out)).isZero(); // seeds 0 and 1
+    List<String> first = Files.readAllLines(out.resolve("study.csv"));
+    Path adapter = out.resolve("runs/lora-rho0-lr0.005-seed1/run/adapter.onnx");
+    long trained = Files.getLastModifiedTime(adapter).toMillis();
+    int rc =
+        Main.run(
+            "study",
+            "--model",
+            TINY,
+            "--data",
+            DATA,
+            "--test",
+            DATA,
+            "--shots",
+            "8",
+            "--seeds",
+            "2",
+            "--first-seed",
+            "1",
+            "--methods",
+            "lora,eflat-lora",
+            "--rho",
+            "0.05,0.2",
+            "--lr",
+            "5e-3",
+            "--steps",
+            "5",
+            "--threads",
+            "1",
+            "--out",
+            out.toString());
+    assertThat(rc).isZero();
+    List<String> rows = Files.readAllLines(out.resolve("study.csv"));
+    assertThat(rows).hasSize(1 + 2 * 3);
+    // seed 1's cells are the first study's (not trained again); seed 2's are new; seed 0 is out
+    List<String> seed1 = first.stream().filter(r -> r.contains(",0.005,1,")).toList();
+    assertThat(seed1).hasSize(3);
+    assertThat(rows.subList(1, 4)).containsExactlyElementsOf(seed1);
+    assertThat(rows.subList(4, 7)).allMatch(r -> r.contains(",0.005,2,"));
+    assertThat(Files.getLastModifiedTime(adapter).toMillis()).isEqualTo(trained);
+    assertThat(Files.readString(out.resolve("summary.md"))).contains("2 seeds (1-2), 5 steps");
+  }
+
+  @Test
   void flatLoraSearchesItsSigmaGridAndTheTablesNameIt() throws Exception {
     Path out = dir.resolve("sigma");
     int rc =
@@ -333,7 +379,7 @@ class StudyCommandTest {
   @Test
   void thePlotsColumnsTakeEachRhosBestLearningRateOnValidation() {
     List<StudyCommand.Column> cols =
-        StudyCommand.plotColumns(handGrid(), List.of("lora", "eflat-lora"), 2);
+        StudyCommand.plotColumns(handGrid(), List.of("lora", "eflat-lora"), 0, 2);
     assertThat(cols).hasSize(3);
     assertThat(cols.get(0).method()).isEqualTo("lora");
     assertThat(cols.get(0).lr()).isEqualTo(0.003); // validation 0.725 against 0.65
