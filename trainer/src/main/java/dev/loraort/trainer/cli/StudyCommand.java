@@ -72,6 +72,9 @@ import picocli.CommandLine.Option;
           + " per method and radius).%n"
     })
 final class StudyCommand implements Callable<Integer> {
+  /** The most seeds the exact sign-flip test enumerates (2^20 sign assignments). */
+  static final int MAX_SEEDS = 20;
+
   @Option(names = "--model", paramLabel = "DIR", required = true, description = "model directory")
   Path model;
 
@@ -115,8 +118,9 @@ final class StudyCommand implements Callable<Integer> {
       names = "--first-seed",
       paramLabel = "K",
       description =
-          "seeds K..K+N-1 (default: 0): fresh seeds for a replication whose settings are fixed in"
-              + " advance, tested on their own")
+          "seeds K..K+N-1 (default: 0): with one --rho (or --sigma) and one --lr per method, a"
+              + " replication on seeds not used before, its table and paired test over these"
+              + " seeds alone")
   int firstSeed;
 
   @Option(
@@ -227,18 +231,25 @@ final class StudyCommand implements Callable<Integer> {
     if (!methods.contains("lora")) {
       throw new IllegalArgumentException("study: --methods must include lora, the baseline");
     }
-    List<Cell> cells = new ArrayList<>();
+    if (seeds < 1 || seeds > MAX_SEEDS) {
+      throw new IllegalArgumentException(
+          "study: --seeds must be 1 to " + MAX_SEEDS + " (the exact paired test), got " + seeds);
+    }
     if (firstSeed < 0) {
       throw new IllegalArgumentException("study: --first-seed must be >= 0, got " + firstSeed);
     }
+    List<Cell> cells = new ArrayList<>();
     for (int s = firstSeed; s < firstSeed + seeds; s++) {
       for (String method : methods) {
-        for (double radius : grid(method)) {
-          for (double lr : lrs) {
+        for (double radius : distinct(grid(method))) {
+          for (double lr : distinct(lrs)) {
             cells.add(new Cell(method, radius, lr, s));
           }
         }
       }
+    }
+    for (Cell c : cells.subList(0, cells.size() / seeds)) {
+      trainConfig(c, out); // a bad rho, sigma or lr fails here, before any cell trains
     }
     if (sharpnessExamples < 0) {
       throw new IllegalArgumentException(
@@ -368,14 +379,12 @@ final class StudyCommand implements Callable<Integer> {
     return r;
   }
 
-  /** Trains one cell (its data sampled by seed) and scores it on validation and test. */
-  private void runCell(
-      Manifest m, Cell c, Path dir, List<JsonlDataset.Example> testSet, ExecutionDevice dev)
-      throws IOException {
-    Path trainFile = dir.resolve("train.jsonl");
-    Path valFile = dir.resolve("validation.jsonl");
-    Files.createDirectories(dir);
-    sample(c.seed(), trainFile, valFile);
+  /**
+   * A cell's training configuration, as {@code train} would read it from the command line.
+   *
+   * @throws IllegalArgumentException for a value the method does not accept (e.g. rho 0)
+   */
+  private TrainConfig trainConfig(Cell c, Path runDir) {
     List<String> args =
         new ArrayList<>(
             List.of(
@@ -390,14 +399,30 @@ final class StudyCommand implements Callable<Integer> {
                 "--batch-size",
                 Integer.toString(batchSize),
                 "--out",
-                dir.resolve("run").toString()));
+                runDir.toString()));
     MethodSetting<Double> radius = radiusOf(c.method());
     if (radius != null) {
       args.addAll(List.of(radius.flag(), num(c.radius())));
     }
     TrainCommand t = new TrainCommand();
     new CommandLine(t).parseArgs(args.toArray(new String[0]));
-    TrainConfig cfg = t.config();
+    return t.config();
+  }
+
+  /** The values in their order, each once, -0 read as 0 (cells of equal values are one cell). */
+  private static List<Double> distinct(List<Double> values) {
+    return values.stream().map(v -> v + 0.0).distinct().toList();
+  }
+
+  /** Trains one cell (its data sampled by seed) and scores it on validation and test. */
+  private void runCell(
+      Manifest m, Cell c, Path dir, List<JsonlDataset.Example> testSet, ExecutionDevice dev)
+      throws IOException {
+    Path trainFile = dir.resolve("train.jsonl");
+    Path valFile = dir.resolve("validation.jsonl");
+    Files.createDirectories(dir);
+    sample(c.seed(), trainFile, valFile);
+    TrainConfig cfg = trainConfig(c, dir.resolve("run"));
     Examples.TextOptions text = read.textOptions(model, m, trainFile);
     RunSettings settings =
         new RunSettings(
@@ -796,17 +821,7 @@ final class StudyCommand implements Callable<Integer> {
    * study.svg: test accuracy per method and radius, each seed a grey dot, mean +- std in colour.
    */
   private Chart plot(List<Column> cols) {
-    double lo = Double.POSITIVE_INFINITY;
-    double hi = Double.NEGATIVE_INFINITY;
-    for (Column c : cols) {
-      for (double v : c.test()) {
-        lo = Math.min(lo, v);
-        hi = Math.max(hi, v);
-      }
-      lo = Math.min(lo, c.mean() - c.std());
-      hi = Math.max(hi, c.mean() + c.std());
-    }
-    double[] range = roundRange(lo, hi);
+    double[] range = plotRange(cols);
     Chart.Axis acc = new Chart.Axis("test accuracy", range[0], range[1], "%.3f", Chart.DARK_GREY);
     int n = cols.size();
     Chart chart = new Chart(Math.max(640, 150 * n + 140), 480, 2, -0.5, n - 0.5, acc, null);
@@ -832,10 +847,35 @@ final class StudyCommand implements Callable<Integer> {
         double dx = seeds > 1 ? 0.3 * ((double) s / (seeds - 1) - 0.5) : 0;
         chart.point(i + dx, c.test()[s], acc, Chart.LIGHT_GREY, 5);
       }
-      chart.errorBar(i, c.mean() - c.std(), c.mean() + c.std(), acc, color);
+      chart.errorBar(
+          i,
+          Math.max(range[0], c.mean() - c.std()),
+          Math.min(range[1], c.mean() + c.std()),
+          acc,
+          color);
       chart.point(i, c.mean(), acc, color, 10);
     }
     return chart;
+  }
+
+  /**
+   * The plot's y range: every seed's accuracy and each column's mean +- std, where that stays
+   * within [0, 1] (an error bar is cut at the axis: no accuracy lies beyond 1).
+   *
+   * @return {bottom, top}
+   */
+  static double[] plotRange(List<Column> cols) {
+    double lo = Double.POSITIVE_INFINITY;
+    double hi = Double.NEGATIVE_INFINITY;
+    for (Column c : cols) {
+      for (double v : c.test()) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+      lo = Math.min(lo, Math.max(0, c.mean() - c.std()));
+      hi = Math.max(hi, Math.min(1, c.mean() + c.std()));
+    }
+    return roundRange(lo, hi);
   }
 
   /**
@@ -847,7 +887,8 @@ final class StudyCommand implements Callable<Integer> {
    */
   static double[] roundRange(double lo, double hi) {
     for (double step : new double[] {0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.25}) {
-      double bottom = Math.floor((lo - step / 4) / step) * step;
+      // + 1e-9: (0.625 - 0.025) / 0.1 is 5.999..., and 0.6 would be missed
+      double bottom = Math.floor((lo - step / 4) / step + 1e-9) * step;
       if (bottom < 0 && lo >= 0) {
         bottom = 0;
       }
@@ -884,7 +925,7 @@ final class StudyCommand implements Callable<Integer> {
    */
   static double signFlipP(double[] d) {
     int n = d.length;
-    if (n > 20) {
+    if (n > MAX_SEEDS) {
       throw new IllegalArgumentException("sign-flip test: at most 20 seeds, got " + n);
     }
     double observed = Math.abs(sum(d)) - 1e-12;

@@ -138,32 +138,8 @@ class StudyCommandTest {
   @Test
   void flatLoraSearchesItsSigmaGridAndTheTablesNameIt() throws Exception {
     Path out = dir.resolve("sigma");
-    int rc =
-        Main.run(
-            "study",
-            "--model",
-            TINY,
-            "--data",
-            DATA,
-            "--test",
-            DATA,
-            "--shots",
-            "8",
-            "--seeds",
-            "1",
-            "--methods",
-            "lora,flat-lora",
-            "--sigma",
-            "0,0.5",
-            "--lr",
-            "5e-3",
-            "--steps",
-            "5",
-            "--threads",
-            "1",
-            "--out",
-            out.toString());
-    assertThat(rc).isZero();
+    // -0 and 5e-1 repeat 0 and 0.5: one cell each
+    assertThat(loraAndFlatLora(out, "--sigma", "0,0.5,-0,5e-1")).isZero();
     Path runs = out.resolve("runs");
     for (String sigma : List.of("0", "0.5")) {
       JsonObject method =
@@ -177,6 +153,7 @@ class StudyCommandTest {
     assertThat(lastLoss(runs.resolve("flat-lora-sigma0-lr0.005-seed0"))).isEqualTo(lora);
     assertThat(lastLoss(runs.resolve("flat-lora-sigma0.5-lr0.005-seed0"))).isNotEqualTo(lora);
     assertThat(Files.readAllLines(out.resolve("study.csv")))
+        .hasSize(1 + 3)
         .anyMatch(row -> row.startsWith("lora,,,0.005,0,"))
         .anyMatch(row -> row.startsWith("flat-lora,,0.5,0.005,0,"));
     assertThat(Files.readString(out.resolve("summary.md")))
@@ -184,6 +161,47 @@ class StudyCommandTest {
         .containsPattern("\\| flat-lora \\| sigma 0(\\.5)? \\|");
     assertThat(SvgDocuments.texts(SvgDocuments.read(out.resolve("study.svg"))))
         .contains("sigma 0", "sigma 0.5");
+    // without --sigma: Flat-LoRA's own default
+    assertThat(loraAndFlatLora(out)).isZero();
+    assertThat(runs.resolve("flat-lora-sigma0.05-lr0.005-seed0/result.json")).exists();
+  }
+
+  @Test
+  void aBadRadiusFailsBeforeAnyCellTrains() throws Exception {
+    Path out = dir.resolve("bad");
+    // lora trains first in the grid's order, but a negative sigma stops the study before it
+    assertThat(loraAndFlatLora(out, "--sigma", "0.05,-1")).isNotZero();
+    assertThat(out.resolve("runs")).doesNotExist();
+  }
+
+  /** A one-seed study of LoRA and Flat-LoRA on the tiny model. */
+  private static int loraAndFlatLora(Path out, String... more) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "study",
+                "--model",
+                TINY,
+                "--data",
+                DATA,
+                "--test",
+                DATA,
+                "--shots",
+                "8",
+                "--seeds",
+                "1",
+                "--methods",
+                "lora,flat-lora",
+                "--lr",
+                "5e-3",
+                "--steps",
+                "5",
+                "--threads",
+                "1",
+                "--out",
+                out.toString()));
+    args.addAll(List.of(more));
+    return Main.run(args.toArray(String[]::new));
   }
 
   private static double lastLoss(Path cell) throws IOException {
@@ -410,6 +428,14 @@ class StudyCommandTest {
   }
 
   @Test
+  void thePlotsRangeEndsAtOneThoughMeanPlusStdGoesBeyond() {
+    // seeds 1.0 and 0.9: mean 0.95 + std 0.0707 = 1.02
+    StudyCommand.Column c =
+        new StudyCommand.Column("lora", 0, 0.001, new double[] {1.0, 0.9}, true);
+    assertThat(StudyCommand.plotRange(List.of(c))).containsExactly(0.8, 1.0);
+  }
+
+  @Test
   void thePlotsRangeHasRoundDivisions() {
     // 0.61 to 0.69: a 0.025 step from 0.6 (0.02 from 0.6 reaches only 0.68 < 0.69 + 0.005)
     assertThat(StudyCommand.roundRange(0.61, 0.69)[0]).isCloseTo(0.6, within(1e-12));
@@ -423,6 +449,8 @@ class StudyCommandTest {
     // a perfect seed: 0.05 from 0.85 would reach 1.05; moved down to end at 1
     assertThat(StudyCommand.roundRange(0.9, 1.0)[0]).isCloseTo(0.8, within(1e-12));
     assertThat(StudyCommand.roundRange(0.9, 1.0)[1]).isCloseTo(1.0, within(1e-12));
+    // 0.625 (5 of 8): 0.1 from 0.6, though (0.625 - 0.025) / 0.1 is 5.999... in doubles
+    assertThat(StudyCommand.roundRange(0.625, 0.98)[0]).isCloseTo(0.6, within(1e-12));
     // nothing round holds 0.02 to 0.99 with room: all of [0, 1]
     assertThat(StudyCommand.roundRange(0.02, 0.99)).containsExactly(0.0, 1.0);
   }
