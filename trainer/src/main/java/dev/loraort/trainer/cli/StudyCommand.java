@@ -483,6 +483,11 @@ final class StudyCommand implements Callable<Integer> {
         .toList();
   }
 
+  /** "0.250", and below 0.001 "1.6e-04" (over 20 seeds p goes down to 2e-6, not to "0.000"). */
+  static String shownP(double p) {
+    return String.format(Locale.ROOT, p >= 0.001 ? "%.3f" : "%.1e", p);
+  }
+
   /** A radius as the summary shows it: "0.05" (rho), "sigma 0.05", or "-" for none. */
   private static String shownRadius(String method, double radius) {
     MethodSetting<Double> r = radiusOf(method);
@@ -674,7 +679,7 @@ final class StudyCommand implements Callable<Integer> {
               mean(t),
               std(t),
               mean(diff),
-              method.equals("lora") ? "-" : String.format(Locale.ROOT, "%.3f", signFlipP(diff)),
+              method.equals("lora") ? "-" : shownP(signFlipP(diff)),
               mean(f1),
               std(f1),
               mean(sec)));

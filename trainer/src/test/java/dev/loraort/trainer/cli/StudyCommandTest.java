@@ -428,6 +428,14 @@ class StudyCommandTest {
   }
 
   @Test
+  void smallPValuesKeepTheirDigits() {
+    assertThat(StudyCommand.shownP(0.25)).isEqualTo("0.250");
+    assertThat(StudyCommand.shownP(0.001)).isEqualTo("0.001");
+    // 17 of 20 seeds ahead: 2^-12 and the like, not "0.000"
+    assertThat(StudyCommand.shownP(1.6e-4)).isEqualTo("1.6e-04");
+  }
+
+  @Test
   void thePlotsRangeEndsAtOneThoughMeanPlusStdGoesBeyond() {
     // seeds 1.0 and 0.9: mean 0.95 + std 0.0707 = 1.02
     StudyCommand.Column c =
