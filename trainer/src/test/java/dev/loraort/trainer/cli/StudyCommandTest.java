@@ -24,7 +24,8 @@ class StudyCommandTest {
 
   @TempDir Path dir;
 
-  private int study(Path out, String... more) {
+  /** {@code study} on the tiny model (8 shots, lr 5e-3, 5 steps, one thread) with these options. */
+  private static int tinyStudy(Path out, List<String> options, String... more) {
     List<String> args =
         new ArrayList<>(
             List.of(
@@ -37,12 +38,6 @@ class StudyCommandTest {
                 DATA,
                 "--shots",
                 "8",
-                "--seeds",
-                "2",
-                "--methods",
-                "lora,eflat-lora",
-                "--rho",
-                "0.05,0.2",
                 "--lr",
                 "5e-3",
                 "--steps",
@@ -51,8 +46,15 @@ class StudyCommandTest {
                 "1",
                 "--out",
                 out.toString()));
+    args.addAll(options);
     args.addAll(List.of(more));
     return Main.run(args.toArray(String[]::new));
+  }
+
+  /** Two seeds of LoRA and EFlat-LoRA at rho 0.05 and 0.2. */
+  private static int study(Path out, String... more) {
+    return tinyStudy(
+        out, List.of("--seeds", "2", "--methods", "lora,eflat-lora", "--rho", "0.05,0.2"), more);
   }
 
   @Test
@@ -96,34 +98,13 @@ class StudyCommandTest {
     List<String> first = Files.readAllLines(out.resolve("study.csv"));
     Path adapter = out.resolve("runs/lora-rho0-lr0.005-seed1/run/adapter.onnx");
     long trained = Files.getLastModifiedTime(adapter).toMillis();
-    int rc =
-        Main.run(
-            "study",
-            "--model",
-            TINY,
-            "--data",
-            DATA,
-            "--test",
-            DATA,
-            "--shots",
-            "8",
-            "--seeds",
-            "2",
-            "--first-seed",
-            "1",
-            "--methods",
-            "lora,eflat-lora",
-            "--rho",
-            "0.05,0.2",
-            "--lr",
-            "5e-3",
-            "--steps",
-            "5",
-            "--threads",
-            "1",
-            "--out",
-            out.toString());
-    assertThat(rc).isZero();
+    assertThat(
+            tinyStudy(
+                out,
+                List.of("--seeds", "2", "--methods", "lora,eflat-lora", "--rho", "0.05,0.2"),
+                "--first-seed",
+                "1"))
+        .isZero();
     List<String> rows = Files.readAllLines(out.resolve("study.csv"));
     assertThat(rows).hasSize(1 + 2 * 3);
     // seed 1's cells are the first study's (not trained again); seed 2's are new; seed 0 is out
@@ -176,32 +157,7 @@ class StudyCommandTest {
 
   /** A one-seed study of LoRA and Flat-LoRA on the tiny model. */
   private static int loraAndFlatLora(Path out, String... more) {
-    List<String> args =
-        new ArrayList<>(
-            List.of(
-                "study",
-                "--model",
-                TINY,
-                "--data",
-                DATA,
-                "--test",
-                DATA,
-                "--shots",
-                "8",
-                "--seeds",
-                "1",
-                "--methods",
-                "lora,flat-lora",
-                "--lr",
-                "5e-3",
-                "--steps",
-                "5",
-                "--threads",
-                "1",
-                "--out",
-                out.toString()));
-    args.addAll(List.of(more));
-    return Main.run(args.toArray(String[]::new));
+    return tinyStudy(out, List.of("--seeds", "1", "--methods", "lora,flat-lora"), more);
   }
 
   private static double lastLoss(Path cell) throws IOException {
