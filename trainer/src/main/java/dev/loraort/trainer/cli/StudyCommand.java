@@ -184,7 +184,7 @@ final class StudyCommand implements Callable<Integer> {
     /** "eflat-lora-rho0.05-lr0.001-seed0", "flat-lora-sigma0.05-...", "lora-rho0-..." */
     String dir() {
       MethodSetting<Double> r = radiusOf(method);
-      String name = r == null ? "rho" : r.flag().substring(2); // radius-free methods keep "rho0"
+      String name = r == null ? "rho" : nameOf(r); // radius-free methods keep "rho0"
       return String.format(
           Locale.ROOT, "%s-%s%s-lr%s-seed%d", method, name, num(radius), num(lr), seed);
     }
@@ -465,6 +465,11 @@ final class StudyCommand implements Callable<Integer> {
     return null;
   }
 
+  /** "rho", "sigma": a radius setting as cell names, tables and the plot write it. */
+  private static String nameOf(MethodSetting<Double> radius) {
+    return radius.flag().substring(2);
+  }
+
   /** A method's radius grid: --rho, --sigma (by default the method's own sigma), or {0}. */
   private List<Double> grid(String method) {
     MethodSetting<Double> r = radiusOf(method);
@@ -494,7 +499,7 @@ final class StudyCommand implements Callable<Integer> {
     if (r == null) {
       return "-";
     }
-    return r == MethodSetting.RHO ? num(radius) : r.flag().substring(2) + " " + num(radius);
+    return r == MethodSetting.RHO ? num(radius) : nameOf(r) + " " + num(radius);
   }
 
   /** Test macro F1 and the confusion matrix (counts[true][predicted]) in a result. */
@@ -619,22 +624,24 @@ final class StudyCommand implements Callable<Integer> {
             "method,rho,sigma,lr,seed,validation_accuracy,test_accuracy,test_macro_f1,"
                 + "seconds_per_step,sharpness_adversarial,sharpness_random\n");
     results.forEach(
-        (c, r) ->
-            b.append(
-                String.format(
-                    Locale.ROOT,
-                    "%s,%s,%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6g%n",
-                    c.method(),
-                    radiusOf(c.method()) == MethodSetting.RHO ? num(c.radius()) : "",
-                    radiusOf(c.method()) == FlatLoraRwp.SIGMA ? num(c.radius()) : "",
-                    num(c.lr()),
-                    c.seed(),
-                    r.validation(),
-                    r.test(),
-                    r.testMacroF1(),
-                    r.secondsPerStep(),
-                    r.sharpnessAdversarial(),
-                    r.sharpnessRandom())));
+        (c, r) -> {
+          MethodSetting<Double> radius = radiusOf(c.method());
+          b.append(
+              String.format(
+                  Locale.ROOT,
+                  "%s,%s,%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6g%n",
+                  c.method(),
+                  radius == MethodSetting.RHO ? num(c.radius()) : "",
+                  radius == FlatLoraRwp.SIGMA ? num(c.radius()) : "",
+                  num(c.lr()),
+                  c.seed(),
+                  r.validation(),
+                  r.test(),
+                  r.testMacroF1(),
+                  r.secondsPerStep(),
+                  r.sharpnessAdversarial(),
+                  r.sharpnessRandom()));
+        });
     byte[] bytes = b.toString().getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(out.resolve("study.csv"), o -> o.write(bytes));
   }
@@ -834,7 +841,7 @@ final class StudyCommand implements Callable<Integer> {
     for (int i = 0; i < n; i++) {
       Column c = cols.get(i);
       MethodSetting<Double> r = radiusOf(c.method());
-      String radius = r == null ? "" : r.flag().substring(2) + " " + num(c.radius());
+      String radius = r == null ? "" : nameOf(r) + " " + num(c.radius());
       String second =
           radius + (lrs.size() > 1 ? (radius.isEmpty() ? "" : ", ") + "lr " + num(c.lr()) : "");
       ticks.add(new Chart.Tick(i, c.method() + (c.picked() ? " *" : "") + "\n" + second));
@@ -931,7 +938,8 @@ final class StudyCommand implements Callable<Integer> {
   static double signFlipP(double[] d) {
     int n = d.length;
     if (n > MAX_SEEDS) {
-      throw new IllegalArgumentException("sign-flip test: at most 20 seeds, got " + n);
+      throw new IllegalArgumentException(
+          "sign-flip test: at most " + MAX_SEEDS + " seeds, got " + n);
     }
     double observed = Math.abs(sum(d)) - 1e-12;
     int extreme = 0;
